@@ -1,0 +1,3 @@
+"""vmtui: a terminal console for KVM/QEMU hypervisors over libvirt."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,159 @@
+"""`vmtui list`, `stats`, `explain` and the lifecycle actions (start, shutdown, ...)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, guarded
+from vmtui.cli.render import domain_json, domains_table, findings_view, stats_tables
+from vmtui.cli.targets import label, on_each_host, open_entry, resolve_targets
+from vmtui.collector import Collector
+from vmtui.errors import NotFoundError, UsageError, VmtuiError
+from vmtui.explain import explain
+from vmtui.models import HostEntry
+
+DomainArg = Annotated[str, typer.Argument(help="Domain name, UUID or ID (as in virsh).")]
+IntervalOpt = Annotated[float, typer.Option("--interval", "-i", min=0.1, help="Seconds between the two samples.")]
+
+
+def find_domain(targets: list[HostEntry], ident: str) -> HostEntry:
+    """The one target that has domain `ident`; refuses when it is on none or on several."""
+    if len(targets) == 1:
+        return targets[0]
+    outcomes = on_each_host(targets, lambda conn: conn.domain(ident))
+    found = [o.entry for o in outcomes if o.value is not None]
+    if not found:
+        unreachable = [o for o in outcomes if o.error is not None and not isinstance(o.error, NotFoundError)]
+        if unreachable:
+            raise unreachable[0].error  # type: ignore[misc]
+        raise NotFoundError(f"no domain {ident!r} on {', '.join(label(t) for t in targets)}")
+    if len(found) > 1:
+        raise UsageError(
+            f"domain {ident!r} exists on {', '.join(e.name for e in found)}", hint="pick one with --host or -c"
+        )
+    return found[0]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("list")(list_domains)
+    app.command("stats")(stats)
+    app.command("explain")(explain_cmd)
+    for action, help_text in ACTIONS.items():
+        app.command(action, help=help_text)(_action_command(action))
+
+
+@guarded
+def list_domains(
+    *, connect: ConnectOpt = None, host: HostOpt = None, read_only: ReadOnlyOpt = False, as_json: JsonOpt = False
+) -> None:
+    """Domains on every selected host: host, name, UUID, ID, state, accelerator, vCPUs, memory."""
+    targets = resolve_targets(connect, host, read_only=read_only)
+    outcomes = on_each_host(targets, lambda conn: conn.list_domains())
+    rows = [(label(o.entry), d) for o in outcomes for d in (o.value or [])]
+    errors = [(label(o.entry), o.error) for o in outcomes if o.error is not None]
+    if as_json:
+        emit_json(
+            {
+                "domains": [domain_json(h, d) for h, d in rows],
+                "errors": [{"host": h, **e.to_json()["error"]} for h, e in errors],
+            }
+        )
+    else:
+        if rows or not errors:
+            Console().print(domains_table(rows))
+        for h, e in errors:
+            sys.stderr.write(f"vmtui: error: {e}\n" if h in str(e) else f"vmtui: error: {h}: {e}\n")
+    if errors and not rows:
+        # Every host failed: that is a failure, with the first host's exit code.
+        raise typer.Exit(int(errors[0][1].exit_code))
+
+
+@guarded
+def stats(
+    domain: DomainArg,
+    *,
+    interval: IntervalOpt = 1.0,
+    connect: ConnectOpt = None,
+    host: HostOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every metric of one domain, from two samples `--interval` seconds apart."""
+    entry = find_domain(resolve_targets(connect, host, read_only=True), domain)
+    with open_entry(entry) as conn:
+        info = conn.domain(domain)
+        collector = Collector(conn, label(entry))
+        metrics = collector.two_ticks(interval).domains.get(info.uuid)
+    if metrics is None:
+        raise NotFoundError(f"domain {domain!r} disappeared while it was sampled")
+    if as_json:
+        emit_json({"host": label(entry), "domain": domain_json(label(entry), info), "metrics": metrics.to_json()})
+    else:
+        Console().print(stats_tables(label(entry), info, metrics))
+
+
+@guarded
+def explain_cmd(
+    domain: DomainArg,
+    *,
+    interval: IntervalOpt = 1.0,
+    connect: ConnectOpt = None,
+    host: HostOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Why this VM costs what it costs: causes ranked by cost, with evidence and the fix."""
+    entry = find_domain(resolve_targets(connect, host, read_only=True), domain)
+    with open_entry(entry) as conn:
+        info = conn.domain(domain)
+        collector = Collector(conn, label(entry))
+        metrics = collector.two_ticks(interval).domains.get(info.uuid) if info.state == "running" else None
+        findings = explain(info, metrics, collector.info)
+    if as_json:
+        emit_json(
+            {
+                "host": label(entry),
+                "domain": domain_json(label(entry), info),
+                "findings": [f.to_json() for f in findings],
+            }
+        )
+    else:
+        Console().print(findings_view(info, findings))
+
+
+ACTIONS = {
+    "start": "Start a defined domain.",
+    "shutdown": "Ask the guest to shut down (ACPI).",
+    "reboot": "Ask the guest to reboot.",
+    "destroy": "Force off immediately (like pulling the plug; the definition stays).",
+    "suspend": "Pause the domain's vCPUs.",
+    "resume": "Resume a paused domain.",
+}
+
+
+def _action_command(action: str) -> object:
+    @guarded
+    def command(
+        domain: DomainArg,
+        *,
+        connect: ConnectOpt = None,
+        host: HostOpt = None,
+        read_only: ReadOnlyOpt = False,
+        as_json: JsonOpt = False,
+    ) -> None:
+        entry = find_domain(resolve_targets(connect, host, read_only=read_only), domain)
+        with open_entry(entry) as conn:
+            info = conn.lifecycle(domain, action)
+        if as_json:
+            emit_json({"action": action, "host": label(entry), "domain": domain_json(label(entry), info)})
+        else:
+            typer.echo(f"{action}: {info.name} on {label(entry)} is now {info.state}")
+
+    command.__name__ = f"{action}_cmd"
+    command.__doc__ = ACTIONS[action]
+    return command
+
+
+__all__ = ["register", "VmtuiError"]

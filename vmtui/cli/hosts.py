@@ -1,0 +1,78 @@
+"""`vmtui hosts`: saved hosts, their reachability and what their hypervisor offers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from vmtui.cli.common import JsonOpt, emit_json, guarded
+from vmtui.cli.render import hosts_table
+from vmtui.cli.targets import on_each_host
+from vmtui.config import HostStore
+from vmtui.models import HostEntry
+
+hosts_app = typer.Typer(help="Saved hosts: list (with reachability), add, remove.", no_args_is_help=False)
+
+
+@hosts_app.callback(invoke_without_command=True)
+@guarded
+def hosts_list(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
+    """Saved hosts with reachability, versions, KVM and EPT/NPT."""
+    if ctx.invoked_subcommand is not None:
+        return
+    entries = HostStore().load()
+    outcomes = on_each_host(entries, lambda conn: conn.host_info()) if entries else []
+    if as_json:
+        emit_json(
+            [
+                {
+                    "name": o.entry.name,
+                    "uri": o.entry.uri,
+                    "read_only": o.entry.read_only,
+                    "reachable": o.error is None,
+                    "error": None if o.error is None else o.error.to_json()["error"],
+                    "info": asdict(o.value) if o.value is not None else None,
+                }
+                for o in outcomes
+            ]
+        )
+        return
+    if not entries:
+        Console().print("No saved hosts. Add one with: vmtui hosts add NAME URI")
+        return
+    rows = [
+        (o.entry.name, o.entry.uri, o.entry.read_only, o.value, str(o.error) if o.error else None) for o in outcomes
+    ]
+    Console().print(hosts_table(rows))
+
+
+@hosts_app.command("add")
+@guarded
+def hosts_add(
+    name: Annotated[str, typer.Argument(help="Short name, e.g. kvm1.")],
+    uri: Annotated[str, typer.Argument(help="libvirt URI, e.g. qemu+ssh://root@kvm1/system.")],
+    *,
+    read_only: Annotated[bool, typer.Option("--read-only", "-r", help="Always open this host read-only.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Save a host (not contacted: `vmtui hosts` checks reachability)."""
+    entry = HostEntry(name=name, uri=uri, read_only=read_only)
+    HostStore().add(entry)
+    if as_json:
+        emit_json({"added": asdict(entry)})
+    else:
+        typer.echo(f"saved host {name}: {uri}{' (read-only)' if read_only else ''}")
+
+
+@hosts_app.command("rm")
+@guarded
+def hosts_rm(name: Annotated[str, typer.Argument(help="A saved host name.")], *, as_json: JsonOpt = False) -> None:
+    """Forget a saved host."""
+    entry = HostStore().remove(name)
+    if as_json:
+        emit_json({"removed": asdict(entry)})
+    else:
+        typer.echo(f"removed host {name}")

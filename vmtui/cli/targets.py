@@ -1,0 +1,96 @@
+"""Which hosts a command talks to, and opening them (in parallel: one slow host must not add up)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from vmtui.config import HostStore
+from vmtui.errors import UsageError, VmtuiError
+from vmtui.models import HostEntry
+
+if TYPE_CHECKING:
+    from vmtui.drivers.libvirt_driver import Connection
+
+log = logging.getLogger("vmtui.cli")
+T = TypeVar("T")
+
+
+def resolve_targets(
+    connect: Sequence[str] | None, hosts: Sequence[str] | None, *, read_only: bool = False
+) -> list[HostEntry]:
+    """-c URIs and --host names as given; with neither, every saved host; with none saved, libvirt's default."""
+    store = HostStore()
+    targets = [HostEntry(name=uri, uri=uri, read_only=read_only) for uri in connect or ()]
+    for name in hosts or ():
+        entry = store.get(name)
+        targets.append(HostEntry(entry.name, entry.uri, entry.read_only or read_only))
+    if not targets:
+        targets = [HostEntry(e.name, e.uri, e.read_only or read_only) for e in store.load()]
+    if not targets:
+        targets = [HostEntry(name="default", uri="", read_only=read_only)]
+    if len({t.name for t in targets}) != len(targets):
+        raise UsageError("the same host is named twice")
+    return targets
+
+
+def open_entry(entry: HostEntry) -> Connection:
+    from vmtui.drivers import connect
+
+    return connect(entry.uri or None, read_only=entry.read_only)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome(Generic[T]):
+    entry: HostEntry
+    value: T | None = None
+    error: VmtuiError | None = None
+
+
+def on_each_host(targets: Sequence[HostEntry], work: Callable[[Connection], T]) -> list[Outcome[T]]:
+    """Open every target in parallel, run `work` on it, close it; errors are collected, not raised."""
+
+    def one(entry: HostEntry) -> Outcome[T]:
+        try:
+            with open_entry(entry) as conn:
+                return Outcome(entry, value=work(conn))
+        except VmtuiError as exc:
+            return Outcome(entry, error=exc)
+        except Exception as exc:  # logged with traceback; the user sees one line
+            log.exception("host %s failed", entry.name)
+            return Outcome(entry, error=VmtuiError(f"{entry.name}: internal error: {exc}"))
+
+    if len(targets) == 1:
+        return [one(targets[0])]
+    with ThreadPoolExecutor(max_workers=min(16, len(targets))) as pool:
+        return list(pool.map(one, targets))
+
+
+@contextmanager
+def connections(targets: Sequence[HostEntry]) -> Iterator[list[tuple[HostEntry, Connection]]]:
+    """Open all targets (in parallel) and keep them open; the first failure is raised."""
+    opened: list[tuple[HostEntry, Connection]] = []
+    with ThreadPoolExecutor(max_workers=max(1, min(16, len(targets)))) as pool:
+        futures = [(t, pool.submit(open_entry, t)) for t in targets]
+    errors = []
+    for entry, fut in futures:
+        exc = fut.exception()
+        if exc is None:
+            opened.append((entry, fut.result()))
+        else:
+            errors.append(exc)
+    try:
+        if errors:
+            raise errors[0]
+        yield opened
+    finally:
+        for _, conn in opened:
+            conn.close()
+
+
+def label(entry: HostEntry) -> str:
+    return entry.name if entry.uri else "default"

@@ -1,0 +1,109 @@
+"""`vmtui top` (live table or a JSON stream) and `vmtui record` (samples to a file)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.live import Live
+
+from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, emit_json, guarded
+from vmtui.cli.render import top_table
+from vmtui.cli.targets import connections, label, resolve_targets
+from vmtui.collector import Collector, Tick
+from vmtui.drivers.recording import sample_line, write_header
+from vmtui.errors import UsageError
+
+IntervalOpt = Annotated[float, typer.Option("--interval", "-i", min=0.1, help="Seconds between samples.")]
+
+
+def _rows(collectors: list[Collector], ticks: list[Tick]) -> list[tuple[str, object, object]]:
+    rows = []
+    for c, t in zip(collectors, ticks, strict=True):
+        for uuid, m in sorted(t.domains.items(), key=lambda kv: kv[1].name):
+            rows.append((c.host, c.domains.get(uuid), m))
+    return rows
+
+
+@guarded
+def top(
+    *,
+    interval: IntervalOpt = 1.0,
+    count: Annotated[int | None, typer.Option("--count", "-n", min=1, help="Stop after N samples.")] = None,
+    connect: ConnectOpt = None,
+    host: HostOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Live per-VM CPU, steal, overhead, exits, memory and IO; with --json one object per line per sample."""
+    targets = resolve_targets(connect, host, read_only=True)
+    with connections(targets) as opened:
+        collectors = [Collector(conn, label(entry)) for entry, conn in opened]
+        for c in collectors:
+            c.tick()  # the baseline: rates need two samples
+        done = 0
+        console = Console()
+
+        def next_ticks() -> list[Tick]:
+            time.sleep(interval)
+            return [c.tick() for c in collectors]
+
+        if as_json:
+            while count is None or done < count:
+                for c, t in zip(collectors, next_ticks(), strict=True):
+                    emit_json(
+                        {
+                            "host": c.host,
+                            "time": t.sample.wall,
+                            "host_metrics": asdict(t.host),
+                            "domains": [
+                                {
+                                    **m.to_json(),
+                                    "accelerator": str(c.domains[u].accelerator) if u in c.domains else None,
+                                }
+                                for u, m in t.domains.items()
+                            ],
+                        }
+                    )
+                done += 1
+            return
+        with Live(console=console, auto_refresh=False, screen=False) as live:
+            while count is None or done < count:
+                ticks = next_ticks()
+                live.update(top_table(_rows(collectors, ticks), [t.host for t in ticks]), refresh=True)  # type: ignore[arg-type]
+                done += 1
+
+
+@guarded
+def record(
+    file: Annotated[Path, typer.Argument(help="Where to write the recording (JSON lines).")],
+    *,
+    duration: Annotated[float, typer.Option("--duration", "-d", min=0.5, help="Seconds to record.")] = 10.0,
+    interval: IntervalOpt = 1.0,
+    connect: ConnectOpt = None,
+    host: HostOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record samples from real hosts, for `vmtui --replay FILE` and for bug reports."""
+    if file.exists() and file.is_dir():
+        raise UsageError(f"{file} is a directory")
+    targets = resolve_targets(connect, host, read_only=True)
+    samples = 0
+    with connections(targets) as opened, file.open("w", encoding="utf-8") as out:
+        collectors = [Collector(conn, label(entry)) for entry, conn in opened]
+        write_header(out, {c.host: (c.info, list(c.domains.values())) for c in collectors})
+        deadline = time.monotonic() + duration
+        while True:
+            for c in collectors:
+                out.write(sample_line(c.tick().sample) + "\n")
+            samples += 1
+            if time.monotonic() + interval > deadline:
+                break
+            time.sleep(interval)
+    if as_json:
+        emit_json({"file": str(file), "hosts": [c.host for c in collectors], "samples": samples})
+    else:
+        typer.echo(f"recorded {samples} samples of {len(collectors)} host(s) to {file}")

@@ -1,0 +1,58 @@
+"""Sampling one host over time: the bulk stats call, the previous sample, the derived metrics.
+
+Used by the CLI (`stats`, `top`, `explain`, `record`) on its main thread and by the TUI's
+HostPoller on its own thread. Blocking; one Collector per connection, never shared between threads.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from vmtui.metrics import DomainMetrics, HostMetrics, host_metrics, sample_metrics
+from vmtui.models import DomainInfo, HostInfo, HostSample
+
+if TYPE_CHECKING:
+    from vmtui.drivers.libvirt_driver import Connection
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """One collection round of one host: the raw sample and what was derived from it."""
+
+    sample: HostSample
+    host: HostMetrics
+    domains: dict[str, DomainMetrics] = field(default_factory=dict)
+    """Keyed by UUID."""
+
+
+class Collector:
+    def __init__(self, conn: Connection, host: str) -> None:
+        self.conn = conn
+        self.host = host
+        self.info: HostInfo = conn.host_info()
+        self.domains: dict[str, DomainInfo] = {d.uuid: d for d in conn.list_domains()}
+        self._prev: HostSample | None = None
+
+    def refresh_domains(self) -> None:
+        """Re-read every domain's XML facts (after lifecycle events, or when unknown UUIDs appear)."""
+        self.domains = {d.uuid: d for d in self.conn.list_domains()}
+
+    def tick(self) -> Tick:
+        sample = self.conn.sample(self.host)
+        if any(d.uuid not in self.domains for d in sample.domains):
+            self.refresh_domains()
+        tick = Tick(
+            sample=sample,
+            host=host_metrics(self._prev, sample),
+            domains=sample_metrics(self._prev, sample, host_cpus=self.info.cpus),
+        )
+        self._prev = sample
+        return tick
+
+    def two_ticks(self, interval: float) -> Tick:
+        """Take a sample, wait `interval` seconds, and return the second tick (so rates exist)."""
+        self.tick()
+        time.sleep(interval)
+        return self.tick()

@@ -1,0 +1,325 @@
+"""Metric maths over two samples: pure functions, no I/O, no threads.
+
+Every rate is (current - previous) / elapsed. A counter that went backwards (the domain restarted,
+or migrated in with fresh counters) yields None for that interval instead of a negative rate.
+Percentages of CPU are "of one host core" (top's convention) unless the name says otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from vmtui.models import DomainStats, HostSample, StatValue
+
+NS = 1e9
+
+EXIT_REASONS = (
+    "io_exits",
+    "mmio_exits",
+    "halt_exits",
+    "irq_exits",
+    "irq_window_exits",
+    "nmi_window_exits",
+    "request_irq_exits",
+    "signal_exits",
+    "notify_window_exits",
+)
+"""KVM's per-vCPU exit counters (`vcpu.N.<reason>.sum`), as libvirt's `--vcpu` group exposes them."""
+
+MMU_COUNTERS = ("mmu_shadow_zapped", "mmu_pte_write", "mmu_cache_miss", "mmu_flooded", "mmu_recycled")
+PAGE_GAUGES = ("pages_4k", "pages_2m", "pages_1g")
+
+
+def _num(stats: Mapping[str, StatValue], key: str) -> float | None:
+    value = stats.get(key)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def rate(prev: Mapping[str, StatValue] | None, cur: Mapping[str, StatValue], key: str, elapsed: float) -> float | None:
+    """Per-second growth of counter `key`; None if unknown or if the counter was reset."""
+    if prev is None or elapsed <= 0:
+        return None
+    a, b = _num(prev, key), _num(cur, key)
+    if a is None or b is None or b < a:
+        return None
+    return (b - a) / elapsed
+
+
+def _sum_rate(
+    prev: Mapping[str, StatValue] | None, cur: Mapping[str, StatValue], keys: list[str], elapsed: float
+) -> float | None:
+    rates = [rate(prev, cur, k, elapsed) for k in keys]
+    known = [r for r in rates if r is not None]
+    return sum(known) if known else None
+
+
+def clamp(value: float | None, low: float, high: float) -> float | None:
+    return None if value is None else max(low, min(high, value))
+
+
+@dataclass(frozen=True, slots=True)
+class VcpuMetrics:
+    index: int
+    cpu_pct: float | None
+    """Time this vCPU ran guest code, % of one host core."""
+    steal_pct: float | None
+    """Time it was runnable but waiting for a host CPU (vcpu.N.delay, the guest's steal time)."""
+    wait_pct: float | None
+    """Time it waited for IO (vcpu.N.wait)."""
+    exits_per_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DiskMetrics:
+    name: str
+    read_bps: float | None
+    write_bps: float | None
+    read_iops: float | None
+    write_iops: float | None
+    read_latency_ms: float | None
+    """Mean time per read request over the interval (delta of rd.times over delta of rd.reqs)."""
+    write_latency_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class NetMetrics:
+    name: str
+    rx_bps: float | None
+    tx_bps: float | None
+    rx_pps: float | None
+    tx_pps: float | None
+    rx_drops_per_s: float | None
+    tx_drops_per_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DomainMetrics:
+    """Everything vmtui derives for one domain from two consecutive samples."""
+
+    uuid: str
+    name: str
+    state: str
+    elapsed_s: float
+    vcpu_count: int
+    cpu_pct: float | None
+    """All CPU the domain's QEMU process used, % of one host core (top's convention)."""
+    cpu_host_pct: float | None
+    """The same as a share of the whole host (all host CPUs = 100)."""
+    cpu_guest_pct: float | None
+    """The same as a share of the domain's own vCPUs (all vCPUs busy = 100)."""
+    overhead_pct: float | None
+    """CPU spent outside the vCPUs (emulation, IO threads, QEMU main loop), % of one host core:
+    the growth of (cpu.time - sum of vcpu.N.time) over elapsed time."""
+    steal_pct: float | None
+    """Mean over vCPUs of vcpu.N.delay growth: runnable but not running."""
+    wait_pct: float | None
+    vcpus: tuple[VcpuMetrics, ...]
+    exits_per_s: float | None
+    exits_by_reason: Mapping[str, float] = field(default_factory=dict)
+    insn_emulation_per_s: float | None = None
+    hypercalls_per_s: float | None = None
+    mmu_per_s: Mapping[str, float] = field(default_factory=dict)
+    pages: Mapping[str, int] = field(default_factory=dict)
+    balloon_current_kib: int | None = None
+    balloon_max_kib: int | None = None
+    guest_unused_kib: int | None = None
+    guest_available_kib: int | None = None
+    rss_kib: int | None = None
+    major_faults_per_s: float | None = None
+    disks: tuple[DiskMetrics, ...] = ()
+    nets: tuple[NetMetrics, ...] = ()
+
+    @property
+    def disk_read_bps(self) -> float | None:
+        return _total(d.read_bps for d in self.disks)
+
+    @property
+    def disk_write_bps(self) -> float | None:
+        return _total(d.write_bps for d in self.disks)
+
+    @property
+    def disk_iops(self) -> float | None:
+        return _total(v for d in self.disks for v in (d.read_iops, d.write_iops))
+
+    @property
+    def net_rx_bps(self) -> float | None:
+        return _total(n.rx_bps for n in self.nets)
+
+    @property
+    def net_tx_bps(self) -> float | None:
+        return _total(n.tx_bps for n in self.nets)
+
+    def to_json(self) -> dict[str, Any]:
+        body = asdict(self)
+        body.update(
+            disk_read_bps=self.disk_read_bps,
+            disk_write_bps=self.disk_write_bps,
+            disk_iops=self.disk_iops,
+            net_rx_bps=self.net_rx_bps,
+            net_tx_bps=self.net_tx_bps,
+        )
+        return body
+
+
+def _total(values: Any) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
+STATE_CODES = {
+    0: "nostate",
+    1: "running",
+    2: "blocked",
+    3: "paused",
+    4: "shutting-down",
+    5: "shut-off",
+    6: "crashed",
+    7: "pmsuspended",
+}
+
+
+def _int(stats: Mapping[str, StatValue], key: str) -> int | None:
+    value = stats.get(key)
+    return int(value) if isinstance(value, int | float) else None
+
+
+def _latency_ms(
+    prev: Mapping[str, StatValue] | None, cur: Mapping[str, StatValue], times: str, reqs: str
+) -> float | None:
+    if prev is None:
+        return None
+    d_time = rate(prev, cur, times, 1.0)
+    d_reqs = rate(prev, cur, reqs, 1.0)
+    if d_time is None or not d_reqs:
+        return None
+    return d_time / d_reqs / 1e6
+
+
+def domain_metrics(prev: DomainStats | None, cur: DomainStats, elapsed: float, *, host_cpus: int) -> DomainMetrics:
+    """Derive a domain's metrics from its previous and current stats (prev None: gauges only)."""
+    p = prev.raw if prev is not None else None
+    c = cur.raw
+    n_vcpu = _int(c, "vcpu.current") or 0
+    cpu_rate = rate(p, c, "cpu.time", elapsed)
+    cpu_pct = None if cpu_rate is None else cpu_rate / NS * 100
+
+    vcpus = []
+    vcpu_time_keys = [f"vcpu.{i}.time" for i in range(n_vcpu)]
+    for i in range(n_vcpu):
+        run = rate(p, c, f"vcpu.{i}.time", elapsed)
+        delay = rate(p, c, f"vcpu.{i}.delay", elapsed)
+        wait = rate(p, c, f"vcpu.{i}.wait", elapsed)
+        vcpus.append(
+            VcpuMetrics(
+                index=i,
+                cpu_pct=clamp(None if run is None else run / NS * 100, 0, 100),
+                steal_pct=clamp(None if delay is None else delay / NS * 100, 0, 100),
+                wait_pct=clamp(None if wait is None else wait / NS * 100, 0, 100),
+                exits_per_s=rate(p, c, f"vcpu.{i}.exits.sum", elapsed),
+            )
+        )
+
+    overhead = None
+    vcpu_rate = _sum_rate(p, c, vcpu_time_keys, elapsed) if n_vcpu else None
+    if cpu_rate is not None and vcpu_rate is not None:
+        # Both counters are sampled in one call but not atomically: tiny negative values are noise.
+        overhead = max(0.0, (cpu_rate - vcpu_rate) / NS * 100)
+
+    def per_vcpu_sum(counter: str) -> float | None:
+        return _sum_rate(p, c, [f"vcpu.{i}.{counter}.sum" for i in range(n_vcpu)], elapsed)
+
+    reasons = {r.removesuffix("_exits"): v for r in EXIT_REASONS if (v := per_vcpu_sum(r)) is not None}
+    mmu = {m: v for m in MMU_COUNTERS if (v := rate(p, c, f"vm.{m}.sum", elapsed)) is not None}
+    pages = {g: v for g in PAGE_GAUGES if (v := _int(c, f"vm.{g}.cur")) is not None}
+
+    def mean(values: list[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return sum(known) / len(known) if known else None
+
+    disks = tuple(
+        DiskMetrics(
+            name=str(c.get(f"block.{i}.name", f"disk{i}")),
+            read_bps=rate(p, c, f"block.{i}.rd.bytes", elapsed),
+            write_bps=rate(p, c, f"block.{i}.wr.bytes", elapsed),
+            read_iops=rate(p, c, f"block.{i}.rd.reqs", elapsed),
+            write_iops=rate(p, c, f"block.{i}.wr.reqs", elapsed),
+            read_latency_ms=_latency_ms(p, c, f"block.{i}.rd.times", f"block.{i}.rd.reqs"),
+            write_latency_ms=_latency_ms(p, c, f"block.{i}.wr.times", f"block.{i}.wr.reqs"),
+        )
+        for i in range(_int(c, "block.count") or 0)
+    )
+    nets = tuple(
+        NetMetrics(
+            name=str(c.get(f"net.{i}.name", f"net{i}")),
+            rx_bps=rate(p, c, f"net.{i}.rx.bytes", elapsed),
+            tx_bps=rate(p, c, f"net.{i}.tx.bytes", elapsed),
+            rx_pps=rate(p, c, f"net.{i}.rx.pkts", elapsed),
+            tx_pps=rate(p, c, f"net.{i}.tx.pkts", elapsed),
+            rx_drops_per_s=rate(p, c, f"net.{i}.rx.drop", elapsed),
+            tx_drops_per_s=rate(p, c, f"net.{i}.tx.drop", elapsed),
+        )
+        for i in range(_int(c, "net.count") or 0)
+        # A user-mode NIC reports no counters at all; listing it with no numbers helps nobody.
+        if f"net.{i}.rx.bytes" in c
+    )
+    return DomainMetrics(
+        uuid=cur.uuid,
+        name=cur.name,
+        state=STATE_CODES.get(_int(c, "state.state") or 0, "nostate"),
+        elapsed_s=elapsed,
+        vcpu_count=n_vcpu,
+        cpu_pct=clamp(cpu_pct, 0, 100 * max(host_cpus, 1)),
+        cpu_host_pct=clamp(None if cpu_pct is None else cpu_pct / max(host_cpus, 1), 0, 100),
+        cpu_guest_pct=clamp(None if cpu_pct is None or not n_vcpu else cpu_pct / n_vcpu, 0, 100),
+        overhead_pct=overhead,
+        steal_pct=mean([v.steal_pct for v in vcpus]),
+        wait_pct=mean([v.wait_pct for v in vcpus]),
+        vcpus=tuple(vcpus),
+        exits_per_s=per_vcpu_sum("exits"),
+        exits_by_reason=reasons,
+        insn_emulation_per_s=per_vcpu_sum("insn_emulation"),
+        hypercalls_per_s=per_vcpu_sum("hypercalls"),
+        mmu_per_s=mmu,
+        pages=pages,
+        balloon_current_kib=_int(c, "balloon.current"),
+        balloon_max_kib=_int(c, "balloon.maximum"),
+        guest_unused_kib=_int(c, "balloon.unused"),
+        guest_available_kib=_int(c, "balloon.available"),
+        rss_kib=_int(c, "balloon.rss"),
+        major_faults_per_s=rate(p, c, "balloon.major_fault", elapsed),
+        disks=disks,
+        nets=nets,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HostMetrics:
+    host: str
+    cpu_pct: float | None
+    """Host CPU busy, % of all host CPUs (100 = every CPU busy)."""
+    memory_total_kib: int | None
+    memory_used_kib: int | None
+    """total - free - buffers - cached, as `free` counts it."""
+
+
+def host_metrics(prev: HostSample | None, cur: HostSample) -> HostMetrics:
+    cpu = None
+    if prev is not None and prev.cpu_ns and cur.cpu_ns:
+        busy = sum(cur.cpu_ns.get(k, 0) - prev.cpu_ns.get(k, 0) for k in ("kernel", "user"))
+        total = busy + sum(cur.cpu_ns.get(k, 0) - prev.cpu_ns.get(k, 0) for k in ("idle", "iowait"))
+        cpu = clamp(busy / total * 100, 0, 100) if total > 0 else None
+    mem = cur.memory_kib
+    total_kib = mem.get("total")
+    used = None
+    if total_kib is not None:
+        used = total_kib - sum(mem.get(k, 0) for k in ("free", "buffers", "cached"))
+    return HostMetrics(host=cur.host, cpu_pct=cpu, memory_total_kib=total_kib, memory_used_kib=used)
+
+
+def sample_metrics(prev: HostSample | None, cur: HostSample, *, host_cpus: int) -> dict[str, DomainMetrics]:
+    """Metrics of every domain in `cur`, keyed by UUID; domains new in `cur` get gauges only."""
+    elapsed = cur.monotonic - prev.monotonic if prev is not None else 0.0
+    before = {d.uuid: d for d in prev.domains} if prev is not None else {}
+    return {d.uuid: domain_metrics(before.get(d.uuid), d, elapsed, host_cpus=host_cpus) for d in cur.domains}

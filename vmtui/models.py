@@ -1,0 +1,141 @@
+"""Frozen value objects shared by every layer: the drivers produce them, the faces render them.
+
+Nothing here does I/O or imports libvirt or Textual. Samples cross threads (poller -> UI), so
+every field is immutable: tuples, not lists; read-only mappings, not dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+
+StatValue = int | float | str
+"""One value of `virDomainGetAllDomainStats` (libvirt gives ints, floats, strings and booleans as ints)."""
+
+EMPTY_STATS: Mapping[str, StatValue] = MappingProxyType({})
+
+
+class Accelerator(StrEnum):
+    """How the guest CPU runs (the chapter's full virtualization vs hardware-assisted)."""
+
+    KVM = "kvm"
+    """Hardware-assisted: guest code runs natively under VT-x/AMD-V through /dev/kvm."""
+    TCG = "tcg"
+    """Software emulation: QEMU's Tiny Code Generator translates every guest instruction."""
+    OTHER = "other"
+
+
+class DeviceClass(StrEnum):
+    """How a device reaches the guest, which decides what its IO costs."""
+
+    PARAVIRTUAL = "paravirtual"
+    """virtio/vhost: the guest knows it is virtualized and batches IO through shared rings."""
+    EMULATED = "emulated"
+    """A real chip (e1000, IDE, rtl8139) imitated by QEMU: every register access is a VM exit."""
+    PASSTHROUGH = "passthrough"
+    """A host PCI device or SR-IOV VF given to the guest (VFIO): no emulation at all."""
+    OTHER = "other"
+    """Not on the IO path that matters here (serial console, video none, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HostEntry:
+    """A saved host from hosts.toml."""
+
+    name: str
+    uri: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """One device of a domain, as read from its XML."""
+
+    kind: str
+    """disk, nic, controller, balloon, hostdev, input, rng, video, ..."""
+    name: str
+    """What a user would call it: the target dev (vda), the MAC, or the alias."""
+    model: str
+    """virtio, e1000, ide, sata, vfio, ..."""
+    dev_class: DeviceClass
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DomainInfo:
+    """What the domain's live XML and state say about it (changes rarely; read on events)."""
+
+    uuid: str
+    name: str
+    id: int | None
+    state: str
+    accelerator: Accelerator
+    vcpus: int
+    max_memory_kib: int
+    memory_kib: int
+    persistent: bool
+    machine: str = ""
+    devices: tuple[Device, ...] = ()
+    balloon_model: str | None = None
+    """None when the domain has no <memballoon>; "none" when it is explicitly disabled."""
+    balloon_period: int | None = None
+    """The balloon statistics period in seconds; without it guest memory stats never update."""
+
+
+@dataclass(frozen=True, slots=True)
+class HostInfo:
+    """The hypervisor host: versions and the virtualization features the chapter talks about."""
+
+    uri: str
+    hostname: str
+    libvirt_version: str
+    hypervisor: str
+    """The driver type libvirt reports (QEMU, Test, ...)."""
+    hypervisor_version: str
+    kernel: str | None
+    cpus: int
+    cpu_model: str
+    memory_kib: int
+    kvm_usable: bool
+    """libvirt can start domains of type 'kvm' here (hardware-assisted virtualization)."""
+    tdp: bool | None
+    """Two-dimensional paging (Intel EPT / AMD NPT) on; None when it cannot be read (remote host)."""
+    tdp_detail: str
+    hugepage_size_kib: int | None = None
+    hugepages_total: int | None = None
+    hugepages_free: int | None = None
+    read_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DomainStats:
+    """One domain's slice of a bulk `getAllDomainStats` call."""
+
+    uuid: str
+    name: str
+    raw: Mapping[str, StatValue] = field(default_factory=lambda: EMPTY_STATS)
+
+
+@dataclass(frozen=True, slots=True)
+class HostSample:
+    """Everything one poll of one host returned, stamped with when it was taken."""
+
+    host: str
+    """The saved host name, or the URI when the host is not saved."""
+    uri: str
+    monotonic: float
+    """time.monotonic() when the bulk call returned: rates are computed from these."""
+    wall: float
+    """time.time() for display ("stale since 12:03:04")."""
+    cpu_ns: Mapping[str, int]
+    """Host CPU counters summed over all CPUs (kernel, user, idle, iowait) in ns."""
+    memory_kib: Mapping[str, int]
+    """Host memory (total, free, buffers, cached) in KiB."""
+    domains: tuple[DomainStats, ...]
+
+
+def frozen_mapping(data: Mapping[str, StatValue]) -> Mapping[str, StatValue]:
+    """A read-only view over a private copy of `data`."""
+    return MappingProxyType(dict(data))
