@@ -1,0 +1,128 @@
+"""`vmtui lab up|down|status|image`: the local multi-host lab (see `vmtui.lab.manager`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from vmtui.cli.common import JsonOpt, emit_json, guarded
+
+lab_app = typer.Typer(
+    help="A local lab of real libvirt hosts (lab1..lab4) in namespaces, reached over SSH. Needs root.",
+    no_args_is_help=True,
+)
+
+HostsOpt = Annotated[int, typer.Option("--hosts", "-n", min=1, max=4, help="How many hosts (1..4).")]
+NoGuestsOpt = Annotated[bool, typer.Option("--no-guests", help="Start no guests.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Rebuild even if the image exists.")]
+
+
+@contextmanager
+def _progress(as_json: bool) -> Iterator[Callable[[str], None]]:
+    """A status line on stderr that also keeps each finished step; silent with --json (stdout is data)."""
+    console = Console(stderr=True, soft_wrap=True)
+    if as_json or not console.is_terminal:
+
+        def plain(msg: str) -> None:
+            if not as_json:
+                console.print(msg, highlight=False)
+
+        yield plain
+        return
+    with console.status("working…") as status:
+
+        def show(msg: str) -> None:
+            console.print(msg, highlight=False)
+            status.update(msg)
+
+        yield show
+
+
+def _print_hosts(reports: list[dict[str, object]], seconds: float, verb: str) -> None:
+    console = Console(soft_wrap=True)
+    for r in reports:
+        guests = r.get("guests") or []
+        names = ", ".join(f"{g['name']} ({g['state']})" for g in guests) if isinstance(guests, list) else ""
+        line = f"{r['name']:<5} {r['namespace']:<11} {r['address']:<11} {r['action']:<16}"
+        console.print(f"{line} {names}".rstrip(), highlight=False)
+        if r.get("error"):
+            console.print(f"      error: {r['error']}", highlight=False)
+    console.print(f"lab {verb} in {seconds:.1f} s", highlight=False)
+
+
+@lab_app.command()
+@guarded
+def up(hosts: HostsOpt = 2, no_guests: NoGuestsOpt = False, *, as_json: JsonOpt = False) -> None:
+    """Start lab1..labN (idempotent), save them as hosts and start their guests."""
+    from vmtui.lab import manager
+
+    began = time.monotonic()
+    with _progress(as_json) as progress:
+        reports = [asdict(r) for r in manager.up(hosts, start_guests=not no_guests, progress=progress)]
+    seconds = time.monotonic() - began
+    if as_json:
+        emit_json({"hosts": reports, "seconds": round(seconds, 2)})
+    else:
+        _print_hosts(reports, seconds, "up")
+
+
+@lab_app.command()
+@guarded
+def down(*, as_json: JsonOpt = False) -> None:
+    """Stop every lab guest, daemon and namespace; remove the lab hosts from the hosts file."""
+    from vmtui.lab import manager
+
+    began = time.monotonic()
+    with _progress(as_json) as progress:
+        reports = [asdict(r) for r in manager.down(progress=progress)]
+    seconds = time.monotonic() - began
+    if as_json:
+        emit_json({"hosts": reports, "seconds": round(seconds, 2)})
+    else:
+        _print_hosts(reports, seconds, "down")
+
+
+@lab_app.command()
+@guarded
+def status(*, as_json: JsonOpt = False) -> None:
+    """Per host: namespace, address, daemons, reachability over SSH, guests."""
+    from vmtui.lab import manager
+
+    began = time.monotonic()
+    reports = [asdict(r) for r in manager.status()]
+    if as_json:
+        emit_json({"hosts": reports})
+        return
+    if not reports:
+        Console(soft_wrap=True).print("lab: nothing is up (start it with `vmtui lab up`)", highlight=False)
+        return
+    console = Console(soft_wrap=True)
+    for r in reports:
+        pids = " ".join(f"{k}={v or '-'}" for k, v in r["pids"].items())
+        reach = "reachable over ssh" if r["reachable"] else "not reachable"
+        console.print(f"{r['name']:<5} {r['namespace']:<11} {r['address']:<11} {r['action']:<8} {reach}  {pids}")
+        for g in r["guests"]:
+            console.print(f"      {g['name']:<18} {g['state']:<9} {g['accelerator']}", highlight=False)
+        if r["error"]:
+            console.print(f"      error: {r['error']}", highlight=False)
+    console.print(f"status in {time.monotonic() - began:.1f} s", highlight=False)
+
+
+@lab_app.command()
+@guarded
+def image(force: ForceOpt = False, *, as_json: JsonOpt = False) -> None:
+    """Build the tiny Linux guest (Debian kernel + busybox initramfs) into the cache dir."""
+    from vmtui.lab import image as lab_image
+
+    with _progress(as_json) as progress:
+        built = lab_image.build_image(force=force, progress=progress)
+    if as_json:
+        emit_json(built.to_json())
+    else:
+        Console(soft_wrap=True).print(f"kernel {built.kernel}\ninitrd {built.initrd}", highlight=False)

@@ -1,0 +1,205 @@
+"""Network plumbing and processes of the lab: the bridge, veth pairs, `ip netns`, daemons by pidfile.
+
+Every command is an argument list (no shell). Failures become `OperationError` with the command's own
+stderr, because "RTNETLINK answers: File exists" is more useful to a user than our paraphrase.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from vmtui.errors import DeniedError, OperationError
+
+BRIDGE = "vmtui-br0"
+SUBNET = "10.200.0"
+BRIDGE_ADDR = f"{SUBNET}.254"
+PREFIX_LEN = 24
+NS_PREFIX = "vmtui-lab"
+REQUIRED_TOOLS = ("ip", "unshare", "libvirtd", "virtlogd", "ssh", "ssh-keygen")
+SSHD = "/usr/sbin/sshd"
+
+
+def require_root() -> None:
+    """Refuse early, in one line, when we cannot create namespaces or bridges."""
+    if os.geteuid() != 0:
+        raise DeniedError("vmtui lab needs root", hint="run it with sudo, or as root")
+    missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
+    if not Path(SSHD).exists():
+        missing.append(SSHD)
+    if missing:
+        raise OperationError(
+            f"vmtui lab needs {', '.join(missing)}",
+            hint="`make setup` installs libvirt-daemon-system, openssh-server and iproute2",
+        )
+
+
+def run(args: Sequence[str], *, check: bool = True, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """Run a command, capture its output and turn a failure into an `OperationError`."""
+    try:
+        proc = subprocess.run(
+            list(args), capture_output=True, text=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
+        )
+    except FileNotFoundError as exc:
+        raise OperationError(f"{args[0]} is not installed") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise OperationError(f"`{' '.join(args)}` took longer than {timeout:.0f} s") from exc
+    if check and proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout).strip().splitlines()
+        raise OperationError(f"`{' '.join(args)}` failed: {detail[-1] if detail else proc.returncode}")
+    return proc
+
+
+def namespace(index: int) -> str:
+    return f"{NS_PREFIX}{index}"
+
+
+def host_veth(index: int) -> str:
+    """The root-namespace end of host `index`'s veth pair (the other end becomes eth0 inside)."""
+    return f"{NS_PREFIX}{index}h"
+
+
+def address(index: int) -> str:
+    return f"{SUBNET}.{index}"
+
+
+def netns_list() -> list[str]:
+    """Names of all network namespaces (`ip netns list` adds " (id: N)" to some)."""
+    out = run(["ip", "netns", "list"]).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def link_exists(name: str) -> bool:
+    return run(["ip", "link", "show", "dev", name], check=False).returncode == 0
+
+
+def ensure_bridge() -> None:
+    """The private bridge with the management address; no forwarding or NAT, so nothing leaves it."""
+    if not link_exists(BRIDGE):
+        run(["ip", "link", "add", BRIDGE, "type", "bridge"])
+    addrs = run(["ip", "-o", "-4", "addr", "show", "dev", BRIDGE]).stdout
+    if f" {BRIDGE_ADDR}/" not in addrs:
+        run(["ip", "addr", "add", f"{BRIDGE_ADDR}/{PREFIX_LEN}", "dev", BRIDGE])
+    run(["ip", "link", "set", BRIDGE, "up"])
+
+
+def delete_link(name: str) -> None:
+    if link_exists(name):
+        run(["ip", "link", "del", name], check=False)
+
+
+def create_netns(index: int) -> None:
+    """Namespace `vmtui-labK` with eth0 = 10.200.0.K/24 on the bridge, loopback up, no default route."""
+    ns, veth, peer = namespace(index), host_veth(index), f"{NS_PREFIX}{index}g"
+    run(["ip", "netns", "add", ns])
+    delete_link(veth)  # a stale end left by a crash would make `link add` fail
+    run(["ip", "link", "add", veth, "type", "veth", "peer", "name", peer])
+    run(["ip", "link", "set", veth, "master", BRIDGE, "up"])
+    run(["ip", "link", "set", peer, "netns", ns])
+    run(["ip", "-n", ns, "link", "set", peer, "name", "eth0"])
+    run(["ip", "-n", ns, "addr", "add", f"{address(index)}/{PREFIX_LEN}", "dev", "eth0"])
+    run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+    run(["ip", "-n", ns, "link", "set", "lo", "up"])
+
+
+def delete_netns(index: int) -> None:
+    ns = namespace(index)
+    if ns in netns_list():
+        run(["ip", "netns", "del", ns])
+    delete_link(host_veth(index))
+
+
+def netns_pids(ns: str) -> list[int]:
+    """Every process whose network namespace is `ns`: all of them were started by the lab."""
+    proc = run(["ip", "netns", "pids", ns], check=False)
+    return [int(tok) for tok in proc.stdout.split() if tok.isdigit()]
+
+
+def read_pidfile(path: Path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def pid_alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie counts as gone: it only waits for its parent)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def kill_pids(pids: Sequence[int], *, timeout: float = 3.0) -> list[int]:
+    """SIGTERM `pids`, wait up to `timeout`, then SIGKILL whatever is left. Returns the survivors."""
+    pids = [pid for pid in pids if pid != os.getpid()]
+    _signal_all(pids, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = [pid for pid in pids if pid_alive(pid)]
+        if not pids:
+            return []
+        time.sleep(0.05)
+    _signal_all(pids, signal.SIGKILL)
+    deadline = time.monotonic() + 2.0
+    while pids and time.monotonic() < deadline:
+        time.sleep(0.05)
+        pids = [pid for pid in pids if pid_alive(pid)]
+    return pids
+
+
+def _signal_all(pids: Sequence[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except OSError as exc:
+            if exc.errno != errno.ESRCH:
+                raise
+
+
+def stop_pidfile(path: Path, *, ns: str, timeout: float = 3.0) -> None:
+    """Stop the daemon named in `path`, but only if it still lives in `ns` (pids get reused)."""
+    pid = read_pidfile(path)
+    if pid is not None and pid in netns_pids(ns):
+        kill_pids([pid], timeout=timeout)
+    path.unlink(missing_ok=True)
+
+
+def exec_in_namespace(ns: str, spec_file: Path, log_file: Path) -> None:
+    """Run `python -m vmtui.lab.nsinit SPEC` in `ns` plus fresh UTS and mount namespaces.
+
+    stdout/stderr go to a file, never a pipe: the daemons it starts inherit the descriptors, and
+    a pipe held open by a daemon would make us wait forever for EOF.
+    """
+    argv = [
+        "ip", "netns", "exec", ns,
+        "unshare", "--uts", "--mount", "--propagation", "private",
+        sys.executable, "-m", "vmtui.lab.nsinit", str(spec_file),
+    ]  # fmt: skip
+    with log_file.open("ab") as log:
+        try:
+            code = subprocess.run(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=60, check=False
+            ).returncode
+        except subprocess.TimeoutExpired as exc:
+            raise OperationError(f"starting the daemons in {ns} took over 60 s", hint=f"see {log_file}") from exc
+    if code != 0:
+        lines = log_file.read_text(errors="replace").strip().splitlines()
+        raise OperationError(
+            f"starting the daemons in {ns} failed: {lines[-1] if lines else code}", hint=f"see {log_file}"
+        )
