@@ -40,12 +40,16 @@ class VmtuiError(Exception):
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
-    def to_json(self) -> dict[str, object]:
-        """The `{"error": ...}` payload of `--json` output."""
+    def error_body(self) -> dict[str, object]:
+        """kind, code, message (and hint): what `--json` output says about this error."""
         body: dict[str, object] = {"kind": self.kind, "code": int(self.exit_code), "message": self.message}
         if self.hint:
             body["hint"] = self.hint
-        return {"error": body}
+        return body
+
+    def to_json(self) -> dict[str, object]:
+        """The `{"error": ...}` object of `--json` output."""
+        return {"error": self.error_body()}
 
 
 class NotFoundError(VmtuiError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -59,7 +60,7 @@ def list_domains(
         emit_json(
             {
                 "domains": [domain_json(h, d) for h, d in rows],
-                "errors": [{"host": h, **e.to_json()["error"]} for h, e in errors],
+                "errors": [{"host": h, **e.error_body()} for h, e in errors],
             }
         )
     else:
@@ -133,7 +134,7 @@ ACTIONS = {
 }
 
 
-def _action_command(action: str) -> object:
+def _action_command(action: str) -> Callable[..., None]:
     @guarded
     def command(
         domain: DomainArg,

@@ -33,7 +33,7 @@ def hosts_list(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
                     "uri": o.entry.uri,
                     "read_only": o.entry.read_only,
                     "reachable": o.error is None,
-                    "error": None if o.error is None else o.error.to_json()["error"],
+                    "error": None if o.error is None else o.error.error_body(),
                     "info": asdict(o.value) if o.value is not None else None,
                 }
                 for o in outcomes

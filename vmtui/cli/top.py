@@ -17,11 +17,13 @@ from vmtui.cli.targets import connections, label, resolve_targets
 from vmtui.collector import Collector, Tick
 from vmtui.drivers.recording import sample_line, write_header
 from vmtui.errors import UsageError
+from vmtui.metrics import DomainMetrics
+from vmtui.models import DomainInfo
 
 IntervalOpt = Annotated[float, typer.Option("--interval", "-i", min=0.1, help="Seconds between samples.")]
 
 
-def _rows(collectors: list[Collector], ticks: list[Tick]) -> list[tuple[str, object, object]]:
+def _rows(collectors: list[Collector], ticks: list[Tick]) -> list[tuple[str, DomainInfo | None, DomainMetrics]]:
     rows = []
     for c, t in zip(collectors, ticks, strict=True):
         for uuid, m in sorted(t.domains.items(), key=lambda kv: kv[1].name):
@@ -73,7 +75,7 @@ def top(
         with Live(console=console, auto_refresh=False, screen=False) as live:
             while count is None or done < count:
                 ticks = next_ticks()
-                live.update(top_table(_rows(collectors, ticks), [t.host for t in ticks]), refresh=True)  # type: ignore[arg-type]
+                live.update(top_table(_rows(collectors, ticks), [t.host for t in ticks]), refresh=True)
                 done += 1
 
 

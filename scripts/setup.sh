@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Idempotent set-up from nothing on Debian 12 (root, no systemd): apt packages, the venv,
+# the libvirt daemons, and /dev/kvm access for libvirt's QEMU. Safe to run again and again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  libvirt-daemon-system libvirt-clients libvirt-dev pkg-config qemu-system-x86 qemu-utils
+  openssh-server busybox-static iproute2 tmux gcc libc6-dev python3-dev python3-venv
+)
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  # Nothing is done half-way: without root we change nothing at all.
+  say "needs root (apt, libvirtd, /dev/kvm). Run: sudo make setup"
+  exit 1
+fi
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The venv is rebuilt only when pyproject.toml changed since the last install.
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+if [ ! -f "$VENV/.installed" ] || [ pyproject.toml -nt "$VENV/.installed" ]; then
+  say "installing vmtui and its test tools into $VENV (libvirt-python builds from source: ~20 s)"
+  "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip
+  "$VENV/bin/pip" install -q --disable-pip-version-check -e '.[test]'
+  touch "$VENV/.installed"
+fi
+
+# /dev/kvm: Debian's udev rule makes it group kvm, mode 660; without udev it stays root-only and
+# libvirt's QEMU (user libvirt-qemu, group kvm) fails with "Permission denied".
+if [ -c /dev/kvm ]; then
+  if [ "$(stat -c %G /dev/kvm)" != kvm ] || [ $(( 0$(stat -c %a /dev/kvm) & 060 )) -ne $(( 060 )) ]; then
+    say "making /dev/kvm usable by group kvm (as Debian's udev rule does)"
+    chgrp kvm /dev/kvm
+    chmod 660 /dev/kvm
+  fi
+else
+  say "no /dev/kvm: guests will run under TCG (software emulation)"
+fi
+
+# No systemd here: start the daemons ourselves when they are not running.
+if ! pgrep -x virtlogd >/dev/null; then
+  say "starting virtlogd"
+  virtlogd -d
+fi
+if ! pgrep -x libvirtd >/dev/null; then
+  say "starting libvirtd"
+  libvirtd -d
+fi
+for _ in $(seq 1 50); do
+  virsh -q -c qemu:///system uri >/dev/null 2>&1 && break
+  sleep 0.1
+done
+virsh -q -c qemu:///system uri >/dev/null || { say "libvirtd does not answer on qemu:///system"; exit 1; }
+say "ready: $(virsh -c qemu:///system version --daemon 2>/dev/null | sed -n 's/^Running against daemon: //p' | head -1)"

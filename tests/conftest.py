@@ -1,0 +1,104 @@
+"""Shared fixtures: an isolated VMTUI_HOME, the real local libvirtd, and guests the tests own.
+
+Every guest a test makes is named `vmtui-test-<random>-...` and removed in a finalizer, also when
+the test fails. Tests that need QEMU skip, with the reason printed, only when libvirtd is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from vmtui.drivers import connect
+from vmtui.drivers.guestxml import GuestSpec, build_guest_xml
+from vmtui.drivers.libvirt_driver import Connection
+from vmtui.errors import VmtuiError
+from vmtui.models import DomainInfo
+
+pytest_plugins = ["fixtures_lab"] if (Path(__file__).parent / "fixtures_lab.py").exists() else []
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).parent / "fixtures"
+VMTUI = str(ROOT / ".venv" / "bin" / "vmtui") if (ROOT / ".venv" / "bin" / "vmtui").exists() else "vmtui"
+LOCAL_URI = "qemu:///system"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def vmtui_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Keep every test away from the user's own hosts file and logs."""
+    home = tmp_path_factory.mktemp("vmtui-home")
+    old = os.environ.get("VMTUI_HOME")
+    os.environ["VMTUI_HOME"] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop("VMTUI_HOME", None)
+    else:
+        os.environ["VMTUI_HOME"] = old
+
+
+def run_vmtui(*args: str, check: bool = False, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the real `vmtui` executable as a user would."""
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    env.pop("LIBVIRT_DEFAULT_URI", None)
+    proc = subprocess.run([VMTUI, *args], capture_output=True, text=True, timeout=timeout, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"vmtui {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def local_conn() -> Iterator[Connection]:
+    try:
+        conn = connect(LOCAL_URI)
+    except VmtuiError as exc:
+        print(f"\nSKIP reason: local libvirtd not reachable: {exc}", file=sys.stderr)
+        pytest.skip(f"local libvirtd not reachable ({exc}); run `make setup`")
+    yield conn
+    conn.close()
+
+
+@dataclass
+class Guests:
+    """Guests made for a test session; `by_role` maps a short role name to the running domain."""
+
+    conn: Connection
+    prefix: str
+    kvm: bool
+    by_role: dict[str, DomainInfo]
+
+    def make(self, role: str, **spec: object) -> DomainInfo:
+        name = spec.pop("name", None) or f"{self.prefix}-{role}"
+        info = self.conn.define_and_start(build_guest_xml(GuestSpec(name=str(name), role="test", **spec)))  # type: ignore[arg-type]
+        self.by_role[role] = info
+        return info
+
+    def remove_all(self) -> None:
+        for info in self.by_role.values():
+            try:
+                self.conn.destroy_and_undefine(info.uuid)
+            except VmtuiError as exc:
+                print(f"cleanup of {info.name} failed: {exc}", file=sys.stderr)
+
+
+@pytest.fixture(scope="session")
+def guests(local_conn: Connection) -> Iterator[Guests]:
+    """Real guests on the local libvirtd: paravirtual and emulated NICs, KVM when usable, plus TCG."""
+    kvm = local_conn.host_info().kvm_usable
+    accel = "kvm" if kvm else "qemu"
+    g = Guests(local_conn, f"vmtui-test-{secrets.token_hex(3)}", kvm, {})
+    try:
+        g.make("virtio", domain_type=accel, nic_model="virtio")
+        g.make("e1000", domain_type=accel, nic_model="e1000")
+        g.make("tcg", domain_type="qemu", nic_model="virtio")
+        # XML metacharacters in a name must survive define -> XMLDesc -> JSON unchanged.
+        g.make("quotes", name=f"{g.prefix}-q'\"<&>", domain_type="qemu", nic_model=None)
+        yield g
+    finally:
+        g.remove_all()

@@ -1,0 +1,106 @@
+"""The CLI on real guests of the local libvirtd (KVM when usable, else TCG), as a user runs it."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import LOCAL_URI, Guests, run_vmtui
+
+
+def _listed(guests: Guests) -> dict[str, dict[str, object]]:
+    proc = run_vmtui("list", "-c", LOCAL_URI, "--json", check=True)
+    return {d["name"]: d for d in json.loads(proc.stdout)["domains"] if str(d["name"]).startswith(guests.prefix)}
+
+
+def test_list_shows_guests_with_the_right_accelerator(guests: Guests) -> None:
+    listed = _listed(guests)
+    want = "kvm" if guests.kvm else "tcg"
+    assert listed[guests.by_role["virtio"].name]["accelerator"] == want
+    assert listed[guests.by_role["e1000"].name]["accelerator"] == want
+    assert listed[guests.by_role["tcg"].name]["accelerator"] == "tcg"
+    for d in listed.values():
+        assert d["state"] == "running"
+        assert d["uuid"]
+        assert d["id"] is not None
+
+
+def test_names_with_xml_metacharacters_round_trip(guests: Guests) -> None:
+    name = guests.by_role["quotes"].name
+    assert name.endswith("q'\"<&>")
+    listed = _listed(guests)
+    assert name in listed
+    proc = run_vmtui("stats", name, "-c", LOCAL_URI, "--json", "--interval", "0.3", check=True)
+    assert json.loads(proc.stdout)["domain"]["name"] == name
+
+
+def test_explain_flags_the_e1000_guest_and_not_the_virtio_one(guests: Guests) -> None:
+    proc = run_vmtui("explain", guests.by_role["e1000"].name, "-c", LOCAL_URI, "--json", "--interval", "0.5")
+    findings = json.loads(proc.stdout)["findings"]
+    nic = [f for f in findings if f["key"].startswith("nic-emulated:")]
+    assert nic, findings
+    assert "e1000" in nic[0]["title"]
+    assert "virtio" in nic[0]["fix"]
+    proc = run_vmtui("explain", guests.by_role["virtio"].name, "-c", LOCAL_URI, "--json", "--interval", "0.5")
+    assert not [f for f in json.loads(proc.stdout)["findings"] if f["key"].startswith("nic-emulated:")]
+
+
+def test_explain_flags_tcg_when_kvm_is_usable(guests: Guests) -> None:
+    proc = run_vmtui("explain", guests.by_role["tcg"].name, "-c", LOCAL_URI, "--json", "--interval", "0.5")
+    keys = [f["key"] for f in json.loads(proc.stdout)["findings"]]
+    assert "accelerator-tcg" in keys
+    if guests.kvm:
+        assert keys[0] == "accelerator-tcg"
+
+
+def test_stats_cpu_within_bounds_and_kvm_counters(guests: Guests) -> None:
+    for role in ("virtio", "tcg"):
+        info = guests.by_role[role]
+        proc = run_vmtui("stats", info.uuid, "-c", LOCAL_URI, "--json", "--interval", "1", check=True)
+        m = json.loads(proc.stdout)["metrics"]
+        assert 0 <= m["cpu_pct"] <= 100 * m["vcpu_count"]
+        assert 0 <= m["cpu_guest_pct"] <= 100
+        assert m["overhead_pct"] >= 0
+        assert m["balloon_max_kib"] == 128 * 1024
+        assert len(m["vcpus"]) == 1
+        if role == "virtio" and guests.kvm:
+            assert m["exits_per_s"] > 0
+            assert "halt" in m["exits_by_reason"] or "io" in m["exits_by_reason"]
+        if role == "tcg":
+            assert m["exits_per_s"] is None  # no KVM, so no KVM exit counters
+
+
+def test_domain_by_id_uuid_and_name(guests: Guests) -> None:
+    info = guests.by_role["virtio"]
+    listed = _listed(guests)[info.name]
+    for ident in (info.name, info.uuid, str(listed["id"])):
+        proc = run_vmtui("stats", ident, "-c", LOCAL_URI, "--json", "--interval", "0.2", check=True)
+        assert json.loads(proc.stdout)["domain"]["uuid"] == info.uuid
+
+
+def test_pause_and_resume(guests: Guests) -> None:
+    name = guests.by_role["e1000"].name
+    try:
+        proc = run_vmtui("suspend", name, "-c", LOCAL_URI, "--json", check=True)
+        assert json.loads(proc.stdout)["domain"]["state"] == "paused"
+        assert _listed(guests)[name]["state"] == "paused"
+    finally:
+        proc = run_vmtui("resume", name, "-c", LOCAL_URI, "--json")
+    assert json.loads(proc.stdout)["domain"]["state"] == "running"
+
+
+def test_read_only_connection_refuses_before_any_change(guests: Guests) -> None:
+    name = guests.by_role["virtio"].name
+    proc = run_vmtui("destroy", name, "-c", LOCAL_URI, "--read-only")
+    assert proc.returncode == 5
+    assert "read-only" in proc.stderr
+    assert _listed(guests)[name]["state"] == "running"
+
+
+def test_top_json_has_rates_for_every_guest(guests: Guests) -> None:
+    proc = run_vmtui("top", "-c", LOCAL_URI, "--json", "--count", "1", "--interval", "0.5", check=True)
+    (line,) = proc.stdout.strip().splitlines()
+    sample = json.loads(line)
+    ours = [d for d in sample["domains"] if d["name"].startswith(guests.prefix)]
+    assert len(ours) == len(guests.by_role)
+    assert all(d["cpu_pct"] is not None for d in ours)
+    assert sample["host_metrics"]["memory_total_kib"] > 0
