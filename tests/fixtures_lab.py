@@ -1,0 +1,135 @@
+"""pytest plugin: the session-scoped `lab` fixture (real libvirt hosts in namespaces, over SSH).
+
+Load it with `pytest_plugins = ["fixtures_lab"]` in tests/conftest.py. The lab comes up once per
+session (with guests) under a private VMTUI_HOME and always goes down at the end, also on failure.
+Tests marked `lab_last` run after every other test (they may tear the lab down; see `LabHandle.restore`).
+Without root or namespaces the fixture skips with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+VMTUI = REPO / ".venv" / "bin" / "vmtui"
+
+
+@dataclass(frozen=True)
+class LabHostInfo:
+    name: str
+    namespace: str
+    address: str
+    uri: str
+
+
+@dataclass
+class LabHandle:
+    """What tests get from the `lab` fixture."""
+
+    home: Path
+    """The session's VMTUI_HOME (config, state and cache of this lab)."""
+    hosts: list[LabHostInfo] = field(default_factory=list)
+    host_count: int = 2
+
+    @property
+    def names(self) -> list[str]:
+        return [h.name for h in self.hosts]
+
+    @property
+    def uris(self) -> dict[str, str]:
+        return {h.name: h.uri for h in self.hosts}
+
+    @property
+    def root(self) -> Path:
+        """The lab's state dir (keys, configs, per-host dirs, pidfiles)."""
+        return self.home / "state" / "lab"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.root / "ssh" / "known_hosts"
+
+    def host(self, name: str) -> LabHostInfo:
+        return next(h for h in self.hosts if h.name == name)
+
+    def pidfile(self, name: str, daemon: str) -> Path:
+        return self.root / "hosts" / name / f"{daemon}.pid"
+
+    def vmtui(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run the real CLI (`.venv/bin/vmtui`, or `python -m vmtui`) with this lab's VMTUI_HOME."""
+        cmd = [str(VMTUI)] if VMTUI.exists() else [sys.executable, "-m", "vmtui"]
+        env = {**os.environ, "VMTUI_HOME": str(self.home)}
+        return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False)
+
+    def restore(self) -> None:
+        """Bring the lab (back) up with guests; a no-op for hosts that still run."""
+        from vmtui.lab import manager
+
+        reports = manager.up(self.host_count, start_guests=True)
+        self.hosts = [LabHostInfo(r.name, r.namespace, r.address, r.uri) for r in reports]
+
+
+def lab_unavailable() -> str | None:
+    """Why the lab cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "the lab needs root (network, mount and UTS namespaces, a bridge)"
+    for tool in ("ip", "unshare", "libvirtd", "virtlogd", "ssh", "ssh-keygen", "/usr/sbin/sshd"):
+        if shutil.which(tool) is None:
+            return f"the lab needs {tool} (make setup installs it)"
+    probe = subprocess.run(["unshare", "--net", "--uts", "--mount", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"namespaces are not available: {probe.stderr.strip()}"
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    if "vmtui-lab" in listed:
+        return "a vmtui lab is already up (another VMTUI_HOME): run `vmtui lab down` there first"
+    return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "lab_last: runs after all other tests (may take the lab down)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Stable sort: tests that tear the lab down run last, so the session lab serves everyone first.
+    items.sort(key=lambda item: item.get_closest_marker("lab_last") is not None)
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[LabHandle]:
+    """The multi-host lab, up once per session with guests; always down at the end."""
+    reason = lab_unavailable()
+    if reason:
+        pytest.skip(reason)
+    # Share the session's VMTUI_HOME when conftest made one, so every test's `vmtui` sees the lab hosts.
+    try:
+        home = Path(request.getfixturevalue("vmtui_home"))
+    except pytest.FixtureLookupError:
+        home = tmp_path_factory.mktemp("vmtui-home")
+    # The kernel package (~70 MB) is kept across sessions in pytest's cache, not re-downloaded.
+    downloads = request.config.cache.mkdir("vmtui-lab-downloads")
+    (home / "cache").mkdir(parents=True, exist_ok=True)
+    if not (home / "cache" / "downloads").exists():
+        (home / "cache" / "downloads").symlink_to(downloads)
+    old_home = os.environ.get("VMTUI_HOME")
+    os.environ["VMTUI_HOME"] = str(home)
+    from vmtui.lab import manager
+
+    handle = LabHandle(home=home)
+    try:
+        handle.restore()
+        yield handle
+    finally:
+        try:
+            manager.down()
+        finally:
+            if old_home is None:
+                os.environ.pop("VMTUI_HOME", None)
+            else:
+                os.environ["VMTUI_HOME"] = old_home

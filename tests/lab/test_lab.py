@@ -1,0 +1,171 @@
+"""`vmtui lab`: real libvirt hosts in namespaces, reached over SSH with verified host keys."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from fixtures_lab import LabHandle
+
+from vmtui.drivers import connect
+from vmtui.errors import DeniedError, VmtuiError
+from vmtui.lab import netns
+
+pytestmark = pytest.mark.lab
+
+
+def _json(proc: subprocess.CompletedProcess[str]) -> object:
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
+    return json.loads(proc.stdout)
+
+
+def _hosts_json(lab: LabHandle) -> dict[str, dict[str, object]]:
+    rows = _json(lab.vmtui("hosts", "--json"))
+    assert isinstance(rows, list)
+    return {row["name"]: row for row in rows}
+
+
+def test_hosts_json_shows_lab_hosts_reachable_over_ssh(lab: LabHandle) -> None:
+    rows = _hosts_json(lab)
+    for host in lab.hosts:
+        row = rows[host.name]
+        assert row["reachable"] is True, row["error"]
+        uri = str(row["uri"])
+        assert uri.startswith(f"qemu+ssh://root@{host.address}/system?")
+        assert "command=" in uri and "keyfile=" in uri
+        assert "no_verify" not in uri and "StrictHostKeyChecking" not in uri
+        info = row["info"]
+        assert isinstance(info, dict)
+        assert info["hostname"] == host.name  # its own UTS namespace
+    config = (lab.root / "ssh" / "ssh_config").read_text()
+    assert "StrictHostKeyChecking yes" in config and "BatchMode yes" in config
+    assert f"UserKnownHostsFile {lab.known_hosts}" in config
+
+
+def test_status_json_reports_daemons_and_contrasting_guests(lab: LabHandle) -> None:
+    body = _json(lab.vmtui("lab", "status", "--json"))
+    assert isinstance(body, dict)
+    by_name = {h["name"]: h for h in body["hosts"]}
+    for host in lab.hosts:
+        report = by_name[host.name]
+        assert report["action"] == "running"
+        assert report["reachable"] is True, report["error"]
+        assert all(report["pids"].values()), report["pids"]
+        guests = {g["name"]: g for g in report["guests"]}
+        assert guests[f"{host.name}-tcg-e1000"]["accelerator"] == "tcg"
+        virtio = guests.get(f"{host.name}-kvm-virtio") or guests[f"{host.name}-tcg-virtio"]
+        assert all(g["state"] == "running" for g in guests.values()), guests
+        if os.path.exists("/dev/kvm"):
+            assert virtio["accelerator"] == "kvm"
+    with connect(lab.uris["lab1"]) as conn:
+        xml = conn.domain_xml("lab1-tcg-e1000")
+    assert "e1000" in xml and 'role="lab"' in xml.replace("'", '"')
+
+
+def test_hosts_are_distinct_libvirt_hosts(lab: LabHandle) -> None:
+    seen = set()
+    for host in lab.hosts:
+        with connect(f"qemu+tcp://{host.address}/system") as conn:
+            caps = conn.host_info()
+            seen.add(caps.hostname)
+    assert seen == set(lab.names)
+
+
+def test_up_is_idempotent(lab: LabHandle) -> None:
+    before = {h.name: netns.read_pidfile(lab.pidfile(h.name, "libvirtd")) for h in lab.hosts}
+    body = _json(lab.vmtui("lab", "up", "--hosts", str(len(lab.hosts)), "--json"))
+    assert isinstance(body, dict)
+    assert {h["action"] for h in body["hosts"]} == {"already running"}
+    after = {h.name: netns.read_pidfile(lab.pidfile(h.name, "libvirtd")) for h in lab.hosts}
+    assert before == after
+
+
+def test_linux_guest_reports_balloon_stats(lab: LabHandle) -> None:
+    with connect(lab.uris["lab1"]) as conn:
+        if "lab1-linux" not in {d.name for d in conn.list_domains()}:
+            pytest.skip("lab1-linux is not running: the guest image could not be built here")
+        deadline = time.monotonic() + 30
+        raw: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            sample = conn.sample("lab1")
+            raw = dict(next(d.raw for d in sample.domains if d.name == "lab1-linux"))
+            if "balloon.usable" in raw:
+                break
+            time.sleep(1)
+    assert "balloon.usable" in raw, f"the guest's balloon driver never reported: {sorted(raw)}"
+
+
+def test_changed_host_key_is_refused(lab: LabHandle, tmp_path: Path) -> None:
+    host = lab.host("lab2")
+    original = lab.known_hosts.read_text()
+    impostor = tmp_path / "impostor"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(impostor)], check=True)
+    fake = " ".join(impostor.with_suffix(".pub").read_text().split()[:2])
+    lines = [
+        f"{host.address} {fake}" if line.startswith(f"{host.address} ") else line for line in original.splitlines()
+    ]
+    try:
+        lab.known_hosts.write_text("\n".join(lines) + "\n")
+        with pytest.raises(DeniedError, match="(?i)host key"):
+            connect(host.uri).close()
+        row = _hosts_json(lab)["lab2"]
+        assert row["reachable"] is False
+        assert "host key" in json.dumps(row["error"]).lower()
+        assert _hosts_json(lab)["lab1"]["reachable"] is True  # only the changed host is refused
+    finally:
+        lab.known_hosts.write_text(original)
+    connect(host.uri).close()
+
+
+def _qemu_pid(ns: str, guest: str) -> int:
+    for pid in netns.netns_pids(ns):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmdline and b"qemu-system" in cmdline[0] and f"guest={guest},".encode() in b" ".join(cmdline):
+            return pid
+    raise AssertionError(f"no QEMU for {guest} in {ns}")
+
+
+def _mounted_anywhere(path: Path) -> list[str]:
+    hits = []
+    for mountinfo in Path("/proc").glob("[0-9]*/mountinfo"):
+        try:
+            if str(path) in mountinfo.read_text():
+                hits.append(str(mountinfo))
+        except OSError:
+            continue
+    return hits
+
+
+@pytest.mark.lab_last
+def test_down_cleans_up_after_killed_guest_and_daemon(lab: LabHandle) -> None:
+    ours = {pid for h in lab.hosts for pid in netns.netns_pids(h.namespace)}
+    assert ours
+    os.kill(_qemu_pid("vmtui-lab1", "lab1-tcg-e1000"), 9)  # a guest dies under libvirt
+    libvirtd = netns.read_pidfile(lab.pidfile("lab2", "libvirtd"))
+    assert libvirtd
+    os.kill(libvirtd, 9)  # a daemon dies: its guests' QEMUs are orphans now
+    try:
+        body = _json(lab.vmtui("lab", "down", "--json"))
+        assert isinstance(body, dict)
+        assert {h["name"] for h in body["hosts"]} == set(lab.names)
+        assert [pid for pid in ours if netns.pid_alive(pid)] == []
+        assert [ns for ns in netns.netns_list() if ns.startswith("vmtui-lab")] == []
+        links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+        assert "vmtui-" not in links
+        assert _mounted_anywhere(lab.root) == []
+        assert not set(lab.names) & set(_hosts_json(lab))
+        # Nothing up: down succeeds and does nothing.
+        again = _json(lab.vmtui("lab", "down", "--json"))
+        assert again == {"hosts": [], "seconds": again["seconds"]}
+    finally:
+        try:
+            lab.restore()  # later tests (if any) still get a lab
+        except VmtuiError as exc:
+            pytest.fail(f"the lab did not come back up after down: {exc}")
