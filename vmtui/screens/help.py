@@ -1,0 +1,48 @@
+"""`?`: every key of the app in one place."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from vmtui.screens.actions import ACTIONS
+
+GENERAL_KEYS = (
+    ("?", "this help"),
+    ("q", "quit"),
+    ("ctrl+p", "command palette (actions on the selected domain, themes)"),
+    ("/", "filter domains: regex on the name, state:running, host:NAME (terms combine)"),
+    ("escape", "clear the filter / back from a domain"),
+    ("up/down, j/k, pgup/pgdn, home/end", "move the cursor"),
+    ("enter (or double click)", "open the domain screen"),
+    ("s / S", "sort by the next column / reverse the order (or click a column header)"),
+)
+
+
+def help_table() -> Table:
+    table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+    table.add_column("key", style="bold cyan", no_wrap=True)
+    table.add_column("what it does")
+    for key, what in GENERAL_KEYS:
+        table.add_row(key, what)
+    for action in ACTIONS:
+        ask = " (asks first)" if action.destructive else ""
+        table.add_row(action.binding, f"{action.label} the selected domain{ask}; refused on read-only hosts")
+    return table
+
+
+class HelpModal(ModalScreen[None]):
+    """Keys and what they do; any of escape, q or ? closes it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "app.pop_screen", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box"):
+            yield Static("[b]vmtui keys[/b]\n")
+            yield Static(help_table())

@@ -1,0 +1,91 @@
+"""The main dashboard: hosts pane on top, every host's domains below, a filter line on demand."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input
+
+from vmtui.screens.actions import ACTION_BINDINGS
+from vmtui.widgets.domain_table import DomainTable
+from vmtui.widgets.hosts_pane import HostsPane
+
+if TYPE_CHECKING:
+    from vmtui.app import VmtuiApp
+
+
+class HostScreen(Screen[None]):
+    """Fleet dashboard: the screen the app starts on."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        *ACTION_BINDINGS,
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="▣")
+        yield HostsPane(id="hosts")
+        yield DomainTable(id="domains")
+        yield Input(placeholder="regex on name, state:running, host:NAME (Enter keeps, Esc clears)", id="filter")
+        yield Footer()
+
+    @property
+    def vmtui(self) -> VmtuiApp:
+        from vmtui.app import VmtuiApp
+
+        assert isinstance(self.app, VmtuiApp)
+        return self.app
+
+    @property
+    def table(self) -> DomainTable:
+        return self.query_one(DomainTable)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.table.focus()
+        self.vmtui.render_all()
+
+    def selected_uuid(self) -> str | None:
+        return self.table.cursor_uuid
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.display = False
+        self.table.set_filter("")
+        self.table.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.table.set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        # Keep the filter, hide the line only if it is empty, and go back to the rows.
+        event.input.display = bool(event.value)
+        self.table.focus()
+
+    def on_domain_table_selected(self, event: DomainTable.Selected) -> None:
+        self.vmtui.open_domain(event.uuid)
+
+    def on_domain_table_highlighted(self, _event: DomainTable.Highlighted) -> None:
+        self.refresh_bindings()
+
+    def action_lifecycle(self, action: str) -> None:
+        uuid = self.selected_uuid()
+        if uuid is None:
+            self.notify("no domain selected", severity="warning")
+            return
+        self.vmtui.request_action(uuid, action)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "lifecycle" and parameters:
+            return self.vmtui.action_allowed(self.selected_uuid(), str(parameters[0]))
+        return True

@@ -1,0 +1,1 @@
+"""Widgets of the TUI. They render data handed to them and never import libvirt."""

@@ -1,0 +1,375 @@
+"""The fleet's domains as a Line-API table: cheap enough to redraw 1000 changing rows every second.
+
+Textual's DataTable drops its render caches on every update, which costs about 13 % of a core at
+1000 rows (../shared/LAB.md, "Costs"). This widget keeps one pre-formatted line per domain, re-formats
+only rows whose data changed, and `render_line` turns the visible lines into single-segment strips.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from time import localtime, strftime
+from typing import ClassVar, NamedTuple
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+
+@dataclass(frozen=True, slots=True)
+class DomainRow:
+    """One domain as the table shows it; equality decides whether the line is re-formatted."""
+
+    uuid: str
+    host: str
+    name: str
+    state: str
+    accel: str
+    vcpus: int
+    cpu: float | None
+    steal: float | None
+    overhead: float | None
+    mem_cur_kib: int | None
+    mem_max_kib: int | None
+    disk_bps: float | None
+    net_bps: float | None
+    exits: float | None
+    stale_since: float | None = None
+    """time.time() of the row's last sample while its host is unreachable, else None."""
+
+
+class Column(NamedTuple):
+    key: str
+    """The DomainRow attribute shown and sorted on."""
+    title: str
+    width: int
+    right: bool = False
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("host", "HOST", 10),
+    Column("name", "NAME", 24),
+    Column("state", "STATE", 14),
+    Column("accel", "ACCEL", 5),
+    Column("vcpus", "VCPU", 4, True),
+    Column("cpu", "CPU%", 6, True),
+    Column("steal", "STEAL%", 6, True),
+    Column("overhead", "OVHD%", 6, True),
+    Column("mem_cur_kib", "MEM cur/max", 15, True),
+    Column("disk_bps", "DISK/s", 8, True),
+    Column("net_bps", "NET/s", 8, True),
+    Column("exits", "EXITS/s", 8, True),
+)
+COLUMN_KEYS = tuple(c.key for c in COLUMNS)
+
+
+def human_bytes(value: float | None) -> str:
+    """1023 -> '1023', 2048 -> '2.0K', binary units, at most 6 characters."""
+    if value is None:
+        return "-"
+    for unit in ("", "K", "M", "G", "T"):
+        if abs(value) < 1024 or unit == "T":
+            return f"{value:.0f}{unit}" if unit == "" or abs(value) >= 100 else f"{value:.1f}{unit}"
+        value /= 1024
+    return "-"  # unreachable; keeps mypy's return analysis simple
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f}" if value < 100_000 else f"{value / 1000:.0f}k"
+
+
+def _printable(text: str) -> str:
+    # Domain names may hold control characters; they must never reach the terminal.
+    return text if text.isprintable() else "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def format_row(row: DomainRow) -> str:
+    """The row's line: every column padded (by terminal cells, not characters) and joined by spaces."""
+    state = row.state if row.stale_since is None else "stale " + strftime("%H:%M:%S", localtime(row.stale_since))
+    mem = "-"
+    if row.mem_max_kib:
+        mem = f"{human_bytes((row.mem_cur_kib or 0) * 1024)}/{human_bytes(row.mem_max_kib * 1024)}"
+    cells = (
+        _printable(row.host),
+        _printable(row.name),
+        state,
+        row.accel,
+        str(row.vcpus),
+        _pct(row.cpu),
+        _pct(row.steal),
+        _pct(row.overhead),
+        mem,
+        human_bytes(row.disk_bps),
+        human_bytes(row.net_bps),
+        _num(row.exits),
+    )
+    return " ".join(_fit(text, col) for text, col in zip(cells, COLUMNS, strict=True))
+
+
+def _fit(text: str, col: Column) -> str:
+    if cell_len(text) > col.width:
+        return set_cell_size(text, col.width - 1) + "…"
+    pad = " " * (col.width - cell_len(text))
+    return pad + text if col.right else text + pad
+
+
+RowFilter = Callable[[DomainRow], bool]
+
+
+def parse_filter(text: str) -> RowFilter:
+    """`state:running host:lab1 web.*`: terms are ANDed; bare words form a regex on the name.
+
+    An invalid regex is matched literally rather than rejected, so typing never shows an error.
+    """
+    states: list[str] = []
+    hosts: list[str] = []
+    words: list[str] = []
+    for term in text.split():
+        key, sep, value = term.partition(":")
+        if sep and key.lower() == "state":
+            states.append(value.lower())
+        elif sep and key.lower() == "host":
+            hosts.append(value.lower())
+        else:
+            words.append(term)
+    pattern = " ".join(words)
+    try:
+        regex = re.compile(pattern, re.IGNORECASE)
+    except re.error:
+        regex = re.compile(re.escape(pattern), re.IGNORECASE)
+
+    def keep(row: DomainRow) -> bool:
+        if states and not any(row.state.lower().startswith(s) for s in states):
+            return False
+        if hosts and row.host.lower() not in hosts:
+            return False
+        return not pattern or regex.search(row.name) is not None
+
+    return keep
+
+
+class DomainTable(ScrollView, can_focus=True):
+    """Domains of every host, keyed by UUID, sortable by any column, filterable."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "cursor(-1000000)", "First", show=False),
+        Binding("end", "cursor(1000000)", "Last", show=False),
+        Binding("enter", "select", "Open"),
+        Binding("s", "sort_next", "Sort"),
+        Binding("S", "sort_reverse", "Reverse"),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "domain-table--header",
+        "domain-table--sorted",
+        "domain-table--cursor",
+        "domain-table--stale",
+    }
+
+    DEFAULT_CSS = """
+    DomainTable { height: 1fr; }
+    DomainTable > .domain-table--header { text-style: bold; background: $panel; }
+    DomainTable > .domain-table--sorted { text-style: bold underline; background: $panel; }
+    DomainTable > .domain-table--cursor { background: $accent 40%; }
+    DomainTable:focus > .domain-table--cursor { background: $accent; color: $text; }
+    DomainTable > .domain-table--stale { color: $text-muted; text-style: italic; }
+    """
+
+    class Selected(Message):
+        """Enter (or a double click) on a row."""
+
+        def __init__(self, uuid: str) -> None:
+            super().__init__()
+            self.uuid = uuid
+
+    class Highlighted(Message):
+        """The cursor moved to another domain (screens refresh which action keys apply)."""
+
+        def __init__(self, uuid: str | None) -> None:
+            super().__init__()
+            self.uuid = uuid
+
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
+        super().__init__(name=name, id=id, classes=classes)
+        self._rows: dict[str, DomainRow] = {}
+        self._lines: dict[str, str] = {}
+        """Pre-formatted line per UUID: only rows whose DomainRow changed are re-formatted."""
+        self._order: list[str] = []
+        """UUIDs shown, filtered and sorted."""
+        self._filter: RowFilter | None = None
+        self._cursor_uuid: str | None = None
+        self.sort_key = "name"
+        self.sort_reverse = False
+        self.formatted = 0
+        """Rows formatted since start: lets tests and the benchmark check that unchanged rows cost nothing."""
+        self._header = ""
+        self._update_header()
+
+    # ----- data ---------------------------------------------------------------------------------
+
+    def update_host(self, host: str, rows: Iterable[DomainRow]) -> None:
+        """Replace `host`'s rows: changed rows are re-formatted, vanished ones removed; one refresh."""
+        seen: set[str] = set()
+        for row in rows:
+            seen.add(row.uuid)
+            if self._rows.get(row.uuid) != row:
+                self._rows[row.uuid] = row
+                self._lines[row.uuid] = format_row(row)
+                self.formatted += 1
+        for uuid in [u for u, r in self._rows.items() if r.host == host and u not in seen]:
+            del self._rows[uuid]
+            del self._lines[uuid]
+        self._reorder()
+
+    def row(self, uuid: str) -> DomainRow | None:
+        return self._rows.get(uuid)
+
+    @property
+    def visible_uuids(self) -> list[str]:
+        """UUIDs in display order (after filter and sort)."""
+        return list(self._order)
+
+    @property
+    def cursor_uuid(self) -> str | None:
+        return self._cursor_uuid
+
+    def set_filter(self, text: str) -> None:
+        self._filter = parse_filter(text) if text.strip() else None
+        self._reorder()
+
+    def sort_by(self, key: str, *, reverse: bool | None = None) -> None:
+        if key not in COLUMN_KEYS:
+            raise ValueError(f"unknown column {key!r}")
+        if reverse is None:
+            # Clicking the sorted column again flips it, like every file manager.
+            reverse = not self.sort_reverse if key == self.sort_key else key not in ("host", "name", "state", "accel")
+        self.sort_key, self.sort_reverse = key, reverse
+        self._update_header()
+        self._reorder()
+
+    def _reorder(self) -> None:
+        key = self.sort_key
+        rows = self._rows
+        uuids = [u for u, r in rows.items() if self._filter is None or self._filter(r)]
+        present = [u for u in uuids if getattr(rows[u], key) is not None]
+        missing = [u for u in uuids if getattr(rows[u], key) is None]
+        present.sort(key=lambda u: (getattr(rows[u], key), rows[u].name, u), reverse=self.sort_reverse)
+        missing.sort(key=lambda u: (rows[u].name, u))
+        # Rows without a value (shut-off guests have no CPU %) always go last, whatever the direction.
+        self._order = present + missing
+        if self._cursor_uuid not in rows or self._cursor_uuid not in self._order:
+            self._set_cursor(self._order[0] if self._order else None)
+        self.virtual_size = Size(len(self._header), len(self._order) + 1)
+        self.refresh()
+
+    def _update_header(self) -> None:
+        titles = []
+        for col in COLUMNS:
+            title = col.title
+            if col.key == self.sort_key:
+                title += "▼" if self.sort_reverse else "▲"
+            titles.append(_fit(title, col))
+        self._header = " ".join(titles)
+        self.refresh()
+
+    # ----- rendering ----------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.size.width
+        base = self.rich_style
+        if y == 0:
+            strip = Strip([Segment(self._header, base + self.get_component_rich_style("domain-table--header"))])
+            return strip.crop_extend(scroll_x, scroll_x + width, base)
+        index = scroll_y + y - 1
+        if index >= len(self._order):
+            return Strip.blank(width, base)
+        uuid = self._order[index]
+        style: Style = base
+        if self._rows[uuid].stale_since is not None:
+            style += self.get_component_rich_style("domain-table--stale")
+        if uuid == self._cursor_uuid:
+            style += self.get_component_rich_style("domain-table--cursor")
+        line = self._lines[uuid]
+        return Strip([Segment(line, style)]).crop_extend(scroll_x, scroll_x + width, style)
+
+    # ----- interaction --------------------------------------------------------------------------
+
+    def _cursor_index(self) -> int:
+        try:
+            return self._order.index(self._cursor_uuid) if self._cursor_uuid else 0
+        except ValueError:
+            return 0
+
+    def move_cursor(self, index: int) -> None:
+        if not self._order:
+            return
+        index = max(0, min(len(self._order) - 1, index))
+        self._set_cursor(self._order[index])
+        body = max(1, self.size.height - 1)
+        if index < self.scroll_y:
+            self.scroll_to(y=index, animate=False)
+        elif index >= self.scroll_y + body:
+            self.scroll_to(y=index - body + 1, animate=False)
+        self.refresh()
+
+    def _set_cursor(self, uuid: str | None) -> None:
+        if uuid != self._cursor_uuid:
+            self._cursor_uuid = uuid
+            self.post_message(self.Highlighted(uuid))
+
+    def action_cursor(self, delta: int) -> None:
+        self.move_cursor(self._cursor_index() + delta)
+
+    def action_page(self, direction: int) -> None:
+        self.move_cursor(self._cursor_index() + direction * max(1, self.size.height - 2))
+
+    def action_select(self) -> None:
+        if self._cursor_uuid is not None:
+            self.post_message(self.Selected(self._cursor_uuid))
+
+    def action_sort_next(self) -> None:
+        index = (COLUMN_KEYS.index(self.sort_key) + 1) % len(COLUMN_KEYS)
+        self.sort_by(COLUMN_KEYS[index])
+
+    def action_sort_reverse(self) -> None:
+        self.sort_by(self.sort_key, reverse=not self.sort_reverse)
+
+    def column_at(self, x: int) -> str | None:
+        """The column under virtual x (header clicks)."""
+        left = 0
+        for col in COLUMNS:
+            if left <= x < left + col.width + 1:
+                return col.key
+            left += col.width + 1
+        return None
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y == 0:
+            key = self.column_at(event.x + int(self.scroll_x))
+            if key is not None:
+                self.sort_by(key)
+            return
+        index = int(self.scroll_y) + event.y - 1
+        if 0 <= index < len(self._order):
+            self.move_cursor(index)
+            if event.chain >= 2:
+                self.action_select()

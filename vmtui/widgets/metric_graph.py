@@ -1,0 +1,35 @@
+"""A labelled sparkline: a title with the latest value, and the history under it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Label, Sparkline
+
+
+class MetricGraph(Vertical):
+    """One metric's history (oldest first) with its current value formatted by `fmt`."""
+
+    DEFAULT_CSS = """
+    MetricGraph { height: 4; }
+    MetricGraph > Label { width: 1fr; }
+    MetricGraph > Sparkline { height: 3; }
+    """
+
+    def __init__(self, title: str, fmt: Callable[[float], str], *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id)
+        self._title = title
+        self._fmt = fmt
+
+    def compose(self) -> ComposeResult:
+        yield Label(f"{self._title}: -")
+        yield Sparkline([])
+
+    def show(self, values: Sequence[float]) -> None:
+        """Replace the history; one repaint of this graph."""
+        latest = self._fmt(values[-1]) if values else "-"
+        peak = self._fmt(max(values)) if values else "-"
+        self.query_one(Label).update(f"{self._title}: {latest}  [dim](peak {peak}, {len(values)} samples)[/]")
+        self.query_one(Sparkline).data = list(values)
