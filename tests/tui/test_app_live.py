@@ -1,0 +1,134 @@
+"""Pilot tests of the TUI against real libvirt: local KVM guests and a private daemon we kill."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.tui.conftest import Guests, PrivateDaemon, wait_for
+from vmtui.app import VmtuiApp
+from vmtui.models import HostEntry
+from vmtui.screens.confirm import ConfirmModal
+from vmtui.screens.domain import DomainScreen
+from vmtui.widgets.domain_table import DomainTable
+from vmtui.widgets.hosts_pane import HostsPane
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _table(app: VmtuiApp) -> DomainTable:
+    return app.host_screen.query_one(DomainTable)
+
+
+def _state(app: VmtuiApp, uuid: str) -> str | None:
+    row = _table(app).row(uuid)
+    return row.state if row else None
+
+
+def _has_rates(app: VmtuiApp, uuid: str) -> bool:
+    row = _table(app).row(uuid)
+    return row is not None and row.cpu is not None
+
+
+async def test_filter_sort_and_open_domain(local_guests: Guests) -> None:
+    app = VmtuiApp([HostEntry("local", local_guests.uri)], interval=0.3)
+    async with app.run_test(size=(200, 50)) as pilot:
+        table = _table(app)
+        await wait_for(pilot, lambda: all(_has_rates(app, u) for u in local_guests.uuids.values()))
+        assert app.fleet.hosts["local"].status == "connected"
+
+        await pilot.press("slash")
+        await pilot.press(*f"state:running host:local {local_guests.prefix}")
+        await pilot.pause()
+        mine = set(local_guests.uuids.values())
+        assert set(table.visible_uuids) == mine
+        await pilot.press("enter")  # keeps the filter, back to the rows
+
+        assert table.sort_key == "name"
+        first_two = [table.row(u).name for u in table.visible_uuids]  # type: ignore[union-attr]
+        assert first_two == sorted(first_two)
+        await pilot.press("S")
+        assert [table.row(u).name for u in table.visible_uuids] == sorted(first_two, reverse=True)  # type: ignore[union-attr]
+
+        # Clicking a header sorts by that column (CPU% is the 6th column).
+        x = sum(w + 1 for w in (10, 24, 14, 5, 4)) + 2
+        await pilot.click(DomainTable, offset=(x, 0))
+        assert table.sort_key == "cpu"
+
+        # A filter on the name alone, then open the e1000 guest.
+        await pilot.press("escape", "slash", *"e1000$", "enter")
+        assert [table.row(u).name for u in table.visible_uuids] == [local_guests.names[0]]  # type: ignore[union-attr]
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DomainScreen)
+        await wait_for(pilot, lambda: "e1000" in str(app.screen.query_one("#findings").render()))
+        findings = str(app.screen.query_one("#findings").render())
+        assert "emulated" in findings
+        assert "fix:" in findings
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DomainScreen)
+
+
+async def test_pause_resume_and_force_off_change_state(local_guests: Guests) -> None:
+    app = VmtuiApp([HostEntry("local", local_guests.uri)], interval=0.5)
+    target = local_guests.uuids[local_guests.names[1]]
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_for(pilot, lambda: _state(app, target) == "running")
+        await pilot.press("slash", *local_guests.names[1], "enter")
+        assert _table(app).cursor_uuid == target
+
+        await pilot.press("p")
+        await wait_for(pilot, lambda: _state(app, target) == "paused")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: _state(app, target) == "running")
+
+        await pilot.press("x")  # destructive: asks first
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("n")
+        await pilot.pause(0.5)
+        assert _state(app, target) == "running"
+
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.press("y")
+        await wait_for(pilot, lambda: _state(app, target) == "shut-off")
+        await wait_for(pilot, lambda: any("Force off" in n.message for n in app._notifications))
+
+
+async def test_read_only_host_refuses_before_any_call(local_guests: Guests) -> None:
+    app = VmtuiApp([HostEntry("ro", local_guests.uri, read_only=True)], interval=0.3)
+    target = local_guests.uuids[local_guests.names[0]]
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_for(pilot, lambda: _state(app, target) == "running")
+        assert "RO" in str(app.host_screen.query_one(HostsPane).render())
+        await pilot.press("slash", *local_guests.names[0], "enter", "p")
+        await pilot.pause()
+        assert any("read-only" in n.message for n in app._notifications)
+        assert not app.workers._workers  # refused before any worker (and so any libvirt call) started
+        await pilot.pause(1.0)
+        assert _state(app, target) == "running"
+
+
+async def test_stale_marker_then_recovery(private_daemon: PrivateDaemon) -> None:
+    app = VmtuiApp([HostEntry("priv", private_daemon.uri)], interval=0.2, backoff=(0.3, 1.0))
+    async with app.run_test(size=(200, 50)) as pilot:
+        table = _table(app)
+        await wait_for(pilot, lambda: len(table.visible_uuids) == 2)
+        assert all(table.row(u).stale_since is None for u in table.visible_uuids)  # type: ignore[union-attr]
+
+        private_daemon.kill()
+        await wait_for(pilot, lambda: app.fleet.hosts["priv"].status == "disconnected")
+        await wait_for(pilot, lambda: all(table.row(u).stale_since for u in table.visible_uuids))  # type: ignore[union-attr]
+        pane = str(app.host_screen.query_one(HostsPane).render())
+        assert "disconnected since" in pane
+        # Stays responsive while the host is down: the UI still moves.
+        await pilot.press("S")
+        assert table.sort_reverse
+        await pilot.pause(2.0)  # several failed reconnects...
+        lost = [n for n in app._notifications if "host lost" in (n.title or "")]
+        assert len(lost) == 1  # ...but one notification per state change
+
+        private_daemon.start()
+        await wait_for(pilot, lambda: app.fleet.hosts["priv"].status == "connected", within=20)
+        await wait_for(pilot, lambda: all(table.row(u).stale_since is None for u in table.visible_uuids))  # type: ignore[union-attr]
+        assert any("reconnected" in n.message for n in app._notifications)
