@@ -70,23 +70,40 @@ def on_each_host(targets: Sequence[HostEntry], work: Callable[[Connection], T]) 
         return list(pool.map(one, targets))
 
 
-@contextmanager
-def connections(targets: Sequence[HostEntry]) -> Iterator[list[tuple[HostEntry, Connection]]]:
-    """Open all targets (in parallel) and keep them open; the first failure is raised."""
+HostError = tuple[HostEntry, VmtuiError]
+
+
+def open_all(targets: Sequence[HostEntry]) -> tuple[list[tuple[HostEntry, Connection]], list[HostError]]:
+    """Open every target in parallel; returns what opened and what failed."""
     opened: list[tuple[HostEntry, Connection]] = []
+    errors: list[HostError] = []
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(targets)))) as pool:
         futures = [(t, pool.submit(open_entry, t)) for t in targets]
-    errors = []
     for entry, fut in futures:
         exc = fut.exception()
         if exc is None:
             opened.append((entry, fut.result()))
+        elif isinstance(exc, VmtuiError):
+            errors.append((entry, exc))
         else:
-            errors.append(exc)
+            log.error("opening %s failed", entry.name, exc_info=exc)
+            errors.append((entry, VmtuiError(f"{entry.name}: internal error: {exc}")))
+    return opened, errors
+
+
+@contextmanager
+def connections(
+    targets: Sequence[HostEntry], *, tolerate: bool = False
+) -> Iterator[tuple[list[tuple[HostEntry, Connection]], list[HostError]]]:
+    """Open all targets (in parallel) and close them afterwards.
+
+    Failures are raised (the first one) unless `tolerate`, and then only when nothing opened.
+    """
+    opened, errors = open_all(targets)
     try:
-        if errors:
-            raise errors[0]
-        yield opened
+        if errors and (not tolerate or not opened):
+            raise errors[0][1]
+        yield opened, errors
     finally:
         for _, conn in opened:
             conn.close()

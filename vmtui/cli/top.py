@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -16,19 +17,52 @@ from vmtui.cli.render import top_table
 from vmtui.cli.targets import connections, label, resolve_targets
 from vmtui.collector import Collector, Tick
 from vmtui.drivers.recording import sample_line, write_header
-from vmtui.errors import UsageError
+from vmtui.errors import UsageError, VmtuiError
 from vmtui.metrics import DomainMetrics
 from vmtui.models import DomainInfo
 
 IntervalOpt = Annotated[float, typer.Option("--interval", "-i", min=0.1, help="Seconds between samples.")]
 
 
-def _rows(collectors: list[Collector], ticks: list[Tick]) -> list[tuple[str, DomainInfo | None, DomainMetrics]]:
+def _rows(ticks: list[tuple[Collector, Tick]]) -> list[tuple[str, DomainInfo | None, DomainMetrics]]:
     rows = []
-    for c, t in zip(collectors, ticks, strict=True):
+    for c, t in ticks:
         for uuid, m in sorted(t.domains.items(), key=lambda kv: kv[1].name):
             rows.append((c.host, c.domains.get(uuid), m))
     return rows
+
+
+def _host_failed(host: str, exc: VmtuiError, *, as_json: bool) -> None:
+    """A host that fails is reported once and dropped; the others go on."""
+    if as_json:
+        emit_json({"host": host, **exc.to_json()})
+    else:
+        sys.stderr.write(f"vmtui: error: {host}: {exc}\n")
+
+
+def _tick_all(collectors: list[Collector], *, as_json: bool) -> list[tuple[Collector, Tick]]:
+    ticks = []
+    for c in list(collectors):
+        try:
+            ticks.append((c, c.tick()))
+        except VmtuiError as exc:
+            _host_failed(c.host, exc, as_json=as_json)
+            collectors.remove(c)
+    if not collectors:
+        raise VmtuiError("no host is answering any more")
+    return ticks
+
+
+def _json_line(c: Collector, t: Tick) -> dict[str, object]:
+    return {
+        "host": c.host,
+        "time": t.sample.wall,
+        "host_metrics": asdict(t.host),
+        "domains": [
+            {**m.to_json(), "accelerator": str(c.domains[u].accelerator) if u in c.domains else None}
+            for u, m in t.domains.items()
+        ],
+    }
 
 
 @guarded
@@ -42,40 +76,24 @@ def top(
 ) -> None:
     """Live per-VM CPU, steal, overhead, exits, memory and IO; with --json one object per line per sample."""
     targets = resolve_targets(connect, host, read_only=True)
-    with connections(targets) as opened:
+    with connections(targets, tolerate=True) as (opened, errors):
+        for entry, err in errors:
+            _host_failed(label(entry), err, as_json=as_json)
         collectors = [Collector(conn, label(entry)) for entry, conn in opened]
-        for c in collectors:
-            c.tick()  # the baseline: rates need two samples
+        _tick_all(collectors, as_json=as_json)  # the baseline: rates need two samples
         done = 0
-        console = Console()
-
-        def next_ticks() -> list[Tick]:
-            time.sleep(interval)
-            return [c.tick() for c in collectors]
-
         if as_json:
             while count is None or done < count:
-                for c, t in zip(collectors, next_ticks(), strict=True):
-                    emit_json(
-                        {
-                            "host": c.host,
-                            "time": t.sample.wall,
-                            "host_metrics": asdict(t.host),
-                            "domains": [
-                                {
-                                    **m.to_json(),
-                                    "accelerator": str(c.domains[u].accelerator) if u in c.domains else None,
-                                }
-                                for u, m in t.domains.items()
-                            ],
-                        }
-                    )
+                time.sleep(interval)
+                for c, t in _tick_all(collectors, as_json=True):
+                    emit_json(_json_line(c, t))
                 done += 1
             return
-        with Live(console=console, auto_refresh=False, screen=False) as live:
+        with Live(console=Console(), auto_refresh=False, screen=False) as live:
             while count is None or done < count:
-                ticks = next_ticks()
-                live.update(top_table(_rows(collectors, ticks), [t.host for t in ticks]), refresh=True)
+                time.sleep(interval)
+                ticks = _tick_all(collectors, as_json=False)
+                live.update(top_table(_rows(ticks), [t.host for _, t in ticks]), refresh=True)
                 done += 1
 
 
@@ -94,7 +112,7 @@ def record(
         raise UsageError(f"{file} is a directory")
     targets = resolve_targets(connect, host, read_only=True)
     samples = 0
-    with connections(targets) as opened, file.open("w", encoding="utf-8") as out:
+    with connections(targets) as (opened, _), file.open("w", encoding="utf-8") as out:
         collectors = [Collector(conn, label(entry)) for entry, conn in opened]
         write_header(out, {c.host: (c.info, list(c.domains.values())) for c in collectors})
         deadline = time.monotonic() + duration
