@@ -36,13 +36,16 @@ def test_hosts_json_shows_lab_hosts_reachable_over_ssh(lab: LabHandle) -> None:
         assert row["reachable"] is True, row["error"]
         uri = str(row["uri"])
         assert uri.startswith(f"qemu+ssh://root@{host.address}/system?")
-        assert "command=" in uri and "keyfile=" in uri
-        assert "no_verify" not in uri and "StrictHostKeyChecking" not in uri
+        assert "command=" in uri
+        assert "keyfile=" in uri
+        assert "no_verify" not in uri
+        assert "StrictHostKeyChecking" not in uri
         info = row["info"]
         assert isinstance(info, dict)
         assert info["hostname"] == host.name  # its own UTS namespace
     config = (lab.root / "ssh" / "ssh_config").read_text()
-    assert "StrictHostKeyChecking yes" in config and "BatchMode yes" in config
+    assert "StrictHostKeyChecking yes" in config
+    assert "BatchMode yes" in config
     assert f"UserKnownHostsFile {lab.known_hosts}" in config
 
 
@@ -56,6 +59,9 @@ def test_status_json_reports_daemons_and_contrasting_guests(lab: LabHandle) -> N
         assert report["reachable"] is True, report["error"]
         assert all(report["pids"].values()), report["pids"]
         guests = {g["name"]: g for g in report["guests"]}
+        # A lab host starts empty: the system libvirtd's own definitions must not leak into it.
+        system = {p.stem for p in Path("/etc/libvirt/qemu").glob("*.xml")}
+        assert not system & set(guests)
         assert guests[f"{host.name}-tcg-e1000"]["accelerator"] == "tcg"
         virtio = guests.get(f"{host.name}-kvm-virtio") or guests[f"{host.name}-tcg-virtio"]
         assert all(g["state"] == "running" for g in guests.values()), guests
@@ -63,7 +69,8 @@ def test_status_json_reports_daemons_and_contrasting_guests(lab: LabHandle) -> N
             assert virtio["accelerator"] == "kvm"
     with connect(lab.uris["lab1"]) as conn:
         xml = conn.domain_xml("lab1-tcg-e1000")
-    assert "e1000" in xml and 'role="lab"' in xml.replace("'", '"')
+    assert "e1000" in xml
+    assert 'role="lab"' in xml.replace("'", '"')
 
 
 def test_hosts_are_distinct_libvirt_hosts(lab: LabHandle) -> None:

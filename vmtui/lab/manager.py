@@ -163,9 +163,7 @@ def _start_host(host: LabHost, files: ssh.SshFiles) -> None:
     for sub in ("varlib", "cache", "log/qemu"):
         (d / sub).mkdir(parents=True, exist_ok=True)
     etc = d / "etc-libvirt"
-    shutil.copytree("/etc/libvirt", etc, symlinks=True)
-    for autostart in (etc / "qemu" / "networks" / "autostart").glob("*.xml"):
-        autostart.unlink()  # the 'default' network needs dnsmasq and a NAT we do not want
+    shutil.copytree("/etc/libvirt", etc, symlinks=True, ignore=_system_definitions)
     caps = Path("/var/cache/libvirt/qemu/capabilities")
     if caps.is_dir():  # pre-seeded QEMU capabilities spare each daemon a probe of the binary
         shutil.copytree(caps, d / "cache" / "qemu" / "capabilities")
@@ -206,6 +204,17 @@ def _start_host(host: LabHost, files: ssh.SshFiles) -> None:
     netns.delete_netns(host.index)
     netns.create_netns(host.index)
     netns.exec_in_namespace(host.namespace, d / "nsinit.json", d / "nsinit.log")
+
+
+def _system_definitions(folder: str, names: list[str]) -> set[str]:
+    """What copying /etc/libvirt must leave out: the system's own domains and autostart links.
+
+    A lab host starts empty; it must not show (or `down` destroy copies of) the system's guests,
+    and the 'default' network would want dnsmasq and a NAT we do not want.
+    """
+    if Path(folder).name == "qemu":
+        return {n for n in names if n.endswith(".xml") or n == "autostart"}
+    return {"autostart"} if Path(folder).name == "networks" else set()
 
 
 def _wait_ports(host: LabHost, timeout: float = 15.0) -> float:
