@@ -8,12 +8,14 @@ Guests: see `vmtui.lab.guests`.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -103,6 +105,18 @@ def _alive_pids(host: LabHost) -> dict[str, int | None]:
     return found
 
 
+@contextmanager
+def _locked() -> Iterator[None]:
+    """One `up` or `down` at a time: two would race on the same namespaces and pidfiles."""
+    lab_root().mkdir(parents=True, exist_ok=True)
+    with (lab_root() / "lock").open("w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise VmtuiError("another `vmtui lab up/down` is running", hint="wait for it to finish") from exc
+        yield
+
+
 def is_running(host: LabHost) -> bool:
     return host.namespace in netns.netns_list() and all(_alive_pids(host).values())
 
@@ -115,6 +129,11 @@ def up(hosts: int = 2, *, start_guests: bool = True, progress: Progress = _quiet
     netns.require_root()
     if not 1 <= hosts <= MAX_HOSTS:
         raise UsageError(f"--hosts must be 1..{MAX_HOSTS}, not {hosts}")
+    with _locked():
+        return _up(hosts, start_guests, progress)
+
+
+def _up(hosts: int, start_guests: bool, progress: Progress) -> list[HostReport]:
     files = ssh_files()
     ssh.ensure_client(files)
     netns.ensure_bridge()
@@ -138,6 +157,7 @@ def up(hosts: int = 2, *, start_guests: bool = True, progress: Progress = _quiet
             progress(f"host {host.name}: libvirtd and sshd up ({report.seconds:.1f} s)")
         else:
             progress(f"host {host.name}: already running")
+        report.pids = _alive_pids(host)
     store = HostStore()
     for host in lab:
         store.add(HostEntry(host.name, host.uri, read_only=False), replace=True)
@@ -280,6 +300,11 @@ def known_indices() -> list[int]:
 def down(*, progress: Progress = _quiet) -> list[HostReport]:
     """Stop every lab guest, daemon and namespace, remove the bridge and the saved lab hosts."""
     netns.require_root()
+    with _locked():
+        return _down(progress)
+
+
+def _down(progress: Progress) -> list[HostReport]:
     lab = [lab_host(i) for i in known_indices()]
     reports = [HostReport(h.name, h.namespace, h.address, h.uri, action="down") for h in lab]
     with ThreadPoolExecutor(max_workers=max(1, len(lab))) as pool:

@@ -15,6 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+# The daemons get a clean environment: nothing of the caller's (LIBVIRT_DEFAULT_URI, SSH_AUTH_SOCK,
+# VMTUI_HOME, ...) should change how a lab host behaves.
+DAEMON_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "C.UTF-8"}
+
 
 def _mount(args: list[str]) -> None:
     subprocess.run(["mount", *args], check=True, stdin=subprocess.DEVNULL)
@@ -35,7 +39,7 @@ def main(argv: list[str]) -> int:
             _mount(["--bind", src, dst])
         for command in spec.get("commands", []):
             print(f"nsinit[{spec['hostname']}]: {' '.join(command)}", file=sys.stderr, flush=True)
-            subprocess.run(command, check=True, stdin=subprocess.DEVNULL)
+            subprocess.run(command, check=True, stdin=subprocess.DEVNULL, env=DAEMON_ENV)
     except (OSError, subprocess.CalledProcessError) as exc:
         print(f"nsinit[{spec.get('hostname')}]: {exc}", file=sys.stderr)
         return 1
