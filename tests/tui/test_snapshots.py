@@ -1,0 +1,71 @@
+"""Snapshot tests from a recording of real KVM guests (tests/fixtures/tui-recording.jsonl).
+
+A replay posts every recorded sample (none are coalesced away), so the table, the hosts pane and
+the history graphs are the same on every run; the terminal size is fixed and no clock is shown.
+Update with `pytest tests/tui/test_snapshots.py --snapshot-update` after checking the report.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.pilot import Pilot
+
+from tests.tui.conftest import RECORDING, wait_for
+from vmtui.app import VmtuiApp
+from vmtui.drivers.recording import Recording
+
+SIZE = (200, 50)
+
+
+def replay_app() -> VmtuiApp:
+    # A short interval only makes the replay finish sooner; every sample is still delivered.
+    return VmtuiApp(recording=Recording(RECORDING), interval=0.05, clock=lambda: 1_800_000_000.0)
+
+
+async def finished(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    assert isinstance(app, VmtuiApp)
+    await wait_for(pilot, lambda: app.replay_done)
+    await pilot.pause()
+
+
+def test_dashboard(snap_compare: Any) -> None:
+    assert snap_compare(replay_app(), terminal_size=SIZE, run_before=finished)
+
+
+def test_filtered_and_sorted(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await finished(pilot)
+        await pilot.press("slash", *"state:running host:lab1 tui", "enter", "s", "s", "s", "s", "s")
+        await pilot.pause()
+
+    assert snap_compare(replay_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_domain_screen(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await finished(pilot)
+        await pilot.press("slash", *"tui-a$", "enter", "enter")
+        await pilot.pause()
+
+    assert snap_compare(replay_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_help(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await finished(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(replay_app(), terminal_size=SIZE, run_before=run_before)
+
+
+async def test_actions_refused_in_replay() -> None:
+    app = replay_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await finished(pilot)
+        await pilot.press("p")
+        await pilot.pause()
+        assert any("replay" in n.message for n in app._notifications)
+        assert not app.workers._workers

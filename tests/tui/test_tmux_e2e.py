@@ -1,0 +1,93 @@
+"""End to end: the real `vmtui` binary in a real terminal (tmux), driven by keys, read from the screen."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.tui.conftest import Guests
+
+pytestmark = pytest.mark.timeout(120)
+VMTUI = Path(sys.executable).with_name("vmtui")
+
+
+def _tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
+
+
+def _screen(session: str) -> str:
+    return _tmux("capture-pane", "-p", "-t", session)
+
+
+def _wait_screen(session: str, text: str, within: float = 20.0) -> str:
+    deadline = time.monotonic() + within
+    while True:
+        screen = _screen(session)
+        if text in screen:
+            return screen
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} never appeared; last screen:\n{screen}")
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def tmux_session(vmtui_home: Path) -> Iterator[str]:
+    if shutil.which("tmux") is None or not VMTUI.exists():
+        pytest.skip("needs tmux and the installed vmtui entry point")
+    name = f"vmtui-e2e-{uuid.uuid4().hex[:6]}"
+    yield name
+    # Always gone, whatever the test did: kill-session also ends the vmtui process inside it.
+    subprocess.run(["tmux", "kill-session", "-t", name], check=False, capture_output=True)
+
+
+def test_vmtui_in_tmux(local_guests: Guests, tmux_session: str, vmtui_home: Path) -> None:
+    env_home = f"VMTUI_HOME={vmtui_home}"
+    # Textual honours COLUMNS/LINES over the real terminal size; pytest may export them.
+    command = f"env -u COLUMNS -u LINES {env_home} {VMTUI} -c {local_guests.uri}"
+    _tmux("new-session", "-d", "-s", tmux_session, "-x", "200", "-y", "50", command)
+    # A tmux server started without a client may ignore -x/-y (window-size policy): force the size.
+    _tmux("resize-window", "-t", tmux_session, "-x", "200", "-y", "50")
+    screen = _wait_screen(tmux_session, local_guests.names[1])
+    assert "connected" in screen
+    assert "EXITS/s" in screen
+
+    _tmux("send-keys", "-t", tmux_session, "/")
+    _wait_screen(tmux_session, "regex on name")  # the filter line has focus before we type
+    _tmux("send-keys", "-t", tmux_session, "-l", f"{local_guests.prefix}-e1000")
+    _tmux("send-keys", "-t", tmux_session, "Enter")
+    time.sleep(0.5)
+    screen = _screen(tmux_session)
+    assert local_guests.names[0] in screen
+    assert local_guests.names[1] not in screen
+
+    _tmux("send-keys", "-t", tmux_session, "Enter")
+    screen = _wait_screen(tmux_session, "Why does it cost")
+    assert "emulated" in screen
+    assert f"{local_guests.names[0]} on {local_guests.uri}" in screen
+
+    _tmux("send-keys", "-t", tmux_session, "Escape")
+    _tmux("send-keys", "-t", tmux_session, "?")
+    _wait_screen(tmux_session, "vmtui keys")
+    _tmux("send-keys", "-t", tmux_session, "Escape")
+    _tmux("send-keys", "-t", tmux_session, "q")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        panes = subprocess.run(
+            ["tmux", "list-panes", "-t", tmux_session, "-F", "#{pane_current_command}"],
+            capture_output=True,
+            text=True,
+        )
+        if panes.returncode != 0 or "vmtui" not in panes.stdout:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"vmtui did not quit on q:\n{_screen(tmux_session)}")
+    assert os.path.isdir(vmtui_home)  # the app wrote its log under VMTUI_HOME, not the user's home
