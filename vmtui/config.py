@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
-import tomli_w
 
 from vmtui.errors import NotFoundError, UsageError, VmtuiError
 from vmtui.models import HostEntry
@@ -115,6 +114,8 @@ class HostStore:
         return found[0]
 
     def _write(self, entries: list[HostEntry]) -> None:
+        import tomli_w  # only writers pay for it
+
         body = {"hosts": {e.name: {"uri": e.uri, "read_only": e.read_only} for e in entries}}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Write-then-rename so a crash never leaves a truncated hosts file behind.

@@ -12,12 +12,14 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
 from vmtui.errors import ExitCode, VmtuiError
 from vmtui.logsetup import setup_logging
+from vmtui.models import Device, DomainInfo
 
 log = logging.getLogger("vmtui.cli")
 
@@ -43,6 +45,16 @@ def emit_json(payload: Any) -> None:
     """One JSON document (or one line of a stream) on stdout."""
     sys.stdout.write(json.dumps(payload, sort_keys=False, default=str) + "\n")
     sys.stdout.flush()
+
+
+def domain_json(host: str, info: DomainInfo) -> dict[str, Any]:
+    body = asdict(info)
+    body["devices"] = [device_json(d) for d in info.devices]
+    return {"host": host, **body}
+
+
+def device_json(dev: Device) -> dict[str, str]:
+    return {"kind": dev.kind, "name": dev.name, "model": dev.model, "class": str(dev.dev_class), "detail": dev.detail}
 
 
 def fail(exc: VmtuiError, *, as_json: bool) -> typer.Exit:

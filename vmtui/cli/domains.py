@@ -7,14 +7,12 @@ from collections.abc import Callable
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, guarded
-from vmtui.cli.render import domain_json, domains_table, findings_view, stats_tables
+# rich, the renderers, the collector and the explainer are imported inside the commands that use
+# them: start-up time is paid by every command, and `list --json` needs none of them.
+from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, domain_json, emit_json, guarded
 from vmtui.cli.targets import label, on_each_host, open_entry, resolve_targets
-from vmtui.collector import Collector
 from vmtui.errors import NotFoundError, UsageError, VmtuiError
-from vmtui.explain import explain
 from vmtui.models import HostEntry
 
 DomainArg = Annotated[str, typer.Argument(help="Domain name, UUID or ID (as in virsh).")]
@@ -65,6 +63,10 @@ def list_domains(
         )
     else:
         if rows or not errors:
+            from rich.console import Console
+
+            from vmtui.cli.render import domains_table
+
             Console().print(domains_table(rows))
         for h, e in errors:
             sys.stderr.write(f"vmtui: error: {e}\n" if h in str(e) else f"vmtui: error: {h}: {e}\n")
@@ -83,6 +85,8 @@ def stats(
     as_json: JsonOpt = False,
 ) -> None:
     """Every metric of one domain, from two samples `--interval` seconds apart."""
+    from vmtui.collector import Collector
+
     entry = find_domain(resolve_targets(connect, host, read_only=True), domain)
     with open_entry(entry) as conn:
         info = conn.domain(domain)
@@ -93,6 +97,10 @@ def stats(
     if as_json:
         emit_json({"host": label(entry), "domain": domain_json(label(entry), info), "metrics": metrics.to_json()})
     else:
+        from rich.console import Console
+
+        from vmtui.cli.render import stats_tables
+
         Console().print(stats_tables(label(entry), info, metrics))
 
 
@@ -106,6 +114,9 @@ def explain_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Why this VM costs what it costs: causes ranked by cost, with evidence and the fix."""
+    from vmtui.collector import Collector
+    from vmtui.explain import explain
+
     entry = find_domain(resolve_targets(connect, host, read_only=True), domain)
     with open_entry(entry) as conn:
         info = conn.domain(domain)
@@ -121,6 +132,10 @@ def explain_cmd(
             }
         )
     else:
+        from rich.console import Console
+
+        from vmtui.cli.render import findings_view
+
         Console().print(findings_view(info, findings))
 
 

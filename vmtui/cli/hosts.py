@@ -6,10 +6,8 @@ from dataclasses import asdict
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from vmtui.cli.common import JsonOpt, emit_json, guarded
-from vmtui.cli.render import hosts_table
 from vmtui.cli.targets import on_each_host
 from vmtui.config import HostStore
 from vmtui.models import HostEntry
@@ -40,6 +38,10 @@ def hosts_list(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
             ]
         )
         return
+    from rich.console import Console
+
+    from vmtui.cli.render import hosts_table
+
     if not entries:
         Console().print("No saved hosts. Add one with: vmtui hosts add NAME URI")
         return

@@ -6,12 +6,21 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 from vmtui.cli.common import JsonOpt, emit_json, guarded
+
+
+def _console(*, stderr: bool = False) -> Console:
+    from rich.console import Console  # lazy: every `vmtui` command pays for imports at start-up
+
+    return Console(stderr=stderr, soft_wrap=True)
+
 
 lab_app = typer.Typer(
     help="A local lab of real libvirt hosts (lab1..lab4) in namespaces, reached over SSH. Needs root.",
@@ -26,7 +35,7 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Rebuild even if the ima
 @contextmanager
 def _progress(as_json: bool) -> Iterator[Callable[[str], None]]:
     """A status line on stderr that also keeps each finished step; silent with --json (stdout is data)."""
-    console = Console(stderr=True, soft_wrap=True)
+    console = _console(stderr=True)
     if as_json or not console.is_terminal:
 
         def plain(msg: str) -> None:
@@ -45,7 +54,7 @@ def _progress(as_json: bool) -> Iterator[Callable[[str], None]]:
 
 
 def _print_hosts(reports: list[dict[str, object]], seconds: float, verb: str) -> None:
-    console = Console(soft_wrap=True)
+    console = _console()
     for r in reports:
         guests = r.get("guests") or []
         names = ", ".join(f"{g['name']} ({g['state']})" for g in guests) if isinstance(guests, list) else ""
@@ -100,9 +109,9 @@ def status(*, as_json: JsonOpt = False) -> None:
         emit_json({"hosts": reports})
         return
     if not reports:
-        Console(soft_wrap=True).print("lab: nothing is up (start it with `vmtui lab up`)", highlight=False)
+        _console().print("lab: nothing is up (start it with `vmtui lab up`)", highlight=False)
         return
-    console = Console(soft_wrap=True)
+    console = _console()
     for r in reports:
         pids = " ".join(f"{k}={v or '-'}" for k, v in r["pids"].items())
         reach = "reachable over ssh" if r["reachable"] else "not reachable"
@@ -125,4 +134,4 @@ def image(force: ForceOpt = False, *, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json(built.to_json())
     else:
-        Console(soft_wrap=True).print(f"kernel {built.kernel}\ninitrd {built.initrd}", highlight=False)
+        _console().print(f"kernel {built.kernel}\ninitrd {built.initrd}", highlight=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 from typing import Any
 
 import humanize
@@ -13,7 +12,7 @@ from rich.text import Text
 
 from vmtui.explain import Finding, Severity, fmt
 from vmtui.metrics import DomainMetrics, HostMetrics
-from vmtui.models import Device, DomainInfo, HostInfo
+from vmtui.models import DomainInfo, HostInfo
 
 SEVERITY_STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan", Severity.INFO: "dim"}
 STATE_STYLE = {"running": "green", "paused": "yellow", "shut-off": "dim", "crashed": "bold red"}
@@ -29,16 +28,6 @@ def rate_bytes(bps: float | None) -> str:
 
 def pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
-
-
-def domain_json(host: str, info: DomainInfo) -> dict[str, Any]:
-    body = asdict(info)
-    body["devices"] = [device_json(d) for d in info.devices]
-    return {"host": host, **body}
-
-
-def device_json(dev: Device) -> dict[str, str]:
-    return {"kind": dev.kind, "name": dev.name, "model": dev.model, "class": str(dev.dev_class), "detail": dev.detail}
 
 
 def hosts_table(rows: Iterable[tuple[str, str, bool, HostInfo | None, str | None]]) -> Table:

@@ -6,20 +6,18 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.live import Live
 
 from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, emit_json, guarded
-from vmtui.cli.render import top_table
 from vmtui.cli.targets import connections, label, resolve_targets
-from vmtui.collector import Collector, Tick
-from vmtui.drivers.recording import sample_line, write_header
 from vmtui.errors import UsageError, VmtuiError
-from vmtui.metrics import DomainMetrics
-from vmtui.models import DomainInfo
+
+if TYPE_CHECKING:
+    from vmtui.collector import Collector, Tick
+    from vmtui.metrics import DomainMetrics
+    from vmtui.models import DomainInfo
 
 IntervalOpt = Annotated[float, typer.Option("--interval", "-i", min=0.1, help="Seconds between samples.")]
 
@@ -75,6 +73,8 @@ def top(
     as_json: JsonOpt = False,
 ) -> None:
     """Live per-VM CPU, steal, overhead, exits, memory and IO; with --json one object per line per sample."""
+    from vmtui.collector import Collector
+
     targets = resolve_targets(connect, host, read_only=True)
     with connections(targets, tolerate=True) as (opened, errors):
         for entry, err in errors:
@@ -89,6 +89,11 @@ def top(
                     emit_json(_json_line(c, t))
                 done += 1
             return
+        from rich.console import Console
+        from rich.live import Live
+
+        from vmtui.cli.render import top_table
+
         with Live(console=Console(), auto_refresh=False, screen=False) as live:
             while count is None or done < count:
                 time.sleep(interval)
@@ -108,6 +113,9 @@ def record(
     as_json: JsonOpt = False,
 ) -> None:
     """Record samples from real hosts, for `vmtui --replay FILE` and for bug reports."""
+    from vmtui.collector import Collector
+    from vmtui.drivers.recording import sample_line, write_header
+
     if file.exists() and file.is_dir():
         raise UsageError(f"{file} is a directory")
     targets = resolve_targets(connect, host, read_only=True)

@@ -22,7 +22,7 @@ from vmtui.drivers import hostprobe
 from vmtui.drivers.uri import is_local, with_no_tty
 from vmtui.drivers.xmlinfo import read_capabilities, read_domain_xml
 from vmtui.errors import ConnectError, DeniedError, NotFoundError, OperationError, UsageError, VmtuiError
-from vmtui.models import DomainInfo, DomainStats, HostInfo, HostSample, StatValue
+from vmtui.models import DomainInfo, DomainStats, HostInfo, HostSample
 
 log = logging.getLogger("vmtui.drivers.libvirt")
 
@@ -145,6 +145,8 @@ class Connection:
             self._conn = libvirt.openReadOnly(requested) if read_only else libvirt.open(requested)
         self.uri: str = self._conn.getURI()
         self._closed_reason: str | None = None
+        self._unsupported: set[str] = set()
+        """Node-stat calls this host answered with 'not supported': not asked again on every tick."""
         self._callback_ids: list[int] = []
         if not self.uri.startswith("test:"):
             try:
@@ -211,7 +213,7 @@ class Connection:
             hv_version = self._conn.getVersion()
             hostname = self._conn.getHostname()
             lib_version = self._conn.getLibVersion()
-            node_mem = self._node_stats(self._conn.getMemoryStats, libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS)
+            node_mem = self._node_stats("memory", self._conn.getMemoryStats, libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS)
         kvm = "kvm" in caps.domain_types
         local = is_local(self.uri) and hv_type == "QEMU"
         if local and kvm and hostprobe.kvm_device_problem():
@@ -246,10 +248,14 @@ class Connection:
 
     # ----- domains -----------------------------------------------------------------------------
 
-    def _info(self, dom: Any) -> DomainInfo:
+    def _info(self, dom: Any, *, state_code: int | None = None, persistent: bool | None = None) -> DomainInfo:
+        """A domain's facts; pass `state_code`/`persistent` when known to save a round trip each."""
         xml = read_domain_xml(dom.XMLDesc(0))
-        state_code = dom.state()[0]
-        dom_id = dom.ID()
+        if state_code is None:
+            state_code = dom.state()[0]
+        if persistent is None:
+            persistent = bool(dom.isPersistent())
+        dom_id = dom.ID()  # cached in the handle: no round trip
         return DomainInfo(
             uuid=dom.UUIDString(),
             name=dom.name(),
@@ -259,7 +265,7 @@ class Connection:
             vcpus=xml.vcpus,
             max_memory_kib=xml.max_memory_kib,
             memory_kib=xml.memory_kib,
-            persistent=bool(dom.isPersistent()),
+            persistent=persistent,
             machine=xml.machine,
             devices=xml.devices,
             balloon_model=xml.balloon_model,
@@ -270,9 +276,19 @@ class Connection:
         """Every domain, running or defined, sorted by name."""
         out = []
         with _mapped(self.uri, "list domains"):
-            for dom in self._conn.listAllDomains(0):
+            domains = self._conn.listAllDomains(0)
+            # Two bulk calls instead of a state() and an isPersistent() round trip per domain.
+            persistent = {
+                d.UUIDString() for d in self._conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_PERSISTENT)
+            }
+            states = {
+                d.UUIDString(): int(stats.get("state.state", 0))
+                for d, stats in self._conn.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_STATE, 0)
+            }
+            for dom in domains:
+                uuid = dom.UUIDString()
                 try:
-                    out.append(self._info(dom))
+                    out.append(self._info(dom, state_code=states.get(uuid), persistent=uuid in persistent))
                 except libvirt.libvirtError as exc:
                     # Gone between listing and reading (destroyed, migrated away): skip it.
                     if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
@@ -313,12 +329,13 @@ class Connection:
         with _mapped(self.uri, "collect stats"):
             records = self._conn.getAllDomainStats(STATS_GROUPS, 0)
             mono, wall = time.monotonic(), time.time()
+            # The stats dicts are fresh from libvirt and ours alone: wrap them read-only, no copy.
             domains = tuple(
-                DomainStats(uuid=dom.UUIDString(), name=dom.name(), raw=MappingProxyType(dict[str, StatValue](stats)))
+                DomainStats(uuid=dom.UUIDString(), name=dom.name(), raw=MappingProxyType(stats))
                 for dom, stats in records
             )
-            cpu = self._node_stats(self._conn.getCPUStats, libvirt.VIR_NODE_CPU_STATS_ALL_CPUS)
-            mem = self._node_stats(self._conn.getMemoryStats, libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS)
+            cpu = self._node_stats("cpu", self._conn.getCPUStats, libvirt.VIR_NODE_CPU_STATS_ALL_CPUS)
+            mem = self._node_stats("memory", self._conn.getMemoryStats, libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS)
         return HostSample(
             host=host or self.uri,
             uri=self.uri,
@@ -329,13 +346,17 @@ class Connection:
             domains=domains,
         )
 
-    @staticmethod
-    def _node_stats(call: Callable[[int, int], dict[str, int]], which: int) -> MappingProxyType[str, int]:
+    def _node_stats(
+        self, kind: str, call: Callable[[int, int], dict[str, int]], which: int
+    ) -> MappingProxyType[str, int]:
+        if kind in self._unsupported:
+            return MappingProxyType({})
         try:
             return MappingProxyType({k: int(v) for k, v in call(which, 0).items()})
         except libvirt.libvirtError as exc:
             # The test driver and some remote setups do not implement node stats.
             if exc.get_error_code() in (libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_OPERATION_UNSUPPORTED):
+                self._unsupported.add(kind)
                 return MappingProxyType({})
             raise
 
