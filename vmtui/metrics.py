@@ -142,6 +142,8 @@ class DomainMetrics:
     balloon_max_kib: int | None = None
     guest_unused_kib: int | None = None
     guest_available_kib: int | None = None
+    guest_usable_kib: int | None = None
+    """What the guest could use without swapping (MemAvailable), as its balloon driver reports."""
     rss_kib: int | None = None
     major_faults_per_s: float | None = None
     disks: tuple[DiskMetrics, ...] = ()
@@ -317,6 +319,7 @@ def domain_metrics(prev: DomainStats | None, cur: DomainStats, elapsed: float, *
         balloon_max_kib=_int(c, "balloon.maximum"),
         guest_unused_kib=_int(c, "balloon.unused"),
         guest_available_kib=_int(c, "balloon.available"),
+        guest_usable_kib=_int(c, "balloon.usable"),
         rss_kib=_int(c, "balloon.rss"),
         major_faults_per_s=rate(p, c, "balloon.major_fault", elapsed),
         disks=disks,

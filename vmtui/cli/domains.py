@@ -63,11 +63,9 @@ def list_domains(
         )
     else:
         if rows or not errors:
-            from rich.console import Console
+            from vmtui.cli.render import console, domains_table
 
-            from vmtui.cli.render import domains_table
-
-            Console().print(domains_table(rows))
+            console().print(domains_table(rows))
         for h, e in errors:
             sys.stderr.write(f"vmtui: error: {e}\n" if h in str(e) else f"vmtui: error: {h}: {e}\n")
     if errors and not rows:
@@ -97,11 +95,9 @@ def stats(
     if as_json:
         emit_json({"host": label(entry), "domain": domain_json(label(entry), info), "metrics": metrics.to_json()})
     else:
-        from rich.console import Console
+        from vmtui.cli.render import console, stats_tables
 
-        from vmtui.cli.render import stats_tables
-
-        Console().print(stats_tables(label(entry), info, metrics))
+        console().print(stats_tables(label(entry), info, metrics))
 
 
 @guarded
@@ -132,11 +128,9 @@ def explain_cmd(
             }
         )
     else:
-        from rich.console import Console
+        from vmtui.cli.render import console, findings_view
 
-        from vmtui.cli.render import findings_view
-
-        Console().print(findings_view(info, findings))
+        console().print(findings_view(info, findings))
 
 
 ACTIONS = {

@@ -38,17 +38,15 @@ def hosts_list(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
             ]
         )
         return
-    from rich.console import Console
-
-    from vmtui.cli.render import hosts_table
+    from vmtui.cli.render import console, hosts_table
 
     if not entries:
-        Console().print("No saved hosts. Add one with: vmtui hosts add NAME URI")
+        console().print("No saved hosts. Add one with: vmtui hosts add NAME URI")
         return
     rows = [
         (o.entry.name, o.entry.uri, o.entry.read_only, o.value, str(o.error) if o.error else None) for o in outcomes
     ]
-    Console().print(hosts_table(rows))
+    console().print(hosts_table(rows))
 
 
 @hosts_app.command("add")

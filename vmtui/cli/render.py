@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import humanize
-from rich.console import Group
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
 from vmtui.explain import Finding, Severity, fmt
 from vmtui.metrics import DomainMetrics, HostMetrics
 from vmtui.models import DomainInfo, HostInfo
+
+
+def console() -> Console:
+    """stdout for human output: the terminal's width, or wide enough never to wrap rows into a pipe."""
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return Console()
+    return Console(width=400)
+
 
 SEVERITY_STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan", Severity.INFO: "dim"}
 STATE_STYLE = {"running": "green", "paused": "yellow", "shut-off": "dim", "crashed": "bold red"}
@@ -115,7 +125,8 @@ def stats_tables(host: str, info: DomainInfo, m: DomainMetrics) -> Group:
         (
             "memory",
             f"balloon {size_kib(m.balloon_current_kib)} of {size_kib(m.balloon_max_kib)}, "
-            f"unused {size_kib(m.guest_unused_kib)}, available {size_kib(m.guest_available_kib)}, "
+            f"unused {size_kib(m.guest_unused_kib)}, usable {size_kib(m.guest_usable_kib)}, "
+            f"available {size_kib(m.guest_available_kib)}, "
             f"rss {size_kib(m.rss_kib)}, major faults {fmt(m.major_faults_per_s, '/s')}",
         ),
     ):

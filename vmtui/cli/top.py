@@ -89,12 +89,11 @@ def top(
                     emit_json(_json_line(c, t))
                 done += 1
             return
-        from rich.console import Console
         from rich.live import Live
 
-        from vmtui.cli.render import top_table
+        from vmtui.cli.render import console, top_table
 
-        with Live(console=Console(), auto_refresh=False, screen=False) as live:
+        with Live(console=console(), auto_refresh=False, screen=False) as live:
             while count is None or done < count:
                 time.sleep(interval)
                 ticks = _tick_all(collectors, as_json=False)
