@@ -92,7 +92,8 @@ class DomainCommands(Provider):
 class VmtuiApp(App[None]):
     """The fleet dashboard."""
 
-    CSS_PATH = "app.tcss"
+    # Absolute, so that subclasses defined elsewhere (the benchmark's naive variant) find it too.
+    CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "vmtui"
     SUB_TITLE = "KVM/QEMU fleet"
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {SystemCommandsProvider, DomainCommands}
@@ -131,6 +132,7 @@ class VmtuiApp(App[None]):
         self.pollers: list[HostPoller | ReplayPoller] = []
         self.replay_done = False
         self._event_states: dict[str, tuple[str, float]] = {}
+        self._keys_for: tuple[str, str | None, str | None] | None = None
         self.host_screen = HostScreen()
 
     # ----- life cycle ---------------------------------------------------------------------------
@@ -197,8 +199,24 @@ class VmtuiApp(App[None]):
         screen = self.screen
         if isinstance(screen, DomainScreen) and screen.uuid in view.domains:
             screen.refresh_data()
-        elif isinstance(screen, HostScreen):
-            screen.refresh_bindings()
+        self._refresh_keys()
+
+    def _refresh_keys(self) -> None:
+        """Re-evaluate which action keys apply, only when the selected domain's state changed.
+
+        `refresh_bindings` rebuilds the Footer; doing it every tick cost more than the whole table.
+        """
+        uuid = self.selected_uuid()
+        found = self.fleet.find(uuid) if uuid else None
+        state = None
+        if found is not None:
+            _view, info, m = found
+            state = m.state if m else (info.state if info else None)
+            state = self._event_states.get(uuid, (state, 0.0))[0] if uuid else state
+        key = (type(self.screen).__name__, uuid, state)
+        if key != self._keys_for:
+            self._keys_for = key
+            self.screen.refresh_bindings()
 
     def _update_table(self, host: str, sample_wall: float | None) -> None:
         """Push one host's rows to the table, with event-implied states newer than the sample."""
@@ -238,8 +256,7 @@ class VmtuiApp(App[None]):
         # Shown at once; the poller re-samples right after posting the event and confirms it.
         self._event_states[message.uuid] = (state, message.wall)
         self._update_table(message.host, None)
-        if isinstance(self.screen, HostScreen):
-            self.screen.refresh_bindings()
+        self._refresh_keys()
 
     def on_action_finished(self, message: ActionFinished) -> None:
         label = BY_KEY[message.action].label if message.action in BY_KEY else message.action

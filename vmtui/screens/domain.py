@@ -174,7 +174,6 @@ class DomainScreen(Screen[None]):
         self.query_one("#g-overhead", MetricGraph).show([p.overhead for p in history])
         self.query_one("#g-io", MetricGraph).show([p.io_bps for p in history])
         self.query_one("#g-mem", MetricGraph).show([p.memory_kib for p in history])
-        self.refresh_bindings()
 
     def action_lifecycle(self, action: str) -> None:
         self.vmtui.request_action(self.uuid, action)

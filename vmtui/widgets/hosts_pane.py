@@ -74,6 +74,13 @@ class HostsPane(Static):
     HostsPane { height: auto; max-height: 8; border: round $primary; padding: 0 1; }
     """
 
+    _last: Text | None = None
+
     def show(self, views: Iterable[HostView], now: float) -> None:
         text = Text("\n").join(host_line(v, now) for v in views)
-        self.update(text)
+        if self._last is not None and text.plain == self._last.plain and text.spans == self._last.spans:
+            return
+        # A layout pass costs more than the whole table: do one only when the number of lines changes.
+        lines_changed = self._last is None or text.plain.count("\n") != self._last.plain.count("\n")
+        self._last = text
+        self.update(text, layout=lines_changed)
