@@ -74,6 +74,7 @@ class Fleet:
 
     def sampled(self, name: str, tick: Tick, domains: Mapping[str, DomainInfo]) -> None:
         view = self.host(name)
+        before = set(view.domains) | set(view.tick.domains if view.tick else ())
         view.tick, view.domains = tick, domains
         if view.status != "replay":
             view.status = "connected"
@@ -88,8 +89,11 @@ class Fleet:
             io = (m.disk_read_bps or 0) + (m.disk_write_bps or 0) + (m.net_rx_bps or 0) + (m.net_tx_bps or 0)
             mem = m.balloon_current_kib or (m.rss_kib or 0)
             hist.append(HistoryPoint(m.cpu_pct or 0.0, m.overhead_pct or 0.0, io, float(mem)))
-        for uuid in [u for u in self.history if u not in domains and u not in tick.domains]:
-            del self.history[uuid]
+        # Only this host's vanished domains lose their history: other hosts' samples arrive separately.
+        # A domain that moved (migrated) to another host keeps its history there.
+        elsewhere = {u for v in self.hosts.values() if v is not view for u in v.domains}
+        for uuid in before - set(domains) - set(tick.domains) - elsewhere:
+            self.history.pop(uuid, None)
 
     def find(self, uuid: str) -> tuple[HostView, DomainInfo | None, DomainMetrics | None] | None:
         """The host holding `uuid`, its XML facts and latest metrics."""
