@@ -282,6 +282,10 @@ def domain_metrics(prev: DomainStats | None, cur: DomainStats, elapsed: float, *
     mmu: dict[str, float] = {}
     if p is not None and "vcpu.0.exits.sum" in c:  # KVM counters exist (not under TCG)
         reasons = {r.removesuffix("_exits"): v for r in EXIT_REASONS if (v := per_vcpu_sum(r)) is not None}
+        total = per_vcpu_sum("exits")
+        if total is not None and reasons:
+            # KVM counts only some reasons separately; the rest (CPUID, MSR, EPT/page faults, ...) is "other".
+            reasons["other"] = max(0.0, total - sum(reasons.values()))
         mmu = {m: v for m in MMU_COUNTERS if (v := rate(p, c, f"vm.{m}.sum", elapsed)) is not None}
     pages = {g: v for g in PAGE_GAUGES if (v := _int(c, f"vm.{g}.cur")) is not None}
 
