@@ -19,6 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.system_commands import SystemCommandsProvider
 
+from vmtui import config
 from vmtui.drivers.recording import Recording
 from vmtui.errors import UsageError, VmtuiError
 from vmtui.fleet import Fleet
@@ -381,7 +382,5 @@ def launch(*, connect: Sequence[str] | None, host: Sequence[str] | None, read_on
             raise UsageError(str(exc)) from exc
         app = VmtuiApp(recording=recording)
     else:
-        from vmtui.cli.targets import resolve_targets
-
-        app = VmtuiApp(resolve_targets(connect, host, read_only=read_only))
+        app = VmtuiApp(config.resolve_targets(connect, host, read_only=read_only))
     app.run()

@@ -11,6 +11,7 @@ import os
 import re
 import tempfile
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,3 +128,21 @@ class HostStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def resolve_targets(
+    connect: Sequence[str] | None, hosts: Sequence[str] | None, *, read_only: bool = False
+) -> list[HostEntry]:
+    """-c URIs and --host names as given; with neither, every saved host; with none saved, libvirt's default."""
+    store = HostStore()
+    targets = [HostEntry(name=uri, uri=uri, read_only=read_only) for uri in connect or ()]
+    for name in hosts or ():
+        entry = store.get(name)
+        targets.append(HostEntry(entry.name, entry.uri, entry.read_only or read_only))
+    if not targets:
+        targets = [HostEntry(e.name, e.uri, e.read_only or read_only) for e in store.load()]
+    if not targets:
+        targets = [HostEntry(name="default", uri="", read_only=read_only)]
+    if len({t.name for t in targets}) != len(targets):
+        raise UsageError("the same host is named twice")
+    return targets

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from vmtui.config import HostStore
-from vmtui.errors import UsageError, VmtuiError
+from vmtui.config import resolve_targets
+from vmtui.errors import VmtuiError
 from vmtui.models import HostEntry
 
 if TYPE_CHECKING:
@@ -19,23 +19,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("vmtui.cli")
 T = TypeVar("T")
 
-
-def resolve_targets(
-    connect: Sequence[str] | None, hosts: Sequence[str] | None, *, read_only: bool = False
-) -> list[HostEntry]:
-    """-c URIs and --host names as given; with neither, every saved host; with none saved, libvirt's default."""
-    store = HostStore()
-    targets = [HostEntry(name=uri, uri=uri, read_only=read_only) for uri in connect or ()]
-    for name in hosts or ():
-        entry = store.get(name)
-        targets.append(HostEntry(entry.name, entry.uri, entry.read_only or read_only))
-    if not targets:
-        targets = [HostEntry(e.name, e.uri, e.read_only or read_only) for e in store.load()]
-    if not targets:
-        targets = [HostEntry(name="default", uri="", read_only=read_only)]
-    if len({t.name for t in targets}) != len(targets):
-        raise UsageError("the same host is named twice")
-    return targets
+__all__ = ["resolve_targets", "open_entry", "open_all", "on_each_host", "connections", "label"]
 
 
 def open_entry(entry: HostEntry) -> Connection:
