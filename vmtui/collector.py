@@ -7,7 +7,9 @@ HostPoller on its own thread. Blocking; one Collector per connection, never shar
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from vmtui.metrics import DomainMetrics, HostMetrics, host_metrics, sample_metrics
@@ -23,8 +25,8 @@ class Tick:
 
     sample: HostSample
     host: HostMetrics
-    domains: dict[str, DomainMetrics] = field(default_factory=dict)
-    """Keyed by UUID."""
+    domains: Mapping[str, DomainMetrics] = field(default_factory=lambda: MappingProxyType({}))
+    """Keyed by UUID; read-only, since ticks cross from the poller thread to the UI."""
 
 
 class Collector:
@@ -46,7 +48,7 @@ class Collector:
         tick = Tick(
             sample=sample,
             host=host_metrics(self._prev, sample),
-            domains=sample_metrics(self._prev, sample, host_cpus=self.info.cpus),
+            domains=MappingProxyType(sample_metrics(self._prev, sample, host_cpus=self.info.cpus)),
         )
         self._prev = sample
         return tick

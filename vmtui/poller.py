@@ -243,7 +243,7 @@ class ReplayPoller(threading.Thread):
                 tick = Tick(
                     sample=cur,
                     host=host_metrics(prev, cur),
-                    domains=sample_metrics(prev, cur, host_cpus=self.recording.hosts[name].cpus),
+                    domains=MappingProxyType(sample_metrics(prev, cur, host_cpus=self.recording.hosts[name].cpus)),
                 )
                 previous[name] = cur
                 self._post(HostSampled(name, tick, domains[name], replaceable=False))
