@@ -17,8 +17,8 @@ test: setup check
 check: lint typecheck
 
 lint:
-	$(BIN)/ruff check vmtui tests bench
-	$(BIN)/ruff format --check vmtui tests bench
+	$(BIN)/ruff check vmtui tests bench scripts
+	$(BIN)/ruff format --check vmtui tests bench scripts
 	$(BIN)/lint-imports
 
 typecheck:
