@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from vmtui.metrics import DomainMetrics, HostMetrics, host_metrics, sample_metrics
+from vmtui.metrics import DomainMetrics, HostMetrics, domain_metrics, host_metrics, sample_metrics
 from vmtui.models import DomainInfo, HostInfo, HostSample
 
 if TYPE_CHECKING:
@@ -36,6 +36,9 @@ class Collector:
         self.info: HostInfo = conn.host_info()
         self.domains: dict[str, DomainInfo] = {d.uuid: d for d in conn.list_domains()}
         self._prev: HostSample | None = None
+        self._static: dict[str, DomainMetrics] = {}
+        """Metrics of domains whose counters did not move in the last interval (shut-off, idle test
+        domains): while they stay put, the same object is handed out again instead of recomputed."""
 
     def refresh_domains(self) -> None:
         """Re-read every domain's XML facts (after lifecycle events, or when unknown UUIDs appear)."""
@@ -45,13 +48,29 @@ class Collector:
         sample = self.conn.sample(self.host)
         if any(d.uuid not in self.domains for d in sample.domains):
             self.refresh_domains()
-        tick = Tick(
-            sample=sample,
-            host=host_metrics(self._prev, sample),
-            domains=MappingProxyType(sample_metrics(self._prev, sample, host_cpus=self.info.cpus)),
-        )
+        tick = Tick(sample=sample, host=host_metrics(self._prev, sample), domains=self._metrics(sample))
         self._prev = sample
         return tick
+
+    def _metrics(self, sample: HostSample) -> Mapping[str, DomainMetrics]:
+        prev = self._prev
+        if prev is None:
+            return MappingProxyType(sample_metrics(None, sample, host_cpus=self.info.cpus))
+        elapsed = sample.monotonic - prev.monotonic
+        before = {d.uuid: d for d in prev.domains}
+        out: dict[str, DomainMetrics] = {}
+        static: dict[str, DomainMetrics] = {}
+        for d in sample.domains:
+            p = before.get(d.uuid)
+            unchanged = p is not None and p.raw == d.raw
+            m = self._static.get(d.uuid) if unchanged else None
+            if m is None:
+                m = domain_metrics(p, d, elapsed, host_cpus=self.info.cpus)
+            if unchanged:
+                static[d.uuid] = m
+            out[d.uuid] = m
+        self._static = static
+        return MappingProxyType(out)
 
     def two_ticks(self, interval: float) -> Tick:
         """Take a sample, wait `interval` seconds, and return the second tick (so rates exist)."""

@@ -66,6 +66,11 @@ class Fleet:
         self.hosts: dict[str, HostView] = {name: HostView(name, ro) for name, ro in hosts}
         self.history: dict[str, deque[HistoryPoint]] = {}
         self._points = history_points
+        # Per UUID, what the last row and history point were built from: a domain whose metrics and
+        # facts are the same objects as last tick (the collector reuses them while counters stand
+        # still) costs nothing to redraw.
+        self._last_point: dict[str, tuple[DomainMetrics, HistoryPoint]] = {}
+        self._last_row: dict[str, tuple[object, object, float | None, DomainRow]] = {}
 
     def host(self, name: str) -> HostView:
         if name not in self.hosts:
@@ -86,14 +91,22 @@ class Fleet:
             hist = self.history.get(uuid)
             if hist is None:
                 hist = self.history[uuid] = deque(maxlen=self._points)
-            io = (m.disk_read_bps or 0) + (m.disk_write_bps or 0) + (m.net_rx_bps or 0) + (m.net_tx_bps or 0)
-            mem = m.balloon_current_kib or (m.rss_kib or 0)
-            hist.append(HistoryPoint(m.cpu_pct or 0.0, m.overhead_pct or 0.0, io, float(mem)))
+            last = self._last_point.get(uuid)
+            if last is not None and last[0] is m:
+                point = last[1]
+            else:
+                io = (m.disk_read_bps or 0) + (m.disk_write_bps or 0) + (m.net_rx_bps or 0) + (m.net_tx_bps or 0)
+                mem = m.balloon_current_kib or (m.rss_kib or 0)
+                point = HistoryPoint(m.cpu_pct or 0.0, m.overhead_pct or 0.0, io, float(mem))
+                self._last_point[uuid] = (m, point)
+            hist.append(point)
         # Only this host's vanished domains lose their history: other hosts' samples arrive separately.
         # A domain that moved (migrated) to another host keeps its history there.
         elsewhere = {u for v in self.hosts.values() if v is not view for u in v.domains}
         for uuid in before - set(domains) - set(tick.domains) - elsewhere:
             self.history.pop(uuid, None)
+            self._last_point.pop(uuid, None)
+            self._last_row.pop(uuid, None)
 
     def find(self, uuid: str) -> tuple[HostView, DomainInfo | None, DomainMetrics | None] | None:
         """The host holding `uuid`, its XML facts and latest metrics."""
@@ -113,27 +126,31 @@ class Fleet:
         for uuid in set(view.domains) | set(metrics):
             info = view.domains.get(uuid)
             m = metrics.get(uuid)
+            cached = self._last_row.get(uuid)
+            if cached is not None and cached[0] is m and cached[1] is info and cached[2] == stale:
+                out.append(cached[3])
+                continue
             # The bulk stats of this tick are newer than the XML facts, which are re-read only on events.
             state = m.state if m is not None else (info.state if info else "?")
-            out.append(
-                DomainRow(
-                    uuid=uuid,
-                    host=name,
-                    name=info.name if info else (m.name if m else uuid),
-                    state=state,
-                    accel=str(info.accelerator) if info else "?",
-                    vcpus=info.vcpus if info else (m.vcpu_count if m else 0),
-                    cpu=m.cpu_pct if m else None,
-                    steal=m.steal_pct if m else None,
-                    overhead=m.overhead_pct if m else None,
-                    mem_cur_kib=_first(m.balloon_current_kib if m else None, info.memory_kib if info else None),
-                    mem_max_kib=_first(m.balloon_max_kib if m else None, info.max_memory_kib if info else None),
-                    disk_bps=_add(m.disk_read_bps, m.disk_write_bps) if m else None,
-                    net_bps=_add(m.net_rx_bps, m.net_tx_bps) if m else None,
-                    exits=m.exits_per_s if m else None,
-                    stale_since=stale,
-                )
+            row = DomainRow(
+                uuid=uuid,
+                host=name,
+                name=info.name if info else (m.name if m else uuid),
+                state=state,
+                accel=str(info.accelerator) if info else "?",
+                vcpus=info.vcpus if info else (m.vcpu_count if m else 0),
+                cpu=m.cpu_pct if m else None,
+                steal=m.steal_pct if m else None,
+                overhead=m.overhead_pct if m else None,
+                mem_cur_kib=_first(m.balloon_current_kib if m else None, info.memory_kib if info else None),
+                mem_max_kib=_first(m.balloon_max_kib if m else None, info.max_memory_kib if info else None),
+                disk_bps=_add(m.disk_read_bps, m.disk_write_bps) if m else None,
+                net_bps=_add(m.net_rx_bps, m.net_tx_bps) if m else None,
+                exits=m.exits_per_s if m else None,
+                stale_since=stale,
             )
+            self._last_row[uuid] = (m, info, stale, row)
+            out.append(row)
         return out
 
 

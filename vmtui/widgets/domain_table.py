@@ -228,16 +228,22 @@ class DomainTable(ScrollView, can_focus=True):
     def update_host(self, host: str, rows: Iterable[DomainRow]) -> None:
         """Replace `host`'s rows: changed rows are re-formatted, vanished ones removed; one refresh."""
         seen: set[str] = set()
+        changed = 0
         for row in rows:
             seen.add(row.uuid)
-            if self._rows.get(row.uuid) != row:
+            old = self._rows.get(row.uuid)
+            if old is not row and old != row:
                 self._rows[row.uuid] = row
                 self._lines[row.uuid] = format_row(row)
-                self.formatted += 1
-        for uuid in [u for u, r in self._rows.items() if r.host == host and u not in seen]:
+                changed += 1
+        gone = [u for u, r in self._rows.items() if r.host == host and u not in seen]
+        for uuid in gone:
             del self._rows[uuid]
             del self._lines[uuid]
-        self._reorder()
+        self.formatted += changed
+        if changed or gone:
+            # Nothing moved: no re-sort and no repaint (idle and shut-off fleets cost nothing).
+            self._reorder()
 
     def row(self, uuid: str) -> DomainRow | None:
         return self._rows.get(uuid)

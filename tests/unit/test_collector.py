@@ -1,0 +1,34 @@
+"""The collector on libvirt's test driver (real libvirt code, simulated host)."""
+
+from __future__ import annotations
+
+from vmtui.collector import Collector
+from vmtui.drivers import connect
+
+
+def test_metrics_of_a_domain_whose_counters_stand_still_are_reused_until_they_move() -> None:
+    with connect("test:///default") as conn:
+        collector = Collector(conn, "t")
+        (uuid,) = collector.domains
+        first = collector.tick().domains[uuid]
+        second = collector.tick().domains[uuid]
+        third = collector.tick().domains[uuid]
+        assert second.elapsed_s > 0
+        assert third is second  # nothing changed: not recomputed, and the UI can skip the row
+        conn.lifecycle(uuid, "suspend")
+        moved = collector.tick().domains[uuid]
+        assert moved is not third
+        assert moved.state == "paused"
+        assert first.state == "running"
+
+
+def test_new_domains_are_picked_up_without_a_restart() -> None:
+    with connect("test:///default") as conn:
+        collector = Collector(conn, "t")
+        collector.tick()
+        xml = conn.domain_xml("test").replace("<name>test</name>", "<name>second</name>")
+        xml = xml.replace(conn.domain("test").uuid, "11111111-2222-3333-4444-555555555555")
+        conn.define_and_start(xml)
+        tick = collector.tick()
+        names = {collector.domains[u].name for u in tick.domains}
+        assert names == {"test", "second"}
