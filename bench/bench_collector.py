@@ -25,14 +25,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
 import os
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,11 +42,13 @@ from vmtui.drivers.libvirt_driver import STATS_GROUPS, Connection, init_libvirt
 from vmtui.models import Accelerator, DomainInfo, HostInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from qemu_guests import bench_qemu, print_qemu  # noqa: E402
+from startup import bench_startup, print_startup  # noqa: E402
 from testdriver import served_node  # noqa: E402
+from timing import Contender, ms, race, ratio, run_quiet, verdict  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 COLLECTOR_GOAL = 1.3
-STARTUP_GOAL = 4.0
 
 VIRSH_FLAGS = {
     libvirt.VIR_DOMAIN_STATS_STATE: "--state",
@@ -73,64 +71,6 @@ def virsh_group_flags(groups: int) -> list[str]:
     if unknown:
         raise SystemExit(f"STATS_GROUPS has bits virsh domstats has no option for: {unknown:#x}")
     return flags
-
-
-# ----- timing ------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Contender:
-    name: str
-    run: Callable[[], object]
-    inner: int = 1
-    """Calls per timed block (fast calls are timed in blocks so the clock's resolution does not matter)."""
-    times: list[float] | None = None
-
-    def calibrate(self, target_s: float = 0.02, cap: int = 200) -> None:
-        start = time.perf_counter()
-        self.run()
-        once = time.perf_counter() - start
-        self.inner = max(1, min(cap, math.ceil(target_s / max(once, 1e-6))))
-
-    def time_block(self) -> float:
-        start = time.perf_counter()
-        for _ in range(self.inner):
-            self.run()
-        return (time.perf_counter() - start) / self.inner
-
-    @property
-    def median(self) -> float:
-        assert self.times
-        return statistics.median(self.times)
-
-
-def race(contenders: Sequence[Contender], rounds: int) -> None:
-    for c in contenders:
-        c.run()  # warm-up: caches, first-call set-up, page faults
-        c.times = []
-    for r in range(rounds):
-        order = list(contenders[r % len(contenders) :]) + list(contenders[: r % len(contenders)])
-        for c in order:
-            assert c.times is not None
-            c.times.append(c.time_block())
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:9.3f}"
-
-
-def ratio(num: float, den: float) -> str:
-    return f"{num / den:7.2f}x" if den > 0 else "      -"
-
-
-def verdict(value: float, goal: float) -> str:
-    return "meets goal" if value <= goal else "MISSES goal"
-
-
-def run_quiet(cmd: Sequence[str], env: dict[str, str] | None = None) -> None:
-    proc = subprocess.run(cmd, capture_output=True, env=env, check=False, timeout=300)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')}")
 
 
 # ----- part 1: test driver over the daemon ---------------------------------------------------------------
@@ -417,7 +357,9 @@ def stub_collector(
     conn._conn = stub
     conn.uri = "stub:///qemu-shaped"
     conn.read_only = True
+    conn._unsupported = set()
     collector = Collector.__new__(Collector)
+    collector._static = {}
     collector.conn = conn
     collector.host = "stub"
     collector.info = HostInfo(
@@ -495,79 +437,6 @@ def print_shapes(results: Sequence[ShapeResult], sizes: Sequence[SizeResult], de
     print("  compare with the bare test-driver call above (whose records carry only state.*).")
 
 
-# ----- part 3: start-up ----------------------------------------------------------------------------------
-
-
-@dataclass
-class StartupResult:
-    name: str
-    median: float
-    spread: tuple[float, float]
-    cpu: float
-    """Median user+system CPU time of the child itself (not of libvirtd): steadier than wall time on a busy host."""
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def time_command(name: str, cmd: Sequence[str], runs: int, env: dict[str, str] | None = None) -> StartupResult:
-    run_quiet(cmd, env)  # warm-up: page cache, bytecode cache
-    times, cpu = [], []
-    for _ in range(runs):
-        cpu0 = _children_cpu()
-        start = time.perf_counter()
-        run_quiet(cmd, env)
-        times.append(time.perf_counter() - start)
-        cpu.append(_children_cpu() - cpu0)
-    return StartupResult(name, statistics.median(times), (min(times), max(times)), statistics.median(cpu))
-
-
-def bench_startup(runs: int, vmtui: str, virsh: str) -> list[StartupResult]:
-    python = str(Path(vmtui).with_name("python"))
-    pycache = tempfile.mkdtemp(prefix="vmtui-bench-pyc-")
-    try:
-        # A normal install has bytecode caches; this environment may forbid writing them
-        # (PYTHONDONTWRITEBYTECODE), which makes every run recompile vmtui. Measure both.
-        cached = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        cached["PYTHONPYCACHEPREFIX"] = pycache
-        results = []
-        with served_node(10) as node:
-            uri = node.uri
-            vm_cmd = [vmtui, "list", "--json", "-c", uri]
-            results.append(time_command("virsh -c URI list --all", [virsh, "-c", uri, "list", "--all"], runs))
-            results.append(time_command("vmtui list --json (bytecode cached)", vm_cmd, runs, cached))
-            if os.environ.get("PYTHONDONTWRITEBYTECODE"):
-                results.append(time_command("vmtui list --json (env as is: no .pyc for vmtui)", vm_cmd, runs))
-            results.append(time_command("python -c pass (floor)", [python, "-c", "pass"], runs, cached))
-            results.append(
-                time_command("python -c 'import vmtui.cli'", [python, "-c", "import vmtui.cli"], runs, cached)
-            )
-        return results
-    finally:
-        shutil.rmtree(pycache, ignore_errors=True)
-
-
-def print_startup(results: Sequence[StartupResult]) -> None:
-    print("\n== Start-up, 10-domain test node, median ms (min..max) ==")
-    virsh = results[0].median
-    print(f"{'command':<52} {'median':>9} {'min..max':>19} {'vs virsh':>9} {'own CPU':>9}")
-    for r in results:
-        lo, hi = r.spread
-        print(
-            f"{r.name:<52} {ms(r.median)} {lo * 1000:8.1f}..{hi * 1000:<8.1f} {ratio(r.median, virsh):>9} {ms(r.cpu)}"
-        )
-    vm = results[1].median / virsh
-    best = results[1].spread[0] / results[0].spread[0]
-    cpu = results[1].cpu / results[0].cpu if results[0].cpu > 0 else float("nan")
-    print(
-        f"  vmtui list --json / virsh list: {vm:.2f}x median, {best:.2f}x best-of-runs"
-        f" ({verdict(vm, STARTUP_GOAL)} <= {STARTUP_GOAL}x); own CPU {cpu:.2f}x"
-    )
-    print("  (on a busy host virsh's wall time waits on libvirtd too; best-of-runs and own CPU are steadier)")
-
-
 # ----- main ----------------------------------------------------------------------------------------------
 
 
@@ -595,6 +464,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="part 2's records: the repository's recording of a real KVM guest (falls back to synthetic), or synthetic",
     )
     parser.add_argument("--skip-startup", action="store_true")
+    parser.add_argument("--qemu-guests", type=int, default=6, help="real KVM/TCG guests for part 4 (0 skips it)")
     args = parser.parse_args(argv)
 
     print(f"libvirt {libvirt.getVersion()} (python binding), virsh {args.virsh}, Python {sys.version.split()[0]}")
@@ -615,6 +485,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.skip_startup:
         print("  measuring start-up ...", file=sys.stderr, flush=True)
         print_startup(bench_startup(args.startup_runs, args.vmtui, args.virsh))
+    if args.qemu_guests:
+        print(f"  measuring {args.qemu_guests} real guests on qemu:///system ...", file=sys.stderr, flush=True)
+        print_qemu(bench_qemu(args.qemu_guests, args.rounds))
     return 0
 
 
