@@ -39,6 +39,7 @@ import libvirt
 
 from vmtui.collector import Collector
 from vmtui.drivers.libvirt_driver import STATS_GROUPS, Connection, init_libvirt
+from vmtui.metrics import EXIT_REASONS
 from vmtui.models import Accelerator, DomainInfo, HostInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -164,15 +165,7 @@ def print_sizes(results: Sequence[SizeResult]) -> None:
 VCPUS = 4
 VCPU_EXTRA = (
     "exits",
-    "io_exits",
-    "mmio_exits",
-    "halt_exits",
-    "irq_exits",
-    "irq_window_exits",
-    "nmi_window_exits",
-    "request_irq_exits",
-    "signal_exits",
-    "notify_window_exits",
+    *EXIT_REASONS,
     "insn_emulation",
     "insn_emulation_fail",
     "hypercalls",

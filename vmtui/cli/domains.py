@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,7 +13,10 @@ import typer
 from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, domain_json, emit_json, guarded
 from vmtui.cli.targets import label, on_each_host, open_entry, resolve_targets
 from vmtui.errors import NotFoundError, UsageError, VmtuiError
-from vmtui.models import HostEntry
+from vmtui.models import DomainInfo, HostEntry, HostInfo
+
+if TYPE_CHECKING:
+    from vmtui.metrics import DomainMetrics
 
 DomainArg = Annotated[str, typer.Argument(help="Domain name, UUID or ID (as in virsh).")]
 IntervalOpt = Annotated[float, typer.Option("--interval", "-i", min=0.1, help="Seconds between the two samples.")]
@@ -73,6 +76,34 @@ def list_domains(
         raise typer.Exit(int(errors[0][1].exit_code))
 
 
+def _measure(
+    domain: str, interval: float, connect: list[str] | None, host: list[str] | None, *, only_running: bool
+) -> tuple[HostEntry, DomainInfo, DomainMetrics | None, HostInfo]:
+    """The domain's facts and its metrics over `interval` seconds (None when not running and `only_running`).
+
+    Two bulk samples of its host, as the TUI takes them; no other domain's XML is read.
+    """
+    import time
+
+    from vmtui.metrics import domain_metrics
+
+    entry = find_domain(resolve_targets(connect, host, read_only=True), domain)
+    with open_entry(entry) as conn:
+        info = conn.domain(domain)
+        host_info = conn.host_info()
+        if only_running and info.state != "running":
+            return entry, info, None, host_info
+        first = conn.sample(label(entry))
+        time.sleep(interval)
+        second = conn.sample(label(entry))
+    before = next((d for d in first.domains if d.uuid == info.uuid), None)
+    now = next((d for d in second.domains if d.uuid == info.uuid), None)
+    if now is None:
+        raise NotFoundError(f"domain {domain!r} disappeared while it was sampled")
+    metrics = domain_metrics(before, now, second.monotonic - first.monotonic, host_cpus=host_info.cpus)
+    return entry, info, metrics, host_info
+
+
 @guarded
 def stats(
     domain: DomainArg,
@@ -83,15 +114,9 @@ def stats(
     as_json: JsonOpt = False,
 ) -> None:
     """Every metric of one domain, from two samples `--interval` seconds apart."""
-    from vmtui.collector import Collector
-
-    entry = find_domain(resolve_targets(connect, host, read_only=True), domain)
-    with open_entry(entry) as conn:
-        info = conn.domain(domain)
-        collector = Collector(conn, label(entry))
-        metrics = collector.two_ticks(interval).domains.get(info.uuid)
-    if metrics is None:
-        raise NotFoundError(f"domain {domain!r} disappeared while it was sampled")
+    entry, info, metrics, _ = _measure(domain, interval, connect, host, only_running=False)
+    if metrics is None:  # cannot happen with only_running=False; keeps the type checker honest
+        raise NotFoundError(f"domain {domain!r} could not be sampled")
     if as_json:
         emit_json({"host": label(entry), "domain": domain_json(label(entry), info), "metrics": metrics.to_json()})
     else:
@@ -110,15 +135,10 @@ def explain_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Why this VM costs what it costs: causes ranked by cost, with evidence and the fix."""
-    from vmtui.collector import Collector
     from vmtui.explain import explain
 
-    entry = find_domain(resolve_targets(connect, host, read_only=True), domain)
-    with open_entry(entry) as conn:
-        info = conn.domain(domain)
-        collector = Collector(conn, label(entry))
-        metrics = collector.two_ticks(interval).domains.get(info.uuid) if info.state == "running" else None
-        findings = explain(info, metrics, collector.info)
+    entry, info, metrics, host_info = _measure(domain, interval, connect, host, only_running=True)
+    findings = explain(info, metrics, host_info)
     if as_json:
         emit_json(
             {
