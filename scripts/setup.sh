@@ -54,12 +54,14 @@ else
   say "no /dev/kvm: guests will run under TCG (software emulation)"
 fi
 
-# No systemd here: start the daemons ourselves when they are not running.
-if ! pgrep -x virtlogd >/dev/null; then
+# No systemd here: start the daemons ourselves when they are not running. Zombies of killed daemons
+# (PID 1 may reap them late) do not count: only live run states (running, sleeping, disk wait).
+alive() { pgrep -x -r R,S,D "$1" >/dev/null; }
+if ! alive virtlogd; then
   say "starting virtlogd"
   virtlogd -d
 fi
-if ! pgrep -x libvirtd >/dev/null; then
+if ! alive libvirtd; then
   say "starting libvirtd"
   libvirtd -d
 fi
