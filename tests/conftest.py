@@ -43,9 +43,11 @@ def vmtui_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ["VMTUI_HOME"] = old
 
 
-def run_vmtui(*args: str, check: bool = False, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_vmtui(
+    *args: str, check: bool = False, timeout: float = 60, env_extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real `vmtui` executable as a user would."""
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env_extra or {})}
     env.pop("LIBVIRT_DEFAULT_URI", None)
     proc = subprocess.run([VMTUI, *args], capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:

@@ -99,3 +99,25 @@ def test_record_then_replayable_file(tmp_path: object) -> None:
     assert json.loads(proc.stdout)["samples"] >= 2
     rec = Recording(out)
     assert [d.name for d in rec.domains[TEST_URI]] == ["test"]
+
+
+def test_a_host_that_never_answers_times_out_with_one_line() -> None:
+    """A peer that accepts the TCP connection and then says nothing must not hang the command."""
+    import socket
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    port = server.getsockname()[1]
+    try:
+        started = time.monotonic()
+        proc = run_vmtui(
+            "list", "-c", f"qemu+tcp://127.0.0.1:{port}/system", "--json", env_extra={"VMTUI_CONNECT_TIMEOUT": "1"}
+        )
+        assert time.monotonic() - started < 15
+    finally:
+        server.close()
+    assert proc.returncode == 4
+    error = json.loads(proc.stdout)["errors"][0]
+    assert "no answer within 1 s" in error["message"]

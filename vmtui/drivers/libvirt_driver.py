@@ -8,6 +8,7 @@ thread, a worker thread, or the CLI's main thread, never on Textual's event loop
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -128,6 +129,52 @@ def _mapped(uri: str, action: str) -> Iterator[None]:
         raise convert_error(exc, uri=uri, action=action) from exc
 
 
+CONNECT_TIMEOUT = 20.0
+"""Seconds an open may take before vmtui gives up: a host that accepts TCP but never answers (or an
+ssh that waits for a silent peer) must not hang a command. `VMTUI_CONNECT_TIMEOUT` overrides it."""
+
+
+def connect_timeout() -> float:
+    try:
+        return max(0.1, float(os.environ.get("VMTUI_CONNECT_TIMEOUT", CONNECT_TIMEOUT)))
+    except ValueError:
+        return CONNECT_TIMEOUT
+
+
+def _open(requested: str | None, label: str, read_only: bool, timeout: float) -> Any:
+    """libvirt.open on a daemon thread, waited for at most `timeout` seconds.
+
+    libvirt's open cannot be interrupted; on a timeout the thread is left to finish on its own and
+    closes whatever it eventually opens, so nothing leaks and the caller is not held hostage.
+    """
+    done = threading.Event()
+    abandoned = False
+    lock = threading.Lock()
+    result: dict[str, Any] = {}
+
+    def attempt() -> None:
+        try:
+            conn = libvirt.openReadOnly(requested) if read_only else libvirt.open(requested)
+        except libvirt.libvirtError as exc:
+            conn, result["error"] = None, exc
+        with lock:
+            if conn is not None and abandoned:
+                conn.close()  # the caller gave up on us: nobody else will close it
+            elif conn is not None:
+                result["conn"] = conn
+            done.set()
+
+    threading.Thread(target=attempt, name=f"open {label}", daemon=True).start()
+    if not done.wait(timeout):
+        with lock:
+            if not done.is_set():
+                abandoned = True
+                raise ConnectError(f"cannot connect to {label}: no answer within {timeout:g} s", hint="is the host up?")
+    if "error" in result:
+        raise convert_error(result["error"], uri=label, action="connect")
+    return result["conn"]
+
+
 LifecycleCallback = Callable[[str, str, int], None]
 """(domain uuid, event name, detail code); called on libvirt's event thread."""
 
@@ -136,13 +183,20 @@ class Connection:
     """One open libvirt connection. Not thread-safe for concurrent calls from many threads by design:
     each poller, worker or command owns its own."""
 
-    def __init__(self, uri: str | None, *, read_only: bool = False, keepalive: tuple[int, int] = (5, 3)) -> None:
+    def __init__(
+        self,
+        uri: str | None,
+        *,
+        read_only: bool = False,
+        keepalive: tuple[int, int] = (5, 3),
+        timeout: float | None = None,
+    ) -> None:
         init_libvirt()
         self.read_only = read_only
         requested = with_no_tty(uri) if uri else None
-        label = uri or "the default URI"
-        with _mapped(label, "connect"):
-            self._conn = libvirt.openReadOnly(requested) if read_only else libvirt.open(requested)
+        self._conn = _open(
+            requested, uri or "the default URI", read_only, connect_timeout() if timeout is None else timeout
+        )
         self.uri: str = self._conn.getURI()
         self._closed_reason: str | None = None
         self._unsupported: set[str] = set()
