@@ -132,3 +132,20 @@ async def test_stale_marker_then_recovery(private_daemon: PrivateDaemon) -> None
         await wait_for(pilot, lambda: app.fleet.hosts["priv"].status == "connected", within=20)
         await wait_for(pilot, lambda: all(table.row(u).stale_since is None for u in table.visible_uuids))  # type: ignore[union-attr]
         assert any("reconnected" in n.message for n in app._notifications)
+
+
+async def test_lifecycle_events_show_at_once_not_at_the_next_poll(local_guests: Guests) -> None:
+    """Another tool pauses a guest: the row follows within seconds though the next poll is a minute away."""
+    from vmtui.drivers import connect
+
+    target = local_guests.uuids[local_guests.names[1]]
+    app = VmtuiApp([HostEntry("local", local_guests.uri)], interval=60.0)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_for(pilot, lambda: _state(app, target) == "running")
+        with connect(local_guests.uri) as other_tool:
+            try:
+                other_tool.lifecycle(target, "suspend")
+                await wait_for(pilot, lambda: _state(app, target) == "paused", within=5)
+            finally:
+                other_tool.lifecycle(target, "resume")
+            await wait_for(pilot, lambda: _state(app, target) == "running", within=5)
