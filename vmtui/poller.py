@@ -155,6 +155,8 @@ class HostPoller(threading.Thread):
             collector = Collector(conn, self.entry.name)
             # Registered on every new connection: callbacks die with the old one.
             conn.on_lifecycle(self._on_lifecycle)
+            # A dropped connection wakes the poller now; its next call fails and the rows go stale.
+            conn.on_closed(lambda _reason: self._wake.set())
         except VmtuiError as exc:
             conn.close()
             return exc.message

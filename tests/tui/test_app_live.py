@@ -149,3 +149,19 @@ async def test_lifecycle_events_show_at_once_not_at_the_next_poll(local_guests: 
             finally:
                 other_tool.lifecycle(target, "resume")
             await wait_for(pilot, lambda: _state(app, target) == "running", within=5)
+
+
+async def test_a_dead_daemon_is_noticed_at_once_not_at_the_next_poll(private_daemon: PrivateDaemon) -> None:
+    """The connection's close callback wakes the poller: rows go stale within seconds, not a minute.
+
+    (Events after a reconnect are tested over ssh in tests/lab/test_tui_over_ssh.py: the test driver
+    keeps a private state per connection, so another client's changes never reach this one.)
+    """
+    app = VmtuiApp([HostEntry("priv", private_daemon.uri)], interval=60.0, backoff=(0.3, 1.0))
+    async with app.run_test(size=(200, 50)) as pilot:
+        table = _table(app)
+        await wait_for(pilot, lambda: len(table.visible_uuids) == 2)
+        private_daemon.kill()
+        await wait_for(pilot, lambda: app.fleet.hosts["priv"].status == "disconnected", within=10)
+        private_daemon.start()
+        await wait_for(pilot, lambda: app.fleet.hosts["priv"].status == "connected", within=20)

@@ -199,6 +199,7 @@ class Connection:
         )
         self.uri: str = self._conn.getURI()
         self._closed_reason: str | None = None
+        self._close_listeners: list[Callable[[str], None]] = []
         self._unsupported: set[str] = set()
         """Node-stat calls this host answered with 'not supported': not asked again on every tick."""
         self._callback_ids: list[int] = []
@@ -220,6 +221,16 @@ class Connection:
             reason, str(reason)
         )
         log.info("connection %s closed: %s", self.uri, self._closed_reason)
+        for listener in list(self._close_listeners):
+            try:
+                listener(self._closed_reason)
+            except Exception:  # never let a listener error escape into libvirt's loop
+                log.exception("close listener failed")
+
+    def on_closed(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(reason)` (on libvirt's event thread) when the connection drops: daemon gone,
+        keepalive timeout, EOF. Lets a poller notice at once instead of at its next poll."""
+        self._close_listeners.append(listener)
 
     def is_alive(self) -> bool:
         try:
