@@ -172,7 +172,7 @@ class VmtuiApp(App[None]):
             self._render_hosts()  # the "retrying in N s" countdown
 
     def _render_hosts(self) -> None:
-        if self.host_screen.is_mounted:
+        if self.host_screen.ready:
             self.host_screen.query_one(HostsPane).show(self.fleet.hosts.values(), self.clock())
 
     def render_all(self) -> None:
@@ -231,7 +231,7 @@ class VmtuiApp(App[None]):
                 else:
                     row = replace(row, state=state)
             rows.append(row)
-        if self.host_screen.is_mounted:
+        if self.host_screen.ready:
             self.host_screen.query_one(DomainTable).update_host(host, rows)
 
     def on_host_disconnected(self, message: HostDisconnected) -> None:
@@ -279,7 +279,7 @@ class VmtuiApp(App[None]):
         screen = self.screen
         if isinstance(screen, (HostScreen, DomainScreen)):
             return screen.selected_uuid()
-        return self.host_screen.selected_uuid() if self.host_screen.is_mounted else None
+        return self.host_screen.selected_uuid() if self.host_screen.ready else None
 
     def open_domain(self, uuid: str) -> None:
         if self.fleet.find(uuid) is None:

@@ -26,6 +26,10 @@ class HostScreen(Screen[None]):
         *ACTION_BINDINGS,
     ]
 
+    ready = False
+    """True once the dashboard's widgets exist (set in on_mount). `is_mounted` is not enough: a sample
+    can arrive between the screen counting as mounted and its children being queryable."""
+
     def compose(self) -> ComposeResult:
         yield Header(icon="▣")
         yield HostsPane(id="hosts")
@@ -47,6 +51,7 @@ class HostScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
         self.table.focus()
+        self.ready = True
         self.vmtui.render_all()
 
     def selected_uuid(self) -> str | None:
