@@ -7,6 +7,7 @@ reacts to messages on Textual's event loop.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -137,6 +138,17 @@ class VmtuiApp(App[None]):
         self.host_screen = HostScreen()
 
     # ----- life cycle ---------------------------------------------------------------------------
+
+    def _fatal_error(self) -> None:
+        """An unhandled error: Textual would print a full traceback with locals when it exits.
+
+        vmtui's rule is one line for the user and the traceback in the log file. This overrides
+        Textual's private hook because it has no public one; `_handle_exception` (which calls it)
+        still records the error, so `run_test` re-raises it in tests.
+        """
+        error = sys.exc_info()[1]
+        log.error("unhandled error in the TUI", exc_info=error)
+        self.panic(f"vmtui: internal error: {error!r} (traceback in {config.paths().log_file})")
 
     def get_default_screen(self) -> HostScreen:
         return self.host_screen
