@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from vmtui.errors import NotFoundError
 from vmtui.metrics import DomainMetrics, HostMetrics, domain_metrics, host_metrics, sample_metrics
 from vmtui.models import DomainInfo, HostInfo, HostSample
 
@@ -43,6 +44,13 @@ class Collector:
     def refresh_domains(self) -> None:
         """Re-read every domain's XML facts (after lifecycle events, or when unknown UUIDs appear)."""
         self.domains = {d.uuid: d for d in self.conn.list_domains()}
+
+    def refresh_domain(self, uuid: str) -> None:
+        """Re-read one domain's XML facts; a domain that is gone (undefined, migrated away) is dropped."""
+        try:
+            self.domains[uuid] = self.conn.domain(uuid)
+        except NotFoundError:
+            self.domains.pop(uuid, None)
 
     def tick(self) -> Tick:
         sample = self.conn.sample(self.host)

@@ -81,7 +81,10 @@ class HostPoller(threading.Thread):
         self._backoff = (backoff_first, backoff_max)
         self._wake = threading.Event()
         self._cancelled = threading.Event()
-        self._refresh = threading.Event()
+        self._refresh_lock = threading.Lock()
+        self._refresh_all = False
+        self._refresh_uuids: set[str] = set()
+        """Domains whose XML facts to re-read before the next sample (filled by the event thread)."""
         self._conn: Connection | None = None
         self._collector: Collector | None = None
         self._ever_connected = False
@@ -92,9 +95,17 @@ class HostPoller(threading.Thread):
         """Ask for one poll; several requests before the poller wakes merge into one."""
         self._wake.set()
 
-    def request_refresh(self) -> None:
-        """Re-read the domains' XML facts and poll now (after a lifecycle event or an action)."""
-        self._refresh.set()
+    def request_refresh(self, uuid: str | None = None) -> None:
+        """Re-read one domain's XML facts (or every domain's, with None) and poll now.
+
+        An event names its domain: re-reading only that one keeps a burst of events on a host with
+        a thousand domains from costing a thousand XMLDesc calls each.
+        """
+        with self._refresh_lock:
+            if uuid is None:
+                self._refresh_all = True
+            else:
+                self._refresh_uuids.add(uuid)
         self._wake.set()
 
     def cancel(self) -> None:
@@ -176,9 +187,13 @@ class HostPoller(threading.Thread):
         if collector is None or conn is None:
             return "not connected"
         try:
-            if self._refresh.is_set():
-                self._refresh.clear()
+            with self._refresh_lock:
+                refresh_all, uuids = self._refresh_all, self._refresh_uuids
+                self._refresh_all, self._refresh_uuids = False, set()
+            if refresh_all:
                 collector.refresh_domains()
+            for uuid in uuids:
+                collector.refresh_domain(uuid)
             tick = collector.tick()
         except VmtuiError as exc:
             if not conn.is_alive():
@@ -194,7 +209,7 @@ class HostPoller(threading.Thread):
     def _on_lifecycle(self, uuid: str, event: str, detail: int) -> None:
         # libvirt's event thread: post and flag only; the poller thread does the libvirt calls.
         self._post(DomainEventReceived(self.entry.name, uuid, event, detail, time.time()))
-        self.request_refresh()
+        self.request_refresh(uuid)
 
     def _drop_connection(self) -> None:
         conn, self._conn, self._collector = self._conn, None, None
@@ -218,7 +233,7 @@ class ReplayPoller(threading.Thread):
     def schedule_update(self) -> None:
         self._wake.set()
 
-    def request_refresh(self) -> None:
+    def request_refresh(self, uuid: str | None = None) -> None:
         """Recordings have no live domains to re-read."""
 
     def cancel(self) -> None:

@@ -32,3 +32,15 @@ def test_new_domains_are_picked_up_without_a_restart() -> None:
         tick = collector.tick()
         names = {collector.domains[u].name for u in tick.domains}
         assert names == {"test", "second"}
+
+
+def test_refresh_one_domain_rereads_it_and_drops_it_when_gone() -> None:
+    with connect("test:///default") as conn:
+        collector = Collector(conn, "t")
+        (uuid,) = collector.domains
+        conn.lifecycle(uuid, "suspend")
+        collector.refresh_domain(uuid)
+        assert collector.domains[uuid].state == "paused"
+        conn.destroy_and_undefine(uuid)
+        collector.refresh_domain(uuid)
+        assert uuid not in collector.domains
