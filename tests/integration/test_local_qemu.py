@@ -104,3 +104,17 @@ def test_top_json_has_rates_for_every_guest(guests: Guests) -> None:
     assert len(ours) == len(guests.by_role)
     assert all(d["cpu_pct"] is not None for d in ours)
     assert sample["host_metrics"]["memory_total_kib"] > 0
+
+
+def test_human_output_of_top_list_and_explain(guests: Guests) -> None:
+    name = guests.by_role["e1000"].name
+    top = run_vmtui("top", "-c", LOCAL_URI, "--count", "1", "--interval", "0.5", check=True).stdout
+    assert "CPU%" in top
+    assert "OVHD%" in top
+    assert name in top
+    listing = run_vmtui("list", "-c", LOCAL_URI, check=True).stdout
+    assert "ACCEL" in listing
+    assert name in listing
+    explained = run_vmtui("explain", name, "-c", LOCAL_URI, "--interval", "0.3", check=True).stdout
+    assert "emulated" in explained
+    assert "fix:" in explained
