@@ -21,8 +21,13 @@ lint:
 	$(BIN)/ruff format --check vmtui tests bench scripts
 	$(BIN)/lint-imports
 
+# The package, then the tests, benchmarks and scripts (each tree has its own import roots).
 typecheck:
 	$(BIN)/mypy
+	MYPYPATH=tests $(BIN)/mypy --strict --explicit-package-bases \
+		tests/unit tests/integration tests/lab tests/conftest.py tests/fixtures_lab.py
+	$(BIN)/mypy --strict --explicit-package-bases tests/tui scripts
+	MYPYPATH=bench $(BIN)/mypy --strict --explicit-package-bases bench
 
 unit: setup
 	$(BIN)/pytest tests/unit -q

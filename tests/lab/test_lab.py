@@ -170,6 +170,7 @@ def test_down_cleans_up_after_killed_guest_and_daemon(lab: LabHandle) -> None:
         assert not set(lab.names) & set(_hosts_json(lab))
         # Nothing up: down succeeds and does nothing.
         again = _json(lab.vmtui("lab", "down", "--json"))
+        assert isinstance(again, dict)
         assert again == {"hosts": [], "seconds": again["seconds"]}
     finally:
         try:
