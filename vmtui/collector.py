@@ -6,7 +6,6 @@ HostPoller on its own thread. Blocking; one Collector per connection, never shar
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -79,9 +78,3 @@ class Collector:
             out[d.uuid] = m
         self._static = static
         return MappingProxyType(out)
-
-    def two_ticks(self, interval: float) -> Tick:
-        """Take a sample, wait `interval` seconds, and return the second tick (so rates exist)."""
-        self.tick()
-        time.sleep(interval)
-        return self.tick()

@@ -13,6 +13,8 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from vmtui.lab.manager import HostReport
+
 from vmtui.cli.common import JsonOpt, emit_json, guarded
 
 
@@ -71,14 +73,7 @@ def up(hosts: HostsOpt = 2, no_guests: NoGuestsOpt = False, *, as_json: JsonOpt 
     """Start lab1..labN (idempotent), save them as hosts and start their guests."""
     from vmtui.lab import manager
 
-    began = time.monotonic()
-    with _progress(as_json) as progress:
-        reports = [asdict(r) for r in manager.up(hosts, start_guests=not no_guests, progress=progress)]
-    seconds = time.monotonic() - began
-    if as_json:
-        emit_json({"hosts": reports, "seconds": round(seconds, 2)})
-    else:
-        _print_hosts(reports, seconds, "up")
+    _run_and_report("up", lambda progress: manager.up(hosts, start_guests=not no_guests, progress=progress), as_json)
 
 
 @lab_app.command()
@@ -87,14 +82,19 @@ def down(*, as_json: JsonOpt = False) -> None:
     """Stop every lab guest, daemon and namespace; remove the lab hosts from the hosts file."""
     from vmtui.lab import manager
 
+    _run_and_report("down", lambda progress: manager.down(progress=progress), as_json)
+
+
+def _run_and_report(verb: str, run: Callable[[Callable[[str], None]], list[HostReport]], as_json: bool) -> None:
+    """Run `up` or `down` with progress on stderr, then report every host (JSON or a table)."""
     began = time.monotonic()
     with _progress(as_json) as progress:
-        reports = [asdict(r) for r in manager.down(progress=progress)]
+        reports = [asdict(r) for r in run(progress)]
     seconds = time.monotonic() - began
     if as_json:
         emit_json({"hosts": reports, "seconds": round(seconds, 2)})
     else:
-        _print_hosts(reports, seconds, "down")
+        _print_hosts(reports, seconds, verb)
 
 
 @lab_app.command()
