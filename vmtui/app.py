@@ -39,8 +39,6 @@ from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.domain import DomainScreen
 from vmtui.screens.help import HelpModal
 from vmtui.screens.host import HostScreen
-from vmtui.widgets.domain_table import DomainTable
-from vmtui.widgets.hosts_pane import HostsPane
 
 log = logging.getLogger("vmtui.app")
 
@@ -184,8 +182,7 @@ class VmtuiApp(App[None]):
             self._render_hosts()  # the "retrying in N s" countdown
 
     def _render_hosts(self) -> None:
-        if self.host_screen.ready:
-            self.host_screen.query_one(HostsPane).show(self.fleet.hosts.values(), self.clock())
+        self.host_screen.show_hosts(self.fleet.hosts.values(), self.clock())
 
     def render_all(self) -> None:
         """Draw everything the fleet state holds (the dashboard calls it once it is composed)."""
@@ -243,8 +240,7 @@ class VmtuiApp(App[None]):
                 else:
                     row = replace(row, state=state)
             rows.append(row)
-        if self.host_screen.ready:
-            self.host_screen.query_one(DomainTable).update_host(host, rows)
+        self.host_screen.update_rows(host, rows)
 
     def on_host_disconnected(self, message: HostDisconnected) -> None:
         view = self.fleet.host(message.host)
@@ -291,7 +287,7 @@ class VmtuiApp(App[None]):
         screen = self.screen
         if isinstance(screen, (HostScreen, DomainScreen)):
             return screen.selected_uuid()
-        return self.host_screen.selected_uuid() if self.host_screen.ready else None
+        return self.host_screen.selected_uuid()
 
     def open_domain(self, uuid: str) -> None:
         if self.fleet.find(uuid) is None:

@@ -141,6 +141,8 @@ class DomainScreen(Screen[None]):
 
     def refresh_data(self) -> None:
         """Re-render from the fleet state (called on mount and for each sample of this domain's host)."""
+        if not self.query("#summary"):
+            return  # the app is closing and has already removed this screen's widgets
         found = self.vmtui.fleet.find(self.uuid)
         if found is None:
             self.query_one("#summary", Static).update(Text(f"domain {self.uuid} is gone", "bold red"))

@@ -10,11 +10,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
 from vmtui.screens.actions import ACTION_BINDINGS
-from vmtui.widgets.domain_table import DomainTable
+from vmtui.widgets.domain_table import DomainRow, DomainTable
 from vmtui.widgets.hosts_pane import HostsPane
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from vmtui.app import VmtuiApp
+    from vmtui.fleet import HostView
 
 
 class HostScreen(Screen[None]):
@@ -25,10 +28,6 @@ class HostScreen(Screen[None]):
         Binding("escape", "clear_filter", "Clear filter", show=False),
         *ACTION_BINDINGS,
     ]
-
-    ready = False
-    """True once the dashboard's widgets exist (set in on_mount). `is_mounted` is not enough: a sample
-    can arrive between the screen counting as mounted and its children being queryable."""
 
     def compose(self) -> ComposeResult:
         yield Header(icon="▣")
@@ -51,11 +50,21 @@ class HostScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
         self.table.focus()
-        self.ready = True
         self.vmtui.render_all()
 
+    def show_hosts(self, hosts: Iterable[HostView], now: float) -> None:
+        # Samples can arrive before compose and after the children are gone while the app closes
+        # (pollers post until the app unmounts): then there is no widget and nothing to do.
+        for pane in self.query(HostsPane):
+            pane.show(hosts, now)
+
+    def update_rows(self, host: str, rows: Iterable[DomainRow]) -> None:
+        for table in self.query(DomainTable):
+            table.update_host(host, rows)
+
     def selected_uuid(self) -> str | None:
-        return self.table.cursor_uuid
+        tables = self.query(DomainTable)
+        return tables.first().cursor_uuid if tables else None
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
