@@ -91,6 +91,39 @@ def test_up_is_idempotent(lab: LabHandle) -> None:
     assert before == after
 
 
+@pytest.mark.lab_last
+def test_up_rebuilds_a_host_whose_daemon_died(lab: LabHandle) -> None:
+    mac_before = _eth0_mac("vmtui-lab2")
+    guests_before = _guest_names(lab, "lab2")
+    assert guests_before
+    libvirtd = netns.read_pidfile(lab.pidfile("lab2", "libvirtd"))
+    assert libvirtd
+    os.kill(libvirtd, 9)
+    try:
+        body = _json(lab.vmtui("lab", "up", "--hosts", str(len(lab.hosts)), "--json"))
+        assert isinstance(body, dict)
+        actions = {h["name"]: h["action"] for h in body["hosts"]}
+        assert actions == {**dict.fromkeys(lab.names, "already running"), "lab2": "restarted"}
+        # Same address and MAC: peers' neighbour caches stay right (a new MAC stalled reconnects 10 s+).
+        assert _eth0_mac("vmtui-lab2") == mac_before
+        assert _hosts_json(lab)["lab2"]["reachable"] is True
+        assert _guest_names(lab, "lab2") == guests_before
+    finally:
+        lab.restore()
+
+
+def _guest_names(lab: LabHandle, host: str) -> set[str]:
+    body = _json(lab.vmtui("list", "--host", host, "--json"))
+    assert isinstance(body, dict)
+    assert body["errors"] == []
+    return {row["name"] for row in body["domains"]}
+
+
+def _eth0_mac(namespace: str) -> str:
+    out = subprocess.run(["ip", "-n", namespace, "-o", "link", "show", "eth0"], capture_output=True, text=True)
+    return out.stdout.split("link/ether")[1].split()[0]
+
+
 def test_linux_guest_reports_balloon_stats(lab: LabHandle) -> None:
     with connect(lab.uris["lab1"]) as conn:
         if "lab1-linux" not in {d.name for d in conn.list_domains()}:

@@ -70,6 +70,15 @@ def address(index: int) -> str:
     return f"{SUBNET}.{index}"
 
 
+def mac(index: int) -> str:
+    """eth0's MAC inside host `index`: fixed (locally administered), so a rebuilt host keeps it.
+
+    With a random MAC per rebuild, the bridge's neighbour entry for the address would still name the
+    old one, and connections would stall for 10 s and more until the kernel gave up on it.
+    """
+    return f"02:76:6d:74:00:{index:02x}"
+
+
 def netns_list() -> list[str]:
     """Names of all network namespaces (`ip netns list` adds " (id: N)" to some)."""
     out = run(["ip", "netns", "list"]).stdout
@@ -100,7 +109,7 @@ def create_netns(index: int) -> None:
     ns, veth, peer = namespace(index), host_veth(index), f"{NS_PREFIX}{index}g"
     run(["ip", "netns", "add", ns])
     delete_link(veth)  # a stale end left by a crash would make `link add` fail
-    run(["ip", "link", "add", veth, "type", "veth", "peer", "name", peer])
+    run(["ip", "link", "add", veth, "type", "veth", "peer", "name", peer, "address", mac(index)])
     run(["ip", "link", "set", veth, "master", BRIDGE, "up"])
     run(["ip", "link", "set", peer, "netns", ns])
     run(["ip", "-n", ns, "link", "set", peer, "name", "eth0"])
@@ -114,6 +123,8 @@ def delete_netns(index: int) -> None:
     if ns in netns_list():
         run(["ip", "netns", "del", ns])
     delete_link(host_veth(index))
+    if link_exists(BRIDGE):  # labs made before the MAC was fixed: forget the old one
+        run(["ip", "neigh", "flush", "to", address(index), "dev", BRIDGE], check=False)
 
 
 def netns_pids(ns: str) -> list[int]:
