@@ -11,9 +11,9 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from functools import partial
+from functools import partial, wraps
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -52,6 +52,23 @@ EVENT_STATES = {
     "pmsuspended": "pmsuspended",
 }
 """The state a lifecycle event implies, shown at once until the re-sample it triggers arrives."""
+
+M = TypeVar("M")
+
+
+def _while_running(handler: Callable[[VmtuiApp, M], None]) -> Callable[[VmtuiApp, M], None]:
+    """Drop a poller message that is handled after the app began to quit.
+
+    Pollers post until the app unmounts (on_unmount stops them), but Textual removes the screens
+    before that: a sample handled in between found no widgets, or no screen at all, and crashed.
+    """
+
+    @wraps(handler)
+    def handle(app: VmtuiApp, message: M) -> None:
+        if app.is_running:
+            handler(app, message)
+
+    return handle
 
 
 class DomainCommands(Provider):
@@ -192,6 +209,7 @@ class VmtuiApp(App[None]):
 
     # ----- messages from pollers ------------------------------------------------------------------
 
+    @_while_running
     def on_host_connected(self, message: HostConnected) -> None:
         view = self.fleet.host(message.host)
         view.info = message.info
@@ -201,6 +219,7 @@ class VmtuiApp(App[None]):
             self.notify(f"{message.host}: reconnected", title="host back")
         self._render_hosts()
 
+    @_while_running
     def on_host_sampled(self, message: HostSampled) -> None:
         view = self.fleet.host(message.host)
         self.fleet.sampled(message.host, message.tick, message.domains)
@@ -242,6 +261,7 @@ class VmtuiApp(App[None]):
             rows.append(row)
         self.host_screen.update_rows(host, rows)
 
+    @_while_running
     def on_host_disconnected(self, message: HostDisconnected) -> None:
         view = self.fleet.host(message.host)
         was = view.status
@@ -257,6 +277,7 @@ class VmtuiApp(App[None]):
                 self.screen.refresh_data()
         self._render_hosts()
 
+    @_while_running
     def on_domain_event_received(self, message: DomainEventReceived) -> None:
         log.info("%s: domain %s %s (%d)", message.host, message.uuid, message.event, message.detail)
         state = EVENT_STATES.get(message.event)
@@ -267,6 +288,7 @@ class VmtuiApp(App[None]):
         self._update_table(message.host, None)
         self._refresh_keys()
 
+    @_while_running
     def on_action_finished(self, message: ActionFinished) -> None:
         label = BY_KEY[message.action].label if message.action in BY_KEY else message.action
         if message.ok:

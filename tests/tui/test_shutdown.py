@@ -6,12 +6,15 @@ caught exactly this: a qemu+ssh sample arrived in that window and the TUI ended 
 
 from __future__ import annotations
 
+import threading
+import time
 from types import MappingProxyType
 
 from textual.widget import Widget
 
 from tests.tui.conftest import RECORDING
 from tests.tui.test_snapshots import SIZE, finished, replay_app
+from vmtui.app import VmtuiApp
 from vmtui.collector import Tick
 from vmtui.drivers.recording import Recording
 from vmtui.messages import HostSampled
@@ -51,3 +54,28 @@ async def test_sample_after_the_domain_screen_lost_its_widgets_is_dropped() -> N
         app.post_message(recorded_sample())
         await pilot.pause()
     assert app.return_code in (None, 0)
+
+
+async def test_samples_posted_while_the_app_quits_are_dropped() -> None:
+    sample = recorded_sample()
+    # The window is a few event-loop turns wide: quitting several times makes hitting it near certain.
+    for _ in range(8):
+        app = replay_app()
+        stop = threading.Event()
+
+        def busy_poller(app: VmtuiApp = app, stop: threading.Event = stop) -> None:
+            while not stop.is_set():  # what a poller of a busy host does until the app unmounts
+                app.post_message(HostSampled(sample.host, sample.tick, sample.domains, replaceable=False))
+                time.sleep(0)
+
+        thread = threading.Thread(target=busy_poller, daemon=True)
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                await finished(pilot)
+                thread.start()
+                await pilot.pause(0.05)
+        finally:
+            stop.set()
+            if thread.is_alive():
+                thread.join()
+        assert app.return_code in (None, 0)
