@@ -1,4 +1,4 @@
-"""The TUI on a lab host reached over qemu+ssh whose libvirtd dies and comes back."""
+"""The TUI on the lab's hosts over qemu+ssh: a fleet of two, and a host whose libvirtd dies and comes back."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from vmtui.app import VmtuiApp
 from vmtui.drivers import connect
 from vmtui.lab import netns
 from vmtui.models import HostEntry
+from vmtui.screens.domain import DomainScreen
 from vmtui.widgets.domain_table import DomainTable
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(180)]
@@ -25,6 +26,41 @@ async def _until(pilot: Pilot[None], condition: Callable[[], bool], within: floa
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await pilot.pause(0.1)
+
+
+async def test_fleet_filter_open_and_pause_over_ssh(lab: LabHandle) -> None:
+    app = VmtuiApp([HostEntry(h.name, h.uri) for h in lab.hosts], interval=1.0)
+    async with app.run_test(size=(200, 50)) as pilot:
+        table = app.host_screen.query_one(DomainTable)
+
+        def rows() -> dict[str, tuple[str, str]]:
+            # name -> (host, state) of the visible rows
+            return {r.name: (r.host, r.state) for u in table.visible_uuids if (r := table.row(u))}
+
+        # Both hosts' guests in one table, with rates once a second sample arrived.
+        await _until(pilot, lambda: {"lab1-tcg-e1000", "lab2-tcg-e1000"} <= set(rows()), 30)
+        await _until(pilot, lambda: all(r.cpu is not None for u in table.visible_uuids if (r := table.row(u))), 15)
+
+        await pilot.press("slash", *"host:lab2 state:running", "enter")
+        await pilot.pause()
+        assert {host for host, _ in rows().values()} == {"lab2"}  # not empty, and lab2 only
+
+        await pilot.press("escape", "slash", *"lab2-tcg-e1000", "enter")
+        await pilot.pause()
+        assert list(rows()) == ["lab2-tcg-e1000"]
+        await pilot.press("p")
+        try:
+            await _until(pilot, lambda: rows()["lab2-tcg-e1000"][1] == "paused", 15)
+        finally:
+            await pilot.press("r")
+        await _until(pilot, lambda: rows()["lab2-tcg-e1000"][1] == "running", 15)
+
+        await pilot.press("enter")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, DomainScreen)
+        await _until(pilot, lambda: "e1000" in str(screen.query_one("#findings").render()), 15)
+        assert "fix:" in str(screen.query_one("#findings").render())
 
 
 async def test_stale_then_back_and_events_still_arrive(lab: LabHandle) -> None:
