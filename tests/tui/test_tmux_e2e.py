@@ -59,10 +59,8 @@ def test_vmtui_in_tmux(local_guests: Guests, tmux_session: str, vmtui_home: Path
     assert "connected" in screen
     assert "EXITS/s" in screen
 
-    _tmux("send-keys", "-t", tmux_session, "/")
-    _wait_screen(tmux_session, "regex on name")  # the filter line is shown...
-    time.sleep(0.3)  # ...and Textual moves the focus to it a moment later: keys typed before that are lost
-    _tmux("send-keys", "-t", tmux_session, "-l", f"{local_guests.prefix}-e1000")
+    # "/" and the filter in one burst, as a paste or a fast typist sends them: every key reaches the filter.
+    _tmux("send-keys", "-t", tmux_session, "-l", f"/{local_guests.prefix}-e1000")
     _tmux("send-keys", "-t", tmux_session, "Enter")
     deadline = time.monotonic() + 10
     while local_guests.names[1] in (screen := _screen(tmux_session)) and time.monotonic() < deadline:

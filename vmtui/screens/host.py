@@ -24,7 +24,9 @@ class HostScreen(Screen[None]):
     """Fleet dashboard: the screen the app starts on."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "filter", "Filter"),
+        # A priority binding runs as the app reads the key, before the keys behind it are routed: the
+        # filter gets the focus in time for text typed or pasted in the same burst as "/".
+        Binding("slash", "filter", "Filter", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         *ACTION_BINDINGS,
     ]
@@ -69,7 +71,9 @@ class HostScreen(Screen[None]):
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
-        box.focus()
+        # Now, not via box.focus() (which waits its turn behind keys already queued): typed or pasted
+        # fast, "/pg" would otherwise send "p" to the table and pause the selected domain.
+        self.set_focus(box)
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -100,6 +104,8 @@ class HostScreen(Screen[None]):
         self.vmtui.request_action(uuid, action)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            return not isinstance(self.focused, Input)  # in the filter line, "/" is a character
         if action == "lifecycle" and parameters:
             return self.vmtui.action_allowed(self.selected_uuid(), str(parameters[0]))
         return True

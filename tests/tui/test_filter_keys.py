@@ -1,0 +1,35 @@
+"""Keys typed or pasted in one burst after "/" belong to the filter, never to the table's actions.
+
+A terminal delivers a fast burst as consecutive key events. Before the fix, "/tuip" left the filter
+empty and sent "u" (start) and "p" (pause) to the table's selected domain.
+"""
+
+from __future__ import annotations
+
+from textual import events
+from textual.widgets import Input
+
+from tests.tui.test_snapshots import SIZE, finished, replay_app
+
+
+def _burst(text: str) -> list[events.Key]:
+    names = {"/": "slash", "-": "minus"}
+    return [events.Key(names.get(ch, ch), ch) for ch in text]
+
+
+async def test_a_burst_after_slash_goes_to_the_filter() -> None:
+    app = replay_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await finished(pilot)
+        for key in _burst("/tuip"):  # as the driver posts them: all at once
+            app.post_message(key)
+        await pilot.pause(0.2)
+        box = app.host_screen.query_one("#filter", Input)
+        assert box.value == "tuip"
+        assert app.focused is box
+        assert [n.message for n in app._notifications] == []  # no action ran on the selected domain
+
+        for key in _burst("/x"):  # inside the filter, "/" is a character
+            app.post_message(key)
+        await pilot.pause(0.2)
+        assert box.value == "tuip/x"
