@@ -118,3 +118,29 @@ def test_human_output_of_top_list_and_explain(guests: Guests) -> None:
     explained = run_vmtui("explain", name, "-c", LOCAL_URI, "--interval", "0.3", check=True).stdout
     assert "emulated" in explained
     assert "fix:" in explained
+
+
+def test_list_and_top_filter_and_sort_like_the_tui(guests: Guests) -> None:
+    e1000 = guests.by_role["e1000"].name
+    proc = run_vmtui("list", "-c", LOCAL_URI, "--json", "--filter", f"^{guests.prefix}.*E1000$", check=True)
+    assert [d["name"] for d in json.loads(proc.stdout)["domains"]] == [e1000]  # regex, case-insensitive
+    proc = run_vmtui("list", "-c", LOCAL_URI, "--json", "-f", f"state:shut {guests.prefix}", check=True)
+    assert json.loads(proc.stdout)["domains"] == []  # all of ours run
+    proc = run_vmtui("list", "-c", LOCAL_URI, "--json", "-f", f"host:{LOCAL_URI} state:run {guests.prefix}")
+    assert len(json.loads(proc.stdout)["domains"]) == len(guests.by_role)
+
+    proc = run_vmtui(
+        "top", "-c", LOCAL_URI, "--json", "-n", "1", "-i", "0.5", "--sort", "cpu", "-f", guests.prefix, check=True
+    )
+    domains = json.loads(proc.stdout)["domains"]
+    assert {d["name"] for d in domains} == {g.name for g in guests.by_role.values()}
+    cpu = [d["cpu_pct"] for d in domains]
+    assert cpu == sorted(cpu, reverse=True)  # busiest first
+
+
+def test_bad_filter_is_refused_before_connecting() -> None:
+    # The host does not exist: exit 2 (usage), not 4 (unreachable), shows nothing was tried.
+    proc = run_vmtui("list", "-c", "qemu+ssh://nobody@host.invalid/system", "--filter", "web(", "--json")
+    assert proc.returncode == 2
+    assert "not a valid regex" in json.loads(proc.stdout)["error"]["message"]
+    assert "Traceback" not in proc.stderr

@@ -39,6 +39,14 @@ ConnectOpt = Annotated[
 HostOpt = Annotated[list[str] | None, typer.Option("--host", "-H", help="A saved host name; repeatable.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 ReadOnlyOpt = Annotated[bool, typer.Option("--read-only", "-r", help="Open connections read-only.")]
+FilterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--filter",
+        "-f",
+        help="Only matching domains, as in the TUI's / line: a regex on the name, state:STATE, host:NAME.",
+    ),
+]
 
 
 def emit_json(payload: Any) -> None:

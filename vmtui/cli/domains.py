@@ -10,7 +10,16 @@ import typer
 
 # rich, the renderers, the collector and the explainer are imported inside the commands that use
 # them: start-up time is paid by every command, and `list --json` needs none of them.
-from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, domain_json, emit_json, guarded
+from vmtui.cli.common import (
+    ConnectOpt,
+    FilterOpt,
+    HostOpt,
+    JsonOpt,
+    ReadOnlyOpt,
+    domain_json,
+    emit_json,
+    guarded,
+)
 from vmtui.cli.targets import label, on_each_host, open_entry, resolve_targets
 from vmtui.errors import NotFoundError, UsageError, VmtuiError
 from vmtui.models import DomainInfo, HostEntry, HostInfo
@@ -50,12 +59,25 @@ def register(app: typer.Typer) -> None:
 
 @guarded
 def list_domains(
-    *, connect: ConnectOpt = None, host: HostOpt = None, read_only: ReadOnlyOpt = False, as_json: JsonOpt = False
+    *,
+    filter_expr: FilterOpt = None,
+    connect: ConnectOpt = None,
+    host: HostOpt = None,
+    read_only: ReadOnlyOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Domains on every selected host: host, name, UUID, ID, state, accelerator, vCPUs, memory."""
+    from vmtui.filters import parse_filter
+
+    flt = parse_filter(filter_expr or "", strict=True)
     targets = resolve_targets(connect, host, read_only=read_only)
     outcomes = on_each_host(targets, lambda conn: conn.list_domains())
-    rows = [(label(o.entry), d) for o in outcomes for d in (o.value or [])]
+    rows = [
+        (label(o.entry), d)
+        for o in outcomes
+        for d in (o.value or [])
+        if flt.matches(host=label(o.entry), name=d.name, state=d.state)
+    ]
     errors = [(label(o.entry), o.error) for o in outcomes if o.error is not None]
     if as_json:
         emit_json(

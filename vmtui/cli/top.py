@@ -4,30 +4,96 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, emit_json, guarded
+from vmtui.cli.common import ConnectOpt, FilterOpt, HostOpt, JsonOpt, emit_json, guarded
 from vmtui.cli.targets import connections, label, resolve_targets
 from vmtui.errors import UsageError, VmtuiError
 
 if TYPE_CHECKING:
     from vmtui.collector import Collector, Tick
+    from vmtui.filters import DomainFilter
     from vmtui.metrics import DomainMetrics
     from vmtui.models import DomainInfo
 
 IntervalOpt = Annotated[float, typer.Option("--interval", "-i", min=0.1, help="Seconds between samples.")]
 
 
-def _rows(ticks: list[tuple[Collector, Tick]]) -> list[tuple[str, DomainInfo | None, DomainMetrics]]:
-    rows = []
-    for c, t in ticks:
-        for uuid, m in sorted(t.domains.items(), key=lambda kv: kv[1].name):
-            rows.append((c.host, c.domains.get(uuid), m))
-    return rows
+class SortKey(StrEnum):
+    """`top --sort`: text keys sort A-Z, figures busiest first (as `s` in the TUI's table)."""
+
+    host = "host"
+    name = "name"
+    state = "state"
+    cpu = "cpu"
+    steal = "steal"
+    overhead = "overhead"
+    exits = "exits"
+    memory = "memory"
+    disk = "disk"
+    net = "net"
+
+
+def _total(*values: float | None) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
+FIGURES: dict[SortKey, Callable[[DomainMetrics], float | None]] = {
+    SortKey.cpu: lambda m: m.cpu_pct,
+    SortKey.steal: lambda m: m.steal_pct,
+    SortKey.overhead: lambda m: m.overhead_pct,
+    SortKey.exits: lambda m: m.exits_per_s,
+    SortKey.memory: lambda m: m.balloon_current_kib,
+    SortKey.disk: lambda m: _total(m.disk_read_bps, m.disk_write_bps),
+    SortKey.net: lambda m: _total(m.net_rx_bps, m.net_tx_bps),
+}
+
+
+def _sort_key(sort: SortKey) -> Callable[[tuple[str, DomainMetrics]], tuple[object, ...]]:
+    """Key over (host, metrics); ties and unknown figures (None, last) fall back to host, then name."""
+    figure = FIGURES.get(sort)
+    if figure is not None:
+
+        def busiest(row: tuple[str, DomainMetrics]) -> tuple[object, ...]:
+            value = figure(row[1])
+            return (value is None, -(value or 0.0), row[0], row[1].name)
+
+        return busiest
+    if sort is SortKey.host:
+        return lambda row: (row[0], row[1].name)
+    if sort is SortKey.name:
+        return lambda row: (row[1].name, row[0])
+    return lambda row: (row[1].state, row[0], row[1].name)
+
+
+def _pick(
+    host: str, metrics: dict[str, DomainMetrics], flt: DomainFilter, sort: SortKey
+) -> list[tuple[str, DomainMetrics]]:
+    """One host's domains (UUID, metrics) that pass the filter, in the requested order."""
+    kept = [(u, m) for u, m in metrics.items() if flt.matches(host=host, name=m.name, state=m.state)]
+    key = _sort_key(sort)
+    return sorted(kept, key=lambda um: key((host, um[1])))
+
+
+def _rows(
+    ticks: list[tuple[Collector, Tick]], flt: DomainFilter, sort: SortKey
+) -> list[tuple[str, DomainInfo | None, DomainMetrics]]:
+    """Every host's domains in one table, ordered across hosts (`--sort cpu`: the fleet's busiest first)."""
+    rows = [
+        (c.host, c.domains.get(u), m)
+        for c, t in ticks
+        for u, m in t.domains.items()
+        if flt.matches(host=c.host, name=m.name, state=m.state)
+    ]
+    key = _sort_key(sort)
+    return sorted(rows, key=lambda r: key((r[0], r[2])))
 
 
 def _host_failed(host: str, exc: VmtuiError, *, as_json: bool) -> None:
@@ -51,14 +117,14 @@ def _tick_all(collectors: list[Collector], *, as_json: bool) -> list[tuple[Colle
     return ticks
 
 
-def _json_line(c: Collector, t: Tick) -> dict[str, object]:
+def _json_line(c: Collector, t: Tick, flt: DomainFilter, sort: SortKey) -> dict[str, object]:
     return {
         "host": c.host,
         "time": t.sample.wall,
         "host_metrics": asdict(t.host),
         "domains": [
             {**m.to_json(), "accelerator": str(c.domains[u].accelerator) if u in c.domains else None}
-            for u, m in t.domains.items()
+            for u, m in _pick(c.host, dict(t.domains), flt, sort)
         ],
     }
 
@@ -68,13 +134,17 @@ def top(
     *,
     interval: IntervalOpt = 1.0,
     count: Annotated[int | None, typer.Option("--count", "-n", min=1, help="Stop after N samples.")] = None,
+    sort: Annotated[SortKey, typer.Option("--sort", "-s", help="Order of the rows.")] = SortKey.host,
+    filter_expr: FilterOpt = None,
     connect: ConnectOpt = None,
     host: HostOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Live per-VM CPU, steal, overhead, exits, memory and IO; with --json one object per line per sample."""
     from vmtui.collector import Collector
+    from vmtui.filters import parse_filter
 
+    flt = parse_filter(filter_expr or "", strict=True)
     targets = resolve_targets(connect, host, read_only=True)
     with connections(targets, tolerate=True) as (opened, errors):
         for entry, err in errors:
@@ -86,7 +156,7 @@ def top(
             while count is None or done < count:
                 time.sleep(interval)
                 for c, t in _tick_all(collectors, as_json=True):
-                    emit_json(_json_line(c, t))
+                    emit_json(_json_line(c, t, flt, sort))
                 done += 1
             return
         from rich.live import Live
@@ -97,7 +167,7 @@ def top(
             while count is None or done < count:
                 time.sleep(interval)
                 ticks = _tick_all(collectors, as_json=False)
-                live.update(top_table(_rows(ticks), [t.host for _, t in ticks]), refresh=True)
+                live.update(top_table(_rows(ticks, flt, sort), [t.host for _, t in ticks]), refresh=True)
                 done += 1
 
 

@@ -7,8 +7,7 @@ only rows whose data changed, and `render_line` turns the visible lines into sin
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from time import localtime, strftime
 from typing import ClassVar, NamedTuple
@@ -22,6 +21,8 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+from vmtui.filters import DomainFilter, parse_filter
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,41 +128,6 @@ def _fit(text: str, col: Column) -> str:
     return pad + text if col.right else text + pad
 
 
-RowFilter = Callable[[DomainRow], bool]
-
-
-def parse_filter(text: str) -> RowFilter:
-    """`state:running host:lab1 web.*`: terms are ANDed; bare words form a regex on the name.
-
-    An invalid regex is matched literally rather than rejected, so typing never shows an error.
-    """
-    states: list[str] = []
-    hosts: list[str] = []
-    words: list[str] = []
-    for term in text.split():
-        key, sep, value = term.partition(":")
-        if sep and key.lower() == "state":
-            states.append(value.lower())
-        elif sep and key.lower() == "host":
-            hosts.append(value.lower())
-        else:
-            words.append(term)
-    pattern = " ".join(words)
-    try:
-        regex = re.compile(pattern, re.IGNORECASE)
-    except re.error:
-        regex = re.compile(re.escape(pattern), re.IGNORECASE)
-
-    def keep(row: DomainRow) -> bool:
-        if states and not any(row.state.lower().startswith(s) for s in states):
-            return False
-        if hosts and row.host.lower() not in hosts:
-            return False
-        return not pattern or regex.search(row.name) is not None
-
-    return keep
-
-
 class DomainTable(ScrollView, can_focus=True):
     """Domains of every host, keyed by UUID, sortable by any column, filterable."""
 
@@ -214,7 +180,7 @@ class DomainTable(ScrollView, can_focus=True):
         """Pre-formatted line per UUID: only rows whose DomainRow changed are re-formatted."""
         self._order: list[str] = []
         """UUIDs shown, filtered and sorted."""
-        self._filter: RowFilter | None = None
+        self._filter: DomainFilter | None = None
         self._cursor_uuid: str | None = None
         self.sort_key = "name"
         self.sort_reverse = False
@@ -274,7 +240,8 @@ class DomainTable(ScrollView, can_focus=True):
     def _reorder(self) -> None:
         key = self.sort_key
         rows = self._rows
-        uuids = [u for u, r in rows.items() if self._filter is None or self._filter(r)]
+        flt = self._filter
+        uuids = [u for u, r in rows.items() if flt is None or flt.matches(host=r.host, name=r.name, state=r.state)]
         present = [u for u in uuids if getattr(rows[u], key) is not None]
         missing = [u for u in uuids if getattr(rows[u], key) is None]
         present.sort(key=lambda u: (getattr(rows[u], key), rows[u].name, u), reverse=self.sort_reverse)

@@ -1,0 +1,38 @@
+"""The filter language shared by the TUI's / line and the CLI's --filter."""
+
+from __future__ import annotations
+
+import pytest
+
+from vmtui.errors import UsageError
+from vmtui.filters import parse_filter
+
+
+def test_terms_are_anded_and_words_form_a_case_insensitive_regex() -> None:
+    f = parse_filter("state:run host:LAB1 web-[0-9]+")
+    assert f.matches(host="lab1", name="Web-12", state="running")
+    assert not f.matches(host="lab2", name="web-12", state="running")
+    assert not f.matches(host="lab1", name="web-12", state="paused")
+    assert not f.matches(host="lab1", name="db-1", state="running")
+
+
+def test_repeated_terms_mean_any_of_them() -> None:
+    f = parse_filter("state:paused state:shut host:a host:b")
+    assert f.matches(host="b", name="x", state="shut-off")
+    assert f.matches(host="a", name="x", state="paused")
+    assert not f.matches(host="c", name="x", state="paused")
+    assert not f.matches(host="a", name="x", state="running")
+
+
+def test_host_is_exact_not_a_prefix() -> None:
+    assert not parse_filter("host:lab").matches(host="lab1", name="x", state="running")
+
+
+def test_empty_filter_keeps_everything() -> None:
+    assert parse_filter("  ").matches(host="h", name="", state="crashed")
+
+
+def test_invalid_regex_is_literal_while_typing_and_an_error_on_the_command_line() -> None:
+    assert parse_filter("web(").matches(host="h", name="my-web(1)", state="running")
+    with pytest.raises(UsageError, match="not a valid regex"):
+        parse_filter("web(", strict=True)
