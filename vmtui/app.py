@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial, wraps
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import ClassVar, Protocol, TypeVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -22,7 +22,7 @@ from textual.system_commands import SystemCommandsProvider
 
 from vmtui import config
 from vmtui.drivers.recording import Recording
-from vmtui.errors import UsageError, VmtuiError
+from vmtui.errors import NotFoundError, UsageError, VmtuiError
 from vmtui.fleet import Fleet
 from vmtui.messages import (
     ActionFinished,
@@ -35,6 +35,7 @@ from vmtui.messages import (
 from vmtui.models import HostEntry
 from vmtui.poller import Connector, HostPoller, ReplayPoller, open_host
 from vmtui.screens.actions import ACTIONS, BY_KEY
+from vmtui.screens.add_host import AddHostModal
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.domain import DomainScreen
 from vmtui.screens.help import HelpModal
@@ -53,26 +54,32 @@ EVENT_STATES = {
 }
 """The state a lifecycle event implies, shown at once until the re-sample it triggers arrives."""
 
-M = TypeVar("M")
+
+class _FromHost(Protocol):
+    host: str
 
 
-def _while_running(handler: Callable[[VmtuiApp, M], None]) -> Callable[[VmtuiApp, M], None]:
-    """Drop a poller message that is handled after the app began to quit.
+M = TypeVar("M", bound=_FromHost)
+
+
+def _from_watched_host(handler: Callable[[VmtuiApp, M], None]) -> Callable[[VmtuiApp, M], None]:
+    """Drop a poller message handled after the app began to quit, or from a host no longer watched.
 
     Pollers post until the app unmounts (on_unmount stops them), but Textual removes the screens
     before that: a sample handled in between found no widgets, or no screen at all, and crashed.
+    A removed host's poller may still have a sample in the queue: it must not bring the host back.
     """
 
     @wraps(handler)
     def handle(app: VmtuiApp, message: M) -> None:
-        if app.is_running:
+        if app.is_running and message.host in app.fleet.hosts:
             handler(app, message)
 
     return handle
 
 
 class DomainCommands(Provider):
-    """Command palette: lifecycle actions on the selected domain, and opening any domain by name."""
+    """Command palette: lifecycle actions on the selected domain, opening any domain, adding and removing hosts."""
 
     def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
         app = self.app
@@ -92,6 +99,10 @@ class DomainCommands(Provider):
         for view in app.fleet.hosts.values():
             for d in view.domains.values():
                 out.append((f"Open {d.name}", partial(app.open_domain, d.uuid), f"{d.state} on {view.name}"))
+        if app.recording is None:
+            out.append(("Add host…", app.action_add_host, "save a libvirt URI and watch it (key a)"))
+            for name in app.fleet.hosts:
+                out.append((f"Remove host {name}", partial(app.request_remove_host, name), "stop watching it"))
         return out
 
     async def discover(self) -> Hits:
@@ -173,17 +184,20 @@ class VmtuiApp(App[None]):
             self.sub_title = "replay"
             for view in self.fleet.hosts.values():
                 view.status = "replay"
-            self.pollers.append(ReplayPoller(self.recording, self.post_message))
+            replay = ReplayPoller(self.recording, self.post_message)
+            self.pollers.append(replay)
+            replay.start()
         else:
-            first, cap = self._backoff
             for entry in self.entries.values():
-                self.pollers.append(
-                    HostPoller(entry, self.post_message, connector=self.connector, backoff_first=first, backoff_max=cap)
-                )
-        for poller in self.pollers:
-            poller.start()
+                self._watch(entry)
         self.set_interval(self.interval, self._tick)
         self._render_hosts()
+
+    def _watch(self, entry: HostEntry) -> None:
+        first, cap = self._backoff
+        poller = HostPoller(entry, self.post_message, connector=self.connector, backoff_first=first, backoff_max=cap)
+        self.pollers.append(poller)
+        poller.start()
 
     def on_unmount(self) -> None:
         for poller in self.pollers:
@@ -209,7 +223,7 @@ class VmtuiApp(App[None]):
 
     # ----- messages from pollers ------------------------------------------------------------------
 
-    @_while_running
+    @_from_watched_host
     def on_host_connected(self, message: HostConnected) -> None:
         view = self.fleet.host(message.host)
         view.info = message.info
@@ -219,7 +233,7 @@ class VmtuiApp(App[None]):
             self.notify(f"{message.host}: reconnected", title="host back")
         self._render_hosts()
 
-    @_while_running
+    @_from_watched_host
     def on_host_sampled(self, message: HostSampled) -> None:
         view = self.fleet.host(message.host)
         self.fleet.sampled(message.host, message.tick, message.domains)
@@ -261,7 +275,7 @@ class VmtuiApp(App[None]):
             rows.append(row)
         self.host_screen.update_rows(host, rows)
 
-    @_while_running
+    @_from_watched_host
     def on_host_disconnected(self, message: HostDisconnected) -> None:
         view = self.fleet.host(message.host)
         was = view.status
@@ -277,7 +291,7 @@ class VmtuiApp(App[None]):
                 self.screen.refresh_data()
         self._render_hosts()
 
-    @_while_running
+    @_from_watched_host
     def on_domain_event_received(self, message: DomainEventReceived) -> None:
         log.info("%s: domain %s %s (%d)", message.host, message.uuid, message.event, message.detail)
         state = EVENT_STATES.get(message.event)
@@ -288,7 +302,7 @@ class VmtuiApp(App[None]):
         self._update_table(message.host, None)
         self._refresh_keys()
 
-    @_while_running
+    @_from_watched_host
     def on_action_finished(self, message: ActionFinished) -> None:
         label = BY_KEY[message.action].label if message.action in BY_KEY else message.action
         if message.ok:
@@ -302,6 +316,64 @@ class VmtuiApp(App[None]):
     def on_replay_finished(self, message: ReplayFinished) -> None:
         self.replay_done = True
         self.sub_title = f"replay finished ({message.samples} samples)"
+
+    # ----- hosts: add and remove, as `vmtui hosts add` / `hosts rm` ---------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "add_host":
+            return self.recording is None  # a replay shows recorded hosts only: no key, no footer entry
+        return True
+
+    def action_add_host(self) -> None:
+        if self.recording is not None:
+            self.notify("a replay plays recorded hosts only", severity="warning")
+            return
+        self.push_screen(AddHostModal(self._save_host), self._host_added)
+
+    def _save_host(self, entry: HostEntry) -> None:
+        """Validate and save (raises VmtuiError, which the dialog shows); a local file write, no libvirt."""
+        if entry.name in self.fleet.hosts:
+            raise UsageError(f"{entry.name!r} is already on the dashboard")
+        config.HostStore().add(entry)
+
+    def _host_added(self, entry: HostEntry | None) -> None:
+        if entry is None:
+            return
+        self.entries[entry.name] = entry
+        self.fleet.add_host(entry.name, entry.read_only)
+        self._watch(entry)
+        self._render_hosts()
+        self.notify(f"saved {entry.name} ({entry.uri}); connecting", title="host added")
+
+    def request_remove_host(self, name: str) -> None:
+        if name not in self.fleet.hosts or self.recording is not None:
+            return
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self._remove_host(name)
+
+        detail = "its guests are not touched: vmtui stops watching it and forgets it in hosts.toml"
+        self.push_screen(ConfirmModal(f"Remove host {name}?", detail=detail), answered)
+
+    def _remove_host(self, name: str) -> None:
+        try:
+            config.HostStore().remove(name)
+        except NotFoundError:
+            pass  # opened with -c for this session only: nothing saved to forget
+        except VmtuiError as exc:
+            self.notify(f"remove {name}: {exc}", severity="error")
+            return
+        for poller in [p for p in self.pollers if isinstance(p, HostPoller) and p.entry.name == name]:
+            poller.cancel()  # a daemon thread: it ends after its current call, without holding the UI
+            self.pollers.remove(poller)
+        self.entries.pop(name, None)
+        self.fleet.remove_host(name)
+        self.host_screen.update_rows(name, [])
+        if isinstance(self.screen, DomainScreen) and self.fleet.find(self.screen.uuid) is None:
+            self.pop_screen()
+        self._render_hosts()
+        self.notify(f"{name} removed", title="host removed")
 
     # ----- domains and actions ----------------------------------------------------------------------
 

@@ -72,6 +72,24 @@ class Fleet:
         self._last_point: dict[str, tuple[DomainMetrics, HistoryPoint]] = {}
         self._last_row: dict[str, tuple[object, object, float | None, DomainRow]] = {}
 
+    def add_host(self, name: str, read_only: bool) -> HostView:
+        view = self.hosts[name] = HostView(name, read_only)
+        return view
+
+    def remove_host(self, name: str) -> None:
+        """Forget a host and the history of its domains (unless another host holds them now)."""
+        view = self.hosts.pop(name, None)
+        if view is not None:
+            self._forget(set(view.domains) | set(view.tick.domains if view.tick else ()))
+
+    def _forget(self, uuids: set[str]) -> None:
+        """Drop the history and caches of these domains, except those a host holds now (migrated ones)."""
+        held = {u for v in self.hosts.values() for u in v.domains}
+        for uuid in uuids - held:
+            self.history.pop(uuid, None)
+            self._last_point.pop(uuid, None)
+            self._last_row.pop(uuid, None)
+
     def host(self, name: str) -> HostView:
         if name not in self.hosts:
             self.hosts[name] = HostView(name, read_only=False)
@@ -101,12 +119,7 @@ class Fleet:
                 self._last_point[uuid] = (m, point)
             hist.append(point)
         # Only this host's vanished domains lose their history: other hosts' samples arrive separately.
-        # A domain that moved (migrated) to another host keeps its history there.
-        elsewhere = {u for v in self.hosts.values() if v is not view for u in v.domains}
-        for uuid in before - set(domains) - set(tick.domains) - elsewhere:
-            self.history.pop(uuid, None)
-            self._last_point.pop(uuid, None)
-            self._last_row.pop(uuid, None)
+        self._forget(before - set(domains) - set(tick.domains))
 
     def find(self, uuid: str) -> tuple[HostView, DomainInfo | None, DomainMetrics | None] | None:
         """The host holding `uuid`, its XML facts and latest metrics."""

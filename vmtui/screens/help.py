@@ -22,6 +22,8 @@ GENERAL_KEYS = (
     ("up/down, j/k, pgup/pgdn, home/end", "move the cursor"),
     ("enter (or double click)", "open the domain screen"),
     ("s / S", "sort by the next column / reverse the order (or click a column header)"),
+    ("a", "add a host: name, URI, read-only; saved in hosts.toml like `vmtui hosts add`"),
+    ("ctrl+p, Remove host", "stop watching a host and forget it, like `vmtui hosts rm` (asks first)"),
 )
 
 

@@ -28,6 +28,7 @@ class HostScreen(Screen[None]):
         # filter gets the focus in time for text typed or pasted in the same burst as "/".
         Binding("slash", "filter", "Filter", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("a", "app.add_host", "Add host"),
         *ACTION_BINDINGS,
     ]
 
