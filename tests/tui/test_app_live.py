@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from tests.tui.conftest import Guests, PrivateDaemon, wait_for
 from vmtui.app import VmtuiApp
+from vmtui.errors import VmtuiError
 from vmtui.models import HostEntry
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.domain import DomainScreen
@@ -165,3 +168,25 @@ async def test_a_dead_daemon_is_noticed_at_once_not_at_the_next_poll(private_dae
         await wait_for(pilot, lambda: app.fleet.hosts["priv"].status == "disconnected", within=10)
         private_daemon.start()
         await wait_for(pilot, lambda: app.fleet.hosts["priv"].status == "connected", within=20)
+
+
+async def test_acting_on_a_domain_another_tool_just_removed(local_guests: Guests) -> None:
+    """RELIABILITY #10: the row is still there when the key is pressed; the action reports the domain gone,
+    nothing crashes, and the row goes once libvirt's event arrives."""
+    from vmtui.drivers import connect
+    from vmtui.drivers.guestxml import GuestSpec, build_guest_xml
+
+    with connect(local_guests.uri) as other_tool:
+        spec = GuestSpec(name=f"{local_guests.prefix}-doomed", role="test", domain_type="kvm", nic_model=None)
+        doomed = other_tool.define_and_start(build_guest_xml(spec)).uuid
+        try:
+            app = VmtuiApp([HostEntry("local", local_guests.uri)], interval=60.0)
+            async with app.run_test(size=(200, 50)) as pilot:
+                await wait_for(pilot, lambda: _state(app, doomed) == "running")
+                other_tool.destroy_and_undefine(doomed)
+                app.request_action(doomed, "suspend")  # before the app has seen the events
+                await wait_for(pilot, lambda: any("no domain" in n.message for n in app._notifications))
+                await wait_for(pilot, lambda: _table(app).row(doomed) is None, within=5)
+        finally:
+            with contextlib.suppress(VmtuiError):
+                other_tool.destroy_and_undefine(doomed)
