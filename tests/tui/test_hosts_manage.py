@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from textual.command import CommandList
 from textual.widgets import Input, Label
 
 from tests.tui.conftest import SYSTEM_URI, _libvirt_ready, wait_for
@@ -52,7 +53,13 @@ async def test_add_a_host_then_remove_it() -> None:
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"remove host local")
-        await pilot.pause(0.5)
+
+        def offered() -> bool:  # the palette searches asynchronously: Enter only once the hit is highlighted
+            hits = app.screen.query(CommandList)
+            index = hits.first().highlighted if hits else None
+            return index is not None and "Remove host local" in str(hits.first().get_option_at_index(index).prompt)
+
+        await wait_for(pilot, offered, within=10)
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmModal)
