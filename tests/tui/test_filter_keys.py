@@ -9,6 +9,7 @@ from __future__ import annotations
 from textual import events
 from textual.widgets import Input
 
+from tests.tui.conftest import wait_for
 from tests.tui.test_snapshots import SIZE, finished, replay_app
 
 
@@ -21,15 +22,15 @@ async def test_a_burst_after_slash_goes_to_the_filter() -> None:
     app = replay_app()
     async with app.run_test(size=SIZE) as pilot:
         await finished(pilot)
+        box = app.host_screen.query_one("#filter", Input)
         for key in _burst("/tuip"):  # as the driver posts them: all at once
             app.post_message(key)
-        await pilot.pause(0.2)
-        box = app.host_screen.query_one("#filter", Input)
-        assert box.value == "tuip"
+        await wait_for(pilot, lambda: len(box.value) == 4, within=5)  # 4 keys reached the filter...
+        assert box.value == "tuip"  # ...in order
         assert app.focused is box
         assert [n.message for n in app._notifications] == []  # no action ran on the selected domain
 
         for key in _burst("/x"):  # inside the filter, "/" is a character
             app.post_message(key)
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: len(box.value) == 6, within=5)
         assert box.value == "tuip/x"
