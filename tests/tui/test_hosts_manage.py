@@ -61,11 +61,9 @@ async def test_add_a_host_then_remove_it() -> None:
 
         await wait_for(pilot, offered, within=10)
         await pilot.press("enter")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmModal)
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), within=5)
         await pilot.press("y")
-        await pilot.pause(0.5)
-        assert "local" not in app.fleet.hosts
+        await wait_for(pilot, lambda: "local" not in app.fleet.hosts, within=5)
         assert HostStore().load() == []
         table = app.host_screen.query_one(DomainTable)
         assert all(r.host != "local" for u in table.visible_uuids if (r := table.row(u)))
