@@ -325,9 +325,6 @@ class VmtuiApp(App[None]):
         return True
 
     def action_add_host(self) -> None:
-        if self.recording is not None:
-            self.notify("a replay plays recorded hosts only", severity="warning")
-            return
         self.push_screen(AddHostModal(self._save_host), self._host_added)
 
     def _save_host(self, entry: HostEntry) -> None:
