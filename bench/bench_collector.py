@@ -37,10 +37,12 @@ from typing import Any
 
 import libvirt
 
-from vmtui.collector import Collector
-from vmtui.drivers.libvirt_driver import STATS_GROUPS, Connection, init_libvirt
+from vmtui.drivers.connection import init_libvirt
+from vmtui.drivers.host import STATS_GROUPS
+from vmtui.drivers.libvirt_driver import Connection
 from vmtui.metrics import EXIT_REASONS
 from vmtui.models import Accelerator, DomainInfo, HostInfo
+from vmtui.monitor.collector import Collector
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from qemu_guests import bench_qemu, print_qemu  # noqa: E402

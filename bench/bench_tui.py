@@ -58,8 +58,9 @@ def run_app(variant: str, uri: str) -> None:
     from textual.app import ComposeResult
     from textual.widgets import DataTable, Footer, Header, Input
 
+    from vmtui.fleet import DomainRow
     from vmtui.screens.host import HostScreen
-    from vmtui.widgets.domain_table import COLUMNS, DomainRow, DomainTable, format_row
+    from vmtui.widgets.domain_table import COLUMNS, DomainTable, format_row
     from vmtui.widgets.hosts_pane import HostsPane
 
     class NaiveHostScreen(HostScreen):
@@ -77,15 +78,10 @@ def run_app(variant: str, uri: str) -> None:
             yield hidden
             yield Footer()
 
-    class NaiveApp(VmtuiApp):
-        def __init__(self) -> None:
-            super().__init__(entries)
-            self.host_screen = NaiveHostScreen()
-
-        def _update_table(self, host: str, sample_wall: float | None) -> None:
-            if not self.host_screen.is_mounted:
+        def update_rows(self, host: str) -> None:
+            if not self.is_mounted:
                 return
-            table: DataTable[Any] = self.host_screen.query_one("#naive", DataTable)
+            table: DataTable[Any] = self.query_one("#naive", DataTable)
             columns = list(table.columns)
             rows: Iterable[DomainRow] = self.fleet.rows(host)
             for row in rows:
@@ -100,6 +96,11 @@ def run_app(variant: str, uri: str) -> None:
                         table.update_cell(row.uuid, key, value)
                 else:
                     table.add_row(*cells, key=row.uuid)
+
+    class NaiveApp(VmtuiApp):
+        def __init__(self) -> None:
+            super().__init__(entries)
+            self.host_screen = NaiveHostScreen(self.fleet, self.clock)
 
     NaiveApp().run()
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import libvirt
 from timing import Contender, ms, race, ratio, verdict
 
-from vmtui.collector import Collector
 from vmtui.drivers import connect
-from vmtui.drivers.guestxml import GuestSpec, build_guest_xml
-from vmtui.drivers.libvirt_driver import STATS_GROUPS
+from vmtui.drivers.host import STATS_GROUPS
+from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+from vmtui.monitor.collector import Collector
 
 COLLECTOR_GOAL = 1.3
 

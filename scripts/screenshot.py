@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 
 from vmtui.app import VmtuiApp
-from vmtui.drivers.recording import Recording
+from vmtui.drivers.replay import replay_entries
 
 
 async def shoot(recording: Path, out: Path) -> None:
-    app = VmtuiApp(recording=Recording(recording), interval=0.05)
+    app = VmtuiApp(replay_entries(recording), interval=0.05)
     async with app.run_test(size=(200, 50)) as pilot:
         while not app.replay_done:
             await pilot.pause(0.05)

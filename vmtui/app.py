@@ -1,40 +1,45 @@
-"""The Textual app: starts one poller per host, routes their messages into the fleet state and widgets.
+"""The Textual app: one poller per host, their reports into the fleet state, requests into jobs.
 
-All libvirt work happens on poller threads and action workers (see `vmtui.poller`); this module only
-reacts to messages on Textual's event loop.
+All libvirt work happens on poller threads and job workers (see `vmtui.monitor.poller` and
+`vmtui.jobs`); this module only reacts to messages on Textual's event loop. Screens post requests up
+(`messages.ActionRequested`, ...) and read the fleet state handed to them; none imports this module.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
-from functools import partial, wraps
 from pathlib import Path
-from typing import ClassVar, Protocol, TypeVar
+from typing import ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import Provider
+from textual.notifications import SeverityLevel
 from textual.system_commands import SystemCommandsProvider
 
 from vmtui import config
-from vmtui.drivers.recording import Recording
 from vmtui.errors import NotFoundError, UsageError, VmtuiError
 from vmtui.fleet import Fleet
+from vmtui.jobs import JobRunner
 from vmtui.messages import (
-    ActionFinished,
-    DomainEventReceived,
-    HostConnected,
-    HostDisconnected,
-    HostSampled,
-    ReplayFinished,
+    ActionRequested,
+    DomainOpenRequested,
+    HostRemoveRequested,
+    JobFinished,
+    JobProgressed,
+    MonitorReported,
 )
 from vmtui.models import HostEntry
-from vmtui.poller import Connector, HostPoller, ReplayPoller, open_host
-from vmtui.screens.actions import ACTIONS, BY_KEY
+from vmtui.monitor.events import DomainChanged, HostConnected, HostDisconnected, HostSampled, SourceEnded
+from vmtui.monitor.poller import Connector, HostPoller, open_host
+from vmtui.ops import lifecycle
+from vmtui.ops.base import Progress
+from vmtui.palette import DomainCommands
+from vmtui.present import one_line
 from vmtui.screens.add_host import AddHostModal
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.domain import DomainScreen
@@ -42,79 +47,6 @@ from vmtui.screens.help import HelpModal
 from vmtui.screens.host import HostScreen
 
 log = logging.getLogger("vmtui.app")
-
-EVENT_STATES = {
-    "started": "running",
-    "resumed": "running",
-    "suspended": "paused",
-    "stopped": "shut-off",
-    "shutdown": "shutting-down",
-    "crashed": "crashed",
-    "pmsuspended": "pmsuspended",
-}
-"""The state a lifecycle event implies, shown at once until the re-sample it triggers arrives."""
-
-
-class _FromHost(Protocol):
-    host: str
-
-
-M = TypeVar("M", bound=_FromHost)
-
-
-def _from_watched_host(handler: Callable[[VmtuiApp, M], None]) -> Callable[[VmtuiApp, M], None]:
-    """Drop a poller message handled after the app began to quit, or from a host no longer watched.
-
-    Pollers post until the app unmounts (on_unmount stops them), but Textual removes the screens
-    before that: a sample handled in between found no widgets, or no screen at all, and crashed.
-    A removed host's poller may still have a sample in the queue: it must not bring the host back.
-    """
-
-    @wraps(handler)
-    def handle(app: VmtuiApp, message: M) -> None:
-        if app.is_running and message.host in app.fleet.hosts:
-            handler(app, message)
-
-    return handle
-
-
-class DomainCommands(Provider):
-    """Command palette: lifecycle actions on the selected domain, opening any domain, adding and removing hosts."""
-
-    def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
-        app = self.app
-        if not isinstance(app, VmtuiApp):
-            return []
-        out: list[tuple[str, Callable[[], object], str]] = []
-        uuid = app.selected_uuid()
-        found = app.fleet.find(uuid) if uuid else None
-        if uuid and found:
-            view, info, _m = found
-            name = info.name if info else uuid
-            for action in ACTIONS:
-                if app.action_allowed(uuid, action.key):
-                    out.append(
-                        (f"{action.label} {name}", partial(app.request_action, uuid, action.key), f"on {view.name}")
-                    )
-        for view in app.fleet.hosts.values():
-            for d in view.domains.values():
-                out.append((f"Open {d.name}", partial(app.open_domain, d.uuid), f"{d.state} on {view.name}"))
-        if app.recording is None:
-            out.append(("Add host…", app.action_add_host, "save a libvirt URI and watch it (key a)"))
-            for name in app.fleet.hosts:
-                out.append((f"Remove host {name}", partial(app.request_remove_host, name), "stop watching it"))
-        return out
-
-    async def discover(self) -> Hits:
-        for text, command, help_text in self._commands()[:20]:
-            yield DiscoveryHit(text, command, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for text, command, help_text in self._commands():
-            score = matcher.match(text)
-            if score > 0:
-                yield Hit(score, matcher.highlight(text), command, help=help_text)
 
 
 class VmtuiApp(App[None]):
@@ -134,34 +66,31 @@ class VmtuiApp(App[None]):
         self,
         entries: Sequence[HostEntry] = (),
         *,
-        recording: Recording | None = None,
         interval: float = 1.0,
         connector: Connector = open_host,
         backoff: tuple[float, float] = (1.0, 30.0),
         clock: Callable[[], float] = time.time,
     ) -> None:
         """Args:
-        entries: hosts to poll live (ignored with `recording`).
-        recording: play this recording back instead of polling hosts.
-        interval: seconds between polls (and replayed samples).
-        connector: opens a host; actions use it too, each with its own connection.
+        entries: hosts to watch: libvirt URIs, or the hosts of a recording (`replay.replay_entries`).
+        interval: seconds between polls (and between a recording's samples).
+        connector: opens a host; jobs use it too, each with its own connection.
         backoff: first and maximum reconnect delay in seconds.
         clock: time.time stand-in, so tests can freeze what the hosts pane shows.
         """
         super().__init__()
         self.entries = {e.name: e for e in entries}
-        self.recording = recording
         self.interval = interval
         self.connector = connector
         self.clock = clock
         self._backoff = backoff
-        hosts = list(recording.hosts) if recording else list(self.entries)
-        self.fleet = Fleet([(name, self.entries[name].read_only if name in self.entries else False) for name in hosts])
-        self.pollers: list[HostPoller | ReplayPoller] = []
-        self.replay_done = False
-        self._event_states: dict[str, tuple[str, float]] = {}
+        self.fleet = Fleet([(e.name, e.read_only) for e in entries], interval=interval, clock=clock)
+        self.pollers: dict[str, HostPoller] = {}
+        self.jobs = JobRunner(self)
+        self.sources_ended: dict[str, int] = {}
+        """Hosts of a recording that played out, with their sample counts."""
         self._keys_for: tuple[str, str | None, str | None] | None = None
-        self.host_screen = HostScreen()
+        self.host_screen = HostScreen(self.fleet, clock)
 
     # ----- life cycle ---------------------------------------------------------------------------
 
@@ -180,69 +109,93 @@ class VmtuiApp(App[None]):
         return self.host_screen
 
     def on_mount(self) -> None:
-        if self.recording is not None:
-            self.sub_title = "replay"
-            for view in self.fleet.hosts.values():
-                view.status = "replay"
-            replay = ReplayPoller(self.recording, self.post_message)
-            self.pollers.append(replay)
-            replay.start()
-        else:
-            for entry in self.entries.values():
-                self._watch(entry)
+        for entry in self.entries.values():
+            self._watch(entry)
         self.set_interval(self.interval, self._tick)
-        self._render_hosts()
+        self.host_screen.show_hosts()
 
     def _watch(self, entry: HostEntry) -> None:
         first, cap = self._backoff
-        poller = HostPoller(entry, self.post_message, connector=self.connector, backoff_first=first, backoff_max=cap)
-        self.pollers.append(poller)
+
+        def report(event: object) -> None:
+            self.post_message(MonitorReported(event))  # type: ignore[arg-type]
+
+        poller = HostPoller(entry, report, connector=self.connector, backoff_first=first, backoff_max=cap)
+        self.pollers[entry.name] = poller
         poller.start()
 
     def on_unmount(self) -> None:
-        for poller in self.pollers:
+        # Daemon threads: a poller or job stuck in a libvirt call on a dead host never holds the exit.
+        for poller in self.pollers.values():
             poller.cancel()
-        for poller in self.pollers:
-            # A poller stuck in a libvirt call on a dead host must not hold the exit: it is a daemon thread.
-            poller.join(timeout=2)
+        for job in self.jobs.jobs.values():
+            job.cancel.set()
 
     def _tick(self) -> None:
-        for poller in self.pollers:
+        for poller in self.pollers.values():
             poller.schedule_update()
-        if any(v.status == "disconnected" for v in self.fleet.hosts.values()):
-            self._render_hosts()  # the "retrying in N s" countdown
+        # Countdowns ("retrying in N s") and sample ages ("last sample 7 s ago") move without samples.
+        if any(v.status != "connected" or self.fleet.sample_age(v) is not None for v in self.fleet.hosts.values()):
+            self.host_screen.show_hosts()
+            for name in self.fleet.hosts:
+                self.host_screen.update_rows(name)
 
-    def _render_hosts(self) -> None:
-        self.host_screen.show_hosts(self.fleet.hosts.values(), self.clock())
+    def say(self, message: str, *, title: str = "", severity: SeverityLevel = "information") -> None:
+        """A notification, one line, shown literally (names and libvirt's words are never markup)."""
+        self.notify(one_line(message), title=one_line(title, 60), severity=severity, markup=False)
 
-    def render_all(self) -> None:
-        """Draw everything the fleet state holds (the dashboard calls it once it is composed)."""
-        self._render_hosts()
-        for host in self.fleet.hosts:
-            self._update_table(host, None)
+    # ----- reports from the pollers ---------------------------------------------------------------
 
-    # ----- messages from pollers ------------------------------------------------------------------
+    def on_monitor_reported(self, message: MonitorReported) -> None:
+        # Dropped after the app began to quit (the screens are gone) or from a host no longer watched
+        # (a removed host's poller may still have a sample in the queue: it must not bring it back).
+        if not self.is_running or message.host not in self.fleet.hosts:
+            return
+        event = message.event
+        view = self.fleet.host(event.host)
+        match event:
+            case HostConnected():
+                view.info = event.info
+                view.status = "connected"
+                if event.reconnected:
+                    self.say(f"{event.host}: reconnected", title="host back")
+            case HostSampled():
+                self.fleet.sampled(event.host, event.tick, event.domains)
+                self.host_screen.update_rows(event.host)
+                screen = self.screen
+                if isinstance(screen, DomainScreen) and screen.uuid in view.domains:
+                    screen.refresh_data()
+                self._refresh_keys()
+            case HostDisconnected():
+                was = view.status
+                view.status, view.reason = "disconnected", event.reason
+                view.down_since, view.retry_at = event.since, event.retry_at
+                if was != "disconnected":
+                    # One notification per state change, never one per retry.
+                    self.say(
+                        f"{event.host}: {event.reason}; retrying with backoff", title="host lost", severity="warning"
+                    )
+                    self.host_screen.update_rows(event.host)
+                    if isinstance(self.screen, DomainScreen):
+                        self.screen.refresh_data()
+            case DomainChanged():
+                log.info("%s: domain %s %s (%d)", event.host, event.uuid, event.event, event.detail)
+                if self.fleet.domain_event(event.uuid, event.event, event.wall):
+                    self.host_screen.update_rows(event.host)
+                    if isinstance(self.screen, DomainScreen) and self.screen.uuid == event.uuid:
+                        self.screen.refresh_data()
+                    self._refresh_keys()
+            case SourceEnded():
+                view.status = "ended"
+                self.sources_ended[event.host] = event.samples
+                if set(self.sources_ended) == set(self.fleet.hosts):
+                    self.sub_title = f"replay finished ({max(self.sources_ended.values())} samples)"
+        self.host_screen.show_hosts()
 
-    @_from_watched_host
-    def on_host_connected(self, message: HostConnected) -> None:
-        view = self.fleet.host(message.host)
-        view.info = message.info
-        if view.status != "replay":
-            view.status = "connected"
-        if message.reconnected:
-            self.notify(f"{message.host}: reconnected", title="host back")
-        self._render_hosts()
-
-    @_from_watched_host
-    def on_host_sampled(self, message: HostSampled) -> None:
-        view = self.fleet.host(message.host)
-        self.fleet.sampled(message.host, message.tick, message.domains)
-        self._update_table(message.host, message.tick.sample.wall)
-        self._render_hosts()
-        screen = self.screen
-        if isinstance(screen, DomainScreen) and screen.uuid in view.domains:
-            screen.refresh_data()
-        self._refresh_keys()
+    @property
+    def replay_done(self) -> bool:
+        """Every watched host was a recording, and all of them have played out."""
+        return bool(self.fleet.hosts) and set(self.sources_ended) == set(self.fleet.hosts)
 
     def _refresh_keys(self) -> None:
         """Re-evaluate which action keys apply, only when the selected domain's state changed.
@@ -250,78 +203,21 @@ class VmtuiApp(App[None]):
         `refresh_bindings` rebuilds the Footer; doing it every tick cost more than the whole table.
         """
         uuid = self.selected_uuid()
-        found = self.fleet.find(uuid) if uuid else None
-        state = None
-        if found is not None:
-            _view, info, m = found
-            state = m.state if m else (info.state if info else None)
-            state = self._event_states.get(uuid, (state, 0.0))[0] if uuid else state
+        state = (self.fleet.pending.get(uuid) or self.fleet.state_of(uuid)) if uuid else None
         key = (type(self.screen).__name__, uuid, state)
         if key != self._keys_for:
             self._keys_for = key
             self.screen.refresh_bindings()
 
-    def _update_table(self, host: str, sample_wall: float | None) -> None:
-        """Push one host's rows to the table, with event-implied states newer than the sample."""
-        rows = []
-        for row in self.fleet.rows(host):
-            override = self._event_states.get(row.uuid)
-            if override is not None:
-                state, at = override
-                if sample_wall is not None and sample_wall >= at:
-                    del self._event_states[row.uuid]  # the sample has caught up with the event
-                else:
-                    row = replace(row, state=state)
-            rows.append(row)
-        self.host_screen.update_rows(host, rows)
-
-    @_from_watched_host
-    def on_host_disconnected(self, message: HostDisconnected) -> None:
-        view = self.fleet.host(message.host)
-        was = view.status
-        view.status, view.reason = "disconnected", message.reason
-        view.down_since, view.retry_at = message.since, message.retry_at
-        if was != "disconnected":
-            # One notification per state change, never one per retry.
-            self.notify(
-                f"{message.host}: {message.reason}; retrying with backoff", title="host lost", severity="warning"
-            )
-            self._update_table(message.host, None)
-            if isinstance(self.screen, DomainScreen):
-                self.screen.refresh_data()
-        self._render_hosts()
-
-    @_from_watched_host
-    def on_domain_event_received(self, message: DomainEventReceived) -> None:
-        log.info("%s: domain %s %s (%d)", message.host, message.uuid, message.event, message.detail)
-        state = EVENT_STATES.get(message.event)
-        if state is None:
-            return
-        # Shown at once; the poller re-samples right after posting the event and confirms it.
-        self._event_states[message.uuid] = (state, message.wall)
-        self._update_table(message.host, None)
-        self._refresh_keys()
-
-    @_from_watched_host
-    def on_action_finished(self, message: ActionFinished) -> None:
-        label = BY_KEY[message.action].label if message.action in BY_KEY else message.action
-        if message.ok:
-            self.notify(f"{label} {message.name}: done", title=message.host)
-        else:
-            self.notify(f"{label} {message.name}: {message.message}", title=message.host, severity="error")
-        for poller in self.pollers:
-            if isinstance(poller, HostPoller) and poller.entry.name == message.host:
-                poller.request_refresh()
-
-    def on_replay_finished(self, message: ReplayFinished) -> None:
-        self.replay_done = True
-        self.sub_title = f"replay finished ({message.samples} samples)"
-
     # ----- hosts: add and remove, as `vmtui hosts add` / `hosts rm` ---------------------------------
+
+    def can_add_hosts(self) -> bool:
+        """A dashboard of recordings only is a replay: no live hosts to add."""
+        return not self.fleet.hosts or not all(v.recorded for v in self.fleet.hosts.values())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "add_host":
-            return self.recording is None  # a replay shows recorded hosts only: no key, no footer entry
+            return self.can_add_hosts()
         return True
 
     def action_add_host(self) -> None:
@@ -339,18 +235,19 @@ class VmtuiApp(App[None]):
         self.entries[entry.name] = entry
         self.fleet.add_host(entry.name, entry.read_only)
         self._watch(entry)
-        self._render_hosts()
-        self.notify(f"saved {entry.name} ({entry.uri}); connecting", title="host added")
+        self.host_screen.show_hosts()
+        self.say(f"saved {entry.name} ({entry.uri}); connecting", title="host added")
 
-    def request_remove_host(self, name: str) -> None:
-        if name not in self.fleet.hosts or self.recording is not None:
+    def on_host_remove_requested(self, message: HostRemoveRequested) -> None:
+        name = message.name
+        if name not in self.fleet.hosts or not self.can_add_hosts():
             return
 
         def answered(ok: bool | None) -> None:
             if ok:
                 self._remove_host(name)
 
-        detail = "its guests are not touched: vmtui stops watching it and forgets it in hosts.toml"
+        detail = "Its guests are not touched: vmtui stops watching it and forgets it in hosts.toml."
         self.push_screen(ConfirmModal(f"Remove host {name}?", detail=detail), answered)
 
     def _remove_host(self, name: str) -> None:
@@ -359,18 +256,18 @@ class VmtuiApp(App[None]):
         except NotFoundError:
             pass  # opened with -c for this session only: nothing saved to forget
         except VmtuiError as exc:
-            self.notify(f"remove {name}: {exc}", severity="error")
+            self.say(f"remove {name}: {exc}", severity="error")
             return
-        for poller in [p for p in self.pollers if isinstance(p, HostPoller) and p.entry.name == name]:
+        poller = self.pollers.pop(name, None)
+        if poller is not None:
             poller.cancel()  # a daemon thread: it ends after its current call, without holding the UI
-            self.pollers.remove(poller)
         self.entries.pop(name, None)
         self.fleet.remove_host(name)
-        self.host_screen.update_rows(name, [])
+        self.host_screen.update_rows(name)
         if isinstance(self.screen, DomainScreen) and self.fleet.find(self.screen.uuid) is None:
             self.pop_screen()
-        self._render_hosts()
-        self.notify(f"{name} removed", title="host removed")
+        self.host_screen.show_hosts()
+        self.say(f"{name} removed", title="host removed")
 
     # ----- domains and actions ----------------------------------------------------------------------
 
@@ -380,106 +277,83 @@ class VmtuiApp(App[None]):
             return screen.selected_uuid()
         return self.host_screen.selected_uuid()
 
-    def open_domain(self, uuid: str) -> None:
-        if self.fleet.find(uuid) is None:
-            self.notify("that domain is gone", severity="warning")
+    def on_domain_open_requested(self, message: DomainOpenRequested) -> None:
+        if self.fleet.find(message.uuid) is None:
+            self.say("that domain is gone", severity="warning")
             return
         if isinstance(self.screen, DomainScreen):
             self.pop_screen()
-        self.push_screen(DomainScreen(uuid))
+        self.push_screen(DomainScreen(message.uuid, self.fleet))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpModal):
             self.push_screen(HelpModal())
 
-    def action_allowed(self, uuid: str | None, action: str) -> bool | None:
-        """Whether a lifecycle key applies: hidden (False) when the domain's state does not allow it.
-
-        On read-only hosts and in replays the keys stay active so that pressing one explains why
-        it is refused (in `request_action`, before any libvirt call) instead of doing nothing.
-        """
-        if uuid is None or action not in BY_KEY:
-            return False
-        found = self.fleet.find(uuid)
-        if found is None:
-            return False
-        view, info, m = found
-        if view.read_only or view.status == "replay":
-            return True
-        state = m.state if m else (info.state if info else "")
-        override = self._event_states.get(uuid)
-        if override is not None:
-            state = override[0]
-        return state in BY_KEY[action].allowed_states
-
-    def request_action(self, uuid: str, action: str) -> None:
-        """Check, confirm if destructive, then run the action in a worker with its own connection."""
-        spec = BY_KEY.get(action)
+    def on_action_requested(self, message: ActionRequested) -> None:
+        """Check, confirm if destructive, then run the action as a job with its own connection."""
+        uuid, action = message.uuid, message.action
+        spec = lifecycle.BY_KEY.get(action)
         found = self.fleet.find(uuid)
         if spec is None or found is None:
-            self.notify("no such domain or action", severity="warning")
+            self.say("no such domain or action", severity="warning")
             return
-        view, info, _m = found
-        name = info.name if info else uuid
-        # Refused here, before any libvirt call: the host was opened read-only.
-        if view.status == "replay":
-            self.notify(f"{spec.label} {name}: a replay has no live host", severity="warning")
-            return
-        if view.read_only or (view.info is not None and view.info.read_only):
-            self.notify(f"{spec.label} {name}: {view.name} is connected read-only", title="refused", severity="error")
+        view = found[0]
+        name = self.fleet.name_of(uuid)
+        why = self.fleet.action_refusal(uuid, action)
+        if why is not None:
+            # Refused here, before any libvirt call.
+            self.say(f"{spec.label} {name}: {why}", title="refused", severity="error")
             return
         entry = self.entries.get(view.name)
         if entry is None:
             return
-        if spec.destructive:
-            question = f"{spec.label} {name} on {view.name}?"
+        if not spec.destructive:
+            self._start_action(entry, uuid, name, spec)
+            return
 
-            def answered(ok: bool | None) -> None:
-                if ok:
-                    self._start_action(entry, uuid, name, action)
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self._start_action(entry, uuid, name, spec)
 
-            self.push_screen(ConfirmModal(question, detail="the guest is stopped or restarted"), answered)
-        else:
-            self._start_action(entry, uuid, name, action)
+        question = lifecycle.question(spec, name, view.name)
+        self.push_screen(ConfirmModal(question, detail="The guest is stopped or restarted."), answered)
 
-    def _start_action(self, entry: HostEntry, uuid: str, name: str, action: str) -> None:
-        # run_worker is @work's equivalent with a group computed per domain: actions on one domain never
-        # overlap (exclusive cancels the older one), actions on different domains run in parallel.
-        self.run_worker(
-            partial(self._action_worker, entry, uuid, name, action),
-            name=f"{action} {name}",
-            group=f"ops:{uuid}",
-            description=f"{action} {name} on {entry.name}",
-            exclusive=True,
-            thread=True,
-            exit_on_error=False,
-        )
+    def _start_action(self, entry: HostEntry, uuid: str, name: str, spec: lifecycle.LifecycleAction) -> None:
+        # The state may have changed while the question was open: ask the rules again.
+        why = self.fleet.action_refusal(uuid, spec.key)
+        if why is not None:
+            self.say(f"{spec.label} {name}: {why}", title="refused", severity="error")
+            return
 
-    def _action_worker(self, entry: HostEntry, uuid: str, name: str, action: str) -> None:
-        """Thread worker: its own connection, so it never waits behind (or blocks) the poller."""
-        try:
+        def operation(progress: Progress, cancel: threading.Event) -> object:
             with self.connector(entry) as conn:
-                conn.lifecycle(uuid, action)
-        except VmtuiError as exc:
-            self.post_message(ActionFinished(entry.name, uuid, name, action, False, exc.message))
+                return lifecycle.run(conn, uuid, spec.key, progress=progress, cancel=cancel)
+
+        if self.jobs.start(entry.name, uuid, f"{spec.label} {name}", operation) is not None:
+            self.fleet.pending[uuid] = spec.pending
+            self.host_screen.update_rows(entry.name)
+            self._refresh_keys()
+
+    def on_job_progressed(self, message: JobProgressed) -> None:
+        self.jobs.progressed(message.job_id, message.step)
+
+    def on_job_finished(self, message: JobFinished) -> None:
+        self.jobs.finished(message.job_id)
+        if message.uuid is not None:
+            self.fleet.pending.pop(message.uuid, None)
+        if not self.is_running or message.host not in self.fleet.hosts:
             return
-        except Exception as exc:
-            log.exception("%s %s failed", action, name)
-            self.post_message(ActionFinished(entry.name, uuid, name, action, False, f"internal error: {exc}"))
-            return
-        self.post_message(ActionFinished(entry.name, uuid, name, action, True, "done"))
+        if message.ok:
+            self.say(f"{message.label}: done", title=message.host)
+        else:
+            self.say(f"{message.label}: {message.message}", title=message.host, severity="error")
+        self.host_screen.update_rows(message.host)
+        self._refresh_keys()
+        poller = self.pollers.get(message.host)
+        if poller is not None:
+            poller.request_refresh(message.uuid)
 
 
-def launch(*, connect: Sequence[str] | None, host: Sequence[str] | None, read_only: bool, replay: Path | None) -> None:
+def launch(entries: Sequence[HostEntry]) -> None:
     """Entry point of `vmtui` without a subcommand: run the app until the user quits."""
-    if replay is not None:
-        if connect or host:
-            raise UsageError("--replay plays a recording; it cannot be combined with -c or --host")
-        try:
-            recording = Recording(replay)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from exc
-        app = VmtuiApp(recording=recording)
-    else:
-        app = VmtuiApp(config.resolve_targets(connect, host, read_only=read_only))
-    app.run()
+    VmtuiApp(entries).run()

@@ -131,9 +131,23 @@ class HostStore:
 
 
 def resolve_targets(
-    connect: Sequence[str] | None, hosts: Sequence[str] | None, *, read_only: bool = False
+    connect: Sequence[str] | None,
+    hosts: Sequence[str] | None,
+    *,
+    read_only: bool = False,
+    replay: Path | None = None,
 ) -> list[HostEntry]:
-    """-c URIs and --host names as given; with neither, every saved host; with none saved, libvirt's default."""
+    """Which hosts a command talks to, as virsh decides it.
+
+    -c URIs and --host names as given; with neither, every saved host; with none saved, libvirt's
+    default (which honours LIBVIRT_DEFAULT_URI and uri_default). `replay`: the hosts of a recording.
+    """
+    if replay is not None:
+        if connect or hosts:
+            raise UsageError("--replay reads a recording; it cannot be combined with -c or --host")
+        from vmtui.drivers.replay import replay_entries
+
+        return replay_entries(replay)
     store = HostStore()
     targets = [HostEntry(name=uri, uri=uri, read_only=read_only) for uri in connect or ()]
     for name in hosts or ():

@@ -77,3 +77,10 @@ class OperationError(VmtuiError):
 
     exit_code = ExitCode.FAILED
     kind = "failed"
+
+
+class EndOfRecordingError(VmtuiError):
+    """A finite source (a recording played back) has no more samples: an end, not a failure."""
+
+    exit_code = ExitCode.OK
+    kind = "end"

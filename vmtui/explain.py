@@ -12,6 +12,7 @@ from enum import IntEnum
 
 from vmtui.metrics import DomainMetrics
 from vmtui.models import Accelerator, DeviceClass, DomainInfo, HostInfo
+from vmtui.present import count
 
 
 class Severity(IntEnum):
@@ -52,10 +53,8 @@ HIGH_MAJOR_FAULTS = 50.0
 
 
 def fmt(value: float | None, unit: str = "") -> str:
-    if value is None:
-        return "n/a"
-    text = f"{value:,.1f}" if abs(value) < 10 else f"{value:,.0f}"
-    return text.replace(",", " ") + unit
+    """A figure in a finding's evidence: as `vmtui.present.count` prints it, "n/a" when unknown."""
+    return "n/a" if value is None else count(value) + unit
 
 
 def _io_exit_evidence(m: DomainMetrics | None) -> tuple[tuple[str, ...], float]:

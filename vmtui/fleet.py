@@ -1,25 +1,64 @@
-"""What the UI knows about the fleet: host states, latest metrics, per-domain history.
+"""What the TUI knows about the fleet: host states, latest metrics, per-domain history and state.
 
-Lives on Textual's event loop only: message handlers update it, widgets read it. No thread ever
-touches it (the pollers send frozen messages instead), so it needs no locks.
+Lives on Textual's event loop only: message handlers update it, screens and widgets read it. No
+thread ever touches it (pollers and jobs send frozen messages instead), so it needs no locks.
+The effective state of a domain is decided here and nowhere else (`Fleet.state_of`).
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from vmtui.collector import Tick
 from vmtui.metrics import DomainMetrics
-from vmtui.models import DomainInfo, HostInfo
-from vmtui.widgets.domain_table import DomainRow
+from vmtui.models import ACTIVE_STATES, DomainInfo, HostInfo
+from vmtui.monitor.collector import Tick
+from vmtui.ops.lifecycle import BY_KEY, refusal
 
 HISTORY_POINTS = 300
 """Five minutes at 1 Hz."""
 
-ACTIVE_STATES = ("running", "blocked", "paused", "shutting-down", "pmsuspended")
+STALE_AFTER_INTERVALS = 2.0
+"""A host whose newest sample is older than this many poll intervals is shown (and treated) as stale."""
+
+EVENT_STATES = {
+    "started": "running",
+    "resumed": "running",
+    "suspended": "paused",
+    "migrating": "migrating",
+    "migrated": "gone",
+    "stopped": "shut-off",
+    "undefined": "gone",
+    "shutdown": "shutting-down",
+    "crashed": "crashed",
+    "pmsuspended": "pmsuspended",
+}
+"""The state a lifecycle event implies, shown at once until a sample taken after it arrives."""
+
+
+@dataclass(frozen=True, slots=True)
+class DomainRow:
+    """One domain as the table shows it; equality decides whether the line is re-formatted."""
+
+    uuid: str
+    host: str
+    name: str
+    state: str
+    accel: str
+    vcpus: int
+    cpu: float | None
+    steal: float | None
+    overhead: float | None
+    mem_cur_kib: int | None
+    mem_max_kib: int | None
+    disk_bps: float | None
+    net_bps: float | None
+    exits: float | None
+    stale_since: float | None = None
+    """time.time() of the row's last sample while its host is unreachable or silent, else None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +78,7 @@ class HostView:
     name: str
     read_only: bool
     status: str = "connecting"
-    """connecting, connected, disconnected or replay."""
+    """connecting, connected, disconnected, or ended (a recording that has played out)."""
     info: HostInfo | None = None
     reason: str = ""
     down_since: float | None = None
@@ -51,6 +90,10 @@ class HostView:
     def last_sample_wall(self) -> float | None:
         return self.tick.sample.wall if self.tick else None
 
+    @property
+    def recorded(self) -> bool:
+        return self.info is not None and self.info.source == "recording"
+
     def overcommit(self) -> float | None:
         """Sum of running guests' max memory over host memory (above 1.0 relies on ballooning/KSM/swap)."""
         if self.info is None or not self.info.memory_kib:
@@ -60,17 +103,32 @@ class HostView:
 
 
 class Fleet:
-    """Hosts, their latest ticks, and bounded history per domain UUID."""
+    """Hosts, their latest ticks, bounded history per domain UUID, events and actions in flight."""
 
-    def __init__(self, hosts: list[tuple[str, bool]], *, history_points: int = HISTORY_POINTS) -> None:
+    def __init__(
+        self,
+        hosts: list[tuple[str, bool]],
+        *,
+        interval: float = 1.0,
+        clock: Callable[[], float] = time.time,
+        history_points: int = HISTORY_POINTS,
+    ) -> None:
         self.hosts: dict[str, HostView] = {name: HostView(name, ro) for name, ro in hosts}
         self.history: dict[str, deque[HistoryPoint]] = {}
+        self.interval = interval
+        self.clock = clock
+        self.pending: dict[str, str] = {}
+        """UUID -> what runs on it now ("pausing…"): one operation at a time per domain."""
+        self._events: dict[str, tuple[str, float]] = {}
+        """UUID -> (state an event implied, when): newer than the samples until one catches up."""
         self._points = history_points
         # Per UUID, what the last row and history point were built from: a domain whose metrics and
         # facts are the same objects as last tick (the collector reuses them while counters stand
         # still) costs nothing to redraw.
         self._last_point: dict[str, tuple[DomainMetrics, HistoryPoint]] = {}
-        self._last_row: dict[str, tuple[object, object, float | None, DomainRow]] = {}
+        self._last_row: dict[str, tuple[object, ...]] = {}
+
+    # ----- hosts ---------------------------------------------------------------------------------
 
     def add_host(self, name: str, read_only: bool) -> HostView:
         view = self.hosts[name] = HostView(name, read_only)
@@ -82,6 +140,39 @@ class Fleet:
         if view is not None:
             self._forget(set(view.domains) | set(view.tick.domains if view.tick else ()))
 
+    def host(self, name: str) -> HostView:
+        if name not in self.hosts:
+            self.hosts[name] = HostView(name, read_only=False)
+        return self.hosts[name]
+
+    def sample_age(self, view: HostView) -> float | None:
+        """Seconds since the host's newest sample, once it is older than two poll intervals; else None."""
+        wall = view.last_sample_wall
+        if wall is None or view.status == "ended":
+            return None
+        age = self.clock() - wall
+        return age if age > STALE_AFTER_INTERVALS * max(self.interval, 0.5) else None
+
+    def stale_since(self, view: HostView) -> float | None:
+        """When the host's rows stopped being fresh: disconnected, or silent for two intervals."""
+        if view.status == "disconnected" or self.sample_age(view) is not None:
+            return view.last_sample_wall
+        return None
+
+    def write_refusal(self, view: HostView) -> str | None:
+        """Why nothing may be changed on this host now, or None."""
+        if view.recorded:
+            return "a replay has no live host"
+        if view.read_only or (view.info is not None and view.info.read_only):
+            return f"{view.name} is connected read-only"
+        if view.status != "connected":
+            return f"{view.name} is {view.status}"
+        if self.sample_age(view) is not None:
+            return f"{view.name} has not answered for {self.sample_age(view) or 0:.0f} s"
+        return None
+
+    # ----- updates from the pollers ---------------------------------------------------------------
+
     def _forget(self, uuids: set[str]) -> None:
         """Drop the history and caches of these domains, except those a host holds now (migrated ones)."""
         held = {u for v in self.hosts.values() for u in v.domains}
@@ -89,20 +180,19 @@ class Fleet:
             self.history.pop(uuid, None)
             self._last_point.pop(uuid, None)
             self._last_row.pop(uuid, None)
-
-    def host(self, name: str) -> HostView:
-        if name not in self.hosts:
-            self.hosts[name] = HostView(name, read_only=False)
-        return self.hosts[name]
+            self._events.pop(uuid, None)
 
     def sampled(self, name: str, tick: Tick, domains: Mapping[str, DomainInfo]) -> None:
         view = self.host(name)
         before = set(view.domains) | set(view.tick.domains if view.tick else ())
         view.tick, view.domains = tick, domains
-        if view.status != "replay":
-            view.status = "connected"
+        view.status = "connected"
         view.down_since = view.retry_at = None
         view.reason = ""
+        wall = tick.sample.wall
+        for uuid, (_state, at) in list(self._events.items()):
+            if uuid in domains and wall >= at:
+                del self._events[uuid]  # this sample was taken after the event: it says the truth now
         for uuid, m in tick.domains.items():
             if m.elapsed_s <= 0:
                 continue  # the first sample of a domain has no rates yet
@@ -121,6 +211,16 @@ class Fleet:
         # Only this host's vanished domains lose their history: other hosts' samples arrive separately.
         self._forget(before - set(domains) - set(tick.domains))
 
+    def domain_event(self, uuid: str, event: str, wall: float) -> bool:
+        """Note what a lifecycle event implies; False when the event changes no state."""
+        state = EVENT_STATES.get(event)
+        if state is None:
+            return False
+        self._events[uuid] = (state, wall)
+        return True
+
+    # ----- reading ----------------------------------------------------------------------------------
+
     def find(self, uuid: str) -> tuple[HostView, DomainInfo | None, DomainMetrics | None] | None:
         """The host holding `uuid`, its XML facts and latest metrics."""
         for view in self.hosts.values():
@@ -130,21 +230,57 @@ class Fleet:
                 return view, info, metrics
         return None
 
+    def name_of(self, uuid: str) -> str:
+        found = self.find(uuid)
+        if found is None:
+            return uuid
+        _view, info, m = found
+        return info.name if info else (m.name if m else uuid)
+
+    def state_of(self, uuid: str) -> str:
+        """The effective state: an event newer than the last sample, else the sample's, else the XML's."""
+        found = self.find(uuid)
+        event = self._events.get(uuid)
+        if found is None:
+            return "gone"
+        _view, info, m = found
+        if event is not None:
+            state = event[0]
+            # A transient domain that stops is gone, not shut off: nothing of it remains on the host.
+            if state == "shut-off" and info is not None and not info.persistent:
+                return "gone"
+            return state
+        return m.state if m is not None else (info.state if info else "?")
+
+    def action_refusal(self, uuid: str | None, action: str) -> str | None:
+        """Why a lifecycle action cannot run on `uuid` now (host, operation in flight, state), or None."""
+        spec = BY_KEY.get(action)
+        found = self.find(uuid) if uuid else None
+        if spec is None or uuid is None or found is None:
+            return "no such domain"
+        view = found[0]
+        why = self.write_refusal(view)
+        if why is None and uuid in self.pending:
+            why = f"{self.pending[uuid]} still running"
+        return why or refusal(spec, self.state_of(uuid))
+
     def rows(self, name: str) -> list[DomainRow]:
-        """The table rows of one host, marked stale while the host is down."""
+        """The table rows of one host, marked stale while the host is down or silent."""
         view = self.host(name)
-        stale = view.last_sample_wall if view.status == "disconnected" else None
+        stale = self.stale_since(view)
         metrics = view.tick.domains if view.tick else {}
         out = []
         for uuid in set(view.domains) | set(metrics):
             info = view.domains.get(uuid)
             m = metrics.get(uuid)
+            state = self.pending.get(uuid) or self.state_of(uuid)
             cached = self._last_row.get(uuid)
-            if cached is not None and cached[0] is m and cached[1] is info and cached[2] == stale:
-                out.append(cached[3])
+            # Identity, not equality, for the metrics and facts: comparing them field by field costs more.
+            if cached is not None and cached[0] is m and cached[1] is info and cached[2:4] == (stale, state):
+                row = cached[4]
+                assert isinstance(row, DomainRow)
+                out.append(row)
                 continue
-            # The bulk stats of this tick are newer than the XML facts, which are re-read only on events.
-            state = m.state if m is not None else (info.state if info else "?")
             row = DomainRow(
                 uuid=uuid,
                 host=name,
@@ -162,7 +298,7 @@ class Fleet:
                 exits=m.exits_per_s if m else None,
                 stale_since=stale,
             )
-            self._last_row[uuid] = (m, info, stale, row)
+            self._last_row[uuid] = (m, info, stale, state, row)
             out.append(row)
         return out
 

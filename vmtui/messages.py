@@ -1,88 +1,79 @@
-"""Messages from the poller threads (and action workers) to the UI.
+"""Textual messages: what the monitor's pollers and the job runner report, and what screens ask for.
 
-Named in the past tense: each says what happened, never what to do. Every payload is frozen (or
-built fresh per message and never touched again by its sender), because it crosses from a thread
-to Textual's event loop through `App.post_message`, which is thread-safe.
+Named in the past tense. Every payload is frozen, because it crosses from a thread to Textual's event
+loop through `App.post_message`, which is thread-safe. Screens post requests up to the app; the app
+hands state down to them (no screen imports the app).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from textual.message import Message
 
-from vmtui.collector import Tick
-from vmtui.models import DomainInfo, HostInfo
+from vmtui.monitor.events import HostSampled, MonitorEvent
+from vmtui.ops.base import Step
 
 
 @dataclass
-class HostConnected(Message, bubble=False):
-    """A poller opened (or re-opened) its host and registered for lifecycle events."""
+class MonitorReported(Message, bubble=False):
+    """A poller's event (connected, sampled, disconnected, domain changed, source ended)."""
 
-    host: str
-    info: HostInfo
-    reconnected: bool
-    """True when an earlier connection had been lost: the UI tells the user once."""
+    event: MonitorEvent
 
-
-@dataclass
-class HostSampled(Message, bubble=False):
-    """One poll of one host: raw sample, derived metrics and the domains' XML facts."""
-
-    host: str
-    tick: Tick
-    domains: Mapping[str, DomainInfo]
-    """The poller's current domain facts keyed by UUID (a fresh read-only mapping per message)."""
-    replaceable: bool = True
-    """Live samples supersede each other; a replay sets False so every recorded sample reaches the history."""
+    @property
+    def host(self) -> str:
+        return self.event.host
 
     def can_replace(self, message: Message) -> bool:
-        # If the UI falls behind, an older sample of the same host still in the queue is dropped:
-        # the newest one carries everything the table needs.
-        return self.replaceable and isinstance(message, HostSampled) and message.host == self.host
+        # If the UI falls behind, an older live sample of the same host still in the queue is dropped:
+        # the newest one carries everything the table needs. A recording's samples all count.
+        mine = self.event
+        if not isinstance(mine, HostSampled) or mine.lossless or not isinstance(message, MonitorReported):
+            return False
+        theirs = message.event
+        return isinstance(theirs, HostSampled) and theirs.host == mine.host
 
 
 @dataclass
-class HostDisconnected(Message, bubble=False):
-    """A host could not be reached: lost while polling, or a (re)connect attempt failed."""
+class JobProgressed(Message, bubble=False):
+    """A running operation reported a step."""
 
-    host: str
-    reason: str
-    since: float
-    """time.time() when the host was first seen down (kept across retries)."""
-    retry_at: float
-    """time.time() of the next connection attempt."""
-    attempt: int
-    """1 for the first failure; the UI notifies only on the first."""
+    job_id: int
+    step: Step
 
 
 @dataclass
-class DomainEventReceived(Message, bubble=False):
-    """libvirt reported a lifecycle event (started, stopped, suspended, ...) for a domain."""
+class JobFinished(Message, bubble=False):
+    """An operation ended: `ok`, or `message` says why not (libvirt's words, shown literally)."""
 
+    job_id: int
     host: str
-    uuid: str
-    event: str
-    detail: int
-    wall: float
-    """time.time() when libvirt delivered it: samples taken earlier do not undo what it shows."""
-
-
-@dataclass
-class ActionFinished(Message, bubble=False):
-    """A lifecycle action worker finished, successfully or not."""
-
-    host: str
-    uuid: str
-    name: str
-    action: str
+    uuid: str | None
+    label: str
     ok: bool
     message: str
+    result: Any = None
 
 
 @dataclass
-class ReplayFinished(Message, bubble=False):
-    """A replay source posted its last recorded sample."""
+class DomainOpenRequested(Message):
+    """A screen asked to open a domain's screen."""
 
-    samples: int
+    uuid: str
+
+
+@dataclass
+class ActionRequested(Message):
+    """A screen asked for a lifecycle action on a domain (the app checks, confirms and runs it)."""
+
+    uuid: str
+    action: str
+
+
+@dataclass
+class HostRemoveRequested(Message):
+    """The palette asked to stop watching a host and forget it."""
+
+    name: str

@@ -16,6 +16,16 @@ StatValue = int | float | str
 
 EMPTY_STATS: Mapping[str, StatValue] = MappingProxyType({})
 
+DOMAIN_STATES = ("nostate", "running", "blocked", "paused", "shutting-down", "shut-off", "crashed", "pmsuspended")
+"""libvirt's virDomainState values 0..7, by name (the driver and the metrics use the same words)."""
+ACTIVE_STATES = frozenset({"running", "blocked", "paused", "shutting-down", "pmsuspended"})
+"""States in which a domain has a QEMU process (and uses host memory)."""
+
+
+def state_name(code: int) -> str:
+    """The name of a virDomainState number; unknown numbers stay visible as numbers."""
+    return DOMAIN_STATES[code] if 0 <= code < len(DOMAIN_STATES) else str(code)
+
 
 class Accelerator(StrEnum):
     """How the guest CPU runs (the chapter's full virtualization vs hardware-assisted)."""
@@ -107,6 +117,10 @@ class HostInfo:
     hugepages_total: int | None = None
     hugepages_free: int | None = None
     read_only: bool = False
+    host_uuid: str = ""
+    """The host's own UUID (capabilities): two URIs with the same one are the same host."""
+    source: str = "libvirt"
+    """"libvirt" for a live host, "recording" for one played back from a file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +148,3 @@ class HostSample:
     memory_kib: Mapping[str, int]
     """Host memory (total, free, buffers, cached) in KiB."""
     domains: tuple[DomainStats, ...]
-
-
-def frozen_mapping(data: Mapping[str, StatValue]) -> Mapping[str, StatValue]:
-    """A read-only view over a private copy of `data`."""
-    return MappingProxyType(dict(data))

@@ -14,11 +14,10 @@ from collections.abc import Callable
 
 import pytest
 from fixtures_lab import LabHandle
-from textual.message import Message
 
-from vmtui.messages import HostConnected, HostDisconnected, HostSampled
 from vmtui.models import HostEntry
-from vmtui.poller import HostPoller
+from vmtui.monitor.events import HostConnected, HostDisconnected, HostSampled, MonitorEvent
+from vmtui.monitor.poller import HostPoller
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(180)]
 
@@ -29,15 +28,14 @@ def _link(namespace: str, state: str) -> None:
 
 def test_silent_host_is_dropped_by_keepalive_then_reconnected(lab: LabHandle) -> None:
     host = lab.host("lab2")
-    got: list[Message] = []
+    got: list[MonitorEvent] = []
     lock = threading.Lock()
 
-    def post(message: Message) -> bool:
+    def post(event: MonitorEvent) -> None:
         with lock:
-            got.append(message)
-        return True
+            got.append(event)
 
-    def seen(kind: type[Message], since: int = 0) -> list[Message]:
+    def seen(kind: type, since: int = 0) -> list[MonitorEvent]:
         with lock:
             return [m for m in got[since:] if isinstance(m, kind)]
 
@@ -70,4 +68,3 @@ def test_silent_host_is_dropped_by_keepalive_then_reconnected(lab: LabHandle) ->
         until(lambda: bool(seen(HostSampled, mark)), 15)
     finally:
         poller.cancel()
-        poller.join(timeout=30)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from textual.message import Message
+from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
 
 SYSTEM_URI = "qemu:///system"
@@ -37,6 +39,26 @@ async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], within: fl
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await pilot.pause(0.05)
+
+
+class Recorder:
+    """`run_test(message_hook=...)`: every message the app handled, and the notifications among them."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    def __call__(self, message: Message) -> None:
+        self.messages.append(message)
+
+    def notes(self) -> list[Notification]:
+        return [m.notification for m in self.messages if isinstance(m, Notify)]
+
+    def said(self, text: str) -> bool:
+        """A notification's message or title contains `text`."""
+        return any(text in n.message or text in n.title for n in self.notes())
+
+    def of(self, kind: type[Message]) -> list[Message]:
+        return [m for m in self.messages if isinstance(m, kind)]
 
 
 @dataclass(frozen=True)
@@ -64,7 +86,7 @@ def local_guests() -> Iterator[Guests]:
     if not _libvirt_ready():
         pytest.skip("needs the local libvirtd (qemu:///system) and /dev/kvm")
     from vmtui.drivers import connect
-    from vmtui.drivers.guestxml import GuestSpec, build_guest_xml
+    from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
 
     prefix = f"vmtui-tui-{uuid.uuid4().hex[:6]}"
     names = (f"{prefix}-e1000", f"{prefix}-virtio")

@@ -6,9 +6,10 @@ import contextlib
 
 import pytest
 
-from tests.tui.conftest import Guests, PrivateDaemon, wait_for
+from tests.tui.conftest import Guests, PrivateDaemon, Recorder, wait_for
 from vmtui.app import VmtuiApp
 from vmtui.errors import VmtuiError
+from vmtui.messages import ActionRequested, JobFinished
 from vmtui.models import HostEntry
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.domain import DomainScreen
@@ -74,7 +75,8 @@ async def test_filter_sort_and_open_domain(local_guests: Guests) -> None:
 async def test_pause_resume_and_force_off_change_state(local_guests: Guests) -> None:
     app = VmtuiApp([HostEntry("local", local_guests.uri)], interval=0.5)
     target = local_guests.uuids[local_guests.names[1]]
-    async with app.run_test(size=(200, 50)) as pilot:
+    seen = Recorder()
+    async with app.run_test(size=(200, 50), message_hook=seen) as pilot:
         await wait_for(pilot, lambda: _state(app, target) == "running")
         await pilot.press("slash", *local_guests.names[1], "enter")
         assert _table(app).cursor_uuid == target
@@ -95,26 +97,33 @@ async def test_pause_resume_and_force_off_change_state(local_guests: Guests) -> 
         await pilot.pause()
         await pilot.press("y")
         await wait_for(pilot, lambda: _state(app, target) == "shut-off")
-        await wait_for(pilot, lambda: any("Force off" in n.message for n in app._notifications))
+        await wait_for(pilot, lambda: seen.said("Force off"))
 
 
-async def test_read_only_host_refuses_before_any_call(local_guests: Guests) -> None:
+async def test_read_only_host_offers_no_action_and_refuses_a_request(local_guests: Guests) -> None:
     app = VmtuiApp([HostEntry("ro", local_guests.uri, read_only=True)], interval=0.3)
     target = local_guests.uuids[local_guests.names[0]]
-    async with app.run_test(size=(200, 50)) as pilot:
+    seen = Recorder()
+    async with app.run_test(size=(200, 50), message_hook=seen) as pilot:
         await wait_for(pilot, lambda: _state(app, target) == "running")
         assert "RO" in str(app.host_screen.query_one(HostsPane).render())
-        await pilot.press("slash", *local_guests.names[0], "enter", "p")
-        await pilot.pause()
-        assert any("read-only" in n.message for n in app._notifications)
-        assert not app.workers._workers  # refused before any worker (and so any libvirt call) started
+        await pilot.press("slash", *local_guests.names[0], "enter")
+        assert _table(app).cursor_uuid == target
+        assert not {"u", "d", "b", "x", "p", "r"} & set(app.screen.active_bindings)  # not offered
+        await pilot.press("p")
+        # A request that gets through anyway (the palette, a script) is refused before any job starts.
+        app.post_message(ActionRequested(target, "suspend"))
+        await wait_for(pilot, lambda: seen.said("read-only"))
+        assert app.jobs.jobs == {}
+        assert seen.of(JobFinished) == []
         await pilot.pause(1.0)
         assert _state(app, target) == "running"
 
 
 async def test_stale_marker_then_recovery(private_daemon: PrivateDaemon) -> None:
     app = VmtuiApp([HostEntry("priv", private_daemon.uri)], interval=0.2, backoff=(0.3, 1.0))
-    async with app.run_test(size=(200, 50)) as pilot:
+    seen = Recorder()
+    async with app.run_test(size=(200, 50), message_hook=seen) as pilot:
         table = _table(app)
         await wait_for(pilot, lambda: len(table.visible_uuids) == 2)
         assert all(table.row(u).stale_since is None for u in table.visible_uuids)  # type: ignore[union-attr]
@@ -128,13 +137,13 @@ async def test_stale_marker_then_recovery(private_daemon: PrivateDaemon) -> None
         await pilot.press("S")
         assert table.sort_reverse
         await pilot.pause(2.0)  # several failed reconnects...
-        lost = [n for n in app._notifications if "host lost" in (n.title or "")]
+        lost = [n for n in seen.notes() if "host lost" in n.title]
         assert len(lost) == 1  # ...but one notification per state change
 
         private_daemon.start()
         await wait_for(pilot, lambda: app.fleet.hosts["priv"].status == "connected", within=20)
         await wait_for(pilot, lambda: all(table.row(u).stale_since is None for u in table.visible_uuids))  # type: ignore[union-attr]
-        assert any("reconnected" in n.message for n in app._notifications)
+        assert seen.said("reconnected")
 
 
 async def test_lifecycle_events_show_at_once_not_at_the_next_poll(local_guests: Guests) -> None:
@@ -174,18 +183,20 @@ async def test_acting_on_a_domain_another_tool_just_removed(local_guests: Guests
     """RELIABILITY #10: the row is still there when the key is pressed; the action reports the domain gone,
     nothing crashes, and the row goes once libvirt's event arrives."""
     from vmtui.drivers import connect
-    from vmtui.drivers.guestxml import GuestSpec, build_guest_xml
+    from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
 
     with connect(local_guests.uri) as other_tool:
         spec = GuestSpec(name=f"{local_guests.prefix}-doomed", role="test", domain_type="kvm", nic_model=None)
         doomed = other_tool.define_and_start(build_guest_xml(spec)).uuid
         try:
             app = VmtuiApp([HostEntry("local", local_guests.uri)], interval=60.0)
-            async with app.run_test(size=(200, 50)) as pilot:
+            seen = Recorder()
+            async with app.run_test(size=(200, 50), message_hook=seen) as pilot:
                 await wait_for(pilot, lambda: _state(app, doomed) == "running")
                 other_tool.destroy_and_undefine(doomed)
-                app.request_action(doomed, "suspend")  # before the app has seen the events
-                await wait_for(pilot, lambda: any("no domain" in n.message for n in app._notifications))
+                app.post_message(ActionRequested(doomed, "suspend"))  # may arrive before or after the events
+                # Either the job hears libvirt say so, or the events got there first: "gone" either way.
+                await wait_for(pilot, lambda: seen.said("no domain") or seen.said("it is gone"))
                 await wait_for(pilot, lambda: _table(app).row(doomed) is None, within=5)
         finally:
             with contextlib.suppress(VmtuiError):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from vmtui.collector import Tick
-from vmtui.drivers.recording import Recording
+from vmtui.drivers.replay import Recording
 from vmtui.fleet import Fleet
 from vmtui.metrics import host_metrics, sample_metrics
+from vmtui.monitor.collector import Tick
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "qemu-kvm-tcg-3guests.jsonl"
 

@@ -15,20 +15,22 @@ from textual.widget import Widget
 from tests.tui.conftest import RECORDING
 from tests.tui.test_snapshots import SIZE, finished, replay_app
 from vmtui.app import VmtuiApp
-from vmtui.collector import Tick
-from vmtui.drivers.recording import Recording
-from vmtui.messages import HostSampled
+from vmtui.drivers.replay import Recording
+from vmtui.messages import MonitorReported
 from vmtui.metrics import host_metrics, sample_metrics
+from vmtui.monitor.collector import Tick
+from vmtui.monitor.events import HostSampled
 from vmtui.screens.domain import DomainScreen
 
 
-def recorded_sample() -> HostSampled:
+def recorded_sample(*, lossless: bool = False) -> MonitorReported:
     rec = Recording(RECORDING)
     host = next(iter(rec.hosts))
     prev, cur = rec.samples[host][0], rec.samples[host][1]
     metrics = sample_metrics(prev, cur, host_cpus=rec.hosts[host].cpus)
     tick = Tick(sample=cur, host=host_metrics(prev, cur), domains=MappingProxyType(metrics))
-    return HostSampled(host, tick, MappingProxyType({d.uuid: d for d in rec.domains[host]}))
+    domains = MappingProxyType({d.uuid: d for d in rec.domains[host]})
+    return MonitorReported(HostSampled(host, tick, domains, lossless=lossless))
 
 
 async def test_sample_after_the_dashboard_lost_its_widgets_is_dropped() -> None:
@@ -57,7 +59,6 @@ async def test_sample_after_the_domain_screen_lost_its_widgets_is_dropped() -> N
 
 
 async def test_samples_posted_while_the_app_quits_are_dropped() -> None:
-    sample = recorded_sample()
     # The window is a few event-loop turns wide: quitting several times makes hitting it near certain.
     for _ in range(8):
         app = replay_app()
@@ -65,7 +66,7 @@ async def test_samples_posted_while_the_app_quits_are_dropped() -> None:
 
         def busy_poller(app: VmtuiApp = app, stop: threading.Event = stop) -> None:
             while not stop.is_set():  # what a poller of a busy host does until the app unmounts
-                app.post_message(HostSampled(sample.host, sample.tick, sample.domains, replaceable=False))
+                app.post_message(recorded_sample(lossless=True))
                 time.sleep(0)
 
         thread = threading.Thread(target=busy_poller, daemon=True)

@@ -11,16 +11,18 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from tests.tui.conftest import RECORDING, wait_for
+from tests.tui.conftest import RECORDING, Recorder, wait_for
 from vmtui.app import VmtuiApp
-from vmtui.drivers.recording import Recording
+from vmtui.drivers.replay import replay_entries
+from vmtui.messages import JobFinished
+from vmtui.screens.confirm import ConfirmModal
 
 SIZE = (200, 50)
 
 
 def replay_app() -> VmtuiApp:
     # A short interval only makes the replay finish sooner; every sample is still delivered.
-    return VmtuiApp(recording=Recording(RECORDING), interval=0.05, clock=lambda: 1_800_000_000.0)
+    return VmtuiApp(replay_entries(RECORDING), interval=0.05, clock=lambda: 1_800_000_000.0)
 
 
 async def finished(pilot: Pilot[Any]) -> None:
@@ -61,11 +63,17 @@ def test_help(snap_compare: Any) -> None:
     assert snap_compare(replay_app(), terminal_size=SIZE, run_before=run_before)
 
 
-async def test_actions_refused_in_replay() -> None:
+async def test_no_actions_in_replay() -> None:
+    """A replay has no live host: the action keys are not offered, and pressing one starts nothing."""
     app = replay_app()
-    async with app.run_test(size=SIZE) as pilot:
+    seen = Recorder()
+    async with app.run_test(size=SIZE, message_hook=seen) as pilot:
         await finished(pilot)
-        await pilot.press("p")
+        keys = set(app.screen.active_bindings)
+        assert not {"u", "d", "b", "x", "p", "r"} & keys
+        assert "a" not in keys  # nothing to add to a replay
+        await pilot.press("p", "x")
         await pilot.pause()
-        assert any("replay" in n.message for n in app._notifications)
-        assert not app.workers._workers
+        assert app.jobs.jobs == {}
+        assert not isinstance(app.screen, ConfirmModal)
+        assert seen.of(JobFinished) == []

@@ -92,7 +92,7 @@ def test_top_json_streams_one_object_per_sample() -> None:
 def test_record_then_replayable_file(tmp_path: object) -> None:
     from pathlib import Path
 
-    from vmtui.drivers.recording import Recording
+    from vmtui.drivers.replay import Recording
 
     out = Path(str(tmp_path)) / "rec.jsonl"
     proc = run_vmtui("record", str(out), "-c", TEST_URI, "--duration", "1", "--interval", "0.5", "--json", check=True)

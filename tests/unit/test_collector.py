@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vmtui.collector import Collector
 from vmtui.drivers import connect
+from vmtui.monitor.collector import Collector
 
 
 def test_metrics_of_a_domain_whose_counters_stand_still_are_reused_until_they_move() -> None:

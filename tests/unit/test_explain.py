@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from vmtui.drivers.recording import Recording
+from vmtui.drivers.replay import Recording
 from vmtui.explain import Severity, explain
 from vmtui.metrics import sample_metrics
 from vmtui.models import Device, DeviceClass

@@ -8,7 +8,7 @@ from types import MappingProxyType
 
 import pytest
 
-from vmtui.drivers.recording import Recording
+from vmtui.drivers.replay import Recording
 from vmtui.metrics import domain_metrics, host_metrics, rate, sample_metrics
 from vmtui.models import Accelerator, DomainStats
 

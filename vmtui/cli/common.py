@@ -1,4 +1,8 @@
-"""What every command shares: connection options, JSON output, and the error boundary.
+"""What every command shares: connection options, global options, JSON output, and the error boundary.
+
+Global options (`vmtui --read-only -c URI suspend VM`) mean exactly what they mean after the
+subcommand: `guarded` merges them into the command's own before it runs, and refuses (exit 2) a
+global option the command has no use for. Read-only can never be lost on the way.
 
 The error boundary is the one place where exceptions become what the user sees: a VmtuiError
 becomes one line on stderr (or an `{"error": ...}` object with --json) and its exit code; anything
@@ -8,16 +12,21 @@ else is logged with its traceback and reported as one line pointing at the log f
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import logging
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-from vmtui.errors import ExitCode, VmtuiError
+# typer vendors click; its context names the command being run ("vmtui hosts add").
+from typer._click import globals as click
+
+from vmtui.errors import ExitCode, UsageError, VmtuiError
 from vmtui.logsetup import setup_logging
 from vmtui.models import Device, DomainInfo
 
@@ -31,14 +40,17 @@ ConnectOpt = Annotated[
     typer.Option(
         "--connect",
         "-c",
-        help="libvirt URI (qemu:///system, qemu+ssh://user@host/system, an alias); repeatable.",
-        envvar="LIBVIRT_DEFAULT_URI",
-        show_envvar=True,
+        help="libvirt URI (qemu:///system, qemu+ssh://user@host/system, an alias); repeatable. "
+        "Without -c or -H: every saved host, else libvirt's default URI (LIBVIRT_DEFAULT_URI).",
     ),
 ]
 HostOpt = Annotated[list[str] | None, typer.Option("--host", "-H", help="A saved host name; repeatable.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 ReadOnlyOpt = Annotated[bool, typer.Option("--read-only", "-r", help="Open connections read-only.")]
+ReplayOpt = Annotated[
+    Path | None, typer.Option("--replay", help="Read the hosts of a `vmtui record` file instead of live hosts.")
+]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before a destructive action.")]
 FilterOpt = Annotated[
     str | None,
     typer.Option(
@@ -47,6 +59,9 @@ FilterOpt = Annotated[
         help="Only matching domains, as in the TUI's / line: a regex on the name, state:STATE, host:NAME.",
     ),
 ]
+
+GLOBAL_OPTIONS = {"connect": "-c/--connect", "host": "-H/--host", "replay": "--replay", "read_only": "--read-only"}
+"""Options the root command takes too, by parameter name, as users would write them."""
 
 
 def emit_json(payload: Any) -> None:
@@ -74,29 +89,115 @@ def fail(exc: VmtuiError, *, as_json: bool) -> typer.Exit:
     return typer.Exit(int(exc.exit_code))
 
 
-def guarded(fn: Callable[P, R]) -> Callable[P, R]:
-    """Wrap a command so no traceback ever reaches the terminal.
+_GLOBAL: dict[str, Any] = {}
+"""The root command's options for this invocation (`set_global_options`, called by the root callback)."""
+
+
+def set_global_options(**options: Any) -> None:
+    """Remember the options given before the subcommand; the subcommand's `guarded` merges them."""
+    _GLOBAL.clear()
+    _GLOBAL.update(options)
+
+
+def _root_params() -> dict[str, Any]:
+    return dict(_GLOBAL)
+
+
+def merge_global_options(fn: Callable[..., Any], kwargs: dict[str, Any], *, read_only_safe: bool) -> None:
+    """Fold the root command's options into the command's own `kwargs` (in place).
+
+    Lists add up (`vmtui -c A list -c B` lists A and B); flags are ORed; a global option the command
+    cannot honour is refused rather than dropped. `read_only_safe` commands only read, so a global
+    --read-only needs no parameter there.
+    """
+    root = _root_params()
+    params = inspect.signature(fn).parameters
+    ctx = click.get_current_context(silent=True)
+    command = ctx.command_path if ctx is not None else "vmtui"
+    if root.get("as_json") and "as_json" in params:
+        kwargs["as_json"] = True
+    for name, flag in GLOBAL_OPTIONS.items():
+        value = root.get(name)
+        if not value:
+            continue
+        if name == "read_only" and "read_only" not in params:
+            if read_only_safe:
+                continue
+            raise UsageError(f"--read-only: `{command}` changes hosts, and read-only was asked for; nothing done")
+        if name not in params:
+            raise UsageError(f"{flag} given before the command has no meaning for `{command}`")
+        if isinstance(value, list):
+            kwargs[name] = [*value, *(kwargs.get(name) or [])]
+        elif name == "replay" and kwargs.get("replay") not in (None, value):
+            raise UsageError("--replay given twice with different files")
+        else:
+            kwargs[name] = value
+
+
+def guarded(*, read_only_safe: bool = False) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Wrap a command: merge global options, and let no traceback ever reach the terminal.
 
     The wrapped command must take a keyword argument `as_json` (the --json flag).
+    `read_only_safe`: the command never changes a host (so a global --read-only needs no handling).
     """
 
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        as_json = bool(kwargs.get("as_json", False))
-        log_file = setup_logging()
-        try:
-            return fn(*args, **kwargs)
-        except typer.Exit:
-            raise
-        except VmtuiError as exc:
-            log.info("command failed: %s", exc)
-            raise fail(exc, as_json=as_json) from None
-        except KeyboardInterrupt:
-            sys.stderr.write("vmtui: interrupted\n")
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-        except Exception as exc:
-            log.exception("unexpected error in %s", fn.__name__)
-            err = VmtuiError(f"internal error: {exc.__class__.__name__}: {exc}", hint=f"traceback in {log_file}")
-            raise fail(err, as_json=as_json) from None
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            as_json = bool(kwargs.get("as_json", False)) or bool(_root_params().get("as_json"))
+            try:
+                log_file = setup_logging()
+            except VmtuiError as exc:
+                raise fail(exc, as_json=as_json) from None
+            try:
+                merge_global_options(fn, kwargs, read_only_safe=read_only_safe)
+                return fn(*args, **kwargs)
+            except typer.Exit:
+                raise
+            except VmtuiError as exc:
+                log.info("command failed: %s", exc)
+                raise fail(exc, as_json=as_json) from None
+            except KeyboardInterrupt:
+                sys.stderr.write("vmtui: interrupted\n")
+                raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+            except BrokenPipeError:
+                # `vmtui top --json | head -1`: the reader left; that is how such a pipe ends, not an error.
+                _silence_stdout()
+                raise typer.Exit(0) from None
+            except Exception as exc:
+                log.exception("unexpected error in %s", fn.__name__)
+                err = VmtuiError(f"internal error: {exc.__class__.__name__}: {exc}", hint=f"traceback in {log_file}")
+                raise fail(err, as_json=as_json) from None
 
-    return wrapper
+        return wrapper
+
+    return decorate
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, point stdout at /dev/null so Python's exit-time flush does not fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+
+
+def confirm(question: str, *, yes: bool, as_json: bool) -> None:
+    """Ask before a destructive action (No is the default); `--yes` answers for scripts.
+
+    Without a terminal to ask on, only `--yes` proceeds: a script never destroys a VM by accident.
+    """
+    if yes:
+        return
+    if as_json or not sys.stdin.isatty():
+        raise UsageError(f"{question} Not asked without a terminal", hint="add --yes to proceed")
+    from vmtui.present import printable
+
+    sys.stderr.write(f"{printable(question)} [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        raise UsageError("not confirmed; nothing done")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-# rich, the renderers, the collector and the explainer are imported inside the commands that use
+# rich, the renderers, the metrics and the explainer are imported inside the commands that use
 # them: start-up time is paid by every command, and `list --json` needs none of them.
 from vmtui.cli.common import (
     ConnectOpt,
@@ -16,19 +16,25 @@ from vmtui.cli.common import (
     HostOpt,
     JsonOpt,
     ReadOnlyOpt,
+    ReplayOpt,
+    YesOpt,
+    confirm,
     domain_json,
     emit_json,
     guarded,
 )
 from vmtui.cli.targets import label, on_each_host, open_entry, resolve_targets
-from vmtui.errors import NotFoundError, UsageError, VmtuiError
+from vmtui.errors import NotFoundError, OperationError, UsageError
 from vmtui.models import DomainInfo, HostEntry, HostInfo
+from vmtui.ops import lifecycle
 
 if TYPE_CHECKING:
     from vmtui.metrics import DomainMetrics
 
 DomainArg = Annotated[str, typer.Argument(help="Domain name, UUID or ID (as in virsh).")]
-IntervalOpt = Annotated[float, typer.Option("--interval", "-i", min=0.1, help="Seconds between the two samples.")]
+IntervalOpt = Annotated[
+    float, typer.Option("--interval", "-i", min=0.1, max=3600, help="Seconds between the two samples (0.1-3600).")
+]
 
 
 def find_domain(targets: list[HostEntry], ident: str) -> HostEntry:
@@ -38,9 +44,9 @@ def find_domain(targets: list[HostEntry], ident: str) -> HostEntry:
     outcomes = on_each_host(targets, lambda conn: conn.domain(ident))
     found = [o.entry for o in outcomes if o.value is not None]
     if not found:
-        unreachable = [o for o in outcomes if o.error is not None and not isinstance(o.error, NotFoundError)]
+        unreachable = [o.error for o in outcomes if o.error is not None and not isinstance(o.error, NotFoundError)]
         if unreachable:
-            raise unreachable[0].error  # type: ignore[misc]
+            raise unreachable[0]
         raise NotFoundError(f"no domain {ident!r} on {', '.join(label(t) for t in targets)}")
     if len(found) > 1:
         raise UsageError(
@@ -53,24 +59,24 @@ def register(app: typer.Typer) -> None:
     app.command("list")(list_domains)
     app.command("stats")(stats)
     app.command("explain")(explain_cmd)
-    for action, help_text in ACTIONS.items():
-        app.command(action, help=help_text)(_action_command(action))
+    for action in lifecycle.ACTIONS:
+        app.command(action.key, help=action.help)(_action_command(action))
 
 
-@guarded
+@guarded(read_only_safe=True)
 def list_domains(
     *,
     filter_expr: FilterOpt = None,
     connect: ConnectOpt = None,
     host: HostOpt = None,
-    read_only: ReadOnlyOpt = False,
+    replay: ReplayOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Domains on every selected host: host, name, UUID, ID, state, accelerator, vCPUs, memory."""
     from vmtui.filters import parse_filter
 
     flt = parse_filter(filter_expr or "", strict=True)
-    targets = resolve_targets(connect, host, read_only=read_only)
+    targets = resolve_targets(connect, host, read_only=True, replay=replay)
     outcomes = on_each_host(targets, lambda conn: conn.list_domains())
     rows = [
         (label(o.entry), d)
@@ -99,7 +105,7 @@ def list_domains(
 
 
 def _measure(
-    domain: str, interval: float, connect: list[str] | None, host: list[str] | None, *, only_running: bool
+    domain: str, interval: float, targets: list[HostEntry], *, only_running: bool
 ) -> tuple[HostEntry, DomainInfo, DomainMetrics | None, HostInfo]:
     """The domain's facts and its metrics over `interval` seconds (None when not running and `only_running`).
 
@@ -109,14 +115,15 @@ def _measure(
 
     from vmtui.metrics import domain_metrics
 
-    entry = find_domain(resolve_targets(connect, host, read_only=True), domain)
+    entry = find_domain(targets, domain)
     with open_entry(entry) as conn:
         info = conn.domain(domain)
-        host_info = conn.host_info()
+        host_info = conn.host_info(probe=not only_running)
         if only_running and info.state != "running":
             return entry, info, None, host_info
         first = conn.sample(label(entry))
-        time.sleep(interval)
+        if not conn.finite:
+            time.sleep(interval)
         second = conn.sample(label(entry))
     before = next((d for d in first.domains if d.uuid == info.uuid), None)
     now = next((d for d in second.domains if d.uuid == info.uuid), None)
@@ -126,17 +133,19 @@ def _measure(
     return entry, info, metrics, host_info
 
 
-@guarded
+@guarded(read_only_safe=True)
 def stats(
     domain: DomainArg,
     *,
     interval: IntervalOpt = 1.0,
     connect: ConnectOpt = None,
     host: HostOpt = None,
+    replay: ReplayOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Every metric of one domain, from two samples `--interval` seconds apart."""
-    entry, info, metrics, _ = _measure(domain, interval, connect, host, only_running=False)
+    targets = resolve_targets(connect, host, read_only=True, replay=replay)
+    entry, info, metrics, _ = _measure(domain, interval, targets, only_running=False)
     if metrics is None:  # cannot happen with only_running=False; keeps the type checker honest
         raise NotFoundError(f"domain {domain!r} could not be sampled")
     if as_json:
@@ -147,19 +156,21 @@ def stats(
         console().print(stats_tables(label(entry), info, metrics))
 
 
-@guarded
+@guarded(read_only_safe=True)
 def explain_cmd(
     domain: DomainArg,
     *,
     interval: IntervalOpt = 1.0,
     connect: ConnectOpt = None,
     host: HostOpt = None,
+    replay: ReplayOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Why this VM costs what it costs: causes ranked by cost, with evidence and the fix."""
     from vmtui.explain import explain
 
-    entry, info, metrics, host_info = _measure(domain, interval, connect, host, only_running=True)
+    targets = resolve_targets(connect, host, read_only=True, replay=replay)
+    entry, info, metrics, host_info = _measure(domain, interval, targets, only_running=True)
     findings = explain(info, metrics, host_info)
     if as_json:
         emit_json(
@@ -175,21 +186,12 @@ def explain_cmd(
         console().print(findings_view(info, findings))
 
 
-ACTIONS = {
-    "start": "Start a defined domain.",
-    "shutdown": "Ask the guest to shut down (ACPI).",
-    "reboot": "Ask the guest to reboot.",
-    "destroy": "Force off immediately (like pulling the plug; the definition stays).",
-    "suspend": "Pause the domain's vCPUs.",
-    "resume": "Resume a paused domain.",
-}
-
-
-def _action_command(action: str) -> Callable[..., None]:
-    @guarded
+def _action_command(action: lifecycle.LifecycleAction) -> Callable[..., None]:
+    @guarded()
     def command(
         domain: DomainArg,
         *,
+        yes: YesOpt = False,
         connect: ConnectOpt = None,
         host: HostOpt = None,
         read_only: ReadOnlyOpt = False,
@@ -197,15 +199,20 @@ def _action_command(action: str) -> Callable[..., None]:
     ) -> None:
         entry = find_domain(resolve_targets(connect, host, read_only=read_only), domain)
         with open_entry(entry) as conn:
-            info = conn.lifecycle(domain, action)
+            # Refused here, before the question and before any change: read-only, or a state that forbids it.
+            conn.require_writable(action.key)
+            info = conn.domain(domain)
+            why = lifecycle.refusal(action, info.state)
+            if why is not None:
+                raise OperationError(f"{action.label.lower()} {info.name}: {why}")
+            if action.destructive:
+                confirm(lifecycle.question(action, info.name, label(entry)), yes=yes, as_json=as_json)
+            info = lifecycle.run(conn, info.uuid, action.key)
         if as_json:
-            emit_json({"action": action, "host": label(entry), "domain": domain_json(label(entry), info)})
+            emit_json({"action": action.key, "host": label(entry), "domain": domain_json(label(entry), info)})
         else:
-            typer.echo(f"{action}: {info.name} on {label(entry)} is now {info.state}")
+            typer.echo(f"{action.key}: {info.name} on {label(entry)} is now {info.state}")
 
-    command.__name__ = f"{action}_cmd"
-    command.__doc__ = ACTIONS[action]
+    command.__name__ = f"{action.key}_cmd"
+    command.__doc__ = action.help
     return command
-
-
-__all__ = ["register", "VmtuiError"]

@@ -7,21 +7,23 @@ from typing import Annotated
 
 import typer
 
-from vmtui.cli.common import JsonOpt, emit_json, guarded
+from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, emit_json, guarded
 from vmtui.cli.targets import on_each_host
-from vmtui.config import HostStore
+from vmtui.config import HostStore, resolve_targets
 from vmtui.models import HostEntry
 
 hosts_app = typer.Typer(help="Saved hosts: list (with reachability), add, remove.", no_args_is_help=False)
 
 
 @hosts_app.callback(invoke_without_command=True)
-@guarded
-def hosts_list(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
-    """Saved hosts with reachability, versions, KVM and EPT/NPT."""
+@guarded(read_only_safe=True)
+def hosts_list(
+    ctx: typer.Context, *, connect: ConnectOpt = None, host: HostOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Saved hosts (or those given with -c / -H) with reachability, versions, KVM and EPT/NPT."""
     if ctx.invoked_subcommand is not None:
         return
-    entries = HostStore().load()
+    entries = resolve_targets(connect, host, read_only=True) if connect or host else HostStore().load()
     outcomes = on_each_host(entries, lambda conn: conn.host_info()) if entries else []
     if as_json:
         emit_json(
@@ -50,7 +52,7 @@ def hosts_list(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
 
 
 @hosts_app.command("add")
-@guarded
+@guarded()
 def hosts_add(
     name: Annotated[str, typer.Argument(help="Short name, e.g. kvm1.")],
     uri: Annotated[str, typer.Argument(help="libvirt URI, e.g. qemu+ssh://root@kvm1/system.")],
@@ -68,7 +70,7 @@ def hosts_add(
 
 
 @hosts_app.command("rm")
-@guarded
+@guarded()
 def hosts_rm(name: Annotated[str, typer.Argument(help="A saved host name.")], *, as_json: JsonOpt = False) -> None:
     """Forget a saved host."""
     entry = HostStore().remove(name)

@@ -68,7 +68,7 @@ def _print_hosts(reports: list[dict[str, object]], seconds: float, verb: str) ->
 
 
 @lab_app.command()
-@guarded
+@guarded()
 def up(hosts: HostsOpt = 2, no_guests: NoGuestsOpt = False, *, as_json: JsonOpt = False) -> None:
     """Start lab1..labN (idempotent), save them as hosts and start their guests."""
     from vmtui.lab import manager
@@ -77,7 +77,7 @@ def up(hosts: HostsOpt = 2, no_guests: NoGuestsOpt = False, *, as_json: JsonOpt 
 
 
 @lab_app.command()
-@guarded
+@guarded()
 def down(*, as_json: JsonOpt = False) -> None:
     """Stop every lab guest, daemon and namespace; remove the lab hosts from the hosts file."""
     from vmtui.lab import manager
@@ -98,7 +98,7 @@ def _run_and_report(verb: str, run: Callable[[Callable[[str], None]], list[HostR
 
 
 @lab_app.command()
-@guarded
+@guarded(read_only_safe=True)
 def status(*, as_json: JsonOpt = False) -> None:
     """Per host: namespace, address, daemons, reachability over SSH, guests."""
     from vmtui.lab import manager
@@ -124,7 +124,7 @@ def status(*, as_json: JsonOpt = False) -> None:
 
 
 @lab_app.command()
-@guarded
+@guarded(read_only_safe=True)
 def image(force: ForceOpt = False, *, as_json: JsonOpt = False) -> None:
     """Build the tiny Linux guest (Debian kernel + busybox initramfs) into the cache dir."""
     from vmtui.lab import image as lab_image

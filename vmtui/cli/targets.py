@@ -7,25 +7,18 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from vmtui.config import resolve_targets
+from vmtui.drivers.base import Hypervisor as Connection
 from vmtui.errors import VmtuiError
 from vmtui.models import HostEntry
-
-if TYPE_CHECKING:
-    from vmtui.drivers.libvirt_driver import Connection
+from vmtui.monitor.poller import open_host as open_entry
 
 log = logging.getLogger("vmtui.cli")
 T = TypeVar("T")
 
 __all__ = ["resolve_targets", "open_entry", "open_all", "on_each_host", "connections", "label"]
-
-
-def open_entry(entry: HostEntry) -> Connection:
-    from vmtui.drivers import connect
-
-    return connect(entry.uri or None, read_only=entry.read_only)
 
 
 @dataclass(frozen=True, slots=True)

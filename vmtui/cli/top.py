@@ -1,4 +1,8 @@
-"""`vmtui top` (live table or a JSON stream) and `vmtui record` (samples to a file)."""
+"""`vmtui top` (live table or a JSON stream) and `vmtui record` (samples to a file).
+
+Both run the monitor's pollers, the same as the TUI's: a host that drops is reported once, marked
+stale, reconnected with backoff and carries on with the same guests; the others never wait for it.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +16,21 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vmtui.cli.common import ConnectOpt, FilterOpt, HostOpt, JsonOpt, emit_json, guarded
-from vmtui.cli.targets import connections, label, resolve_targets
-from vmtui.errors import UsageError, VmtuiError
+from vmtui.cli.common import ConnectOpt, FilterOpt, HostOpt, JsonOpt, ReplayOpt, emit_json, guarded
+from vmtui.cli.targets import resolve_targets
+from vmtui.errors import UsageError
+from vmtui.models import HostEntry
 
 if TYPE_CHECKING:
-    from vmtui.collector import Collector, Tick
     from vmtui.filters import DomainFilter
     from vmtui.metrics import DomainMetrics
     from vmtui.models import DomainInfo
+    from vmtui.monitor.events import HostSampled, MonitorEvent
+    from vmtui.monitor.watch import Monitor
 
-IntervalOpt = Annotated[float, typer.Option("--interval", "-i", min=0.1, help="Seconds between samples.")]
+IntervalOpt = Annotated[
+    float, typer.Option("--interval", "-i", min=0.1, max=3600, help="Seconds between samples (0.1-3600).")
+]
 
 
 class SortKey(StrEnum):
@@ -55,81 +63,96 @@ FIGURES: dict[SortKey, Callable[[DomainMetrics], float | None]] = {
     SortKey.net: lambda m: _total(m.net_rx_bps, m.net_tx_bps),
 }
 
+Row = tuple[str, "DomainInfo | None", "DomainMetrics"]
 
-def _sort_key(sort: SortKey) -> Callable[[tuple[str, DomainMetrics]], tuple[object, ...]]:
-    """Key over (host, metrics); ties and unknown figures (None, last) fall back to host, then name."""
+
+def _sort_key(sort: SortKey) -> Callable[[Row], tuple[object, ...]]:
+    """Key over (host, info, metrics); ties and unknown figures (None, last) fall back to host, then name."""
     figure = FIGURES.get(sort)
     if figure is not None:
 
-        def busiest(row: tuple[str, DomainMetrics]) -> tuple[object, ...]:
-            value = figure(row[1])
-            return (value is None, -(value or 0.0), row[0], row[1].name)
+        def busiest(row: Row) -> tuple[object, ...]:
+            value = figure(row[2])
+            return (value is None, -(value or 0.0), row[0], row[2].name)
 
         return busiest
     if sort is SortKey.host:
-        return lambda row: (row[0], row[1].name)
+        return lambda row: (row[0], row[2].name)
     if sort is SortKey.name:
-        return lambda row: (row[1].name, row[0])
-    return lambda row: (row[1].state, row[0], row[1].name)
+        return lambda row: (row[2].name, row[0])
+    return lambda row: (row[2].state, row[0], row[2].name)
 
 
-def _pick(
-    host: str, metrics: dict[str, DomainMetrics], flt: DomainFilter, sort: SortKey
-) -> list[tuple[str, DomainMetrics]]:
-    """One host's domains (UUID, metrics) that pass the filter, in the requested order."""
-    kept = [(u, m) for u, m in metrics.items() if flt.matches(host=host, name=m.name, state=m.state)]
-    key = _sort_key(sort)
-    return sorted(kept, key=lambda um: key((host, um[1])))
-
-
-def _rows(
-    ticks: list[tuple[Collector, Tick]], flt: DomainFilter, sort: SortKey
-) -> list[tuple[str, DomainInfo | None, DomainMetrics]]:
-    """Every host's domains in one table, ordered across hosts (`--sort cpu`: the fleet's busiest first)."""
-    rows = [
-        (c.host, c.domains.get(u), m)
-        for c, t in ticks
-        for u, m in t.domains.items()
-        if flt.matches(host=c.host, name=m.name, state=m.state)
+def rows_of(samples: list[HostSampled], flt: DomainFilter, sort: SortKey) -> list[Row]:
+    """Every host's domains in one list, ordered across hosts (`--sort cpu`: the fleet's busiest first)."""
+    rows: list[Row] = [
+        (s.host, s.domains.get(u), m)
+        for s in samples
+        for u, m in s.tick.domains.items()
+        if flt.matches(host=s.host, name=m.name, state=m.state)
     ]
-    key = _sort_key(sort)
-    return sorted(rows, key=lambda r: key((r[0], r[2])))
+    return sorted(rows, key=_sort_key(sort))
 
 
-def _host_failed(host: str, exc: VmtuiError, *, as_json: bool) -> None:
-    """A host that fails is reported once and dropped; the others go on."""
-    if as_json:
-        emit_json({"host": host, **exc.to_json()})
-    else:
-        sys.stderr.write(f"vmtui: error: {host}: {exc}\n")
+def _report_event(event: MonitorEvent, *, as_json: bool) -> None:
+    """A host that went down or came back: said once per change, on stderr (or as a JSON line)."""
+    from vmtui.monitor.events import HostConnected, HostDisconnected
+
+    if isinstance(event, HostDisconnected) and event.attempt == 1:
+        if as_json:
+            emit_json({"host": event.host, "event": "disconnected", "reason": event.reason, "time": event.since})
+        else:
+            sys.stderr.write(f"vmtui: {event.host}: {event.reason}; retrying with backoff\n")
+    elif isinstance(event, HostConnected) and event.reconnected:
+        if as_json:
+            emit_json({"host": event.host, "event": "reconnected", "time": time.time()})
+        else:
+            sys.stderr.write(f"vmtui: {event.host}: reconnected\n")
 
 
-def _tick_all(collectors: list[Collector], *, as_json: bool) -> list[tuple[Collector, Tick]]:
-    ticks = []
-    for c in list(collectors):
-        try:
-            ticks.append((c, c.tick()))
-        except VmtuiError as exc:
-            _host_failed(c.host, exc, as_json=as_json)
-            collectors.remove(c)
-    if not collectors:
-        raise VmtuiError("no host is answering any more")
-    return ticks
-
-
-def _json_line(c: Collector, t: Tick, flt: DomainFilter, sort: SortKey) -> dict[str, object]:
+def _json_line(s: HostSampled, flt: DomainFilter, sort: SortKey) -> dict[str, object]:
     return {
-        "host": c.host,
-        "time": t.sample.wall,
-        "host_metrics": asdict(t.host),
+        "host": s.host,
+        "time": s.tick.sample.wall,
+        "host_metrics": asdict(s.tick.host),
         "domains": [
-            {**m.to_json(), "accelerator": str(c.domains[u].accelerator) if u in c.domains else None}
-            for u, m in _pick(c.host, dict(t.domains), flt, sort)
+            {**m.to_json(), "accelerator": str(info.accelerator) if info else None}
+            for _h, info, m in rows_of([s], flt, sort)
         ],
     }
 
 
-@guarded
+def _start(targets: list[HostEntry]) -> Monitor:
+    from vmtui.monitor.watch import Monitor
+
+    monitor = Monitor(targets)
+    monitor.start()
+    return monitor
+
+
+def _first_contact(monitor: Monitor, timeout: float, *, as_json: bool) -> None:
+    """Wait until every host sampled once (or failed once); refuse when none answers at all."""
+    from vmtui.errors import ConnectError
+    from vmtui.monitor.events import HostConnected, HostDisconnected
+
+    deadline = time.monotonic() + timeout
+    heard: set[str] = set()
+    first_error: HostDisconnected | None = None
+    while len(heard) < len(monitor.entries) and time.monotonic() < deadline:
+        event = monitor.next_event(deadline - time.monotonic())
+        if event is None:
+            continue
+        if isinstance(event, HostDisconnected):
+            first_error = first_error or event
+            _report_event(event, as_json=as_json)
+        if not isinstance(event, HostConnected):
+            heard.add(event.host)
+    if not monitor.connected and not monitor.ended:
+        reason = first_error.reason if first_error else f"no answer within {timeout:g} s"
+        raise ConnectError(f"no host answered: {reason}")
+
+
+@guarded(read_only_safe=True)
 def top(
     *,
     interval: IntervalOpt = 1.0,
@@ -138,69 +161,120 @@ def top(
     filter_expr: FilterOpt = None,
     connect: ConnectOpt = None,
     host: HostOpt = None,
+    replay: ReplayOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Live per-VM CPU, steal, overhead, exits, memory and IO; with --json one object per line per sample."""
-    from vmtui.collector import Collector
+    """Live per-VM CPU, steal, overhead, exits, memory and IO; with --json one object per line per sample.
+
+    A host that drops is reported once and reconnected with backoff; its rows come back with it.
+    """
+    from vmtui.drivers.connection import connect_timeout
     from vmtui.filters import parse_filter
 
     flt = parse_filter(filter_expr or "", strict=True)
-    targets = resolve_targets(connect, host, read_only=True)
-    with connections(targets, tolerate=True) as (opened, errors):
-        for entry, err in errors:
-            _host_failed(label(entry), err, as_json=as_json)
-        collectors = [Collector(conn, label(entry)) for entry, conn in opened]
-        _tick_all(collectors, as_json=as_json)  # the baseline: rates need two samples
+    targets = resolve_targets(connect, host, read_only=True, replay=replay)
+    monitor = _start(targets)
+    try:
+        _first_contact(monitor, connect_timeout() + 5, as_json=as_json)
+        live = None
+        if not as_json:
+            from rich.live import Live
+
+            from vmtui.cli.render import console
+
+            live = Live(console=console(), auto_refresh=False, screen=False)
+            live.start()
         done = 0
-        if as_json:
-            while count is None or done < count:
-                time.sleep(interval)
-                for c, t in _tick_all(collectors, as_json=True):
-                    emit_json(_json_line(c, t, flt, sort))
-                done += 1
-            return
-        from rich.live import Live
+        seen: dict[str, int] = {}
+        """Samples per host so far: a host's first one has no rates yet (the baseline, not shown)."""
+        try:
+            while (count is None or done < count) and not monitor.finished:
+                began = time.monotonic()
+                monitor.tick()
+                batch = monitor.round(began + max(interval, 0.1) * 0.9 + 0.5)
+                for event in batch.events:
+                    _report_event(event, as_json=as_json)
+                for h in batch.samples:
+                    seen[h] = seen.get(h, 0) + 1
+                fresh = [s for h, s in batch.samples.items() if seen[h] > 1 or s.tick.host.cpu_pct is not None]
+                if fresh:
+                    done += 1
+                    if live is None:
+                        for s in fresh:
+                            emit_json(_json_line(s, flt, sort))
+                    else:
+                        from vmtui.cli.render import top_view
 
-        from vmtui.cli.render import console, top_table
+                        shown = [monitor.last_sample[h] for h in sorted(monitor.last_sample)]
+                        live.update(top_view(rows_of(shown, flt, sort), shown, monitor), refresh=True)
+                if count is not None and done >= count:
+                    break
+                if not monitor.finished:
+                    time.sleep(max(0.0, interval - (time.monotonic() - began)))
+        finally:
+            if live is not None:
+                live.stop()
+    finally:
+        monitor.stop()
 
-        with Live(console=console(), auto_refresh=False, screen=False) as live:
-            while count is None or done < count:
-                time.sleep(interval)
-                ticks = _tick_all(collectors, as_json=False)
-                live.update(top_table(_rows(ticks, flt, sort), [t.host for _, t in ticks]), refresh=True)
-                done += 1
+
+DurationOpt = Annotated[
+    float, typer.Option("--duration", "-d", min=0.5, max=86400, help="Seconds to record (0.5-86400).")
+]
 
 
-@guarded
+@guarded(read_only_safe=True)
 def record(
     file: Annotated[Path, typer.Argument(help="Where to write the recording (JSON lines).")],
     *,
-    duration: Annotated[float, typer.Option("--duration", "-d", min=0.5, help="Seconds to record.")] = 10.0,
+    duration: DurationOpt = 10.0,
     interval: IntervalOpt = 1.0,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")] = False,
     connect: ConnectOpt = None,
     host: HostOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Record samples from real hosts, for `vmtui --replay FILE` and for bug reports."""
-    from vmtui.collector import Collector
-    from vmtui.drivers.recording import sample_line, write_header
+    from vmtui.drivers.connection import connect_timeout
+    from vmtui.drivers.replay import sample_line, write_header
 
-    if file.exists() and file.is_dir():
+    if file.is_dir():
         raise UsageError(f"{file} is a directory")
+    if file.exists() and not force:
+        raise UsageError(f"{file} exists", hint="add --force to overwrite it")
+    if not file.parent.is_dir():
+        raise UsageError(f"cannot write {file}: directory {file.parent} does not exist")
     targets = resolve_targets(connect, host, read_only=True)
+    monitor = _start(targets)
     samples = 0
-    with connections(targets) as (opened, _), file.open("w", encoding="utf-8") as out:
-        collectors = [Collector(conn, label(entry)) for entry, conn in opened]
-        write_header(out, {c.host: (c.info, list(c.domains.values())) for c in collectors})
-        deadline = time.monotonic() + duration
-        while True:
-            for c in collectors:
-                out.write(sample_line(c.tick().sample) + "\n")
-            samples += 1
-            if time.monotonic() + interval > deadline:
-                break
-            time.sleep(interval)
+    try:
+        _first_contact(monitor, connect_timeout() + 5, as_json=as_json)
+        try:
+            out = file.open("w", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {file}: {exc.strerror}") from exc
+        with out:
+            hosts = {h: (monitor.last_sample[h].tick, monitor.last_sample[h].domains) for h in monitor.last_sample}
+            infos = dict(monitor.infos)
+            write_header(out, {h: (infos[h], list(doms.values())) for h, (_t, doms) in hosts.items() if h in infos})
+            for h in sorted(hosts):
+                out.write(sample_line(hosts[h][0].sample) + "\n")
+            samples = 1
+            deadline = time.monotonic() + duration
+            while time.monotonic() + interval <= deadline:
+                time.sleep(interval)
+                monitor.tick()
+                batch = monitor.round(time.monotonic() + interval * 0.9 + 0.5)
+                for event in batch.events:
+                    _report_event(event, as_json=as_json)
+                for h in sorted(batch.samples):
+                    if h in infos:
+                        out.write(sample_line(batch.samples[h].tick.sample) + "\n")
+                samples += 1
+    finally:
+        monitor.stop()
+    noun = "sample" if samples == 1 else "samples"
     if as_json:
-        emit_json({"file": str(file), "hosts": [c.host for c in collectors], "samples": samples})
+        emit_json({"file": str(file), "hosts": sorted(infos), "samples": samples})
     else:
-        typer.echo(f"recorded {samples} samples of {len(collectors)} host(s) to {file}")
+        typer.echo(f"recorded {samples} {noun} of {len(infos)} host(s) to {file}")

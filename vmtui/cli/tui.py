@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import typer
 
 from vmtui.cli.common import fail
-from vmtui.errors import VmtuiError
+from vmtui.config import resolve_targets
+from vmtui.errors import UsageError, VmtuiError
 from vmtui.logsetup import setup_logging
 
 
-def run_tui(*, connect: Sequence[str] | None, host: Sequence[str] | None, read_only: bool, replay: Path | None) -> None:
-    setup_logging()
+def run_tui(
+    *, connect: Sequence[str] | None, host: Sequence[str] | None, read_only: bool, replay: Path | None, as_json: bool
+) -> None:
     try:
+        setup_logging()
+        if as_json:
+            raise UsageError(
+                "the full-screen TUI has no JSON output", hint="use `vmtui top --json` or `vmtui list --json`"
+            )
+        if not (sys.stdout.isatty() and sys.stdin.isatty()):
+            # Escape codes written into a pipe or a file help nobody.
+            raise UsageError("the full-screen TUI needs a terminal", hint="for a stream use `vmtui top` (or --json)")
+        entries = resolve_targets(connect, host, read_only=read_only, replay=replay)
         from vmtui.app import launch
+    except VmtuiError as exc:
+        raise fail(exc, as_json=as_json) from None
     except ImportError as exc:
         raise fail(VmtuiError(f"the TUI is not available: {exc}"), as_json=False) from None
     try:
-        launch(connect=connect, host=host, read_only=read_only, replay=replay)
+        launch(entries)
     except VmtuiError as exc:
         raise fail(exc, as_json=False) from None
     except KeyboardInterrupt:

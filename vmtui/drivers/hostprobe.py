@@ -1,36 +1,67 @@
-"""Facts about this machine that libvirt does not report: EPT/NPT and /dev/kvm access.
+"""Facts about a host that libvirt does not report: kernel, EPT/NPT, /dev/kvm access.
 
-Only meaningful for local URIs; remote hosts answer "unknown" rather than this machine's values.
-The sysfs root is a parameter so tests can point it at a temporary tree.
+They are read from the host's own files (`vmtui.drivers.hostfiles`: locally, or over the host's
+SSH), as one batch of paths; the verdicts here are pure functions of what those files said.
 """
 
 from __future__ import annotations
 
-import os
 import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+OSRELEASE = "/proc/sys/kernel/osrelease"
+EPT = "/sys/module/kvm_intel/parameters/ept"
+NPT = "/sys/module/kvm_amd/parameters/npt"
+KVM_PVM = "/sys/module/kvm_pvm"
+KVM = "/sys/module/kvm"
+FACT_PATHS = (OSRELEASE, EPT, NPT, KVM_PVM, KVM)
+"""Everything `probe` needs, read in one round trip."""
 
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return None
+
+@dataclass(frozen=True, slots=True)
+class HostFacts:
+    kernel: str | None
+    tdp: bool | None
+    """Two-dimensional paging (Intel EPT / AMD NPT) on; None when it could not be told."""
+    tdp_detail: str
+
+
+def tdp_verdict(files: Mapping[str, str | None]) -> tuple[bool | None, str]:
+    """Whether EPT/NPT is on, and how that was found out, from the contents of FACT_PATHS.
+
+    `files` maps a path to its contents, "" for a directory that exists, None (or absent) when missing.
+    """
+    for path, module, label in ((EPT, "kvm_intel", "EPT"), (NPT, "kvm_amd", "NPT")):
+        value = files.get(path)
+        if value:
+            on = value.strip() in ("Y", "y", "1")
+            return on, f"{label} {'on' if on else 'off'} ({module}.{path.rsplit('/', 1)[1]}={value.strip()})"
+    if files.get(KVM_PVM) is not None:
+        # PVM runs KVM without hardware virtualization: guest page tables are shadowed in software.
+        return False, "no EPT/NPT: kvm_pvm (software shadow paging)"
+    if files.get(KVM) is not None:
+        return None, "kvm loaded, vendor module unknown"
+    return None, "KVM not loaded"
+
+
+def facts_from(files: Mapping[str, str | None]) -> HostFacts:
+    kernel = files.get(OSRELEASE)
+    tdp, detail = tdp_verdict(files)
+    return HostFacts(kernel=kernel.strip() if kernel else None, tdp=tdp, tdp_detail=detail)
 
 
 def tdp_status(sys_root: Path = Path("/sys")) -> tuple[bool | None, str]:
-    """Whether two-dimensional paging (Intel EPT, AMD NPT) is on, and how that was found out."""
-    for module, param, label in (("kvm_intel", "ept", "EPT"), ("kvm_amd", "npt", "NPT")):
-        value = _read(sys_root / "module" / module / "parameters" / param)
-        if value is not None:
-            on = value in ("Y", "y", "1")
-            return on, f"{label} {'on' if on else 'off'} ({module}.{param}={value})"
-    if (sys_root / "module" / "kvm_pvm").exists():
-        # PVM runs KVM without hardware virtualization: guest page tables are shadowed in software.
-        return False, "no EPT/NPT: kvm_pvm (software shadow paging)"
-    if (sys_root / "module" / "kvm").exists():
-        return None, "kvm loaded, vendor module unknown"
-    return None, "KVM not loaded"
+    """EPT/NPT of the machine whose sysfs is mounted at `sys_root` (tests pass a temporary tree)."""
+    files: dict[str, str | None] = {}
+    for path in (EPT, NPT, KVM_PVM, KVM):
+        local = sys_root / path.removeprefix("/sys/")
+        if local.is_dir():
+            files[path] = ""
+        elif local.is_file():
+            files[path] = local.read_text()
+    return tdp_verdict(files)
 
 
 def kvm_device_problem(dev: Path = Path("/dev/kvm")) -> str | None:
@@ -46,7 +77,3 @@ def kvm_device_problem(dev: Path = Path("/dev/kvm")) -> str | None:
     if st.st_mode & 0o006 == 0o006 or st.st_mode & 0o060 == 0o060:
         return None
     return "/dev/kvm is root-only; as root run: chgrp kvm /dev/kvm && chmod 660 /dev/kvm"
-
-
-def kernel_release() -> str:
-    return os.uname().release

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from vmtui.drivers.guestxml import GuestSpec, build_guest_xml
+from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
 from vmtui.errors import VmtuiError
 from vmtui.lab import image
 from vmtui.models import DomainInfo

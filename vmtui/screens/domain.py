@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -12,15 +12,15 @@ from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from vmtui import present
 from vmtui.explain import Severity, explain
+from vmtui.fleet import Fleet, HostView
+from vmtui.messages import ActionRequested
 from vmtui.metrics import DomainMetrics
 from vmtui.models import DeviceClass, DomainInfo
-from vmtui.screens.actions import ACTION_BINDINGS
-from vmtui.widgets.domain_table import human_bytes
+from vmtui.present import STATE_STYLE, count, pct, pct_sign, rate, size_kib
+from vmtui.screens.host import ACTION_BINDINGS
 from vmtui.widgets.metric_graph import MetricGraph
-
-if TYPE_CHECKING:
-    from vmtui.app import VmtuiApp
 
 SEVERITY_STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan", Severity.INFO: "dim"}
 CLASS_STYLE = {
@@ -51,11 +51,8 @@ def vcpu_table(m: DomainMetrics | None) -> Table:
         table.add_row("-", bar(None), "-", "-", "-")
         return table
     for v in m.vcpus:
-        steal = "-" if v.steal_pct is None else f"{v.steal_pct:.1f}"
-        steal_text = Text(steal, "bold red" if v.steal_pct and v.steal_pct >= 5 else "")
-        exits = "-" if v.exits_per_s is None else f"{v.exits_per_s:.0f}"
-        cpu = "-" if v.cpu_pct is None else f"{v.cpu_pct:.1f}"
-        table.add_row(str(v.index), bar(v.cpu_pct), cpu, steal_text, exits)
+        steal_text = Text(pct(v.steal_pct), "bold red" if v.steal_pct and v.steal_pct >= 5 else "")
+        table.add_row(str(v.index), bar(v.cpu_pct), pct(v.cpu_pct), steal_text, count(v.exits_per_s))
     return table
 
 
@@ -67,15 +64,14 @@ def exits_table(m: DomainMetrics | None) -> Table:
     if not reasons:
         table.add_row(Text("none reported (TCG, or first sample)", "dim"), "")
     for reason, value in reasons[:12]:
-        table.add_row(reason, f"{value:,.0f}")
+        table.add_row(reason, count(value))
     return table
 
 
-def findings_text(info: DomainInfo | None, m: DomainMetrics | None, app: VmtuiApp, host: str) -> Text:
+def findings_text(info: DomainInfo | None, m: DomainMetrics | None, view: HostView) -> Text:
     out = Text("Why does it cost what it costs?\n", "bold")
     if info is None:
         return out + Text("no XML facts for this domain yet", "dim")
-    view = app.fleet.host(host)
     findings = explain(info, m, view.info)
     if not findings:
         return out + Text("nothing to fix: no overhead cause found", "green")
@@ -94,28 +90,28 @@ def devices_table(info: DomainInfo | None) -> Table:
     for title in ("kind", "name", "model", "class", "detail"):
         table.add_column(title)
     for d in info.devices if info else ():
-        table.add_row(d.kind, d.name, d.model, Text(str(d.dev_class), CLASS_STYLE[d.dev_class]), d.detail)
+        table.add_row(
+            d.kind,
+            Text(present.printable(d.name)),
+            Text(d.model),
+            Text(str(d.dev_class), CLASS_STYLE[d.dev_class]),
+            Text(present.printable(d.detail)),
+        )
     return table
 
 
 class DomainScreen(Screen[None]):
-    """Details of one domain, refreshed from every sample of its host."""
+    """Details of one domain, refreshed from every sample of its host. Reads the fleet; posts requests."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
         *ACTION_BINDINGS,
     ]
 
-    def __init__(self, uuid: str) -> None:
+    def __init__(self, uuid: str, fleet: Fleet) -> None:
         super().__init__()
         self.uuid = uuid
-
-    @property
-    def vmtui(self) -> VmtuiApp:
-        from vmtui.app import VmtuiApp
-
-        assert isinstance(self.app, VmtuiApp)
-        return self.app
+        self.fleet = fleet
 
     def compose(self) -> ComposeResult:
         yield Header(icon="▣")
@@ -127,8 +123,8 @@ class DomainScreen(Screen[None]):
             with Grid(id="graphs"):
                 yield MetricGraph("CPU %", lambda v: f"{v:.1f}%", id="g-cpu")
                 yield MetricGraph("Overhead %", lambda v: f"{v:.1f}%", id="g-overhead")
-                yield MetricGraph("IO (disk+net)", lambda v: human_bytes(v) + "/s", id="g-io")
-                yield MetricGraph("Memory", lambda v: human_bytes(v * 1024), id="g-mem")
+                yield MetricGraph("IO (disk+net)", rate, id="g-io")
+                yield MetricGraph("Memory", size_kib, id="g-mem")
             yield Static(id="findings")
             yield Static(id="devices")
         yield Footer()
@@ -143,52 +139,49 @@ class DomainScreen(Screen[None]):
         """Re-render from the fleet state (called on mount and for each sample of this domain's host)."""
         if not self.query("#summary"):
             return  # the app is closing and has already removed this screen's widgets
-        found = self.vmtui.fleet.find(self.uuid)
+        found = self.fleet.find(self.uuid)
         if found is None:
             self.query_one("#summary", Static).update(Text(f"domain {self.uuid} is gone", "bold red"))
             return
         view, info, m = found
-        name = info.name if info else (m.name if m else self.uuid)
-        self.title = f"{name} on {view.name}"
+        name = self.fleet.name_of(self.uuid)
+        self.title = present.printable(f"{name} on {view.name}")
         summary = Text()
-        summary.append(name, "bold")
-        state = m.state if m else (info.state if info else "?")
-        summary.append(f"  {state}  on {view.name}")
-        if view.status == "disconnected" and view.last_sample_wall:
-            summary.append("  (stale: host disconnected)", "bold red")
+        summary.append(present.printable(name), "bold")
+        state = self.fleet.pending.get(self.uuid) or self.fleet.state_of(self.uuid)
+        summary.append("  ")
+        summary.append(state, STATE_STYLE.get(state, ""))
+        summary.append(f"  on {view.name}")
+        stale = self.fleet.stale_since(view)
+        if stale is not None:
+            summary.append(f"  (stale since {present.clock(stale)}: host {view.status})", "bold red")
         if info:
             summary.append(f"  {info.accelerator}  {info.vcpus} vCPU  {info.machine}")
-            summary.append(f"  mem {human_bytes(info.memory_kib * 1024)}/{human_bytes(info.max_memory_kib * 1024)}")
+            summary.append(f"  mem {size_kib(info.memory_kib)}/{size_kib(info.max_memory_kib)}")
             balloon = info.balloon_model or "absent"
             summary.append(f"  balloon {balloon}", "dim")
         if m is not None:
-            summary.append(f"\nCPU {_pct(m.cpu_pct)}  guest {_pct(m.cpu_guest_pct)}  overhead {_pct(m.overhead_pct)}")
-            summary.append(f"  steal {_pct(m.steal_pct)}  exits/s {_val(m.exits_per_s)}")
-            summary.append(f"  disk r/w {human_bytes(m.disk_read_bps)}/{human_bytes(m.disk_write_bps)}")
-            summary.append(f"  net rx/tx {human_bytes(m.net_rx_bps)}/{human_bytes(m.net_tx_bps)}")
+            summary.append(
+                f"\nCPU {pct_sign(m.cpu_pct)}  guest {pct_sign(m.cpu_guest_pct)}  overhead {pct_sign(m.overhead_pct)}"
+            )
+            summary.append(f"  steal {pct_sign(m.steal_pct)}  exits/s {count(m.exits_per_s)}")
+            summary.append(f"  disk r/w {rate(m.disk_read_bps)} / {rate(m.disk_write_bps)}")
+            summary.append(f"  net rx/tx {rate(m.net_rx_bps)} / {rate(m.net_tx_bps)}")
         self.query_one("#summary", Static).update(summary)
         self.query_one("#vcpus", Static).update(vcpu_table(m))
         self.query_one("#exits", Static).update(exits_table(m))
-        self.query_one("#findings", Static).update(findings_text(info, m, self.vmtui, view.name))
+        self.query_one("#findings", Static).update(findings_text(info, m, view))
         self.query_one("#devices", Static).update(devices_table(info))
-        history = list(self.vmtui.fleet.history.get(self.uuid, ()))
+        history = list(self.fleet.history.get(self.uuid, ()))
         self.query_one("#g-cpu", MetricGraph).show([p.cpu for p in history])
         self.query_one("#g-overhead", MetricGraph).show([p.overhead for p in history])
         self.query_one("#g-io", MetricGraph).show([p.io_bps for p in history])
         self.query_one("#g-mem", MetricGraph).show([p.memory_kib for p in history])
 
     def action_lifecycle(self, action: str) -> None:
-        self.vmtui.request_action(self.uuid, action)
+        self.post_message(ActionRequested(self.uuid, action))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "lifecycle" and parameters:
-            return self.vmtui.action_allowed(self.uuid, str(parameters[0]))
+            return self.fleet.action_refusal(self.uuid, str(parameters[0])) is None
         return True
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}%"
-
-
-def _val(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}"

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from vmtui.screens.actions import ACTIONS
+from vmtui.ops.lifecycle import ACTIONS
 
 GENERAL_KEYS = (
     ("?", "this help"),

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Callable
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
-from vmtui.screens.actions import ACTION_BINDINGS
-from vmtui.widgets.domain_table import DomainRow, DomainTable
+from vmtui.fleet import Fleet
+from vmtui.messages import ActionRequested, DomainOpenRequested
+from vmtui.ops.lifecycle import ACTIONS
+from vmtui.widgets.domain_table import DomainTable
 from vmtui.widgets.hosts_pane import HostsPane
 
-if TYPE_CHECKING:
-    from collections.abc import Iterable
-
-    from vmtui.app import VmtuiApp
-    from vmtui.fleet import HostView
+ACTION_BINDINGS = [Binding(a.binding, f"lifecycle('{a.key}')", a.label) for a in ACTIONS]
+"""Bindings for screens that act on one domain; `check_action` hides those that cannot run now."""
 
 
 class HostScreen(Screen[None]):
-    """Fleet dashboard: the screen the app starts on."""
+    """Fleet dashboard: the screen the app starts on. Reads the fleet; posts requests to the app."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         # A priority binding runs as the app reads the key, before the keys behind it are routed: the
@@ -32,6 +32,11 @@ class HostScreen(Screen[None]):
         *ACTION_BINDINGS,
     ]
 
+    def __init__(self, fleet: Fleet, clock: Callable[[], float]) -> None:
+        super().__init__()
+        self.fleet = fleet
+        self.clock = clock
+
     def compose(self) -> ComposeResult:
         yield Header(icon="▣")
         yield HostsPane(id="hosts")
@@ -40,28 +45,24 @@ class HostScreen(Screen[None]):
         yield Footer()
 
     @property
-    def vmtui(self) -> VmtuiApp:
-        from vmtui.app import VmtuiApp
-
-        assert isinstance(self.app, VmtuiApp)
-        return self.app
-
-    @property
     def table(self) -> DomainTable:
         return self.query_one(DomainTable)
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
         self.table.focus()
-        self.vmtui.render_all()
+        self.show_hosts()
+        for host in self.fleet.hosts:
+            self.update_rows(host)
 
-    def show_hosts(self, hosts: Iterable[HostView], now: float) -> None:
+    def show_hosts(self) -> None:
         # Samples can arrive before compose and after the children are gone while the app closes
         # (pollers post until the app unmounts): then there is no widget and nothing to do.
         for pane in self.query(HostsPane):
-            pane.show(hosts, now)
+            pane.show(self.fleet, self.clock())
 
-    def update_rows(self, host: str, rows: Iterable[DomainRow]) -> None:
+    def update_rows(self, host: str) -> None:
+        rows = self.fleet.rows(host) if host in self.fleet.hosts else []
         for table in self.query(DomainTable):
             table.update_host(host, rows)
 
@@ -92,21 +93,21 @@ class HostScreen(Screen[None]):
         self.table.focus()
 
     def on_domain_table_selected(self, event: DomainTable.Selected) -> None:
-        self.vmtui.open_domain(event.uuid)
+        self.post_message(DomainOpenRequested(event.uuid))
 
     def on_domain_table_highlighted(self, _event: DomainTable.Highlighted) -> None:
         self.refresh_bindings()
 
     def action_lifecycle(self, action: str) -> None:
         uuid = self.selected_uuid()
-        if uuid is None:
-            self.notify("no domain selected", severity="warning")
-            return
-        self.vmtui.request_action(uuid, action)
+        if uuid is not None:
+            self.post_message(ActionRequested(uuid, action))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "filter":
             return not isinstance(self.focused, Input)  # in the filter line, "/" is a character
         if action == "lifecycle" and parameters:
-            return self.vmtui.action_allowed(self.selected_uuid(), str(parameters[0]))
+            # Only what can run is shown (and bound): not on read-only hosts, replays, stale hosts,
+            # domains with an operation in flight, or states that do not allow it.
+            return self.fleet.action_refusal(self.selected_uuid(), str(parameters[0])) is None
         return True

@@ -8,8 +8,6 @@ only rows whose data changed, and `render_line` turns the visible lines into sin
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from time import localtime, strftime
 from typing import ClassVar, NamedTuple
 
 from rich.cells import cell_len, set_cell_size
@@ -23,28 +21,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from vmtui.filters import DomainFilter, parse_filter
-
-
-@dataclass(frozen=True, slots=True)
-class DomainRow:
-    """One domain as the table shows it; equality decides whether the line is re-formatted."""
-
-    uuid: str
-    host: str
-    name: str
-    state: str
-    accel: str
-    vcpus: int
-    cpu: float | None
-    steal: float | None
-    overhead: float | None
-    mem_cur_kib: int | None
-    mem_max_kib: int | None
-    disk_bps: float | None
-    net_bps: float | None
-    exits: float | None
-    stale_since: float | None = None
-    """time.time() of the row's last sample while its host is unreachable, else None."""
+from vmtui.fleet import DomainRow
+from vmtui.present import clock, count, pct, printable, size, size_kib
 
 
 class Column(NamedTuple):
@@ -72,51 +50,25 @@ COLUMNS: tuple[Column, ...] = (
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 
 
-def human_bytes(value: float | None) -> str:
-    """1023 -> '1023', 2048 -> '2.0K', binary units, at most 6 characters."""
-    if value is None:
-        return "-"
-    for unit in ("", "K", "M", "G", "T"):
-        if abs(value) < 1024 or unit == "T":
-            return f"{value:.0f}{unit}" if unit == "" or abs(value) >= 100 else f"{value:.1f}{unit}"
-        value /= 1024
-    return "-"  # unreachable; keeps mypy's return analysis simple
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.0f}" if value < 100_000 else f"{value / 1000:.0f}k"
-
-
-def _printable(text: str) -> str:
-    # Domain names may hold control characters; they must never reach the terminal.
-    return text if text.isprintable() else "".join(ch if ch.isprintable() else "?" for ch in text)
-
-
 def format_row(row: DomainRow) -> str:
     """The row's line: every column padded (by terminal cells, not characters) and joined by spaces."""
-    state = row.state if row.stale_since is None else "stale " + strftime("%H:%M:%S", localtime(row.stale_since))
+    state = row.state if row.stale_since is None else "stale " + clock(row.stale_since)
     mem = "-"
     if row.mem_max_kib:
-        mem = f"{human_bytes((row.mem_cur_kib or 0) * 1024)}/{human_bytes(row.mem_max_kib * 1024)}"
+        mem = f"{size_kib(row.mem_cur_kib or 0)}/{size_kib(row.mem_max_kib)}"
     cells = (
-        _printable(row.host),
-        _printable(row.name),
+        printable(row.host),
+        printable(row.name),
         state,
         row.accel,
         str(row.vcpus),
-        _pct(row.cpu),
-        _pct(row.steal),
-        _pct(row.overhead),
+        pct(row.cpu),
+        pct(row.steal),
+        pct(row.overhead),
         mem,
-        human_bytes(row.disk_bps),
-        human_bytes(row.net_bps),
-        _num(row.exits),
+        size(row.disk_bps),
+        size(row.net_bps),
+        count(row.exits),
     )
     return " ".join(_fit(text, col) for text, col in zip(cells, COLUMNS, strict=True))
 

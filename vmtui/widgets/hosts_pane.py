@@ -2,46 +2,52 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from time import localtime, strftime
-
 from rich.text import Text
 from textual.widgets import Static
 
-from vmtui.fleet import ACTIVE_STATES, HostView
-from vmtui.widgets.domain_table import human_bytes
+from vmtui.fleet import Fleet, HostView
+from vmtui.models import ACTIVE_STATES
+from vmtui.present import clock, one_line, printable, size_kib
+
+TDP_TEXT = {True: ("on", "green"), False: ("off (shadow paging)", "bold red"), None: ("unknown", "dim")}
+"""EPT/NPT as the pane says it: without it the host shadows guest page tables in software."""
 
 
-def _clock(wall: float) -> str:
-    return strftime("%H:%M:%S", localtime(wall))
+def host_line(view: HostView, now: float, age: float | None = None) -> Text:
+    """One host as rich Text; `now` (time.time()) is passed in so screens can be frozen in tests.
 
-
-def host_line(view: HostView, now: float) -> Text:
-    """One host as rich Text; `now` (time.time()) is passed in so screens can be frozen in tests."""
+    `age`: seconds since the host's last sample, when that is long enough to say so.
+    """
     line = Text(no_wrap=True, overflow="ellipsis")
     if view.status == "disconnected":
         line.append("✖ ", "bold red")
-        line.append(view.name, "bold")
-        since = _clock(view.down_since) if view.down_since else "?"
+        line.append(printable(view.name), "bold")
+        since = clock(view.down_since) if view.down_since else "?"
         line.append(f"  disconnected since {since}", "red")
-        if view.reason:
-            line.append(f" ({view.reason})", "dim")
         if view.retry_at is not None:
             wait = max(0, round(view.retry_at - now))
             line.append(f", retrying in {wait} s" if wait else ", retrying now")
         if view.last_sample_wall is not None:
-            line.append(f"  last sample {_clock(view.last_sample_wall)}", "dim")
+            line.append(f"  last sample {clock(view.last_sample_wall)}", "dim")
+        if view.reason:
+            # Last: a long reason is cut at the edge, never the countdown.
+            line.append(f"  ({one_line(view.reason, 120)})", "dim")
         return line
     if view.status == "connecting" or view.info is None:
         line.append("… ", "yellow")
-        line.append(view.name, "bold")
+        line.append(printable(view.name), "bold")
         line.append("  connecting", "yellow")
         return line
     info = view.info
     line.append("● ", "bold green")
-    line.append(view.name, "bold")
-    line.append(f"  {view.status}", "green")
-    if view.read_only or info.read_only:
+    line.append(printable(view.name), "bold")
+    if view.recorded:
+        line.append("  replay" if view.status != "ended" else "  replay finished", "green")
+    else:
+        line.append(f"  {view.status}", "green")
+    if age is not None:
+        line.append(f"  last sample {age:.0f} s ago", "bold red")
+    if (view.read_only or info.read_only) and not view.recorded:
         line.append(" RO", "bold yellow")
     line.append(f"  {info.hypervisor} {info.hypervisor_version} · libvirt {info.libvirt_version}")
     if info.kernel:
@@ -49,16 +55,15 @@ def host_line(view: HostView, now: float) -> Text:
     line.append("  KVM ")
     line.append("yes" if info.kvm_usable else "no", "green" if info.kvm_usable else "bold red")
     line.append("  EPT/NPT ")
-    tdp = {True: ("on", "green"), False: ("off", "bold red"), None: ("?", "dim")}[info.tdp]
-    line.append(*tdp)
+    line.append(*TDP_TEXT[info.tdp])
     metrics = view.tick.host if view.tick else None
     cpu = "-" if metrics is None or metrics.cpu_pct is None else f"{metrics.cpu_pct:.1f}%"
     line.append(f"  CPU {cpu} of {info.cpus}")
     if metrics is not None and metrics.memory_total_kib and metrics.memory_used_kib is not None:
         used, total = metrics.memory_used_kib, metrics.memory_total_kib
-        line.append(f"  MEM {human_bytes(used * 1024)}/{human_bytes(total * 1024)} ({used / total * 100:.0f}%)")
+        line.append(f"  MEM {size_kib(used)}/{size_kib(total)} ({used / total * 100:.0f}%)")
     else:
-        line.append(f"  MEM -/{human_bytes(info.memory_kib * 1024)}")
+        line.append(f"  MEM -/{size_kib(info.memory_kib)}")
     ratio = view.overcommit()
     if ratio is not None:
         line.append(f"  overcommit {ratio:.2f}x", "bold yellow" if ratio > 1 else "")
@@ -76,8 +81,8 @@ class HostsPane(Static):
 
     _last: Text | None = None
 
-    def show(self, views: Iterable[HostView], now: float) -> None:
-        text = Text("\n").join(host_line(v, now) for v in views)
+    def show(self, fleet: Fleet, now: float) -> None:
+        text = Text("\n").join(host_line(v, now, fleet.sample_age(v)) for v in fleet.hosts.values())
         if self._last is not None and text.plain == self._last.plain and text.spans == self._last.spans:
             return
         # A layout pass costs more than the whole table: do one only when the number of lines changes.

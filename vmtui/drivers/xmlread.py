@@ -17,9 +17,16 @@ _PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_blank_text=True
 )
 
-EMULATED_NICS = frozenset({"e1000", "e1000e", "rtl8139", "ne2k_pci", "pcnet", "i82551", "i82557b", "i82559er"})
 EMULATED_DISK_BUSES = frozenset({"ide", "sata", "fdc", "usb", "sd"})
-EMULATED_SCSI_MODELS = frozenset({"lsilogic", "lsisas1068", "lsisas1078", "buslogic", "auto", "ibmvscsi", ""})
+
+UNIT_KIB = {
+    "b": 1 / 1024, "bytes": 1 / 1024,
+    "k": 1, "kib": 1, "kb": 1000 / 1024,
+    "m": 1024, "mib": 1024, "mb": 1000**2 / 1024,
+    "g": 1024**2, "gib": 1024**2, "gb": 1000**3 / 1024,
+    "t": 1024**3, "tib": 1024**3, "tb": 1000**4 / 1024,
+}  # fmt: skip
+"""libvirt's memory units (formatdomain "Memory Allocation") in KiB; no unit means KiB."""
 
 
 def parse_xml(text: str | bytes) -> etree._Element:
@@ -31,12 +38,17 @@ def parse_xml(text: str | bytes) -> etree._Element:
         raise ValueError(f"malformed XML from host: {exc}") from exc
 
 
-def _int(el: etree._Element, path: str, default: int = 0) -> int:
-    found = el.findtext(path)
+def memory_kib(el: etree._Element, path: str) -> int | None:
+    """A memory element's size in KiB, honouring its `unit=` (libvirt writes KiB, people write MiB)."""
+    node = el.find(path)
+    if node is None or node.text is None:
+        return None
+    factor = UNIT_KIB.get((node.get("unit") or "KiB").lower())
     try:
-        return int(found) if found is not None else default
+        value = int(node.text.strip())
     except ValueError:
-        return default
+        return None
+    return None if factor is None else int(value * factor)
 
 
 def accelerator_of(domain_type: str) -> Accelerator:
@@ -168,13 +180,16 @@ def read_domain_xml(text: str) -> DomainXml:
         stats = balloon.find("stats")
         if stats is not None and (stats.get("period") or "").isdigit():
             period = int(stats.get("period", "0")) or None
+    max_kib = memory_kib(root, "memory") or 0
+    current = memory_kib(root, "currentMemory")
     return DomainXml(
         name=root.findtext("name") or "",
         uuid=root.findtext("uuid") or "",
         accelerator=accelerator_of(root.get("type", "")),
         vcpus=vcpus,
-        max_memory_kib=_int(root, "memory"),
-        memory_kib=_int(root, "currentMemory", _int(root, "memory")),
+        max_memory_kib=max_kib,
+        # Without <currentMemory> the guest has all of <memory> (no balloon inflation).
+        memory_kib=current if current is not None else max_kib,
         machine=os_type.get("machine", "") if os_type is not None else "",
         devices=devices_of(root),
         balloon_model=balloon.get("model") if balloon is not None else None,
@@ -187,6 +202,7 @@ class CapsXml:
     """The parts of the host capabilities XML the rest of vmtui uses."""
 
     cpu_model: str
+    host_uuid: str
     domain_types: frozenset[str]
     hugepage_size_kib: int | None
     hugepages_total: int | None
@@ -207,6 +223,7 @@ def read_capabilities(text: str) -> CapsXml:
         )
     return CapsXml(
         cpu_model=root.findtext("host/cpu/model") or "",
+        host_uuid=root.findtext("host/uuid") or "",
         domain_types=types,
         hugepage_size_kib=huge,
         hugepages_total=total,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vmtui.drivers.guestxml import GuestSpec, build_guest_xml
-from vmtui.drivers.xmlinfo import parse_xml, read_capabilities, read_domain_xml
+from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+from vmtui.drivers.xmlread import parse_xml, read_capabilities, read_domain_xml
 from vmtui.models import Accelerator, DeviceClass
 
 DOMAIN = """<domain type='kvm'><name>web</name><uuid>11111111-2222-3333-4444-555555555555</uuid>
@@ -69,7 +69,7 @@ def test_names_with_metacharacters_are_escaped_by_the_builder() -> None:
     xml = build_guest_xml(GuestSpec(name=name, memory_mib=256))
     info = read_domain_xml(xml)
     assert info.name == name
-    assert info.max_memory_kib == 256  # unit MiB kept as given; libvirt normalises on define
+    assert info.max_memory_kib == 256 * 1024  # <memory unit="MiB">256</memory> is 262144 KiB
 
 
 def test_capabilities() -> None:

@@ -1,7 +1,7 @@
 """Sampling one host over time: the bulk stats call, the previous sample, the derived metrics.
 
-Used by the CLI (`stats`, `top`, `explain`, `record`) on its main thread and by the TUI's
-HostPoller on its own thread. Blocking; one Collector per connection, never shared between threads.
+Used by every HostPoller (the TUI, `top`, `record`, `export`) on its own thread. Blocking; one
+Collector per connection, never shared between threads. The only place a `Tick` is assembled.
 """
 
 from __future__ import annotations
@@ -9,14 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
+from vmtui.drivers.base import Hypervisor
 from vmtui.errors import NotFoundError
 from vmtui.metrics import DomainMetrics, HostMetrics, domain_metrics, host_metrics, sample_metrics
 from vmtui.models import DomainInfo, HostInfo, HostSample
-
-if TYPE_CHECKING:
-    from vmtui.drivers.libvirt_driver import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +27,12 @@ class Tick:
 
 
 class Collector:
-    def __init__(self, conn: Connection, host: str) -> None:
+    """The previous sample of one host and the metrics of each new one."""
+
+    def __init__(self, conn: Hypervisor, host: str) -> None:
         self.conn = conn
         self.host = host
+        self.finite = conn.finite
         self.info: HostInfo = conn.host_info()
         self.domains: dict[str, DomainInfo] = {d.uuid: d for d in conn.list_domains()}
         self._prev: HostSample | None = None

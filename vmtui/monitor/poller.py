@@ -1,15 +1,15 @@
-"""Poller threads: the only place the TUI talks to libvirt for monitoring.
+"""Poller threads: one per host, the only place vmtui talks to a host to watch it.
 
 Threading contract (reviewers enforce it):
 
 1. libvirt calls run only on a HostPoller thread, on libvirt's event thread (callbacks that just
-   set flags and post messages), or in a `thread=True` action worker. Never on Textual's loop.
-2. A thread reaches the UI only through `app.post_message(...)`, which is thread-safe. Payloads are
-   frozen dataclasses or mappings built fresh for that message and never touched again by the
-   thread. A thread never touches widgets or the UI's history deques.
-3. Ticks coalesce: the app's `set_interval` only sets an Event (`schedule_update`), so a slow or
+   set flags and report), or in an operation's worker thread. Never on Textual's loop.
+2. A thread hands data on only through its `report` callback (the TUI's posts a Textual message,
+   which is thread-safe; `Monitor` puts it in a queue). Payloads are frozen dataclasses or
+   mappings built fresh for that event and never touched again by the thread.
+3. Ticks coalesce: whoever drives the poller only sets an Event (`schedule_update`), so a slow or
    hung host stalls its own poller and nothing else; missed ticks merge into one.
-4. Each HostPoller owns its Connection and Collector (neither is shared between threads).
+4. Each HostPoller owns its connection and Collector (neither is shared between threads).
 """
 
 from __future__ import annotations
@@ -20,41 +20,34 @@ import threading
 import time
 from collections.abc import Callable
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
-from textual.message import Message
-
-from vmtui.collector import Collector, Tick
-from vmtui.drivers.recording import Recording
-from vmtui.errors import VmtuiError
-from vmtui.messages import (
-    DomainEventReceived,
+from vmtui.drivers import open_host as open_source
+from vmtui.drivers.base import Hypervisor
+from vmtui.errors import EndOfRecordingError, VmtuiError
+from vmtui.models import HostEntry
+from vmtui.monitor.collector import Collector
+from vmtui.monitor.events import (
+    DomainChanged,
     HostConnected,
     HostDisconnected,
     HostSampled,
-    ReplayFinished,
+    MonitorEvent,
+    SourceEnded,
 )
-from vmtui.metrics import host_metrics, sample_metrics
-from vmtui.models import HostEntry, HostSample
-
-if TYPE_CHECKING:
-    from vmtui.drivers.libvirt_driver import Connection
 
 log = logging.getLogger("vmtui.poller")
 
-Post = Callable[[Message], object]
-"""`App.post_message`: the one door from a thread into the UI."""
-Connector = Callable[[HostEntry], "Connection"]
+Report = Callable[[MonitorEvent], object]
+"""Where a poller's events go; called from the poller's (or libvirt's event) thread."""
+Connector = Callable[[HostEntry], Hypervisor]
 
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 30.0
 
 
-def open_host(entry: HostEntry) -> Connection:
+def open_host(entry: HostEntry) -> Hypervisor:
     """Open a saved or ad-hoc host (an empty URI means libvirt's default)."""
-    from vmtui.drivers import connect
-
-    return connect(entry.uri or None, read_only=entry.read_only)
+    return open_source(entry.uri or None, read_only=entry.read_only)
 
 
 def backoff_delay(attempt: int, *, first: float = BACKOFF_FIRST, cap: float = BACKOFF_MAX) -> float:
@@ -63,12 +56,15 @@ def backoff_delay(attempt: int, *, first: float = BACKOFF_FIRST, cap: float = BA
 
 
 class HostPoller(threading.Thread):
-    """Polls one host whenever the app asks, reconnecting with exponential backoff when it is lost."""
+    """Polls one host whenever asked, reconnecting with exponential backoff when it is lost.
+
+    A daemon thread: a poller stuck in a call to a hung host never holds the process's exit.
+    """
 
     def __init__(
         self,
         entry: HostEntry,
-        post: Post,
+        report: Report,
         *,
         connector: Connector = open_host,
         backoff_first: float = BACKOFF_FIRST,
@@ -76,7 +72,7 @@ class HostPoller(threading.Thread):
     ) -> None:
         super().__init__(name=f"poller-{entry.name}", daemon=True)
         self.entry = entry
-        self._post = post
+        self._report = report
         self._connector = connector
         self._backoff = (backoff_first, backoff_max)
         self._wake = threading.Event()
@@ -85,9 +81,10 @@ class HostPoller(threading.Thread):
         self._refresh_all = False
         self._refresh_uuids: set[str] = set()
         """Domains whose XML facts to re-read before the next sample (filled by the event thread)."""
-        self._conn: Connection | None = None
+        self._conn: Hypervisor | None = None
         self._collector: Collector | None = None
         self._ever_connected = False
+        self.samples = 0
 
     # ----- called from other threads (UI loop, libvirt event thread) --------------------------
 
@@ -109,9 +106,13 @@ class HostPoller(threading.Thread):
         self._wake.set()
 
     def cancel(self) -> None:
-        """Stop after the current call; pair with `join()`."""
+        """Stop after the current call; the thread is a daemon, so nobody has to wait for it."""
         self._cancelled.set()
         self._wake.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
 
     # ----- the thread ---------------------------------------------------------------------------
 
@@ -129,7 +130,7 @@ class HostPoller(threading.Thread):
                     if failures == 1:
                         down_since = time.time()
                     delay = self._delay(failures)
-                    self._post(HostDisconnected(self.entry.name, reason, down_since, time.time() + delay, failures))
+                    self._emit(HostDisconnected(self.entry.name, reason, down_since, time.time() + delay, failures))
                     self._cancelled.wait(delay)
                     continue
                 self._wake.wait()
@@ -137,16 +138,24 @@ class HostPoller(threading.Thread):
                 if self._cancelled.is_set():
                     break
                 lost = self._poll_once()
-                if lost is not None:
-                    # Lost while polling: tell the UI now (rows go stale), retry after the first delay.
-                    failures = 1
-                    down_since = time.time()
-                    delay = self._delay(failures)
-                    self._post(HostDisconnected(self.entry.name, lost, down_since, time.time() + delay, failures))
-                    self._drop_connection()
-                    self._cancelled.wait(delay)
+                if lost is None:
+                    continue
+                if isinstance(lost, SourceEnded):
+                    self._emit(lost)
+                    break
+                # Lost while polling: report now (rows go stale), retry after the first delay.
+                failures = 1
+                down_since = time.time()
+                delay = self._delay(failures)
+                self._emit(HostDisconnected(self.entry.name, lost, down_since, time.time() + delay, failures))
+                self._drop_connection()
+                self._cancelled.wait(delay)
         finally:
             self._drop_connection()
+
+    def _emit(self, event: MonitorEvent) -> None:
+        if not self._cancelled.is_set():  # a cancelled poller's late events would confuse its watcher
+            self._report(event)
 
     def _delay(self, failures: int) -> float:
         first, cap = self._backoff
@@ -176,13 +185,13 @@ class HostPoller(threading.Thread):
             conn.close()
             return f"internal error: {exc}"
         self._conn, self._collector = conn, collector
-        self._post(HostConnected(self.entry.name, collector.info, reconnected=self._ever_connected))
+        self._emit(HostConnected(self.entry.name, collector.info, reconnected=self._ever_connected))
         self._ever_connected = True
         self._wake.set()  # first sample right away, not at the next tick
         return None
 
-    def _poll_once(self) -> str | None:
-        """One tick; returns the reason when the connection turned out to be lost."""
+    def _poll_once(self) -> str | SourceEnded | None:
+        """One tick; returns why the connection turned out to be lost, or that the source ended."""
         collector, conn = self._collector, self._conn
         if collector is None or conn is None:
             return "not connected"
@@ -195,6 +204,8 @@ class HostPoller(threading.Thread):
             for uuid in uuids:
                 collector.refresh_domain(uuid)
             tick = collector.tick()
+        except EndOfRecordingError:
+            return SourceEnded(self.entry.name, self.samples)
         except VmtuiError as exc:
             if not conn.is_alive():
                 return conn.closed_reason or exc.message
@@ -203,12 +214,14 @@ class HostPoller(threading.Thread):
         except Exception:
             log.exception("poll of %s failed", self.entry.name)
             return None
-        self._post(HostSampled(self.entry.name, tick, MappingProxyType(dict(collector.domains))))
+        self.samples += 1
+        domains = MappingProxyType(dict(collector.domains))
+        self._emit(HostSampled(self.entry.name, tick, domains, lossless=collector.finite))
         return None
 
     def _on_lifecycle(self, uuid: str, event: str, detail: int) -> None:
-        # libvirt's event thread: post and flag only; the poller thread does the libvirt calls.
-        self._post(DomainEventReceived(self.entry.name, uuid, event, detail, time.time()))
+        # libvirt's event thread: report and flag only; the poller thread does the libvirt calls.
+        self._emit(DomainChanged(self.entry.name, uuid, event, detail, time.time()))
         self.request_refresh(uuid)
 
     def _drop_connection(self) -> None:
@@ -218,50 +231,3 @@ class HostPoller(threading.Thread):
                 conn.close()
             except Exception:
                 log.debug("closing %s failed", self.entry.name, exc_info=True)
-
-
-class ReplayPoller(threading.Thread):
-    """Plays a recording back: one recorded sample per host per tick, in order, then stops."""
-
-    def __init__(self, recording: Recording, post: Post) -> None:
-        super().__init__(name="replay", daemon=True)
-        self.recording = recording
-        self._post = post
-        self._wake = threading.Event()
-        self._cancelled = threading.Event()
-
-    def schedule_update(self) -> None:
-        self._wake.set()
-
-    def request_refresh(self, uuid: str | None = None) -> None:
-        """Recordings have no live domains to re-read."""
-
-    def cancel(self) -> None:
-        self._cancelled.set()
-        self._wake.set()
-
-    def run(self) -> None:
-        hosts = list(self.recording.hosts)
-        for name in hosts:
-            self._post(HostConnected(name, self.recording.hosts[name], reconnected=False))
-        domains = {n: MappingProxyType({d.uuid: d for d in self.recording.domains[n]}) for n in hosts}
-        previous: dict[str, HostSample | None] = dict.fromkeys(hosts)
-        steps = max((len(s) for s in self.recording.samples.values()), default=0)
-        for step in range(steps):
-            self._wake.wait()
-            self._wake.clear()
-            if self._cancelled.is_set():
-                return
-            for name in hosts:
-                samples = self.recording.samples.get(name, [])
-                if step >= len(samples):
-                    continue
-                cur, prev = samples[step], previous[name]
-                tick = Tick(
-                    sample=cur,
-                    host=host_metrics(prev, cur),
-                    domains=MappingProxyType(sample_metrics(prev, cur, host_cpus=self.recording.hosts[name].cpus)),
-                )
-                previous[name] = cur
-                self._post(HostSampled(name, tick, domains[name], replaceable=False))
-        self._post(ReplayFinished(steps))

@@ -1,0 +1,128 @@
+"""The host: its facts (versions, KVM, EPT/NPT, memory) and one bulk sample of every domain."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from types import MappingProxyType
+
+import libvirt
+
+from vmtui.drivers import hostprobe
+from vmtui.drivers.connection import ConnectionCore, mapped, version_text
+from vmtui.drivers.hostfiles import host_files
+from vmtui.drivers.uri import is_local
+from vmtui.drivers.xmlread import read_capabilities
+from vmtui.errors import VmtuiError
+from vmtui.models import DomainStats, HostInfo, HostSample
+
+log = logging.getLogger("vmtui.drivers.host")
+
+STATS_GROUPS = (
+    libvirt.VIR_DOMAIN_STATS_STATE
+    | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
+    | libvirt.VIR_DOMAIN_STATS_BALLOON
+    | libvirt.VIR_DOMAIN_STATS_VCPU
+    | libvirt.VIR_DOMAIN_STATS_INTERFACE
+    | libvirt.VIR_DOMAIN_STATS_BLOCK
+    | libvirt.VIR_DOMAIN_STATS_VM
+)
+"""One bulk call gathers every group the metrics use; groups a host lacks are skipped, not errors."""
+
+
+class HostMixin(ConnectionCore):
+    def host_facts(self) -> hostprobe.HostFacts:
+        """Kernel and EPT/NPT from the host's own files (locally, or over the URI's SSH).
+
+        Never fails: a host whose files cannot be reached says why in `tdp_detail`.
+        """
+        try:
+            files = host_files(self.uri)
+            return hostprobe.facts_from(files.read_many(hostprobe.FACT_PATHS))
+        except VmtuiError as exc:
+            log.info("host facts of %s: %s", self.uri, exc)
+            return hostprobe.HostFacts(kernel=None, tdp=None, tdp_detail=f"unknown ({exc.message})")
+
+    def host_info(self, *, probe: bool = True) -> HostInfo:
+        """The host's facts; `probe=False` skips reading its files (kernel, EPT/NPT: one SSH round trip)."""
+        with mapped(self.uri, "host info"):
+            model, memory_mib, cpus, *_ = self._conn.getInfo()
+            caps = read_capabilities(self._conn.getCapabilities())
+            hv_type = self._conn.getType()
+            hv_version = self._conn.getVersion()
+            hostname = self._conn.getHostname()
+            lib_version = self._conn.getLibVersion()
+            node_mem = self.node_stats("memory", self._conn.getMemoryStats, libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS)
+        kvm = "kvm" in caps.domain_types
+        if is_local(self.uri) and hv_type == "QEMU" and kvm and hostprobe.kvm_device_problem():
+            kvm = False
+        facts = (
+            self.host_facts()
+            if probe and hv_type == "QEMU"
+            else hostprobe.HostFacts(None, None, "unknown (not probed)" if hv_type == "QEMU" else "not a KVM host")
+        )
+        free_huge = None
+        if caps.hugepage_size_kib:
+            try:
+                pages = self._conn.getFreePages([caps.hugepage_size_kib], 0, caps.cells, 0)
+                free_huge = sum(sum(per_size.values()) for per_size in pages.values())
+            except (libvirt.libvirtError, AttributeError, TypeError):
+                free_huge = None
+        return HostInfo(
+            uri=self.uri,
+            hostname=hostname,
+            libvirt_version=version_text(lib_version),
+            hypervisor=hv_type,
+            hypervisor_version=version_text(hv_version),
+            kernel=facts.kernel,
+            cpus=int(cpus),
+            cpu_model=caps.cpu_model or str(model),
+            # getInfo's figure can be wrong on big hosts (a 32-bit MiB field); node stats are exact.
+            memory_kib=node_mem.get("total", int(memory_mib) * 1024),
+            kvm_usable=kvm,
+            tdp=facts.tdp,
+            tdp_detail=facts.tdp_detail,
+            hugepage_size_kib=caps.hugepage_size_kib,
+            hugepages_total=caps.hugepages_total,
+            hugepages_free=free_huge,
+            read_only=self.read_only,
+            host_uuid=caps.host_uuid,
+        )
+
+    def sample(self, host: str | None = None) -> HostSample:
+        """One bulk stats call for every domain, plus the host's CPU and memory counters."""
+        with mapped(self.uri, "collect stats"):
+            records = self._conn.getAllDomainStats(STATS_GROUPS, 0)
+            mono, wall = time.monotonic(), time.time()
+            # The stats dicts are fresh from libvirt and ours alone: wrap them read-only, no copy.
+            domains = tuple(
+                DomainStats(uuid=dom.UUIDString(), name=dom.name(), raw=MappingProxyType(stats))
+                for dom, stats in records
+            )
+            cpu = self.node_stats("cpu", self._conn.getCPUStats, libvirt.VIR_NODE_CPU_STATS_ALL_CPUS)
+            mem = self.node_stats("memory", self._conn.getMemoryStats, libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS)
+        return HostSample(
+            host=host or self.uri,
+            uri=self.uri,
+            monotonic=mono,
+            wall=wall,
+            cpu_ns=cpu,
+            memory_kib=mem,
+            domains=domains,
+        )
+
+    def node_stats(
+        self, kind: str, call: Callable[[int, int], dict[str, int]], which: int
+    ) -> MappingProxyType[str, int]:
+        """Node CPU or memory counters; empty (and not asked again) where the host does not implement them."""
+        if kind in self._unsupported:
+            return MappingProxyType({})
+        try:
+            return MappingProxyType({k: int(v) for k, v in call(which, 0).items()})
+        except libvirt.libvirtError as exc:
+            # The test driver and some remote setups do not implement node stats.
+            if self._unsupported_error(exc):
+                self._unsupported.add(kind)
+                return MappingProxyType({})
+            raise

@@ -1,0 +1,192 @@
+"""A host's own files, for what libvirt does not expose: KSM `run`, `sriov_numvfs`, the kernel, EPT/NPT.
+
+One way in for every host: `host_files(uri)` gives the local filesystem for a local URI, and for a
+`qemu+ssh://` (or libssh/libssh2) URI the same SSH the URI itself uses: its user, host, port, key,
+ssh command and known_hosts. Host keys are verified as the user's ssh configuration says (vmtui never
+turns checking off). Remote commands are fixed scripts with every path and value validated against a
+strict pattern and quoted: nothing a host or a user typed is ever interpreted by a shell.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from vmtui.drivers.uri import is_local, is_ssh
+from vmtui.errors import ConnectError, DeniedError, OperationError, UsageError
+
+SAFE_PATH = re.compile(r"^/(?:[A-Za-z0-9_.:+-]+/)*[A-Za-z0-9_.:+-]+$")
+"""Absolute sysfs/procfs-style paths only: no spaces, quotes, globs or `..` components."""
+SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+SSH_TIMEOUT = 15.0
+
+
+def check_path(path: str) -> str:
+    if not SAFE_PATH.match(path) or "/../" in f"{path}/" or "/./" in f"{path}/":
+        raise UsageError(f"refusing host path {path!r}: only plain absolute paths are read or written")
+    return path
+
+
+def check_value(value: str) -> str:
+    if not SAFE_VALUE.match(value):
+        raise UsageError(f"refusing value {value!r} for a host file: letters, digits and _.:- only")
+    return value
+
+
+class HostFiles(ABC):
+    """Read and write small files (sysfs knobs) on one host."""
+
+    label: str
+
+    @abstractmethod
+    def read_many(self, paths: Sequence[str]) -> dict[str, str | None]:
+        """Each path's contents; "" for a directory that exists, None when missing or unreadable."""
+
+    @abstractmethod
+    def write(self, path: str, value: str) -> None:
+        """Write `value` into `path`; DeniedError when the host refuses it (not root)."""
+
+    def read(self, path: str) -> str | None:
+        return self.read_many([path])[path]
+
+    def write_command(self, path: str, value: str) -> str:
+        """The command a user would run on the host to make the same change."""
+        return f"echo {shlex.quote(value)} > {shlex.quote(path)}"
+
+
+class LocalFiles(HostFiles):
+    """This machine's files, optionally under another root (tests point it at a temporary tree)."""
+
+    def __init__(self, root: Path = Path("/")) -> None:
+        self.root = root
+        self.label = "localhost"
+
+    def _local(self, path: str) -> Path:
+        return self.root / check_path(path).lstrip("/")
+
+    def read_many(self, paths: Sequence[str]) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for path in paths:
+            local = self._local(path)
+            try:
+                out[path] = "" if local.is_dir() else local.read_text().strip()
+            except OSError:
+                out[path] = None
+        return out
+
+    def write(self, path: str, value: str) -> None:
+        local = self._local(path)
+        try:
+            local.write_text(check_value(value) + "\n")
+        except PermissionError as exc:
+            raise DeniedError(
+                f"writing {path} requires root on {self.label}", hint=f"as root: {self.write_command(path, value)}"
+            ) from exc
+        except OSError as exc:
+            raise OperationError(f"writing {value} to {path} on {self.label}: {exc.strerror}") from exc
+
+
+class SshFiles(HostFiles):
+    """A remote host's files through the ssh of its own libvirt URI."""
+
+    def __init__(self, argv: list[str], label: str) -> None:
+        self.argv = argv
+        """ssh and its options up to and including the destination; the remote command follows."""
+        self.label = label
+
+    def _run(self, script: str) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run(
+                [*self.argv, script], capture_output=True, text=True, timeout=SSH_TIMEOUT, stdin=subprocess.DEVNULL
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ConnectError(f"ssh to {self.label}: no answer within {SSH_TIMEOUT:g} s") from exc
+        except OSError as exc:
+            raise ConnectError(f"ssh to {self.label}: cannot run {self.argv[0]}: {exc.strerror}") from exc
+
+    def _ssh_failed(self, proc: subprocess.CompletedProcess[str]) -> None:
+        # 255 is ssh's own failure (connect, auth, host key); anything else came from the remote command.
+        if proc.returncode == 255:
+            text = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "ssh failed"
+            if "host key verification failed" in proc.stderr.lower():
+                raise DeniedError(
+                    f"{self.label}: SSH host key verification failed",
+                    hint="the host's key is unknown or has changed; verify it out of band and fix known_hosts",
+                )
+            raise ConnectError(f"ssh to {self.label}: {text}")
+
+    def read_many(self, paths: Sequence[str]) -> dict[str, str | None]:
+        quoted = " ".join(shlex.quote(check_path(p)) for p in paths)
+        # One round trip: "<path>\t<contents on one line>" for each file that exists.
+        script = (
+            f"for p in {quoted}; do "
+            'if [ -d "$p" ]; then printf "%s\\t\\n" "$p"; '
+            'elif [ -r "$p" ]; then printf "%s\\t" "$p"; tr "\\n" " " < "$p"; echo; fi; done'
+        )
+        proc = self._run(script)
+        self._ssh_failed(proc)
+        out: dict[str, str | None] = dict.fromkeys(paths)
+        for line in proc.stdout.splitlines():
+            path, sep, value = line.partition("\t")
+            if sep and path in out:
+                out[path] = value.strip()
+        return out
+
+    def write(self, path: str, value: str) -> None:
+        script = f"printf '%s\\n' {shlex.quote(check_value(value))} > {shlex.quote(check_path(path))}"
+        proc = self._run(script)
+        self._ssh_failed(proc)
+        if proc.returncode != 0:
+            err = proc.stderr.strip() or f"exit {proc.returncode}"
+            if "permission denied" in err.lower() or "read-only file system" in err.lower():
+                raise DeniedError(
+                    f"writing {path} requires root on {self.label}",
+                    hint=f"as root there: {self.write_command(path, value)}",
+                )
+            raise OperationError(f"writing {value} to {path} on {self.label}: {err}")
+
+
+def ssh_argv(uri: str) -> list[str]:
+    """The ssh command line that reaches the host of an SSH libvirt URI, as libvirt itself would.
+
+    The URI's `command=` (an ssh wrapper), `keyfile=` and `known_hosts=` are honoured; batch mode so
+    that ssh never prompts; no option ever weakens host key checking.
+    """
+    parts = urlsplit(uri)
+    host = parts.hostname
+    if not host or host.startswith("-"):
+        raise UsageError(f"{uri}: no host to reach over SSH")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    argv = [unquote(query.get("command", "ssh")), "-T", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
+    if parts.port:
+        argv += ["-p", str(parts.port)]
+    if parts.username:
+        argv += ["-l", unquote(parts.username)]
+    if "keyfile" in query:
+        argv += ["-i", unquote(query["keyfile"])]
+    if "known_hosts" in query:
+        argv += ["-o", f"UserKnownHostsFile={unquote(query['known_hosts'])}"]
+    return [*argv, "--", host]
+
+
+def host_files(uri: str, *, local_root: Path | None = None) -> HostFiles:
+    """The files of the host behind `uri`: local, or over that URI's SSH.
+
+    `VMTUI_SYSFS_ROOT` (or `local_root`) moves the local root, for a host whose /sys is mounted
+    elsewhere (containers) and for tests that point it at a temporary tree.
+    """
+    if is_local(uri):
+        root = local_root or Path(os.environ.get("VMTUI_SYSFS_ROOT", "/"))
+        return LocalFiles(root)
+    if is_ssh(uri):
+        return SshFiles(ssh_argv(uri), urlsplit(uri).hostname or uri)
+    raise UsageError(
+        f"{uri}: host files are reached over SSH, and this URI is not an SSH one",
+        hint="use a qemu+ssh:// URI for this host (or run vmtui on the host itself)",
+    )

@@ -1,0 +1,96 @@
+"""The TUI's job runner: any operation of `vmtui.ops` in a thread worker, with progress and cancel.
+
+The operation gets a `progress` callback that posts `JobProgressed` from the worker thread and a
+cancel Event the UI can set; its end (value or error) comes back as `JobFinished`. One job at a
+time per domain: `start` refuses a second one while the first runs (the fleet shows it as pending).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual.app import App
+
+from vmtui.errors import VmtuiError
+from vmtui.messages import JobFinished, JobProgressed
+from vmtui.ops.base import Progress, Step
+
+log = logging.getLogger("vmtui.jobs")
+
+Operation = Callable[[Progress, threading.Event], Any]
+"""What a job runs: blocking, on a worker thread; opens its own connections."""
+
+
+@dataclass(slots=True)
+class Job:
+    job_id: int
+    host: str
+    uuid: str | None
+    label: str
+    """What the user asked for, with the domain's name ("Pause web1")."""
+    cancel: threading.Event = field(default_factory=threading.Event)
+    last: Step | None = None
+
+
+class JobRunner:
+    """Runs operations in thread workers of `app`; at most one per domain."""
+
+    def __init__(self, app: App[Any]) -> None:
+        self._app = app
+        self._ids = itertools.count(1)
+        self.jobs: dict[int, Job] = {}
+
+    def busy(self, uuid: str) -> bool:
+        return any(j.uuid == uuid for j in self.jobs.values())
+
+    def start(self, host: str, uuid: str | None, label: str, operation: Operation) -> Job | None:
+        """Run `operation` in a worker; None (nothing started) when the domain has a job already."""
+        if uuid is not None and self.busy(uuid):
+            return None
+        job = Job(next(self._ids), host, uuid, label)
+        self.jobs[job.job_id] = job
+        self._app.run_worker(
+            lambda: self._run(job, operation),
+            name=label,
+            group=f"ops:{uuid or host}",
+            description=f"{label} on {host}",
+            thread=True,
+            exit_on_error=False,
+        )
+        return job
+
+    def cancel(self, job_id: int) -> None:
+        job = self.jobs.get(job_id)
+        if job is not None:
+            job.cancel.set()
+
+    def progressed(self, job_id: int, step: Step) -> Job | None:
+        job = self.jobs.get(job_id)
+        if job is not None:
+            job.last = step
+        return job
+
+    def finished(self, job_id: int) -> Job | None:
+        return self.jobs.pop(job_id, None)
+
+    def _run(self, job: Job, operation: Operation) -> None:
+        """The worker thread: run, and always report the end (the domain's pending state hangs on it)."""
+
+        def progress(step: Step) -> None:
+            self._app.post_message(JobProgressed(job.job_id, step))
+
+        try:
+            result = operation(progress, job.cancel)
+        except VmtuiError as exc:
+            self._app.post_message(JobFinished(job.job_id, job.host, job.uuid, job.label, False, exc.message))
+        except Exception as exc:
+            log.exception("%s failed", job.label)
+            message = f"internal error: {exc}"
+            self._app.post_message(JobFinished(job.job_id, job.host, job.uuid, job.label, False, message))
+        else:
+            self._app.post_message(JobFinished(job.job_id, job.host, job.uuid, job.label, True, "done", result))

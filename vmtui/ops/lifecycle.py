@@ -1,0 +1,94 @@
+"""Lifecycle actions: which state allows which, which ones ask first, and running one.
+
+The CLI's `vmtui destroy` and the TUI's `x` share this table and this function: the same refusal
+in the same words, before any call that would change the host.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from vmtui.drivers.base import Hypervisor
+from vmtui.errors import OperationError
+from vmtui.models import DomainInfo
+from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleAction:
+    key: str
+    """The action's name, as libvirt's driver and the CLI command call it."""
+    label: str
+    """How the UI names it ("Force off")."""
+    binding: str
+    """The TUI key."""
+    pending: str
+    """What the row shows while it runs ("pausing…")."""
+    destructive: bool
+    """Asks for confirmation first: it stops or restarts what runs inside the guest."""
+    allowed_states: tuple[str, ...]
+    help: str
+
+
+ACTIONS: tuple[LifecycleAction, ...] = (
+    LifecycleAction("start", "Start", "u", "starting…", False, ("shut-off", "crashed"), "Start a defined domain."),
+    LifecycleAction(
+        "shutdown",
+        "Shut down",
+        "d",
+        "shutting down…",
+        True,
+        ("running", "blocked", "paused"),
+        "Ask the guest to shut down (ACPI).",
+    ),
+    LifecycleAction("reboot", "Reboot", "b", "rebooting…", True, ("running", "blocked"), "Ask the guest to reboot."),
+    LifecycleAction(
+        "destroy",
+        "Force off",
+        "x",
+        "forcing off…",
+        True,
+        ("running", "blocked", "paused", "shutting-down", "pmsuspended", "crashed"),
+        "Force off immediately (like pulling the plug; the definition stays).",
+    ),
+    LifecycleAction("suspend", "Pause", "p", "pausing…", False, ("running", "blocked"), "Pause the domain's vCPUs."),
+    LifecycleAction("resume", "Resume", "r", "resuming…", False, ("paused",), "Resume a paused domain."),
+)
+BY_KEY = {a.key: a for a in ACTIONS}
+
+
+def refusal(action: LifecycleAction, state: str) -> str | None:
+    """Why `action` cannot run on a domain in `state`, or None when it can."""
+    if state in action.allowed_states:
+        return None
+    return f"it is {state} ({action.label.lower()} needs {' or '.join(action.allowed_states)})"
+
+
+def question(action: LifecycleAction, name: str, host: str) -> str:
+    """The question asked before a destructive action (names go in as they are: faces show them literally)."""
+    return f"{action.label} {name} on {host}?"
+
+
+def run(
+    conn: Hypervisor,
+    ident: str,
+    action: str,
+    *,
+    progress: Progress = no_progress,
+    cancel: threading.Event | None = None,
+) -> DomainInfo:
+    """Run one lifecycle action; refused before any change when the host or the domain's state forbids it.
+
+    Returns the domain's facts after the call. Raises DeniedError (read-only), NotFoundError,
+    OperationError (state does not allow it, or libvirt refused), UserCancelledError.
+    """
+    spec = BY_KEY[action]
+    conn.require_writable(action)
+    info = conn.domain(ident)
+    why = refusal(spec, info.state)
+    if why is not None:
+        raise OperationError(f"{spec.label.lower()} {info.name}: {why}")
+    check_cancel(cancel or never_cancelled(), f"{spec.label.lower()} {info.name}")
+    progress(Step(f"{spec.pending} {info.name}"))
+    return conn.lifecycle(info.uuid, action)

@@ -1,0 +1,109 @@
+"""How numbers and states read, for every face: the CLI, the TUI and the exporter's labels alike.
+
+Pure text in, text out; no Rich or Textual here. Strings from hosts (domain, host and device names,
+libvirt's messages) are shown literally everywhere: faces put them in Rich `Text` objects or Textual
+`Content`, never in markup, and `printable` keeps control characters off the terminal.
+"""
+
+from __future__ import annotations
+
+import time
+
+MISSING = "-"
+"""What a figure that does not exist (a shut-off domain's CPU, a counter the host lacks) shows."""
+
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+STATE_STYLE = {
+    "running": "green",
+    "paused": "yellow",
+    "shut-off": "dim",
+    "crashed": "bold red",
+    "migrating": "bold cyan",
+    "gone": "bold red",
+}
+"""Rich style names for domain states (both faces)."""
+
+
+def size(n_bytes: float | None) -> str:
+    """Binary units, at most 3 significant digits: 512 B, 1.5 KiB, 128 MiB, 12 GiB."""
+    if n_bytes is None:
+        return MISSING
+    value = float(n_bytes)
+    for unit in _UNITS:
+        if abs(value) < 1024 or unit == _UNITS[-1]:
+            if unit == "B":
+                return f"{value:.0f} B"
+            return f"{value:.1f} {unit}" if abs(value) < 10 else f"{value:.0f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def size_kib(kib: float | None) -> str:
+    return MISSING if kib is None else size(kib * 1024)
+
+
+def rate(bytes_per_s: float | None) -> str:
+    return MISSING if bytes_per_s is None else size(bytes_per_s) + "/s"
+
+
+def pct(value: float | None) -> str:
+    """A percentage without its sign (tables say % in the header): 0.4, 12.3, 150.0."""
+    return MISSING if value is None else f"{value:.1f}"
+
+
+def pct_sign(value: float | None) -> str:
+    return MISSING if value is None else f"{value:.1f} %"
+
+
+def count(value: float | None) -> str:
+    """A count or a rate of events (exits/s): 0.5, 42, 12345, 123k, 4.2M."""
+    if value is None:
+        return MISSING
+    magnitude = abs(value)
+    if magnitude < 10:
+        return f"{value:.1f}"
+    if magnitude < 100_000:
+        return f"{value:.0f}"
+    if magnitude < 10_000_000:
+        return f"{value / 1000:.0f}k"
+    return f"{value / 1_000_000:.1f}M"
+
+
+def per_s(value: float | None) -> str:
+    return MISSING if value is None else count(value) + "/s"
+
+
+def ms(value: float | None) -> str:
+    return MISSING if value is None else f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
+
+
+def seconds(value: float | None) -> str:
+    """A duration: 0.4 s, 12 s, 3 min 5 s, 2 h 10 min."""
+    if value is None:
+        return MISSING
+    if value < 10:
+        return f"{value:.1f} s"
+    if value < 60:
+        return f"{value:.0f} s"
+    minutes, secs = divmod(round(value), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def clock(wall: float) -> str:
+    """HH:MM:SS of a time.time() value, in local time."""
+    return time.strftime("%H:%M:%S", time.localtime(wall))
+
+
+def printable(text: str) -> str:
+    """`text` with control characters (newline, escape, ...) shown as '?': they never reach the terminal."""
+    return text if text.isprintable() else "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """A message from a host on one line, cut at `limit` characters (notifications stay short)."""
+    flat = " ".join(printable(part) for part in text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
