@@ -86,10 +86,17 @@ def lab_unavailable() -> str | None:
     probe = subprocess.run(["unshare", "--net", "--uts", "--mount", "true"], capture_output=True, text=True)
     if probe.returncode != 0:
         return f"namespaces are not available: {probe.stderr.strip()}"
-    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    if "vmtui-lab" in listed:
-        return "a vmtui lab is already up (another VMTUI_HOME): run `vmtui lab down` there first"
     return None
+
+
+def free_lab_id() -> int:
+    """A lab number no other lab on this machine uses: a demo (lab 0) or another test run stays untouched."""
+    from vmtui.lab import netns
+
+    for lab in range(1, netns.MAX_LAB_ID + 1):
+        if not netns.lab_in_use(lab):
+            return lab
+    raise RuntimeError("every lab number 1..99 is taken on this machine")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -119,6 +126,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
         (home / "cache" / "downloads").symlink_to(cache.mkdir("vmtui-lab-downloads"))
     old_home = os.environ.get("VMTUI_HOME")
     os.environ["VMTUI_HOME"] = str(home)
+    # Our own lab number (namespaces, bridge, subnet): a lab already up elsewhere is worked around.
+    os.environ["VMTUI_LAB_ID"] = str(free_lab_id())
     from vmtui.lab import manager
 
     handle = LabHandle(home=home)
@@ -129,6 +138,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
         try:
             manager.down()
         finally:
+            os.environ.pop("VMTUI_LAB_ID", None)
             if old_home is None:
                 os.environ.pop("VMTUI_HOME", None)
             else:

@@ -93,7 +93,7 @@ def test_up_is_idempotent(lab: LabHandle) -> None:
 
 @pytest.mark.lab_last
 def test_up_rebuilds_a_host_whose_daemon_died(lab: LabHandle) -> None:
-    mac_before = _eth0_mac("vmtui-lab2")
+    mac_before = _eth0_mac(netns.namespace(2))
     guests_before = _guest_names(lab, "lab2")
     assert guests_before
     libvirtd = netns.read_pidfile(lab.pidfile("lab2", "libvirtd"))
@@ -105,7 +105,7 @@ def test_up_rebuilds_a_host_whose_daemon_died(lab: LabHandle) -> None:
         actions = {h["name"]: h["action"] for h in body["hosts"]}
         assert actions == {**dict.fromkeys(lab.names, "already running"), "lab2": "restarted"}
         # Same address and MAC: peers' neighbour caches stay right (a new MAC stalled reconnects 10 s+).
-        assert _eth0_mac("vmtui-lab2") == mac_before
+        assert _eth0_mac(netns.namespace(2)) == mac_before
         assert _hosts_json(lab)["lab2"]["reachable"] is True
         assert _guest_names(lab, "lab2") == guests_before
     finally:
@@ -187,7 +187,7 @@ def _mounted_anywhere(path: Path) -> list[str]:
 def test_down_cleans_up_after_killed_guest_and_daemon(lab: LabHandle) -> None:
     ours = {pid for h in lab.hosts for pid in netns.netns_pids(h.namespace)}
     assert ours
-    os.kill(_qemu_pid("vmtui-lab1", "lab1-tcg-e1000"), 9)  # a guest dies under libvirt
+    os.kill(_qemu_pid(netns.namespace(1), "lab1-tcg-e1000"), 9)  # a guest dies under libvirt
     libvirtd = netns.read_pidfile(lab.pidfile("lab2", "libvirtd"))
     assert libvirtd
     os.kill(libvirtd, 9)  # a daemon dies: its guests' QEMUs are orphans now
@@ -196,7 +196,7 @@ def test_down_cleans_up_after_killed_guest_and_daemon(lab: LabHandle) -> None:
         assert isinstance(body, dict)
         assert {h["name"] for h in body["hosts"]} == set(lab.names)
         assert [pid for pid in ours if netns.pid_alive(pid)] == []
-        assert [ns for ns in netns.netns_list() if ns.startswith("vmtui-lab")] == []
+        assert [ns for ns in netns.netns_list() if ns.startswith(netns.ns_prefix())] == []
         links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
         assert "vmtui-" not in links
         assert _mounted_anywhere(lab.root) == []

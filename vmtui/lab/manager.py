@@ -1,6 +1,7 @@
 """`vmtui lab up/down/status`: orchestrates namespaces, daemons, SSH, saved hosts and guests.
 
-Host K (1..4) is `labK`: network namespace `vmtui-labK` at 10.200.0.K on bridge `vmtui-br0`, with
+Host K (1..4) is `labK`: network namespace `vmtui-labK` at 10.200.0.K on bridge `vmtui-br0` (lab 0;
+lab N, chosen with VMTUI_LAB_ID, uses `vmtuiN-labK`, 10.200.N.K and `vmtuiN-br0`), with
 its own UTS and mount namespaces, libvirt dirs, virtlogd, libvirtd and sshd. Everything the lab
 writes lives under `paths().state / "lab"`; SSH keys survive `down` so URIs stay stable.
 Guests: see `vmtui.lab.guests`.
@@ -134,6 +135,8 @@ def up(hosts: int = 2, *, start_guests: bool = True, progress: Progress = _quiet
 
 
 def _up(hosts: int, start_guests: bool, progress: Progress) -> list[HostReport]:
+    # Remembered, so that `down` and `status` in this home find the same lab without VMTUI_LAB_ID.
+    netns.lab_id_file().write_text(f"{netns.lab_id()}\n")
     files = ssh_files()
     ssh.ensure_client(files)
     netns.ensure_bridge()
@@ -141,6 +144,11 @@ def _up(hosts: int, start_guests: bool, progress: Progress) -> list[HostReport]:
     reports = [HostReport(h.name, h.namespace, h.address, h.uri) for h in lab]
     for host, report in zip(lab, reports, strict=True):
         started = time.monotonic()
+        if host.namespace in netns.netns_list() and not host.dir.exists():
+            raise UsageError(
+                f"namespace {host.namespace} belongs to another lab (another VMTUI_HOME)",
+                hint=f"bring that one down, or choose another lab with VMTUI_LAB_ID=1..{netns.MAX_LAB_ID}",
+            )
         if is_running(host):
             report.action = "already running"
         else:
@@ -309,8 +317,9 @@ def _down(progress: Progress) -> list[HostReport]:
     reports = [HostReport(h.name, h.namespace, h.address, h.uri, action="down") for h in lab]
     with ThreadPoolExecutor(max_workers=max(1, len(lab))) as pool:
         list(pool.map(lambda h, r: _down_one(h, r, progress), lab, reports))
-    if not any(n.startswith(netns.NS_PREFIX) for n in netns.netns_list()):
-        netns.delete_link(netns.BRIDGE)
+    if not any(n.startswith(netns.ns_prefix()) for n in netns.netns_list()):
+        netns.delete_link(netns.bridge())
+    netns.lab_id_file().unlink(missing_ok=True)
     (lab_root() / "lab.json").unlink(missing_ok=True)
     if not lab:
         progress("lab: nothing was up")

@@ -16,15 +16,58 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from vmtui.errors import DeniedError, OperationError
+from vmtui.config import paths
+from vmtui.errors import DeniedError, OperationError, UsageError
 
-BRIDGE = "vmtui-br0"
-SUBNET = "10.200.0"
-BRIDGE_ADDR = f"{SUBNET}.254"
 PREFIX_LEN = 24
-NS_PREFIX = "vmtui-lab"
+MAX_LAB_ID = 99
 REQUIRED_TOOLS = ("ip", "unshare", "libvirtd", "virtlogd", "ssh", "ssh-keygen")
 SSHD = "/usr/sbin/sshd"
+
+
+def lab_id_file() -> Path:
+    return paths().state / "lab" / "id"
+
+
+def lab_id() -> int:
+    """Which lab this VMTUI_HOME runs: 0 (the default) or another number, so that labs of several
+    homes (a demo and a test run, two developers) live side by side with their own names and subnet.
+
+    `VMTUI_LAB_ID` chooses it; `lab up` remembers it in the state dir for the commands that follow.
+    """
+    raw = os.environ.get("VMTUI_LAB_ID")
+    if raw is None or not raw.strip():
+        try:
+            raw = lab_id_file().read_text().strip()
+        except OSError:
+            return 0
+    if not raw.isdigit() or not 0 <= int(raw) <= MAX_LAB_ID:
+        raise UsageError(f"VMTUI_LAB_ID={raw!r} must be a number from 0 to {MAX_LAB_ID}")
+    return int(raw)
+
+
+def ns_prefix(lab: int | None = None) -> str:
+    lab = lab_id() if lab is None else lab
+    return "vmtui-lab" if lab == 0 else f"vmtui{lab}-lab"
+
+
+def bridge(lab: int | None = None) -> str:
+    lab = lab_id() if lab is None else lab
+    return "vmtui-br0" if lab == 0 else f"vmtui{lab}-br0"
+
+
+def subnet() -> str:
+    """The first three octets of this lab's /24 (10.200.<lab id>)."""
+    return f"10.200.{lab_id()}"
+
+
+def bridge_addr() -> str:
+    return f"{subnet()}.254"
+
+
+def lab_in_use(lab: int) -> bool:
+    """Whether any namespace or the bridge of lab number `lab` exists on this machine."""
+    return any(n.startswith(ns_prefix(lab)) for n in netns_list()) or link_exists(bridge(lab))
 
 
 def require_root() -> None:
@@ -58,16 +101,16 @@ def run(args: Sequence[str], *, check: bool = True, timeout: float = 30.0) -> su
 
 
 def namespace(index: int) -> str:
-    return f"{NS_PREFIX}{index}"
+    return f"{ns_prefix()}{index}"
 
 
 def host_veth(index: int) -> str:
     """The root-namespace end of host `index`'s veth pair (the other end becomes eth0 inside)."""
-    return f"{NS_PREFIX}{index}h"
+    return f"{ns_prefix()}{index}h"
 
 
 def address(index: int) -> str:
-    return f"{SUBNET}.{index}"
+    return f"{subnet()}.{index}"
 
 
 def mac(index: int) -> str:
@@ -76,7 +119,7 @@ def mac(index: int) -> str:
     With a random MAC per rebuild, the bridge's neighbour entry for the address would still name the
     old one, and connections would stall for 10 s and more until the kernel gave up on it.
     """
-    return f"02:76:6d:74:00:{index:02x}"
+    return f"02:76:6d:74:{lab_id():02x}:{index:02x}"
 
 
 def netns_list() -> list[str]:
@@ -91,12 +134,13 @@ def link_exists(name: str) -> bool:
 
 def ensure_bridge() -> None:
     """The private bridge with the management address; no forwarding or NAT, so nothing leaves it."""
-    if not link_exists(BRIDGE):
-        run(["ip", "link", "add", BRIDGE, "type", "bridge"])
-    addrs = run(["ip", "-o", "-4", "addr", "show", "dev", BRIDGE]).stdout
-    if f" {BRIDGE_ADDR}/" not in addrs:
-        run(["ip", "addr", "add", f"{BRIDGE_ADDR}/{PREFIX_LEN}", "dev", BRIDGE])
-    run(["ip", "link", "set", BRIDGE, "up"])
+    br, addr = bridge(), bridge_addr()
+    if not link_exists(br):
+        run(["ip", "link", "add", br, "type", "bridge"])
+    addrs = run(["ip", "-o", "-4", "addr", "show", "dev", br]).stdout
+    if f" {addr}/" not in addrs:
+        run(["ip", "addr", "add", f"{addr}/{PREFIX_LEN}", "dev", br])
+    run(["ip", "link", "set", br, "up"])
 
 
 def delete_link(name: str) -> None:
@@ -105,12 +149,12 @@ def delete_link(name: str) -> None:
 
 
 def create_netns(index: int) -> None:
-    """Namespace `vmtui-labK` with eth0 = 10.200.0.K/24 on the bridge, loopback up, no default route."""
-    ns, veth, peer = namespace(index), host_veth(index), f"{NS_PREFIX}{index}g"
+    """Namespace `vmtui-labK` with eth0 = 10.200.<lab>.K/24 on the bridge, loopback up, no default route."""
+    ns, veth, peer = namespace(index), host_veth(index), f"{ns_prefix()}{index}g"
     run(["ip", "netns", "add", ns])
     delete_link(veth)  # a stale end left by a crash would make `link add` fail
     run(["ip", "link", "add", veth, "type", "veth", "peer", "name", peer, "address", mac(index)])
-    run(["ip", "link", "set", veth, "master", BRIDGE, "up"])
+    run(["ip", "link", "set", veth, "master", bridge(), "up"])
     run(["ip", "link", "set", peer, "netns", ns])
     run(["ip", "-n", ns, "link", "set", peer, "name", "eth0"])
     run(["ip", "-n", ns, "addr", "add", f"{address(index)}/{PREFIX_LEN}", "dev", "eth0"])
@@ -123,8 +167,8 @@ def delete_netns(index: int) -> None:
     if ns in netns_list():
         run(["ip", "netns", "del", ns])
     delete_link(host_veth(index))
-    if link_exists(BRIDGE):  # labs made before the MAC was fixed: forget the old one
-        run(["ip", "neigh", "flush", "to", address(index), "dev", BRIDGE], check=False)
+    if link_exists(bridge()):  # labs made before the MAC was fixed: forget the old one
+        run(["ip", "neigh", "flush", "to", address(index), "dev", bridge()], check=False)
 
 
 def netns_pids(ns: str) -> list[int]:

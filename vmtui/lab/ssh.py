@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from vmtui.lab.netns import SUBNET, run
+from vmtui.lab.netns import run, subnet
 
 CLIENT_KEY = "id_ed25519"
 WRAPPER = "vmtui-lab-ssh"
@@ -74,7 +74,7 @@ def ensure_client(files: SshFiles) -> None:
     files.client_config.write_text(
         "\n".join(
             [
-                f"Host {SUBNET}.*",
+                f"Host {subnet()}.*",
                 "  User root",
                 f"  IdentityFile {files.client_key}",
                 "  IdentitiesOnly yes",
