@@ -127,7 +127,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
     old_home = os.environ.get("VMTUI_HOME")
     os.environ["VMTUI_HOME"] = str(home)
     # Our own lab number (namespaces, bridge, subnet): a lab already up elsewhere is worked around.
-    os.environ["VMTUI_LAB_ID"] = str(free_lab_id())
+    # VMTUI_LAB_ID set by the caller wins (parallel runs on one machine pick theirs up front).
+    own_id = "VMTUI_LAB_ID" not in os.environ
+    if own_id:
+        os.environ["VMTUI_LAB_ID"] = str(free_lab_id())
     from vmtui.lab import manager
 
     handle = LabHandle(home=home)
@@ -138,7 +141,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
         try:
             manager.down()
         finally:
-            os.environ.pop("VMTUI_LAB_ID", None)
+            if own_id:
+                os.environ.pop("VMTUI_LAB_ID", None)
             if old_home is None:
                 os.environ.pop("VMTUI_HOME", None)
             else:
