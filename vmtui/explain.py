@@ -65,30 +65,59 @@ def _io_exit_evidence(m: DomainMetrics | None) -> tuple[tuple[str, ...], float]:
     return (f"IO exits {fmt(io, '/s')}, MMIO exits {fmt(mmio, '/s')} (whole VM)",), io + mmio
 
 
+TCG_HIGH_CPU_PCT = 50.0
+TCG_MEDIUM_CPU_PCT = 10.0
+
+
+def _tcg_severity(m: DomainMetrics | None) -> Severity:
+    """Emulation costs in proportion to what the guest runs: an idle TCG guest costs little now."""
+    cpu = m.cpu_pct if m is not None else None
+    if cpu is None:
+        return Severity.MEDIUM
+    if cpu >= TCG_HIGH_CPU_PCT:
+        return Severity.HIGH
+    return Severity.MEDIUM if cpu >= TCG_MEDIUM_CPU_PCT else Severity.LOW
+
+
 def _accelerator(info: DomainInfo, m: DomainMetrics | None, host: HostInfo | None) -> list[Finding]:
     if info.accelerator is not Accelerator.TCG:
         return []
     evidence = ["<domain type='qemu'>: QEMU's TCG translates every guest instruction"]
     if m is not None and m.cpu_pct is not None:
         evidence.append(f"CPU {fmt(m.cpu_pct, ' %')} of a core")
+    severity = _tcg_severity(m)
+    weight = (m.cpu_pct or 0.0) if m else 0.0
+    if host is not None and host.kvm_usable and host.kvm_module == "kvm_pvm":
+        # A fix the host cannot take is not offered: stock guest kernels hang under nested PVM.
+        return [
+            Finding(
+                "accelerator-tcg",
+                severity,
+                "Software emulation (TCG): this host's KVM (nested kvm_pvm) cannot run it",
+                (*evidence, f"host {host.hostname}: KVM is kvm_pvm, under which stock Linux kernels hang"),
+                "nothing to change on this host; on a host with VT-x/AMD-V, <domain type='kvm'> removes this cost",
+                weight=weight,
+            )
+        ]
     if host is not None and host.kvm_usable:
         return [
             Finding(
                 "accelerator-tcg",
-                Severity.HIGH,
+                severity,
                 "Software emulation (TCG) although KVM is available on this host",
                 (*evidence, f"host {host.hostname}: KVM usable"),
                 "set <domain type='kvm'> (virsh edit, then restart the VM) for hardware-assisted virtualization",
-                weight=(m.cpu_pct or 0.0) if m else 0.0,
+                weight=weight,
             )
         ]
     return [
         Finding(
             "accelerator-tcg",
-            Severity.MEDIUM,
+            severity,
             "Software emulation (TCG): this host offers no usable KVM",
             (*evidence, "host: KVM not usable"),
             "enable VT-x/AMD-V in firmware, load kvm_intel/kvm_amd and make /dev/kvm accessible to QEMU",
+            weight=weight,
         )
     ]
 

@@ -117,6 +117,8 @@ class HostInfo:
     hugepages_total: int | None = None
     hugepages_free: int | None = None
     read_only: bool = False
+    kvm_module: str | None = None
+    """kvm_intel, kvm_amd or kvm_pvm when known (kvm_pvm: nested PVM, which runs no stock Linux guest)."""
     host_uuid: str = ""
     """The host's own UUID (capabilities): two URIs with the same one are the same host."""
     source: str = "libvirt"
