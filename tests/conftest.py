@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
 VMTUI = str(ROOT / ".venv" / "bin" / "vmtui") if (ROOT / ".venv" / "bin" / "vmtui").exists() else "vmtui"
 LOCAL_URI = "qemu:///system"
+MARKUP_NAME = "[b]bold[reverse]r[link=x]y[@click=app.quit]z"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -101,6 +102,8 @@ def guests(local_conn: Connection) -> Iterator[Guests]:
         g.make("tcg", domain_type="qemu", nic_model="virtio")
         # XML metacharacters in a name must survive define -> XMLDesc -> JSON unchanged.
         g.make("quotes", name=f"{g.prefix}-q'\"<&>", domain_type="qemu", nic_model=None)
+        # Rich and Textual markup in a name must be shown as typed, never as bold, a link or an action.
+        g.make("markup", name=f"{g.prefix}-{MARKUP_NAME}", domain_type="qemu", nic_model=None)
         yield g
     finally:
         g.remove_all()

@@ -175,7 +175,9 @@ def _entries(path: Path, text: str, data: dict[str, object]) -> list[HostEntry]:
 
     extra = sorted(set(data) - {"hosts"})
     if extra:
-        line = next((n for n, t in enumerate(text.splitlines(), 1) if re.match(rf"^\s*{re.escape(extra[0])}\s*[=.]", t)), 0)
+        line = next(
+            (n for n, t in enumerate(text.splitlines(), 1) if re.match(rf"^\s*{re.escape(extra[0])}\s*[=.]", t)), 0
+        )
         where = f"{path}:{line}" if line else str(path)
         raise ConfigError(f"{where}: unknown top-level key {extra[0]!r} (only [hosts.NAME] tables belong here)")
     hosts = data.get("hosts", {})

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
-from conftest import LOCAL_URI, Guests, run_vmtui
+import subprocess
+
+import pytest
+from conftest import LOCAL_URI, MARKUP_NAME, Guests, run_vmtui
 
 
 def _listed(guests: Guests) -> dict[str, dict[str, object]]:
@@ -94,6 +97,53 @@ def test_read_only_connection_refuses_before_any_change(guests: Guests) -> None:
     assert proc.returncode == 5
     assert "read-only" in proc.stderr
     assert _listed(guests)[name]["state"] == "running"
+
+
+def _state(name: str) -> str:
+    """What virsh says, independently of vmtui."""
+    out = subprocess.run(["virsh", "-c", LOCAL_URI, "domstate", name], capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--read-only", "-c", LOCAL_URI, "suspend", "{name}"],
+        ["-r", "suspend", "{name}", "-c", LOCAL_URI],
+        ["--read-only", "destroy", "{name}", "-c", LOCAL_URI, "--yes"],
+        ["-c", LOCAL_URI, "destroy", "--read-only", "{name}", "--yes"],
+    ],
+)
+def test_read_only_before_or_after_the_command_leaves_the_guest_running(guests: Guests, argv: list[str]) -> None:
+    name = guests.by_role["virtio"].name
+    proc = run_vmtui(*[a.format(name=name) for a in argv])
+    assert proc.returncode == 5
+    assert "is read-only" in proc.stderr
+    assert _state(name) == "running"
+
+
+def test_destroy_asks_first_and_a_script_must_say_yes(guests: Guests) -> None:
+    name = guests.by_role["tcg"].name
+    proc = run_vmtui("destroy", name, "-c", LOCAL_URI)  # stdin is not a terminal here
+    assert proc.returncode == 2
+    assert (
+        proc.stderr
+        == f"vmtui: error: Force off {name} on {LOCAL_URI}? Not asked without a terminal (add --yes to proceed)\n"
+    )
+    assert _state(name) == "running"
+
+
+def test_markup_in_a_name_is_shown_as_typed(guests: Guests) -> None:
+    name = guests.by_role["markup"].name
+    assert name.endswith(MARKUP_NAME)
+    listing = run_vmtui("list", "-c", LOCAL_URI, env_extra={"COLUMNS": "250"}, check=True).stdout
+    assert name in listing
+    top = run_vmtui("top", "-c", LOCAL_URI, "-n", "1", "-i", "0.3", env_extra={"COLUMNS": "250"}, check=True).stdout
+    assert name in top
+    stats = run_vmtui("stats", name, "-c", LOCAL_URI, "-i", "0.3", check=True).stdout
+    assert f"{name} (" in stats
+    proc = run_vmtui("destroy", name, "-c", LOCAL_URI)
+    assert f"Force off {name} on" in proc.stderr
 
 
 def test_top_json_has_rates_for_every_guest(guests: Guests) -> None:

@@ -11,6 +11,7 @@ from vmtui.config import ConfigError, HostStore, paths
 from vmtui.errors import UsageError
 from vmtui.models import HostEntry
 
+
 @pytest.fixture
 def own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A VMTUI_HOME of this test alone: the session's stays clean for the others."""

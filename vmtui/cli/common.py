@@ -15,6 +15,7 @@ import functools
 import inspect
 import json
 import logging
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -59,6 +60,24 @@ FilterOpt = Annotated[
         help="Only matching domains, as in the TUI's / line: a regex on the name, state:STATE, host:NAME.",
     ),
 ]
+
+
+def seconds_in(low: float, high: float) -> Callable[[float | None], float | None]:
+    """A typer callback refusing seconds outside [low, high], and nan or inf (which compare false to both)."""
+
+    def check(value: float | None) -> float | None:
+        if value is not None and not (math.isfinite(value) and low <= value <= high):
+            raise typer.BadParameter(f"{value:g} is not a number of seconds from {low:g} to {high:g}")
+        return value
+
+    return check
+
+
+IntervalOpt = Annotated[
+    float,
+    typer.Option("--interval", "-i", callback=seconds_in(0.1, 3600), help="Seconds between samples (0.1-3600)."),
+]
+
 
 GLOBAL_OPTIONS = {"connect": "-c/--connect", "host": "-H/--host", "replay": "--replay", "read_only": "--read-only"}
 """Options the root command takes too, by parameter name, as users would write them."""

@@ -14,6 +14,7 @@ from vmtui.cli.common import (
     ConnectOpt,
     FilterOpt,
     HostOpt,
+    IntervalOpt,
     JsonOpt,
     ReadOnlyOpt,
     ReplayOpt,
@@ -32,9 +33,6 @@ if TYPE_CHECKING:
     from vmtui.metrics import DomainMetrics
 
 DomainArg = Annotated[str, typer.Argument(help="Domain name, UUID or ID (as in virsh).")]
-IntervalOpt = Annotated[
-    float, typer.Option("--interval", "-i", min=0.1, max=3600, help="Seconds between the two samples (0.1-3600).")
-]
 
 
 def find_domain(targets: list[HostEntry], ident: str) -> HostEntry:
