@@ -143,7 +143,8 @@ def test_top_into_a_closed_pipe_ends_quietly(own_home: Path) -> None:
     top = subprocess.Popen(
         [VMTUI, "top", "--json", "-i", "0.1", "-c", TEST_URI], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    assert top.stdout is not None and top.stderr is not None
+    assert top.stdout is not None
+    assert top.stderr is not None
     first = top.stdout.readline()
     assert json.loads(first)["host"] == TEST_URI
     top.stdout.close()  # what head does after its line
