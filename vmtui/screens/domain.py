@@ -40,7 +40,12 @@ def bar(pct: float | None, width: int = BAR_WIDTH) -> Text:
     return Text("█" * filled, "green") + Text("░" * (width - filled), "dim")
 
 
-def vcpu_table(m: DomainMetrics | None) -> Table:
+def bar_width(screen_width: int) -> int:
+    """The vCPU bars share half the screen with the exits table: 30 cells when there is room."""
+    return max(6, min(BAR_WIDTH, screen_width // 2 - 30))
+
+
+def vcpu_table(m: DomainMetrics | None, width: int = BAR_WIDTH) -> Table:
     table = Table(title="vCPUs", title_justify="left", box=None, expand=False, pad_edge=False)
     table.add_column("vCPU")
     table.add_column("CPU", no_wrap=True)
@@ -48,11 +53,11 @@ def vcpu_table(m: DomainMetrics | None) -> Table:
     table.add_column("steal %", justify="right")
     table.add_column("exits/s", justify="right")
     if m is None or not m.vcpus:
-        table.add_row("-", bar(None), "-", "-", "-")
+        table.add_row("-", bar(None, width), "-", "-", "-")
         return table
     for v in m.vcpus:
         steal_text = Text(pct(v.steal_pct), "bold red" if v.steal_pct and v.steal_pct >= 5 else "")
-        table.add_row(str(v.index), bar(v.cpu_pct), pct(v.cpu_pct), steal_text, count(v.exits_per_s))
+        table.add_row(str(v.index), bar(v.cpu_pct, width), pct(v.cpu_pct), steal_text, count(v.exits_per_s))
     return table
 
 
@@ -127,9 +132,12 @@ class DomainScreen(Screen[None]):
                 yield MetricGraph("Memory", size_kib, id="g-mem")
             yield Static(id="findings")
             yield Static(id="devices")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.refresh_data()
+
+    def on_resize(self) -> None:
         self.refresh_data()
 
     def selected_uuid(self) -> str | None:
@@ -168,7 +176,7 @@ class DomainScreen(Screen[None]):
             summary.append(f"  disk r/w {rate(m.disk_read_bps)} / {rate(m.disk_write_bps)}")
             summary.append(f"  net rx/tx {rate(m.net_rx_bps)} / {rate(m.net_tx_bps)}")
         self.query_one("#summary", Static).update(summary)
-        self.query_one("#vcpus", Static).update(vcpu_table(m))
+        self.query_one("#vcpus", Static).update(vcpu_table(m, bar_width(self.size.width or 200)))
         self.query_one("#exits", Static).update(exits_table(m))
         self.query_one("#findings", Static).update(findings_text(info, m, view))
         self.query_one("#devices", Static).update(devices_table(info))

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
@@ -16,7 +17,7 @@ from vmtui.ops.lifecycle import ACTIONS
 from vmtui.widgets.domain_table import DomainTable
 from vmtui.widgets.hosts_pane import HostsPane
 
-ACTION_BINDINGS = [Binding(a.binding, f"lifecycle('{a.key}')", a.label) for a in ACTIONS]
+ACTION_BINDINGS = [Binding(a.binding, f"lifecycle('{a.key}')", a.key_label or a.label) for a in ACTIONS]
 """Bindings for screens that act on one domain; `check_action` hides those that cannot run now."""
 
 
@@ -28,7 +29,7 @@ class HostScreen(Screen[None]):
         # filter gets the focus in time for text typed or pasted in the same burst as "/".
         Binding("slash", "filter", "Filter", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("a", "app.add_host", "Add host"),
+        Binding("a", "app.add_host", "Add"),
         *ACTION_BINDINGS,
     ]
 
@@ -42,7 +43,7 @@ class HostScreen(Screen[None]):
         yield HostsPane(id="hosts")
         yield DomainTable(id="domains")
         yield Input(placeholder="regex on name, state:running, host:NAME (Enter keeps, Esc clears)", id="filter")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def table(self) -> DomainTable:
@@ -80,12 +81,15 @@ class HostScreen(Screen[None]):
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.value = ""
+        box.border_subtitle = ""
         box.display = False
         self.table.set_filter("")
         self.table.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        self.table.set_filter(event.value)
+        problems = self.table.set_filter(event.value)
+        # Said where the user looks, while typing; an empty subtitle once it makes sense again.
+        event.input.border_subtitle = escape(problems[0]) if problems else ""
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         # Keep the filter, hide the line only if it is empty, and go back to the rows.
