@@ -175,3 +175,19 @@ def test_the_tui_refuses_a_pipe(own_home: Path) -> None:
     assert proc.stderr == (
         "vmtui: error: the full-screen TUI needs a terminal (for a stream use `vmtui top` (or --json))\n"
     )
+
+
+def test_shell_completion_offers_saved_hosts_and_domains(own_home: Path) -> None:
+    run_vmtui("hosts", "add", "tdrv", TEST_URI, check=True)
+
+    def complete(*words: str) -> list[str]:
+        env = {
+            "_VMTUI_COMPLETE": "complete_bash",
+            "COMP_WORDS": " ".join(["vmtui", *words]),
+            "COMP_CWORD": str(len(words)),
+        }
+        return run_vmtui(env_extra=env).stdout.split()
+
+    assert complete("list", "-H", "td") == ["tdrv"]
+    assert complete("stats", "te") == ["test"]  # the test driver's one domain
+    assert "--install-completion" in run_vmtui("--help", env_extra={"COLUMNS": "200"}).stdout

@@ -20,7 +20,8 @@ app = typer.Typer(
     name="vmtui",
     help="A terminal console for KVM/QEMU hypervisors over libvirt. Without a command: the full-screen TUI.",
     no_args_is_help=False,
-    add_completion=False,
+    # typer's own --install-completion / --show-completion; domain and host names complete too.
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 app.add_typer(hosts_app, name="hosts")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -12,6 +12,7 @@ import typer
 # them: start-up time is paid by every command, and `list --json` needs none of them.
 from vmtui.cli.common import (
     ConnectOpt,
+    DomainArg,
     FilterOpt,
     HostOpt,
     IntervalOpt,
@@ -31,8 +32,6 @@ from vmtui.ops import lifecycle
 
 if TYPE_CHECKING:
     from vmtui.metrics import DomainMetrics
-
-DomainArg = Annotated[str, typer.Argument(help="Domain name, UUID or ID (as in virsh).")]
 
 
 def find_domain(targets: list[HostEntry], ident: str) -> HostEntry:

@@ -350,7 +350,7 @@ def _host_down(host: LabHost) -> list[dict[str, str]]:
                     # In parallel: libvirt waits ~2 s for each QEMU to exit after SIGTERM.
                     with ThreadPoolExecutor(max_workers=max(1, len(doms))) as pool:
                         list(pool.map(conn.destroy_and_undefine, [d.uuid for d in doms]))
-                    destroyed = [guests.guest_json(d) for d in doms]
+                    destroyed = [{**guests.guest_json(d), "state": "destroyed"} for d in doms]
             except VmtuiError:
                 pass  # a wedged daemon: the namespace sweep below still stops its QEMUs
         for daemon in DAEMONS:
