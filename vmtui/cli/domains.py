@@ -115,7 +115,8 @@ def _measure(
     entry = find_domain(targets, domain)
     with open_entry(entry) as conn:
         info = conn.domain(domain)
-        host_info = conn.host_info(probe=not only_running)
+        # explain needs the host's KVM module and EPT/NPT (one SSH round trip for remote hosts); stats does not.
+        host_info = conn.host_info(probe=only_running)
         if only_running and info.state != "running":
             return entry, info, None, host_info
         first = conn.sample(label(entry))

@@ -220,6 +220,7 @@ def top(
         finally:
             if live is not None:
                 live.stop()
+                live.console.line()  # the table's last row ends with a newline, like any output
     finally:
         monitor.stop()
 
