@@ -191,3 +191,37 @@ def test_shell_completion_offers_saved_hosts_and_domains(own_home: Path) -> None
     assert complete("list", "-H", "td") == ["tdrv"]
     assert complete("stats", "te") == ["test"]  # the test driver's one domain
     assert "--install-completion" in run_vmtui("--help", env_extra={"COLUMNS": "200"}).stdout
+
+
+def test_top_at_80_columns_keeps_name_and_state_whole(own_home: Path) -> None:
+    proc = run_vmtui("--replay", str(RECORDING), "top", "-n", "1", "-i", "0.1", env_extra={"COLUMNS": "80"})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert all(len(line.rstrip()) <= 80 for line in lines)
+    assert any("vmtui-tui-a  running" in line for line in lines)
+    assert "…" not in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("uri", "message", "hint"),
+    [
+        # What libvirt 9.0 says here to `runuser -u nobody -- virsh -c qemu:///system list` (no D-Bus, no polkit).
+        ("qemu:///system", "internal error: Unable to get system bus connection: Could not connect: No such file",
+         "qemu:///session"),
+        ("qemu+ssh://root@kvm1/system", "Cannot recv data: root@kvm1: Permission denied (publickey).", "ssh-agent"),
+        ("qemu+ssh://root@kvm1/system", "Cannot recv data: ssh: connect to host kvm1 port 22: Connection refused",
+         None),
+        ("qemu+tcp://127.0.0.1:1/system", "unable to connect to server at '127.0.0.1:1': Connection refused", None),
+        ("qemu:///system", "Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory",
+         "libvirtd"),
+    ],
+)  # fmt: skip
+def test_the_hint_fits_the_failure(uri: str, message: str, hint: str | None) -> None:
+    from vmtui.drivers.connection import _connect_hint
+
+    found = _connect_hint(uri, message)
+    if hint is None:
+        assert found is None  # a wrong hint (ssh keys for a refused port) misleads more than none
+    else:
+        assert found is not None
+        assert hint in found
