@@ -48,6 +48,7 @@ def test_a_wrong_hosts_file_is_refused_naming_where(tmp_path: Path, body: str, e
     assert raised.value.exit_code == 2
 
 
+@pytest.mark.cli
 def test_the_cli_says_it_in_one_line_with_exit_2_and_changes_nothing(own_home: Path) -> None:
     hosts = paths().hosts_file
     hosts.parent.mkdir(parents=True, exist_ok=True)
@@ -60,6 +61,7 @@ def test_the_cli_says_it_in_one_line_with_exit_2_and_changes_nothing(own_home: P
         assert hosts.read_text() == body
 
 
+@pytest.mark.cli
 def test_a_binary_hosts_file_and_a_home_that_is_a_file(own_home: Path, tmp_path: Path) -> None:
     hosts = paths().hosts_file
     hosts.parent.mkdir(parents=True, exist_ok=True)
