@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from vmtui.drivers.deviceapi import DeviceHost, DomainDocs
-from vmtui.errors import UsageError
+from vmtui.errors import OperationError, UsageError, VmtuiError
 from vmtui.models import state_name
 
 RUNNING = 1
@@ -168,3 +168,17 @@ def wait_released(
             return True
         if time.monotonic() >= deadline or cancel.wait(RELEASE_POLL):
             return False
+
+
+def attach(conn: DeviceHost, uuid: str, xml: str, *, live: bool, config: bool) -> None:
+    """`attach_device`, with the fix named when a running guest has no free slot to plug into."""
+    try:
+        conn.attach_device(uuid, xml, live=live, config=config)
+    except VmtuiError as exc:
+        if live and "no more available pci slots" in exc.message.lower():
+            raise OperationError(
+                exc.message,
+                hint="the running guest has no free hotplug slot: add it with --config (libvirt adds a slot, "
+                "and the device appears at the next boot)",
+            ) from exc
+        raise

@@ -30,7 +30,7 @@ from vmtui.drivers.xmlread import devices_of, parse_xml
 from vmtui.errors import OperationError, UsageError
 from vmtui.models import Device, DeviceClass, DomainInfo, state_name
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
-from vmtui.ops.changes import PAUSED, RUNNING, DeviceChange, done, scopes
+from vmtui.ops.changes import PAUSED, RUNNING, DeviceChange, attach, done, scopes
 
 NIC_DRIVER = "virtio-net (Linux: in the kernel; Windows: NetKVM from virtio-win)"
 DISK_DRIVER = "virtio-blk (Linux: in the kernel and most initramfs; Windows: viostor from virtio-win, installed first)"
@@ -215,7 +215,7 @@ def add_disk(
     disk = DiskSpec(vol.path, target, "qcow2", block=vol.kind == "block")
     progress(Step(f"attaching {target} to {docs.name}"))
     try:
-        host.attach_device(docs.uuid, text(disk.element()), live=plan.live, config=plan.config)
+        attach(host, docs.uuid, text(disk.element()), live=plan.live, config=plan.config)
     except Exception as exc:
         try:
             host.delete_disk_volume(pool, vol.name)
@@ -279,7 +279,7 @@ def add_nic(
             raise UsageError(f"network {net!r} is not active: a live NIC cannot join it", hint="start it, or --config")
     check_cancel(cancel or never_cancelled(), f"add NIC to {docs.name}")
     progress(Step(f"attaching a virtio NIC to {docs.name}"))
-    host.attach_device(docs.uuid, xml, live=plan.live, config=plan.config)
+    attach(host, docs.uuid, xml, live=plan.live, config=plan.config)
     after = host.domain_docs(docs.uuid)
     new_macs = [m for doc in (after.live, after.config) if doc for m in _macs(doc) if m.lower() not in known]
     where = f"{spec.kind} {spec.source}" if spec.source else "user-mode networking"

@@ -26,6 +26,7 @@ from vmtui.ops.changes import (
     Half,
     Outcome,
     Scopes,
+    attach,
     done,
     failed,
     scopes,
@@ -94,7 +95,7 @@ def attach_vf(
     before = {(u.address, u.mac) for u in passthrough_uses(docs.live)} if docs.live else set()
     check_cancel(cancel or never_cancelled(), f"attach VF to {docs.name}")
     progress(Step(f"{docs.name}: attaching a VF ({what})"))
-    host.attach_device(docs.uuid, xml, live=plan.live, config=plan.config)
+    attach(host, docs.uuid, xml, live=plan.live, config=plan.config)
     after = host.domain_docs(docs.uuid)
     got = [u for u in (passthrough_uses(after.live) if after.live else []) if (u.address, u.mac) not in before]
     assigned = str(got[0].address) if got else (str(PciAddress.parse(vf)) if vf else None)
