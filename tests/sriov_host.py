@@ -21,17 +21,18 @@ GUEST_UUID = "6f1e1d0c-5a1b-4c3d-9e8f-0000000000a1"
 PLAIN = "guest-plain"
 GUEST_MAC = "52:54:00:aa:bb:01"
 
-NODE_XML = f"""<node>
-  <domain type='test'>
-    <name>{GUEST}</name><uuid>{GUEST_UUID}</uuid>
-    <memory>131072</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os>
-    <devices>
+HOLDER_NIC = f"""
       <interface type='hostdev' managed='yes'>
         <mac address='{GUEST_MAC}'/>
         <source><address type='pci' domain='0x0000' bus='0x03' slot='0x10' function='0x1'/></source>
         <vlan><tag id='42'/></vlan>
-      </interface>
-    </devices>
+      </interface>"""
+
+NODE_XML = f"""<node>
+  <domain type='test'>
+    <name>{GUEST}</name><uuid>{GUEST_UUID}</uuid>
+    <memory>131072</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os>
+    <devices>{{holder}}</devices>
   </domain>
   <domain type='test'>
     <name>{PLAIN}</name><uuid>6f1e1d0c-5a1b-4c3d-9e8f-0000000000a2</uuid>
@@ -91,9 +92,10 @@ class SriovHost:
         return self.sysfs / "sys" / "bus" / "pci" / "devices" / PF / "sriov_numvfs"
 
 
-def make_sriov_host(tmp: Path) -> SriovHost:
+def make_sriov_host(tmp: Path, *, holder: bool = True) -> SriovHost:
+    """The host in `tmp`; with `holder`, guest-vf (running) holds VF1 with MAC and VLAN 42."""
     xml = tmp / "sriov-host.xml"
-    xml.write_text(NODE_XML, encoding="utf-8")
+    xml.write_text(NODE_XML.replace("{holder}", HOLDER_NIC if holder else ""), encoding="utf-8")
     pf_dir = tmp / "sysfs" / "sys" / "bus" / "pci" / "devices" / PF
     pf_dir.mkdir(parents=True)
     (pf_dir / "sriov_totalvfs").write_text("7\n", encoding="utf-8")
