@@ -175,3 +175,26 @@ def test_disk_moves_to_virtio_under_a_free_name() -> None:
         disk_as_virtio(LIVE, "sdb", "vdc")
     with pytest.raises(UsageError, match="not an emulated"):
         disk_as_virtio(LIVE, "vda", "vdc")
+
+
+def test_advice_tells_what_the_next_boot_changes() -> None:
+    from vmtui.drivers.deviceapi import DomainDocs
+    from vmtui.ops.devices import advise
+
+    config = """<domain><name>web</name><devices>
+    <disk type='file' device='disk'><source file='/b.img'/><target dev='vdb' bus='virtio'/></disk>
+    <interface type='network'><mac address='52:54:00:c9:91:ce'/><source network='default'/><model type='virtio'/>
+    </interface>
+    <interface type='user'><mac address='52:54:00:00:00:09'/><model type='virtio'/></interface>
+    </devices></domain>"""
+    advice = {a.device.mac or a.device.name: a for a in advise(DomainDocs("web", "u", 1, LIVE, config))}
+    assert (advice["52:54:00:c9:91:ce"].switch, advice["52:54:00:c9:91:ce"].next_boot) == ("live", "virtio")
+    assert (advice["sda"].switch, advice["sda"].next_boot) == ("next-boot", "virtio-blk as vdb")
+    assert advice["vda"].next_boot == "gone (not in the config)"
+    assert (advice["52:54:00:00:00:09"].note, advice["52:54:00:00:00:09"].next_boot) == (
+        "only in the persistent config",
+        "virtio",
+    )
+    assert advice["sdb"].switch == "no"  # a CD-ROM stays where it is
+    paused = {a.device.mac: a.switch for a in advise(DomainDocs("web", "u", 3, LIVE, None)) if a.device.mac}
+    assert paused == {"52:54:00:c9:91:ce": "next-boot"}

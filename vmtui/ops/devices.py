@@ -152,14 +152,23 @@ def advise(docs: DomainDocs) -> tuple[DeviceAdvice, ...]:
     config = devices_of(parse_xml(docs.config)) if docs.config else ()
     shown = live or config
     pending = {_key(d): d for d in config} if live else {}
+    running, paused = docs.state_code == RUNNING and bool(live), docs.state_code == PAUSED
     out = []
     for d in shown:
-        advice = _advice(d, running=docs.state_code == RUNNING and bool(live), paused=docs.state_code == PAUSED)
-        later = pending.get(_key(d))
-        if later is not None and (later.model, later.name) != (d.model, d.name):
-            name = f" as {later.name}" if later.name != d.name else ""
+        advice = _advice(d, running=running, paused=paused)
+        later = pending.pop(_key(d), None)
+        # A NIC's name is its live target (vnet3), which a persistent definition does not have.
+        renamed = d.kind == "disk" and later is not None and later.name != d.name
+        if later is not None and (later.model != d.model or renamed):
+            name = f" as {later.name}" if renamed else ""
             advice = DeviceAdvice(d, advice.switch, advice.guest_driver, advice.note, f"{later.model}{name}")
+        elif later is None and live and docs.config is not None and d.kind in ("disk", "nic", "hostdev"):
+            advice = DeviceAdvice(d, advice.switch, advice.guest_driver, advice.note, "gone (not in the config)")
         out.append(advice)
+    for d in pending.values():  # in the persistent config only: added for the next boot
+        if d.kind in ("disk", "nic", "hostdev"):
+            base = _advice(d, running=False, paused=False)
+            out.append(DeviceAdvice(d, base.switch, base.guest_driver, "only in the persistent config", d.model))
     return tuple(out)
 
 

@@ -48,18 +48,21 @@ class VirtioResult:
     """Every device one `devices virtio` call touched."""
 
     changes: tuple[DeviceChange, ...]
+    left: tuple[str, ...] = ()
+    """Devices not touched because the user cancelled after the ones in `changes`."""
 
     @property
     def ok(self) -> bool:
-        return all(c.ok for c in self.changes)
+        return all(c.ok for c in self.changes) and not self.left
 
     def summary(self) -> str:
         if not self.changes:
             return "nothing to convert: no emulated NIC or disk"
-        return "; ".join(c.summary() for c in self.changes)
+        done = "; ".join(c.summary() for c in self.changes)
+        return done + (f"; cancelled before {', '.join(self.left)}" if self.left else "")
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "changes": [c.to_json() for c in self.changes]}
+        return {"ok": self.ok, "changes": [c.to_json() for c in self.changes], "cancelled_before": list(self.left)}
 
 
 def _devices(docs: DomainDocs) -> list[Device]:
@@ -171,9 +174,12 @@ def to_virtio(
     plan = plan_virtio(conn, ident, nic=nic, disk=disk, every=every, live=live, config=config)
     host = device_host(conn)
     cancel = cancel or never_cancelled()
-    changes = []
+    changes: list[DeviceChange] = []
     docs = plan.docs
-    for dev in plan.devices:
+    for i, dev in enumerate(plan.devices):
+        if cancel.is_set() and changes:
+            # What is done stays reported: a cancel between devices must not hide the ones changed.
+            return VirtioResult(tuple(changes), tuple(d.mac or d.name for d in plan.devices[i:]))
         check_cancel(cancel, f"convert {dev.name} of {docs.name}")
         docs = host.domain_docs(docs.uuid)  # fresh: the previous device's change moved things
         if dev.kind == "nic":
@@ -243,9 +249,12 @@ def _nic_live(
         host, docs.uuid, lambda live: interface_by_mac(live, mac) is not None, timeout=timeout, cancel=cancel
     )
     if not released:
+        waited = (
+            "the wait was cancelled" if cancel.is_set() else f"the guest did not release NIC {mac} within {timeout:g} s"
+        )
         return failed(
-            f"the guest did not release NIC {mac} within {timeout:g} s; QEMU keeps the unplug request, "
-            "and if the guest releases it later the NIC is gone until the next boot"
+            f"{waited}; QEMU keeps the unplug request, and if the guest releases it later the NIC is gone "
+            "until the next boot"
         )
     progress(Step(f"{docs.name}: plugging in the virtio NIC with MAC {mac}"))
     try:
