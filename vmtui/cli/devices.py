@@ -16,8 +16,18 @@ import typer
 from typer import _click as click
 from typer.core import TyperGroup
 
-from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, YesOpt, confirm, emit_json, guarded
-from vmtui.cli.domains import DomainArg, find_domain
+from vmtui.cli.common import (
+    ConnectOpt,
+    DomainArg,
+    HostOpt,
+    JsonOpt,
+    ReadOnlyOpt,
+    YesOpt,
+    confirm,
+    emit_json,
+    guarded,
+)
+from vmtui.cli.domains import find_domain
 from vmtui.cli.targets import label, open_entry, resolve_targets
 from vmtui.drivers.base import Hypervisor
 from vmtui.errors import ExitCode

@@ -10,9 +10,19 @@ from typing import Annotated
 
 import typer
 
-from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, YesOpt, confirm, emit_json, guarded
+from vmtui.cli.common import (
+    ConnectOpt,
+    DomainArg,
+    HostOpt,
+    JsonOpt,
+    ReadOnlyOpt,
+    YesOpt,
+    confirm,
+    emit_json,
+    guarded,
+)
 from vmtui.cli.devices import ConfigOpt, DefaultGroup, LiveOpt, TimeoutOpt, report_change, run_op
-from vmtui.cli.domains import DomainArg, find_domain
+from vmtui.cli.domains import find_domain
 from vmtui.cli.targets import label, open_entry, resolve_targets
 from vmtui.errors import UsageError
 from vmtui.models import HostEntry
