@@ -198,3 +198,17 @@ def test_advice_tells_what_the_next_boot_changes() -> None:
     assert advice["sdb"].switch == "no"  # a CD-ROM stays where it is
     paused = {a.device.mac: a.switch for a in advise(DomainDocs("web", "u", 3, LIVE, None)) if a.device.mac}
     assert paused == {"52:54:00:c9:91:ce": "next-boot"}
+
+
+def test_the_explainer_points_at_the_command_and_leaves_a_cdrom_alone() -> None:
+    from vmtui.drivers.xmlread import read_domain_xml
+    from vmtui.explain import Severity, explain
+    from vmtui.models import Accelerator, DomainInfo
+
+    xml = read_domain_xml(LIVE)
+    info = DomainInfo("u", "web one", 1, "running", Accelerator.KVM, 1, 1024, 1024, True, devices=xml.devices)
+    fixes = {f.key: f for f in explain(info, None, None)}
+    assert "vmtui devices virtio 'web one' --nic 52:54:00:c9:91:ce" in fixes["nic-emulated:vnet3"].fix
+    assert "vmtui devices virtio 'web one' --disk sda" in fixes["disk-emulated:sda"].fix
+    assert fixes["disk-emulated:sdb"].severity is Severity.LOW
+    assert "stays on its bus" in fixes["disk-emulated:sdb"].fix
