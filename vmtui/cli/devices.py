@@ -43,7 +43,10 @@ class DefaultGroup(TyperGroup):
     default_command = "show"
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
+        # Shell completion parses resiliently: there the first word is a subcommand being typed.
+        if not ctx.resilient_parsing and (
+            not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names)
+        ):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
 
