@@ -27,11 +27,16 @@ from vmtui.fleet import Fleet
 from vmtui.jobs import JobRunner
 from vmtui.messages import (
     ActionRequested,
+    DataFetched,
+    DevicesOpenRequested,
     DomainOpenRequested,
+    FetchRequested,
     HostRemoveRequested,
     JobFinished,
     JobProgressed,
     MonitorReported,
+    OperationRequested,
+    SriovOpenRequested,
 )
 from vmtui.models import HostEntry
 from vmtui.monitor.events import DomainChanged, HostConnected, HostDisconnected, HostSampled, SourceEnded
@@ -42,9 +47,11 @@ from vmtui.palette import DomainCommands
 from vmtui.present import one_line
 from vmtui.screens.add_host import AddHostModal
 from vmtui.screens.confirm import ConfirmModal
+from vmtui.screens.devices import DevicesScreen
 from vmtui.screens.domain import DomainScreen
 from vmtui.screens.help import HelpModal
 from vmtui.screens.host import HostScreen
+from vmtui.screens.sriov import SriovScreen
 
 log = logging.getLogger("vmtui.app")
 
@@ -165,7 +172,7 @@ class VmtuiApp(App[None]):
                 self.fleet.sampled(event.host, event.tick, event.domains)
                 self.host_screen.update_rows(event.host)
                 screen = self.screen
-                if isinstance(screen, DomainScreen) and screen.uuid in view.domains:
+                if isinstance(screen, (DomainScreen, DevicesScreen)) and screen.uuid in view.domains:
                     screen.refresh_data()
                 self._refresh_keys()
             case HostDisconnected():
@@ -345,15 +352,88 @@ class VmtuiApp(App[None]):
             self.fleet.pending.pop(message.uuid, None)
         if not self.is_running or message.host not in self.fleet.hosts:
             return
-        if message.ok:
-            self.say(f"{message.label}: done", title=message.host)
+        summary = getattr(message.result, "summary", None)
+        text = str(summary()) if callable(summary) else "done"
+        if message.ok and getattr(message.result, "ok", True) is False:
+            # A device change can succeed in one half and fail in the other: that is an error to see.
+            self.say(f"{message.label}: {text}", title=message.host, severity="error")
+        elif message.ok:
+            self.say(f"{message.label}: {text}", title=message.host)
         else:
             self.say(f"{message.label}: {message.message}", title=message.host, severity="error")
+        if isinstance(self.screen, (DevicesScreen, SriovScreen)):
+            self.screen.refetch()
         self.host_screen.update_rows(message.host)
         self._refresh_keys()
         poller = self.pollers.get(message.host)
         if poller is not None:
             poller.request_refresh(message.uuid)
+
+    # ----- devices and SR-IOV: screens of their own, changes as jobs, data fetched off the loop -------
+
+    def on_devices_open_requested(self, message: DevicesOpenRequested) -> None:
+        if self.fleet.find(message.uuid) is None:
+            self.say("that domain is gone", severity="warning")
+            return
+        self.push_screen(DevicesScreen(message.uuid, self.fleet))
+
+    def on_sriov_open_requested(self, message: SriovOpenRequested) -> None:
+        if message.host in self.fleet.hosts:
+            self.push_screen(SriovScreen(message.host, self.fleet))
+
+    def on_fetch_requested(self, message: FetchRequested) -> None:
+        entry = self.entries.get(message.host)
+        if entry is None:
+            return
+        fetch = message.fetch
+
+        def read() -> object:
+            with self.connector(entry) as conn:
+                return fetch(conn)
+
+        self.jobs.fetch(message.key, message.host, read)
+
+    def on_data_fetched(self, message: DataFetched) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, (DevicesScreen, SriovScreen)) and screen.fetch_key == message.key:
+                screen.show_data(message)
+
+    def on_operation_requested(self, message: OperationRequested) -> None:
+        """Refuse (host not writable, the domain busy), ask when the screen gave a question, then run a job."""
+        view = self.fleet.hosts.get(message.host)
+        entry = self.entries.get(message.host)
+        if view is None or entry is None:
+            return
+        why = self.fleet.write_refusal(view)
+        if why is None and message.uuid is not None and message.uuid in self.fleet.pending:
+            why = f"{self.fleet.pending[message.uuid]} still running"
+        if why is not None:
+            self.say(f"{message.label}: {why}", title="refused", severity="error")
+            return
+        if message.question is None:
+            self._start_operation(entry, message)
+            return
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self._start_operation(entry, message)
+
+        self.push_screen(ConfirmModal(message.question, detail=message.detail), answered)
+
+    def _start_operation(self, entry: HostEntry, message: OperationRequested) -> None:
+        run = message.run
+
+        def operation(progress: Progress, cancel: threading.Event) -> object:
+            with self.connector(entry) as conn:
+                return run(conn, progress, cancel)
+
+        if self.jobs.start(entry.name, message.uuid, message.label, operation) is None:
+            self.say(f"{message.label}: another change of this domain is still running", severity="warning")
+            return
+        if message.uuid is not None:
+            self.fleet.pending[message.uuid] = message.pending
+            self.host_screen.update_rows(entry.name)
+            self._refresh_keys()
 
 
 def launch(entries: Sequence[HostEntry]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from shlex import quote
 
 from vmtui.metrics import DomainMetrics
 from vmtui.models import Accelerator, DeviceClass, DomainInfo, HostInfo
@@ -136,20 +137,30 @@ def _devices(info: DomainInfo, m: DomainMetrics | None) -> list[Finding]:
                     severity,
                     f"NIC {dev.name} is {dev.model} (emulated): every packet costs VM exits",
                     (f"<model type='{dev.model}'/> ({dev.detail})", *evidence),
-                    f"switch NIC {dev.name} to virtio: <model type='virtio'/> (the guest needs virtio-net; "
-                    "Linux has it, Windows needs the virtio-win drivers)",
+                    f"switch NIC {dev.name} to virtio: vmtui devices virtio {quote(info.name)} --nic "
+                    f"{dev.mac or dev.name} (key v in the TUI; live when the guest releases the NIC, else at the "
+                    "next boot); the guest needs virtio-net (Linux has it, Windows needs the virtio-win drivers)",
                     weight=exits,
                 )
             )
         elif dev.kind in ("disk", "controller"):
+            if dev.kind == "controller":
+                fix = f"set controller {dev.name} to model virtio-scsi (persistent config, next boot)"
+            elif dev.flavor in ("", "disk"):
+                fix = (
+                    f"move {dev.name} to virtio-blk: vmtui devices virtio {quote(info.name)} --disk {dev.name} "
+                    "(persistent config: at the next boot, as /dev/vdX); the guest needs its virtio driver first"
+                )
+            else:
+                # virtio-blk carries disks only: a CD-ROM or floppy stays where it is.
+                fix = f"a {dev.flavor} stays on its bus; remove it when the guest does not need it"
             out.append(
                 Finding(
                     f"disk-emulated:{dev.name}",
-                    severity,
+                    severity if dev.flavor in ("", "disk") else Severity.LOW,
                     f"Disk {dev.name} uses {dev.model} (emulated controller)",
                     (f"bus {dev.model} ({dev.detail})" if dev.detail else f"bus {dev.model}", *evidence),
-                    f"move {dev.name} to virtio-blk (<target bus='virtio'/>) or virtio-scsi; "
-                    "needs a shut-off VM and the guest's virtio driver",
+                    fix,
                     weight=exits,
                 )
             )

@@ -21,7 +21,7 @@ from typing import Any
 from textual.app import App
 
 from vmtui.errors import VmtuiError
-from vmtui.messages import JobFinished, JobProgressed
+from vmtui.messages import DataFetched, JobFinished, JobProgressed
 from vmtui.ops.base import Progress, Step
 
 log = logging.getLogger("vmtui.jobs")
@@ -96,3 +96,20 @@ class JobRunner:
             self._app.post_message(JobFinished(job.job_id, job.host, job.uuid, job.label, False, message))
         else:
             self._app.post_message(JobFinished(job.job_id, job.host, job.uuid, job.label, True, "done", result))
+
+    def fetch(self, key: str, host: str, read: Callable[[], Any]) -> None:
+        """Read-only work (node devices, a domain's definitions) on a daemon thread; `DataFetched` comes back.
+
+        Not a job: nothing is pending on a domain, and no notification says "done".
+        """
+
+        def run() -> None:
+            try:
+                self._app.post_message(DataFetched(key, host, read()))
+            except VmtuiError as exc:
+                self._app.post_message(DataFetched(key, host, error=str(exc)))
+            except Exception as exc:
+                log.exception("fetching %s failed", key)
+                self._app.post_message(DataFetched(key, host, error=f"internal error: {exc}"))
+
+        threading.Thread(target=run, name=f"fetch {key}", daemon=True).start()

@@ -7,13 +7,16 @@ hands state down to them (no screen imports the app).
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from textual.message import Message
 
+from vmtui.drivers.base import Hypervisor
 from vmtui.monitor.events import HostSampled, MonitorEvent
-from vmtui.ops.base import Step
+from vmtui.ops.base import Progress, Step
 
 
 @dataclass
@@ -77,3 +80,57 @@ class HostRemoveRequested(Message):
     """The palette asked to stop watching a host and forget it."""
 
     name: str
+
+
+DeviceOperation = Callable[[Hypervisor, Progress, threading.Event], object]
+"""An ops function bound to its arguments: run by the app's job runner with a connection of its own."""
+
+
+@dataclass
+class DevicesOpenRequested(Message):
+    """A screen asked to open a domain's devices screen."""
+
+    uuid: str
+
+
+@dataclass
+class SriovOpenRequested(Message):
+    """A screen asked to open a host's SR-IOV screen."""
+
+    host: str
+
+
+@dataclass
+class OperationRequested(Message):
+    """A screen asked for a change (a device, a VF count): the app checks the host, asks `question` when
+    there is one, and runs `run` as a job."""
+
+    host: str
+    uuid: str | None
+    """The domain it changes (one job at a time per domain), or None for a host-wide change."""
+    label: str
+    run: DeviceOperation
+    question: str | None = None
+    detail: str = ""
+    pending: str = "changing devices…"
+    """What the domain's row shows while it runs."""
+
+
+@dataclass
+class FetchRequested(Message):
+    """A screen asked for data the pollers do not collect (node devices, a domain's definitions)."""
+
+    host: str
+    key: str
+    """Names the request; the answer goes to the screens waiting for this key."""
+    fetch: Callable[[Hypervisor], object]
+
+
+@dataclass
+class DataFetched(Message, bubble=False):
+    """The answer to a FetchRequested: `value`, or `error` (one line, shown literally)."""
+
+    key: str
+    host: str
+    value: Any = None
+    error: str | None = None

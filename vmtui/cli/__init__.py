@@ -12,7 +12,9 @@ from typer import _click as click
 
 from vmtui.cli import domains
 from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, ReplayOpt, emit_json, set_global_options
+from vmtui.cli.devices import devices_app
 from vmtui.cli.hosts import hosts_app
+from vmtui.cli.sriov import sriov_app
 from vmtui.cli.top import record, top
 from vmtui.errors import ExitCode, UsageError
 
@@ -25,6 +27,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(hosts_app, name="hosts")
+app.add_typer(devices_app, name="devices")
+app.add_typer(sriov_app, name="sriov")
 domains.register(app)
 app.command("top")(top)
 app.command("record")(record)

@@ -1,17 +1,20 @@
 """The libvirt connection: one class made of the subject mixins, the only home of `import libvirt`.
 
 Each subject lives in its own module (`connection`: opening, errors, events; `host`: facts and
-sampling; `domains`: lookup, XML and lifecycle; more as vmtui grows). Upper layers see the
+sampling; `domains`: lookup, XML and lifecycle; `devices`: attach, detach, update, disk volumes;
+`nodedev`: PCI functions, SR-IOV and VF pools; more as vmtui grows). Upper layers see the
 `vmtui.drivers.base.Hypervisor` protocol and never libvirt itself.
 """
 
 from __future__ import annotations
 
+from vmtui.drivers.devices import DevicesMixin
 from vmtui.drivers.domains import DomainsMixin
 from vmtui.drivers.host import HostMixin
+from vmtui.drivers.nodedev import NodeDevMixin
 
 
-class Connection(HostMixin, DomainsMixin):
+class Connection(HostMixin, DevicesMixin, DomainsMixin, NodeDevMixin):
     """An open libvirt connection with every call vmtui makes."""
 
     def __enter__(self) -> Connection:

@@ -15,11 +15,11 @@ from textual.widgets import Footer, Header, Static
 from vmtui import present
 from vmtui.explain import Severity, explain
 from vmtui.fleet import Fleet, HostView
-from vmtui.messages import ActionRequested
+from vmtui.messages import ActionRequested, DevicesOpenRequested, SriovOpenRequested
 from vmtui.metrics import DomainMetrics
 from vmtui.models import DeviceClass, DomainInfo
 from vmtui.present import STATE_STYLE, count, pct, pct_sign, rate, size_kib
-from vmtui.screens.host import ACTION_BINDINGS
+from vmtui.screens.host import ACTION_BINDINGS, DEVICE_BINDINGS
 from vmtui.widgets.metric_graph import MetricGraph
 
 SEVERITY_STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan", Severity.INFO: "dim"}
@@ -111,6 +111,7 @@ class DomainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
         *ACTION_BINDINGS,
+        *DEVICE_BINDINGS,
     ]
 
     def __init__(self, uuid: str, fleet: Fleet) -> None:
@@ -189,7 +190,18 @@ class DomainScreen(Screen[None]):
     def action_lifecycle(self, action: str) -> None:
         self.post_message(ActionRequested(self.uuid, action))
 
+    def action_devices(self) -> None:
+        self.post_message(DevicesOpenRequested(self.uuid))
+
+    def action_sriov(self) -> None:
+        found = self.fleet.find(self.uuid)
+        if found is not None:
+            self.post_message(SriovOpenRequested(found[0].name))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("devices", "sriov"):
+            found = self.fleet.find(self.uuid)
+            return found is not None and not found[0].recorded
         if action == "lifecycle" and parameters:
             return self.fleet.action_refusal(self.uuid, str(parameters[0])) is None
         return True

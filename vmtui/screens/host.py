@@ -12,13 +12,15 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
 from vmtui.fleet import Fleet
-from vmtui.messages import ActionRequested, DomainOpenRequested
+from vmtui.messages import ActionRequested, DevicesOpenRequested, DomainOpenRequested, SriovOpenRequested
 from vmtui.ops.lifecycle import ACTIONS
 from vmtui.widgets.domain_table import DomainTable
 from vmtui.widgets.hosts_pane import HostsPane
 
 ACTION_BINDINGS = [Binding(a.binding, f"lifecycle('{a.key}')", a.key_label or a.label) for a in ACTIONS]
 """Bindings for screens that act on one domain; `check_action` hides those that cannot run now."""
+DEVICE_BINDINGS = [Binding("v", "devices", "Devices"), Binding("i", "sriov", "SR-IOV")]
+"""The selected domain's devices screen, and its host's SR-IOV screen."""
 
 
 class HostScreen(Screen[None]):
@@ -31,6 +33,7 @@ class HostScreen(Screen[None]):
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("a", "app.add_host", "Add"),
         *ACTION_BINDINGS,
+        *DEVICE_BINDINGS,
     ]
 
     def __init__(self, fleet: Fleet, clock: Callable[[], float]) -> None:
@@ -107,9 +110,24 @@ class HostScreen(Screen[None]):
         if uuid is not None:
             self.post_message(ActionRequested(uuid, action))
 
+    def action_devices(self) -> None:
+        uuid = self.selected_uuid()
+        if uuid is not None:
+            self.post_message(DevicesOpenRequested(uuid))
+
+    def action_sriov(self) -> None:
+        uuid = self.selected_uuid()
+        found = self.fleet.find(uuid) if uuid else None
+        if found is not None:
+            self.post_message(SriovOpenRequested(found[0].name))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "filter":
             return not isinstance(self.focused, Input)  # in the filter line, "/" is a character
+        if action in ("devices", "sriov"):
+            # A recording has no devices to read or change: no keys for it.
+            found = self.fleet.find(self.selected_uuid() or "")
+            return found is not None and not found[0].recorded
         if action == "lifecycle" and parameters:
             # Only what can run is shown (and bound): not on read-only hosts, replays, stale hosts,
             # domains with an operation in flight, or states that do not allow it.
