@@ -98,6 +98,19 @@ def _run_and_report(verb: str, run: Callable[[Callable[[str], None]], list[HostR
 
 
 @lab_app.command()
+@guarded()
+def restart(
+    host: Annotated[str, typer.Argument(help="The lab host whose libvirtd to restart, e.g. lab1.")],
+    *,
+    as_json: JsonOpt = False,
+) -> None:
+    """Restart one lab host's libvirtd as a real host does: guests keep running, clients must reconnect."""
+    from vmtui.lab import manager
+
+    _run_and_report("restart", lambda progress: [manager.restart(host, progress=progress)], as_json)
+
+
+@lab_app.command()
 @guarded(read_only_safe=True)
 def status(*, as_json: JsonOpt = False) -> None:
     """Per host: namespace, address, daemons, reachability over SSH, guests."""

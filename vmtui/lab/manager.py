@@ -24,6 +24,7 @@ from vmtui.config import HostStore, paths
 from vmtui.drivers import connect
 from vmtui.errors import UsageError, VmtuiError
 from vmtui.lab import guests, image, netns, ssh
+from vmtui.lab.nsinit import DAEMON_ENV
 from vmtui.models import HostEntry
 
 MAX_HOSTS = 4
@@ -399,3 +400,42 @@ def _status_one(host: LabHost, report: HostReport) -> None:
             report.guests = [guests.guest_json(d) for d in conn.list_domains()]
     except VmtuiError as exc:
         report.error = str(exc)
+
+
+# ----- restart -----------------------------------------------------------------------------------
+
+
+def restart(name: str, *, progress: Progress = _quiet) -> HostReport:
+    """Restart one lab host's libvirtd the way a real host does (`systemctl restart libvirtd`).
+
+    The guests' QEMU processes keep running; the new daemon finds them again, with the same UUIDs.
+    Clients see their connection drop (end of file) and must reconnect: what vmtui rides through.
+    """
+    netns.require_root()
+    index = next((i for i in known_indices() if lab_host(i).name == name), None)
+    if index is None:
+        raise UsageError(f"no lab host {name!r}", hint="see `vmtui lab status`")
+    host = lab_host(index)
+    with _locked():
+        alive = _alive_pids(host)
+        anchor = alive["sshd"] or alive["virtlogd"]
+        if anchor is None:
+            raise VmtuiError(f"host {name} is not running", hint="`vmtui lab up` brings it back")
+        began = time.monotonic()
+        netns.stop_pidfile(host.pidfile("libvirtd"), ns=host.namespace)
+        progress(f"host {name}: libvirtd stopped")
+        # Into the namespaces (network, mount, UTS) the host's own daemons live in, as nsinit made them.
+        netns.run(
+            ["nsenter", "-t", str(anchor), "-n", "-m", "-u", "--",
+             "libvirtd", "-d", "--listen", "-p", str(host.pidfile("libvirtd"))],
+            env=DAEMON_ENV,
+        )  # fmt: skip
+        _wait_ports(host)
+        report = HostReport(host.name, host.namespace, host.address, host.uri, action="restarted")
+        report.seconds = time.monotonic() - began
+        report.pids = _alive_pids(host)
+        progress(f"host {name}: libvirtd restarted ({report.seconds:.1f} s)")
+    with connect(host.uri) as conn:
+        report.reachable = True
+        report.guests = [guests.guest_json(d) for d in conn.list_domains()]
+    return report

@@ -84,11 +84,13 @@ def require_root() -> None:
         )
 
 
-def run(args: Sequence[str], *, check: bool = True, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+def run(
+    args: Sequence[str], *, check: bool = True, timeout: float = 30.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a command, capture its output and turn a failure into an `OperationError`."""
     try:
         proc = subprocess.run(
-            list(args), capture_output=True, text=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
+            list(args), capture_output=True, text=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL, env=env
         )
     except FileNotFoundError as exc:
         raise OperationError(f"{args[0]} is not installed") from exc
