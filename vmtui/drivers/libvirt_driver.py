@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from vmtui.drivers.domains import DomainsMixin
 from vmtui.drivers.host import HostMixin
+from vmtui.drivers.memory import MemoryMixin
 
 
-class Connection(HostMixin, DomainsMixin):
+class Connection(HostMixin, DomainsMixin, MemoryMixin):
     """An open libvirt connection with every call vmtui makes."""
 
     def __enter__(self) -> Connection:
