@@ -95,7 +95,6 @@ class LocalFiles(HostFiles):
         except OSError as exc:
             raise OperationError(f"writing {value} to {path} on {self.label}: {exc.strerror}") from exc
 
-
     def pids_of(self, comm: str) -> list[int]:
         check_value(comm)
         proc = self.root / "proc"
@@ -167,7 +166,6 @@ class SshFiles(HostFiles):
                     hint=f"as root there: {self.write_command(path, value)}",
                 )
             raise OperationError(f"writing {value} to {path} on {self.label}: {err}")
-
 
     def pids_of(self, comm: str) -> list[int]:
         script = (

@@ -203,7 +203,11 @@ def _skip_reason(g: GuestMemory, shares: int) -> str | None:
 
 
 def _distribute(
-    ids: list[str], amount: int, res: dict[str, int], start: dict[str, int], limits: dict[str, tuple[int, int, int]],
+    ids: list[str],
+    amount: int,
+    res: dict[str, int],
+    start: dict[str, int],
+    limits: dict[str, tuple[int, int, int]],
     max_change: int,
 ) -> int:
     """Share `amount` KiB among `ids` by shares within [floor, max] and `max_change`; returns what is left.

@@ -12,13 +12,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from vmtui.drivers.hostfiles import HostFiles, check_path, host_files
 from vmtui.errors import OperationError, UsageError, VmtuiError
-from vmtui.models import BalloonReading, DomainInfo
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
 from vmtui.ops.ksm_policy import KsmInputs, KsmKnobs, KsmPlan, plan_ksm
+from vmtui.ops.memory import MemoryHost
 
 KSM_DIR = "/sys/kernel/mm/ksm"
 COUNTERS = ("pages_shared", "pages_sharing", "pages_unshared", "pages_volatile", "full_scans")
@@ -30,24 +30,7 @@ LIMITS = {"pages_to_scan": (1, 100_000), "sleep_millisecs": (1, 60_000), "merge_
 """What `ksm tune` accepts: sleep 0 would make ksmd spin a core; more than 100000 pages a scan is a hog."""
 
 
-class KsmHost(Protocol):
-    uri: str
-
-    def require_writable(self, action: str) -> None: ...
-
-    def ksm_parameters(self) -> Mapping[str, int]: ...
-
-    def set_ksm_parameters(self, values: Mapping[str, int]) -> None: ...
-
-    def base_page_kib(self) -> int: ...
-
-    def list_domains(self) -> list[DomainInfo]: ...
-
-    def set_nosharepages(self, ident: str, *, opt_out: bool) -> bool: ...
-
-    def node_memory(self) -> dict[str, int]: ...
-
-    def balloon_reading(self, ident: str) -> BalloonReading: ...
+KsmHost = MemoryHost
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,7 +364,11 @@ class KsmPolicyRun:
     last_plan: KsmPlan | None
 
     def to_json(self) -> dict[str, Any]:
-        return {"steps": self.steps, "changes": self.changes, "last_plan": self.last_plan.to_json() if self.last_plan else None}
+        return {
+            "steps": self.steps,
+            "changes": self.changes,
+            "last_plan": self.last_plan.to_json() if self.last_plan else None,
+        }
 
 
 def apply_policy(

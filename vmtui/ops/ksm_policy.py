@@ -91,7 +91,9 @@ def plan_ksm(s: KsmInputs, knobs: KsmKnobs | None = None) -> KsmPlan:
     if s.run != 1:
         out.append(KsmChange("run", s.run, 1, "start merging"))
     if pages != s.pages_to_scan:
-        out.append(KsmChange("pages_to_scan", s.pages_to_scan, pages, f"{delta:+d}, within {k.pages_min}..{k.pages_max}"))
+        out.append(
+            KsmChange("pages_to_scan", s.pages_to_scan, pages, f"{delta:+d}, within {k.pages_min}..{k.pages_max}")
+        )
     if sleep != s.sleep_ms:
         out.append(KsmChange("sleep_millisecs", s.sleep_ms, sleep, f"{k.sleep_ms_baseline} ms x 16 GiB / host memory"))
     return KsmPlan(1, pages, sleep, pressure, why, tuple(out), threshold)

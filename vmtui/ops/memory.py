@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from vmtui.errors import OperationError, UsageError
 from vmtui.models import BalloonReading, DomainInfo
@@ -37,7 +37,7 @@ REACHED_KIB = 1024
 
 
 class MemoryHost(Protocol):
-    """What the balloon operations need of a connection (`libvirt_driver.Connection` has it)."""
+    """What the memory and KSM operations need of a connection (`libvirt_driver.Connection` has it)."""
 
     uri: str
 
@@ -52,6 +52,21 @@ class MemoryHost(Protocol):
     def set_balloon_period(self, uuid: str, seconds: int) -> None: ...
 
     def node_memory(self) -> dict[str, int]: ...
+
+    def ksm_parameters(self) -> Mapping[str, int]: ...
+
+    def set_ksm_parameters(self, values: Mapping[str, int]) -> None: ...
+
+    def base_page_kib(self) -> int: ...
+
+    def set_nosharepages(self, ident: str, *, opt_out: bool) -> bool: ...
+
+
+def memory_host(conn: object) -> MemoryHost:
+    """`conn` as a host whose memory can be read and changed; a recording played back cannot."""
+    if not hasattr(conn, "balloon_reading"):
+        raise UsageError("a recording has no live host: memory and KSM need a libvirt connection")
+    return cast(MemoryHost, conn)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,9 +196,7 @@ def set_balloon(
 def collect(conn: MemoryHost) -> tuple[HostMemory, list[GuestMemory]]:
     """Host memory and every running guest's balloon, as the policy reads them."""
     host = HostMemory.from_stats(conn.node_memory())
-    guests = [
-        guest_from_reading(conn.balloon_reading(d.uuid)) for d in conn.list_domains() if d.state == "running"
-    ]
+    guests = [guest_from_reading(conn.balloon_reading(d.uuid)) for d in conn.list_domains() if d.state == "running"]
     return host, guests
 
 
