@@ -160,7 +160,8 @@ class BalloonReading:
     max_kib: int
     """The most the guest can have (`<memory>`, `virDomainGetMaxMemory`)."""
     target_kib: int
-    """The balloon target now (`<currentMemory>` of the live definition)."""
+    """`<currentMemory>` of the live definition: libvirt moves it with QEMU's balloon-change events
+    (rate-limited), so it trails `actual` by up to a second rather than holding the target."""
     model: str | None
     """`<memballoon model=...>`: None when absent, "none" when disabled."""
     period: int | None
