@@ -406,7 +406,8 @@ class VmtuiApp(App[None]):
                     if not self._memory_screen_open(entry.name):
                         return
         except VmtuiError as exc:
-            self.call_from_thread(self.say, f"KSM on {entry.name}: {exc}", severity="warning")
+            if self.is_running:  # a host that cannot be read: said once; the screen shows what it has
+                self.call_from_thread(self.say, f"KSM on {entry.name}: {exc}", severity="warning")
 
     def on_ksm_sampled(self, message: KsmSampled) -> None:
         history = self.ksm_history.setdefault(message.host, deque(maxlen=KSM_POINTS))

@@ -56,14 +56,18 @@ def _one_host(targets: list[HostEntry]) -> HostEntry:
     return targets[0]
 
 
-def _printer(as_json: bool) -> Progress:
+def _printer(as_json: bool, *, stderr: bool = False) -> Progress:
+    """Each step as a JSON line, or as a line of text (on stderr when stdout is for the result)."""
+
     def show(step: Step) -> None:
         if as_json:
             emit_json({"step": step.text, **dict(step.data)})
-        else:
-            from vmtui.cli.render import console, lit
+            return
+        from rich.console import Console
 
-            console().print(lit(step.text, "dim"))
+        from vmtui.cli.render import console, lit
+
+        (Console(stderr=True, highlight=False) if stderr else console()).print(lit(step.text, "dim"))
 
     return show
 
@@ -121,7 +125,7 @@ def balloon_set(
     entry = find_domain(resolve_targets(connect, host, read_only=read_only), domain)
     with open_entry(entry) as opened:
         conn = memory.memory_host(opened)
-        progress = _printer(False) if not as_json else (lambda _s: None)
+        progress = _printer(False, stderr=True) if not as_json else (lambda _s: None)
         result = run_cancellable(
             lambda cancel: memory.set_balloon(conn, domain, size_kib, wait=wait, progress=progress, cancel=cancel)
         )
