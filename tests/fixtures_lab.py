@@ -62,11 +62,19 @@ class LabHandle:
     def pidfile(self, name: str, daemon: str) -> Path:
         return self.root / "hosts" / name / f"{daemon}.pid"
 
+    def vmtui_argv(self) -> list[str]:
+        """The real CLI: `.venv/bin/vmtui`, or `python -m vmtui`."""
+        return [str(VMTUI)] if VMTUI.exists() else [sys.executable, "-m", "vmtui"]
+
+    def env(self) -> dict[str, str]:
+        """The environment of a CLI run against this lab (its VMTUI_HOME)."""
+        return {**os.environ, "VMTUI_HOME": str(self.home)}
+
     def vmtui(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """Run the real CLI (`.venv/bin/vmtui`, or `python -m vmtui`) with this lab's VMTUI_HOME."""
-        cmd = [str(VMTUI)] if VMTUI.exists() else [sys.executable, "-m", "vmtui"]
-        env = {**os.environ, "VMTUI_HOME": str(self.home)}
-        return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False)
+        """Run the real CLI with this lab's VMTUI_HOME."""
+        return subprocess.run(
+            [*self.vmtui_argv(), *args], capture_output=True, text=True, timeout=timeout, env=self.env(), check=False
+        )
 
     def restore(self) -> None:
         """Bring the lab (back) up with guests; a no-op for hosts that still run."""

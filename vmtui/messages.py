@@ -134,3 +134,36 @@ class DataFetched(Message, bubble=False):
     host: str
     value: Any = None
     error: str | None = None
+
+
+@dataclass
+class MemoryOpenRequested(Message):
+    """A screen asked for the memory screen of a host (balloons, the policy's plan, KSM)."""
+
+    host: str
+
+
+@dataclass
+class BalloonRequested(Message):
+    """The memory screen asked to move a guest's balloon to `size_kib` (the app checks and runs it)."""
+
+    uuid: str
+    size_kib: int
+
+
+@dataclass
+class BalloonPolicyStepRequested(Message):
+    """The memory screen asked to apply one step of the balloon policy on a host."""
+
+    host: str
+
+
+@dataclass
+class KsmSampled(Message, bubble=False):
+    """A KSM reading of a host, from the app's KSM worker (the pollers do not collect KSM)."""
+
+    host: str
+    status: Any
+    """`vmtui.ops.ksm.KsmStatus` (frozen)."""
+    cpu_pct: float | None
+    """ksmd's CPU since the previous reading, % of one core."""

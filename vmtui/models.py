@@ -163,3 +163,25 @@ class HostSample:
     memory_kib: Mapping[str, int]
     """Host memory (total, free, buffers, cached) in KiB."""
     domains: tuple[DomainStats, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BalloonReading:
+    """One domain's balloon as its host sees it now (memory/balloon.py and the balloon policy read it)."""
+
+    uuid: str
+    name: str
+    state: str
+    max_kib: int
+    """The most the guest can have (`<memory>`, `virDomainGetMaxMemory`)."""
+    target_kib: int
+    """`<currentMemory>` of the live definition: libvirt moves it with QEMU's balloon-change events
+    (rate-limited), so it trails `actual` by up to a second rather than holding the target."""
+    model: str | None
+    """`<memballoon model=...>`: None when absent, "none" when disabled."""
+    period: int | None
+    """The statistics period in seconds; None when unset (the guest then never reports)."""
+    stats: Mapping[str, int]
+    """`virDomainMemoryStats` by libvirt's names: actual, unused, available, usable, last_update, rss, ..."""
+    job_active: bool = False
+    """A job (a migration, a save) runs on the domain now: policies leave it alone."""

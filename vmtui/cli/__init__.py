@@ -10,7 +10,7 @@ import typer
 # vmtui's own one-line (or JSON) errors, so it has to name them.
 from typer import _click as click
 
-from vmtui.cli import domains
+from vmtui.cli import domains, memory
 from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, ReplayOpt, emit_json, set_global_options
 from vmtui.cli.devices import devices_app
 from vmtui.cli.hosts import hosts_app
@@ -30,6 +30,7 @@ app.add_typer(hosts_app, name="hosts")
 app.add_typer(devices_app, name="devices")
 app.add_typer(sriov_app, name="sriov")
 domains.register(app)
+memory.register(app)
 app.command("top")(top)
 app.command("record")(record)
 

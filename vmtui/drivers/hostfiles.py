@@ -55,6 +55,10 @@ class HostFiles(ABC):
     def read(self, path: str) -> str | None:
         return self.read_many([path])[path]
 
+    @abstractmethod
+    def pids_of(self, comm: str) -> list[int]:
+        """PIDs of the host's processes whose name (`/proc/PID/comm`) is `comm` (ksmd, ksmtuned)."""
+
     def write_command(self, path: str, value: str) -> str:
         """The command a user would run on the host to make the same change."""
         return f"echo {shlex.quote(value)} > {shlex.quote(path)}"
@@ -90,6 +94,18 @@ class LocalFiles(HostFiles):
             ) from exc
         except OSError as exc:
             raise OperationError(f"writing {value} to {path} on {self.label}: {exc.strerror}") from exc
+
+    def pids_of(self, comm: str) -> list[int]:
+        check_value(comm)
+        proc = self.root / "proc"
+        found = []
+        for entry in proc.glob("[0-9]*"):
+            try:
+                if (entry / "comm").read_text().strip() == comm:
+                    found.append(int(entry.name))
+            except (OSError, ValueError):
+                continue  # gone since the listing, or not a process
+        return sorted(found)
 
 
 class SshFiles(HostFiles):
@@ -150,6 +166,15 @@ class SshFiles(HostFiles):
                     hint=f"as root there: {self.write_command(path, value)}",
                 )
             raise OperationError(f"writing {value} to {path} on {self.label}: {err}")
+
+    def pids_of(self, comm: str) -> list[int]:
+        script = (
+            f"for p in /proc/[0-9]*; do c=$(cat $p/comm 2>/dev/null); "
+            f'[ "$c" = {shlex.quote(check_value(comm))} ] && echo "${{p#/proc/}}"; done; true'
+        )
+        proc = self._run(script)
+        self._ssh_failed(proc)
+        return sorted(int(line) for line in proc.stdout.split() if line.isdigit())
 
 
 def ssh_argv(uri: str) -> list[str]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 from vmtui.drivers.devices import DevicesMixin
 from vmtui.drivers.domains import DomainsMixin
 from vmtui.drivers.host import HostMixin
+from vmtui.drivers.memory import MemoryMixin
 from vmtui.drivers.nodedev import NodeDevMixin
 
 
-class Connection(HostMixin, DevicesMixin, DomainsMixin, NodeDevMixin):
+class Connection(HostMixin, DevicesMixin, DomainsMixin, MemoryMixin, NodeDevMixin):
     """An open libvirt connection with every call vmtui makes."""
 
     def __enter__(self) -> Connection:

@@ -23,6 +23,8 @@ GENERAL_KEYS = (
     ("enter (or double click)", "open the domain screen"),
     ("s / S", "sort by the next column / reverse the order (or click a column header)"),
     ("a", "add a host: name, URI, read-only; saved in hosts.toml like `vmtui hosts add`"),
+    ("m", "memory of the selected domain's host: balloons, the balloon plan, KSM savings and cost"),
+    ("m, then b / A", "balloon the selected guest (like `vmtui balloon`) / apply one step of the plan (asks first)"),
     ("ctrl+p, Remove host", "stop watching a host and forget it, like `vmtui hosts rm` (asks first)"),
     ("v", "the selected domain's devices: class, virtio advice; v/V switch to virtio, a add disk, n add NIC"),
     ("i", "SR-IOV of the selected domain's host: c VF count, p VF pool, a give a VF to a VM, d take it back"),

@@ -12,7 +12,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
 from vmtui.fleet import Fleet
-from vmtui.messages import ActionRequested, DevicesOpenRequested, DomainOpenRequested, SriovOpenRequested
+from vmtui.messages import (
+    ActionRequested,
+    DevicesOpenRequested,
+    DomainOpenRequested,
+    MemoryOpenRequested,
+    SriovOpenRequested,
+)
 from vmtui.ops.lifecycle import ACTIONS
 from vmtui.widgets.domain_table import DomainTable
 from vmtui.widgets.hosts_pane import HostsPane
@@ -32,6 +38,7 @@ class HostScreen(Screen[None]):
         Binding("slash", "filter", "Filter", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("a", "app.add_host", "Add"),
+        Binding("m", "memory", "Memory"),
         *ACTION_BINDINGS,
         *DEVICE_BINDINGS,
     ]
@@ -104,6 +111,14 @@ class HostScreen(Screen[None]):
 
     def on_domain_table_highlighted(self, _event: DomainTable.Highlighted) -> None:
         self.refresh_bindings()
+
+    def action_memory(self) -> None:
+        """The memory screen of the selected domain's host (or of the first host)."""
+        uuid = self.selected_uuid()
+        found = self.fleet.find(uuid) if uuid else None
+        host = found[0].name if found else next(iter(self.fleet.hosts), None)
+        if host is not None:
+            self.post_message(MemoryOpenRequested(host))
 
     def action_lifecycle(self, action: str) -> None:
         uuid = self.selected_uuid()

@@ -1,0 +1,290 @@
+"""`m`: one host's memory. Balloons per guest, host overcommit, the balloon policy's plan, and KSM.
+
+Everything shown comes from state handed in: the fleet (the pollers' samples) and the KSM history
+the app's KSM worker fills (KSM is not in the pollers' samples). The plan is computed here from the
+latest sample: pure arithmetic, no call to the host. Keys post requests; the app runs them as jobs.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
+
+from vmtui.errors import VmtuiError
+from vmtui.fleet import Fleet, HostView
+from vmtui.messages import BalloonPolicyStepRequested, BalloonRequested
+from vmtui.ops.balloon_policy import BalloonKnobs, BalloonPlan, GuestMemory, HostMemory, plan_balloons
+from vmtui.ops.ksm import RUN_NAMES, KsmStatus
+from vmtui.ops.sizes import parse_size_kib
+from vmtui.present import MISSING, pct_sign, printable, size, size_kib
+from vmtui.widgets.metric_graph import MetricGraph
+
+KSM_POINTS = 150
+"""KSM readings kept per host: five minutes at one every 2 s."""
+
+
+@dataclass(frozen=True, slots=True)
+class KsmPoint:
+    """One KSM reading with ksmd's CPU since the one before."""
+
+    status: KsmStatus
+    cpu_pct: float | None
+
+
+KsmHistory = deque[KsmPoint]
+
+
+def guests_of(fleet: Fleet, view: HostView) -> list[GuestMemory]:
+    """The running guests of a host as the balloon policy reads them, from the latest sample."""
+    out = []
+    metrics = view.tick.domains if view.tick else {}
+    for uuid, m in metrics.items():
+        info = view.domains.get(uuid)
+        state = fleet.state_of(uuid)
+        out.append(
+            GuestMemory(
+                uuid=uuid,
+                name=info.name if info else m.name,
+                state="running" if state == "running" else state,
+                max_kib=m.balloon_max_kib or (info.max_memory_kib if info else 0),
+                actual_kib=m.balloon_current_kib,
+                usable_kib=m.guest_usable_kib,
+                unused_kib=m.guest_unused_kib,
+                available_kib=m.guest_available_kib,
+                model=info.balloon_model if info else None,
+                period=info.balloon_period if info else None,
+                job_active=state == "migrating",
+            )
+        )
+    return sorted(out, key=lambda g: g.name)
+
+
+def plan_of(fleet: Fleet, view: HostView, knobs: BalloonKnobs) -> BalloonPlan | None:
+    if view.tick is None or "total" not in view.tick.sample.memory_kib:
+        return None
+    host = HostMemory.from_stats(view.tick.sample.memory_kib)
+    return plan_balloons(host, guests_of(fleet, view), knobs)
+
+
+def ksm_text(history: KsmHistory) -> Text:
+    if not history:
+        return Text("KSM: reading…", "dim")
+    point = history[-1]
+    s = point.status
+    out = Text("KSM ", "bold")
+    out.append(RUN_NAMES.get(s.run, "?") if s.run is not None else "unknown", "green" if s.run == 1 else "yellow")
+    out.append("   saved ")
+    out.append(size(s.saved_bytes), "bold green")
+    out.append(f" (pages_sharing {s.get('pages_sharing')} x {s.page_kib} KiB)")
+    out.append("   cost: ksmd ")
+    out.append(pct_sign(point.cpu_pct), "bold yellow")
+    out.append(f" of a core, {s.get('pages_to_scan')} pages every {s.get('sleep_millisecs')} ms")
+    out.append(f"\nshared {s.get('pages_shared')}  unshared {s.get('pages_unshared')}")
+    out.append(f"  volatile {s.get('pages_volatile')}  full scans {s.get('full_scans')}")
+    if s.general_profit_bytes is not None:
+        out.append(f"  kernel's general_profit {size(s.general_profit_bytes)}")
+    if s.ksmtuned:
+        out.append("\nksmtuned runs here and overrides manual settings", "yellow")
+    for note in s.notes:
+        out.append(f"\n{printable(note)}", "dim")
+    return out
+
+
+class BalloonModal(ModalScreen[int | None]):
+    """Asks for a new balloon size (512MiB, 1.5GiB); parsed exactly, refused here when it is not a size."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="balloon-box"):
+            yield Label(self.question, id="balloon-question")
+            yield Input(placeholder="e.g. 512MiB, 1.5GiB", id="balloon-size")
+            yield Label("", id="balloon-error")
+            with Horizontal(id="balloon-buttons"):
+                yield Button("Set", variant="primary", id="set")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, _event: Input.Submitted) -> None:
+        self.submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "set":
+            self.submit()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def submit(self) -> None:
+        try:
+            kib = parse_size_kib(self.query_one(Input).value)
+        except VmtuiError as exc:
+            self.query_one("#balloon-error", Label).update(Text(str(exc), style="bold red"))
+            return
+        self.dismiss(kib)
+
+
+class MemoryScreen(Screen[None]):
+    """Memory of one host: per-guest balloons, overcommit, the policy's plan, KSM savings and cost."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,backspace", "app.pop_screen", "Back"),
+        Binding("b", "balloon", "Balloon"),
+        Binding("A", "policy_step", "Apply plan step"),
+    ]
+
+    def __init__(
+        self, host: str, fleet: Fleet, ksm: KsmHistory, *, knobs: BalloonKnobs | None = None, ask: Callable[..., object]
+    ) -> None:
+        """Args:
+        host: the host shown. fleet, ksm: state handed down by the app (read only here).
+        ask: pushes a modal and calls back with its answer (the app's `push_screen`).
+        """
+        super().__init__()
+        self.host = host
+        self.fleet = fleet
+        self.ksm = ksm
+        self.knobs = knobs or BalloonKnobs()
+        self._ask = ask
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="▣")
+        with VerticalScroll(id="memory-body"):
+            yield Static(id="memory-host")
+            yield DataTable(id="memory-guests", cursor_type="row")
+            yield Static(id="memory-plan")
+            yield Static(id="memory-ksm")
+            with Horizontal(id="memory-graphs"):
+                yield MetricGraph("KSM saved", size, id="g-ksm-saved")
+                yield MetricGraph("ksmd CPU % (cost)", lambda v: f"{v:.1f}%", id="g-ksm-cpu")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = printable(f"memory of {self.host}")
+        table = self.query_one(DataTable)
+        for col in ("guest", "state", "balloon", "target", "max", "guest free", "usable", "driver", "period"):
+            table.add_column(col, key=col)
+        self.refresh_data()
+        self.show_ksm()
+        table.focus()
+
+    def selected_uuid(self) -> str | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        return str(key.value) if key.value is not None else None
+
+    def refresh_data(self) -> None:
+        if not self.query("#memory-host"):
+            return
+        view = self.fleet.hosts.get(self.host)
+        if view is None:
+            self.query_one("#memory-host", Static).update(Text(f"{self.host} is no longer watched", "bold red"))
+            return
+        head = Text(printable(self.host), "bold")
+        total = view.tick.host.memory_total_kib if view.tick is not None else None
+        if view.tick is not None and total:
+            used = view.tick.host.memory_used_kib or 0
+            head.append(f"  used {size_kib(used)} of {size_kib(total)} ({used / total * 100:.0f} %)")
+        ratio = view.overcommit()
+        if ratio is not None:
+            head.append(f"  overcommit {ratio:.2f}x", "bold yellow" if ratio > 1 else "")
+            head.append(" (running guests' max memory / host memory)", "dim")
+        stale = self.fleet.stale_since(view)
+        if stale is not None:
+            head.append(f"  stale: host {view.status}", "bold red")
+        self.query_one("#memory-host", Static).update(head)
+        self._fill_table(view)
+        plan = plan_of(self.fleet, view, self.knobs)
+        self.query_one("#memory-plan", Static).update(plan_table(plan, self.knobs))
+
+    def _fill_table(self, view: HostView) -> None:
+        table = self.query_one(DataTable)
+        keep = self.selected_uuid()
+        table.clear()
+        for g in guests_of(self.fleet, view):
+            info = view.domains.get(g.uuid)
+            table.add_row(
+                Text(printable(g.name)),
+                g.state,
+                size_kib(g.actual_kib),
+                size_kib(info.memory_kib) if info else MISSING,
+                size_kib(g.max_kib),
+                size_kib(g.unused_kib),
+                size_kib(g.usable_kib),
+                "yes" if g.reports else ("no device" if g.model in (None, "none") else "no"),
+                f"{g.period} s" if g.period else Text("unset", "yellow"),
+                key=g.uuid,
+            )
+        if keep is not None and keep in {str(k.value) for k in table.rows}:
+            table.move_cursor(row=table.get_row_index(keep))
+
+    def show_ksm(self) -> None:
+        if not self.query("#memory-ksm"):
+            return
+        self.query_one("#memory-ksm", Static).update(ksm_text(self.ksm))
+        saved = [float(p.status.saved_bytes or 0) for p in self.ksm]
+        cpu = [p.cpu_pct or 0.0 for p in self.ksm]
+        self.query_one("#g-ksm-saved", MetricGraph).show(saved)
+        self.query_one("#g-ksm-cpu", MetricGraph).show(cpu)
+
+    def action_balloon(self) -> None:
+        uuid = self.selected_uuid()
+        view = self.fleet.hosts.get(self.host)
+        if uuid is None or view is None:
+            return
+        g = next((g for g in guests_of(self.fleet, view) if g.uuid == uuid), None)
+        if g is None:
+            return
+        question = f"Balloon {printable(g.name)}: now {size_kib(g.actual_kib)}, max {size_kib(g.max_kib)}"
+
+        def answered(kib: int | None) -> None:
+            if kib is not None:
+                self.post_message(BalloonRequested(uuid, kib))
+
+        self._ask(BalloonModal(question), answered)
+
+    def action_policy_step(self) -> None:
+        self.post_message(BalloonPolicyStepRequested(self.host))
+
+
+def plan_table(plan: BalloonPlan | None, knobs: BalloonKnobs) -> Table:
+    title = f"Balloon policy plan (target host use {knobs.target_used_pct:g} %, dry run; A applies one step)"
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+    for col in ("guest", "action", "now", "new", "floor", "why"):
+        table.add_column(col)
+    if plan is None:
+        table.add_row("-", "-", "-", "-", "-", Text("no sample yet", "dim"))
+        return table
+    table.caption = plan.why
+    table.caption_justify = "left"
+    style = {"grow": "green", "shrink": "yellow", "skip": "dim"}
+    for row in plan.rows:
+        table.add_row(
+            Text(printable(row.name)),
+            Text(row.action, style.get(row.action, "")),
+            size_kib(row.actual_kib),
+            size_kib(row.new_kib),
+            size_kib(row.floor_kib),
+            Text(printable(row.why)),
+        )
+    return table
