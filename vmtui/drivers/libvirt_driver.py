@@ -1,17 +1,21 @@
 """The libvirt connection: one class made of the subject mixins, the only home of `import libvirt`.
 
 Each subject lives in its own module (`connection`: opening, errors, events; `host`: facts and
-sampling; `domains`: lookup, XML and lifecycle; more as vmtui grows). Upper layers see the
+sampling; `domains`: lookup, XML and lifecycle; `definitions`: define
+and undefine; `snapshots`; more as vmtui grows). Upper layers see the
 `vmtui.drivers.base.Hypervisor` protocol and never libvirt itself.
 """
 
 from __future__ import annotations
 
+from vmtui.drivers.definitions import DefinitionsMixin
 from vmtui.drivers.domains import DomainsMixin
 from vmtui.drivers.host import HostMixin
+from vmtui.drivers.snapshots import SnapshotsMixin
 
 
-class Connection(HostMixin, DomainsMixin):
+# Subject mixins that build on domain lookup subclass DomainsMixin; it comes last so the order is consistent.
+class Connection(HostMixin, SnapshotsMixin, DefinitionsMixin, DomainsMixin):
     """An open libvirt connection with every call vmtui makes."""
 
     def __enter__(self) -> Connection:
