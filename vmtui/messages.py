@@ -77,3 +77,35 @@ class HostRemoveRequested(Message):
     """The palette asked to stop watching a host and forget it."""
 
     name: str
+
+
+@dataclass
+class ConsoleRequested(Message):
+    """A screen asked for a domain's serial console (the app hands the terminal over to it)."""
+
+    uuid: str
+
+
+@dataclass
+class XmlRequested(Message):
+    """A screen asked to see a domain's XML: the live one, or the persistent definition."""
+
+    uuid: str
+    inactive: bool = False
+
+
+@dataclass
+class EditRequested(Message):
+    """A screen asked to edit a domain's persistent XML in the user's editor."""
+
+    uuid: str
+
+
+@dataclass
+class SnapshotActionRequested(Message):
+    """A screen asked to list, create, revert to or delete snapshots (revert and delete are asked about first)."""
+
+    uuid: str
+    action: str
+    """list, create, revert or delete."""
+    name: str | None

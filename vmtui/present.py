@@ -107,3 +107,8 @@ def one_line(text: str, limit: int = 300) -> str:
     """A message from a host on one line, cut at `limit` characters (notifications stay short)."""
     flat = " ".join(printable(part) for part in text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def printable_text(text: str) -> str:
+    """Like `printable`, for multi-line text (XML): newlines and tabs stay, other controls become '?'."""
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else "?" for ch in text)

@@ -10,9 +10,10 @@ import typer
 # vmtui's own one-line (or JSON) errors, so it has to name them.
 from typer import _click as click
 
-from vmtui.cli import domains
+from vmtui.cli import console, domains, xml
 from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, ReplayOpt, emit_json, set_global_options
 from vmtui.cli.hosts import hosts_app
+from vmtui.cli.snapshot import snapshot_app
 from vmtui.cli.top import record, top
 from vmtui.errors import ExitCode, UsageError
 
@@ -25,6 +26,9 @@ app = typer.Typer(
 )
 app.add_typer(hosts_app, name="hosts")
 domains.register(app)
+console.register(app)
+xml.register(app)
+app.add_typer(snapshot_app, name="snapshot")
 app.command("top")(top)
 app.command("record")(record)
 

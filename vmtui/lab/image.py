@@ -42,13 +42,15 @@ MODULES = (
     "drivers/net/virtio_net",
 )
 INIT = """#!/bin/busybox sh
-# vmtui lab guest init: load the virtio modules, start the dirtier, then stay alive as PID 1.
+# vmtui lab guest init: load the virtio modules, start the dirtier and a console shell, stay alive as PID 1.
 /bin/busybox --install -s /bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 for m in {modules}; do insmod /lib/modules/$m.ko || echo "vmtui-guest: insmod $m failed"; done
 ip link set lo up; ip link set eth0 up 2>/dev/null
 echo "VMTUI-GUEST-UP $(cut -d' ' -f1 /proc/uptime) s"
 /bin/dirtier &
+# A shell on the serial console (vmtui console, virsh console); cttyhack gives it job control.
+(while true; do setsid cttyhack sh -l; done) </dev/console >/dev/console 2>&1 &
 while true; do echo "vmtui-guest: up $(cut -d' ' -f1 /proc/uptime) s, $(grep MemTotal /proc/meminfo)"; sleep 10; done
 """
 

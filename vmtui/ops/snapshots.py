@@ -182,7 +182,7 @@ def create(
     return SnapshotDone("create", host or conn.uri, conn.domain(info.uuid), snap)
 
 
-def target(conn: Hypervisor, ident: str, name: str | None) -> tuple[DomainInfo, Snapshot]:
+def resolve(conn: Hypervisor, ident: str, name: str | None) -> tuple[DomainInfo, Snapshot]:
     """The domain and the snapshot a revert or delete means: `name`, or the current one when None."""
     info = conn.domain(ident)
     if name is None:
@@ -222,7 +222,7 @@ def revert(
 ) -> SnapshotDone:
     """Revert the domain to a snapshot: disks, and memory when the snapshot has it."""
     conn.require_writable("revert to snapshot")
-    info, snap = target(conn, ident, name)
+    info, snap = resolve(conn, ident, name)
     check_cancel(cancel or never_cancelled(), f"revert {info.name}")
     progress(Step(f"reverting {info.name} to {snap.name}"))
     try:
@@ -244,7 +244,7 @@ def delete(
 ) -> SnapshotDone:
     """Delete a snapshot (its data merged into what depends on it), or with `children` its subtree too."""
     conn.require_writable("delete snapshot")
-    info, snap = target(conn, ident, name)
+    info, snap = resolve(conn, ident, name)
     check_cancel(cancel or never_cancelled(), f"delete snapshot of {info.name}")
     progress(Step(f"deleting snapshot {snap.name} of {info.name}"))
     try:

@@ -7,7 +7,12 @@ defines it in one step: a refusal leaves the old definition exactly as it was, n
 
 from __future__ import annotations
 
+import os
+import shlex
+import subprocess
+import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from vmtui.drivers.base import Hypervisor
@@ -274,3 +279,45 @@ def undefine(
     conn.undefine(plan.facts.uuid, keep_nvram=plan.keep_nvram, volumes=plan.volumes)
     # Counted again, as it was when the call was made.
     return UndefinePlan(plan.host, now, plan.keep_nvram, plan.remove_storage)
+
+
+# ----- the editor -----------------------------------------------------------------------------------
+
+
+def editor_argv(path: str, environ: Mapping[str, str]) -> list[str]:
+    """$VISUAL, else $EDITOR, else vi (as virsh edit), split like a shell would but never run by one."""
+    raw = environ.get("VISUAL") or environ.get("EDITOR") or "vi"
+    try:
+        words = shlex.split(raw)
+    except ValueError as exc:
+        raise UsageError(f"cannot read the editor command {raw!r}: {exc}") from exc
+    if not words:
+        raise UsageError("the editor command ($VISUAL / $EDITOR) is empty")
+    return [*words, path]
+
+
+def run_editor(path: str, environ: Mapping[str, str]) -> None:
+    """Open `path` in the user's editor on this terminal and wait; an editor that fails stops the edit."""
+    argv = editor_argv(path, environ)
+    try:
+        proc = subprocess.run(argv, check=False)
+    except OSError as exc:
+        raise OperationError(f"cannot run the editor {argv[0]!r}: {exc.strerror}", hint="set $EDITOR") from exc
+    if proc.returncode != 0:
+        raise OperationError(f"the editor {argv[0]!r} exited with {proc.returncode}: nothing defined")
+
+
+def edit_file(session: EditSession) -> str:
+    """A private temporary file holding the definition to edit (the caller removes it)."""
+    fd, path = tempfile.mkstemp(prefix=f"vmtui-{session.domain.uuid[:8]}-", suffix=".xml")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(session.original)
+    return path
+
+
+def read_edit(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            return read_definition(fh.read(), path)
+    except OSError as exc:
+        raise OperationError(f"cannot read the edited file {path}: {exc.strerror}") from exc

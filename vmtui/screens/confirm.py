@@ -10,6 +10,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
+from vmtui.present import printable
+
 
 class ConfirmModal(ModalScreen[bool]):
     """Dismisses with True only on an explicit Yes (button or `y`)."""
@@ -26,9 +28,10 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
-            yield Label(self.question, id="confirm-question")
+            # Literal: the question holds names from hosts (a guest called "[b]x" must read "[b]x").
+            yield Label(printable(self.question), id="confirm-question", markup=False)
             if self.detail:
-                yield Label(self.detail, id="confirm-detail")
+                yield Label(printable(self.detail), id="confirm-detail", markup=False)
             with Horizontal(id="confirm-buttons"):
                 yield Button("Yes (y)", variant="error", id="yes")
                 yield Button("No (n)", variant="primary", id="no")

@@ -24,6 +24,11 @@ GENERAL_KEYS = (
     ("s / S", "sort by the next column / reverse the order (or click a column header)"),
     ("a", "add a host: name, URI, read-only; saved in hosts.toml like `vmtui hosts add`"),
     ("ctrl+p, Remove host", "stop watching a host and forget it, like `vmtui hosts rm` (asks first)"),
+    ("c", "serial console of the selected domain (virsh console); ctrl+] comes back to vmtui"),
+    ("v", "the domain's XML; in it, i switches between the live XML and the persistent definition"),
+    ("e (domain screen)", "edit the persistent XML in $EDITOR; a definition libvirt refuses changes nothing"),
+    ("n (domain screen)", "take a snapshot (a running guest's memory included)"),
+    ("tab, R / D (domain screen)", "choose a snapshot, revert to it / delete it (both ask first)"),
 )
 
 

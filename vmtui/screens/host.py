@@ -11,13 +11,24 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
 from vmtui.fleet import Fleet
-from vmtui.messages import ActionRequested, DomainOpenRequested
+from vmtui.messages import ActionRequested, ConsoleRequested, DomainOpenRequested, XmlRequested
 from vmtui.ops.lifecycle import ACTIONS
 from vmtui.widgets.domain_table import DomainTable
 from vmtui.widgets.hosts_pane import HostsPane
 
 ACTION_BINDINGS = [Binding(a.binding, f"lifecycle('{a.key}')", a.label) for a in ACTIONS]
 """Bindings for screens that act on one domain; `check_action` hides those that cannot run now."""
+TOOL_BINDINGS = [Binding("c", "console", "Console"), Binding("v", "xml", "XML")]
+"""The serial console and the XML of the selected domain (table and domain screen alike)."""
+
+
+def tool_allowed(fleet: Fleet, uuid: str | None, action: str) -> bool | None:
+    """check_action for the tool keys: console needs a running domain on a read-write host."""
+    if action == "console":
+        return fleet.tool_refusal(uuid, running=True) is None
+    if action == "xml":
+        return fleet.tool_refusal(uuid, writes=False) is None
+    return None
 
 
 class HostScreen(Screen[None]):
@@ -30,6 +41,7 @@ class HostScreen(Screen[None]):
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("a", "app.add_host", "Add host"),
         *ACTION_BINDINGS,
+        *TOOL_BINDINGS,
     ]
 
     def __init__(self, fleet: Fleet, clock: Callable[[], float]) -> None:
@@ -103,7 +115,19 @@ class HostScreen(Screen[None]):
         if uuid is not None:
             self.post_message(ActionRequested(uuid, action))
 
+    def action_console(self) -> None:
+        uuid = self.selected_uuid()
+        if uuid is not None:
+            self.post_message(ConsoleRequested(uuid))
+
+    def action_xml(self) -> None:
+        uuid = self.selected_uuid()
+        if uuid is not None:
+            self.post_message(XmlRequested(uuid))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("console", "xml"):
+            return tool_allowed(self.fleet, self.selected_uuid(), action)
         if action == "filter":
             return not isinstance(self.focused, Input)  # in the filter line, "/" is a character
         if action == "lifecycle" and parameters:
