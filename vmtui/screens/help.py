@@ -24,6 +24,8 @@ GENERAL_KEYS = (
     ("s / S", "sort by the next column / reverse the order (or click a column header)"),
     ("a", "add a host: name, URI, read-only; saved in hosts.toml like `vmtui hosts add`"),
     ("ctrl+p, Remove host", "stop watching a host and forget it, like `vmtui hosts rm` (asks first)"),
+)
+TOOL_KEYS = (
     ("c", "serial console of the selected domain (virsh console); ctrl+] comes back to vmtui"),
     ("v", "the domain's XML; in it, i switches between the live XML and the persistent definition"),
     ("e (domain screen)", "edit the persistent XML in $EDITOR; a definition libvirt refuses changes nothing"),
@@ -41,6 +43,8 @@ def help_table() -> Table:
     for action in ACTIONS:
         ask = " (asks first)" if action.destructive else ""
         table.add_row(action.binding, f"{action.label} the selected domain{ask}; refused on read-only hosts")
+    for key, what in TOOL_KEYS:
+        table.add_row(key, what)
     return table
 
 
