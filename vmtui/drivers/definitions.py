@@ -49,8 +49,8 @@ class DefinitionsMixin(DomainsMixin):
 
     def undefine_facts(self, ident: str) -> UndefineFacts:
         """Everything undefining would take along: snapshots, managed save, NVRAM, storage volumes."""
-        with mapped(self.uri, f"read {ident!r}"):
-            dom = self.lookup(ident)
+        dom = self.lookup(ident)
+        with mapped(self.uri, f"read {dom.name()}"):
             persistent = bool(dom.isPersistent())
             xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE if persistent else 0)
             disks = read_disks(xml)
@@ -82,8 +82,8 @@ class DefinitionsMixin(DomainsMixin):
             | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA
             | (libvirt.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM if keep_nvram else libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
         )
-        with mapped(self.uri, f"undefine {ident!r}"):
-            dom = self.lookup(ident)
+        dom = self.lookup(ident)
+        with mapped(self.uri, f"undefine {dom.name()}"):
             dom.undefineFlags(flags)
         deleted: list[DiskFile] = []
         for disk in volumes:

@@ -38,19 +38,19 @@ class SnapshotsMixin(DomainsMixin):
 
     def list_snapshots(self, ident: str) -> list[Snapshot]:
         """Every snapshot of the domain, oldest first."""
-        with mapped(self.uri, f"list snapshots of {ident!r}"):
-            dom = self.lookup(ident)
+        dom = self.lookup(ident)
+        with mapped(self.uri, f"list snapshots of {dom.name()}"):
             snaps = [self._snapshot(dom, s) for s in dom.listAllSnapshots(0)]
         return sorted(snaps, key=lambda s: (s.created, s.name))
 
     def snapshot(self, ident: str, name: str) -> Snapshot:
-        with mapped(self.uri, f"read snapshot {name!r} of {ident!r}"):
-            dom = self.lookup(ident)
+        dom = self.lookup(ident)
+        with mapped(self.uri, f"read snapshot {name} of {dom.name()}"):
             return self._snapshot(dom, self._lookup_snapshot(dom, name))
 
     def current_snapshot(self, ident: str) -> Snapshot | None:
-        with mapped(self.uri, f"read the current snapshot of {ident!r}"):
-            dom = self.lookup(ident)
+        dom = self.lookup(ident)
+        with mapped(self.uri, f"read the current snapshot of {dom.name()}"):
             if not dom.hasCurrentSnapshot(0):
                 return None
             return self._snapshot(dom, dom.snapshotCurrent(0))
@@ -65,15 +65,15 @@ class SnapshotsMixin(DomainsMixin):
         flags = libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC
         if disk_only:
             flags |= libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY
-        with mapped(self.uri, f"create snapshot of {ident!r}"):
-            dom = self.lookup(ident)
+        dom = self.lookup(ident)
+        with mapped(self.uri, f"create snapshot of {dom.name()}"):
             return self._snapshot(dom, dom.snapshotCreateXML(xml, flags))
 
     def revert_snapshot(self, ident: str, name: str) -> DomainInfo:
         """Bring the domain back to the snapshot: its disks, and its memory when it has it."""
         self.require_writable("revert to snapshot")
-        with mapped(self.uri, f"revert {ident!r} to snapshot {name!r}"):
-            dom = self.lookup(ident)
+        dom = self.lookup(ident)
+        with mapped(self.uri, f"revert {dom.name()} to snapshot {name}"):
             dom.revertToSnapshot(self._lookup_snapshot(dom, name), 0)
             return self.domain_info(dom)
 
@@ -81,6 +81,6 @@ class SnapshotsMixin(DomainsMixin):
         """Delete one snapshot (its data merged into what depends on it), or it and its descendants."""
         self.require_writable("delete snapshot")
         flags = libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN if children else 0
-        with mapped(self.uri, f"delete snapshot {name!r} of {ident!r}"):
-            dom = self.lookup(ident)
+        dom = self.lookup(ident)
+        with mapped(self.uri, f"delete snapshot {name} of {dom.name()}"):
             self._lookup_snapshot(dom, name).delete(flags)
