@@ -98,7 +98,8 @@ async def test_snapshot_panel_create_revert_delete_and_xml(guest: DiskGuest) -> 
         assert isinstance(app.screen, XmlScreen)
         assert app.screen.xml.strip() == virsh("dumpxml", "--inactive", guest.uuid).strip()
         await pilot.press("escape")
-        assert app.screen is screen
+        back: object = app.screen
+        assert back is screen
 
 
 async def test_console_in_a_headless_app_says_why_not(guest: DiskGuest) -> None:
