@@ -19,7 +19,7 @@ class XmlScreen(Screen[None]):
     """Read-only: the XML as libvirt gave it (control characters shown as '?')."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,backspace,q", "app.pop_screen", "Back"),
+        Binding("escape,backspace", "app.pop_screen", "Back"),
         Binding("i", "toggle_inactive", "Live / definition"),
     ]
 
