@@ -45,6 +45,14 @@ def _wait_screen(session: str, text: str, within: float = 30.0) -> str:
         time.sleep(0.2)
 
 
+def _wait_gone(session: str, text: str, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while text in (screen := _screen(session)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} never went; last screen:\n{screen}")
+        time.sleep(0.2)
+
+
 @pytest.fixture
 def tmux_session() -> Iterator[str]:
     if shutil.which("tmux") is None or not VMTUI.exists():
@@ -63,8 +71,10 @@ def test_serial_console_through_the_tui_and_back(lab: LabHandle, tmux_session: s
     _tmux("resize-window", "-t", tmux_session, "-x", "200", "-y", "50")
     _wait_screen(tmux_session, LINUX_GUEST)
     _tmux("send-keys", "-t", tmux_session, "-l", f"/{LINUX_GUEST}$")
+    _wait_gone(tmux_session, "⏎ Open")  # the filter line has the keys (the footer shows the table's when it has)
     _tmux("send-keys", "-t", tmux_session, "Enter")
-    _wait_screen(tmux_session, "c Console")  # offered: the selected guest runs on a read-write host
+    screen = _wait_screen(tmux_session, "⏎ Open")  # the table has them back
+    assert "c Console" in screen  # offered: the selected guest runs on a read-write host
 
     _tmux("send-keys", "-t", tmux_session, "c")
     _wait_screen(tmux_session, "Escape character is ^]")

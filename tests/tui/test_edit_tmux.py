@@ -48,6 +48,14 @@ def _wait_screen(session: str, text: str, within: float = 30.0) -> str:
         time.sleep(0.2)
 
 
+def _wait_gone(session: str, text: str, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while text in (screen := _tmux("capture-pane", "-p", "-t", session)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} never went; last screen:\n{screen}")
+        time.sleep(0.2)
+
+
 @pytest.fixture
 def guest() -> Iterator[DiskGuest]:
     from tests.tui.conftest import _libvirt_ready
@@ -79,15 +87,11 @@ def test_edit_refused_offered_again_then_defined(
     _tmux("resize-window", "-t", session, "-x", "200", "-y", "50")
     _wait_screen(session, guest.name)
     _tmux("send-keys", "-t", session, "-l", f"/{guest.name.split('-')[2]}")
+    _wait_gone(session, "⏎ Open")  # the filter line has the keys (the footer shows the table's when it has)
     _tmux("send-keys", "-t", session, "Enter")
-    # Enter again opens the domain screen once the filter line has handed the keys back to the table.
-    for _attempt in range(10):
-        _tmux("send-keys", "-t", session, "Enter")
-        try:
-            _wait_screen(session, "Snapshots", within=3)  # the domain screen
-            break
-        except AssertionError:
-            continue
+    _wait_screen(session, "⏎ Open")  # the table has them back
+    _tmux("send-keys", "-t", session, "Enter")
+    _wait_screen(session, "Snapshots")  # the domain screen
     # `e` is offered while the host's samples are fresh; on a loaded machine one may come late: press again.
     for _attempt in range(6):
         _tmux("send-keys", "-t", session, "e")
