@@ -237,6 +237,23 @@ def test_display_uri_reaches_the_vnc_server(guest: DiskGuest, tmp_path: Path) ->
     assert (tmp_path / "argv").read_text().split("\n")[:4] == ["--connect", LOCAL_URI, "--", guest.uuid]
 
 
+def test_external_snapshot_with_memory_beside_the_disk(guest: DiskGuest) -> None:
+    made = json.loads(vm("snapshot", "create", guest.name, "ext1", "--location", "external", "--json").stdout)
+    try:
+        assert (made["snapshot"]["location"], made["snapshot"]["memory"]) == ("external", True)
+        overlay = guest.dir / "disk.ext1"
+        assert str(overlay) in virsh("domblklist", guest.uuid)  # the guest now writes to the overlay
+        assert (guest.dir / "disk.ext1.mem").exists()  # its memory, beside the disk
+        refused = vm("snapshot", "revert", guest.name, "ext1", "--yes")
+        assert refused.returncode != 0
+        assert "not supported" in refused.stderr  # libvirt 9.0's own words, with what it means
+        assert "before 9.9" in refused.stderr
+    finally:
+        assert vm("snapshot", "delete", guest.name, "ext1", "--yes").returncode == 0
+    assert str(guest.disk) in virsh("domblklist", guest.uuid)  # merged back into the qcow2
+    assert virsh("snapshot-list", "--name", guest.uuid).split() == []
+
+
 def qemu_io(disk: Path, command: str) -> int:
     """qemu-io's exit code: a `read -P` whose pattern does not match fails."""
     return subprocess.run(["qemu-io", "-f", "qcow2", "-c", command, str(disk)], capture_output=True).returncode
