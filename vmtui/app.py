@@ -17,7 +17,6 @@ from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
-from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import Provider
 from textual.notifications import SeverityLevel
@@ -25,6 +24,7 @@ from textual.system_commands import SystemCommandsProvider
 from textual.worker import get_current_worker
 
 from vmtui import config
+from vmtui.app_tools import After, DomainTools
 from vmtui.errors import NotFoundError, UsageError, VmtuiError
 from vmtui.fleet import Fleet
 from vmtui.jobs import JobRunner
@@ -65,8 +65,8 @@ from vmtui.screens.sriov import SriovScreen
 log = logging.getLogger("vmtui.app")
 
 
-class VmtuiApp(App[None]):
-    """The fleet dashboard."""
+class VmtuiApp(DomainTools):
+    """The fleet dashboard (with the console, XML and snapshot tools of `DomainTools`)."""
 
     # Absolute, so that subclasses defined elsewhere (the benchmark's naive variant) find it too.
     CSS_PATH = Path(__file__).with_name("app.tcss")
@@ -105,6 +105,8 @@ class VmtuiApp(App[None]):
         self.fleet = Fleet([(e.name, e.read_only) for e in entries], interval=interval, clock=clock)
         self.pollers: dict[str, HostPoller] = {}
         self.jobs = JobRunner(self)
+        self._after: dict[int, After] = {}
+        """Job ID -> what to do on the loop when it ends (the tools' follow-ups)."""
         self.sources_ended: dict[str, int] = {}
         """Hosts of a recording that played out, with their sample counts."""
         self._keys_for: tuple[str, str | None, str | None] | None = None
@@ -364,23 +366,29 @@ class VmtuiApp(App[None]):
         if message.uuid is not None:
             self.fleet.pending.pop(message.uuid, None)
         if not self.is_running or message.host not in self.fleet.hosts:
+            self._after.pop(message.job_id, None)
             return
-        summary = getattr(message.result, "summary", None)
-        text = str(summary()) if callable(summary) else "done"
-        if message.ok and getattr(message.result, "ok", True) is False:
-            # A device change can succeed in one half and fail in the other: that is an error to see.
-            self.say(f"{message.label}: {text}", title=message.host, severity="error")
-        elif message.ok:
-            self.say(f"{message.label}: {text}", title=message.host)
-        else:
-            self.say(f"{message.label}: {message.message}", title=message.host, severity="error")
+        after = self.finish_job(message)
+        if after is None:
+            summary = getattr(message.result, "summary", None)
+            text = str(summary()) if callable(summary) else "done"
+            if message.ok and getattr(message.result, "ok", True) is False:
+                # A device change can succeed in one half and fail in the other: that is an error to see.
+                self.say(f"{message.label}: {text}", title=message.host, severity="error")
+            elif message.ok:
+                self.say(f"{message.label}: {text}", title=message.host)
+            else:
+                self.say(f"{message.label}: {message.message}", title=message.host, severity="error")
         if isinstance(self.screen, (DevicesScreen, SriovScreen)):
             self.screen.refetch()
-        self.host_screen.update_rows(message.host)
-        self._refresh_keys()
+        self.refresh_domain(message.host)
         poller = self.pollers.get(message.host)
-        if poller is not None:
+        if poller is not None and (after is None or after.changes):
             poller.request_refresh(message.uuid)
+
+    def refresh_domain(self, host: str) -> None:
+        self.host_screen.update_rows(host)
+        self._refresh_keys()
 
     # ----- devices and SR-IOV: screens of their own, changes as jobs, data fetched off the loop -------
 

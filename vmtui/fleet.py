@@ -266,6 +266,26 @@ class Fleet:
             why = f"{self.pending[uuid]} still running"
         return why or refusal(spec, self.state_of(uuid))
 
+    def tool_refusal(self, uuid: str | None, *, running: bool = False, writes: bool = True) -> str | None:
+        """Why a console, an XML edit or a snapshot action cannot run on `uuid` now, or None.
+
+        `running`: it needs a running domain (a console). `writes`: it changes the host or needs a
+        read-write connection; reading XML does neither, and works on every live host.
+        """
+        found = self.find(uuid) if uuid else None
+        if uuid is None or found is None:
+            return "no such domain"
+        view = found[0]
+        if view.recorded:
+            return "a replay has no live host"
+        why = self.write_refusal(view) if writes else None
+        if why is None and writes and uuid in self.pending:
+            why = f"{self.pending[uuid]} still running"
+        state = self.state_of(uuid)
+        if why is None and running and state not in ("running", "paused", "blocked"):
+            why = f"it is {state}"
+        return why
+
     def rows(self, name: str) -> list[DomainRow]:
         """The table rows of one host, marked stale while the host is down or silent."""
         view = self.host(name)

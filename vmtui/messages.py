@@ -94,6 +94,14 @@ class DevicesOpenRequested(Message):
 
 
 @dataclass
+@dataclass
+class ConsoleRequested(Message):
+    """A screen asked for a domain's serial console (the app hands the terminal over to it)."""
+
+    uuid: str
+
+
+@dataclass
 class SriovOpenRequested(Message):
     """A screen asked to open a host's SR-IOV screen."""
 
@@ -167,3 +175,28 @@ class KsmSampled(Message, bubble=False):
     """`vmtui.ops.ksm.KsmStatus` (frozen)."""
     cpu_pct: float | None
     """ksmd's CPU since the previous reading, % of one core."""
+
+
+@dataclass
+class XmlRequested(Message):
+    """A screen asked to see a domain's XML: the live one, or the persistent definition."""
+
+    uuid: str
+    inactive: bool = False
+
+
+@dataclass
+class EditRequested(Message):
+    """A screen asked to edit a domain's persistent XML in the user's editor."""
+
+    uuid: str
+
+
+@dataclass
+class SnapshotActionRequested(Message):
+    """A screen asked to list, create, revert to or delete snapshots (revert and delete are asked about first)."""
+
+    uuid: str
+    action: str
+    """list, create, revert or delete."""
+    name: str | None

@@ -1,4 +1,5 @@
-"""The command palette's vmtui commands: actions on the selected domain, open any domain, add or remove a host.
+"""The command palette's vmtui commands: actions, console and XML of the selected domain, open any domain,
+add or remove a host.
 
 Commands only post the same request messages the screens post; the app decides and acts.
 """
@@ -16,7 +17,13 @@ from textual.markup import escape
 from textual.message import Message
 
 from vmtui.fleet import Fleet
-from vmtui.messages import ActionRequested, DomainOpenRequested, HostRemoveRequested
+from vmtui.messages import (
+    ActionRequested,
+    ConsoleRequested,
+    DomainOpenRequested,
+    HostRemoveRequested,
+    XmlRequested,
+)
 from vmtui.ops.lifecycle import ACTIONS
 from vmtui.present import printable
 
@@ -57,6 +64,10 @@ class DomainCommands(Provider):
                     out.append(
                         (f"{action.label} {name}", self._post(ActionRequested(uuid, action.key)), f"on {view.name}")
                     )
+            if fleet.tool_refusal(uuid, running=True) is None:
+                out.append((f"Console {name}", self._post(ConsoleRequested(uuid)), "serial console (key c)"))
+            if fleet.tool_refusal(uuid, writes=False) is None:
+                out.append((f"XML of {name}", self._post(XmlRequested(uuid)), "the domain's XML (key v)"))
         for view in fleet.hosts.values():
             for d in view.domains.values():
                 out.append((f"Open {printable(d.name)}", self._post(DomainOpenRequested(d.uuid)), f"on {view.name}"))

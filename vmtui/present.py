@@ -124,3 +124,8 @@ def host_label(name: str) -> str:
     who = f"{parts.username}@" if parts.username else ""
     port = f":{parts.port}" if parts.port else ""
     return f"{who}{parts.hostname}{port}"
+
+
+def printable_text(text: str) -> str:
+    """Like `printable`, for multi-line text (XML): newlines and tabs stay, other controls become '?'."""
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else "?" for ch in text)

@@ -10,10 +10,11 @@ import typer
 # vmtui's own one-line (or JSON) errors, so it has to name them.
 from typer import _click as click
 
-from vmtui.cli import domains, memory
+from vmtui.cli import console, domains, memory, xml
 from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, ReplayOpt, emit_json, set_global_options
 from vmtui.cli.devices import devices_app
 from vmtui.cli.hosts import hosts_app
+from vmtui.cli.snapshot import snapshot_app
 from vmtui.cli.sriov import sriov_app
 from vmtui.cli.top import record, top
 from vmtui.errors import ExitCode, UsageError
@@ -31,6 +32,9 @@ app.add_typer(devices_app, name="devices")
 app.add_typer(sriov_app, name="sriov")
 domains.register(app)
 memory.register(app)
+console.register(app)
+xml.register(app)
+app.add_typer(snapshot_app, name="snapshot")
 app.command("top")(top)
 app.command("record")(record)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, Self
 
-from vmtui.models import DomainInfo, HostInfo, HostSample
+from vmtui.models import DiskFile, DomainInfo, HostInfo, HostSample, Snapshot, UndefineFacts
 
 
 class Hypervisor(Protocol):
@@ -54,3 +54,31 @@ class Hypervisor(Protocol):
         """One bulk sample of every domain; EndOfRecordingError when a finite source has no more."""
 
     def lifecycle(self, ident: str, action: str) -> DomainInfo: ...
+
+    # ----- definitions (drivers/definitions.py) -----
+
+    def find_domain_by_xml(self, xml: str) -> DomainInfo | None:
+        """The domain a definition would replace (same UUID, else same name), or None."""
+
+    def define_xml(self, xml: str) -> DomainInfo:
+        """Define or redefine a persistent domain, validated by libvirt; a refusal changes nothing."""
+
+    def undefine_facts(self, ident: str) -> UndefineFacts: ...
+
+    def undefine(
+        self, ident: str, *, keep_nvram: bool = False, volumes: tuple[DiskFile, ...] = ()
+    ) -> tuple[DiskFile, ...]: ...
+
+    # ----- snapshots (drivers/snapshots.py) -----
+
+    def list_snapshots(self, ident: str) -> list[Snapshot]: ...
+
+    def snapshot(self, ident: str, name: str) -> Snapshot: ...
+
+    def current_snapshot(self, ident: str) -> Snapshot | None: ...
+
+    def create_snapshot(self, ident: str, xml: str, *, disk_only: bool = False) -> Snapshot: ...
+
+    def revert_snapshot(self, ident: str, name: str) -> DomainInfo: ...
+
+    def delete_snapshot(self, ident: str, name: str, *, children: bool = False) -> None: ...

@@ -139,7 +139,10 @@ class DomainsMixin(ConnectionCore):
                     dom.destroy()
                 if dom.isPersistent():
                     try:
-                        dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+                        # Snapshot metadata too: a test guest that was snapshotted must still go.
+                        dom.undefineFlags(
+                            libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+                        )
                     except libvirt.libvirtError as exc:
                         # Drivers without NVRAM support (the test driver) refuse the flag itself.
                         if exc.get_error_code() not in (libvirt.VIR_ERR_INVALID_ARG, libvirt.VIR_ERR_NO_SUPPORT):

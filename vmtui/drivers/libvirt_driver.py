@@ -2,20 +2,24 @@
 
 Each subject lives in its own module (`connection`: opening, errors, events; `host`: facts and
 sampling; `domains`: lookup, XML and lifecycle; `devices`: attach, detach, update, disk volumes;
-`nodedev`: PCI functions, SR-IOV and VF pools; more as vmtui grows). Upper layers see the
+`nodedev`: PCI functions, SR-IOV and VF pools; `memory`: balloon and KSM; `definitions`: define and
+undefine; `snapshots`; more as vmtui grows). Upper layers see the
 `vmtui.drivers.base.Hypervisor` protocol and never libvirt itself.
 """
 
 from __future__ import annotations
 
+from vmtui.drivers.definitions import DefinitionsMixin
 from vmtui.drivers.devices import DevicesMixin
 from vmtui.drivers.domains import DomainsMixin
 from vmtui.drivers.host import HostMixin
 from vmtui.drivers.memory import MemoryMixin
 from vmtui.drivers.nodedev import NodeDevMixin
+from vmtui.drivers.snapshots import SnapshotsMixin
 
 
-class Connection(HostMixin, DevicesMixin, DomainsMixin, MemoryMixin, NodeDevMixin):
+# Subject mixins that build on domain lookup subclass DomainsMixin; it comes last so the order is consistent.
+class Connection(HostMixin, DevicesMixin, MemoryMixin, NodeDevMixin, SnapshotsMixin, DefinitionsMixin, DomainsMixin):
     """An open libvirt connection with every call vmtui makes."""
 
     def __enter__(self) -> Connection:

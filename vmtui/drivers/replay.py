@@ -20,7 +20,19 @@ from typing import IO, Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from vmtui.errors import DeniedError, EndOfRecordingError, NotFoundError, UsageError
-from vmtui.models import Accelerator, Device, DeviceClass, DomainInfo, DomainStats, HostEntry, HostInfo, HostSample
+from vmtui.models import (
+    Accelerator,
+    Device,
+    DeviceClass,
+    DiskFile,
+    DomainInfo,
+    DomainStats,
+    HostEntry,
+    HostInfo,
+    HostSample,
+    Snapshot,
+    UndefineFacts,
+)
 
 FORMAT = "vmtui-recording/1"
 SCHEME = "vmtui-replay"
@@ -217,3 +229,43 @@ class ReplayHost:
     def lifecycle(self, ident: str, action: str) -> DomainInfo:
         self.require_writable(action)
         raise AssertionError("unreachable: require_writable always raises")
+
+    # A recording holds samples and facts only: no definitions, no snapshots.
+
+    def find_domain_by_xml(self, xml: str) -> DomainInfo | None:
+        self.require_writable("define")
+        raise AssertionError("unreachable: require_writable always raises")
+
+    def define_xml(self, xml: str) -> DomainInfo:
+        self.require_writable("define")
+        raise AssertionError("unreachable: require_writable always raises")
+
+    def undefine_facts(self, ident: str) -> UndefineFacts:
+        self.require_writable("undefine")
+        raise AssertionError("unreachable: require_writable always raises")
+
+    def undefine(
+        self, ident: str, *, keep_nvram: bool = False, volumes: tuple[DiskFile, ...] = ()
+    ) -> tuple[DiskFile, ...]:
+        self.require_writable("undefine")
+        raise AssertionError("unreachable: require_writable always raises")
+
+    def list_snapshots(self, ident: str) -> list[Snapshot]:
+        raise NotFoundError(f"{ident}: a recording holds no snapshots")
+
+    def snapshot(self, ident: str, name: str) -> Snapshot:
+        raise NotFoundError(f"{ident}: a recording holds no snapshots")
+
+    def current_snapshot(self, ident: str) -> Snapshot | None:
+        raise NotFoundError(f"{ident}: a recording holds no snapshots")
+
+    def create_snapshot(self, ident: str, xml: str, *, disk_only: bool = False) -> Snapshot:
+        self.require_writable("create snapshot")
+        raise AssertionError("unreachable: require_writable always raises")
+
+    def revert_snapshot(self, ident: str, name: str) -> DomainInfo:
+        self.require_writable("revert to snapshot")
+        raise AssertionError("unreachable: require_writable always raises")
+
+    def delete_snapshot(self, ident: str, name: str, *, children: bool = False) -> None:
+        self.require_writable("delete snapshot")

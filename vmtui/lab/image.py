@@ -43,7 +43,7 @@ MODULES = (
     "drivers/net/virtio_net",
 )
 INIT = """#!/bin/busybox sh
-# vmtui lab guest init: load the virtio modules, start the dirtier, then stay alive as PID 1.
+# vmtui lab guest init: load the virtio modules, start the dirtier and a console shell, stay alive as PID 1.
 /bin/busybox --install -s /bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 for m in {modules}; do insmod /lib/modules/$m.ko || echo "vmtui-guest: insmod $m failed"; done
@@ -63,11 +63,13 @@ ip4=$(arg vmtui_ip); gw=$(arg vmtui_gw)
   [ -n "$gw" ] && ping -c 4 -i 0.25 -W 1 "$gw" >/dev/null 2>&1
   sleep 2
 done) &
+# A shell on the serial console (vmtui console, virsh console); cttyhack gives it job control.
+(while true; do setsid cttyhack sh -l; done) </dev/console >/dev/console 2>&1 &
 while true; do echo "vmtui-guest: up $(cut -d' ' -f1 /proc/uptime) s, $(grep MemTotal /proc/meminfo)"; sleep 10; done
 """
 
 Progress = Callable[[str], None]
-IMAGE_VERSION = 2
+IMAGE_VERSION = 3
 """Bumped whenever the init or the modules change: an image of another version is rebuilt."""
 
 

@@ -7,9 +7,10 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
+
+from vmtui.present import printable
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -29,10 +30,10 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
-            # Content(...) is literal: a guest named "[reverse]r" reads "[reverse]r" in the question.
-            yield Label(Content(self.question), id="confirm-question")
+            # Literal: the question holds names from hosts (a guest called "[b]x" must read "[b]x").
+            yield Label(printable(self.question), id="confirm-question", markup=False)
             if self.detail:
-                yield Label(Content(self.detail), id="confirm-detail")
+                yield Label(printable(self.detail), id="confirm-detail", markup=False)
             with Horizontal(id="confirm-buttons"):
                 yield Button("Yes (y)", variant="error", id="yes")
                 yield Button("No (n)", variant="primary", id="no")

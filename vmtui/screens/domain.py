@@ -1,7 +1,8 @@
-"""One domain in depth: per-vCPU bars, exits by reason, the explainer, devices, history graphs."""
+"""One domain in depth: per-vCPU bars, exits by reason, snapshots, the explainer, devices, history graphs."""
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 from rich.table import Table
@@ -10,16 +11,26 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Static
 
 from vmtui import present
 from vmtui.explain import Severity, explain
 from vmtui.fleet import Fleet, HostView
-from vmtui.messages import ActionRequested, DevicesOpenRequested, SriovOpenRequested
+from vmtui.messages import (
+    ActionRequested,
+    ConsoleRequested,
+    DevicesOpenRequested,
+    EditRequested,
+    SnapshotActionRequested,
+    SriovOpenRequested,
+    XmlRequested,
+)
 from vmtui.metrics import DomainMetrics
-from vmtui.models import DeviceClass, DomainInfo
+from vmtui.models import DeviceClass, DomainInfo, Snapshot
+from vmtui.ops.snapshots import check_name
 from vmtui.present import STATE_STYLE, count, pct, pct_sign, rate, size_kib
-from vmtui.screens.host import ACTION_BINDINGS, DEVICE_BINDINGS
+from vmtui.screens.host import ACTION_BINDINGS, DEVICE_BINDINGS, TOOL_BINDINGS, tool_allowed
+from vmtui.screens.prompt import PromptModal
 from vmtui.widgets.metric_graph import MetricGraph
 
 SEVERITY_STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan", Severity.INFO: "dim"}
@@ -112,17 +123,26 @@ class DomainScreen(Screen[None]):
         Binding("escape,backspace", "app.pop_screen", "Back"),
         *ACTION_BINDINGS,
         *DEVICE_BINDINGS,
+        *TOOL_BINDINGS,
+        Binding("e", "edit", "Edit XML"),
+        Binding("n", "snapshot('create')", "Snapshot"),
+        Binding("R", "snapshot('revert')", "Revert"),
+        Binding("D", "snapshot('delete')", "Del snapshot"),
     ]
 
     def __init__(self, uuid: str, fleet: Fleet) -> None:
         super().__init__()
         self.uuid = uuid
         self.fleet = fleet
+        self.snapshots: tuple[Snapshot, ...] = ()
+        """As last listed by the app (`show_snapshots`), oldest first."""
 
     def compose(self) -> ComposeResult:
         yield Header(icon="▣")
         with VerticalScroll(id="domain-body"):
             yield Static(id="summary")
+            yield Static("Snapshots", id="snapshots-title")
+            yield DataTable(id="snapshots", cursor_type="row", show_cursor=True)
             with Horizontal(id="cpu-row"):
                 yield Static(id="vcpus")
                 yield Static(id="exits")
@@ -136,7 +156,48 @@ class DomainScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        table = self.query_one("#snapshots", DataTable)
+        for col in ("", "name", "created", "state", "location", "memory", "description"):
+            table.add_column(col, key=col or "current")
         self.refresh_data()
+        self.show_snapshots(None, "loading…")
+        self.post_message(SnapshotActionRequested(self.uuid, "list", None))
+
+    def show_snapshots(self, snapshots: tuple[Snapshot, ...] | None, note: str = "") -> None:
+        """Fill the panel (called by the app with a fresh list, or a note while there is none)."""
+        if not self.query("#snapshots"):
+            return
+        table = self.query_one("#snapshots", DataTable)
+        title = self.query_one("#snapshots-title", Static)
+        if snapshots is None:
+            title.update(Text(f"Snapshots: {present.printable(note)}"))
+            table.display = False
+            return
+        self.snapshots = snapshots
+        cursor = table.cursor_row
+        table.clear()
+        for snap in snapshots:
+            table.add_row(
+                "*" if snap.current else "",
+                Text(present.printable(snap.name)),
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snap.created)),
+                snap.state,
+                snap.location,
+                "yes" if snap.memory else "no",
+                Text(present.printable(snap.description)),
+                key=snap.name,
+            )
+        table.display = bool(snapshots)
+        if snapshots:
+            table.move_cursor(row=min(cursor, len(snapshots) - 1))
+        how = "n takes one" if not snapshots else "tab to choose; R reverts, D deletes (both ask first)"
+        title.update(Text(f"Snapshots ({len(snapshots)}): {note or how}"))
+
+    def highlighted_snapshot(self) -> Snapshot | None:
+        table = self.query_one("#snapshots", DataTable)
+        if not self.snapshots or not 0 <= table.cursor_row < len(self.snapshots):
+            return None
+        return self.snapshots[table.cursor_row]
 
     def on_resize(self) -> None:
         self.refresh_data()
@@ -198,10 +259,41 @@ class DomainScreen(Screen[None]):
         if found is not None:
             self.post_message(SriovOpenRequested(found[0].name))
 
+    def action_console(self) -> None:
+        self.post_message(ConsoleRequested(self.uuid))
+
+    def action_xml(self) -> None:
+        self.post_message(XmlRequested(self.uuid))
+
+    def action_edit(self) -> None:
+        self.post_message(EditRequested(self.uuid))
+
+    def action_snapshot(self, action: str) -> None:
+        if action == "create":
+
+            def named(name: str | None) -> None:
+                if name:
+                    self.post_message(SnapshotActionRequested(self.uuid, "create", name))
+
+            default = time.strftime("snap-%Y%m%d-%H%M%S")
+            self.app.push_screen(PromptModal("Name of the new snapshot:", default, check_name), named)
+            return
+        snap = self.highlighted_snapshot()
+        if snap is not None:
+            self.post_message(SnapshotActionRequested(self.uuid, action, snap.name))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("devices", "sriov"):
             found = self.fleet.find(self.uuid)
             return found is not None and not found[0].recorded
         if action == "lifecycle" and parameters:
             return self.fleet.action_refusal(self.uuid, str(parameters[0])) is None
+        if action in ("console", "xml"):
+            return tool_allowed(self.fleet, self.uuid, action)
+        if action == "edit":
+            return self.fleet.tool_refusal(self.uuid) is None
+        if action == "snapshot" and parameters:
+            if self.fleet.tool_refusal(self.uuid) is not None:
+                return False
+            return parameters[0] == "create" or bool(self.snapshots)
         return True

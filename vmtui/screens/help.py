@@ -29,6 +29,13 @@ GENERAL_KEYS = (
     ("v", "the selected domain's devices: class, virtio advice; v/V switch to virtio, a add disk, n add NIC"),
     ("i", "SR-IOV of the selected domain's host: c VF count, p VF pool, a give a VF to a VM, d take it back"),
 )
+TOOL_KEYS = (
+    ("c", "serial console of the selected domain (virsh console); ctrl+] comes back to vmtui"),
+    ("v", "the domain's XML; in it, i switches between the live XML and the persistent definition"),
+    ("e (domain screen)", "edit the persistent XML in $EDITOR; a definition libvirt refuses changes nothing"),
+    ("n (domain screen)", "take a snapshot (a running guest's memory included)"),
+    ("tab, R / D (domain screen)", "choose a snapshot, revert to it / delete it (both ask first)"),
+)
 
 
 def help_table() -> Table:
@@ -40,6 +47,8 @@ def help_table() -> Table:
     for action in ACTIONS:
         ask = " (asks first)" if action.destructive else ""
         table.add_row(action.binding, f"{action.label} the selected domain{ask}; refused on read-only hosts")
+    for key, what in TOOL_KEYS:
+        table.add_row(key, what)
     return table
 
 

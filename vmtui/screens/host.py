@@ -14,10 +14,12 @@ from textual.widgets import Footer, Header, Input
 from vmtui.fleet import Fleet
 from vmtui.messages import (
     ActionRequested,
+    ConsoleRequested,
     DevicesOpenRequested,
     DomainOpenRequested,
     MemoryOpenRequested,
     SriovOpenRequested,
+    XmlRequested,
 )
 from vmtui.ops.lifecycle import ACTIONS
 from vmtui.widgets.domain_table import DomainTable
@@ -27,6 +29,18 @@ ACTION_BINDINGS = [Binding(a.binding, f"lifecycle('{a.key}')", a.key_label or a.
 """Bindings for screens that act on one domain; `check_action` hides those that cannot run now."""
 DEVICE_BINDINGS = [Binding("v", "devices", "Devices"), Binding("i", "sriov", "SR-IOV")]
 """The selected domain's devices screen, and its host's SR-IOV screen."""
+
+TOOL_BINDINGS = [Binding("c", "console", "Console"), Binding("X", "xml", "XML")]
+"""The serial console and the XML of the selected domain (table and domain screen alike)."""
+
+
+def tool_allowed(fleet: Fleet, uuid: str | None, action: str) -> bool | None:
+    """check_action for the tool keys: console needs a running domain on a read-write host."""
+    if action == "console":
+        return fleet.tool_refusal(uuid, running=True) is None
+    if action == "xml":
+        return fleet.tool_refusal(uuid, writes=False) is None
+    return None
 
 
 class HostScreen(Screen[None]):
@@ -41,6 +55,7 @@ class HostScreen(Screen[None]):
         Binding("m", "memory", "Memory"),
         *ACTION_BINDINGS,
         *DEVICE_BINDINGS,
+        *TOOL_BINDINGS,
     ]
 
     def __init__(self, fleet: Fleet, clock: Callable[[], float]) -> None:
@@ -136,7 +151,19 @@ class HostScreen(Screen[None]):
         if found is not None:
             self.post_message(SriovOpenRequested(found[0].name))
 
+    def action_console(self) -> None:
+        uuid = self.selected_uuid()
+        if uuid is not None:
+            self.post_message(ConsoleRequested(uuid))
+
+    def action_xml(self) -> None:
+        uuid = self.selected_uuid()
+        if uuid is not None:
+            self.post_message(XmlRequested(uuid))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("console", "xml"):
+            return tool_allowed(self.fleet, self.selected_uuid(), action)
         if action == "filter":
             return not isinstance(self.focused, Input)  # in the filter line, "/" is a character
         if action in ("devices", "sriov"):

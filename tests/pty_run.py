@@ -1,0 +1,50 @@
+"""Run the real `vmtui` on a pseudo-terminal and answer its questions, as a user at a keyboard would."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import time
+from collections.abc import Sequence
+
+
+def run_in_pty(
+    argv: Sequence[str], answers: Sequence[tuple[str, str]] = (), *, env: dict[str, str], timeout: float = 60
+) -> tuple[int, str]:
+    """Run `argv` with a terminal for stdin, stdout and stderr; when the output shows a prompt, type its answer.
+
+    `answers` are (text to wait for, what to type), in order. Returns the exit code and everything printed.
+    """
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(list(argv), stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+    os.close(slave)
+    out = b""
+    pending = list(answers)
+    answered_at = 0
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{argv[0]} did not finish; it printed:\n{out.decode(errors='replace')}")
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    chunk = b""
+                if not chunk and proc.poll() is not None:
+                    break
+                out += chunk
+            elif proc.poll() is not None:
+                break
+            if pending and pending[0][0].encode() in out[answered_at:]:
+                answered_at = len(out)
+                os.write(master, pending.pop(0)[1].encode())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+        os.close(master)
+    return proc.returncode, out.decode(errors="replace")

@@ -1,0 +1,323 @@
+"""The app's domain tools: the serial console, the XML (view and edit) and snapshots.
+
+A mixin of `VmtuiApp`, kept apart so the app module stays about hosts, samples and lifecycle. Each
+request is checked against the fleet state first, then runs as a job (`vmtui.jobs`) with its own
+connection; what a job returns is handed to a follow-up on Textual's loop (`After`). The console and
+the editor take the terminal over with `App.suspend` and give it back as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from textual.app import App, SuspendNotSupported
+from textual.notifications import SeverityLevel
+
+from vmtui.drivers.base import Hypervisor
+from vmtui.errors import UsageError, VmtuiError
+from vmtui.fleet import Fleet
+from vmtui.jobs import JobRunner
+from vmtui.messages import (
+    ConsoleRequested,
+    EditRequested,
+    JobFinished,
+    SnapshotActionRequested,
+    XmlRequested,
+)
+from vmtui.models import HostEntry
+from vmtui.monitor.poller import Connector
+from vmtui.ops import console, snapshots
+from vmtui.ops import xml as xml_ops
+from vmtui.ops.base import Progress
+from vmtui.screens.confirm import ConfirmModal
+from vmtui.screens.domain import DomainScreen
+from vmtui.screens.xml import XmlScreen
+
+Work = Callable[[Hypervisor, Progress, threading.Event], object]
+"""A job's body: blocking, on a worker thread, with a connection of its own."""
+
+SNAPSHOT_PENDING = {"create": "snapshotting…", "revert": "reverting…", "delete": "deleting snapshot…"}
+
+
+@dataclass(frozen=True, slots=True)
+class After:
+    """What to do on Textual's loop when a job ends."""
+
+    ok: Callable[[Any], None] | None = None
+    failed: Callable[[str], None] | None = None
+    quiet: bool = False
+    """No "done" notification: the follow-up shows the result (a console, a screen)."""
+    changes: bool = True
+    """The job changed the domain: its facts are re-read."""
+
+
+class DomainTools(App[None]):
+    fleet: Fleet
+    entries: dict[str, HostEntry]
+    jobs: JobRunner
+    connector: Connector
+    _after: dict[int, After]
+
+    def say(self, message: str, *, title: str = "", severity: SeverityLevel = "information") -> None:
+        raise NotImplementedError  # VmtuiApp's
+
+    # ----- jobs with a follow-up --------------------------------------------------------------------
+
+    def _tool_target(self, uuid: str, what: str, *, running: bool = False, writes: bool = True) -> HostEntry | None:
+        """The host entry to act through, or None after saying why not (before any libvirt call)."""
+        why = self.fleet.tool_refusal(uuid, running=running, writes=writes)
+        found = self.fleet.find(uuid)
+        entry = self.entries.get(found[0].name) if found else None
+        if why is None and entry is None:
+            why = "its host is not watched any more"
+        if why is not None or entry is None:
+            self.say(f"{what} {self.fleet.name_of(uuid)}: {why}", title="refused", severity="error")
+            return None
+        return entry
+
+    def _job(self, entry: HostEntry, uuid: str, label: str, work: Work, after: After, pending: str = "") -> None:
+        """Run `work` as a job; changes hold the domain's one-job lock, reads do not."""
+
+        def operation(progress: Progress, cancel: threading.Event) -> object:
+            with self.connector(entry) as conn:
+                return work(conn, progress, cancel)
+
+        job = self.jobs.start(entry.name, uuid if after.changes else None, label, operation)
+        if job is None:
+            self.say(f"{label}: another operation on it is still running", severity="warning")
+            return
+        self._after[job.job_id] = after
+        if pending:
+            self.fleet.pending[uuid] = pending
+            self.refresh_domain(entry.name)
+
+    def refresh_domain(self, host: str) -> None:
+        raise NotImplementedError  # VmtuiApp's: re-draw the rows and keys of `host`
+
+    def finish_job(self, message: JobFinished) -> After | None:
+        """The follow-up of a job that just ended, run; None when the job had none."""
+        after = self._after.pop(message.job_id, None)
+        if after is None:
+            return None
+        if message.ok:
+            if not after.quiet:
+                self.say(f"{message.label}: done", title=message.host)
+            if after.ok is not None:
+                after.ok(message.result)
+        elif after.failed is not None:
+            after.failed(message.message)
+        else:
+            self.say(f"{message.label}: {message.message}", title=message.host, severity="error")
+        return after
+
+    @contextlib.contextmanager
+    def _terminal(self, what: str) -> Iterator[bool]:
+        """Hand the terminal over (yields True), or say why it cannot be (yields False)."""
+        try:
+            with self.suspend():
+                yield True
+        except SuspendNotSupported:
+            self.say(f"{what}: this terminal cannot be handed over", severity="error")
+            yield False
+
+    # ----- the serial console ---------------------------------------------------------------------
+
+    def on_console_requested(self, message: ConsoleRequested) -> None:
+        uuid = message.uuid
+        entry = self._tool_target(uuid, "Console", running=True)
+        if entry is None:
+            return
+
+        def work(conn: Hypervisor, _p: Progress, _c: threading.Event) -> object:
+            return console.console_command(conn, uuid, uri=entry.uri, host=entry.name)
+
+        label = f"Console {self.fleet.name_of(uuid)}"
+        self._job(entry, uuid, label, work, After(ok=self._attach_console, quiet=True, changes=False))
+
+    def _attach_console(self, command: object) -> None:
+        assert isinstance(command, console.ConsoleCommand)
+        ended: console.ConsoleEnded | None = None
+        with self._terminal("console") as handed:
+            if handed:
+                ended = console.attach(command)
+        if ended is not None and ended.returncode != 0:
+            self.say(f"console of {command.domain.name}: {ended.error or 'virsh failed'}", severity="error")
+
+    # ----- XML ----------------------------------------------------------------------------------------
+
+    def on_xml_requested(self, message: XmlRequested) -> None:
+        uuid, inactive = message.uuid, message.inactive
+        entry = self._tool_target(uuid, "XML of", writes=False)
+        if entry is None:
+            return
+
+        def work(conn: Hypervisor, _p: Progress, _c: threading.Event) -> object:
+            return xml_ops.domain_xml(conn, uuid, inactive=inactive, host=entry.name)
+
+        label = f"XML of {self.fleet.name_of(uuid)}"
+        self._job(entry, uuid, label, work, After(ok=self._show_xml, quiet=True, changes=False))
+
+    def _show_xml(self, result: object) -> None:
+        assert isinstance(result, xml_ops.DomainXml)
+        if isinstance(self.screen, XmlScreen):
+            self.pop_screen()  # `i` switched live/definition: one XML screen at a time
+        d = result.domain
+        self.push_screen(XmlScreen(d.uuid, d.name, result.host, result.xml, inactive=result.inactive))
+
+    def on_edit_requested(self, message: EditRequested) -> None:
+        uuid = message.uuid
+        entry = self._tool_target(uuid, "Edit")
+        if entry is None:
+            return
+
+        def work(conn: Hypervisor, _p: Progress, _c: threading.Event) -> object:
+            return xml_ops.begin_edit(conn, uuid, host=entry.name)
+
+        def opened(session: object) -> None:
+            assert isinstance(session, xml_ops.EditSession)
+            self._edit(entry, session, xml_ops.edit_file(session))
+
+        self._job(entry, uuid, f"Edit {self.fleet.name_of(uuid)}", work, After(ok=opened, quiet=True, changes=False))
+
+    def _edit(self, entry: HostEntry, session: xml_ops.EditSession, path: str) -> None:
+        """The editor on the temporary file, then define in a job; a refusal offers the same file again."""
+        name = session.domain.name
+        try:
+            with self._terminal("edit") as handed:
+                if handed:
+                    xml_ops.run_editor(path, os.environ)
+        except VmtuiError as exc:  # the editor would not run, or failed: nothing to define
+            handed = False
+            self.say(f"edit {name}: {exc}", severity="error")
+        if not handed:
+            os.unlink(path)
+            return
+        try:
+            text = xml_ops.read_edit(path)
+        except UsageError as exc:  # not a well-formed domain: the same as libvirt refusing it
+            self._edit_refused(entry, session, path, exc.message)
+            return
+        edited = text
+
+        def work(conn: Hypervisor, progress: Progress, cancel: threading.Event) -> object:
+            return xml_ops.finish_edit(conn, session, edited, progress=progress, cancel=cancel)
+
+        def defined(result: object) -> None:
+            assert isinstance(result, xml_ops.Defined)
+            os.unlink(path)
+            if not result.changed:
+                self.say(f"{name}: no changes")
+            else:
+                later = " (it applies when the domain next starts)" if result.next_boot else ""
+                self.say(f"{name}: new definition saved{later}", title=entry.name)
+
+        def refused(reason: str) -> None:
+            self._edit_refused(entry, session, path, reason)
+
+        self._job(entry, session.domain.uuid, f"Define {name}", work, After(defined, refused, quiet=True))
+
+    def _edit_refused(self, entry: HostEntry, session: xml_ops.EditSession, path: str, reason: str) -> None:
+        name = session.domain.name
+        if "changed while it was being edited" in reason:
+            self.say(f"{reason}; your edit is kept in {path}", title=f"edit {name}", severity="error")
+            return
+
+        def answered(again: bool | None) -> None:
+            if again:
+                self._edit(entry, session, path)
+            else:
+                os.unlink(path)
+                self.say(f"{name}: not defined; its definition is unchanged")
+
+        question = f"libvirt refused the edit of {name}: {reason}"
+        self.push_screen(ConfirmModal(question, detail="Edit again? No keeps the definition as it was."), answered)
+
+    # ----- snapshots ----------------------------------------------------------------------------------
+
+    def _snapshot_panel(self, uuid: str) -> DomainScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, DomainScreen) and screen.uuid == uuid:
+                return screen
+        return None
+
+    def on_snapshot_action_requested(self, message: SnapshotActionRequested) -> None:
+        uuid, action, name = message.uuid, message.action, message.name
+        if action == "list":
+            self._list_snapshots(uuid)
+            return
+        entry = self._tool_target(uuid, f"{action.capitalize()} snapshot of")
+        if entry is None:
+            return
+        dom = self.fleet.name_of(uuid)
+        panel = self._snapshot_panel(uuid)
+        listed = {s.name: s for s in panel.snapshots} if panel else {}
+
+        def work(conn: Hypervisor, progress: Progress, cancel: threading.Event) -> object:
+            if action == "create":
+                return snapshots.create(conn, uuid, name, host=entry.name, progress=progress, cancel=cancel)
+            run = snapshots.revert if action == "revert" else snapshots.delete
+            return run(conn, uuid, name, host=entry.name, progress=progress, cancel=cancel)
+
+        def done(result: object) -> None:
+            assert isinstance(result, snapshots.SnapshotDone)
+            s = result.snapshot
+            verb = {"create": "created", "revert": "reverted to", "delete": "deleted"}[result.action]
+            what = f" ({s.location}, {'disks and memory' if s.memory else 'disks'})" if action == "create" else ""
+            self.say(f"{dom}: {verb} snapshot {s.name}{what}", title=entry.name)
+            self._list_snapshots(uuid)
+
+        def failed(reason: str) -> None:
+            self.say(f"{action} snapshot of {dom}: {reason}", title=entry.name, severity="error")
+            self._list_snapshots(uuid)
+
+        def start() -> None:
+            label = f"{action.capitalize()} snapshot of {dom}"
+            self._job(entry, uuid, label, work, After(done, failed, quiet=True), SNAPSHOT_PENDING[action])
+
+        if action == "create":
+            start()
+            return
+        snap = listed.get(name or "")
+        info = self.fleet.find(uuid)
+        if snap is None or info is None or info[1] is None:
+            # Revert and delete are asked about first, with what they mean: never without the facts.
+            self.say(f"snapshot {name} of {dom} is not listed (any more)", severity="warning")
+            self._list_snapshots(uuid)
+            return
+        if action == "revert":
+            question = snapshots.revert_question(info[1], snap, entry.name)
+        else:
+            question = snapshots.delete_question(info[1], snap, entry.name, children=False)
+        self.push_screen(ConfirmModal(question), lambda ok: start() if ok else None)
+
+    def _list_snapshots(self, uuid: str) -> None:
+        panel = self._snapshot_panel(uuid)
+        if panel is None:
+            return
+        why = self.fleet.tool_refusal(uuid, writes=False)
+        found = self.fleet.find(uuid)
+        entry = self.entries.get(found[0].name) if found else None
+        if why is not None or entry is None:
+            panel.show_snapshots(None, why or "its host is not watched any more")
+            return
+
+        def work(conn: Hypervisor, _p: Progress, _c: threading.Event) -> object:
+            return snapshots.list_snapshots(conn, uuid, host=entry.name)
+
+        def listed(result: object) -> None:
+            assert isinstance(result, snapshots.SnapshotList)
+            if (screen := self._snapshot_panel(uuid)) is not None:
+                screen.show_snapshots(result.snapshots)
+                screen.refresh_bindings()
+
+        def failed(reason: str) -> None:
+            if (screen := self._snapshot_panel(uuid)) is not None:
+                screen.show_snapshots(None, reason)
+
+        label = f"Snapshots of {self.fleet.name_of(uuid)}"
+        self._job(entry, uuid, label, work, After(listed, failed, quiet=True, changes=False))

@@ -1,0 +1,104 @@
+"""Persistent definitions: define from XML (validated), and undefine with what goes along with it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import libvirt
+
+from vmtui.drivers.connection import mapped
+from vmtui.drivers.domains import DomainsMixin
+from vmtui.drivers.xmlparts import identity, nvram_path, read_disks, writable_disks
+from vmtui.errors import NotFoundError, OperationError
+from vmtui.models import DiskFile, DomainInfo, UndefineFacts
+
+
+class DefinitionsMixin(DomainsMixin):
+    def find_domain_by_xml(self, xml: str) -> DomainInfo | None:
+        """The domain a definition would replace (same UUID, else same name), or None for a new one."""
+        name, uuid = identity(xml)
+        for ident in (uuid, name):
+            if ident:
+                try:
+                    return self.domain(ident)
+                except NotFoundError:
+                    continue
+        return None
+
+    def define_xml(self, xml: str) -> DomainInfo:
+        """Define (or redefine) a persistent domain; libvirt validates it against its schema first.
+
+        A definition libvirt refuses changes nothing: the old one stays exactly as it was.
+        """
+        self.require_writable("define")
+        with mapped(self.uri, "define domain"):
+            dom = self._conn.defineXMLFlags(xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+            return self.domain_info(dom)
+
+    def _volume(self, disk: DiskFile) -> Any | None:
+        """The storage volume behind a disk, or None when no pool of this host holds it."""
+        try:
+            if disk.source_type == "volume":
+                pool, _, name = (disk.source or "").partition("/")
+                return self._conn.storagePoolLookupByName(pool).storageVolLookupByName(name)
+            return self._conn.storageVolLookupByPath(disk.source)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() in (libvirt.VIR_ERR_NO_STORAGE_VOL, libvirt.VIR_ERR_NO_STORAGE_POOL):
+                return None
+            raise
+
+    def undefine_facts(self, ident: str) -> UndefineFacts:
+        """Everything undefining would take along: snapshots, managed save, NVRAM, storage volumes."""
+        dom = self.lookup(ident)
+        with mapped(self.uri, f"read {dom.name()}"):
+            persistent = bool(dom.isPersistent())
+            xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE if persistent else 0)
+            disks = read_disks(xml)
+            volumes = tuple(d for d in writable_disks(disks) if self._volume(d) is not None)
+            return UndefineFacts(
+                uuid=dom.UUIDString(),
+                name=dom.name(),
+                active=bool(dom.isActive()),
+                persistent=persistent,
+                snapshots=dom.snapshotNum(0),
+                managed_save=bool(dom.hasManagedSaveImage(0)),
+                nvram=nvram_path(xml),
+                disks=disks,
+                volumes=volumes,
+            )
+
+    def undefine(
+        self, ident: str, *, keep_nvram: bool = False, volumes: tuple[DiskFile, ...] = ()
+    ) -> tuple[DiskFile, ...]:
+        """Remove the definition with its snapshot metadata, managed save image and NVRAM (unless
+        `keep_nvram`), then delete the storage `volumes`. Returns the volumes deleted.
+
+        A running domain becomes transient (it runs on and disappears when it stops), as with virsh.
+        """
+        self.require_writable("undefine")
+        flags = (
+            libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+            | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+            | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA
+            | (libvirt.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM if keep_nvram else libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+        )
+        dom = self.lookup(ident)
+        with mapped(self.uri, f"undefine {dom.name()}"):
+            dom.undefineFlags(flags)
+        deleted: list[DiskFile] = []
+        for disk in volumes:
+            path = disk.source or disk.target
+            with mapped(self.uri, f"delete volume {path}"):
+                vol = self._volume(disk)
+                if vol is None:
+                    continue  # gone already: what was asked for is true
+                try:
+                    vol.delete(0)
+                except libvirt.libvirtError as exc:
+                    before = ", ".join(d.source or d.target for d in deleted)
+                    done = f"; deleted before it: {before}" if deleted else ""
+                    raise OperationError(
+                        f"undefined, but deleting volume {path} failed: {exc.get_error_message()}{done}"
+                    ) from exc
+            deleted.append(disk)
+        return tuple(deleted)

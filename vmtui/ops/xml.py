@@ -1,0 +1,323 @@
+"""A domain's XML: read it, edit it, define from a file, undefine. Shared by the CLI and the TUI.
+
+An edit is checked twice before libvirt sees it: it must still be the same domain (name and UUID),
+and the definition must not have changed meanwhile under another tool. Then libvirt validates and
+defines it in one step: a refusal leaves the old definition exactly as it was, never half of each.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from vmtui.drivers.base import Hypervisor
+from vmtui.drivers.xmlparts import identity
+from vmtui.errors import NotFoundError, OperationError, UsageError
+from vmtui.models import DiskFile, DomainInfo, UndefineFacts
+from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
+
+MAX_XML_BYTES = 10 * 1024 * 1024
+"""virsh's own limit for an XML file (VSH_MAX_XML_FILE)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DomainXml:
+    host: str
+    domain: DomainInfo
+    inactive: bool
+    """The persistent definition (what the next boot uses) rather than the running one."""
+    xml: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "host": self.host,
+            "domain": self.domain.name,
+            "uuid": self.domain.uuid,
+            "inactive": self.inactive,
+            "xml": self.xml,
+        }
+
+
+def domain_xml(conn: Hypervisor, ident: str, *, inactive: bool = False, host: str = "") -> DomainXml:
+    info = conn.domain(ident)
+    return DomainXml(host or conn.uri, info, inactive, conn.domain_xml(info.uuid, inactive=inactive))
+
+
+@dataclass(frozen=True, slots=True)
+class EditSession:
+    """The persistent XML handed to an editor, kept to check the edit against."""
+
+    host: str
+    domain: DomainInfo
+    original: str
+
+
+@dataclass(frozen=True, slots=True)
+class Defined:
+    """What a define (from an edit or a file) did."""
+
+    host: str
+    domain: DomainInfo
+    created: bool
+    """A new domain, rather than a new definition of an existing one."""
+    changed: bool
+    """False when an edit changed nothing (and libvirt was not called)."""
+    source: str
+    """The file, or "edit"."""
+
+    @property
+    def next_boot(self) -> bool:
+        """The domain runs: the new definition applies when it next starts."""
+        return self.changed and not self.created and self.domain.state in ("running", "paused", "blocked")
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "host": self.host,
+            "domain": self.domain.name,
+            "uuid": self.domain.uuid,
+            "state": self.domain.state,
+            "created": self.created,
+            "changed": self.changed,
+            "applies_at_next_boot": self.next_boot,
+            "source": self.source,
+        }
+
+
+def begin_edit(conn: Hypervisor, ident: str, *, host: str = "") -> EditSession:
+    """The persistent definition to edit; refused for a transient domain (nothing persists to edit)."""
+    conn.require_writable("edit")
+    info = conn.domain(ident)
+    if not info.persistent:
+        raise OperationError(
+            f"{info.name} is transient: it has no persistent definition to edit",
+            hint="`vmtui xml` shows its live XML; `vmtui define FILE` makes it persistent",
+        )
+    return EditSession(host or conn.uri, info, conn.domain_xml(info.uuid, inactive=True))
+
+
+def _same_domain(session: EditSession, edited: str) -> None:
+    try:
+        name, uuid = identity(edited)
+    except ValueError as exc:
+        raise UsageError(f"the edited XML is not well-formed: {exc}") from exc
+    if name != session.domain.name:
+        raise UsageError(
+            f"the edit renames {session.domain.name!r} to {name!r}: that would define a second domain",
+            hint="rename with virsh domrename, or save it as a file for `vmtui define`",
+        )
+    if uuid and uuid != session.domain.uuid.lower():
+        raise UsageError("the edit changes the domain's UUID: that would define a second domain")
+
+
+def finish_edit(
+    conn: Hypervisor,
+    session: EditSession,
+    edited: str,
+    *,
+    progress: Progress = no_progress,
+    cancel: threading.Event | None = None,
+) -> Defined:
+    """Define the edited XML, or refuse it with libvirt's (or our) reason; the old definition stays."""
+    conn.require_writable("edit")
+    if edited.strip() == session.original.strip():
+        return Defined(session.host, session.domain, created=False, changed=False, source="edit")
+    _same_domain(session, edited)
+    now = conn.domain_xml(session.domain.uuid, inactive=True)
+    if now != session.original:
+        raise OperationError(
+            f"the definition of {session.domain.name} changed while it was being edited (another tool?)",
+            hint="edit it again: the editor opens on the new definition",
+        )
+    check_cancel(cancel or never_cancelled(), f"define {session.domain.name}")
+    progress(Step(f"defining {session.domain.name}"))
+    info = conn.define_xml(edited)
+    _check_readback(conn, info, session.domain.name)
+    return Defined(session.host, info, created=False, changed=True, source="edit")
+
+
+def _check_readback(conn: Hypervisor, info: DomainInfo, name: str) -> None:
+    """What libvirt stored is the domain that was meant (RELIABILITY row 11)."""
+    stored_name, stored_uuid = identity(conn.domain_xml(info.uuid, inactive=True))
+    if stored_name != name or stored_uuid != info.uuid.lower():
+        raise OperationError(f"libvirt stored {stored_name!r} ({stored_uuid}) for {name!r}: check it with vmtui xml")
+
+
+def read_definition(data: bytes, source: str) -> str:
+    """A definition file's text: UTF-8, at most 10 MiB, a <domain> document."""
+    if len(data) > MAX_XML_BYTES:
+        raise UsageError(f"{source} is larger than {MAX_XML_BYTES // (1024 * 1024)} MiB: not a domain definition")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{source} is not UTF-8 text") from exc
+    try:
+        name, _uuid = identity(text)
+    except ValueError as exc:
+        raise UsageError(f"{source}: {exc}") from exc
+    if not name:
+        raise UsageError(f"{source}: the domain has no <name>")
+    return text
+
+
+def define(
+    conn: Hypervisor,
+    text: str,
+    *,
+    source: str = "-",
+    host: str = "",
+    progress: Progress = no_progress,
+    cancel: threading.Event | None = None,
+) -> Defined:
+    """Define a domain from XML (new, or a new definition of the domain with its UUID or name)."""
+    conn.require_writable("define")
+    try:
+        name, _uuid = identity(text)
+    except ValueError as exc:
+        raise UsageError(f"{source}: {exc}") from exc
+    before = conn.find_domain_by_xml(text)
+    check_cancel(cancel or never_cancelled(), f"define {name}")
+    progress(Step(f"defining {name}"))
+    info = conn.define_xml(text)
+    _check_readback(conn, info, name)
+    return Defined(host or conn.uri, info, created=before is None, changed=True, source=source)
+
+
+# ----- undefine -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UndefinePlan:
+    host: str
+    facts: UndefineFacts
+    keep_nvram: bool
+    remove_storage: bool
+
+    @property
+    def volumes(self) -> tuple[DiskFile, ...]:
+        return self.facts.volumes if self.remove_storage else ()
+
+    @property
+    def kept(self) -> tuple[DiskFile, ...]:
+        """Disks left on the host: all of them without --remove-storage, else those no pool holds."""
+        removed = {d.target for d in self.volumes}
+        return tuple(d for d in self.facts.disks if d.source and d.target not in removed)
+
+    def question(self) -> str:
+        f = self.facts
+        parts = [f"Undefine {f.name} on {self.host}?"]
+        if f.active:
+            parts.append("It keeps running as a transient domain and is gone when it stops.")
+        also = []
+        if f.snapshots:
+            also.append(f"the metadata of {f.snapshots} snapshot{'s' if f.snapshots != 1 else ''}")
+        if f.managed_save:
+            also.append("its managed save image")
+        if f.nvram and not self.keep_nvram:
+            also.append(f"its NVRAM file {f.nvram}")
+        if self.volumes:
+            also.append("the storage volumes " + ", ".join(d.source or d.target for d in self.volumes))
+        if also:
+            parts.append("Also removed: " + "; ".join(also) + ".")
+        if self.kept:
+            parts.append("Kept: " + ", ".join(d.source or d.target for d in self.kept) + ".")
+        return " ".join(parts)
+
+    def to_json(self) -> dict[str, object]:
+        f = self.facts
+        return {
+            "host": self.host,
+            "domain": f.name,
+            "uuid": f.uuid,
+            "was_active": f.active,
+            "snapshots_metadata_removed": f.snapshots,
+            "managed_save_removed": f.managed_save,
+            "nvram_removed": f.nvram if f.nvram and not self.keep_nvram else None,
+            "volumes_removed": [d.source for d in self.volumes],
+            "kept": [d.source for d in self.kept],
+        }
+
+
+def plan_undefine(
+    conn: Hypervisor, ident: str, *, keep_nvram: bool = False, remove_storage: bool = False, host: str = ""
+) -> UndefinePlan:
+    """What undefine would remove (for the question), refused before any change where virsh refuses."""
+    conn.require_writable("undefine")
+    facts = conn.undefine_facts(ident)
+    if not facts.persistent:
+        raise OperationError(
+            f"{facts.name} is transient: there is no definition to remove", hint="`vmtui destroy` stops it"
+        )
+    if remove_storage and facts.active:
+        raise OperationError(
+            f"{facts.name} is running: its storage cannot be removed", hint="shut it down (or force it off) first"
+        )
+    return UndefinePlan(host or conn.uri, facts, keep_nvram, remove_storage)
+
+
+def undefine(
+    conn: Hypervisor,
+    plan: UndefinePlan,
+    *,
+    progress: Progress = no_progress,
+    cancel: threading.Event | None = None,
+) -> UndefinePlan:
+    """Carry out a plan the user agreed to; refused if the domain changed since (state, disks, snapshots)."""
+    conn.require_writable("undefine")
+    try:
+        now = conn.undefine_facts(plan.facts.uuid)
+    except NotFoundError as exc:
+        raise NotFoundError(f"{plan.facts.name} is gone already (undefined by another tool?)") from exc
+    if (now.active, now.disks, now.volumes) != (plan.facts.active, plan.facts.disks, plan.facts.volumes):
+        raise OperationError(f"{plan.facts.name} changed since the question: nothing done", hint="run it again")
+    check_cancel(cancel or never_cancelled(), f"undefine {plan.facts.name}")
+    progress(Step(f"undefining {plan.facts.name}"))
+    conn.undefine(plan.facts.uuid, keep_nvram=plan.keep_nvram, volumes=plan.volumes)
+    # Counted again, as it was when the call was made.
+    return UndefinePlan(plan.host, now, plan.keep_nvram, plan.remove_storage)
+
+
+# ----- the editor -----------------------------------------------------------------------------------
+
+
+def editor_argv(path: str, environ: Mapping[str, str]) -> list[str]:
+    """$VISUAL, else $EDITOR, else vi (as virsh edit), split like a shell would but never run by one."""
+    raw = environ.get("VISUAL") or environ.get("EDITOR") or "vi"
+    try:
+        words = shlex.split(raw)
+    except ValueError as exc:
+        raise UsageError(f"cannot read the editor command {raw!r}: {exc}") from exc
+    if not words:
+        raise UsageError("the editor command ($VISUAL / $EDITOR) is empty")
+    return [*words, path]
+
+
+def run_editor(path: str, environ: Mapping[str, str]) -> None:
+    """Open `path` in the user's editor on this terminal and wait; an editor that fails stops the edit."""
+    argv = editor_argv(path, environ)
+    try:
+        proc = subprocess.run(argv, check=False)
+    except OSError as exc:
+        raise OperationError(f"cannot run the editor {argv[0]!r}: {exc.strerror}", hint="set $EDITOR") from exc
+    if proc.returncode != 0:
+        raise OperationError(f"the editor {argv[0]!r} exited with {proc.returncode}: nothing defined")
+
+
+def edit_file(session: EditSession) -> str:
+    """A private temporary file holding the definition to edit (the caller removes it)."""
+    fd, path = tempfile.mkstemp(prefix=f"vmtui-{session.domain.uuid[:8]}-", suffix=".xml")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(session.original)
+    return path
+
+
+def read_edit(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            return read_definition(fh.read(), path)
+    except OSError as exc:
+        raise OperationError(f"cannot read the edited file {path}: {exc.strerror}") from exc
