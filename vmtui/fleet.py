@@ -262,7 +262,8 @@ class Fleet:
         why = self.write_refusal(view)
         if why is None and uuid in self.pending:
             why = f"{self.pending[uuid]} still running"
-        return why or refusal(spec, self.state_of(uuid))
+        info = found[1]
+        return why or refusal(spec, self.state_of(uuid), persistent=info.persistent if info else True)
 
     def rows(self, name: str) -> list[DomainRow]:
         """The table rows of one host, marked stale while the host is down or silent."""

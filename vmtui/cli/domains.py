@@ -202,7 +202,7 @@ def _action_command(action: lifecycle.LifecycleAction) -> Callable[..., None]:
             # Refused here, before the question and before any change: read-only, or a state that forbids it.
             conn.require_writable(action.key)
             info = conn.domain(domain)
-            why = lifecycle.refusal(action, info.state)
+            why = lifecycle.refusal(action, info.state, persistent=info.persistent)
             if why is not None:
                 raise OperationError(f"{action.label.lower()} {info.name}: {why}")
             if action.destructive:

@@ -29,6 +29,8 @@ class LifecycleAction:
     """Asks for confirmation first: it stops or restarts what runs inside the guest."""
     allowed_states: tuple[str, ...]
     help: str
+    persistent_only: bool = False
+    """Only a defined domain can do it (a transient one has nowhere to keep a saved state)."""
 
 
 ACTIONS: tuple[LifecycleAction, ...] = (
@@ -54,12 +56,25 @@ ACTIONS: tuple[LifecycleAction, ...] = (
     ),
     LifecycleAction("suspend", "Pause", "p", "pausing…", False, ("running", "blocked"), "Pause the domain's vCPUs."),
     LifecycleAction("resume", "Resume", "r", "resuming…", False, ("paused",), "Resume a paused domain."),
+    # Not destructive: nothing is lost, and `start` restores the guest where it was.
+    LifecycleAction(
+        "save",
+        "Save",
+        "z",
+        "saving…",
+        False,
+        ("running", "blocked", "paused"),
+        "Managed save: write the guest's memory to the host's disk and stop it; `start` restores it.",
+        persistent_only=True,
+    ),
 )
 BY_KEY = {a.key: a for a in ACTIONS}
 
 
-def refusal(action: LifecycleAction, state: str) -> str | None:
+def refusal(action: LifecycleAction, state: str, *, persistent: bool = True) -> str | None:
     """Why `action` cannot run on a domain in `state`, or None when it can."""
+    if action.persistent_only and not persistent:
+        return f"it is transient ({action.label.lower()} needs a defined domain)"
     if state in action.allowed_states:
         return None
     return f"it is {state} ({action.label.lower()} needs {' or '.join(action.allowed_states)})"
@@ -86,7 +101,7 @@ def run(
     spec = BY_KEY[action]
     conn.require_writable(action)
     info = conn.domain(ident)
-    why = refusal(spec, info.state)
+    why = refusal(spec, info.state, persistent=info.persistent)
     if why is not None:
         raise OperationError(f"{spec.label.lower()} {info.name}: {why}")
     check_cancel(cancel or never_cancelled(), f"{spec.label.lower()} {info.name}")
