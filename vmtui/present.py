@@ -107,3 +107,28 @@ def one_line(text: str, limit: int = 300) -> str:
     """A message from a host on one line, cut at `limit` characters (notifications stay short)."""
     flat = " ".join(printable(part) for part in text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def bar_cells(fraction: float | None, width: int) -> int | None:
+    """How many of `width` cells a usage bar fills for `fraction` (0..1, clamped); None when unknown.
+
+    Both faces draw the cells in their own style from this one count, so a pool reads the same.
+    """
+    if fraction is None:
+        return None
+    return round(max(0.0, min(1.0, fraction)) * width)
+
+
+def used_of(used: float | None, total: float | None) -> float | None:
+    """`used / total` as a fraction, or None when there is no total (an inactive pool)."""
+    if used is None or not total:
+        return None
+    return used / total
+
+
+def expiry(when: int, now: float) -> str:
+    """A DHCP lease's end: "never", "expired", or how long is left ("in 55 min")."""
+    if when <= 0:
+        return "never"
+    left = when - now
+    return "expired" if left <= 0 else f"in {seconds(left)}"

@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass
 
 from vmtui.drivers.base import Hypervisor
+from vmtui.drivers.resources import ResourceHost
 from vmtui.errors import OperationError
 from vmtui.models import DomainInfo
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
@@ -85,6 +86,11 @@ def question(action: LifecycleAction, name: str, host: str) -> str:
     return f"{action.label} {name} on {host}?"
 
 
+def has_saved_state(conn: Hypervisor, ident: str) -> bool:
+    """A managed save image waits on the host: `start` restores the guest from it (a recording has none)."""
+    return isinstance(conn, ResourceHost) and conn.has_managed_save(ident)
+
+
 def run(
     conn: Hypervisor,
     ident: str,
@@ -105,5 +111,8 @@ def run(
     if why is not None:
         raise OperationError(f"{spec.label.lower()} {info.name}: {why}")
     check_cancel(cancel or never_cancelled(), f"{spec.label.lower()} {info.name}")
-    progress(Step(f"{spec.pending} {info.name}"))
+    if action == "start" and has_saved_state(conn, info.uuid):
+        progress(Step(f"restoring {info.name} from its saved state"))
+    else:
+        progress(Step(f"{spec.pending} {info.name}"))
     return conn.lifecycle(info.uuid, action)
