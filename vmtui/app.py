@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -22,16 +22,19 @@ from textual.notifications import SeverityLevel
 from textual.system_commands import SystemCommandsProvider
 
 from vmtui import config
+from vmtui.drivers.base import Hypervisor
 from vmtui.errors import NotFoundError, UsageError, VmtuiError
 from vmtui.fleet import Fleet
 from vmtui.jobs import JobRunner
 from vmtui.messages import (
     ActionRequested,
+    ChangeRequested,
     DomainOpenRequested,
     HostRemoveRequested,
     JobFinished,
     JobProgressed,
     MonitorReported,
+    ResourcesOpenRequested,
 )
 from vmtui.models import HostEntry
 from vmtui.monitor.events import DomainChanged, HostConnected, HostDisconnected, HostSampled, SourceEnded
@@ -40,13 +43,17 @@ from vmtui.ops import lifecycle
 from vmtui.ops.base import Progress
 from vmtui.palette import DomainCommands
 from vmtui.present import one_line
+from vmtui.screens.access import HostAccess, ReloadsAfterJobs
 from vmtui.screens.add_host import AddHostModal
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.domain import DomainScreen
 from vmtui.screens.help import HelpModal
 from vmtui.screens.host import HostScreen
+from vmtui.screens.networks import NetworksScreen
+from vmtui.screens.storage import StorageScreen
 
 log = logging.getLogger("vmtui.app")
+T = TypeVar("T")
 
 
 class VmtuiApp(App[None]):
@@ -278,12 +285,15 @@ class VmtuiApp(App[None]):
         return self.host_screen.selected_uuid()
 
     def on_domain_open_requested(self, message: DomainOpenRequested) -> None:
-        if self.fleet.find(message.uuid) is None:
+        found = self.fleet.find(message.uuid)
+        if found is None:
             self.say("that domain is gone", severity="warning")
             return
         if isinstance(self.screen, DomainScreen):
             self.pop_screen()
-        self.push_screen(DomainScreen(message.uuid, self.fleet))
+        view = found[0]
+        access = None if view.recorded or view.name not in self.entries else self._access(view.name)
+        self.push_screen(DomainScreen(message.uuid, self.fleet, access=access))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpModal):
@@ -334,6 +344,48 @@ class VmtuiApp(App[None]):
             self.host_screen.update_rows(entry.name)
             self._refresh_keys()
 
+    # ----- storage, networks, guest facts: screens load through `_access`; changes come as requests -----
+
+    def _access(self, host: str) -> HostAccess:
+        """Run blocking work with a fresh connection to `host` (on the caller's worker thread)."""
+        entry, connector = self.entries[host], self.connector
+
+        def access(work: Callable[[Hypervisor], T]) -> T:
+            with connector(entry) as conn:
+                return work(conn)
+
+        return access
+
+    def on_resources_open_requested(self, message: ResourcesOpenRequested) -> None:
+        view, entry = self.fleet.hosts.get(message.host), self.entries.get(message.host)
+        if view is None or entry is None or view.recorded:
+            self.say(f"{message.host}: a recording has no {message.kind}", severity="warning")
+            return
+        kind = StorageScreen if message.kind == "storage" else NetworksScreen
+        self.push_screen(kind(message.host, self._access(message.host), writable=not entry.read_only))
+
+    def on_change_requested(self, message: ChangeRequested) -> None:
+        """Refuse on a host that cannot be changed now, ask when the screen has a question, run as a job."""
+        view, entry = self.fleet.hosts.get(message.host), self.entries.get(message.host)
+        why = "it is no longer watched" if view is None or entry is None else self.fleet.write_refusal(view)
+        if why is not None or entry is None:
+            self.say(f"{message.label}: {why}", title="refused", severity="error")
+            return
+        connector, run = self.connector, message.operation
+
+        def operation(progress: Progress, cancel: threading.Event) -> object:
+            with connector(entry) as conn:
+                return run(conn, progress, cancel)
+
+        def start(ok: bool | None = True) -> None:
+            if ok and self.jobs.start(entry.name, message.uuid, message.label, operation) is None:
+                self.say(f"{message.label}: another operation on it is still running", severity="warning")
+
+        if message.question is None:
+            start()
+        else:
+            self.push_screen(ConfirmModal(message.question, detail=message.detail), start)
+
     def on_job_progressed(self, message: JobProgressed) -> None:
         self.jobs.progressed(message.job_id, message.step)
 
@@ -349,6 +401,8 @@ class VmtuiApp(App[None]):
             self.say(f"{message.label}: {message.message}", title=message.host, severity="error")
         self.host_screen.update_rows(message.host)
         self._refresh_keys()
+        if isinstance(self.screen, ReloadsAfterJobs):
+            self.screen.job_finished(message.host)
         poller = self.pollers.get(message.host)
         if poller is not None:
             poller.request_refresh(message.uuid)

@@ -7,13 +7,16 @@ hands state down to them (no screen imports the app).
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from textual.message import Message
 
+from vmtui.drivers.base import Hypervisor
 from vmtui.monitor.events import HostSampled, MonitorEvent
-from vmtui.ops.base import Step
+from vmtui.ops.base import Progress, Step
 
 
 @dataclass
@@ -77,3 +80,33 @@ class HostRemoveRequested(Message):
     """The palette asked to stop watching a host and forget it."""
 
     name: str
+
+
+@dataclass
+class ResourcesOpenRequested(Message):
+    """A screen asked for a host's storage ("storage") or networks ("networks") screen."""
+
+    host: str
+    kind: str
+
+
+ChangeOperation = Callable[[Hypervisor, Progress, threading.Event], object]
+"""A change made through one of `vmtui.ops`' functions, given a connection the job opens."""
+
+
+@dataclass
+class ChangeRequested(Message):
+    """A screen asked for a change on `host` (create or delete a volume, autostart, ...).
+
+    The screen has refused what its data already rules out; the app asks `question` first when there
+    is one, then runs `operation` as a job, where the ops function checks everything again.
+    """
+
+    host: str
+    label: str
+    """What it does, with the names ("Delete volume web.qcow2 from default")."""
+    operation: ChangeOperation
+    question: str | None = None
+    detail: str = ""
+    uuid: str | None = None
+    """The domain it concerns, if any: one job at a time per domain."""

@@ -119,6 +119,13 @@ def bar_cells(fraction: float | None, width: int) -> int | None:
     return round(max(0.0, min(1.0, fraction)) * width)
 
 
+def usage_style(fraction: float | None) -> str:
+    """Rich style of a usage bar (both faces): red from 90 %, yellow from 75 %, as a filling disk deserves."""
+    if fraction is None:
+        return "dim"
+    return "red" if fraction >= 0.9 else "yellow" if fraction >= 0.75 else "green"
+
+
 def used_of(used: float | None, total: float | None) -> float | None:
     """`used / total` as a fraction, or None when there is no total (an inactive pool)."""
     if used is None or not total:

@@ -14,18 +14,19 @@ from rich.text import Text
 
 from vmtui.cli.render import lit
 from vmtui.drivers.resources import GuestFacts, NetworkInfo, PoolInfo, VolumeInfo
-from vmtui.present import MISSING, bar_cells, expiry, pct, size
+from vmtui.present import MISSING, bar_cells, expiry, pct, size, usage_style
 
 BAR_WIDTH = 12
 
 
 def usage_bar(fraction: float | None, width: int = BAR_WIDTH) -> Text:
-    """`█████░░░░ 42.0%`: red from 90 %, yellow from 75 %, as a disk that fills up deserves."""
+    """`█████░░░░ 42.0%`, coloured by `present.usage_style` as in the TUI."""
     cells = bar_cells(fraction, width)
     if cells is None or fraction is None:
         return Text("·" * width + f" {MISSING}", "dim")
-    style = "red" if fraction >= 0.9 else "yellow" if fraction >= 0.75 else "green"
-    return Text("█" * cells, style) + Text("░" * (width - cells), "dim") + Text(f" {pct(fraction * 100)}%")
+    return (
+        Text("█" * cells, usage_style(fraction)) + Text("░" * (width - cells), "dim") + Text(f" {pct(fraction * 100)}%")
+    )
 
 
 def yes_no(flag: bool | None) -> Text:

@@ -15,8 +15,10 @@ import libvirt
 
 from vmtui.drivers.connection import mapped
 from vmtui.drivers.domains import DomainsMixin
+from vmtui.drivers.hostfiles import host_files
 from vmtui.drivers.resources import GuestAddress, GuestFacts
-from vmtui.drivers.xmlres import AGENT_CHANNEL, agent_channel_state
+from vmtui.drivers.xmlres import AGENT_CHANNEL, agent_channel_state, nics
+from vmtui.errors import VmtuiError
 from vmtui.models import state_name
 
 log = logging.getLogger("vmtui.drivers.guest")
@@ -56,6 +58,31 @@ def _addresses(raw: dict[str, Any]) -> tuple[GuestAddress, ...]:
     return tuple(sorted(out, key=lambda a: (a.interface, a.family, a.address)))
 
 
+ARP_TABLE = "/proc/net/arp"
+ARP_HEADER_WORDS = 9
+"""`IP address HW type Flags HW address Mask Device`: the words before the first entry."""
+ATF_COM = 0x2
+"""An entry whose MAC is known (incomplete ones have no MAC yet)."""
+
+
+def parse_arp(text: str, macs: dict[str, str]) -> tuple[GuestAddress, ...]:
+    """The IPv4 addresses `/proc/net/arp` holds for `macs` (MAC -> the NIC's name), sorted.
+
+    Read as words, six per entry, so the one-line form a remote read gives parses the same.
+    """
+    words = text.split()[ARP_HEADER_WORDS:]
+    out = set()
+    for i in range(0, len(words) - 5, 6):
+        ip, _hw_type, flags, mac = words[i : i + 4]
+        try:
+            complete = int(flags, 16) & ATF_COM
+        except ValueError:
+            continue
+        if complete and mac.lower() in macs:
+            out.add(GuestAddress(macs[mac.lower()], mac.lower(), "ipv4", ip, 0))
+    return tuple(sorted(out, key=lambda a: (a.interface, a.address)))
+
+
 def _message(exc: libvirt.libvirtError) -> str:
     return " ".join((exc.get_error_message() or str(exc)).split())
 
@@ -91,7 +118,8 @@ class GuestMixin(DomainsMixin):
                 if saved:
                     note += "; a saved state exists, and starting restores it"
                 return GuestFacts(state, "off", None, autostart=autostart, managed_save=saved, notes=(note,))
-            channel = agent_channel_state(dom.XMLDesc(0))
+            live_xml = dom.XMLDesc(0)
+            channel = agent_channel_state(live_xml)
         notes: list[str] = []
         tried: list[str] = []
         facts: dict[str, str | None] = {}
@@ -120,9 +148,15 @@ class GuestMixin(DomainsMixin):
                 try:
                     found = _addresses(dom.interfaceAddresses(flag, 0))
                 except libvirt.libvirtError as exc:
-                    tried.append(f"{name}: failed")
-                    notes.append(f"{name}: {_message(exc)}")
-                    continue
+                    if name != "arp":
+                        tried.append(f"{name}: failed")
+                        notes.append(f"{name}: {_message(exc)}")
+                        continue
+                    read = self._read_arp(live_xml, _message(exc), notes)
+                    if read is None:
+                        tried.append(f"{name}: failed")
+                        continue
+                    found = read
                 tried.append(f"{name}: {len(found) or 'none'}")
                 if found:
                     source, addresses = name, found
@@ -143,6 +177,21 @@ class GuestMixin(DomainsMixin):
             managed_save=saved,
             notes=tuple(notes),
         )
+
+    def _read_arp(self, live_xml: str, why: str, notes: list[str]) -> tuple[GuestAddress, ...] | None:
+        """The host's ARP table read directly, when libvirt's own lookup fails (libvirt 9.0 cannot parse
+        the netlink answer of newer kernels: "wrong nlmsg len"). None when it cannot be read either."""
+        macs = {n.mac: n.target or n.mac for n in nics(live_xml) if n.mac}
+        try:
+            table = host_files(self.uri).read(ARP_TABLE)
+        except VmtuiError as exc:
+            notes.append(f"arp: libvirt: {why}; {ARP_TABLE}: {exc}")
+            return None
+        if table is None:
+            notes.append(f"arp: libvirt: {why}; {ARP_TABLE} unreadable")
+            return None
+        notes.append(f"arp: read from the host's {ARP_TABLE} (libvirt's lookup failed: {why})")
+        return parse_arp(table, macs)
 
     def _agent_info(self, dom: Any, notes: list[str]) -> dict[str, str | None]:
         """OS and hostname from the agent; an agent too old for guest-get-osinfo still gives addresses."""

@@ -152,10 +152,11 @@ class GuestAddress:
     """ipv4 or ipv6."""
     address: str
     prefix: int
+    """0 when the source does not know it (ARP)."""
 
     @property
     def cidr(self) -> str:
-        return f"{self.address}/{self.prefix}"
+        return f"{self.address}/{self.prefix}" if self.prefix else self.address
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,6 +112,8 @@ class NicXml:
     mac: str
     iface_type: str
     network: str
+    target: str = ""
+    """The host-side device (vnet0) of a running domain."""
 
 
 def nics(text: str) -> list[NicXml]:
@@ -120,12 +122,14 @@ def nics(text: str) -> list[NicXml]:
     for iface in root.iterfind("devices/interface"):
         mac = iface.find("mac")
         source = iface.find("source")
+        target = iface.find("target")
         iface_type = iface.get("type", "")
         out.append(
             NicXml(
                 mac=(mac.get("address", "") if mac is not None else "").lower(),
                 iface_type=iface_type,
                 network=source.get("network", "") if source is not None and iface_type == "network" else "",
+                target=target.get("dev", "") if target is not None else "",
             )
         )
     return out

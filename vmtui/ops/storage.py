@@ -113,15 +113,21 @@ def pools(conn: Hypervisor) -> list[PoolInfo]:
     return live(conn, "storage pools").list_pools()
 
 
-def delete_refusal(conn: ResourceHost, volume: VolumeInfo) -> str | None:
-    """Why `volume` must not be deleted (the domains using it, a volume it backs), or None."""
-    using = users(volume, conn.disk_uses())
+def refusal_of(volume: VolumeInfo, pool_volumes: list[VolumeInfo]) -> str | None:
+    """Why `volume` must not be deleted, from its `used_by` and the volumes of its pool, or None."""
+    using = volume.used_by
     if using:
         return f"domain {', '.join(using)} uses it" if len(using) == 1 else f"domains {', '.join(using)} use it"
-    overlays = [v.name for v in conn.list_volumes(volume.pool) if _same_path(v.backing, volume.path)]
+    overlays = sorted(v.name for v in pool_volumes if _same_path(v.backing, volume.path))
     if overlays:
-        return f"it is the backing file of volume {', '.join(sorted(overlays))}"
+        return f"it is the backing file of volume {', '.join(overlays)}"
     return None
+
+
+def delete_refusal(conn: ResourceHost, volume: VolumeInfo) -> str | None:
+    """Why `volume` must not be deleted (the domains using it, a volume it backs), asked of the host now."""
+    current = replace(volume, used_by=users(volume, conn.disk_uses()))
+    return refusal_of(current, conn.list_volumes(volume.pool))
 
 
 def delete_question(volume: VolumeInfo, host: str) -> str:

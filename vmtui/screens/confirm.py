@@ -26,9 +26,9 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
-            yield Label(self.question, id="confirm-question")
+            yield Label(self.question, id="confirm-question", markup=False)
             if self.detail:
-                yield Label(self.detail, id="confirm-detail")
+                yield Label(self.detail, id="confirm-detail", markup=False)
             with Horizontal(id="confirm-buttons"):
                 yield Button("Yes (y)", variant="error", id="yes")
                 yield Button("No (n)", variant="primary", id="no")

@@ -13,12 +13,16 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from vmtui import present
+from vmtui.drivers.resources import GuestFacts
 from vmtui.explain import Severity, explain
 from vmtui.fleet import Fleet, HostView
-from vmtui.messages import ActionRequested
+from vmtui.messages import ActionRequested, ChangeRequested
 from vmtui.metrics import DomainMetrics
 from vmtui.models import DeviceClass, DomainInfo
+from vmtui.ops.autostart import set_autostart
 from vmtui.present import STATE_STYLE, count, pct, pct_sign, rate, size_kib
+from vmtui.screens.access import HostAccess
+from vmtui.screens.guest_panel import GuestPanel
 from vmtui.screens.host import ACTION_BINDINGS
 from vmtui.widgets.metric_graph import MetricGraph
 
@@ -106,17 +110,22 @@ class DomainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
         *ACTION_BINDINGS,
+        Binding("A", "autostart", "Autostart on/off"),
     ]
 
-    def __init__(self, uuid: str, fleet: Fleet) -> None:
+    def __init__(self, uuid: str, fleet: Fleet, *, access: HostAccess | None = None) -> None:
+        """`access` reaches the domain's host for what the pollers do not collect (guest facts)."""
         super().__init__()
         self.uuid = uuid
         self.fleet = fleet
+        self.access = access
 
     def compose(self) -> ComposeResult:
         yield Header(icon="▣")
         with VerticalScroll(id="domain-body"):
             yield Static(id="summary")
+            if self.access is not None:
+                yield GuestPanel(self.uuid, self.access, id="guest")
             with Horizontal(id="cpu-row"):
                 yield Static(id="vcpus")
                 yield Static(id="exits")
@@ -184,4 +193,36 @@ class DomainScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "lifecycle" and parameters:
             return self.fleet.action_refusal(self.uuid, str(parameters[0])) is None
+        if action == "autostart":
+            found = self.fleet.find(self.uuid)
+            facts = self._facts()
+            writable = found is not None and self.fleet.write_refusal(found[0]) is None
+            return writable and facts is not None and facts.autostart is not None
         return True
+
+    def _facts(self) -> GuestFacts | None:
+        panels = self.query(GuestPanel)
+        return panels.first().facts if panels else None
+
+    def action_autostart(self) -> None:
+        found, facts = self.fleet.find(self.uuid), self._facts()
+        if found is None or facts is None or facts.autostart is None:
+            return
+        uuid, on = self.uuid, not facts.autostart
+        self.post_message(
+            ChangeRequested(
+                found[0].name,
+                f"Autostart {'on' if on else 'off'} for {self.fleet.name_of(uuid)}",
+                lambda conn, progress, cancel: set_autostart(
+                    conn, "domain", uuid, on, progress=progress, cancel=cancel
+                ),
+                uuid=uuid,
+            )
+        )
+
+    def job_finished(self, host: str) -> None:
+        """A job on this host may have changed the guest (saved, started, autostart): ask again."""
+        found = self.fleet.find(self.uuid)
+        if found is not None and found[0].name == host:
+            for panel in self.query(GuestPanel):
+                panel.reload()

@@ -24,6 +24,14 @@ GENERAL_KEYS = (
     ("s / S", "sort by the next column / reverse the order (or click a column header)"),
     ("a", "add a host: name, URI, read-only; saved in hosts.toml like `vmtui hosts add`"),
     ("ctrl+p, Remove host", "stop watching a host and forget it, like `vmtui hosts rm` (asks first)"),
+    ("P", "storage of the selected domain's host: pools with bars, the selected pool's volumes"),
+    (
+        "  n / delete (in storage)",
+        "new volume (name, size, format) / delete the selected one (asks first; refused while used)",
+    ),
+    ("N", "virtual networks of the selected domain's host, with the selected network's DHCP leases"),
+    ("A (domain screen, networks)", "autostart on/off for the domain / the selected network"),
+    ("R (storage, networks)", "ask the host again"),
 )
 
 

@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
 from vmtui.fleet import Fleet
-from vmtui.messages import ActionRequested, DomainOpenRequested
+from vmtui.messages import ActionRequested, DomainOpenRequested, ResourcesOpenRequested
 from vmtui.ops.lifecycle import ACTIONS
 from vmtui.widgets.domain_table import DomainTable
 from vmtui.widgets.hosts_pane import HostsPane
@@ -29,6 +29,8 @@ class HostScreen(Screen[None]):
         Binding("slash", "filter", "Filter", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("a", "app.add_host", "Add host"),
+        Binding("P", "resources('storage')", "Storage"),
+        Binding("N", "resources('networks')", "Networks"),
         *ACTION_BINDINGS,
     ]
 
@@ -98,6 +100,19 @@ class HostScreen(Screen[None]):
     def on_domain_table_highlighted(self, _event: DomainTable.Highlighted) -> None:
         self.refresh_bindings()
 
+    def selected_host(self) -> str | None:
+        """The host of the selected row, else the first host: what P and N open."""
+        uuid = self.selected_uuid()
+        found = self.fleet.find(uuid) if uuid else None
+        if found is not None:
+            return found[0].name
+        return next(iter(self.fleet.hosts), None)
+
+    def action_resources(self, kind: str) -> None:
+        host = self.selected_host()
+        if host is not None:
+            self.post_message(ResourcesOpenRequested(host, kind))
+
     def action_lifecycle(self, action: str) -> None:
         uuid = self.selected_uuid()
         if uuid is not None:
@@ -106,6 +121,9 @@ class HostScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "filter":
             return not isinstance(self.focused, Input)  # in the filter line, "/" is a character
+        if action == "resources":
+            host = self.selected_host()
+            return host is not None and not self.fleet.hosts[host].recorded
         if action == "lifecycle" and parameters:
             # Only what can run is shown (and bound): not on read-only hosts, replays, stale hosts,
             # domains with an operation in flight, or states that do not allow it.
