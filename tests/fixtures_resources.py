@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +75,49 @@ def free_subnet() -> str:
     raise AssertionError("no free 10.x subnet for the test network")
 
 
+@contextmanager
+def isolated_network(prefix: str) -> Iterator[tuple[str, str, str]]:
+    """An active network `<prefix>-net` on bridge `vt<token>` with the host at <subnet>.1/24, no DHCP and no
+    DNS (libvirt starts no dnsmasq for it); yields (name, bridge, subnet) and always removes it."""
+    name, bridge, subnet = f"{prefix}-net", f"vt{prefix.rsplit('-', 1)[1]}"[:15], free_subnet()
+    net_xml = etree.Element("network")
+    etree.SubElement(net_xml, "name").text = name
+    etree.SubElement(net_xml, "bridge", name=bridge)
+    etree.SubElement(net_xml, "dns", enable="no")
+    etree.SubElement(net_xml, "ip", address=f"{subnet}.1", prefix="24")
+    fd, path = tempfile.mkstemp(prefix=f"{prefix}-", suffix=".xml")
+    os.close(fd)
+    net_file = Path(path)
+    net_file.write_bytes(etree.tostring(net_xml))
+    try:
+        virsh("net-define", str(net_file))
+        virsh("net-start", name)
+        yield name, bridge, subnet
+    finally:
+        virsh("net-destroy", name, check=False)
+        virsh("net-undefine", name, check=False)
+        net_file.unlink(missing_ok=True)
+
+
+def add_nic(root: etree._Element, net: str, mac: str) -> None:
+    """A virtio NIC on network `net` with `mac`, without a boot ROM (iPXE crashes under nested KVM)."""
+    devices = root.find("devices")
+    assert devices is not None
+    nic = etree.SubElement(devices, "interface", type="network")
+    etree.SubElement(nic, "mac", address=mac)
+    etree.SubElement(nic, "source", network=net)
+    etree.SubElement(nic, "model", type="virtio")
+    etree.SubElement(nic, "rom", enabled="no")
+
+
+def mac_of(token: str, last: str = "") -> str:
+    return (
+        "52:54:00:" + ":".join(token[i : i + 2] for i in (0, 2, 4))
+        if not last
+        else f"52:54:00:{token[:2]}:{token[2:4]}:{last}"
+    )
+
+
 def guest_xml(name: str, pool: str, disk: str, net: str, mac: str) -> str:
     """The lab's diskless BIOS guest plus a virtio disk from the pool and a NIC on the network."""
     root = etree.fromstring(build_guest_xml(GuestSpec(name=name, domain_type="qemu", nic_model=None, role="test")))
@@ -83,11 +127,7 @@ def guest_xml(name: str, pool: str, disk: str, net: str, mac: str) -> str:
     etree.SubElement(disk_el, "driver", name="qemu", type="qcow2")
     etree.SubElement(disk_el, "source", pool=pool, volume=disk)
     etree.SubElement(disk_el, "target", dev="vda", bus="virtio")
-    nic = etree.SubElement(devices, "interface", type="network")
-    etree.SubElement(nic, "mac", address=mac)
-    etree.SubElement(nic, "source", network=net)
-    etree.SubElement(nic, "model", type="virtio")
-    etree.SubElement(nic, "rom", enabled="no")
+    add_nic(root, net, mac)
     return etree.tostring(root, encoding="unicode")
 
 
@@ -102,35 +142,22 @@ def res_lab() -> Iterator[Lab]:
     token = prefix.rsplit("-", 1)[1]
     pool_dir = Path(tempfile.mkdtemp(prefix=f"{prefix}-pool-"))
     pool_dir.chmod(0o755)  # QEMU runs as libvirt-qemu and must reach the guest's disk
-    subnet = free_subnet()
-    mac = "52:54:00:" + ":".join(token[i : i + 2] for i in (0, 2, 4))
-    made = Lab(
-        prefix, f"{prefix}-pool", pool_dir, f"{prefix}-net", f"vt{token}", subnet, f"{prefix}-g", mac, "disk.qcow2"
-    )
-    net_xml = etree.Element("network")
-    etree.SubElement(net_xml, "name").text = made.net
-    etree.SubElement(net_xml, "bridge", name=made.bridge)
-    etree.SubElement(net_xml, "dns", enable="no")  # no DNS and no <dhcp>: libvirt starts no dnsmasq
-    etree.SubElement(net_xml, "ip", address=f"{subnet}.1", prefix="24")
-    net_file = Path(tempfile.mkstemp(prefix=f"{prefix}-", suffix=".xml")[1])
-    net_file.write_bytes(etree.tostring(net_xml))
+    pool, guest, disk, mac = f"{prefix}-pool", f"{prefix}-g", "disk.qcow2", mac_of(token)
     try:
-        virsh("pool-define-as", made.pool, "dir", "--target", str(pool_dir))
-        virsh("pool-start", made.pool)
-        virsh("vol-create-as", made.pool, made.disk, "16M", "--format", "qcow2")
-        virsh("net-define", str(net_file))
-        virsh("net-start", made.net)
-        conn.define_and_start(guest_xml(made.guest, made.pool, made.disk, made.net, mac))
-        yield made
+        with isolated_network(prefix) as (net, bridge, subnet):
+            virsh("pool-define-as", pool, "dir", "--target", str(pool_dir))
+            virsh("pool-start", pool)
+            virsh("vol-create-as", pool, disk, "16M", "--format", "qcow2")
+            try:
+                conn.define_and_start(guest_xml(guest, pool, disk, net, mac))
+                yield Lab(prefix, pool, pool_dir, net, bridge, subnet, guest, mac, disk)
+            finally:
+                conn.destroy_and_undefine(guest)
     finally:
-        conn.destroy_and_undefine(made.guest)
         conn.close()
-        virsh("net-destroy", made.net, check=False)
-        virsh("net-undefine", made.net, check=False)
-        if virsh("pool-info", made.pool, check=False):
-            for vol in vol_names(made.pool, pool_dir):
-                virsh("vol-delete", "--pool", made.pool, vol, check=False)
-            virsh("pool-destroy", made.pool, check=False)
-            virsh("pool-undefine", made.pool, check=False)
+        if virsh("pool-info", pool, check=False):
+            for vol in vol_names(pool, pool_dir):
+                virsh("vol-delete", "--pool", pool, vol, check=False)
+            virsh("pool-destroy", pool, check=False)
+            virsh("pool-undefine", pool, check=False)
         shutil.rmtree(pool_dir, ignore_errors=True)
-        net_file.unlink(missing_ok=True)

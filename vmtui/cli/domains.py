@@ -24,6 +24,7 @@ from vmtui.cli.common import (
     guarded,
 )
 from vmtui.cli.targets import label, on_each_host, open_entry, resolve_targets
+from vmtui.drivers.base import Hypervisor
 from vmtui.errors import NotFoundError, OperationError, UsageError
 from vmtui.models import DomainInfo, HostEntry, HostInfo
 from vmtui.ops import lifecycle
@@ -121,7 +122,7 @@ def _measure(
 
     entry = find_domain(targets, domain)
     facts = None
-    with open_entry(entry) as conn:
+    with _open_for_guest(entry) if guest else open_entry(entry) as conn:
         info = conn.domain(domain)
         host_info = conn.host_info(probe=not only_running)
         if only_running and info.state != "running":
@@ -140,6 +141,21 @@ def _measure(
     return entry, info, metrics, host_info, facts
 
 
+def _open_for_guest(entry: HostEntry) -> Hypervisor:
+    """Read-write when allowed: libvirt lets only read-write connections talk to a guest agent. A host
+    that refuses it (a read-only user) is opened read-only, and the guest facts say the agent was not asked."""
+    from dataclasses import replace
+
+    from vmtui.errors import DeniedError
+
+    try:
+        return open_entry(entry)
+    except DeniedError:
+        if entry.read_only:
+            raise
+        return open_entry(replace(entry, read_only=True))
+
+
 @guarded(read_only_safe=True)
 def stats(
     domain: DomainArg,
@@ -148,11 +164,15 @@ def stats(
     connect: ConnectOpt = None,
     host: HostOpt = None,
     replay: ReplayOpt = None,
+    read_only: ReadOnlyOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Every metric of one domain, from two samples `--interval` seconds apart, and what its guest says
-    about itself: IP addresses (agent, else DHCP lease or ARP, with the source), OS and hostname."""
-    targets = resolve_targets(connect, host, read_only=True, replay=replay)
+    about itself: IP addresses (agent, else DHCP lease or ARP, with the source), OS and hostname.
+
+    Changes nothing; the connection is read-write only because libvirt lets only such a connection ask
+    the guest agent (with --read-only, the facts come from DHCP leases or ARP)."""
+    targets = resolve_targets(connect, host, read_only=read_only, replay=replay)
     entry, info, metrics, _, facts = _measure(domain, interval, targets, only_running=False, guest=True)
     if metrics is None:  # cannot happen with only_running=False; keeps the type checker honest
         raise NotFoundError(f"domain {domain!r} could not be sampled")

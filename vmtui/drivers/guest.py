@@ -131,6 +131,10 @@ class GuestMixin(DomainsMixin):
         elif channel == "disconnected":
             agent = "disconnected"
             notes.append("no guest agent answers on its channel (is qemu-guest-agent running in the guest?)")
+        elif self.read_only:
+            # libvirt refuses agent commands on read-only connections ("operation forbidden").
+            agent = "not asked"
+            notes.append("guest agent not asked: libvirt lets only read-write connections talk to it")
         else:
             agent = "connected"
             try:

@@ -169,7 +169,8 @@ class GuestFacts:
     state: str
     agent: str
     """connected; disconnected (a channel, but nothing answers in the guest); absent (no channel);
-    off (the domain is not running); unusable (the channel is there but the call failed)."""
+    off (the domain is not running); unusable (the channel is there but the call failed); not asked
+    (a read-only connection, which libvirt does not let talk to an agent)."""
     address_source: str | None
     """agent, lease or arp: where `addresses` came from; None when no source had any."""
     addresses: tuple[GuestAddress, ...] = ()
