@@ -25,10 +25,17 @@ log = logging.getLogger("vmtui.drivers.guest")
 
 FAMILIES = {0: "ipv4", 1: "ipv6"}
 HOST_SOURCES = (
-    ("lease", libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE),
-    ("arp", libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP),
+    ("lease", libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, frozenset({"network"}), "no NIC on a libvirt network"),
+    (
+        "arp",
+        libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP,
+        frozenset({"network", "bridge", "direct", "ethernet"}),
+        "no NIC the host sees on a bridge",
+    ),
 )
-"""What the host itself saw, in the order asked when the agent gave nothing."""
+"""What the host itself saw, in the order asked when the agent gave nothing: the source, libvirt's
+flag, the NIC types it can know about (a user-mode NIC is in no lease file and no ARP table, so it
+is not asked, which spares a remote host an SSH round trip), and what is said when none is there."""
 
 
 def _is_loopback(address: str) -> bool:
@@ -148,23 +155,7 @@ class GuestMixin(DomainsMixin):
         if addresses:
             source = "agent"
         else:
-            for name, flag in HOST_SOURCES:
-                try:
-                    found = _addresses(dom.interfaceAddresses(flag, 0))
-                except libvirt.libvirtError as exc:
-                    if name != "arp":
-                        tried.append(f"{name}: failed")
-                        notes.append(f"{name}: {_message(exc)}")
-                        continue
-                    read = self._read_arp(live_xml, _message(exc), notes)
-                    if read is None:
-                        tried.append(f"{name}: failed")
-                        continue
-                    found = read
-                tried.append(f"{name}: {len(found) or 'none'}")
-                if found:
-                    source, addresses = name, found
-                    break
+            source, addresses = self._host_addresses(dom, live_xml, tried, notes)
         if source is None:
             notes.append("no addresses: no agent reported any, no DHCP lease and no ARP entry for the guest's MACs")
         return GuestFacts(
@@ -181,6 +172,30 @@ class GuestMixin(DomainsMixin):
             managed_save=saved,
             notes=tuple(notes),
         )
+
+    def _host_addresses(
+        self, dom: Any, live_xml: str, tried: list[str], notes: list[str]
+    ) -> tuple[str | None, tuple[GuestAddress, ...]]:
+        """The first of DHCP leases and ARP that knows the guest's NICs; each one asked goes into `tried`."""
+        types = {n.iface_type for n in nics(live_xml)}
+        for name, flag, useful, nothing in HOST_SOURCES:
+            if not types & useful:
+                tried.append(f"{name}: not asked ({nothing})")
+                continue
+            try:
+                found = _addresses(dom.interfaceAddresses(flag, 0))
+            except libvirt.libvirtError as exc:
+                read = self._read_arp(live_xml, _message(exc), notes) if name == "arp" else None
+                if read is None:
+                    tried.append(f"{name}: failed")
+                    if name != "arp":
+                        notes.append(f"{name}: {_message(exc)}")
+                    continue
+                found = read
+            tried.append(f"{name}: {len(found) or 'none'}")
+            if found:
+                return name, found
+        return None, ()
 
     def _read_arp(self, live_xml: str, why: str, notes: list[str]) -> tuple[GuestAddress, ...] | None:
         """The host's ARP table read directly, when libvirt's own lookup fails (libvirt 9.0 cannot parse
