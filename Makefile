@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test check lint typecheck unit bench clean
+.PHONY: setup demo test check lint typecheck unit bench mutation clean
 
 setup:
 	@bash scripts/setup.sh
@@ -25,16 +25,23 @@ lint:
 typecheck:
 	$(BIN)/mypy
 	MYPYPATH=tests $(BIN)/mypy --strict --explicit-package-bases \
-		tests/unit tests/integration tests/lab tests/conftest.py tests/fixtures_lab.py tests/fixtures_resources.py
+		tests/unit tests/integration tests/lab tests/conftest.py tests/fixtures_lab.py tests/sriov_host.py tests/fixtures_resources.py
 	$(BIN)/mypy --strict --explicit-package-bases tests/tui scripts
 	MYPYPATH=bench $(BIN)/mypy --strict --explicit-package-bases bench
 
 unit: setup
 	$(BIN)/pytest tests/unit -q
 
+# Deliberate bugs in the core rules (metrics, explain, filters, XML reader, config, lifecycle rules),
+# to show the unit tests catch them. Long (minutes); not part of `make test`. Report: per module.
+mutation: setup
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[mutation]'
+	$(BIN)/mutmut run --max-children 2 || true
+	$(BIN)/python scripts/mutation_report.py
+
 bench: setup
 	$(BIN)/python bench/bench_collector.py
 	$(BIN)/python bench/bench_tui.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache snapshot_report.html
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache snapshot_report.html mutants

@@ -60,8 +60,9 @@ def run_app(variant: str, uri: str) -> None:
 
     from vmtui.fleet import DomainRow
     from vmtui.screens.host import HostScreen
-    from vmtui.widgets.domain_table import COLUMNS, DomainTable, format_row
+    from vmtui.widgets.domain_table import DomainTable, format_row
     from vmtui.widgets.hosts_pane import HostsPane
+    from vmtui.widgets.table_layout import COLUMNS
 
     class NaiveHostScreen(HostScreen):
         def compose(self) -> ComposeResult:

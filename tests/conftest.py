@@ -1,7 +1,9 @@
 """Shared fixtures: an isolated VMTUI_HOME, the real local libvirtd, and guests the tests own.
 
 Every guest a test makes is named `vmtui-test-<random>-...` and removed in a finalizer, also when
-the test fails. Tests that need QEMU skip, with the reason printed, only when libvirtd is absent.
+the test fails. Locally, tests that need what this machine lacks (libvirtd, KVM, tmux, the lab)
+skip with the reason; in CI (`CI` set) a skip is a failure naming the test: CI must run everything.
+No test touches the user's own config, state or cache: the session checks them before and after.
 """
 
 from __future__ import annotations
@@ -29,6 +31,55 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
 VMTUI = str(ROOT / ".venv" / "bin" / "vmtui") if (ROOT / ".venv" / "bin" / "vmtui").exists() else "vmtui"
 LOCAL_URI = "qemu:///system"
+MARKUP_NAME = "[b]bold[reverse]r[link=x]y[@click=app.quit]z"
+
+
+IN_CI = bool(os.environ.get("CI"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """In CI a skipped test fails, with its reason: a green run must mean everything ran."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid} was skipped in CI, where nothing may be: {reason}"
+
+
+def _real_home_files() -> dict[str, tuple[int, int]]:
+    """(mtime, size) of every file in the user's real vmtui config, state and cache dirs."""
+    import platformdirs
+
+    found: dict[str, tuple[int, int]] = {}
+    for folder in (platformdirs.user_config_dir("vmtui"), platformdirs.user_state_dir("vmtui"),
+                   platformdirs.user_cache_dir("vmtui")):  # fmt: skip
+        for path in Path(folder).rglob("*"):
+            if path.is_file():
+                stat = path.stat()
+                found[str(path)] = (stat.st_mtime_ns, stat.st_size)
+    return found
+
+
+_REAL_HOME_BEFORE = _real_home_files()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any test wrote into the user's real vmtui files."""
+    after = _real_home_files()
+    if after != _REAL_HOME_BEFORE:
+        changed = sorted(k for k in set(after) | set(_REAL_HOME_BEFORE) if after.get(k) != _REAL_HOME_BEFORE.get(k))
+        print(f"\nthe test run touched the user's real vmtui files: {changed}", file=sys.stderr)
+        session.exitstatus = 1
+
+
+def need(available: bool, reason: str) -> None:
+    """Skip locally (saying why), fail in CI: for tests that need part of the real stack."""
+    if not available:
+        if IN_CI:
+            pytest.fail(f"CI must have this: {reason}")
+        pytest.skip(reason)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -61,8 +112,8 @@ def local_conn() -> Iterator[Connection]:
     try:
         conn = connect(LOCAL_URI)
     except VmtuiError as exc:
-        print(f"\nSKIP reason: local libvirtd not reachable: {exc}", file=sys.stderr)
-        pytest.skip(f"local libvirtd not reachable ({exc}); run `make setup`")
+        need(False, f"local libvirtd not reachable ({exc}); run `make setup`")
+        raise
     yield conn
     conn.close()
 
@@ -94,6 +145,7 @@ class Guests:
 def guests(local_conn: Connection) -> Iterator[Guests]:
     """Real guests on the local libvirtd: paravirtual and emulated NICs, KVM when usable, plus TCG."""
     kvm = local_conn.host_info().kvm_usable
+    need(kvm, "KVM is not usable here (/dev/kvm); the KVM half of these tests needs it")
     accel = "kvm" if kvm else "qemu"
     g = Guests(local_conn, f"vmtui-test-{secrets.token_hex(3)}", kvm, {})
     try:
@@ -102,6 +154,8 @@ def guests(local_conn: Connection) -> Iterator[Guests]:
         g.make("tcg", domain_type="qemu", nic_model="virtio")
         # XML metacharacters in a name must survive define -> XMLDesc -> JSON unchanged.
         g.make("quotes", name=f"{g.prefix}-q'\"<&>", domain_type="qemu", nic_model=None)
+        # Rich and Textual markup in a name must be shown as typed, never as bold, a link or an action.
+        g.make("markup", name=f"{g.prefix}-{MARKUP_NAME}", domain_type="qemu", nic_model=None)
         yield g
     finally:
         g.remove_all()

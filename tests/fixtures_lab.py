@@ -113,6 +113,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
     """The multi-host lab, up once per session with guests; always down at the end."""
     reason = lab_unavailable()
     if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the lab: {reason}")
         pytest.skip(reason)
     # Share the session's VMTUI_HOME when conftest made one, so every test's `vmtui` sees the lab hosts.
     try:

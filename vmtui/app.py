@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -22,19 +22,22 @@ from textual.notifications import SeverityLevel
 from textual.system_commands import SystemCommandsProvider
 
 from vmtui import config
-from vmtui.drivers.base import Hypervisor
 from vmtui.errors import NotFoundError, UsageError, VmtuiError
 from vmtui.fleet import Fleet
 from vmtui.jobs import JobRunner
 from vmtui.messages import (
     ActionRequested,
-    ChangeRequested,
+    DataFetched,
+    DevicesOpenRequested,
     DomainOpenRequested,
+    FetchRequested,
     HostRemoveRequested,
     JobFinished,
     JobProgressed,
     MonitorReported,
+    OperationRequested,
     ResourcesOpenRequested,
+    SriovOpenRequested,
 )
 from vmtui.models import HostEntry
 from vmtui.monitor.events import DomainChanged, HostConnected, HostDisconnected, HostSampled, SourceEnded
@@ -43,17 +46,18 @@ from vmtui.ops import lifecycle
 from vmtui.ops.base import Progress
 from vmtui.palette import DomainCommands
 from vmtui.present import one_line
-from vmtui.screens.access import HostAccess, ReloadsAfterJobs
 from vmtui.screens.add_host import AddHostModal
 from vmtui.screens.confirm import ConfirmModal
+from vmtui.screens.devices import DevicesScreen
 from vmtui.screens.domain import DomainScreen
+from vmtui.screens.fetching import FetchingScreen
 from vmtui.screens.help import HelpModal
 from vmtui.screens.host import HostScreen
 from vmtui.screens.networks import NetworksScreen
+from vmtui.screens.sriov import SriovScreen
 from vmtui.screens.storage import StorageScreen
 
 log = logging.getLogger("vmtui.app")
-T = TypeVar("T")
 
 
 class VmtuiApp(App[None]):
@@ -66,6 +70,8 @@ class VmtuiApp(App[None]):
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {SystemCommandsProvider, DomainCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
+        # Ctrl-C quits at once, as in every terminal program (Textual's default only says how to quit).
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
     ]
 
@@ -170,7 +176,7 @@ class VmtuiApp(App[None]):
                 self.fleet.sampled(event.host, event.tick, event.domains)
                 self.host_screen.update_rows(event.host)
                 screen = self.screen
-                if isinstance(screen, DomainScreen) and screen.uuid in view.domains:
+                if isinstance(screen, (DomainScreen, DevicesScreen)) and screen.uuid in view.domains:
                     screen.refresh_data()
                 self._refresh_keys()
             case HostDisconnected():
@@ -285,15 +291,12 @@ class VmtuiApp(App[None]):
         return self.host_screen.selected_uuid()
 
     def on_domain_open_requested(self, message: DomainOpenRequested) -> None:
-        found = self.fleet.find(message.uuid)
-        if found is None:
+        if self.fleet.find(message.uuid) is None:
             self.say("that domain is gone", severity="warning")
             return
         if isinstance(self.screen, DomainScreen):
             self.pop_screen()
-        view = found[0]
-        access = None if view.recorded or view.name not in self.entries else self._access(view.name)
-        self.push_screen(DomainScreen(message.uuid, self.fleet, access=access))
+        self.push_screen(DomainScreen(message.uuid, self.fleet))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpModal):
@@ -344,48 +347,6 @@ class VmtuiApp(App[None]):
             self.host_screen.update_rows(entry.name)
             self._refresh_keys()
 
-    # ----- storage, networks, guest facts: screens load through `_access`; changes come as requests -----
-
-    def _access(self, host: str) -> HostAccess:
-        """Run blocking work with a fresh connection to `host` (on the caller's worker thread)."""
-        entry, connector = self.entries[host], self.connector
-
-        def access(work: Callable[[Hypervisor], T]) -> T:
-            with connector(entry) as conn:
-                return work(conn)
-
-        return access
-
-    def on_resources_open_requested(self, message: ResourcesOpenRequested) -> None:
-        view, entry = self.fleet.hosts.get(message.host), self.entries.get(message.host)
-        if view is None or entry is None or view.recorded:
-            self.say(f"{message.host}: a recording has no {message.kind}", severity="warning")
-            return
-        kind = StorageScreen if message.kind == "storage" else NetworksScreen
-        self.push_screen(kind(message.host, self._access(message.host), writable=not entry.read_only))
-
-    def on_change_requested(self, message: ChangeRequested) -> None:
-        """Refuse on a host that cannot be changed now, ask when the screen has a question, run as a job."""
-        view, entry = self.fleet.hosts.get(message.host), self.entries.get(message.host)
-        why = "it is no longer watched" if view is None or entry is None else self.fleet.write_refusal(view)
-        if why is not None or entry is None:
-            self.say(f"{message.label}: {why}", title="refused", severity="error")
-            return
-        connector, run = self.connector, message.operation
-
-        def operation(progress: Progress, cancel: threading.Event) -> object:
-            with connector(entry) as conn:
-                return run(conn, progress, cancel)
-
-        def start(ok: bool | None = True) -> None:
-            if ok and self.jobs.start(entry.name, message.uuid, message.label, operation) is None:
-                self.say(f"{message.label}: another operation on it is still running", severity="warning")
-
-        if message.question is None:
-            start()
-        else:
-            self.push_screen(ConfirmModal(message.question, detail=message.detail), start)
-
     def on_job_progressed(self, message: JobProgressed) -> None:
         self.jobs.progressed(message.job_id, message.step)
 
@@ -395,17 +356,96 @@ class VmtuiApp(App[None]):
             self.fleet.pending.pop(message.uuid, None)
         if not self.is_running or message.host not in self.fleet.hosts:
             return
-        if message.ok:
-            self.say(f"{message.label}: done", title=message.host)
+        summary = getattr(message.result, "summary", None)
+        text = str(summary()) if callable(summary) else "done"
+        if message.ok and getattr(message.result, "ok", True) is False:
+            # A device change can succeed in one half and fail in the other: that is an error to see.
+            self.say(f"{message.label}: {text}", title=message.host, severity="error")
+        elif message.ok:
+            self.say(f"{message.label}: {text}", title=message.host)
         else:
             self.say(f"{message.label}: {message.message}", title=message.host, severity="error")
+        if isinstance(self.screen, FetchingScreen):
+            self.screen.refetch()
         self.host_screen.update_rows(message.host)
         self._refresh_keys()
-        if isinstance(self.screen, ReloadsAfterJobs):
-            self.screen.job_finished(message.host)
         poller = self.pollers.get(message.host)
         if poller is not None:
             poller.request_refresh(message.uuid)
+
+    # ----- devices, SR-IOV, storage, networks, guest facts: changes as jobs, data fetched off the loop ----
+
+    def on_devices_open_requested(self, message: DevicesOpenRequested) -> None:
+        if self.fleet.find(message.uuid) is None:
+            self.say("that domain is gone", severity="warning")
+            return
+        self.push_screen(DevicesScreen(message.uuid, self.fleet))
+
+    def on_sriov_open_requested(self, message: SriovOpenRequested) -> None:
+        if message.host in self.fleet.hosts:
+            self.push_screen(SriovScreen(message.host, self.fleet))
+
+    def on_resources_open_requested(self, message: ResourcesOpenRequested) -> None:
+        view, entry = self.fleet.hosts.get(message.host), self.entries.get(message.host)
+        if view is None or entry is None or view.recorded:
+            self.say(f"{message.host}: a recording has no {message.kind}", severity="warning")
+            return
+        kind = StorageScreen if message.kind == "storage" else NetworksScreen
+        self.push_screen(kind(message.host, writable=not entry.read_only))
+
+    def on_fetch_requested(self, message: FetchRequested) -> None:
+        entry = self.entries.get(message.host)
+        if entry is None:
+            return
+        fetch = message.fetch
+
+        def read() -> object:
+            with self.connector(entry) as conn:
+                return fetch(conn)
+
+        self.jobs.fetch(message.key, message.host, read)
+
+    def on_data_fetched(self, message: DataFetched) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, FetchingScreen) and screen.fetch_key == message.key:
+                screen.show_data(message)
+
+    def on_operation_requested(self, message: OperationRequested) -> None:
+        """Refuse (host not writable, the domain busy), ask when the screen gave a question, then run a job."""
+        view = self.fleet.hosts.get(message.host)
+        entry = self.entries.get(message.host)
+        if view is None or entry is None:
+            return
+        why = self.fleet.write_refusal(view)
+        if why is None and message.uuid is not None and message.uuid in self.fleet.pending:
+            why = f"{self.fleet.pending[message.uuid]} still running"
+        if why is not None:
+            self.say(f"{message.label}: {why}", title="refused", severity="error")
+            return
+        if message.question is None:
+            self._start_operation(entry, message)
+            return
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self._start_operation(entry, message)
+
+        self.push_screen(ConfirmModal(message.question, detail=message.detail), answered)
+
+    def _start_operation(self, entry: HostEntry, message: OperationRequested) -> None:
+        run = message.run
+
+        def operation(progress: Progress, cancel: threading.Event) -> object:
+            with self.connector(entry) as conn:
+                return run(conn, progress, cancel)
+
+        if self.jobs.start(entry.name, message.uuid, message.label, operation) is None:
+            self.say(f"{message.label}: another change of this domain is still running", severity="warning")
+            return
+        if message.uuid is not None:
+            self.fleet.pending[message.uuid] = message.pending
+            self.host_screen.update_rows(entry.name)
+            self._refresh_keys()
 
 
 def launch(entries: Sequence[HostEntry]) -> None:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import platformdirs
 
-from vmtui.errors import NotFoundError, UsageError, VmtuiError
+from vmtui.drivers.uri import validate_uri
+from vmtui.errors import NotFoundError, UsageError
 from vmtui.models import HostEntry
 
 APP = "vmtui"
@@ -46,7 +47,9 @@ def paths() -> Paths:
     """The current paths (read from the environment on every call, so tests can move them)."""
     home = os.environ.get("VMTUI_HOME")
     if home:
-        base = Path(home)
+        base = Path(home).absolute()
+        if base.exists() and not base.is_dir():
+            raise ConfigError(f"VMTUI_HOME={home} is not a directory", hint="point it at a directory (made if missing)")
         return Paths(config=base / "config", state=base / "state", cache=base / "cache")
     return Paths(
         config=Path(platformdirs.user_config_dir(APP)),
@@ -71,23 +74,28 @@ class HostStore:
         self.path = path or paths().hosts_file
 
     def load(self) -> list[HostEntry]:
-        """All saved hosts, in file order."""
+        """All saved hosts, in file order; a file that is not exactly right is refused, naming where.
+
+        A typo must never change what vmtui does: `readonly = true` would otherwise open a host
+        read-write that its owner meant to be read-only.
+        """
         try:
-            with self.path.open("rb") as fh:
-                data = tomllib.load(fh)
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return []
-        except (tomllib.TOMLDecodeError, OSError) as exc:
-            raise VmtuiError(f"cannot read {self.path}: {exc}") from exc
-        hosts = data.get("hosts", {})
-        if not isinstance(hosts, dict):
-            raise VmtuiError(f"{self.path}: [hosts] must be a table")
-        entries = []
-        for name, body in hosts.items():
-            if not isinstance(body, dict) or not isinstance(body.get("uri"), str):
-                raise VmtuiError(f"{self.path}: host {name!r} needs a string 'uri'")
-            entries.append(HostEntry(name=name, uri=body["uri"], read_only=bool(body.get("read_only", False))))
-        return entries
+        except IsADirectoryError as exc:
+            raise ConfigError(f"{self.path} is a directory, not a hosts file") from exc
+        except OSError as exc:
+            raise ConfigError(f"cannot read {self.path}: {exc.strerror}") from exc
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{self.path} is not UTF-8 text (a TOML file is expected)") from exc
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{self.path}: not valid TOML: {exc}") from exc
+        return _entries(self.path, text, data)
 
     def get(self, name: str) -> HostEntry:
         for entry in self.load():
@@ -98,11 +106,13 @@ class HostStore:
     def add(self, entry: HostEntry, *, replace: bool = False) -> None:
         """Save a host; refuses to overwrite one of the same name unless `replace`."""
         validate_host_name(entry.name)
-        if not entry.uri.strip():
-            raise UsageError("the URI must not be empty")
+        validate_uri(entry.uri)
         entries = self.load()
         if not replace and any(e.name == entry.name for e in entries):
             raise UsageError(f"a host named {entry.name!r} is already saved", hint="remove it first")
+        same = [e.name for e in entries if e.uri == entry.uri and e.name != entry.name]
+        if same:
+            raise UsageError(f"{entry.uri} is already saved as {same[0]!r}", hint="one name per host")
         entries = [e for e in entries if e.name != entry.name] + [entry]
         self._write(entries)
 
@@ -128,6 +138,76 @@ class HostStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+HOST_KEYS = {"uri": str, "read_only": bool}
+"""The keys of a [hosts.NAME] table and their TOML types; anything else is refused."""
+
+
+class ConfigError(UsageError):
+    """hosts.toml is not exactly right (exit 2, nothing changed)."""
+
+
+def _line_of(text: str, name: str, key: str | None = None) -> int:
+    """The line (1-based) of host `name`'s table, or of `key` inside it; 0 when not found."""
+    headers = (f"[hosts.{name}]", f'[hosts."{name}"]', f"[hosts.'{name}']")
+    start = None
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip().replace(" ", "")
+        if start is None:
+            if stripped in {h.replace(" ", "") for h in headers}:
+                start = number
+                if key is None:
+                    return number
+            continue
+        if stripped.startswith("["):
+            break
+        if key is not None and re.match(rf"^[\"']?{re.escape(key)}[\"']?\s*=", line.strip()):
+            return number
+    return start or 0
+
+
+def _entries(path: Path, text: str, data: dict[str, object]) -> list[HostEntry]:
+    def fail(message: str, name: str | None = None, key: str | None = None) -> ConfigError:
+        line = _line_of(text, name, key) if name is not None else 0
+        where = f"{path}:{line}" if line else str(path)
+        return ConfigError(f"{where}: {message}")
+
+    extra = sorted(set(data) - {"hosts"})
+    if extra:
+        line = next(
+            (n for n, t in enumerate(text.splitlines(), 1) if re.match(rf"^\s*{re.escape(extra[0])}\s*[=.]", t)), 0
+        )
+        where = f"{path}:{line}" if line else str(path)
+        raise ConfigError(f"{where}: unknown top-level key {extra[0]!r} (only [hosts.NAME] tables belong here)")
+    hosts = data.get("hosts", {})
+    if not isinstance(hosts, dict):
+        raise fail("'hosts' must be a table of [hosts.NAME] tables")
+    entries: list[HostEntry] = []
+    seen_uris: dict[str, str] = {}
+    for name, body in hosts.items():
+        if not HOST_NAME_RE.match(name):
+            raise fail(f"hosts.{name!r}: invalid host name (letters, digits, '.', '_', '-')", name)
+        if not isinstance(body, dict):
+            raise fail(f'hosts.{name}: must be a table with uri = "..."', name)
+        for key, value in body.items():
+            if key not in HOST_KEYS:
+                raise fail(f"hosts.{name}.{key}: unknown key (known: {', '.join(HOST_KEYS)})", name, key)
+            if not isinstance(value, HOST_KEYS[key]):
+                kind = "true or false (without quotes)" if HOST_KEYS[key] is bool else "a string"
+                raise fail(f"hosts.{name}.{key}: must be {kind}, not {value!r}", name, key)
+        if "uri" not in body:
+            raise fail(f'hosts.{name}: uri = "..." is missing', name)
+        try:
+            validate_uri(body["uri"])
+        except UsageError as exc:
+            raise fail(f"hosts.{name}.uri: {exc.message}", name, "uri") from exc
+        if body["uri"] in seen_uris:
+            other = seen_uris[body["uri"]]
+            raise fail(f"hosts.{name}.uri: the same URI as host {other!r} (every domain would show twice)", name, "uri")
+        seen_uris[body["uri"]] = name
+        entries.append(HostEntry(name=name, uri=body["uri"], read_only=body.get("read_only", False)))
+    return entries
 
 
 def resolve_targets(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from shlex import quote
 
 from vmtui.metrics import DomainMetrics
 from vmtui.models import Accelerator, DeviceClass, DomainInfo, HostInfo
@@ -65,30 +66,59 @@ def _io_exit_evidence(m: DomainMetrics | None) -> tuple[tuple[str, ...], float]:
     return (f"IO exits {fmt(io, '/s')}, MMIO exits {fmt(mmio, '/s')} (whole VM)",), io + mmio
 
 
+TCG_HIGH_CPU_PCT = 50.0
+TCG_MEDIUM_CPU_PCT = 10.0
+
+
+def _tcg_severity(m: DomainMetrics | None) -> Severity:
+    """Emulation costs in proportion to what the guest runs: an idle TCG guest costs little now."""
+    cpu = m.cpu_pct if m is not None else None
+    if cpu is None:
+        return Severity.MEDIUM
+    if cpu >= TCG_HIGH_CPU_PCT:
+        return Severity.HIGH
+    return Severity.MEDIUM if cpu >= TCG_MEDIUM_CPU_PCT else Severity.LOW
+
+
 def _accelerator(info: DomainInfo, m: DomainMetrics | None, host: HostInfo | None) -> list[Finding]:
     if info.accelerator is not Accelerator.TCG:
         return []
     evidence = ["<domain type='qemu'>: QEMU's TCG translates every guest instruction"]
     if m is not None and m.cpu_pct is not None:
         evidence.append(f"CPU {fmt(m.cpu_pct, ' %')} of a core")
+    severity = _tcg_severity(m)
+    weight = (m.cpu_pct or 0.0) if m else 0.0
+    if host is not None and host.kvm_usable and host.kvm_module == "kvm_pvm":
+        # A fix the host cannot take is not offered: stock guest kernels hang under nested PVM.
+        return [
+            Finding(
+                "accelerator-tcg",
+                severity,
+                "Software emulation (TCG): this host's KVM (nested kvm_pvm) cannot run it",
+                (*evidence, f"host {host.hostname}: KVM is kvm_pvm, under which stock Linux kernels hang"),
+                "nothing to change on this host; on a host with VT-x/AMD-V, <domain type='kvm'> removes this cost",
+                weight=weight,
+            )
+        ]
     if host is not None and host.kvm_usable:
         return [
             Finding(
                 "accelerator-tcg",
-                Severity.HIGH,
+                severity,
                 "Software emulation (TCG) although KVM is available on this host",
                 (*evidence, f"host {host.hostname}: KVM usable"),
                 "set <domain type='kvm'> (virsh edit, then restart the VM) for hardware-assisted virtualization",
-                weight=(m.cpu_pct or 0.0) if m else 0.0,
+                weight=weight,
             )
         ]
     return [
         Finding(
             "accelerator-tcg",
-            Severity.MEDIUM,
+            severity,
             "Software emulation (TCG): this host offers no usable KVM",
             (*evidence, "host: KVM not usable"),
             "enable VT-x/AMD-V in firmware, load kvm_intel/kvm_amd and make /dev/kvm accessible to QEMU",
+            weight=weight,
         )
     ]
 
@@ -107,20 +137,30 @@ def _devices(info: DomainInfo, m: DomainMetrics | None) -> list[Finding]:
                     severity,
                     f"NIC {dev.name} is {dev.model} (emulated): every packet costs VM exits",
                     (f"<model type='{dev.model}'/> ({dev.detail})", *evidence),
-                    f"switch NIC {dev.name} to virtio: <model type='virtio'/> (the guest needs virtio-net; "
-                    "Linux has it, Windows needs the virtio-win drivers)",
+                    f"switch NIC {dev.name} to virtio: vmtui devices virtio {quote(info.name)} --nic "
+                    f"{dev.mac or dev.name} (key v in the TUI; live when the guest releases the NIC, else at the "
+                    "next boot); the guest needs virtio-net (Linux has it, Windows needs the virtio-win drivers)",
                     weight=exits,
                 )
             )
         elif dev.kind in ("disk", "controller"):
+            if dev.kind == "controller":
+                fix = f"set controller {dev.name} to model virtio-scsi (persistent config, next boot)"
+            elif dev.flavor in ("", "disk"):
+                fix = (
+                    f"move {dev.name} to virtio-blk: vmtui devices virtio {quote(info.name)} --disk {dev.name} "
+                    "(persistent config: at the next boot, as /dev/vdX); the guest needs its virtio driver first"
+                )
+            else:
+                # virtio-blk carries disks only: a CD-ROM or floppy stays where it is.
+                fix = f"a {dev.flavor} stays on its bus; remove it when the guest does not need it"
             out.append(
                 Finding(
                     f"disk-emulated:{dev.name}",
-                    severity,
+                    severity if dev.flavor in ("", "disk") else Severity.LOW,
                     f"Disk {dev.name} uses {dev.model} (emulated controller)",
                     (f"bus {dev.model} ({dev.detail})" if dev.detail else f"bus {dev.model}", *evidence),
-                    f"move {dev.name} to virtio-blk (<target bus='virtio'/>) or virtio-scsi; "
-                    "needs a shut-off VM and the guest's virtio driver",
+                    fix,
                     weight=exits,
                 )
             )

@@ -23,6 +23,8 @@ HISTORY_POINTS = 300
 
 STALE_AFTER_INTERVALS = 2.0
 """A host whose newest sample is older than this many poll intervals is shown (and treated) as stale."""
+STALE_AFTER_MIN_S = 3.0
+"""...but never sooner than this: one bulk call of a loaded host can itself take a second."""
 
 EVENT_STATES = {
     "started": "running",
@@ -148,10 +150,10 @@ class Fleet:
     def sample_age(self, view: HostView) -> float | None:
         """Seconds since the host's newest sample, once it is older than two poll intervals; else None."""
         wall = view.last_sample_wall
-        if wall is None or view.status == "ended":
-            return None
+        if wall is None or view.status == "ended" or view.recorded:
+            return None  # a recording's samples are old by nature: their age says nothing
         age = self.clock() - wall
-        return age if age > STALE_AFTER_INTERVALS * max(self.interval, 0.5) else None
+        return age if age > max(STALE_AFTER_INTERVALS * self.interval, STALE_AFTER_MIN_S) else None
 
     def stale_since(self, view: HostView) -> float | None:
         """When the host's rows stopped being fresh: disconnected, or silent for two intervals."""

@@ -1,8 +1,12 @@
-"""The TUI's job runner: any operation of `vmtui.ops` in a thread worker, with progress and cancel.
+"""The TUI's job runner: any operation of `vmtui.ops` on a thread of its own, with progress and cancel.
 
-The operation gets a `progress` callback that posts `JobProgressed` from the worker thread and a
-cancel Event the UI can set; its end (value or error) comes back as `JobFinished`. One job at a
-time per domain: `start` refuses a second one while the first runs (the fleet shows it as pending).
+The operation gets a `progress` callback that posts `JobProgressed` from its thread and a cancel
+Event the UI can set; its end (value or error) comes back as `JobFinished`. One job at a time per
+domain: `start` refuses a second one while the first runs (the fleet shows it as pending).
+
+Jobs run on daemon threads, not Textual's thread workers: those run in asyncio's default executor,
+which the interpreter waits for on exit, so a libvirt call hung on a frozen host held `q` for as long
+as the call took (17 s was seen). A daemon thread is simply abandoned when the app quits.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 from textual.app import App
 
 from vmtui.errors import VmtuiError
-from vmtui.messages import JobFinished, JobProgressed
+from vmtui.messages import DataFetched, JobFinished, JobProgressed
 from vmtui.ops.base import Progress, Step
 
 log = logging.getLogger("vmtui.jobs")
@@ -35,12 +39,16 @@ class Job:
     """What the user asked for, with the domain's name ("Pause web1")."""
     cancel: threading.Event = field(default_factory=threading.Event)
     last: Step | None = None
+    thread: threading.Thread | None = None
 
 
 class JobRunner:
     """Runs operations in thread workers of `app`; at most one per domain."""
 
     def __init__(self, app: App[Any]) -> None:
+        """Args:
+        app: where `JobProgressed` and `JobFinished` are posted (thread-safe).
+        """
         self._app = app
         self._ids = itertools.count(1)
         self.jobs: dict[int, Job] = {}
@@ -54,14 +62,8 @@ class JobRunner:
             return None
         job = Job(next(self._ids), host, uuid, label)
         self.jobs[job.job_id] = job
-        self._app.run_worker(
-            lambda: self._run(job, operation),
-            name=label,
-            group=f"ops:{uuid or host}",
-            description=f"{label} on {host}",
-            thread=True,
-            exit_on_error=False,
-        )
+        job.thread = threading.Thread(target=self._run, args=(job, operation), name=f"job {label}", daemon=True)
+        job.thread.start()
         return job
 
     def cancel(self, job_id: int) -> None:
@@ -94,3 +96,20 @@ class JobRunner:
             self._app.post_message(JobFinished(job.job_id, job.host, job.uuid, job.label, False, message))
         else:
             self._app.post_message(JobFinished(job.job_id, job.host, job.uuid, job.label, True, "done", result))
+
+    def fetch(self, key: str, host: str, read: Callable[[], Any]) -> None:
+        """Read-only work (node devices, a domain's definitions) on a daemon thread; `DataFetched` comes back.
+
+        Not a job: nothing is pending on a domain, and no notification says "done".
+        """
+
+        def run() -> None:
+            try:
+                self._app.post_message(DataFetched(key, host, read()))
+            except VmtuiError as exc:
+                self._app.post_message(DataFetched(key, host, error=str(exc)))
+            except Exception as exc:
+                log.exception("fetching %s failed", key)
+                self._app.post_message(DataFetched(key, host, error=f"internal error: {exc}"))
+
+        threading.Thread(target=run, name=f"fetch {key}", daemon=True).start()

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from vmtui.config import paths
+from vmtui.errors import UsageError
 
 _configured: Path | None = None
 
@@ -16,8 +17,11 @@ def setup_logging(level: int = logging.INFO) -> Path:
     log_file = paths().log_file
     if _configured == log_file:
         return log_file
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(log_file, encoding="utf-8")
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write the log file {log_file}: {exc.strerror}", hint="check VMTUI_HOME") from exc
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
     root = logging.getLogger("vmtui")
     for old in list(root.handlers):

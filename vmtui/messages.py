@@ -82,31 +82,63 @@ class HostRemoveRequested(Message):
     name: str
 
 
+DeviceOperation = Callable[[Hypervisor, Progress, threading.Event], object]
+"""An ops function bound to its arguments: run by the app's job runner with a connection of its own."""
+
+
+@dataclass
+class DevicesOpenRequested(Message):
+    """A screen asked to open a domain's devices screen."""
+
+    uuid: str
+
+
+@dataclass
+class SriovOpenRequested(Message):
+    """A screen asked to open a host's SR-IOV screen."""
+
+    host: str
+
+
+@dataclass
+class OperationRequested(Message):
+    """A screen asked for a change (a device, a VF count): the app checks the host, asks `question` when
+    there is one, and runs `run` as a job."""
+
+    host: str
+    uuid: str | None
+    """The domain it changes (one job at a time per domain), or None for a host-wide change."""
+    label: str
+    run: DeviceOperation
+    question: str | None = None
+    detail: str = ""
+    pending: str = "changing devices…"
+    """What the domain's row shows while it runs."""
+
+
+@dataclass
+class FetchRequested(Message):
+    """A screen asked for data the pollers do not collect (node devices, a domain's definitions)."""
+
+    host: str
+    key: str
+    """Names the request; the answer goes to the screens waiting for this key."""
+    fetch: Callable[[Hypervisor], object]
+
+
+@dataclass
+class DataFetched(Message, bubble=False):
+    """The answer to a FetchRequested: `value`, or `error` (one line, shown literally)."""
+
+    key: str
+    host: str
+    value: Any = None
+    error: str | None = None
+
+
 @dataclass
 class ResourcesOpenRequested(Message):
     """A screen asked for a host's storage ("storage") or networks ("networks") screen."""
 
     host: str
     kind: str
-
-
-ChangeOperation = Callable[[Hypervisor, Progress, threading.Event], object]
-"""A change made through one of `vmtui.ops`' functions, given a connection the job opens."""
-
-
-@dataclass
-class ChangeRequested(Message):
-    """A screen asked for a change on `host` (create or delete a volume, autostart, ...).
-
-    The screen has refused what its data already rules out; the app asks `question` first when there
-    is one, then runs `operation` as a job, where the ops function checks everything again.
-    """
-
-    host: str
-    label: str
-    """What it does, with the names ("Delete volume web.qcow2 from default")."""
-    operation: ChangeOperation
-    question: str | None = None
-    detail: str = ""
-    uuid: str | None = None
-    """The domain it concerns, if any: one job at a time per domain."""

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from typing import Any
 
-from vmtui.models import DomainStats, HostSample, StatValue
+from vmtui.models import ACTIVE_STATES, DomainStats, HostSample, StatValue, state_name
 
 NS = 1e9
 
@@ -72,7 +72,8 @@ def _sum_rate(
 
 
 def clamp(value: float | None, low: float, high: float) -> float | None:
-    return None if value is None else max(low, min(high, value))
+    """`value` within [low, high], always a float (JSON keeps one type per figure), None stays None."""
+    return None if value is None else float(max(low, min(high, value)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,18 +187,6 @@ def _total(values: Any) -> float | None:
     return sum(known) if known else None
 
 
-STATE_CODES = {
-    0: "nostate",
-    1: "running",
-    2: "blocked",
-    3: "paused",
-    4: "shutting-down",
-    5: "shut-off",
-    6: "crashed",
-    7: "pmsuspended",
-}
-
-
 def _int(stats: Mapping[str, StatValue], key: str) -> int | None:
     value = stats.get(key)
     return int(value) if isinstance(value, int | float) else None
@@ -247,8 +236,11 @@ def _net(p: Mapping[str, StatValue] | None, c: Mapping[str, StatValue], i: int, 
 
 def domain_metrics(prev: DomainStats | None, cur: DomainStats, elapsed: float, *, host_cpus: int) -> DomainMetrics:
     """Derive a domain's metrics from its previous and current stats (prev None: gauges only)."""
-    p = prev.raw if prev is not None else None
     c = cur.raw
+    state = state_name(_int(c, "state.state") or 0)
+    # A domain without a QEMU process has no rates: libvirt without cgroups even reports libvirtd's own
+    # CPU time as the cpu.time of a shut-off domain. Only gauges (memory as defined) are shown for it.
+    p = prev.raw if prev is not None and state in ACTIVE_STATES else None
     n_vcpu = _int(c, "vcpu.current") or 0
     cpu_rate = rate(p, c, "cpu.time", elapsed)
     cpu_pct = None if cpu_rate is None else cpu_rate / NS * 100
@@ -303,7 +295,7 @@ def domain_metrics(prev: DomainStats | None, cur: DomainStats, elapsed: float, *
     return DomainMetrics(
         uuid=cur.uuid,
         name=cur.name,
-        state=STATE_CODES.get(_int(c, "state.state") or 0, "nostate"),
+        state=state,
         elapsed_s=elapsed,
         vcpu_count=n_vcpu,
         cpu_pct=clamp(cpu_pct, 0, 100 * max(host_cpus, 1)),

@@ -71,6 +71,19 @@ class Device:
     """virtio, e1000, ide, sata, vfio, ..."""
     dev_class: DeviceClass
     detail: str = ""
+    bus: str = ""
+    """A disk's target bus (virtio, sata, ide, scsi, usb); empty for other kinds."""
+    flavor: str = ""
+    """A disk's `device` (disk, cdrom, lun, floppy) or a NIC's `type` (network, bridge, user, hostdev)."""
+    mac: str = ""
+    """A NIC's MAC address: what identifies it across live and persistent definitions."""
+    alias: str = ""
+    """libvirt's alias of the device in a running domain (net0, sata0-0-0): how a live detach names it."""
+    source: str = ""
+    """Where it comes from on the host: a disk's file or volume, a NIC's network or bridge, a
+    passthrough device's PCI address (0000:03:10.1)."""
+    vlan: int | None = None
+    """The VLAN tag of a NIC (SR-IOV VFs), when set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +130,8 @@ class HostInfo:
     hugepages_total: int | None = None
     hugepages_free: int | None = None
     read_only: bool = False
+    kvm_module: str | None = None
+    """kvm_intel, kvm_amd or kvm_pvm when known (kvm_pvm: nested PVM, which runs no stock Linux guest)."""
     host_uuid: str = ""
     """The host's own UUID (capabilities): two URIs with the same one are the same host."""
     source: str = "libvirt"

@@ -8,6 +8,7 @@ libvirt's messages) are shown literally everywhere: faces put them in Rich `Text
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 MISSING = "-"
 """What a figure that does not exist (a shut-off domain's CPU, a counter the host lacks) shows."""
@@ -103,10 +104,26 @@ def printable(text: str) -> str:
     return text if text.isprintable() else "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
-def one_line(text: str, limit: int = 300) -> str:
+def one_line(text: str, limit: int = 160) -> str:
     """A message from a host on one line, cut at `limit` characters (notifications stay short)."""
     flat = " ".join(printable(part) for part in text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def host_label(name: str) -> str:
+    """A host as tables show it: a saved host by its name; a URI given with -c by what tells it apart.
+
+    `qemu+ssh://root@kvm1/system?keyfile=...` reads "root@kvm1"; a local URI stays whole
+    (qemu:///system vs qemu:///session), so that two hosts never look the same.
+    """
+    if "://" not in name:
+        return name
+    parts = urlsplit(name)
+    if not parts.hostname:
+        return f"{parts.scheme}://{parts.path}" if not parts.query else name.split("?", 1)[0]
+    who = f"{parts.username}@" if parts.username else ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{who}{parts.hostname}{port}"
 
 
 def bar_cells(fraction: float | None, width: int) -> int | None:

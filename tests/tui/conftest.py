@@ -19,6 +19,8 @@ from textual.message import Message
 from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
 
+from tests.conftest import need
+
 SYSTEM_URI = "qemu:///system"
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 RECORDING = FIXTURES / "tui-recording.jsonl"
@@ -83,8 +85,7 @@ def _libvirt_ready() -> bool:
 @pytest.fixture
 def local_guests() -> Iterator[Guests]:
     """Two small real KVM guests (one emulated e1000 NIC, one virtio) on qemu:///system, always removed."""
-    if not _libvirt_ready():
-        pytest.skip("needs the local libvirtd (qemu:///system) and /dev/kvm")
+    need(_libvirt_ready(), "needs the local libvirtd (qemu:///system) and /dev/kvm")
     from vmtui.drivers import connect
     from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
 
@@ -179,8 +180,8 @@ class PrivateDaemon:
 
 @pytest.fixture
 def private_daemon() -> Iterator[PrivateDaemon]:
-    if os.geteuid() != 0 or shutil.which("libvirtd") is None or shutil.which("unshare") is None:
-        pytest.skip("needs root, libvirtd and unshare for a private daemon")
+    tools = shutil.which("libvirtd") is not None and shutil.which("unshare") is not None
+    need(os.geteuid() == 0 and tools, "needs root, libvirtd and unshare for a private daemon")
     # A short path: unix socket paths are limited to 107 bytes, pytest's tmp_path can exceed that.
     root = Path(tempfile.mkdtemp(prefix="vmtui-pd-"))
     daemon = PrivateDaemon(root)

@@ -53,8 +53,9 @@ async def test_filter_sort_and_open_domain(local_guests: Guests) -> None:
         await pilot.press("S")
         assert [table.row(u).name for u in table.visible_uuids] == sorted(first_two, reverse=True)  # type: ignore[union-attr]
 
-        # Clicking a header sorts by that column (CPU% is the 6th column).
-        x = sum(w + 1 for w in (10, 24, 14, 5, 4)) + 2
+        # Clicking a header sorts by that column.
+        shown = [c.key for c in table.columns]
+        x = sum(c.width + 1 for c in table.columns[: shown.index("cpu")]) + 2
         await pilot.click(DomainTable, offset=(x, 0))
         assert table.sort_key == "cpu"
 

@@ -35,3 +35,18 @@ async def test_a_burst_after_slash_goes_to_the_filter() -> None:
             app.post_message(key)
         await wait_for(pilot, lambda: len(box.value) == 6, within=5)
         assert box.value == "tuip/x"
+
+
+async def test_a_filter_that_cannot_mean_anything_is_said_under_the_line() -> None:
+    app = replay_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await finished(pilot)
+        box = app.host_screen.query_one("#filter", Input)
+        await pilot.press("slash", *"state:bogus")
+        await pilot.pause()
+        assert str(box.border_subtitle).startswith("no domain is ever 'bogus'")
+        await pilot.press(*["backspace"] * len("state:bogus"), *"tui(")
+        await pilot.pause()
+        assert "is not a valid regex" in str(box.border_subtitle)
+        await pilot.press("backspace", "escape")
+        assert str(box.border_subtitle) == ""

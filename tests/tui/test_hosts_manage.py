@@ -6,6 +6,7 @@ import pytest
 from textual.command import CommandList
 from textual.widgets import Input, Label
 
+from tests.conftest import need
 from tests.tui.conftest import SYSTEM_URI, _libvirt_ready, wait_for
 from vmtui.app import VmtuiApp
 from vmtui.config import HostStore
@@ -17,8 +18,7 @@ pytestmark = pytest.mark.timeout(120)
 
 
 async def test_add_a_host_then_remove_it() -> None:
-    if not _libvirt_ready():
-        pytest.skip("needs the local libvirtd (qemu:///system)")
+    need(_libvirt_ready(), "needs the local libvirtd (qemu:///system)")
     app = VmtuiApp([], interval=0.5)
     async with app.run_test(size=(200, 50)) as pilot:
         await pilot.press("a")

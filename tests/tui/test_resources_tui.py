@@ -14,10 +14,10 @@ from vmtui.models import HostEntry
 from vmtui.present import size
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.domain import DomainScreen
+from vmtui.screens.form import FormModal
 from vmtui.screens.guest_panel import GuestPanel
 from vmtui.screens.networks import NetworksScreen
 from vmtui.screens.storage import StorageScreen
-from vmtui.screens.volume_form import VolumeFormModal
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -46,7 +46,8 @@ async def test_storage_screen_creates_refuses_and_deletes_volumes(res_lab: Lab) 
         assert isinstance(screen, StorageScreen)
         row = [p.name for p in screen.pools].index(res_lab.pool)
         await _go_to(pilot, screen, "#pools", row)
-        await wait_for(pilot, lambda: screen.volumes_of == res_lab.pool and bool(screen.volumes))
+        await wait_for(pilot, lambda: screen.view is not None and screen.view.pool == res_lab.pool)
+        await wait_for(pilot, lambda: bool(screen.volumes))
 
         info = virsh_fields("pool-info", res_lab.pool, "--bytes")
         capacity, allocation = (int(info[k].split()[0]) for k in ("Capacity", "Allocation"))
@@ -61,8 +62,8 @@ async def test_storage_screen_creates_refuses_and_deletes_volumes(res_lab: Lab) 
         # n: a new volume; the name keeps its brackets (never read as markup).
         name = "[b]new[i] vol.qcow2"
         await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, VolumeFormModal))
-        await pilot.press(*name, "enter", *"12MiB", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormModal))
+        await pilot.press(*name, "enter", *"12MiB", "enter", "enter")  # the format field says qcow2
         await wait_for(pilot, lambda: name in vol_names(res_lab.pool, res_lab.pool_dir))
         await wait_for(pilot, lambda: name in [v.name for v in screen.volumes])
         assert virsh_fields("vol-info", "--pool", res_lab.pool, name, "--bytes")["Capacity"] == f"{12 * 2**20} bytes"

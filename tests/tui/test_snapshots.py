@@ -54,6 +54,29 @@ def test_domain_screen(snap_compare: Any) -> None:
     assert snap_compare(replay_app(), terminal_size=SIZE, run_before=run_before)
 
 
+def test_dashboard_at_80x24(snap_compare: Any) -> None:
+    """The smallest usual terminal: name and state whole, the columns that fit, the footer not cut."""
+    assert snap_compare(replay_app(), terminal_size=(80, 24), run_before=finished)
+
+
+def test_domain_screen_at_80x24(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await finished(pilot)
+        await pilot.press("enter")
+        await pilot.pause()
+
+    assert snap_compare(replay_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_help_at_80x24(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await finished(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(replay_app(), terminal_size=(80, 24), run_before=run_before)
+
+
 def test_help(snap_compare: Any) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
         await finished(pilot)

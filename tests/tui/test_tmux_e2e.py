@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import need
 from tests.tui.conftest import Guests
 
 pytestmark = pytest.mark.timeout(120)
@@ -40,8 +41,7 @@ def _wait_screen(session: str, text: str, within: float = 20.0) -> str:
 
 @pytest.fixture
 def tmux_session(vmtui_home: Path) -> Iterator[str]:
-    if shutil.which("tmux") is None or not VMTUI.exists():
-        pytest.skip("needs tmux and the installed vmtui entry point")
+    need(shutil.which("tmux") is not None and VMTUI.exists(), "needs tmux and the installed vmtui entry point")
     name = f"vmtui-e2e-{uuid.uuid4().hex[:6]}"
     yield name
     # Always gone, whatever the test did: kill-session also ends the vmtui process inside it.

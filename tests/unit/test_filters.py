@@ -34,5 +34,22 @@ def test_empty_filter_keeps_everything() -> None:
 
 def test_invalid_regex_is_literal_while_typing_and_an_error_on_the_command_line() -> None:
     assert parse_filter("web(").matches(host="h", name="my-web(1)", state="running")
+    assert parse_filter("web(").problems == (
+        "'web(' is not a valid regex (missing ), unterminated subpattern at position 3); matched as plain text",
+    )
     with pytest.raises(UsageError, match="not a valid regex"):
         parse_filter("web(", strict=True)
+
+
+def test_a_state_nothing_can_be_in_or_an_unknown_key_is_said() -> None:
+    assert parse_filter("STATE:Run").problems == ()  # case-insensitive, a prefix of running
+    bogus = parse_filter("state:bogus")
+    assert bogus.problems[0].startswith("no domain is ever 'bogus'")
+    assert not bogus.matches(host="h", name="x", state="running")
+    with pytest.raises(UsageError, match="no domain is ever 'bogus'"):
+        parse_filter("state:bogus", strict=True)
+    odd = parse_filter("foo:bar")
+    assert odd.problems == ("foo: is not a filter key (state:, host:); searched as text",)
+    assert odd.matches(host="h", name="x-foo:bar", state="running")
+    with pytest.raises(UsageError, match="foo: is not a filter key"):
+        parse_filter("foo:bar", strict=True)

@@ -104,6 +104,7 @@ def test_disk_latency_and_net_rates_from_counters() -> None:
         "d",
         MappingProxyType(
             {
+                "state.state": 1,
                 "block.count": 1,
                 "block.0.name": "vda",
                 "block.0.rd.reqs": 100,
@@ -153,3 +154,30 @@ def test_host_cpu_and_memory(recording: Recording) -> None:
     assert hm.memory_used_kib is not None
     assert 0 < hm.memory_used_kib < hm.memory_total_kib
     assert host_metrics(None, replace(s1, cpu_ns=MappingProxyType({}))).cpu_pct is None
+
+
+def test_a_shut_off_domain_has_no_rates_even_when_its_counters_move() -> None:
+    """libvirt 9 without cgroups reports libvirtd's own CPU as cpu.time of inactive domains."""
+    a = DomainStats("u", "d", MappingProxyType({"state.state": 5, "cpu.time": 1_000_000_000, "vcpu.current": 1}))
+    b = DomainStats("u", "d", MappingProxyType({"state.state": 5, "cpu.time": 1_018_000_000, "vcpu.current": 1}))
+    m = domain_metrics(a, b, 1.0, host_cpus=2)
+    assert m.state == "shut-off"
+    assert (m.cpu_pct, m.cpu_host_pct, m.overhead_pct, m.exits_per_s) == (None, None, None, None)
+    assert m.to_json()["cpu_pct"] is None
+    running = domain_metrics(
+        replace(a, raw=MappingProxyType({**a.raw, "state.state": 1})),
+        replace(b, raw=MappingProxyType({**b.raw, "state.state": 1})),
+        1.0,
+        host_cpus=2,
+    )
+    assert running.cpu_pct == pytest.approx(1.8)  # 18 ms of CPU in 1 s
+
+
+def test_percentages_are_floats_even_when_clamped_to_zero() -> None:
+    """A counter read a hair before the other gives a tiny negative: shown as 0.0, a float like every figure."""
+    raw = {"state.state": 1, "vcpu.current": 1}
+    a = DomainStats("u", "d", MappingProxyType({**raw, "cpu.time": 10, "vcpu.0.time": 10, "vcpu.0.delay": 5}))
+    b = DomainStats("u", "d", MappingProxyType({**raw, "cpu.time": 10, "vcpu.0.time": 10, "vcpu.0.delay": 5}))
+    m = domain_metrics(a, b, 1.0, host_cpus=2)
+    for value in (m.cpu_pct, m.cpu_host_pct, m.overhead_pct, m.steal_pct, m.vcpus[0].cpu_pct):
+        assert type(value) is float

@@ -12,7 +12,9 @@ from typer import _click as click
 
 from vmtui.cli import autostart, domains, networks, storage
 from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, ReplayOpt, emit_json, set_global_options
+from vmtui.cli.devices import devices_app
 from vmtui.cli.hosts import hosts_app
+from vmtui.cli.sriov import sriov_app
 from vmtui.cli.top import record, top
 from vmtui.errors import ExitCode, UsageError
 
@@ -20,10 +22,13 @@ app = typer.Typer(
     name="vmtui",
     help="A terminal console for KVM/QEMU hypervisors over libvirt. Without a command: the full-screen TUI.",
     no_args_is_help=False,
-    add_completion=False,
+    # typer's own --install-completion / --show-completion; domain and host names complete too.
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 app.add_typer(hosts_app, name="hosts")
+app.add_typer(devices_app, name="devices")
+app.add_typer(sriov_app, name="sriov")
 domains.register(app)
 storage.register(app)
 networks.register(app)

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, guarded
-from vmtui.cli.domains import DomainArg, find_domain
+from vmtui.cli.common import ConnectOpt, DomainArg, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, guarded
+from vmtui.cli.domains import find_domain
 from vmtui.cli.targets import label, on_each_host, open_entry, resolve_targets
 from vmtui.drivers.resources import live
 from vmtui.errors import NotFoundError, UsageError

@@ -15,6 +15,7 @@ import functools
 import inspect
 import json
 import logging
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -44,7 +45,46 @@ ConnectOpt = Annotated[
         "Without -c or -H: every saved host, else libvirt's default URI (LIBVIRT_DEFAULT_URI).",
     ),
 ]
-HostOpt = Annotated[list[str] | None, typer.Option("--host", "-H", help="A saved host name; repeatable.")]
+
+
+def complete_hosts(incomplete: str) -> list[str]:
+    """Shell completion of saved host names (read from hosts.toml; nothing is contacted)."""
+    from vmtui.config import HostStore
+
+    try:
+        return [e.name for e in HostStore().load() if e.name.startswith(incomplete)]
+    except VmtuiError:
+        return []
+
+
+def complete_domains(incomplete: str) -> list[str]:
+    """Shell completion of domain names on the saved hosts (or the default URI), quickly or not at all."""
+    import os
+
+    from vmtui.config import resolve_targets
+    from vmtui.monitor.poller import open_host
+
+    os.environ.setdefault("VMTUI_CONNECT_TIMEOUT", "3")
+    names: set[str] = set()
+    try:
+        for entry in resolve_targets(None, None, read_only=True):
+            try:
+                with open_host(entry) as conn:
+                    names.update(d.name for d in conn.list_domains())
+            except VmtuiError:
+                continue
+    except VmtuiError:
+        return []
+    return sorted(n for n in names if n.startswith(incomplete))
+
+
+HostOpt = Annotated[
+    list[str] | None,
+    typer.Option("--host", "-H", help="A saved host name; repeatable.", autocompletion=complete_hosts),
+]
+DomainArg = Annotated[
+    str, typer.Argument(help="Domain name, UUID or ID (as in virsh).", autocompletion=complete_domains)
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 ReadOnlyOpt = Annotated[bool, typer.Option("--read-only", "-r", help="Open connections read-only.")]
 ReplayOpt = Annotated[
@@ -59,6 +99,24 @@ FilterOpt = Annotated[
         help="Only matching domains, as in the TUI's / line: a regex on the name, state:STATE, host:NAME.",
     ),
 ]
+
+
+def seconds_in(low: float, high: float) -> Callable[[float | None], float | None]:
+    """A typer callback refusing seconds outside [low, high], and nan or inf (which compare false to both)."""
+
+    def check(value: float | None) -> float | None:
+        if value is not None and not (math.isfinite(value) and low <= value <= high):
+            raise typer.BadParameter(f"{value:g} is not a number of seconds from {low:g} to {high:g}")
+        return value
+
+    return check
+
+
+IntervalOpt = Annotated[
+    float,
+    typer.Option("--interval", "-i", callback=seconds_in(0.1, 3600), help="Seconds between samples (0.1-3600)."),
+]
+
 
 GLOBAL_OPTIONS = {"connect": "-c/--connect", "host": "-H/--host", "replay": "--replay", "read_only": "--read-only"}
 """Options the root command takes too, by parameter name, as users would write them."""

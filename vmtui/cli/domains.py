@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -12,8 +12,10 @@ import typer
 # them: start-up time is paid by every command, and `list --json` needs none of them.
 from vmtui.cli.common import (
     ConnectOpt,
+    DomainArg,
     FilterOpt,
     HostOpt,
+    IntervalOpt,
     JsonOpt,
     ReadOnlyOpt,
     ReplayOpt,
@@ -33,11 +35,6 @@ from vmtui.present import printable
 if TYPE_CHECKING:
     from vmtui.drivers.resources import GuestFacts
     from vmtui.metrics import DomainMetrics
-
-DomainArg = Annotated[str, typer.Argument(help="Domain name, UUID or ID (as in virsh).")]
-IntervalOpt = Annotated[
-    float, typer.Option("--interval", "-i", min=0.1, max=3600, help="Seconds between the two samples (0.1-3600).")
-]
 
 
 def find_domain(targets: list[HostEntry], ident: str) -> HostEntry:
@@ -124,7 +121,8 @@ def _measure(
     facts = None
     with _open_for_guest(entry) if guest else open_entry(entry) as conn:
         info = conn.domain(domain)
-        host_info = conn.host_info(probe=not only_running)
+        # explain needs the host's KVM module and EPT/NPT (one SSH round trip for remote hosts); stats does not.
+        host_info = conn.host_info(probe=only_running)
         if only_running and info.state != "running":
             return entry, info, None, host_info, None
         if guest and isinstance(conn, ResourceHost):

@@ -109,28 +109,53 @@ def _host_summary(sample: HostSampled, monitor: Monitor) -> Text:
     return line
 
 
+TOP_COLUMNS = (
+    ("HOST", 6), ("NAME", 18), ("STATE", 8), ("ACCEL", 5), ("CPU%", 6), ("STEAL%", 6), ("OVHD%", 6),
+    ("EXITS/s", 7), ("MEM", 17), ("DISK R/W", 20), ("NET RX/TX", 20),
+)  # fmt: skip
+"""`top`'s columns in display order, with the width they need."""
+TOP_PRIORITY = ("NAME", "STATE", "CPU%", "HOST", "MEM", "OVHD%", "EXITS/s", "DISK R/W", "NET RX/TX", "STEAL%")
+"""Kept first when the terminal is narrow (as in the TUI's table): the name and the state always."""
+
+
+def top_columns(width: int) -> list[str]:
+    """The columns of `top` that fit in `width` cells, in display order."""
+    sizes = dict(TOP_COLUMNS)
+    keep: list[str] = []
+    used = 0
+    for col in (*TOP_PRIORITY, *(c for c, _ in TOP_COLUMNS if c not in TOP_PRIORITY)):
+        need = sizes[col] + 2
+        if keep and used + need > width:
+            continue
+        keep.append(col)
+        used += need
+    return [c for c, _ in TOP_COLUMNS if c in keep]
+
+
 def top_view(
     rows: Sequence[tuple[str, DomainInfo | None, DomainMetrics]], samples: Sequence[HostSampled], monitor: Monitor
 ) -> Group:
     summary = Text("  ").join(_host_summary(s, monitor) for s in samples)
+    columns = top_columns(console().width)
     table = Table(box=None, header_style="bold reverse")
-    for col in ("HOST", "NAME", "STATE", "ACCEL", "CPU%", "STEAL%", "OVHD%", "EXITS/s", "MEM", "DISK R/W", "NET RX/TX"):
+    for col in columns:
         table.add_column(col, justify="right" if col.endswith(("%", "/s")) else "left", no_wrap=True)
     for host, info, m in rows:
         stale = host in monitor.down
-        table.add_row(
-            lit(host, "dim" if stale else ""),
-            lit(m.name),
-            Text("stale", "bold red") if stale else state_text(m.state),
-            info.accelerator.value if info else "?",
-            pct(m.cpu_pct),
-            pct(m.steal_pct),
-            pct(m.overhead_pct),
-            count(m.exits_per_s),
-            f"{size_kib(m.balloon_current_kib)}/{size_kib(m.balloon_max_kib)}",
-            f"{rate(m.disk_read_bps)} {rate(m.disk_write_bps)}",
-            f"{rate(m.net_rx_bps)} {rate(m.net_tx_bps)}",
-        )
+        cells: dict[str, Text | str] = {
+            "HOST": lit(host, "dim" if stale else ""),
+            "NAME": lit(m.name),
+            "STATE": Text("stale", "bold red") if stale else state_text(m.state),
+            "ACCEL": info.accelerator.value if info else "?",
+            "CPU%": pct(m.cpu_pct),
+            "STEAL%": pct(m.steal_pct),
+            "OVHD%": pct(m.overhead_pct),
+            "EXITS/s": count(m.exits_per_s),
+            "MEM": f"{size_kib(m.balloon_current_kib)}/{size_kib(m.balloon_max_kib)}",
+            "DISK R/W": f"{rate(m.disk_read_bps)} {rate(m.disk_write_bps)}",
+            "NET RX/TX": f"{rate(m.net_rx_bps)} {rate(m.net_tx_bps)}",
+        }
+        table.add_row(*(cells[c] for c in columns))
     return Group(summary, table)
 
 

@@ -16,7 +16,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vmtui.cli.common import ConnectOpt, FilterOpt, HostOpt, JsonOpt, ReplayOpt, emit_json, guarded
+from vmtui.cli.common import (
+    ConnectOpt,
+    FilterOpt,
+    HostOpt,
+    IntervalOpt,
+    JsonOpt,
+    ReplayOpt,
+    emit_json,
+    guarded,
+    seconds_in,
+)
 from vmtui.cli.targets import resolve_targets
 from vmtui.errors import UsageError
 from vmtui.models import HostEntry
@@ -27,10 +37,6 @@ if TYPE_CHECKING:
     from vmtui.models import DomainInfo
     from vmtui.monitor.events import HostSampled, MonitorEvent
     from vmtui.monitor.watch import Monitor
-
-IntervalOpt = Annotated[
-    float, typer.Option("--interval", "-i", min=0.1, max=3600, help="Seconds between samples (0.1-3600).")
-]
 
 
 class SortKey(StrEnum):
@@ -214,12 +220,14 @@ def top(
         finally:
             if live is not None:
                 live.stop()
+                live.console.line()  # the table's last row ends with a newline, like any output
     finally:
         monitor.stop()
 
 
 DurationOpt = Annotated[
-    float, typer.Option("--duration", "-d", min=0.5, max=86400, help="Seconds to record (0.5-86400).")
+    float,
+    typer.Option("--duration", "-d", callback=seconds_in(0.5, 86400), help="Seconds to record (0.5-86400)."),
 ]
 
 

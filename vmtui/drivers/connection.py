@@ -116,9 +116,10 @@ def convert_error(exc: libvirt.libvirtError, *, uri: str, action: str) -> VmtuiE
         # Every failure to open is "unreachable" (exit 4), whatever number libvirt gave it: a URI it
         # cannot parse, a driver it does not have, a socket that is not there.
         return ConnectError(f"cannot connect to {uri}: {text}", hint=_connect_hint(uri, text))
+    # The host's name in every message: with several hosts, "domain is not running" alone says too little.
     if code in (libvirt.VIR_ERR_INVALID_ARG, libvirt.VIR_ERR_XML_ERROR, libvirt.VIR_ERR_CONFIG_UNSUPPORTED):
-        return UsageError(f"{action}: {text}")
-    return OperationError(f"{action}: {text}")
+        return UsageError(f"{action} on {uri}: {text}")
+    return OperationError(f"{action} on {uri}: {text}")
 
 
 @contextmanager

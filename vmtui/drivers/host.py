@@ -87,6 +87,7 @@ class HostMixin(ConnectionCore):
             hugepages_total=caps.hugepages_total,
             hugepages_free=free_huge,
             read_only=self.read_only,
+            kvm_module=facts.kvm_module,
             host_uuid=caps.host_uuid,
         )
 

@@ -26,6 +26,8 @@ class HostFacts:
     tdp: bool | None
     """Two-dimensional paging (Intel EPT / AMD NPT) on; None when it could not be told."""
     tdp_detail: str
+    kvm_module: str | None = None
+    """kvm_intel, kvm_amd or kvm_pvm (nested PVM: no EPT/NPT, and stock Linux kernels hang under it)."""
 
 
 def tdp_verdict(files: Mapping[str, str | None]) -> tuple[bool | None, str]:
@@ -46,10 +48,23 @@ def tdp_verdict(files: Mapping[str, str | None]) -> tuple[bool | None, str]:
     return None, "KVM not loaded"
 
 
+def kvm_module(files: Mapping[str, str | None]) -> str | None:
+    """Which vendor module runs KVM, from the contents of FACT_PATHS."""
+    if files.get(EPT) is not None:
+        return "kvm_intel"
+    if files.get(NPT) is not None:
+        return "kvm_amd"
+    if files.get(KVM_PVM) is not None:
+        return "kvm_pvm"
+    return None
+
+
 def facts_from(files: Mapping[str, str | None]) -> HostFacts:
     kernel = files.get(OSRELEASE)
     tdp, detail = tdp_verdict(files)
-    return HostFacts(kernel=kernel.strip() if kernel else None, tdp=tdp, tdp_detail=detail)
+    return HostFacts(
+        kernel=kernel.strip() if kernel else None, tdp=tdp, tdp_detail=detail, kvm_module=kvm_module(files)
+    )
 
 
 def tdp_status(sys_root: Path = Path("/sys")) -> tuple[bool | None, str]:

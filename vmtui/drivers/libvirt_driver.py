@@ -1,20 +1,23 @@
 """The libvirt connection: one class made of the subject mixins, the only home of `import libvirt`.
 
 Each subject lives in its own module (`connection`: opening, errors, events; `host`: facts and
-sampling; `domains`: lookup, XML and lifecycle; `guest`: agent facts, autostart, managed save;
+sampling; `domains`: lookup, XML and lifecycle; `devices`: attach, detach, update, disk volumes;
+`nodedev`: PCI functions, SR-IOV and VF pools; `guest`: agent facts, autostart, managed save;
 `storage`: pools and volumes; `networks`: networks and leases; more as vmtui grows). Upper layers see the
 `vmtui.drivers.base.Hypervisor` protocol and never libvirt itself.
 """
 
 from __future__ import annotations
 
+from vmtui.drivers.devices import DevicesMixin
 from vmtui.drivers.guest import GuestMixin
 from vmtui.drivers.host import HostMixin
 from vmtui.drivers.networks import NetworksMixin
+from vmtui.drivers.nodedev import NodeDevMixin
 from vmtui.drivers.storage import StorageMixin
 
 
-class Connection(HostMixin, GuestMixin, StorageMixin, NetworksMixin):
+class Connection(HostMixin, DevicesMixin, GuestMixin, StorageMixin, NetworksMixin, NodeDevMixin):
     """An open libvirt connection with every call vmtui makes."""
 
     def __enter__(self) -> Connection:

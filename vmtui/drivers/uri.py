@@ -2,9 +2,41 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from vmtui.errors import UsageError
+
 SSH_TRANSPORTS = ("+ssh", "+libssh", "+libssh2")
+ALIAS_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+"""libvirt.conf uri_aliases names (libvirt accepts only these characters in an alias)."""
+SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*$")
+FORBIDDEN_URI_CHARS = frozenset(" \t\n\r\"'<>\\`{}|^")
+"""Characters RFC 3986 never allows unescaped in a URI; a newline or a quote is a typo or an attack."""
+
+
+def validate_uri(uri: str) -> str:
+    """Refuse what libvirt could never open: an empty string, spaces, quotes, control characters,
+    a malformed scheme or port. A `scheme://...` URI or an alias from libvirt.conf passes."""
+    if not uri:
+        raise UsageError("the URI must not be empty")
+    bad = sorted({ch for ch in uri if ch in FORBIDDEN_URI_CHARS or not ch.isprintable()})
+    if bad:
+        raise UsageError(
+            f"URI {uri!r} contains {', '.join(repr(c) for c in bad)}", hint="e.g. qemu+ssh://root@kvm1/system"
+        )
+    if "://" not in uri:
+        if ALIAS_RE.match(uri):
+            return uri  # an alias: libvirt resolves it from libvirt.conf
+        raise UsageError(f"{uri!r} is not a libvirt URI", hint="e.g. qemu:///system or qemu+ssh://root@kvm1/system")
+    parts = urlsplit(uri)
+    if not SCHEME_RE.match(parts.scheme):
+        raise UsageError(f"{uri!r}: {parts.scheme!r} is not a URI scheme", hint="e.g. qemu, qemu+ssh, test")
+    try:
+        _ = parts.port
+    except ValueError as exc:
+        raise UsageError(f"{uri!r}: the port is not a number from 1 to 65535") from exc
+    return uri
 
 
 def is_ssh(uri: str) -> bool:

@@ -7,10 +7,11 @@ XML text in, values out; testable without a host.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lxml import etree
 
+from vmtui.drivers.pci import PciAddress
 from vmtui.models import Accelerator, Device, DeviceClass
 
 _PARSER = etree.XMLParser(
@@ -55,62 +56,97 @@ def accelerator_of(domain_type: str) -> Accelerator:
     return {"kvm": Accelerator.KVM, "qemu": Accelerator.TCG}.get(domain_type, Accelerator.OTHER)
 
 
+def _attr(el: etree._Element, path: str, attr: str) -> str:
+    node = el.find(path)
+    return (node.get(attr) or "") if node is not None else ""
+
+
+def _vlan(iface: etree._Element) -> int | None:
+    tag = iface.find("vlan/tag")
+    text = tag.get("id", "") if tag is not None else ""
+    return int(text) if text.isdigit() else None
+
+
 def _nic(iface: etree._Element) -> Device:
-    mac_el = iface.find("mac")
-    mac = mac_el.get("address", "") if mac_el is not None else ""
-    target = iface.find("target")
-    name = (target.get("dev") if target is not None else None) or mac or "nic"
+    mac = _attr(iface, "mac", "address")
     iface_type = iface.get("type", "")
+    base = Device(
+        "nic",
+        _attr(iface, "target", "dev") or mac or "nic",
+        "",
+        DeviceClass.OTHER,
+        flavor=iface_type,
+        mac=mac,
+        alias=_attr(iface, "alias", "name"),
+        vlan=_vlan(iface),
+    )
     if iface_type == "hostdev":
-        return Device("nic", name, "vfio", DeviceClass.PASSTHROUGH, "SR-IOV VF (hostdev interface)")
-    model_el = iface.find("model")
-    model = model_el.get("type", "") if model_el is not None else ""
-    driver = iface.find("driver")
-    backend = driver.get("name", "") if driver is not None else ""
+        address = iface.find("source/address")
+        pci = PciAddress.from_element(address) if address is not None else None
+        source = str(pci) if pci else ""
+        detail = "SR-IOV VF (hostdev interface)" + (f", {source}" if source else "")
+        return replace(base, model="vfio", dev_class=DeviceClass.PASSTHROUGH, detail=detail, source=source)
+    model = _attr(iface, "model", "type")
+    backend = _attr(iface, "driver", "name")
+    source_el = iface.find("source")
+    source = ""
+    if source_el is not None:
+        source = source_el.get("network") or source_el.get("bridge") or source_el.get("dev") or ""
     detail = f"type={iface_type}" + (f", driver={backend}" if backend else "")
     if model.startswith("virtio"):
-        return Device("nic", name, model, DeviceClass.PARAVIRTUAL, detail)
+        return replace(base, model=model, dev_class=DeviceClass.PARAVIRTUAL, detail=detail, source=source)
     # No <model> means QEMU's machine default NIC, which is an emulated chip (e1000e on q35).
-    return Device("nic", name, model or "default", DeviceClass.EMULATED, detail)
+    return replace(base, model=model or "default", dev_class=DeviceClass.EMULATED, detail=detail, source=source)
 
 
 def _disk(disk: etree._Element, scsi_models: dict[str, str]) -> Device | None:
     target = disk.find("target")
     if target is None:
         return None
-    dev = target.get("dev", "disk")
     bus = target.get("bus", "")
     source = disk.find("source")
     src = ""
     if source is not None:
         src = source.get("file") or source.get("dev") or source.get("name") or source.get("volume") or ""
-    detail = f"{disk.get('device', 'disk')}" + (f", {src}" if src else "")
+    flavor = disk.get("device", "disk")
+    base = Device(
+        "disk",
+        target.get("dev", "disk"),
+        bus or "unknown",
+        DeviceClass.OTHER,
+        flavor + (f", {src}" if src else ""),
+        bus=bus,
+        flavor=flavor,
+        alias=_attr(disk, "alias", "name"),
+        source=src,
+    )
     if bus == "virtio":
-        return Device("disk", dev, "virtio-blk", DeviceClass.PARAVIRTUAL, detail)
+        return replace(base, model="virtio-blk", dev_class=DeviceClass.PARAVIRTUAL)
     if bus == "scsi":
-        address = disk.find("address")
-        controller = address.get("controller", "0") if address is not None else "0"
+        controller = _attr(disk, "address", "controller") or "0"
         model = scsi_models.get(controller, "")
         if model == "virtio-scsi":
-            return Device("disk", dev, "virtio-scsi", DeviceClass.PARAVIRTUAL, detail)
-        return Device("disk", dev, f"scsi ({model or 'default'})", DeviceClass.EMULATED, detail)
+            return replace(base, model="virtio-scsi", dev_class=DeviceClass.PARAVIRTUAL)
+        return replace(base, model=f"scsi ({model or 'default'})", dev_class=DeviceClass.EMULATED)
     if bus in EMULATED_DISK_BUSES:
-        return Device("disk", dev, bus, DeviceClass.EMULATED, detail)
-    return Device("disk", dev, bus or "unknown", DeviceClass.OTHER, detail)
+        return replace(base, dev_class=DeviceClass.EMULATED)
+    return base
 
 
 def _hostdev(hostdev: etree._Element) -> Device:
     addr = hostdev.find("source/address")
-    if addr is not None and hostdev.get("type") == "pci":
-        name = "{}:{}:{}.{}".format(
-            addr.get("domain", "0x0000")[2:],
-            addr.get("bus", "0x00")[2:],
-            addr.get("slot", "0x00")[2:],
-            addr.get("function", "0x0")[2:],
-        )
-    else:
-        name = hostdev.get("type", "hostdev")
-    return Device("hostdev", name, hostdev.get("type", ""), DeviceClass.PASSTHROUGH, "host device passthrough")
+    pci = PciAddress.from_element(addr) if addr is not None and hostdev.get("type") == "pci" else None
+    name = str(pci) if pci else hostdev.get("type", "hostdev")
+    return Device(
+        "hostdev",
+        name,
+        hostdev.get("type", ""),
+        DeviceClass.PASSTHROUGH,
+        "host device passthrough",
+        flavor=hostdev.get("type", ""),
+        alias=_attr(hostdev, "alias", "name"),
+        source=str(pci) if pci else "",
+    )
 
 
 def devices_of(root: etree._Element) -> tuple[Device, ...]:

@@ -3,24 +3,34 @@
 Per host (all with role "lab" in their metadata; 128 MiB diskless BIOS guests that idle):
 `labK-kvm-virtio` (KVM, virtio NIC; `labK-tcg-virtio` instead when KVM is not usable) and
 `labK-tcg-e1000` (TCG, emulated e1000 NIC): hardware-assisted vs emulated CPU, paravirtual vs
-emulated NIC. lab1 also runs `lab1-linux` (TCG, 256 MiB, virtio balloon and NIC, the kernel and
-initramfs of `vmtui lab image`) when the image exists or can be built.
+emulated NIC. When the image of `vmtui lab image` exists or can be built, lab1 and lab2 also run
+`labK-linux` (TCG, 256 MiB, virtio balloon): its virtio NIC sits on the host's bridge `vmtuibr0` and
+pings it, so the NET columns move; lab2's also has a virtio disk it writes and reads, so DISK moves.
+lab1-linux stays diskless: it is the guest to migrate without copying storage.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
 from vmtui.errors import VmtuiError
 from vmtui.lab import image
+from vmtui.lab.netns import run
 from vmtui.models import DomainInfo
 
 if TYPE_CHECKING:
     from vmtui.drivers.libvirt_driver import Connection
 
 LINUX_GUEST = "lab1-linux"
+GUEST_BRIDGE = "vmtuibr0"
+"""A bridge inside every lab host's namespace (made by `manager`), for guest NICs with counters."""
+GUEST_NET = "192.168.123"
+"""The guests' /24 on that bridge: the bridge is .1; each lab host has its own copy (separate namespaces)."""
+LINUX_HOSTS = ("lab1", "lab2")
+DISK_MIB = 64
 
 
 def linux_image(progress: Callable[[str], None]) -> image.GuestImage | None:
@@ -35,41 +45,56 @@ def linux_image(progress: Callable[[str], None]) -> image.GuestImage | None:
         return None
 
 
-def guest_specs(host: str, *, kvm: bool, linux: image.GuestImage | None) -> list[GuestSpec]:
-    """The guests `up` keeps running on `host` (see the module docstring)."""
+def guest_specs(
+    host: str, *, kvm: bool, linux: image.GuestImage | None, disk_dir: Path | None = None
+) -> list[GuestSpec]:
+    """The guests `up` keeps running on `host` (see the module docstring); `disk_dir` holds guest disks."""
     specs = [
         GuestSpec(f"{host}-kvm-virtio", domain_type="kvm", nic_model="virtio", role="lab")
         if kvm
         else GuestSpec(f"{host}-tcg-virtio", domain_type="qemu", nic_model="virtio", role="lab"),
         GuestSpec(f"{host}-tcg-e1000", domain_type="qemu", nic_model="e1000", role="lab"),
     ]
-    if host == "lab1" and linux is not None:
+    if host in LINUX_HOSTS and linux is not None:
         # Stock Linux hangs under this machine's nested KVM (kvm_pvm): Linux guests use TCG.
+        disk = disk_dir / f"{host}-linux.qcow2" if disk_dir is not None and host != "lab1" else None
         specs.append(
             GuestSpec(
-                LINUX_GUEST,
+                f"{host}-linux",
                 memory_mib=256,
                 domain_type="qemu",
                 nic_model="virtio",
+                bridge=GUEST_BRIDGE,
+                disk=disk,
                 role="lab",
                 kernel=linux.kernel,
                 initrd=linux.initrd,
-                cmdline=linux.cmdline(),
+                cmdline=linux.cmdline(ip=f"{GUEST_NET}.10", gateway=f"{GUEST_NET}.1"),
             )
         )
     return specs
 
 
-def ensure(conn: Connection, host: str, *, kvm: bool, linux: image.GuestImage | None) -> list[str]:
+def make_disk(path: Path) -> None:
+    """A fresh qcow2 image for a lab guest (its contents are scratch: the guest overwrites them)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), f"{DISK_MIB}M"])
+
+
+def ensure(
+    conn: Connection, host: str, *, kvm: bool, linux: image.GuestImage | None, disk_dir: Path | None = None
+) -> list[str]:
     """Start every lab guest of `host` that is not running (a shut-off one is redefined). Returns names."""
     have = {d.name: d for d in conn.list_domains()}
     started = []
-    for spec in guest_specs(host, kvm=kvm, linux=linux):
+    for spec in guest_specs(host, kvm=kvm, linux=linux, disk_dir=disk_dir):
         existing = have.get(spec.name)
         if existing is not None and existing.state == "running":
             continue
         if existing is not None:
             conn.destroy_and_undefine(existing.uuid)
+        if spec.disk is not None and not spec.disk.exists():
+            make_disk(spec.disk)
         conn.define_and_start(build_guest_xml(spec))
         started.append(spec.name)
     return started

@@ -37,6 +37,7 @@ MODULES = (
     "drivers/virtio/virtio_pci_legacy_dev",
     "drivers/virtio/virtio_pci",
     "drivers/virtio/virtio_balloon",
+    "drivers/block/virtio_blk",
     "net/core/failover",
     "drivers/net/net_failover",
     "drivers/net/virtio_net",
@@ -49,10 +50,25 @@ for m in {modules}; do insmod /lib/modules/$m.ko || echo "vmtui-guest: insmod $m
 ip link set lo up; ip link set eth0 up 2>/dev/null
 echo "VMTUI-GUEST-UP $(cut -d' ' -f1 /proc/uptime) s"
 /bin/dirtier &
+# A little IO, so that every column of vmtui's table moves: the NIC pings its host's bridge, the disk
+# (when there is one) is written and read back every few seconds. Addresses come from the command line.
+arg() {{ sed -n "s/.*$1=\\([^ ]*\\).*/\\1/p" /proc/cmdline; }}
+ip4=$(arg vmtui_ip); gw=$(arg vmtui_gw)
+[ -n "$ip4" ] && ip addr add "$ip4/24" dev eth0
+(while true; do
+  if [ -b /dev/vda ]; then
+    dd if=/dev/urandom of=/dev/vda bs=64k count=16 conv=fsync 2>/dev/null
+    echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vda of=/dev/null bs=64k count=16 2>/dev/null
+  fi
+  [ -n "$gw" ] && ping -c 4 -i 0.25 -W 1 "$gw" >/dev/null 2>&1
+  sleep 2
+done) &
 while true; do echo "vmtui-guest: up $(cut -d' ' -f1 /proc/uptime) s, $(grep MemTotal /proc/meminfo)"; sleep 10; done
 """
 
 Progress = Callable[[str], None]
+IMAGE_VERSION = 2
+"""Bumped whenever the init or the modules change: an image of another version is rebuilt."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +81,15 @@ class GuestImage:
     build_seconds: float
 
     @staticmethod
-    def cmdline(dirty_mib: int = 0, rate_mib_s: int = 0) -> str:
-        """Kernel command line; the dirtier rewrites `dirty_mib` MiB at `rate_mib_s` MiB/s (0 = flat out)."""
-        return f"console=ttyS0 loglevel=4 panic=-1 vmtui_dirty={dirty_mib} vmtui_rate={rate_mib_s}"
+    def cmdline(dirty_mib: int = 0, rate_mib_s: int = 0, *, ip: str = "", gateway: str = "") -> str:
+        """Kernel command line; the dirtier rewrites `dirty_mib` MiB at `rate_mib_s` MiB/s (0 = flat out);
+        with `ip` and `gateway` the guest sets eth0's address and pings the gateway every few seconds."""
+        net = f" vmtui_ip={ip} vmtui_gw={gateway}" if ip else ""
+        return f"console=ttyS0 loglevel=4 panic=-1 vmtui_dirty={dirty_mib} vmtui_rate={rate_mib_s}{net}"
 
     def to_json(self) -> dict[str, object]:
         return {
+            "version": IMAGE_VERSION,
             "kernel": str(self.kernel),
             "initrd": str(self.initrd),
             "kernel_version": self.kernel_version,
@@ -87,6 +106,8 @@ def find_image() -> GuestImage | None:
     meta = image_dir() / "image.json"
     try:
         data = json.loads(meta.read_text())
+        if data.get("version") != IMAGE_VERSION:
+            return None  # built by an older vmtui: its init lacks what this one expects
         image = GuestImage(Path(data["kernel"]), Path(data["initrd"]), data["kernel_version"], data["build_seconds"])
     except (OSError, ValueError, KeyError, TypeError):
         return None

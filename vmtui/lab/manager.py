@@ -223,6 +223,10 @@ def _start_host(host: LabHost, files: ssh.SshFiles) -> None:
             [str(d / "log"), "/var/log/libvirt"],
         ],
         "commands": [
+            # The guests' bridge (no uplink: their traffic stays inside this host's namespace).
+            ["ip", "link", "add", guests.GUEST_BRIDGE, "type", "bridge"],
+            ["ip", "addr", "add", f"{guests.GUEST_NET}.1/24", "dev", guests.GUEST_BRIDGE],
+            ["ip", "link", "set", guests.GUEST_BRIDGE, "up"],
             ["virtlogd", "-d", "-p", str(host.pidfile("virtlogd"))],
             ["libvirtd", "-d", "--listen", "-p", str(host.pidfile("libvirtd"))],
             [netns.SSHD, "-f", str(sshd_config)],
@@ -274,7 +278,8 @@ def _ensure_guests(
             report.kvm_usable = Path("/dev/kvm").exists() and conn.host_info().kvm_usable
             report.reachable = True
             if start:
-                for name in guests.ensure(conn, host.name, kvm=report.kvm_usable, linux=linux):
+                found = guests.ensure(conn, host.name, kvm=report.kvm_usable, linux=linux, disk_dir=host.dir / "disks")
+                for name in found:
                     progress(f"host {host.name}: guest {name} started")
             report.guests = [guests.guest_json(d) for d in conn.list_domains()]
     except VmtuiError as exc:
@@ -350,7 +355,7 @@ def _host_down(host: LabHost) -> list[dict[str, str]]:
                     # In parallel: libvirt waits ~2 s for each QEMU to exit after SIGTERM.
                     with ThreadPoolExecutor(max_workers=max(1, len(doms))) as pool:
                         list(pool.map(conn.destroy_and_undefine, [d.uuid for d in doms]))
-                    destroyed = [guests.guest_json(d) for d in doms]
+                    destroyed = [{**guests.guest_json(d), "state": "destroyed"} for d in doms]
             except VmtuiError:
                 pass  # a wedged daemon: the namespace sweep below still stops its QEMUs
         for daemon in DAEMONS:

@@ -30,6 +30,8 @@ class LifecycleAction:
     """Asks for confirmation first: it stops or restarts what runs inside the guest."""
     allowed_states: tuple[str, ...]
     help: str
+    key_label: str = ""
+    """The footer's word for the key, short enough for 80 columns (defaults to `label`)."""
     persistent_only: bool = False
     """Only a defined domain can do it (a transient one has nowhere to keep a saved state)."""
 
@@ -44,6 +46,7 @@ ACTIONS: tuple[LifecycleAction, ...] = (
         True,
         ("running", "blocked", "paused"),
         "Ask the guest to shut down (ACPI).",
+        key_label="Shutdown",
     ),
     LifecycleAction("reboot", "Reboot", "b", "rebooting…", True, ("running", "blocked"), "Ask the guest to reboot."),
     LifecycleAction(
@@ -54,6 +57,7 @@ ACTIONS: tuple[LifecycleAction, ...] = (
         True,
         ("running", "blocked", "paused", "shutting-down", "pmsuspended", "crashed"),
         "Force off immediately (like pulling the plug; the definition stays).",
+        key_label="Off",
     ),
     LifecycleAction("suspend", "Pause", "p", "pausing…", False, ("running", "blocked"), "Pause the domain's vCPUs."),
     LifecycleAction("resume", "Resume", "r", "resuming…", False, ("paused",), "Resume a paused domain."),

@@ -113,6 +113,25 @@ def pools(conn: Hypervisor) -> list[PoolInfo]:
     return live(conn, "storage pools").list_pools()
 
 
+@dataclass(frozen=True, slots=True)
+class StorageOverview:
+    """A host's pools, and the volumes of one of them (what the TUI's storage screen shows)."""
+
+    pools: tuple[PoolInfo, ...]
+    pool: str | None
+    """The pool `volumes` belong to: the one asked for, else the first; None without pools."""
+    volumes: tuple[VolumeInfo, ...]
+
+
+def overview(conn: Hypervisor, pool: str | None = None) -> StorageOverview:
+    """Every pool, and the volumes (with their users) of `pool`, or of the first pool when it is gone."""
+    found = tuple(pools(conn))
+    by_name = {p.name: p for p in found}
+    chosen = pool if pool in by_name else (found[0].name if found else None)
+    vols = tuple(volumes(conn, chosen)) if chosen is not None and by_name[chosen].active else ()
+    return StorageOverview(found, chosen, vols)
+
+
 def refusal_of(volume: VolumeInfo, pool_volumes: list[VolumeInfo]) -> str | None:
     """Why `volume` must not be deleted, from its `used_by` and the volumes of its pool, or None."""
     using = volume.used_by

@@ -7,6 +7,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
@@ -17,6 +18,8 @@ class ConfirmModal(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
+        # q quits from here too (the footer shows it): a question never traps the user.
+        Binding("q", "app.quit", "Quit"),
     ]
 
     def __init__(self, question: str, *, detail: str = "") -> None:
@@ -26,9 +29,10 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
-            yield Label(self.question, id="confirm-question", markup=False)
+            # Content(...) is literal: a guest named "[reverse]r" reads "[reverse]r" in the question.
+            yield Label(Content(self.question), id="confirm-question")
             if self.detail:
-                yield Label(self.detail, id="confirm-detail", markup=False)
+                yield Label(Content(self.detail), id="confirm-detail")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Yes (y)", variant="error", id="yes")
                 yield Button("No (n)", variant="primary", id="no")

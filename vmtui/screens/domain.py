@@ -13,17 +13,23 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from vmtui import present
-from vmtui.drivers.resources import GuestFacts
+from vmtui.drivers.resources import GuestFacts, live
 from vmtui.explain import Severity, explain
 from vmtui.fleet import Fleet, HostView
-from vmtui.messages import ActionRequested, ChangeRequested
+from vmtui.messages import (
+    ActionRequested,
+    DataFetched,
+    DevicesOpenRequested,
+    FetchRequested,
+    OperationRequested,
+    SriovOpenRequested,
+)
 from vmtui.metrics import DomainMetrics
 from vmtui.models import DeviceClass, DomainInfo
 from vmtui.ops.autostart import set_autostart
 from vmtui.present import STATE_STYLE, count, pct, pct_sign, rate, size_kib
-from vmtui.screens.access import HostAccess
-from vmtui.screens.guest_panel import GuestPanel
-from vmtui.screens.host import ACTION_BINDINGS
+from vmtui.screens.guest_panel import REFRESH_SECONDS, GuestPanel
+from vmtui.screens.host import ACTION_BINDINGS, DEVICE_BINDINGS
 from vmtui.widgets.metric_graph import MetricGraph
 
 SEVERITY_STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan", Severity.INFO: "dim"}
@@ -44,7 +50,12 @@ def bar(pct: float | None, width: int = BAR_WIDTH) -> Text:
     return Text("█" * filled, "green") + Text("░" * (width - filled), "dim")
 
 
-def vcpu_table(m: DomainMetrics | None) -> Table:
+def bar_width(screen_width: int) -> int:
+    """The vCPU bars share half the screen with the exits table: 30 cells when there is room."""
+    return max(6, min(BAR_WIDTH, screen_width // 2 - 30))
+
+
+def vcpu_table(m: DomainMetrics | None, width: int = BAR_WIDTH) -> Table:
     table = Table(title="vCPUs", title_justify="left", box=None, expand=False, pad_edge=False)
     table.add_column("vCPU")
     table.add_column("CPU", no_wrap=True)
@@ -52,11 +63,11 @@ def vcpu_table(m: DomainMetrics | None) -> Table:
     table.add_column("steal %", justify="right")
     table.add_column("exits/s", justify="right")
     if m is None or not m.vcpus:
-        table.add_row("-", bar(None), "-", "-", "-")
+        table.add_row("-", bar(None, width), "-", "-", "-")
         return table
     for v in m.vcpus:
         steal_text = Text(pct(v.steal_pct), "bold red" if v.steal_pct and v.steal_pct >= 5 else "")
-        table.add_row(str(v.index), bar(v.cpu_pct), pct(v.cpu_pct), steal_text, count(v.exits_per_s))
+        table.add_row(str(v.index), bar(v.cpu_pct, width), pct(v.cpu_pct), steal_text, count(v.exits_per_s))
     return table
 
 
@@ -110,22 +121,21 @@ class DomainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
         *ACTION_BINDINGS,
+        *DEVICE_BINDINGS,
         Binding("A", "autostart", "Autostart on/off"),
     ]
 
-    def __init__(self, uuid: str, fleet: Fleet, *, access: HostAccess | None = None) -> None:
-        """`access` reaches the domain's host for what the pollers do not collect (guest facts)."""
+    def __init__(self, uuid: str, fleet: Fleet) -> None:
         super().__init__()
         self.uuid = uuid
         self.fleet = fleet
-        self.access = access
 
     def compose(self) -> ComposeResult:
         yield Header(icon="▣")
         with VerticalScroll(id="domain-body"):
             yield Static(id="summary")
-            if self.access is not None:
-                yield GuestPanel(self.uuid, self.access, id="guest")
+            if self._live_host() is not None:
+                yield GuestPanel(id="guest")
             with Horizontal(id="cpu-row"):
                 yield Static(id="vcpus")
                 yield Static(id="exits")
@@ -136,9 +146,15 @@ class DomainScreen(Screen[None]):
                 yield MetricGraph("Memory", size_kib, id="g-mem")
             yield Static(id="findings")
             yield Static(id="devices")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.refresh_data()
+        if self._live_host() is not None:
+            self.refetch()
+            self.set_interval(REFRESH_SECONDS, self.refetch)
+
+    def on_resize(self) -> None:
         self.refresh_data()
 
     def selected_uuid(self) -> str | None:
@@ -177,7 +193,7 @@ class DomainScreen(Screen[None]):
             summary.append(f"  disk r/w {rate(m.disk_read_bps)} / {rate(m.disk_write_bps)}")
             summary.append(f"  net rx/tx {rate(m.net_rx_bps)} / {rate(m.net_tx_bps)}")
         self.query_one("#summary", Static).update(summary)
-        self.query_one("#vcpus", Static).update(vcpu_table(m))
+        self.query_one("#vcpus", Static).update(vcpu_table(m, bar_width(self.size.width or 200)))
         self.query_one("#exits", Static).update(exits_table(m))
         self.query_one("#findings", Static).update(findings_text(info, m, view))
         self.query_one("#devices", Static).update(devices_table(info))
@@ -190,7 +206,18 @@ class DomainScreen(Screen[None]):
     def action_lifecycle(self, action: str) -> None:
         self.post_message(ActionRequested(self.uuid, action))
 
+    def action_devices(self) -> None:
+        self.post_message(DevicesOpenRequested(self.uuid))
+
+    def action_sriov(self) -> None:
+        found = self.fleet.find(self.uuid)
+        if found is not None:
+            self.post_message(SriovOpenRequested(found[0].name))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("devices", "sriov"):
+            found = self.fleet.find(self.uuid)
+            return found is not None and not found[0].recorded
         if action == "lifecycle" and parameters:
             return self.fleet.action_refusal(self.uuid, str(parameters[0])) is None
         if action == "autostart":
@@ -200,29 +227,47 @@ class DomainScreen(Screen[None]):
             return writable and facts is not None and facts.autostart is not None
         return True
 
+    # ----- guest facts: fetched by the app off the loop; autostart as a job ---------------------------
+
+    def _live_host(self) -> str | None:
+        """The domain's host, unless it is a recording (which has no guest to ask)."""
+        found = self.fleet.find(self.uuid)
+        return found[0].name if found is not None and not found[0].recorded else None
+
+    @property
+    def fetch_key(self) -> str:
+        return f"guest:{self.uuid}"
+
+    def refetch(self) -> None:
+        """Ask again (on mount, every REFRESH_SECONDS, after a job: saved, started, autostart)."""
+        host, uuid = self._live_host(), self.uuid
+        if host is not None:
+            self.post_message(
+                FetchRequested(host, self.fetch_key, lambda conn: live(conn, "guest facts").guest_facts(uuid))
+            )
+
+    def show_data(self, message: DataFetched) -> None:
+        for panel in self.query(GuestPanel):
+            panel.show(message.value, message.error)
+        self.refresh_bindings()
+
     def _facts(self) -> GuestFacts | None:
         panels = self.query(GuestPanel)
         return panels.first().facts if panels else None
 
     def action_autostart(self) -> None:
-        found, facts = self.fleet.find(self.uuid), self._facts()
-        if found is None or facts is None or facts.autostart is None:
+        host, facts = self._live_host(), self._facts()
+        if host is None or facts is None or facts.autostart is None:
             return
         uuid, on = self.uuid, not facts.autostart
         self.post_message(
-            ChangeRequested(
-                found[0].name,
+            OperationRequested(
+                host,
+                uuid,
                 f"Autostart {'on' if on else 'off'} for {self.fleet.name_of(uuid)}",
                 lambda conn, progress, cancel: set_autostart(
                     conn, "domain", uuid, on, progress=progress, cancel=cancel
                 ),
-                uuid=uuid,
+                pending=f"autostart {'on' if on else 'off'}…",
             )
         )
-
-    def job_finished(self, host: str) -> None:
-        """A job on this host may have changed the guest (saved, started, autostart): ask again."""
-        found = self.fleet.find(self.uuid)
-        if found is not None and found[0].name == host:
-            for panel in self.query(GuestPanel):
-                panel.reload()

@@ -1,15 +1,15 @@
 """The domain screen's guest facts: IP addresses with their source (agent, DHCP lease or ARP), OS and
-hostname from the agent, autostart and a saved state. Asked of the host on a worker thread when the
-screen opens, every `REFRESH_SECONDS` and after a job; never by the pollers (agent calls can wait)."""
+hostname from the agent, autostart and a saved state. The domain screen asks for them (the app reads
+on a thread of its own) when it opens, every `REFRESH_SECONDS` and after a job; never the pollers,
+since agent calls can wait for the guest."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.widgets import Static
 
-from vmtui.drivers.resources import GuestFacts, live
+from vmtui.drivers.resources import GuestFacts
 from vmtui.present import MISSING, printable
-from vmtui.screens.access import HostAccess, Loaded, Loader
 
 REFRESH_SECONDS = 10.0
 AGENT_STYLE = {"connected": "green", "off": "dim"}
@@ -47,25 +47,17 @@ def facts_text(facts: GuestFacts | None, error: str | None) -> Text:
 
 
 class GuestPanel(Static):
-    def __init__(self, uuid: str, access: HostAccess, *, id: str | None = None) -> None:  # noqa: A002 (Textual's name)
-        super().__init__(id=id)
-        self.uuid = uuid
-        self.loader = Loader(self, access)
-        self.facts: GuestFacts | None = None
-        self.error: str | None = None
+    """Shows the latest facts (or why there are none); the screen hands them in."""
+
+    facts: GuestFacts | None = None
+    error: str | None = None
 
     def on_mount(self) -> None:
         self.update(facts_text(None, None))
-        self.reload()
-        self.set_interval(REFRESH_SECONDS, self.reload)
 
-    def reload(self) -> None:
-        uuid = self.uuid
-        self.loader.load("guest", lambda conn: live(conn, "guest facts").guest_facts(uuid))
-
-    def on_loaded(self, message: Loaded) -> None:
-        if not self.loader.fresh(message):
-            return
-        self.facts, self.error = (message.value, None) if message.error is None else (self.facts, message.error)
-        self.update(facts_text(self.facts if self.error is None else None, self.error))
-        self.screen.refresh_bindings()
+    def show(self, facts: GuestFacts | None, error: str | None) -> None:
+        if error is None:
+            self.facts, self.error = facts, None
+        else:
+            self.error = error  # the last facts stay known (for A), the error is what is shown
+        self.update(facts_text(None if error else facts, error))

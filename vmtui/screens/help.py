@@ -24,14 +24,13 @@ GENERAL_KEYS = (
     ("s / S", "sort by the next column / reverse the order (or click a column header)"),
     ("a", "add a host: name, URI, read-only; saved in hosts.toml like `vmtui hosts add`"),
     ("ctrl+p, Remove host", "stop watching a host and forget it, like `vmtui hosts rm` (asks first)"),
+    ("v", "the selected domain's devices: class, virtio advice; v/V switch to virtio, a add disk, n add NIC"),
+    ("i", "SR-IOV of the selected domain's host: c VF count, p VF pool, a give a VF to a VM, d take it back"),
     ("P", "storage of the selected domain's host: pools with bars, the selected pool's volumes"),
-    (
-        "  n / delete (in storage)",
-        "new volume (name, size, format) / delete the selected one (asks first; refused while used)",
-    ),
+    ("n / delete", "in storage: new volume (name, size, format) / delete one (asks; refused while used)"),
     ("N", "virtual networks of the selected domain's host, with the selected network's DHCP leases"),
-    ("A (domain screen, networks)", "autostart on/off for the domain / the selected network"),
-    ("R (storage, networks)", "ask the host again"),
+    ("A", "autostart on/off: the domain (domain screen) or the selected network (networks)"),
+    ("R", "storage, networks: ask the host again"),
 )
 
 

@@ -7,17 +7,26 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
 from vmtui.fleet import Fleet
-from vmtui.messages import ActionRequested, DomainOpenRequested, ResourcesOpenRequested
+from vmtui.messages import (
+    ActionRequested,
+    DevicesOpenRequested,
+    DomainOpenRequested,
+    ResourcesOpenRequested,
+    SriovOpenRequested,
+)
 from vmtui.ops.lifecycle import ACTIONS
 from vmtui.widgets.domain_table import DomainTable
 from vmtui.widgets.hosts_pane import HostsPane
 
-ACTION_BINDINGS = [Binding(a.binding, f"lifecycle('{a.key}')", a.label) for a in ACTIONS]
+ACTION_BINDINGS = [Binding(a.binding, f"lifecycle('{a.key}')", a.key_label or a.label) for a in ACTIONS]
 """Bindings for screens that act on one domain; `check_action` hides those that cannot run now."""
+DEVICE_BINDINGS = [Binding("v", "devices", "Devices"), Binding("i", "sriov", "SR-IOV")]
+"""The selected domain's devices screen, and its host's SR-IOV screen."""
 
 
 class HostScreen(Screen[None]):
@@ -28,10 +37,11 @@ class HostScreen(Screen[None]):
         # filter gets the focus in time for text typed or pasted in the same burst as "/".
         Binding("slash", "filter", "Filter", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("a", "app.add_host", "Add host"),
+        Binding("a", "app.add_host", "Add"),
         Binding("P", "resources('storage')", "Storage"),
         Binding("N", "resources('networks')", "Networks"),
         *ACTION_BINDINGS,
+        *DEVICE_BINDINGS,
     ]
 
     def __init__(self, fleet: Fleet, clock: Callable[[], float]) -> None:
@@ -44,7 +54,7 @@ class HostScreen(Screen[None]):
         yield HostsPane(id="hosts")
         yield DomainTable(id="domains")
         yield Input(placeholder="regex on name, state:running, host:NAME (Enter keeps, Esc clears)", id="filter")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def table(self) -> DomainTable:
@@ -82,12 +92,15 @@ class HostScreen(Screen[None]):
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.value = ""
+        box.border_subtitle = ""
         box.display = False
         self.table.set_filter("")
         self.table.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        self.table.set_filter(event.value)
+        problems = self.table.set_filter(event.value)
+        # Said where the user looks, while typing; an empty subtitle once it makes sense again.
+        event.input.border_subtitle = escape(problems[0]) if problems else ""
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         # Keep the filter, hide the line only if it is empty, and go back to the rows.
@@ -118,12 +131,27 @@ class HostScreen(Screen[None]):
         if uuid is not None:
             self.post_message(ActionRequested(uuid, action))
 
+    def action_devices(self) -> None:
+        uuid = self.selected_uuid()
+        if uuid is not None:
+            self.post_message(DevicesOpenRequested(uuid))
+
+    def action_sriov(self) -> None:
+        uuid = self.selected_uuid()
+        found = self.fleet.find(uuid) if uuid else None
+        if found is not None:
+            self.post_message(SriovOpenRequested(found[0].name))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "filter":
             return not isinstance(self.focused, Input)  # in the filter line, "/" is a character
         if action == "resources":
             host = self.selected_host()
             return host is not None and not self.fleet.hosts[host].recorded
+        if action in ("devices", "sriov"):
+            # A recording has no devices to read or change: no keys for it.
+            found = self.fleet.find(self.selected_uuid() or "")
+            return found is not None and not found[0].recorded
         if action == "lifecycle" and parameters:
             # Only what can run is shown (and bound): not on read-only hosts, replays, stale hosts,
             # domains with an operation in flight, or states that do not allow it.

@@ -1,6 +1,6 @@
 """`N`: one host's virtual networks (active, autostart, forward mode, bridge, addresses, DHCP) and the
 selected network's DHCP leases with MAC, IP and the domain whose NIC has that MAC. `A` turns the
-network's autostart on or off."""
+network's autostart on or off. Fetched by the app on a thread of its own (`ops.networks.networks`)."""
 
 from __future__ import annotations
 
@@ -10,58 +10,63 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from vmtui.drivers.resources import NetworkInfo
-from vmtui.messages import ChangeRequested
+from vmtui.messages import DataFetched, FetchRequested, OperationRequested
 from vmtui.ops import networks
 from vmtui.ops.autostart import set_autostart
 from vmtui.present import MISSING, expiry, printable
-from vmtui.screens.access import HostAccess, Loaded, LoadingScreen
 from vmtui.screens.storage import lit, yes_no
 
 
-class NetworksScreen(LoadingScreen):
+class NetworksScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
         Binding("A", "autostart", "Autostart on/off"),
-        Binding("R", "reload", "Refresh"),
+        Binding("R", "refetch", "Refresh"),
     ]
 
-    def __init__(self, host: str, access: HostAccess, *, writable: bool) -> None:
-        super().__init__(host, access)
+    def __init__(self, host: str, *, writable: bool) -> None:
+        super().__init__()
+        self.host = host
         self.writable = writable
         self.networks: list[NetworkInfo] = []
 
+    @property
+    def fetch_key(self) -> str:
+        return f"networks:{self.host}"
+
     def compose(self) -> ComposeResult:
         yield Header(icon="▣")
-        yield Static(id="networks-title", classes="res-title")
+        yield Static(Text("Networks: loading…", "bold"), id="networks-title", classes="res-title")
         yield DataTable(id="networks", cursor_type="row", zebra_stripes=True)
         yield Static(id="leases-title", classes="res-title")
         yield DataTable(id="leases", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.title = printable(f"networks on {self.host}")
         table = self.query_one("#networks", DataTable)
         table.add_columns("network", "active", "autostart", "forward", "bridge", "address", "dhcp", "leases")
         self.query_one("#leases", DataTable).add_columns("mac", "ip", "hostname", "domain", "expires")
-        self.query_one("#networks-title", Static).update(Text("Networks: loading…", "bold"))
         table.focus()
-        self.action_reload()
+        self.refetch()
 
-    def action_reload(self) -> None:
-        self.load("networks", networks.networks)
+    def refetch(self) -> None:
+        self.post_message(FetchRequested(self.host, self.fetch_key, networks.networks))
 
-    def job_finished(self, host: str) -> None:
-        if host == self.host:
-            self.action_reload()
+    def action_refetch(self) -> None:
+        self.refetch()
 
     def selected(self) -> NetworkInfo | None:
         row = self.query_one("#networks", DataTable).cursor_row
         return self.networks[row] if self.networks and row < len(self.networks) else None
 
-    def loaded(self, message: Loaded) -> None:
+    def show_data(self, message: DataFetched) -> None:
+        if not self.query("#networks"):
+            return  # closing
         title = self.query_one("#networks-title", Static)
         if message.error is not None:
             title.update(Text.assemble(("Networks: ", "bold"), (printable(message.error), "bold red")))
@@ -84,8 +89,9 @@ class NetworksScreen(LoadingScreen):
         names = [n.name for n in self.networks]
         if keep is not None and keep.name in names:
             table.move_cursor(row=names.index(keep.name))
-        count = f"{len(self.networks)} network{'s' if len(self.networks) != 1 else ''}"
-        title.update(Text.assemble(("Virtual networks", "bold"), f" ({count}; A autostart on/off)"))
+        count = f"{len(names)} network{'s' if len(names) != 1 else ''}"
+        hint = "; A autostart on/off" if self.writable else "; read-only"
+        title.update(Text.assemble(("Virtual networks", "bold"), f" ({count}{hint})"))
         self._show_leases()
         self.refresh_bindings()
 
@@ -132,8 +138,9 @@ class NetworksScreen(LoadingScreen):
             return
         name, on = net.name, not net.autostart
         self.post_message(
-            ChangeRequested(
+            OperationRequested(
                 self.host,
+                None,
                 f"Autostart {'on' if on else 'off'} for network {name}",
                 lambda conn, progress, cancel: set_autostart(
                     conn, "network", name, on, progress=progress, cancel=cancel

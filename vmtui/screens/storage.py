@@ -1,6 +1,10 @@
 """`P`: one host's storage pools (capacity, allocation, available, with bars) and the selected pool's
 volumes, with the domains that use each one. `n` creates a volume, `delete` deletes one (asks first;
-refused, naming the domain, while a domain uses it)."""
+refused, naming the domain, while a domain uses it).
+
+Pools and volumes are fetched by the app on a thread of its own (`ops.storage.overview`); changes are
+posted as `OperationRequested` with the ops functions `vmtui vol-create` and `vol-delete` call.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,18 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from vmtui.drivers.resources import PoolInfo, VolumeInfo
-from vmtui.messages import ChangeRequested
+from vmtui.drivers.xmlres import FILE_POOL_TYPES
+from vmtui.errors import UsageError
+from vmtui.messages import DataFetched, FetchRequested, OperationRequested
 from vmtui.ops import storage
+from vmtui.ops.storage import StorageOverview
 from vmtui.present import MISSING, bar_cells, pct, printable, size, usage_style
-from vmtui.screens.access import HostAccess, Loaded, LoadingScreen, say
-from vmtui.screens.volume_form import VolumeForm, VolumeFormModal
+from vmtui.screens.fetching import say
+from vmtui.screens.form import FormField, FormModal, Values
 
 BAR_WIDTH = 12
 
@@ -38,29 +46,42 @@ def yes_no(flag: bool | None) -> Text:
     return Text(MISSING, "dim") if flag is None else Text("yes", "green") if flag else Text("no", "dim")
 
 
-class StorageScreen(LoadingScreen):
+class StorageScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
         Binding("n", "new_volume", "New volume"),
         Binding("delete,D", "delete_volume", "Delete volume"),
-        Binding("R", "reload", "Refresh"),
+        Binding("R", "refetch", "Refresh"),
     ]
 
-    def __init__(self, host: str, access: HostAccess, *, writable: bool) -> None:
-        super().__init__(host, access)
+    def __init__(self, host: str, *, writable: bool) -> None:
+        super().__init__()
+        self.host = host
         self.writable = writable
-        self.pools: list[PoolInfo] = []
-        self.volumes: list[VolumeInfo] = []
-        self.volumes_of: str | None = None
-        """The pool `volumes` belong to (the cursor may have moved on while they load)."""
+        self.view: StorageOverview | None = None
+        self.want: str | None = None
+        """The pool whose volumes the user wants (the pools' cursor); None: the host's first."""
+
+    @property
+    def fetch_key(self) -> str:
+        return f"storage:{self.host}"
+
+    @property
+    def pools(self) -> tuple[PoolInfo, ...]:
+        return self.view.pools if self.view else ()
+
+    @property
+    def volumes(self) -> tuple[VolumeInfo, ...]:
+        """The volumes on screen, when they are those of the pool under the cursor."""
+        return self.view.volumes if self.view and self.view.pool == self.want else ()
 
     def compose(self) -> ComposeResult:
         yield Header(icon="▣")
-        yield Static(id="pools-title", classes="res-title")
+        yield Static(Text("Storage pools: loading…", "bold"), id="pools-title", classes="res-title")
         yield DataTable(id="pools", cursor_type="row", zebra_stripes=True)
         yield Static(id="volumes-title", classes="res-title")
         yield DataTable(id="volumes", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.title = printable(f"storage on {self.host}")
@@ -72,65 +93,37 @@ class StorageScreen(LoadingScreen):
         volumes.add_columns("volume", "format", "capacity", "allocation")
         volumes.add_column("allocated", width=BAR_WIDTH + 7)
         volumes.add_columns("used by", "path")
-        self.query_one("#pools-title", Static).update(Text("Storage pools: loading…", "bold"))
-        self.query_one("#volumes-title", Static).update("")
         pools.focus()
-        self.action_reload()
+        self.refetch()
 
-    # ----- loading ------------------------------------------------------------------------------
+    def refetch(self) -> None:
+        want = self.want
+        self.post_message(FetchRequested(self.host, self.fetch_key, lambda conn: storage.overview(conn, want)))
 
-    def action_reload(self) -> None:
-        self.load("pools", storage.pools)
+    def action_refetch(self) -> None:
+        self.refetch()
 
-    def job_finished(self, host: str) -> None:
-        if host == self.host:
-            self.action_reload()
-
-    def selected_pool(self) -> PoolInfo | None:
-        table = self.query_one("#pools", DataTable)
-        if not self.pools or table.cursor_row >= len(self.pools):
-            return None
-        return self.pools[table.cursor_row]
-
-    def selected_volume(self) -> VolumeInfo | None:
-        table = self.query_one("#volumes", DataTable)
-        pool = self.selected_pool()
-        if pool is None or self.volumes_of != pool.name or not self.volumes or table.cursor_row >= len(self.volumes):
-            return None
-        return self.volumes[table.cursor_row]
-
-    def _load_volumes(self) -> None:
-        pool = self.selected_pool()
-        title = self.query_one("#volumes-title", Static)
-        if pool is None:
-            title.update("")
-            return
-        if not pool.active:
-            self.volumes, self.volumes_of = [], pool.name
-            self.query_one("#volumes", DataTable).clear()
-            title.update(Text.assemble(("Volumes of ", "bold"), lit(pool.name, "bold"), f": pool is {pool.state}"))
-            return
-        title.update(Text.assemble(("Volumes of ", "bold"), lit(pool.name, "bold"), ": loading…"))
-        name = pool.name
-        self.load("volumes", lambda conn: (name, storage.volumes(conn, name)))
-
-    def loaded(self, message: Loaded) -> None:
-        if message.what == "pools":
-            self._show_pools(message)
-        elif message.what == "volumes":
-            self._show_volumes(message)
-        self.refresh_bindings()
-
-    def _show_pools(self, message: Loaded) -> None:
+    def show_data(self, message: DataFetched) -> None:
+        if not self.query("#pools"):
+            return  # closing
         title = self.query_one("#pools-title", Static)
         if message.error is not None:
             title.update(Text.assemble(("Storage pools: ", "bold"), (printable(message.error), "bold red")))
             return
-        keep = self.selected_pool()
-        self.pools = list(message.value)
+        view = message.value
+        assert isinstance(view, StorageOverview)
+        if self.want is None:
+            self.want = view.pool
+        self.view = view
+        self._show_pools(view)
+        if view.pool == self.want:
+            self._show_volumes(view)
+        self.refresh_bindings()
+
+    def _show_pools(self, view: StorageOverview) -> None:
         table = self.query_one("#pools", DataTable)
         table.clear()
-        for p in self.pools:
+        for p in view.pools:
             active = p.active
             table.add_row(
                 lit(p.name, "bold"),
@@ -144,29 +137,27 @@ class StorageScreen(LoadingScreen):
                 usage_bar(p.used_fraction if active else None),
                 lit(p.path),
             )
-        names = [p.name for p in self.pools]
-        if keep is not None and keep.name in names:
-            table.move_cursor(row=names.index(keep.name))
-        count = f"{len(self.pools)} pool{'s' if len(self.pools) != 1 else ''}"
-        title.update(Text.assemble(("Storage pools", "bold"), f" ({count}; n new volume, delete deletes one)"))
-        self._load_volumes()
+        names = [p.name for p in view.pools]
+        if self.want in names:
+            table.move_cursor(row=names.index(self.want))
+        count = f"{len(names)} pool{'s' if len(names) != 1 else ''}"
+        hint = "; n new volume, delete deletes one" if self.writable else "; read-only"
+        self.query_one("#pools-title", Static).update(Text.assemble(("Storage pools", "bold"), f" ({count}{hint})"))
 
-    def _show_volumes(self, message: Loaded) -> None:
-        title = self.query_one("#volumes-title", Static)
+    def _show_volumes(self, view: StorageOverview) -> None:
         table = self.query_one("#volumes", DataTable)
-        pool = self.selected_pool()
-        if message.error is not None:
-            table.clear()
-            self.volumes = []
-            title.update(Text.assemble(("Volumes: ", "bold"), (printable(message.error), "bold red")))
-            return
-        name, volumes = message.value
-        if pool is None or pool.name != name:
-            return  # the cursor moved on; its own load is on the way
-        keep = self.selected_volume()
-        self.volumes, self.volumes_of = list(volumes), name
+        keep = table.cursor_row
         table.clear()
-        for v in self.volumes:
+        title = self.query_one("#volumes-title", Static)
+        pool = next((p for p in view.pools if p.name == view.pool), None)
+        if pool is None:
+            title.update("")
+            return
+        head = Text.assemble(("Volumes of ", "bold"), lit(pool.name, "bold"))
+        if not pool.active:
+            title.update(head + Text(f": the pool is {pool.state}", "dim"))
+            return
+        for v in view.volumes:
             table.add_row(
                 lit(v.name, "bold"),
                 lit(v.format or v.vol_type),
@@ -176,21 +167,34 @@ class StorageScreen(LoadingScreen):
                 lit(", ".join(v.used_by), "cyan") if v.used_by else Text(MISSING, "dim"),
                 lit(v.path),
             )
-        names = [v.name for v in self.volumes]
-        if keep is not None and keep.name in names:
-            table.move_cursor(row=names.index(keep.name))
-        title.update(Text.assemble(("Volumes of ", "bold"), lit(name, "bold"), f" ({len(self.volumes)})"))
+        if view.volumes:
+            table.move_cursor(row=min(keep, len(view.volumes) - 1))
+        title.update(head + f" ({len(view.volumes)})")
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "pools":
-            pool = self.selected_pool()
-            if pool is not None and pool.name != self.volumes_of:
-                self._load_volumes()
+        if event.data_table.id == "pools" and self.pools:
+            row = event.data_table.cursor_row
+            name = self.pools[row].name if row < len(self.pools) else None
+            if name is not None and name != self.want:
+                self.want = name
+                self.query_one("#volumes", DataTable).clear()
+                self.query_one("#volumes-title", Static).update(
+                    Text.assemble(("Volumes of ", "bold"), lit(name, "bold"), ": loading…")
+                )
+                self.refetch()
         self.refresh_bindings()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "pools":
             self.query_one("#volumes", DataTable).focus()
+
+    def selected_pool(self) -> PoolInfo | None:
+        return next((p for p in self.pools if p.name == self.want), None)
+
+    def selected_volume(self) -> VolumeInfo | None:
+        row = self.query_one("#volumes", DataTable).cursor_row
+        vols = self.volumes
+        return vols[row] if vols and row < len(vols) else None
 
     # ----- changes: asked of the app, which confirms and runs them as jobs ------------------------
 
@@ -206,15 +210,30 @@ class StorageScreen(LoadingScreen):
         pool = self.selected_pool()
         if pool is None or not self.writable:
             return
-        self.app.push_screen(VolumeFormModal(pool), self._create)
+        formats = storage.FORMATS if pool.pool_type in FILE_POOL_TYPES else ("raw",)
 
-    def _create(self, form: VolumeForm | None) -> None:
-        if form is None:
+        def check(values: Values) -> None:
+            storage.validate_volume_name(values["name"])
+            storage.parse_size(values["size"])
+            if values["format"] not in formats:
+                raise UsageError(f"format {values['format']!r} is not one of {', '.join(formats)}")
+
+        fields = [
+            FormField("name", "Name", "web1.qcow2"),
+            FormField("size", f"Size, with a unit ({size(pool.available)} available)", "10GiB"),
+            FormField("format", f"Format: {' or '.join(formats)}", value=formats[0]),
+        ]
+        title = f"New volume in pool {printable(pool.name)}"
+        self.app.push_screen(FormModal(title, fields, check), lambda values: self._create(pool.name, values))
+
+    def _create(self, pool: str, values: Values | None) -> None:
+        if values is None:
             return
-        pool, name, capacity, fmt = form.pool, form.name, form.capacity, form.fmt
+        name, capacity, fmt = values["name"], storage.parse_size(values["size"]), values["format"]
         self.post_message(
-            ChangeRequested(
+            OperationRequested(
                 self.host,
+                None,
                 f"Create volume {name} in {pool}",
                 lambda conn, progress, cancel: storage.create_volume(
                     conn, pool, name, capacity, fmt=fmt, progress=progress, cancel=cancel
@@ -227,19 +246,20 @@ class StorageScreen(LoadingScreen):
         if vol is None or not self.writable:
             return
         # Refused at once from what this screen shows; the job asks the host again before deleting.
-        why = storage.refusal_of(vol, self.volumes)
+        why = storage.refusal_of(vol, list(self.volumes))
         if why is not None:
             say(self, f"delete volume {vol.name}: {why}", title="refused", severity="error")
             return
         pool, name = vol.pool, vol.name
         self.post_message(
-            ChangeRequested(
+            OperationRequested(
                 self.host,
+                None,
                 f"Delete volume {name} from {pool}",
                 lambda conn, progress, cancel: storage.delete_volume(
                     conn, pool, name, progress=progress, cancel=cancel
                 ),
-                question=storage.delete_question(vol, self.host),
-                detail="No domain uses it now. This cannot be undone.",
+                question=f"Delete volume {name} from pool {pool}?",
+                detail=f"{vol.path} on {self.host}: its data is lost. No domain uses it now.",
             )
         )

@@ -8,9 +8,9 @@ only rows whose data changed, and `render_line` turns the visible lines into sin
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar, NamedTuple
+from typing import ClassVar
 
-from rich.cells import cell_len, set_cell_size
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -22,62 +22,31 @@ from textual.strip import Strip
 
 from vmtui.filters import DomainFilter, parse_filter
 from vmtui.fleet import DomainRow
-from vmtui.present import clock, count, pct, printable, size, size_kib
+from vmtui.present import clock, count, host_label, pct, printable, size, size_kib
+from vmtui.widgets.table_layout import COLUMN_KEYS, COLUMNS, Column, choose, fit, header_cell
 
 
-class Column(NamedTuple):
-    key: str
-    """The DomainRow attribute shown and sorted on."""
-    title: str
-    width: int
-    right: bool = False
-
-
-COLUMNS: tuple[Column, ...] = (
-    Column("host", "HOST", 10),
-    Column("name", "NAME", 24),
-    Column("state", "STATE", 14),
-    Column("accel", "ACCEL", 5),
-    Column("vcpus", "VCPU", 4, True),
-    Column("cpu", "CPU%", 6, True),
-    Column("steal", "STEAL%", 6, True),
-    Column("overhead", "OVHD%", 6, True),
-    Column("mem_cur_kib", "MEM cur/max", 15, True),
-    Column("disk_bps", "DISK/s", 8, True),
-    Column("net_bps", "NET/s", 8, True),
-    Column("exits", "EXITS/s", 8, True),
-)
-COLUMN_KEYS = tuple(c.key for c in COLUMNS)
-
-
-def format_row(row: DomainRow) -> str:
-    """The row's line: every column padded (by terminal cells, not characters) and joined by spaces."""
+def format_row(row: DomainRow, columns: tuple[Column, ...] = COLUMNS) -> str:
+    """The row's line: the chosen columns padded (by terminal cells, not characters) and joined by spaces."""
     state = row.state if row.stale_since is None else "stale " + clock(row.stale_since)
     mem = "-"
     if row.mem_max_kib:
         mem = f"{size_kib(row.mem_cur_kib or 0)}/{size_kib(row.mem_max_kib)}"
-    cells = (
-        printable(row.host),
-        printable(row.name),
-        state,
-        row.accel,
-        str(row.vcpus),
-        pct(row.cpu),
-        pct(row.steal),
-        pct(row.overhead),
-        mem,
-        size(row.disk_bps),
-        size(row.net_bps),
-        count(row.exits),
-    )
-    return " ".join(_fit(text, col) for text, col in zip(cells, COLUMNS, strict=True))
-
-
-def _fit(text: str, col: Column) -> str:
-    if cell_len(text) > col.width:
-        return set_cell_size(text, col.width - 1) + "…"
-    pad = " " * (col.width - cell_len(text))
-    return pad + text if col.right else text + pad
+    cells = {
+        "host": printable(host_label(row.host)),
+        "name": printable(row.name),
+        "state": state,
+        "accel": row.accel,
+        "vcpus": str(row.vcpus),
+        "cpu": pct(row.cpu),
+        "steal": pct(row.steal),
+        "overhead": pct(row.overhead),
+        "mem_cur_kib": mem,
+        "disk_bps": size(row.disk_bps),
+        "net_bps": size(row.net_bps),
+        "exits": count(row.exits),
+    }
+    return " ".join(fit(cells[col.key], col) for col in columns)
 
 
 class DomainTable(ScrollView, can_focus=True):
@@ -90,9 +59,10 @@ class DomainTable(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "cursor(-1000000)", "First", show=False),
         Binding("end", "cursor(1000000)", "Last", show=False),
-        Binding("enter", "select", "Open"),
-        Binding("s", "sort_next", "Sort"),
-        Binding("S", "sort_reverse", "Reverse"),
+        Binding("enter", "select", "Open", show=False),
+        Binding("s", "sort_next", "Sort", show=False),
+        Binding("S", "sort_reverse", "Reverse", show=False),
+        Binding("w", "toggle_wide", "Columns"),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -138,6 +108,11 @@ class DomainTable(ScrollView, can_focus=True):
         self.sort_reverse = False
         self.formatted = 0
         """Rows formatted since start: lets tests and the benchmark check that unchanged rows cost nothing."""
+        self.wide = False
+        """`w`: every column, scrolling sideways, instead of those that fit."""
+        self.columns: tuple[Column, ...] = COLUMNS
+        self._host_labels: dict[str, int] = {}
+        """Each host's label width, for the HOST column."""
         self._header = ""
         self._update_header()
 
@@ -152,13 +127,18 @@ class DomainTable(ScrollView, can_focus=True):
             old = self._rows.get(row.uuid)
             if old is not row and old != row:
                 self._rows[row.uuid] = row
-                self._lines[row.uuid] = format_row(row)
+                self._lines[row.uuid] = format_row(row, self.columns)
                 changed += 1
         gone = [u for u, r in self._rows.items() if r.host == host and u not in seen]
         for uuid in gone:
             del self._rows[uuid]
             del self._lines[uuid]
         self.formatted += changed
+        if host not in self._host_labels:
+            # A new host may need a wider HOST column: the only time the layout looks at the rows.
+            self._host_labels[host] = cell_len(host_label(host))
+            if self._relayout():
+                return
         if changed or gone:
             # Nothing moved: no re-sort and no repaint (idle and shut-off fleets cost nothing).
             self._reorder()
@@ -175,9 +155,11 @@ class DomainTable(ScrollView, can_focus=True):
     def cursor_uuid(self) -> str | None:
         return self._cursor_uuid
 
-    def set_filter(self, text: str) -> None:
+    def set_filter(self, text: str) -> tuple[str, ...]:
+        """Show only matching rows; returns what in `text` was not understood (said under the filter line)."""
         self._filter = parse_filter(text) if text.strip() else None
         self._reorder()
+        return self._filter.problems if self._filter else ()
 
     def sort_by(self, key: str, *, reverse: bool | None = None) -> None:
         if key not in COLUMN_KEYS:
@@ -202,18 +184,41 @@ class DomainTable(ScrollView, can_focus=True):
         self._order = present + missing
         if self._cursor_uuid not in rows or self._cursor_uuid not in self._order:
             self._set_cursor(self._order[0] if self._order else None)
-        self.virtual_size = Size(len(self._header), len(self._order) + 1)
+        self.virtual_size = Size(cell_len(self._header), len(self._order) + 1)
         self.refresh()
 
     def _update_header(self) -> None:
-        titles = []
-        for col in COLUMNS:
-            title = col.title
-            if col.key == self.sort_key:
-                title += "▼" if self.sort_reverse else "▲"
-            titles.append(_fit(title, col))
-        self._header = " ".join(titles)
+        arrow = "▼" if self.sort_reverse else "▲"
+        self._header = " ".join(header_cell(c, arrow if c.key == self.sort_key else "") for c in self.columns)
         self.refresh()
+
+    def _relayout(self) -> bool:
+        """Choose the columns for the current width and hosts; re-format every line if they changed."""
+        host_width = max(self._host_labels.values(), default=4)
+        # The region rows are drawn in (the vertical scrollbar takes its share of the width).
+        width = self.scrollable_content_region.width or self.size.width or 200
+        columns = choose(width, host_width, wide=self.wide)
+        if columns == self.columns:
+            return False
+        self.columns = columns
+        for uuid, row in self._rows.items():
+            self._lines[uuid] = format_row(row, columns)
+        self._update_header()
+        self._reorder()
+        return True
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self._relayout()
+
+    def action_toggle_wide(self) -> None:
+        self.wide = not self.wide
+        self._relayout()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_wide":
+            # Offered only when it changes something: some columns are hidden, or all are shown by `w`.
+            return self.wide or len(self.columns) < len(COLUMNS)
+        return True
 
     # ----- rendering ----------------------------------------------------------------------------
 
@@ -272,8 +277,9 @@ class DomainTable(ScrollView, can_focus=True):
             self.post_message(self.Selected(self._cursor_uuid))
 
     def action_sort_next(self) -> None:
-        index = (COLUMN_KEYS.index(self.sort_key) + 1) % len(COLUMN_KEYS)
-        self.sort_by(COLUMN_KEYS[index])
+        shown = [c.key for c in self.columns]
+        index = (shown.index(self.sort_key) + 1) % len(shown) if self.sort_key in shown else 0
+        self.sort_by(shown[index])
 
     def action_sort_reverse(self) -> None:
         self.sort_by(self.sort_key, reverse=not self.sort_reverse)
@@ -281,7 +287,7 @@ class DomainTable(ScrollView, can_focus=True):
     def column_at(self, x: int) -> str | None:
         """The column under virtual x (header clicks)."""
         left = 0
-        for col in COLUMNS:
+        for col in self.columns:
             if left <= x < left + col.width + 1:
                 return col.key
             left += col.width + 1

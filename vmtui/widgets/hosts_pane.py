@@ -7,7 +7,7 @@ from textual.widgets import Static
 
 from vmtui.fleet import Fleet, HostView
 from vmtui.models import ACTIVE_STATES
-from vmtui.present import clock, one_line, printable, size_kib
+from vmtui.present import clock, host_label, one_line, printable, size_kib
 
 TDP_TEXT = {True: ("on", "green"), False: ("off (shadow paging)", "bold red"), None: ("unknown", "dim")}
 """EPT/NPT as the pane says it: without it the host shadows guest page tables in software."""
@@ -21,7 +21,7 @@ def host_line(view: HostView, now: float, age: float | None = None) -> Text:
     line = Text(no_wrap=True, overflow="ellipsis")
     if view.status == "disconnected":
         line.append("✖ ", "bold red")
-        line.append(printable(view.name), "bold")
+        line.append(printable(host_label(view.name)), "bold")
         since = clock(view.down_since) if view.down_since else "?"
         line.append(f"  disconnected since {since}", "red")
         if view.retry_at is not None:
@@ -35,12 +35,12 @@ def host_line(view: HostView, now: float, age: float | None = None) -> Text:
         return line
     if view.status == "connecting" or view.info is None:
         line.append("… ", "yellow")
-        line.append(printable(view.name), "bold")
+        line.append(printable(host_label(view.name)), "bold")
         line.append("  connecting", "yellow")
         return line
     info = view.info
     line.append("● ", "bold green")
-    line.append(printable(view.name), "bold")
+    line.append(printable(host_label(view.name)), "bold")
     if view.recorded:
         line.append("  replay" if view.status != "ended" else "  replay finished", "green")
     else:
@@ -49,13 +49,7 @@ def host_line(view: HostView, now: float, age: float | None = None) -> Text:
         line.append(f"  last sample {age:.0f} s ago", "bold red")
     if (view.read_only or info.read_only) and not view.recorded:
         line.append(" RO", "bold yellow")
-    line.append(f"  {info.hypervisor} {info.hypervisor_version} · libvirt {info.libvirt_version}")
-    if info.kernel:
-        line.append(f" · {info.kernel}", "dim")
-    line.append("  KVM ")
-    line.append("yes" if info.kvm_usable else "no", "green" if info.kvm_usable else "bold red")
-    line.append("  EPT/NPT ")
-    line.append(*TDP_TEXT[info.tdp])
+    # What an operator looks for first comes first: at 80 columns the versions are what gets cut.
     metrics = view.tick.host if view.tick else None
     cpu = "-" if metrics is None or metrics.cpu_pct is None else f"{metrics.cpu_pct:.1f}%"
     line.append(f"  CPU {cpu} of {info.cpus}")
@@ -69,6 +63,13 @@ def host_line(view: HostView, now: float, age: float | None = None) -> Text:
         line.append(f"  overcommit {ratio:.2f}x", "bold yellow" if ratio > 1 else "")
     running = sum(1 for d in view.domains.values() if d.state in ACTIVE_STATES)
     line.append(f"  {len(view.domains)} domains ({running} active)", "dim")
+    line.append("  KVM ")
+    line.append("yes" if info.kvm_usable else "no", "green" if info.kvm_usable else "bold red")
+    line.append("  EPT/NPT ")
+    line.append(*TDP_TEXT[info.tdp])
+    line.append(f"  {info.hypervisor} {info.hypervisor_version} · libvirt {info.libvirt_version}")
+    if info.kernel:
+        line.append(f" · {info.kernel}", "dim")
     return line
 
 
@@ -76,13 +77,16 @@ class HostsPane(Static):
     """Every host, one line each (a handful of hosts: a Static re-rendered per tick is cheap)."""
 
     DEFAULT_CSS = """
-    HostsPane { height: auto; max-height: 8; border: round $primary; padding: 0 1; }
+    HostsPane { height: auto; max-height: 8; border: round $primary; padding: 0 1;
+                text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     _last: Text | None = None
 
     def show(self, fleet: Fleet, now: float) -> None:
-        text = Text("\n").join(host_line(v, now, fleet.sample_age(v)) for v in fleet.hosts.values())
+        text = Text("\n", no_wrap=True, overflow="ellipsis").join(
+            host_line(v, now, fleet.sample_age(v)) for v in fleet.hosts.values()
+        )
         if self._last is not None and text.plain == self._last.plain and text.spans == self._last.spans:
             return
         # A layout pass costs more than the whole table: do one only when the number of lines changes.

@@ -1,0 +1,48 @@
+"""Per-module score of the last `mutmut run` (read from mutants/**/*.py.meta), and the survivors.
+
+    make mutation        # runs mutmut, then this
+
+Killed = a test failed on the mutant (timeouts count as killed: the mutant made the code hang).
+The score is killed / (all mutants but those mutmut skipped). Exit 1 when a module is below GOAL.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+GOAL = 0.90
+KILLED = {1, 3, 36, 24, -24, 152, 255, 37}
+SURVIVED = {0}
+NO_TESTS = {5, 33}
+
+
+def main(root: Path = Path("mutants")) -> int:
+    metas = sorted(root.rglob("*.py.meta"))
+    if not metas:
+        print("no mutmut results: run `make mutation` first", file=sys.stderr)
+        return 2
+    below = False
+    print(f"{'module':<28} {'killed':>7} {'total':>6} {'score':>6}  survivors")
+    for meta in metas:
+        module = str(meta.relative_to(root)).removesuffix(".meta")
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        counts = Counter(
+            "killed" if c in KILLED else "survived" if c in SURVIVED else "no tests" if c in NO_TESTS else
+            "not checked" if c is None else "other"
+            for c in codes.values()
+        )  # fmt: skip
+        total = sum(counts.values()) - counts["not checked"]
+        score = counts["killed"] / total if total else 1.0
+        below |= score < GOAL
+        survivors = sorted(k for k, c in codes.items() if c not in KILLED and c is not None)
+        print(f"{module:<28} {counts['killed']:>7} {total:>6} {score:>6.1%}  {len(survivors)}")
+        for name in survivors:
+            print(f"    {name}")
+    return 1 if below else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""`vmtui devices`: a domain's devices with their class and the virtio advice; `virtio`, `add-disk`, `add-nic`.
+
+`vmtui devices DOMAIN` is `vmtui devices show DOMAIN` (a domain named like a subcommand needs `show`).
+Every change runs the same `vmtui.ops` function as the TUI, on a thread of its own so that Ctrl-C
+becomes the operation's cancel (it stops between steps and reports what was done).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from typer import _click as click
+from typer.core import TyperGroup
+
+from vmtui.cli.common import (
+    ConnectOpt,
+    DomainArg,
+    HostOpt,
+    JsonOpt,
+    ReadOnlyOpt,
+    YesOpt,
+    confirm,
+    emit_json,
+    guarded,
+)
+from vmtui.cli.domains import find_domain
+from vmtui.cli.targets import label, open_entry, resolve_targets
+from vmtui.drivers.base import Hypervisor
+from vmtui.errors import ExitCode
+from vmtui.ops.base import Progress, Step
+from vmtui.present import printable
+
+T = TypeVar("T")
+
+
+class DefaultGroup(TyperGroup):
+    """A group whose first word may be an argument of its default command: `devices web1` is `devices show web1`."""
+
+    default_command = "show"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # Shell completion parses resiliently: there the first word is a subcommand being typed.
+        if not ctx.resilient_parsing and (
+            not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names)
+        ):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+devices_app = typer.Typer(
+    cls=DefaultGroup,
+    help="A domain's devices: paravirtual, emulated or passthrough, and switching them to virtio.",
+)
+
+LiveOpt = Annotated[bool, typer.Option("--live", help="Only the running guest.")]
+ConfigOpt = Annotated[bool, typer.Option("--config", help="Only the persistent config (the next boot).")]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option("--timeout", min=1, max=600, help="Seconds the guest may take to release a NIC it is asked to drop."),
+]
+
+
+def say_step(as_json: bool) -> Progress:
+    """Progress on stderr, one line a step; nothing with --json (stdout is data)."""
+
+    def show(step: Step) -> None:
+        if not as_json:
+            sys.stderr.write(f"  {printable(step.text)}\n")
+            sys.stderr.flush()
+
+    return show
+
+
+def run_op(operation: Callable[[Progress, threading.Event], T], *, as_json: bool) -> T:
+    """Run `operation` on a thread; Ctrl-C sets its cancel Event and waits for it to stop between steps."""
+    cancel = threading.Event()
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["value"] = operation(say_step(as_json), cancel)
+        except BaseException as exc:  # handed to the main thread, which raises it as it is
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, name="vmtui op", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.2)
+    except KeyboardInterrupt:
+        cancel.set()
+        sys.stderr.write("vmtui: stopping after the current step…\n")
+        thread.join()
+    if "error" in box:
+        raise box["error"]
+    value: T = box["value"]
+    return value
+
+
+def report_change(result: Any, *, as_json: bool) -> None:
+    """Print a change result (JSON or human) and exit 1 when a half of it failed."""
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        from vmtui.cli.render import console
+        from vmtui.cli.render_devices import change_view
+
+        console().print(change_view(result))
+    if not getattr(result, "ok", True):
+        raise typer.Exit(int(ExitCode.FAILED))
+
+
+def _with_domain(
+    domain: str,
+    connect: list[str] | None,
+    host: list[str] | None,
+    read_only: bool,
+    work: Callable[[Hypervisor, str], T],
+) -> tuple[str, T]:
+    entry = find_domain(resolve_targets(connect, host, read_only=read_only), domain)
+    with open_entry(entry) as conn:
+        return label(entry), work(conn, label(entry))
+
+
+@devices_app.command("show")
+@guarded(read_only_safe=True)
+def show(domain: DomainArg, *, connect: ConnectOpt = None, host: HostOpt = None, as_json: JsonOpt = False) -> None:
+    """Every device of DOMAIN: class, bus, model, and what switching it to virtio needs."""
+    from vmtui.ops import devices
+
+    where, report = _with_domain(domain, connect, host, True, lambda conn, _h: devices.report(conn, domain))
+    if as_json:
+        emit_json({**report.to_json(), "host": where})
+        return
+    from vmtui.cli.render import console
+    from vmtui.cli.render_devices import devices_view
+
+    console().print(devices_view(where, report))
+
+
+@devices_app.command("virtio")
+@guarded()
+def virtio(
+    domain: DomainArg,
+    *,
+    nic: Annotated[str | None, typer.Option("--nic", help="The NIC: its MAC, target (vnet0) or alias.")] = None,
+    disk: Annotated[str | None, typer.Option("--disk", help="The disk: its target (sda, hdb).")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every emulated NIC and disk.")] = False,
+    live: LiveOpt = False,
+    config: ConfigOpt = False,
+    timeout: TimeoutOpt = 20.0,
+    yes: YesOpt = False,
+    connect: ConnectOpt = None,
+    host: HostOpt = None,
+    read_only: ReadOnlyOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Switch an emulated NIC or disk to virtio (a NIC live and in the config, a disk in the config). Asks first."""
+    from vmtui.ops import virtio as ops
+
+    def work(conn: Hypervisor, where: str) -> ops.VirtioResult:
+        plan = ops.plan_virtio(conn, domain, nic=nic, disk=disk, every=every, live=live, config=config)
+        question = f"Switch to virtio on {plan.docs.name} ({where})? " + " | ".join(plan.describe())
+        confirm(question, yes=yes or not plan.devices, as_json=as_json)
+        return run_op(
+            lambda progress, cancel: ops.to_virtio(
+                conn, plan.docs.uuid, nic=nic, disk=disk, every=every, live=live, config=config,
+                release_timeout=timeout, progress=progress, cancel=cancel,
+            ),
+            as_json=as_json,
+        )  # fmt: skip
+
+    _where, result = _with_domain(domain, connect, host, read_only, work)
+    report_change(result, as_json=as_json)
+
+
+@devices_app.command("add-disk")
+@guarded()
+def add_disk(
+    domain: DomainArg,
+    size: Annotated[str, typer.Argument(help="Size: 10G, 512M, 1.5T (binary units; KB/MB/GB decimal).")],
+    *,
+    pool: Annotated[str, typer.Option("--pool", help="Storage pool for the new volume.")] = "default",
+    name: Annotated[str | None, typer.Option("--name", help="Volume name (default DOMAIN-vdX.qcow2).")] = None,
+    live: LiveOpt = False,
+    config: ConfigOpt = False,
+    connect: ConnectOpt = None,
+    host: HostOpt = None,
+    read_only: ReadOnlyOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """A new qcow2 volume in a storage pool, attached to DOMAIN as a virtio disk (live and config)."""
+    from vmtui.ops import devices
+
+    _where, change = _with_domain(
+        domain, connect, host, read_only,
+        lambda conn, _h: run_op(
+            lambda progress, cancel: devices.add_disk(
+                conn, domain, size, pool=pool, name=name, live=live, config=config, progress=progress, cancel=cancel
+            ),
+            as_json=as_json,
+        ),
+    )  # fmt: skip
+    report_change(change, as_json=as_json)
+
+
+@devices_app.command("add-nic")
+@guarded()
+def add_nic(
+    domain: DomainArg,
+    *,
+    network: Annotated[str | None, typer.Option("--network", help="libvirt network (default: default).")] = None,
+    bridge: Annotated[str | None, typer.Option("--bridge", help="A host bridge instead of a network.")] = None,
+    user: Annotated[bool, typer.Option("--user", help="QEMU user-mode networking (no host setup).")] = False,
+    mac: Annotated[str | None, typer.Option("--mac", help="MAC address (default: libvirt picks one).")] = None,
+    live: LiveOpt = False,
+    config: ConfigOpt = False,
+    connect: ConnectOpt = None,
+    host: HostOpt = None,
+    read_only: ReadOnlyOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """A virtio NIC for DOMAIN on a libvirt network, a host bridge or user-mode networking (live and config)."""
+    from vmtui.ops import devices
+
+    _where, change = _with_domain(
+        domain, connect, host, read_only,
+        lambda conn, _h: run_op(
+            lambda progress, cancel: devices.add_nic(
+                conn, domain, network=network, bridge=bridge, user=user, mac=mac, live=live, config=config,
+                progress=progress, cancel=cancel,
+            ),
+            as_json=as_json,
+        ),
+    )  # fmt: skip
+    report_change(change, as_json=as_json)

@@ -1,0 +1,121 @@
+"""Node devices and VF pools: the host's PCI functions (SR-IOV PFs and VFs), their netdevs, and libvirt
+networks in hostdev forward mode.
+
+libvirt has no call to change a PF's VF count (that is sysfs: see `vmtui.drivers.hostfiles`); it
+lists what exists and hands VFs out from a pool network.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import libvirt
+
+from vmtui.drivers.connection import ConnectionCore, convert_error, mapped
+from vmtui.drivers.sriovxml import (
+    HostdevNetwork,
+    NetDevice,
+    PciFunction,
+    read_hostdev_network,
+    read_net_device,
+    read_pci_device,
+)
+from vmtui.errors import NotFoundError, OperationError
+
+log = logging.getLogger("vmtui.drivers.nodedev")
+
+_GONE = (libvirt.VIR_ERR_NO_NODE_DEVICE, libvirt.VIR_ERR_NO_NETWORK)
+
+
+class NodeDevMixin(ConnectionCore):
+    def _devices(self, cap_flag: int) -> list[str]:
+        """XML of every node device with capability `cap_flag`; devices that vanish meanwhile are skipped."""
+        docs = []
+        with mapped(self.uri, "list node devices"):
+            for dev in self._conn.listAllDevices(cap_flag):
+                try:
+                    docs.append(str(dev.XMLDesc(0)))
+                except libvirt.libvirtError as exc:
+                    if exc.get_error_code() not in _GONE:
+                        raise
+        return docs
+
+    def pci_functions(self) -> list[PciFunction]:
+        """Every PCI function of the host (PFs, VFs and the rest), sorted by address."""
+        found = (read_pci_device(xml) for xml in self._devices(libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_PCI_DEV))
+        return sorted((f for f in found if f is not None), key=lambda f: f.address)
+
+    def net_devices(self) -> list[NetDevice]:
+        found = (read_net_device(xml) for xml in self._devices(libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_NET))
+        return sorted((n for n in found if n is not None), key=lambda n: n.interface)
+
+    def hostdev_networks(self) -> list[HostdevNetwork]:
+        """Every libvirt network in hostdev forward mode (a VF pool), active or only defined."""
+        out = []
+        with mapped(self.uri, "list networks"):
+            for net in self._conn.listAllNetworks(0):
+                try:
+                    pool = read_hostdev_network(str(net.XMLDesc(0)), active=bool(net.isActive()))
+                except libvirt.libvirtError as exc:
+                    if exc.get_error_code() not in _GONE:
+                        raise
+                    continue
+                if pool is not None:
+                    out.append(pool)
+        return sorted(out, key=lambda p: p.name)
+
+    def _network(self, name: str) -> Any:
+        try:
+            return self._conn.networkLookupByName(name)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_NETWORK:
+                raise NotFoundError(f"no network {name!r} on {self.uri}") from exc
+            raise convert_error(exc, uri=self.uri, action=f"look up network {name!r}") from exc
+
+    def network_state(self, name: str) -> tuple[bool, HostdevNetwork | None]:
+        """(active, the VF pool it is or None for any other kind of network); NotFoundError if none."""
+        net = self._network(name)
+        with mapped(self.uri, f"read network {name!r}"):
+            active = bool(net.isActive())
+            return active, read_hostdev_network(str(net.XMLDesc(0)), active=active)
+
+    def network_names(self) -> set[str]:
+        with mapped(self.uri, "list networks"):
+            return {n.name() for n in self._conn.listAllNetworks(0)}
+
+    def define_network(self, xml: str, *, start: bool = True, autostart: bool = True) -> HostdevNetwork:
+        """Define a persistent network, then start it and mark it autostart; a start that fails undefines it."""
+        self.require_writable("define network")
+        with mapped(self.uri, "define network"):
+            net = self._conn.networkDefineXML(xml)
+            try:
+                if start:
+                    net.create()
+                if autostart:
+                    net.setAutostart(1)
+            except libvirt.libvirtError:
+                try:
+                    if net.isActive():
+                        net.destroy()
+                    net.undefine()  # nothing half-made is left behind
+                except libvirt.libvirtError:
+                    log.exception("undoing the network define failed")
+                raise
+            pool = read_hostdev_network(str(net.XMLDesc(0)), active=bool(net.isActive()))
+        if pool is None:
+            raise OperationError("the network defined is not in hostdev mode")
+        return pool
+
+    def remove_network(self, name: str) -> None:
+        """Stop (if running) and undefine a network; a missing one is not an error."""
+        self.require_writable("remove network")
+        try:
+            net = self._network(name)
+        except NotFoundError:
+            return
+        with mapped(self.uri, f"remove network {name!r}"):
+            if net.isActive():
+                net.destroy()
+            if net.isPersistent():
+                net.undefine()

@@ -1,0 +1,261 @@
+"""One domain's devices: class (paravirtual, emulated, passthrough), the virtio advice, and the actions.
+
+The device list comes from `vmtui.ops.devices.report`, fetched by the app on a thread of its own (the
+live and the persistent definitions: what changes at the next boot shows too). Changes are posted to
+the app as `OperationRequested` with the same ops functions the CLI calls; nothing here touches a host.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from vmtui.drivers.base import Hypervisor
+from vmtui.drivers.devicexml import check_mac, check_ref_name, parse_size
+from vmtui.fleet import Fleet
+from vmtui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested, SriovOpenRequested
+from vmtui.models import Device
+from vmtui.ops import devices, virtio
+from vmtui.ops.base import Progress
+from vmtui.ops.devices import DeviceAdvice, DevicesReport
+from vmtui.present import printable
+from vmtui.screens.form import FormField, FormModal, Values
+
+CLASS_STYLE = {"emulated": "bold yellow", "paravirtual": "green", "passthrough": "cyan"}
+COLUMNS = ("kind", "name", "class", "bus/type", "model", "to virtio", "next boot", "guest driver", "note")
+
+
+def _check_disk(values: Values) -> None:
+    parse_size(values["size"])
+    check_ref_name("pool", values["pool"] or "default")
+
+
+def _check_nic(values: Values) -> None:
+    if values["network"] and values["network"] != "user":
+        check_ref_name("network", values["network"])
+    if values["mac"]:
+        check_mac(values["mac"])
+
+
+class DevicesScreen(Screen[None]):
+    """Reads the fleet and fetched reports; posts requests to the app."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,backspace", "app.pop_screen", "Back"),
+        Binding("v", "convert", "To virtio"),
+        Binding("V", "convert_all", "All to virtio"),
+        Binding("a", "add_disk", "Add disk"),
+        Binding("n", "add_nic", "Add NIC"),
+        Binding("i", "sriov", "SR-IOV"),
+        Binding("r", "refetch", "Refresh"),
+    ]
+
+    def __init__(self, uuid: str, fleet: Fleet) -> None:
+        super().__init__()
+        self.uuid = uuid
+        self.fleet = fleet
+        self.report: DevicesReport | None = None
+        self._seen: tuple[Device, ...] | None = None
+        """The poller's devices when the report was asked for: a change there asks again."""
+
+    @property
+    def fetch_key(self) -> str:
+        return f"devices:{self.uuid}"
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="▣")
+        yield Static(id="dev-summary")
+        yield DataTable(id="dev-table", cursor_type="row", zebra_stripes=True)
+        yield Static(id="dev-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#dev-table", DataTable).add_columns(*COLUMNS)
+        self.refetch()
+
+    def host(self) -> str | None:
+        found = self.fleet.find(self.uuid)
+        return found[0].name if found else None
+
+    def refetch(self) -> None:
+        host = self.host()
+        if host is None:
+            self._say(Text("this domain is gone", "bold red"))
+            return
+        found = self.fleet.find(self.uuid)
+        info = found[1] if found else None
+        self._seen = info.devices if info else None
+        uuid = self.uuid
+        self.post_message(FetchRequested(host, self.fetch_key, lambda conn: devices.report(conn, uuid)))
+
+    def refresh_data(self) -> None:
+        """Called for each sample of the host: ask again only when the running guest's devices changed."""
+        found = self.fleet.find(self.uuid)
+        info = found[1] if found else None
+        if info is not None and self._seen is not None and info.devices != self._seen:
+            self.refetch()
+
+    def show_data(self, message: DataFetched) -> None:
+        if not self.query("#dev-table"):
+            return  # closing
+        if message.error is not None:
+            self._say(Text(message.error, "bold red"))
+            return
+        report = message.value
+        assert isinstance(report, DevicesReport)
+        self.report = report
+        self.title = printable(f"devices of {report.domain} on {message.host}")
+        summary = Text(printable(report.domain), "bold")
+        summary.append(f"  {report.state}" + ("" if report.persistent else ", transient"))
+        emulated = sum(1 for a in report.devices if a.switch in ("live", "next-boot"))
+        summary.append(f"  {emulated} device(s) can move to virtio" if emulated else "  nothing left to move to virtio")
+        self.query_one("#dev-summary", Static).update(summary)
+        table = self.query_one("#dev-table", DataTable)
+        row = table.cursor_row
+        table.clear()
+        for i, a in enumerate(report.devices):
+            d = a.device
+            table.add_row(
+                d.kind,
+                Text(printable(d.mac if d.kind == "nic" and d.mac else d.name)),
+                Text(str(d.dev_class), CLASS_STYLE.get(str(d.dev_class), "")),
+                Text(printable(d.bus or d.flavor or "-")),
+                Text(printable(d.model)),
+                a.switch,
+                Text(printable(a.next_boot or "-"), "yellow" if a.next_boot else "dim"),
+                Text(printable(a.guest_driver or "-")),
+                Text(printable(a.note)),
+                key=str(i),
+            )
+        if report.devices:
+            table.move_cursor(row=min(row, len(report.devices) - 1))
+        self._say(Text("v: selected device to virtio   V: all   a: add disk   n: add NIC   i: SR-IOV", "dim"))
+        self.refresh_bindings()
+
+    def _say(self, text: Text) -> None:
+        for detail in self.query("#dev-detail").results(Static):
+            detail.update(text)
+
+    def selected(self) -> DeviceAdvice | None:
+        if self.report is None or not self.report.devices:
+            return None
+        row = self.query_one("#dev-table", DataTable).cursor_row
+        return self.report.devices[row] if 0 <= row < len(self.report.devices) else None
+
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self.refresh_bindings()
+
+    def writable(self) -> bool:
+        found = self.fleet.find(self.uuid)
+        return found is not None and self.fleet.write_refusal(found[0]) is None and self.uuid not in self.fleet.pending
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "convert":
+            chosen = self.selected()
+            return self.writable() and chosen is not None and chosen.switch in ("live", "next-boot")
+        if action == "convert_all":
+            return (
+                self.writable()
+                and self.report is not None
+                and any(a.switch in ("live", "next-boot") for a in self.report.devices)
+            )
+        if action in ("add_disk", "add_nic"):
+            return self.writable()
+        return True
+
+    # ----- actions: every change is an OperationRequested for the app to confirm and run -------------
+
+    def _request(self, label: str, run: DeviceOperation, question: str | None, detail: str) -> None:
+        host = self.host()
+        if host is None:
+            return
+        self.post_message(OperationRequested(host, self.uuid, label, run, question, detail))
+
+    def action_convert(self) -> None:
+        chosen, report = self.selected(), self.report
+        if chosen is None or report is None:
+            return
+        d, uuid = chosen.device, self.uuid
+        if d.kind == "nic":
+            mac = d.mac
+
+            def run_nic(conn: Hypervisor, progress: Progress, cancel: threading.Event) -> object:
+                return virtio.to_virtio(conn, uuid, nic=mac, progress=progress, cancel=cancel)
+
+            live = "Live: unplugged and plugged again, same MAC (a short outage; the guest must release it). "
+            detail = (live if chosen.switch == "live" else "") + "Config: virtio from the next boot."
+            question = f"Switch NIC {mac} ({d.model}) of {report.domain} to virtio?"
+            self._request(f"virtio NIC {mac} of {report.domain}", run_nic, question, detail)
+            return
+        target = d.name
+
+        def run_disk(conn: Hypervisor, progress: Progress, cancel: threading.Event) -> object:
+            return virtio.to_virtio(conn, uuid, disk=target, progress=progress, cancel=cancel)
+
+        detail = (
+            f"Persistent config, from the next boot: the guest sees /dev/vdX instead of /dev/{target} "
+            "(fstab lines naming the device break; UUID= keeps working). It needs virtio-blk (Windows: viostor first)."
+        )
+        question = f"Move disk {target} ({d.model}) of {report.domain} to virtio-blk?"
+        self._request(f"virtio disk {target} of {report.domain}", run_disk, question, detail)
+
+    def action_convert_all(self) -> None:
+        report, uuid = self.report, self.uuid
+        if report is None:
+            return
+
+        def run_all(conn: Hypervisor, progress: Progress, cancel: threading.Event) -> object:
+            return virtio.to_virtio(conn, uuid, every=True, progress=progress, cancel=cancel)
+
+        names = [a.device.mac or a.device.name for a in report.devices if a.switch in ("live", "next-boot")]
+        question = f"Switch {', '.join(names)} of {report.domain} to virtio?"
+        detail = "NICs live (a short outage each) and in the config; disks in the config, from the next boot."
+        self._request(f"virtio all of {report.domain}", run_all, question, detail)
+
+    def action_add_disk(self) -> None:
+        fields = (FormField("size", "Size", "10G"), FormField("pool", "Storage pool", value="default"))
+        self.app.push_screen(FormModal("Add a virtio disk (a new qcow2 volume)", fields, _check_disk), self._add_disk)
+
+    def _add_disk(self, values: Values | None) -> None:
+        if values is None or self.report is None:
+            return
+        uuid, size, pool = self.uuid, values["size"], values["pool"] or "default"
+
+        def run(conn: Hypervisor, progress: Progress, cancel: threading.Event) -> object:
+            return devices.add_disk(conn, uuid, size, pool=pool, progress=progress, cancel=cancel)
+
+        self._request(f"add {size} disk to {self.report.domain}", run, None, "")
+
+    def action_add_nic(self) -> None:
+        fields = (
+            FormField("network", "libvirt network ('user' for user-mode networking)", value="default"),
+            FormField("mac", "MAC address (empty: libvirt picks one)", "52:54:00:..."),
+        )
+        self.app.push_screen(FormModal("Add a virtio NIC", fields, _check_nic), self._add_nic)
+
+    def _add_nic(self, values: Values | None) -> None:
+        if values is None or self.report is None:
+            return
+        uuid, network, mac = self.uuid, values["network"] or "default", values["mac"] or None
+        user = network == "user"
+
+        def run(conn: Hypervisor, progress: Progress, cancel: threading.Event) -> object:
+            return devices.add_nic(
+                conn, uuid, network=None if user else network, user=user, mac=mac, progress=progress, cancel=cancel
+            )
+
+        self._request(f"add NIC to {self.report.domain}", run, None, "")
+
+    def action_sriov(self) -> None:
+        host = self.host()
+        if host is not None:
+            self.post_message(SriovOpenRequested(host))
+
+    def action_refetch(self) -> None:
+        self.refetch()

@@ -1,0 +1,84 @@
+"""Which columns of the domains table fit the terminal, and how wide each is.
+
+At 80 columns a table of every figure does not fit. As k9s and htop do, vmtui picks columns by
+width: the name and the state always, then the figures in order of how often an operator needs them.
+`w` shows them all (the table then scrolls sideways); the domain screen always has everything.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from rich.cells import cell_len, set_cell_size
+
+
+class Column(NamedTuple):
+    key: str
+    """The DomainRow attribute shown and sorted on."""
+    title: str
+    width: int
+    right: bool = False
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("host", "HOST", 10),
+    Column("name", "NAME", 24),
+    Column("state", "STATE", 14),
+    Column("accel", "ACCEL", 5),
+    Column("vcpus", "VCPU", 4, True),
+    Column("cpu", "CPU%", 6, True),
+    Column("steal", "STEAL%", 6, True),
+    Column("overhead", "OVHD%", 6, True),
+    Column("mem_cur_kib", "MEM cur/max", 15, True),
+    Column("disk_bps", "DISK/s", 9, True),
+    Column("net_bps", "NET/s", 9, True),
+    Column("exits", "EXITS/s", 8, True),
+)
+"""Every column, in display order, with its natural width."""
+COLUMN_KEYS = tuple(c.key for c in COLUMNS)
+
+PRIORITY = ("name", "state", "cpu", "mem_cur_kib", "host", "overhead", "exits", "disk_bps", "net_bps", "steal")
+"""Kept first when the width runs out; columns not listed (ACCEL, VCPU) go first."""
+NAME_MIN, NAME_MAX = 16, 40
+HOST_MIN, HOST_MAX = 4, 24
+
+
+def choose(width: int, host_width: int, *, wide: bool = False) -> tuple[Column, ...]:
+    """The columns to show in `width` cells (all of them when `wide`), in display order.
+
+    The HOST column is as wide as the longest host label (4-24 cells); NAME takes what is left, up
+    to 40 cells, but never less than 16.
+    """
+    host_w = max(HOST_MIN, min(HOST_MAX, host_width))
+    sized = {c.key: c._replace(width=host_w) if c.key == "host" else c for c in COLUMNS}
+    if wide:
+        return tuple(sized[c.key] for c in COLUMNS)
+    order = [*PRIORITY, *(c.key for c in COLUMNS if c.key not in PRIORITY)]
+    keep: list[str] = []
+    used = 0
+    for key in order:
+        need = (NAME_MIN if key == "name" else sized[key].width) + (1 if keep else 0)
+        if keep and used + need > width:
+            continue
+        keep.append(key)
+        used += need
+    spare = max(0, width - used)
+    name_w = min(NAME_MAX, NAME_MIN + spare)
+    sized["name"] = sized["name"]._replace(width=name_w)
+    return tuple(sized[c.key] for c in COLUMNS if c.key in keep)
+
+
+def fit(text: str, col: Column) -> str:
+    """`text` padded or cut (with an ellipsis) to the column's width, in terminal cells."""
+    if cell_len(text) > col.width:
+        return set_cell_size(text, col.width - 1) + "…"
+    pad = " " * (col.width - cell_len(text))
+    return pad + text if col.right else text + pad
+
+
+def header_cell(col: Column, arrow: str) -> str:
+    """A column title with its sort arrow: the title is cut, never the arrow."""
+    if not arrow:
+        return fit(col.title, col)
+    title = col.title if cell_len(col.title) < col.width else set_cell_size(col.title, col.width - 1)
+    return fit(title + arrow, col)
