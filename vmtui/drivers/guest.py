@@ -156,7 +156,9 @@ class GuestMixin(DomainsMixin):
             source = "agent"
         else:
             source, addresses = self._host_addresses(dom, live_xml, tried, notes)
-        if source is None:
+        if source is None and all("not asked" in t for t in tried[1:]):
+            notes.append("no addresses: without an agent, the host cannot see a user-mode NIC (or none)")
+        elif source is None:
             notes.append("no addresses: no agent reported any, no DHCP lease and no ARP entry for the guest's MACs")
         return GuestFacts(
             state=state,

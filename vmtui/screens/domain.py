@@ -122,7 +122,7 @@ class DomainScreen(Screen[None]):
         Binding("escape,backspace", "app.pop_screen", "Back"),
         *ACTION_BINDINGS,
         *DEVICE_BINDINGS,
-        Binding("A", "autostart", "Autostart on/off"),
+        Binding("A", "autostart", "Autostart"),
     ]
 
     def __init__(self, uuid: str, fleet: Fleet) -> None:

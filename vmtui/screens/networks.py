@@ -24,7 +24,7 @@ from vmtui.screens.storage import lit, yes_no
 class NetworksScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
-        Binding("A", "autostart", "Autostart on/off"),
+        Binding("A", "autostart", "Autostart"),
         Binding("R", "refetch", "Refresh"),
     ]
 
