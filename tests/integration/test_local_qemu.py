@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 from conftest import LOCAL_URI, MARKUP_NAME, Guests, run_vmtui
@@ -229,3 +230,20 @@ def test_stats_agrees_with_virsh_domstats_taken_around_it(guests: Guests) -> Non
     assert m["vcpu_count"] == after["vcpu.current"]
     assert m["balloon_max_kib"] == after["balloon.maximum"]
     assert 2.0 <= m["elapsed_s"] <= window
+
+
+def test_a_start_libvirt_refuses_is_exit_1_with_libvirts_words(guests: Guests, tmp_path: Path) -> None:
+    from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+
+    name = f"{guests.prefix}-nodisk"
+    xml = tmp_path / "dom.xml"
+    xml.write_text(build_guest_xml(GuestSpec(name, domain_type="qemu", disk=tmp_path / "missing.qcow2", role="test")))
+    subprocess.run(["virsh", "-c", LOCAL_URI, "define", str(xml)], check=True, capture_output=True)
+    try:
+        proc = run_vmtui("start", name, "-c", LOCAL_URI)
+        assert proc.returncode == 1
+        assert proc.stderr.startswith(f"vmtui: error: start '{name}' on {LOCAL_URI}: ")
+        assert "missing.qcow2" in proc.stderr  # libvirt's own message names the file it could not open
+        assert proc.stderr.count("\n") == 1
+    finally:
+        subprocess.run(["virsh", "-c", LOCAL_URI, "undefine", name], check=False, capture_output=True)

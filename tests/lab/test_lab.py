@@ -178,6 +178,11 @@ def test_changed_host_key_is_refused(lab: LabHandle, tmp_path: Path) -> None:
         assert row["reachable"] is False
         assert "host key" in json.dumps(row["error"]).lower()
         assert _hosts_json(lab)["lab1"]["reachable"] is True  # only the changed host is refused
+        proc = lab.vmtui("list", "-H", "lab2")
+        assert proc.returncode == 5
+        assert proc.stderr.startswith("vmtui: error: ")
+        assert "SSH host key verification failed (the host's key is unknown or has changed" in proc.stderr
+        assert proc.stderr.count("\n") == 1
     finally:
         lab.known_hosts.write_text(original)
     connect(host.uri).close()

@@ -9,8 +9,9 @@ import pytest
 from tests.tui.conftest import Guests, PrivateDaemon, Recorder, wait_for
 from vmtui.app import VmtuiApp
 from vmtui.errors import VmtuiError
-from vmtui.messages import ActionRequested, JobFinished
+from vmtui.messages import ActionRequested, JobFinished, MonitorReported
 from vmtui.models import HostEntry
+from vmtui.monitor.events import HostDisconnected
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.domain import DomainScreen
 from vmtui.widgets.domain_table import DomainTable
@@ -91,7 +92,8 @@ async def test_pause_resume_and_force_off_change_state(local_guests: Guests) -> 
         await pilot.pause()
         assert isinstance(app.screen, ConfirmModal)
         await pilot.press("n")
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmModal))
+        assert app.jobs.jobs == {}  # No: nothing was started
         assert _state(app, target) == "running"
 
         await pilot.press("x")
@@ -117,7 +119,6 @@ async def test_read_only_host_offers_no_action_and_refuses_a_request(local_guest
         await wait_for(pilot, lambda: seen.said("read-only"))
         assert app.jobs.jobs == {}
         assert seen.of(JobFinished) == []
-        await pilot.pause(1.0)
         assert _state(app, target) == "running"
 
 
@@ -137,7 +138,9 @@ async def test_stale_marker_then_recovery(private_daemon: PrivateDaemon) -> None
         # Stays responsive while the host is down: the UI still moves.
         await pilot.press("S")
         assert table.sort_reverse
-        await pilot.pause(2.0)  # several failed reconnects...
+        # Several failed reconnects (each one a report from the poller)...
+        await wait_for(pilot, lambda: sum(isinstance(m, MonitorReported) and isinstance(m.event, HostDisconnected)
+                                          for m in seen.messages) >= 3)  # fmt: skip
         lost = [n for n in seen.notes() if "host lost" in n.title]
         assert len(lost) == 1  # ...but one notification per state change
 

@@ -62,10 +62,14 @@ async def test_add_a_host_then_remove_it() -> None:
         await wait_for(pilot, offered, within=10)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), within=5)
+        poller = app.pollers["local"]
         await pilot.press("y")
         await wait_for(pilot, lambda: "local" not in app.fleet.hosts, within=5)
         assert HostStore().load() == []
         table = app.host_screen.query_one(DomainTable)
         assert all(r.host != "local" for u in table.visible_uuids if (r := table.row(u)))
-        await pilot.pause(1.0)  # a sample the poller had in flight must not bring the host back
+        # A sample the poller had in flight must not bring the host back: wait for its thread to end,
+        # then for the queue to drain.
+        await wait_for(pilot, lambda: not poller.is_alive(), within=10)
+        await pilot.pause()
         assert "local" not in app.fleet.hosts

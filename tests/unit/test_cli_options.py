@@ -225,3 +225,17 @@ def test_the_hint_fits_the_failure(uri: str, message: str, hint: str | None) -> 
     else:
         assert found is not None
         assert hint in found
+
+
+def test_ctrl_c_is_exit_130_with_one_line(own_home: Path) -> None:
+    import signal
+
+    top = subprocess.Popen(
+        [VMTUI, "top", "--json", "-i", "0.2", "-c", TEST_URI], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert top.stdout is not None
+    assert top.stdout.readline()  # it runs
+    top.send_signal(signal.SIGINT)
+    _out, err = top.communicate(timeout=30)
+    assert top.returncode == 130
+    assert err == b"vmtui: interrupted\n"

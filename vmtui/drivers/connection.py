@@ -112,7 +112,9 @@ def convert_error(exc: libvirt.libvirtError, *, uri: str, action: str) -> VmtuiE
         return DeniedError(f"{action}: connection {uri} is read-only")
     if code in (libvirt.VIR_ERR_ACCESS_DENIED, libvirt.VIR_ERR_AUTH_FAILED, libvirt.VIR_ERR_AUTH_CANCELLED):
         return DeniedError(f"{action}: denied by {uri}: {text}", hint=_connect_hint(uri, text))
-    if action == "connect" or code in (libvirt.VIR_ERR_NO_CONNECT, libvirt.VIR_ERR_SYSTEM_ERROR, libvirt.VIR_ERR_RPC):
+    # A system error while connecting is the connection's; during an operation (a disk QEMU cannot open)
+    # it is the operation's, with libvirt's words and no connection hint.
+    if action == "connect" or code in (libvirt.VIR_ERR_NO_CONNECT, libvirt.VIR_ERR_RPC):
         # Every failure to open is "unreachable" (exit 4), whatever number libvirt gave it: a URI it
         # cannot parse, a driver it does not have, a socket that is not there.
         return ConnectError(f"cannot connect to {uri}: {text}", hint=_connect_hint(uri, text))

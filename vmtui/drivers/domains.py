@@ -110,8 +110,9 @@ class DomainsMixin(ConnectionCore):
         if call is None:
             raise UsageError(f"unknown action {action!r}", hint=f"one of {', '.join(LIFECYCLE_CALLS)}")
         self.require_writable(action)
-        with mapped(self.uri, f"{action} {ident!r}"):
-            dom = self.lookup(ident)
+        dom = self.lookup(ident)
+        # Named in the error as the user knows it, even when the caller passed the UUID.
+        with mapped(self.uri, f"{action} {dom.name()!r}"):
             call(dom)
             return self.domain_info(dom)
 
