@@ -25,7 +25,7 @@ lint:
 typecheck:
 	$(BIN)/mypy
 	MYPYPATH=tests $(BIN)/mypy --strict --explicit-package-bases \
-		tests/unit tests/integration tests/lab tests/conftest.py tests/fixtures_lab.py tests/sriov_host.py
+		tests/unit tests/integration tests/lab tests/conftest.py tests/fixtures_lab.py tests/sriov_host.py tests/fixtures_resources.py
 	$(BIN)/mypy --strict --explicit-package-bases tests/tui scripts
 	MYPYPATH=bench $(BIN)/mypy --strict --explicit-package-bases bench
 

@@ -25,6 +25,7 @@ from vmtui.errors import VmtuiError
 from vmtui.models import DomainInfo
 
 pytest_plugins = ["fixtures_lab"] if (Path(__file__).parent / "fixtures_lab.py").exists() else []
+pytest_plugins.append("fixtures_resources")
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -43,6 +43,7 @@ from vmtui.messages import (
     MemoryOpenRequested,
     MonitorReported,
     OperationRequested,
+    ResourcesOpenRequested,
     SriovOpenRequested,
 )
 from vmtui.models import HostEntry
@@ -57,10 +58,13 @@ from vmtui.screens.add_host import AddHostModal
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.devices import DevicesScreen
 from vmtui.screens.domain import DomainScreen
+from vmtui.screens.fetching import FetchingScreen
 from vmtui.screens.help import HelpModal
 from vmtui.screens.host import HostScreen
 from vmtui.screens.memory import KSM_POINTS, KsmHistory, KsmPoint, MemoryScreen
+from vmtui.screens.networks import NetworksScreen
 from vmtui.screens.sriov import SriovScreen
+from vmtui.screens.storage import StorageScreen
 
 log = logging.getLogger("vmtui.app")
 
@@ -379,7 +383,7 @@ class VmtuiApp(DomainTools):
                 self.say(f"{message.label}: {text}", title=message.host)
             else:
                 self.say(f"{message.label}: {message.message}", title=message.host, severity="error")
-        if isinstance(self.screen, (DevicesScreen, SriovScreen)):
+        if isinstance(self.screen, FetchingScreen):
             self.screen.refetch()
         self.refresh_domain(message.host)
         poller = self.pollers.get(message.host)
@@ -390,7 +394,7 @@ class VmtuiApp(DomainTools):
         self.host_screen.update_rows(host)
         self._refresh_keys()
 
-    # ----- devices and SR-IOV: screens of their own, changes as jobs, data fetched off the loop -------
+    # ----- devices, SR-IOV, storage, networks, guest facts: changes as jobs, data fetched off the loop ----
 
     def on_devices_open_requested(self, message: DevicesOpenRequested) -> None:
         if self.fleet.find(message.uuid) is None:
@@ -401,6 +405,14 @@ class VmtuiApp(DomainTools):
     def on_sriov_open_requested(self, message: SriovOpenRequested) -> None:
         if message.host in self.fleet.hosts:
             self.push_screen(SriovScreen(message.host, self.fleet))
+
+    def on_resources_open_requested(self, message: ResourcesOpenRequested) -> None:
+        view, entry = self.fleet.hosts.get(message.host), self.entries.get(message.host)
+        if view is None or entry is None or view.recorded:
+            self.say(f"{message.host}: a recording has no {message.kind}", severity="warning")
+            return
+        kind = StorageScreen if message.kind == "storage" else NetworksScreen
+        self.push_screen(kind(message.host, writable=not entry.read_only))
 
     def on_fetch_requested(self, message: FetchRequested) -> None:
         entry = self.entries.get(message.host)
@@ -416,7 +428,7 @@ class VmtuiApp(DomainTools):
 
     def on_data_fetched(self, message: DataFetched) -> None:
         for screen in self.screen_stack:
-            if isinstance(screen, (DevicesScreen, SriovScreen)) and screen.fetch_key == message.key:
+            if isinstance(screen, FetchingScreen) and screen.fetch_key == message.key:
                 screen.show_data(message)
 
     def on_operation_requested(self, message: OperationRequested) -> None:

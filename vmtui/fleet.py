@@ -264,7 +264,8 @@ class Fleet:
         why = self.write_refusal(view)
         if why is None and uuid in self.pending:
             why = f"{self.pending[uuid]} still running"
-        return why or refusal(spec, self.state_of(uuid))
+        info = found[1]
+        return why or refusal(spec, self.state_of(uuid), persistent=info.persistent if info else True)
 
     def tool_refusal(self, uuid: str | None, *, running: bool = False, writes: bool = True) -> str | None:
         """Why a console, an XML edit or a snapshot action cannot run on `uuid` now, or None.

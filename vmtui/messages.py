@@ -200,3 +200,11 @@ class SnapshotActionRequested(Message):
     action: str
     """list, create, revert or delete."""
     name: str | None
+
+
+@dataclass
+class ResourcesOpenRequested(Message):
+    """A screen asked for a host's storage ("storage") or networks ("networks") screen."""
+
+    host: str
+    kind: str

@@ -129,3 +129,35 @@ def host_label(name: str) -> str:
 def printable_text(text: str) -> str:
     """Like `printable`, for multi-line text (XML): newlines and tabs stay, other controls become '?'."""
     return "".join(ch if ch.isprintable() or ch in "\n\t" else "?" for ch in text)
+
+
+def bar_cells(fraction: float | None, width: int) -> int | None:
+    """How many of `width` cells a usage bar fills for `fraction` (0..1, clamped); None when unknown.
+
+    Both faces draw the cells in their own style from this one count, so a pool reads the same.
+    """
+    if fraction is None:
+        return None
+    return round(max(0.0, min(1.0, fraction)) * width)
+
+
+def usage_style(fraction: float | None) -> str:
+    """Rich style of a usage bar (both faces): red from 90 %, yellow from 75 %, as a filling disk deserves."""
+    if fraction is None:
+        return "dim"
+    return "red" if fraction >= 0.9 else "yellow" if fraction >= 0.75 else "green"
+
+
+def used_of(used: float | None, total: float | None) -> float | None:
+    """`used / total` as a fraction, or None when there is no total (an inactive pool)."""
+    if used is None or not total:
+        return None
+    return used / total
+
+
+def expiry(when: int, now: float) -> str:
+    """A DHCP lease's end: "never", "expired", or how long is left ("in 55 min")."""
+    if when <= 0:
+        return "never"
+    left = when - now
+    return "expired" if left <= 0 else f"in {seconds(left)}"

@@ -15,6 +15,7 @@ ALLOWED = {
     "destroy": {"running", "blocked", "paused", "shutting-down", "pmsuspended", "crashed"},
     "suspend": {"running", "blocked"},
     "resume": {"paused"},
+    "save": {"running", "blocked", "paused"},  # managed save needs a QEMU process to take the memory from
 }
 
 
@@ -37,6 +38,12 @@ def test_the_refusal_names_the_states_that_would_do() -> None:
 def test_what_asks_first_and_how_it_shows() -> None:
     asks = {a.key for a in ACTIONS if a.destructive}
     assert asks == {"shutdown", "reboot", "destroy"}  # what stops or restarts the guest's software
-    assert [a.binding for a in ACTIONS] == ["u", "d", "b", "x", "p", "r"]
+    assert [a.binding for a in ACTIONS] == ["u", "d", "b", "x", "p", "r", "z"]
     assert BY_KEY["suspend"].pending == "pausing…"
     assert question(BY_KEY["destroy"], "[b]web", "lab1") == "Force off [b]web on lab1?"
+
+
+def test_a_transient_domain_cannot_keep_a_saved_state() -> None:
+    assert refusal(BY_KEY["save"], "running", persistent=False) == "it is transient (save needs a defined domain)"
+    assert refusal(BY_KEY["save"], "running", persistent=True) is None
+    assert refusal(BY_KEY["suspend"], "running", persistent=False) is None

@@ -26,11 +26,14 @@ from vmtui.cli.common import (
     guarded,
 )
 from vmtui.cli.targets import label, on_each_host, open_entry, resolve_targets
+from vmtui.drivers.base import Hypervisor
 from vmtui.errors import NotFoundError, OperationError, UsageError
 from vmtui.models import DomainInfo, HostEntry, HostInfo
 from vmtui.ops import lifecycle
+from vmtui.present import printable
 
 if TYPE_CHECKING:
+    from vmtui.drivers.resources import GuestFacts
     from vmtui.metrics import DomainMetrics
 
 
@@ -102,23 +105,28 @@ def list_domains(
 
 
 def _measure(
-    domain: str, interval: float, targets: list[HostEntry], *, only_running: bool
-) -> tuple[HostEntry, DomainInfo, DomainMetrics | None, HostInfo]:
+    domain: str, interval: float, targets: list[HostEntry], *, only_running: bool, guest: bool = False
+) -> tuple[HostEntry, DomainInfo, DomainMetrics | None, HostInfo, GuestFacts | None]:
     """The domain's facts and its metrics over `interval` seconds (None when not running and `only_running`).
 
-    Two bulk samples of its host, as the TUI takes them; no other domain's XML is read.
+    Two bulk samples of its host, as the TUI takes them; no other domain's XML is read. With `guest`,
+    also what the guest says about itself (None for a recording, which has no guest to ask).
     """
     import time
 
+    from vmtui.drivers.resources import ResourceHost
     from vmtui.metrics import domain_metrics
 
     entry = find_domain(targets, domain)
-    with open_entry(entry) as conn:
+    facts = None
+    with _open_for_guest(entry) if guest else open_entry(entry) as conn:
         info = conn.domain(domain)
         # explain needs the host's KVM module and EPT/NPT (one SSH round trip for remote hosts); stats does not.
         host_info = conn.host_info(probe=only_running)
         if only_running and info.state != "running":
-            return entry, info, None, host_info
+            return entry, info, None, host_info, None
+        if guest and isinstance(conn, ResourceHost):
+            facts = conn.guest_facts(info.uuid)
         first = conn.sample(label(entry))
         if not conn.finite:
             time.sleep(interval)
@@ -128,7 +136,22 @@ def _measure(
     if now is None:
         raise NotFoundError(f"domain {domain!r} disappeared while it was sampled")
     metrics = domain_metrics(before, now, second.monotonic - first.monotonic, host_cpus=host_info.cpus)
-    return entry, info, metrics, host_info
+    return entry, info, metrics, host_info, facts
+
+
+def _open_for_guest(entry: HostEntry) -> Hypervisor:
+    """Read-write when allowed: libvirt lets only read-write connections talk to a guest agent. A host
+    that refuses it (a read-only user) is opened read-only, and the guest facts say the agent was not asked."""
+    from dataclasses import replace
+
+    from vmtui.errors import DeniedError
+
+    try:
+        return open_entry(entry)
+    except DeniedError:
+        if entry.read_only:
+            raise
+        return open_entry(replace(entry, read_only=True))
 
 
 @guarded(read_only_safe=True)
@@ -139,19 +162,42 @@ def stats(
     connect: ConnectOpt = None,
     host: HostOpt = None,
     replay: ReplayOpt = None,
+    read_only: ReadOnlyOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Every metric of one domain, from two samples `--interval` seconds apart."""
-    targets = resolve_targets(connect, host, read_only=True, replay=replay)
-    entry, info, metrics, _ = _measure(domain, interval, targets, only_running=False)
+    """Every metric of one domain, from two samples `--interval` seconds apart, and what its guest says
+    about itself: IP addresses (agent, else DHCP lease or ARP, with the source), OS and hostname.
+
+    Changes nothing; the connection is read-write only because libvirt lets only such a connection ask
+    the guest agent (with --read-only, the facts come from DHCP leases or ARP)."""
+    targets = resolve_targets(connect, host, read_only=read_only, replay=replay)
+    entry, info, metrics, _, facts = _measure(domain, interval, targets, only_running=False, guest=True)
     if metrics is None:  # cannot happen with only_running=False; keeps the type checker honest
         raise NotFoundError(f"domain {domain!r} could not be sampled")
     if as_json:
-        emit_json({"host": label(entry), "domain": domain_json(label(entry), info), "metrics": metrics.to_json()})
+        emit_json(
+            {
+                "host": label(entry),
+                "domain": domain_json(label(entry), info),
+                "metrics": metrics.to_json(),
+                "guest": facts.to_json() if facts is not None else None,
+            }
+        )
     else:
         from vmtui.cli.render import console, stats_tables
 
         console().print(stats_tables(label(entry), info, metrics))
+        if facts is not None:
+            from rich.table import Table
+
+            from vmtui.cli.render_resources import guest_lines
+
+            grid = Table.grid(padding=(0, 2))
+            grid.add_column(style="bold")
+            grid.add_column()
+            for key, value in guest_lines(facts):
+                grid.add_row(key, value)
+            console().print(grid)
 
 
 @guarded(read_only_safe=True)
@@ -168,7 +214,7 @@ def explain_cmd(
     from vmtui.explain import explain
 
     targets = resolve_targets(connect, host, read_only=True, replay=replay)
-    entry, info, metrics, host_info = _measure(domain, interval, targets, only_running=True)
+    entry, info, metrics, host_info, _ = _measure(domain, interval, targets, only_running=True)
     findings = explain(info, metrics, host_info)
     if as_json:
         emit_json(
@@ -200,16 +246,19 @@ def _action_command(action: lifecycle.LifecycleAction) -> Callable[..., None]:
             # Refused here, before the question and before any change: read-only, or a state that forbids it.
             conn.require_writable(action.key)
             info = conn.domain(domain)
-            why = lifecycle.refusal(action, info.state)
+            why = lifecycle.refusal(action, info.state, persistent=info.persistent)
             if why is not None:
                 raise OperationError(f"{action.label.lower()} {info.name}: {why}")
             if action.destructive:
                 confirm(lifecycle.question(action, info.name, label(entry)), yes=yes, as_json=as_json)
+            restored = action.key == "start" and lifecycle.has_saved_state(conn, info.uuid)
             info = lifecycle.run(conn, info.uuid, action.key)
         if as_json:
-            emit_json({"action": action.key, "host": label(entry), "domain": domain_json(label(entry), info)})
+            body = {"action": action.key, "host": label(entry), "domain": domain_json(label(entry), info)}
+            emit_json({**body, "restored": restored} if action.key == "start" else body)
         else:
-            typer.echo(f"{action.key}: {info.name} on {label(entry)} is now {info.state}")
+            how = " (restored from its saved state)" if restored else ""
+            typer.echo(f"{action.key}: {printable(info.name)} on {label(entry)} is now {info.state}{how}")
 
     command.__name__ = f"{action.key}_cmd"
     command.__doc__ = action.help

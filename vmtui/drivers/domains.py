@@ -22,6 +22,8 @@ LIFECYCLE_CALLS: dict[str, Callable[[Any], object]] = {
     "destroy": lambda d: d.destroy(),
     "suspend": lambda d: d.suspend(),
     "resume": lambda d: d.resume(),
+    # Managed save: the state goes to a file the host keeps; the next create() restores it.
+    "save": lambda d: d.managedSave(0),
 }
 
 

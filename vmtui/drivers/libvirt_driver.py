@@ -3,7 +3,8 @@
 Each subject lives in its own module (`connection`: opening, errors, events; `host`: facts and
 sampling; `domains`: lookup, XML and lifecycle; `devices`: attach, detach, update, disk volumes;
 `nodedev`: PCI functions, SR-IOV and VF pools; `memory`: balloon and KSM; `definitions`: define and
-undefine; `snapshots`; more as vmtui grows). Upper layers see the
+undefine; `snapshots`; `guest`: agent facts, autostart, managed save; `storage`: pools and volumes;
+`networks`: networks and leases; more as vmtui grows). Upper layers see the
 `vmtui.drivers.base.Hypervisor` protocol and never libvirt itself.
 """
 
@@ -12,14 +13,28 @@ from __future__ import annotations
 from vmtui.drivers.definitions import DefinitionsMixin
 from vmtui.drivers.devices import DevicesMixin
 from vmtui.drivers.domains import DomainsMixin
+from vmtui.drivers.guest import GuestMixin
 from vmtui.drivers.host import HostMixin
 from vmtui.drivers.memory import MemoryMixin
+from vmtui.drivers.networks import NetworksMixin
 from vmtui.drivers.nodedev import NodeDevMixin
 from vmtui.drivers.snapshots import SnapshotsMixin
+from vmtui.drivers.storage import StorageMixin
 
 
 # Subject mixins that build on domain lookup subclass DomainsMixin; it comes last so the order is consistent.
-class Connection(HostMixin, DevicesMixin, MemoryMixin, NodeDevMixin, SnapshotsMixin, DefinitionsMixin, DomainsMixin):
+class Connection(
+    HostMixin,
+    DevicesMixin,
+    GuestMixin,
+    StorageMixin,
+    NetworksMixin,
+    MemoryMixin,
+    NodeDevMixin,
+    SnapshotsMixin,
+    DefinitionsMixin,
+    DomainsMixin,
+):
     """An open libvirt connection with every call vmtui makes."""
 
     def __enter__(self) -> Connection:

@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass
 
 from vmtui.drivers.base import Hypervisor
+from vmtui.drivers.resources import ResourceHost
 from vmtui.errors import OperationError
 from vmtui.models import DomainInfo
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
@@ -31,6 +32,8 @@ class LifecycleAction:
     help: str
     key_label: str = ""
     """The footer's word for the key, short enough for 80 columns (defaults to `label`)."""
+    persistent_only: bool = False
+    """Only a defined domain can do it (a transient one has nowhere to keep a saved state)."""
 
 
 ACTIONS: tuple[LifecycleAction, ...] = (
@@ -58,12 +61,25 @@ ACTIONS: tuple[LifecycleAction, ...] = (
     ),
     LifecycleAction("suspend", "Pause", "p", "pausing…", False, ("running", "blocked"), "Pause the domain's vCPUs."),
     LifecycleAction("resume", "Resume", "r", "resuming…", False, ("paused",), "Resume a paused domain."),
+    # Not destructive: nothing is lost, and `start` restores the guest where it was.
+    LifecycleAction(
+        "save",
+        "Save",
+        "z",
+        "saving…",
+        False,
+        ("running", "blocked", "paused"),
+        "Managed save: write the guest's memory to the host's disk and stop it; `start` restores it.",
+        persistent_only=True,
+    ),
 )
 BY_KEY = {a.key: a for a in ACTIONS}
 
 
-def refusal(action: LifecycleAction, state: str) -> str | None:
+def refusal(action: LifecycleAction, state: str, *, persistent: bool = True) -> str | None:
     """Why `action` cannot run on a domain in `state`, or None when it can."""
+    if action.persistent_only and not persistent:
+        return f"it is transient ({action.label.lower()} needs a defined domain)"
     if state in action.allowed_states:
         return None
     return f"it is {state} ({action.label.lower()} needs {' or '.join(action.allowed_states)})"
@@ -72,6 +88,11 @@ def refusal(action: LifecycleAction, state: str) -> str | None:
 def question(action: LifecycleAction, name: str, host: str) -> str:
     """The question asked before a destructive action (names go in as they are: faces show them literally)."""
     return f"{action.label} {name} on {host}?"
+
+
+def has_saved_state(conn: Hypervisor, ident: str) -> bool:
+    """A managed save image waits on the host: `start` restores the guest from it (a recording has none)."""
+    return isinstance(conn, ResourceHost) and conn.has_managed_save(ident)
 
 
 def run(
@@ -90,9 +111,12 @@ def run(
     spec = BY_KEY[action]
     conn.require_writable(action)
     info = conn.domain(ident)
-    why = refusal(spec, info.state)
+    why = refusal(spec, info.state, persistent=info.persistent)
     if why is not None:
         raise OperationError(f"{spec.label.lower()} {info.name}: {why}")
     check_cancel(cancel or never_cancelled(), f"{spec.label.lower()} {info.name}")
-    progress(Step(f"{spec.pending} {info.name}"))
+    if action == "start" and has_saved_state(conn, info.uuid):
+        progress(Step(f"restoring {info.name} from its saved state"))
+    else:
+        progress(Step(f"{spec.pending} {info.name}"))
     return conn.lifecycle(info.uuid, action)

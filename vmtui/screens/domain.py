@@ -14,21 +14,27 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from vmtui import present
+from vmtui.drivers.resources import GuestFacts, live
 from vmtui.explain import Severity, explain
 from vmtui.fleet import Fleet, HostView
 from vmtui.messages import (
     ActionRequested,
     ConsoleRequested,
+    DataFetched,
     DevicesOpenRequested,
     EditRequested,
+    FetchRequested,
+    OperationRequested,
     SnapshotActionRequested,
     SriovOpenRequested,
     XmlRequested,
 )
 from vmtui.metrics import DomainMetrics
 from vmtui.models import DeviceClass, DomainInfo, Snapshot
+from vmtui.ops.autostart import set_autostart
 from vmtui.ops.snapshots import check_name
 from vmtui.present import STATE_STYLE, count, pct, pct_sign, rate, size_kib
+from vmtui.screens.guest_panel import REFRESH_SECONDS, GuestPanel
 from vmtui.screens.host import ACTION_BINDINGS, DEVICE_BINDINGS, TOOL_BINDINGS, tool_allowed
 from vmtui.screens.prompt import PromptModal
 from vmtui.widgets.metric_graph import MetricGraph
@@ -128,6 +134,7 @@ class DomainScreen(Screen[None]):
         Binding("n", "snapshot('create')", "Snapshot"),
         Binding("R", "snapshot('revert')", "Revert"),
         Binding("D", "snapshot('delete')", "Del snapshot"),
+        Binding("A", "autostart", "Autostart"),
     ]
 
     def __init__(self, uuid: str, fleet: Fleet) -> None:
@@ -141,6 +148,8 @@ class DomainScreen(Screen[None]):
         yield Header(icon="▣")
         with VerticalScroll(id="domain-body"):
             yield Static(id="summary")
+            if self._live_host() is not None:
+                yield GuestPanel(id="guest")
             yield Static("Snapshots", id="snapshots-title")
             yield DataTable(id="snapshots", cursor_type="row", show_cursor=True)
             with Horizontal(id="cpu-row"):
@@ -198,6 +207,9 @@ class DomainScreen(Screen[None]):
         if not self.snapshots or not 0 <= table.cursor_row < len(self.snapshots):
             return None
         return self.snapshots[table.cursor_row]
+        if self._live_host() is not None:
+            self.refetch()
+            self.set_interval(REFRESH_SECONDS, self.refetch)
 
     def on_resize(self) -> None:
         self.refresh_data()
@@ -296,4 +308,54 @@ class DomainScreen(Screen[None]):
             if self.fleet.tool_refusal(self.uuid) is not None:
                 return False
             return parameters[0] == "create" or bool(self.snapshots)
+        if action == "autostart":
+            found = self.fleet.find(self.uuid)
+            facts = self._facts()
+            writable = found is not None and self.fleet.write_refusal(found[0]) is None
+            return writable and facts is not None and facts.autostart is not None
         return True
+
+    # ----- guest facts: fetched by the app off the loop; autostart as a job ---------------------------
+
+    def _live_host(self) -> str | None:
+        """The domain's host, unless it is a recording (which has no guest to ask)."""
+        found = self.fleet.find(self.uuid)
+        return found[0].name if found is not None and not found[0].recorded else None
+
+    @property
+    def fetch_key(self) -> str:
+        return f"guest:{self.uuid}"
+
+    def refetch(self) -> None:
+        """Ask again (on mount, every REFRESH_SECONDS, after a job: saved, started, autostart)."""
+        host, uuid = self._live_host(), self.uuid
+        if host is not None:
+            self.post_message(
+                FetchRequested(host, self.fetch_key, lambda conn: live(conn, "guest facts").guest_facts(uuid))
+            )
+
+    def show_data(self, message: DataFetched) -> None:
+        for panel in self.query(GuestPanel):
+            panel.show(message.value, message.error)
+        self.refresh_bindings()
+
+    def _facts(self) -> GuestFacts | None:
+        panels = self.query(GuestPanel)
+        return panels.first().facts if panels else None
+
+    def action_autostart(self) -> None:
+        host, facts = self._live_host(), self._facts()
+        if host is None or facts is None or facts.autostart is None:
+            return
+        uuid, on = self.uuid, not facts.autostart
+        self.post_message(
+            OperationRequested(
+                host,
+                uuid,
+                f"Autostart {'on' if on else 'off'} for {self.fleet.name_of(uuid)}",
+                lambda conn, progress, cancel: set_autostart(
+                    conn, "domain", uuid, on, progress=progress, cancel=cancel
+                ),
+                pending=f"autostart {'on' if on else 'off'}…",
+            )
+        )

@@ -28,6 +28,11 @@ GENERAL_KEYS = (
     ("ctrl+p, Remove host", "stop watching a host and forget it, like `vmtui hosts rm` (asks first)"),
     ("v", "the selected domain's devices: class, virtio advice; v/V switch to virtio, a add disk, n add NIC"),
     ("i", "SR-IOV of the selected domain's host: c VF count, p VF pool, a give a VF to a VM, d take it back"),
+    ("P", "storage of the selected domain's host: pools with bars, the selected pool's volumes"),
+    ("n / delete", "in storage: new volume (name, size, format) / delete one (asks; refused while used)"),
+    ("N", "virtual networks of the selected domain's host, with the selected network's DHCP leases"),
+    ("A", "autostart on/off: the domain (domain screen) or the selected network (networks)"),
+    ("R", "storage, networks: ask the host again"),
 )
 TOOL_KEYS = (
     ("c", "serial console of the selected domain (virsh console); ctrl+] comes back to vmtui"),

@@ -18,6 +18,7 @@ from vmtui.messages import (
     DevicesOpenRequested,
     DomainOpenRequested,
     MemoryOpenRequested,
+    ResourcesOpenRequested,
     SriovOpenRequested,
     XmlRequested,
 )
@@ -53,6 +54,8 @@ class HostScreen(Screen[None]):
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("a", "app.add_host", "Add"),
         Binding("m", "memory", "Memory"),
+        Binding("P", "resources('storage')", "Storage"),
+        Binding("N", "resources('networks')", "Networks"),
         *ACTION_BINDINGS,
         *DEVICE_BINDINGS,
         *TOOL_BINDINGS,
@@ -127,13 +130,24 @@ class HostScreen(Screen[None]):
     def on_domain_table_highlighted(self, _event: DomainTable.Highlighted) -> None:
         self.refresh_bindings()
 
-    def action_memory(self) -> None:
-        """The memory screen of the selected domain's host (or of the first host)."""
+    def selected_host(self) -> str | None:
+        """The host of the selected row, else the first host: what m, P and N open."""
         uuid = self.selected_uuid()
         found = self.fleet.find(uuid) if uuid else None
-        host = found[0].name if found else next(iter(self.fleet.hosts), None)
+        if found is not None:
+            return found[0].name
+        return next(iter(self.fleet.hosts), None)
+
+    def action_memory(self) -> None:
+        """The memory screen of the selected domain's host (or of the first host)."""
+        host = self.selected_host()
         if host is not None:
             self.post_message(MemoryOpenRequested(host))
+
+    def action_resources(self, kind: str) -> None:
+        host = self.selected_host()
+        if host is not None:
+            self.post_message(ResourcesOpenRequested(host, kind))
 
     def action_lifecycle(self, action: str) -> None:
         uuid = self.selected_uuid()
@@ -166,6 +180,9 @@ class HostScreen(Screen[None]):
             return tool_allowed(self.fleet, self.selected_uuid(), action)
         if action == "filter":
             return not isinstance(self.focused, Input)  # in the filter line, "/" is a character
+        if action == "resources":
+            host = self.selected_host()
+            return host is not None and not self.fleet.hosts[host].recorded
         if action in ("devices", "sriov"):
             # A recording has no devices to read or change: no keys for it.
             found = self.fleet.find(self.selected_uuid() or "")

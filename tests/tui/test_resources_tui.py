@@ -1,0 +1,130 @@
+"""Pilot tests of the storage and network screens and the domain screen's guest facts, on the local
+libvirtd with a pool, a network and a guest of their own (`res_lab`); virsh is the witness."""
+
+from __future__ import annotations
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+from tests.fixtures_resources import Lab, virsh, virsh_fields, vol_names
+from tests.tui.conftest import SYSTEM_URI, Recorder, wait_for
+from vmtui.app import VmtuiApp
+from vmtui.models import HostEntry
+from vmtui.present import size
+from vmtui.screens.confirm import ConfirmModal
+from vmtui.screens.domain import DomainScreen
+from vmtui.screens.form import FormModal
+from vmtui.screens.guest_panel import GuestPanel
+from vmtui.screens.networks import NetworksScreen
+from vmtui.screens.storage import StorageScreen
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _cells(screen: StorageScreen | NetworksScreen, table_id: str, row: int) -> list[str]:
+    return [str(getattr(c, "plain", c)) for c in screen.query_one(table_id, DataTable).get_row_at(row)]
+
+
+async def _go_to(pilot: Pilot[None], screen: StorageScreen | NetworksScreen, table_id: str, row: int) -> None:
+    """Focus a table and put its cursor on `row` with the keys a user presses."""
+    table = screen.query_one(table_id, DataTable)
+    table.focus()
+    await wait_for(pilot, lambda: screen.focused is table)  # focus moves later: keys before it go elsewhere
+    await pilot.press(*["up"] * table.cursor_row, *["down"] * row)
+    assert table.cursor_row == row
+
+
+async def test_storage_screen_creates_refuses_and_deletes_volumes(res_lab: Lab) -> None:
+    app = VmtuiApp([HostEntry("local", SYSTEM_URI)], interval=0.5)
+    said = Recorder()
+    async with app.run_test(size=(200, 50), message_hook=said) as pilot:
+        await wait_for(pilot, lambda: app.fleet.hosts["local"].status == "connected")
+        await pilot.press("P")
+        await wait_for(pilot, lambda: isinstance(app.screen, StorageScreen) and bool(app.screen.pools))
+        screen = app.screen
+        assert isinstance(screen, StorageScreen)
+        row = [p.name for p in screen.pools].index(res_lab.pool)
+        await _go_to(pilot, screen, "#pools", row)
+        await wait_for(pilot, lambda: screen.view is not None and screen.view.pool == res_lab.pool)
+        await wait_for(pilot, lambda: bool(screen.volumes))
+
+        info = virsh_fields("pool-info", res_lab.pool, "--bytes")
+        capacity, allocation = (int(info[k].split()[0]) for k in ("Capacity", "Allocation"))
+        cells = _cells(screen, "#pools", row)
+        assert cells[:4] == [res_lab.pool, "running", "no", "dir"]
+        assert cells[5:7] == [size(capacity), size(allocation)]
+        assert cells[8].endswith(f" {100 * allocation / capacity:.1f}%")
+        assert set(cells[8].split()[0]) <= {"█", "░"}
+        disk_row = [v.name for v in screen.volumes].index(res_lab.disk)
+        assert _cells(screen, "#volumes", disk_row)[5] == res_lab.guest  # "used by"
+
+        # n: a new volume; the name keeps its brackets (never read as markup).
+        name = "[b]new[i] vol.qcow2"
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormModal))
+        await pilot.press(*name, "enter", *"12MiB", "enter", "enter")  # the format field says qcow2
+        await wait_for(pilot, lambda: name in vol_names(res_lab.pool, res_lab.pool_dir))
+        await wait_for(pilot, lambda: name in [v.name for v in screen.volumes])
+        assert virsh_fields("vol-info", "--pool", res_lab.pool, name, "--bytes")["Capacity"] == f"{12 * 2**20} bytes"
+        new_row = [v.name for v in screen.volumes].index(name)
+        assert _cells(screen, "#volumes", new_row)[:3] == [name, "qcow2", "12 MiB"]
+
+        # delete on the guest's disk: refused at once, naming the guest; nothing asked, nothing deleted.
+        await _go_to(pilot, screen, "#volumes", [v.name for v in screen.volumes].index(res_lab.disk))
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: said.said(f"domain {res_lab.guest} uses it"))
+        assert not isinstance(app.screen, ConfirmModal)
+        assert res_lab.disk in vol_names(res_lab.pool, res_lab.pool_dir)
+
+        # delete on the new one: asked first, then gone.
+        await _go_to(pilot, screen, "#volumes", [v.name for v in screen.volumes].index(name))
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        assert name in str(app.screen.query_one("#confirm-question").render())
+        await pilot.press("y")
+        await wait_for(pilot, lambda: name not in vol_names(res_lab.pool, res_lab.pool_dir))
+        await wait_for(pilot, lambda: name not in [v.name for v in screen.volumes])
+
+
+async def test_networks_screen_and_guest_facts_with_autostart(res_lab: Lab) -> None:
+    app = VmtuiApp([HostEntry("local", SYSTEM_URI)], interval=0.5)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_for(pilot, lambda: app.fleet.hosts["local"].status == "connected")
+        await pilot.press("N")
+        await wait_for(pilot, lambda: isinstance(app.screen, NetworksScreen) and bool(app.screen.networks))
+        nets = app.screen
+        assert isinstance(nets, NetworksScreen)
+        row = [n.name for n in nets.networks].index(res_lab.net)
+        await _go_to(pilot, nets, "#networks", row)
+        assert _cells(nets, "#networks", row)[:7] == [
+            res_lab.net, "yes", "no", "isolated", res_lab.bridge, f"{res_lab.subnet}.1/24", "no",
+        ]  # fmt: skip
+        try:
+            await pilot.press("A")
+            await wait_for(pilot, lambda: virsh_fields("net-info", res_lab.net)["Autostart"] == "yes")
+            await wait_for(pilot, lambda: _cells(nets, "#networks", row)[2] == "yes")
+            await pilot.press("A")
+            await wait_for(pilot, lambda: virsh_fields("net-info", res_lab.net)["Autostart"] == "no")
+        finally:
+            if virsh_fields("net-info", res_lab.net)["Autostart"] != "no":
+                virsh("net-autostart", res_lab.net, "--disable")
+
+        await pilot.press("escape", "slash", *res_lab.guest, "enter", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DomainScreen))
+        panel = app.screen.query_one(GuestPanel)
+        await wait_for(pilot, lambda: panel.facts is not None)
+        assert panel.facts is not None
+        text = str(panel.render())
+        assert "agent absent" in text
+        assert "no guest agent" in text
+        assert "asked: agent: absent; lease: none" in text
+        try:
+            await pilot.press("A")
+            await wait_for(pilot, lambda: virsh_fields("dominfo", res_lab.guest)["Autostart"] == "enable")
+            await wait_for(pilot, lambda: panel.facts is not None and panel.facts.autostart is True)
+            await pilot.press("A")
+            await wait_for(pilot, lambda: virsh_fields("dominfo", res_lab.guest)["Autostart"] == "disable")
+        finally:
+            if virsh_fields("dominfo", res_lab.guest)["Autostart"] != "disable":
+                virsh("autostart", res_lab.guest, "--disable")

@@ -1,0 +1,205 @@
+"""Storage pools and volumes: listing with who uses what, creating a volume, deleting one.
+
+Names and sizes are validated, and sizes converted exactly, before any call. A volume a domain uses
+(its disk, in the live XML of a running domain or in any definition) or one that backs another
+volume is never deleted: the refusal names the domain or the volume.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import threading
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from vmtui.drivers.base import Hypervisor
+from vmtui.drivers.resources import DiskUse, PoolInfo, ResourceHost, VolumeInfo, live
+from vmtui.drivers.xmlres import FILE_POOL_TYPES, build_volume_xml
+from vmtui.errors import OperationError, UsageError
+from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
+
+FORMATS = ("qcow2", "raw")
+"""Formats a new volume of a file pool can have (the ones virt-manager offers first)."""
+
+MAX_NAME_BYTES = 255
+"""A file name's limit on Linux file systems, which dir pools map volume names to."""
+
+_UNITS = {
+    "b": 1, "byte": 1, "bytes": 1,
+    "k": 1024, "kib": 1024, "kb": 1000,
+    "m": 1024**2, "mib": 1024**2, "mb": 1000**2,
+    "g": 1024**3, "gib": 1024**3, "gb": 1000**3,
+    "t": 1024**4, "tib": 1024**4, "tb": 1000**4,
+    "p": 1024**5, "pib": 1024**5, "pb": 1000**5,
+}  # fmt: skip
+"""virsh's size suffixes: a single letter or xiB is binary, xB is decimal."""
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*$")
+MAX_BYTES = 2**63 - 1
+"""libvirt passes sizes as unsigned long long; QEMU's limit is the signed one."""
+
+
+def parse_size(text: str) -> int:
+    """`10GiB`, `512M`, `1.5G`, `20GB` -> bytes, exactly; a bare number is refused (10 bytes or 10 GiB?)."""
+    match = _SIZE_RE.match(text)
+    if match is None:
+        raise UsageError(f"size {text!r} is not a number with a unit", hint="e.g. 10GiB, 512MiB, 20GB")
+    number, unit = match.groups()
+    factor = _UNITS.get(unit.lower())
+    if factor is None:
+        raise UsageError(f"size {text!r}: unknown unit {unit!r}", hint="B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB)")
+    try:
+        value = Decimal(number) * factor
+    except InvalidOperation as exc:  # the regex admits only digits, but be explicit
+        raise UsageError(f"size {text!r} is not a number") from exc
+    if value != value.to_integral_value():
+        raise UsageError(f"size {text!r} is not a whole number of bytes")
+    if not 0 < value <= MAX_BYTES:
+        raise UsageError(f"size {text!r} must be more than 0 and at most {MAX_BYTES} bytes")
+    return int(value)
+
+
+def validate_volume_name(name: str) -> str:
+    """A volume name as dir pools store it: one file name, no control characters, not an option."""
+    if not name or name in (".", ".."):
+        raise UsageError(f"volume name {name!r} is not a file name")
+    if "/" in name:
+        raise UsageError(f"volume name {name!r} contains '/'", hint="a volume is one file inside its pool")
+    if not name.isprintable():
+        raise UsageError(f"volume name {name!r} contains control characters")
+    if name.startswith("-"):
+        raise UsageError(f"volume name {name!r} starts with '-'", hint="tools would read it as an option")
+    if len(name.encode()) > MAX_NAME_BYTES:
+        raise UsageError(f"volume name is longer than {MAX_NAME_BYTES} bytes")
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeChanged:
+    """A volume was created or deleted; `pool` is the pool afterwards (its new allocation)."""
+
+    action: str
+    """created or deleted."""
+    volume: VolumeInfo
+    pool: PoolInfo
+
+    def to_json(self) -> dict[str, Any]:
+        return {"action": self.action, "volume": self.volume.to_json(), "pool": self.pool.to_json()}
+
+
+def _same_path(a: str, b: str) -> bool:
+    # Paths are the host's, maybe remote: compare them as strings, normalised, never through this machine.
+    return bool(a) and bool(b) and posixpath.normpath(a) == posixpath.normpath(b)
+
+
+def users(volume: VolumeInfo, uses: list[DiskUse]) -> tuple[str, ...]:
+    """Names of the domains with a disk on `volume` (by path, or by pool and volume name)."""
+    names = {
+        u.domain for u in uses if _same_path(u.path, volume.path) or (u.pool == volume.pool and u.volume == volume.name)
+    }
+    return tuple(sorted(names))
+
+
+def volumes(conn: Hypervisor, pool: str) -> list[VolumeInfo]:
+    """The volumes of `pool`, each with the domains that use it."""
+    host = live(conn, "storage volumes")
+    found = host.list_volumes(pool)
+    uses = host.disk_uses()
+    return [replace(v, used_by=users(v, uses)) for v in found]
+
+
+def pools(conn: Hypervisor) -> list[PoolInfo]:
+    return live(conn, "storage pools").list_pools()
+
+
+@dataclass(frozen=True, slots=True)
+class StorageOverview:
+    """A host's pools, and the volumes of one of them (what the TUI's storage screen shows)."""
+
+    pools: tuple[PoolInfo, ...]
+    pool: str | None
+    """The pool `volumes` belong to: the one asked for, else the first; None without pools."""
+    volumes: tuple[VolumeInfo, ...]
+
+
+def overview(conn: Hypervisor, pool: str | None = None) -> StorageOverview:
+    """Every pool, and the volumes (with their users) of `pool`, or of the first pool when it is gone."""
+    found = tuple(pools(conn))
+    by_name = {p.name: p for p in found}
+    chosen = pool if pool in by_name else (found[0].name if found else None)
+    vols = tuple(volumes(conn, chosen)) if chosen is not None and by_name[chosen].active else ()
+    return StorageOverview(found, chosen, vols)
+
+
+def refusal_of(volume: VolumeInfo, pool_volumes: list[VolumeInfo]) -> str | None:
+    """Why `volume` must not be deleted, from its `used_by` and the volumes of its pool, or None."""
+    using = volume.used_by
+    if using:
+        return f"domain {', '.join(using)} uses it" if len(using) == 1 else f"domains {', '.join(using)} use it"
+    overlays = sorted(v.name for v in pool_volumes if _same_path(v.backing, volume.path))
+    if overlays:
+        return f"it is the backing file of volume {', '.join(overlays)}"
+    return None
+
+
+def delete_refusal(conn: ResourceHost, volume: VolumeInfo) -> str | None:
+    """Why `volume` must not be deleted (the domains using it, a volume it backs), asked of the host now."""
+    current = replace(volume, used_by=users(volume, conn.disk_uses()))
+    return refusal_of(current, conn.list_volumes(volume.pool))
+
+
+def delete_question(volume: VolumeInfo, host: str) -> str:
+    return f"Delete volume {volume.name} ({volume.path}) from pool {volume.pool} on {host}? Its data is lost."
+
+
+def create_volume(
+    conn: Hypervisor,
+    pool: str,
+    name: str,
+    size: str | int,
+    *,
+    fmt: str = "qcow2",
+    progress: Progress = no_progress,
+    cancel: threading.Event | None = None,
+) -> VolumeChanged:
+    """Create a sparse volume of `size` (bytes, or text such as "10GiB") in an active pool."""
+    conn.require_writable("create volume")
+    host = live(conn, "create volume")
+    validate_volume_name(name)
+    capacity = parse_size(size) if isinstance(size, str) else size
+    if not 0 < capacity <= MAX_BYTES:
+        raise UsageError(f"size {capacity} bytes must be more than 0 and at most {MAX_BYTES}")
+    if fmt not in FORMATS:
+        raise UsageError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
+    info = host.pool(pool)
+    if not info.active:
+        raise OperationError(f"create volume {name}: pool {pool} is {info.state}", hint="start the pool first")
+    file_pool = info.pool_type in FILE_POOL_TYPES
+    if not file_pool and fmt != "raw":
+        raise UsageError(f"pool {pool} is of type {info.pool_type}: its volumes are raw (use --format raw)")
+    check_cancel(cancel or never_cancelled(), f"create volume {name}")
+    progress(Step(f"creating {name} in {pool}"))
+    vol = host.create_volume(pool, build_volume_xml(name, capacity, fmt if file_pool else None))
+    return VolumeChanged("created", vol, host.pool(pool))
+
+
+def delete_volume(
+    conn: Hypervisor,
+    pool: str,
+    name: str,
+    *,
+    progress: Progress = no_progress,
+    cancel: threading.Event | None = None,
+) -> VolumeChanged:
+    """Delete a volume no domain uses; refused, naming the domain, when one does."""
+    conn.require_writable("delete volume")
+    host = live(conn, "delete volume")
+    vol = host.volume(pool, name)
+    why = delete_refusal(host, vol)
+    if why is not None:
+        raise OperationError(f"delete volume {name} from {pool}: {why}")
+    check_cancel(cancel or never_cancelled(), f"delete volume {name}")
+    progress(Step(f"deleting {name} from {pool}"))
+    host.delete_volume(pool, name)
+    return VolumeChanged("deleted", vol, host.pool(pool))

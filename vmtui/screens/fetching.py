@@ -1,0 +1,32 @@
+"""What the screens of data the pollers do not collect share (devices, SR-IOV, storage, networks,
+guest facts): they post `messages.FetchRequested` with a key, the app reads on a daemon thread and
+hands the `DataFetched` answer to every screen waiting for that key, and asks them to fetch again
+when a job ends. Changes go up as `messages.OperationRequested`."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from textual.notifications import SeverityLevel
+from textual.screen import Screen
+
+from vmtui.messages import DataFetched
+from vmtui.present import one_line
+
+
+@runtime_checkable
+class FetchingScreen(Protocol):
+    @property
+    def fetch_key(self) -> str:
+        """Names what the screen waits for ("storage:kvm1"): answers to other keys are not its own."""
+
+    def refetch(self) -> None:
+        """Ask again (after a job, or when the user asks)."""
+
+    def show_data(self, message: DataFetched) -> None:
+        """Show an answer (on Textual's loop)."""
+
+
+def say(screen: Screen[Any], message: str, *, title: str = "", severity: SeverityLevel = "information") -> None:
+    """A notification as the app's `say` makes it: one line, shown literally (never markup)."""
+    screen.notify(one_line(message), title=one_line(title, 60), severity=severity, markup=False)
