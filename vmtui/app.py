@@ -11,9 +11,7 @@ import logging
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,39 +19,29 @@ from textual.binding import Binding, BindingType
 from textual.command import Provider
 from textual.notifications import SeverityLevel
 from textual.system_commands import SystemCommandsProvider
-from textual.worker import get_current_worker
 
 from vmtui import config
+from vmtui.app_memory import MemoryTools
+from vmtui.app_screens import ScreenOperations
 from vmtui.app_tools import After, DomainTools
 from vmtui.errors import NotFoundError, UsageError, VmtuiError
 from vmtui.fleet import Fleet
 from vmtui.jobs import JobRunner
 from vmtui.messages import (
     ActionRequested,
-    BalloonPolicyStepRequested,
-    BalloonRequested,
-    DataFetched,
-    DevicesOpenRequested,
     DomainOpenRequested,
-    FetchRequested,
     HostRemoveRequested,
     JobFinished,
     JobProgressed,
-    KsmSampled,
-    MemoryOpenRequested,
     MonitorReported,
-    OperationRequested,
-    ResourcesOpenRequested,
-    SriovOpenRequested,
 )
 from vmtui.models import HostEntry
 from vmtui.monitor.events import DomainChanged, HostConnected, HostDisconnected, HostSampled, SourceEnded
 from vmtui.monitor.poller import Connector, HostPoller, open_host
-from vmtui.ops import ksm, lifecycle, memory
-from vmtui.ops.balloon_policy import BalloonKnobs
+from vmtui.ops import lifecycle
 from vmtui.ops.base import Progress
 from vmtui.palette import DomainCommands
-from vmtui.present import one_line, size_kib
+from vmtui.present import one_line
 from vmtui.screens.add_host import AddHostModal
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.devices import DevicesScreen
@@ -61,16 +49,14 @@ from vmtui.screens.domain import DomainScreen
 from vmtui.screens.fetching import FetchingScreen
 from vmtui.screens.help import HelpModal
 from vmtui.screens.host import HostScreen
-from vmtui.screens.memory import KSM_POINTS, KsmHistory, KsmPoint, MemoryScreen
-from vmtui.screens.networks import NetworksScreen
-from vmtui.screens.sriov import SriovScreen
-from vmtui.screens.storage import StorageScreen
+from vmtui.screens.memory import KsmHistory, MemoryScreen
 
 log = logging.getLogger("vmtui.app")
 
 
-class VmtuiApp(DomainTools):
-    """The fleet dashboard (with the console, XML and snapshot tools of `DomainTools`)."""
+class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
+    """The fleet dashboard, with the domain tools (console, XML, snapshots), the screens of devices,
+    SR-IOV, storage and networks, and the memory screen, each in a mixin of its own."""
 
     # Absolute, so that subclasses defined elsewhere (the benchmark's naive variant) find it too.
     CSS_PATH = Path(__file__).with_name("app.tcss")
@@ -393,183 +379,6 @@ class VmtuiApp(DomainTools):
     def refresh_domain(self, host: str) -> None:
         self.host_screen.update_rows(host)
         self._refresh_keys()
-
-    # ----- devices, SR-IOV, storage, networks, guest facts: changes as jobs, data fetched off the loop ----
-
-    def on_devices_open_requested(self, message: DevicesOpenRequested) -> None:
-        if self.fleet.find(message.uuid) is None:
-            self.say("that domain is gone", severity="warning")
-            return
-        self.push_screen(DevicesScreen(message.uuid, self.fleet))
-
-    def on_sriov_open_requested(self, message: SriovOpenRequested) -> None:
-        if message.host in self.fleet.hosts:
-            self.push_screen(SriovScreen(message.host, self.fleet))
-
-    def on_resources_open_requested(self, message: ResourcesOpenRequested) -> None:
-        view, entry = self.fleet.hosts.get(message.host), self.entries.get(message.host)
-        if view is None or entry is None or view.recorded:
-            self.say(f"{message.host}: a recording has no {message.kind}", severity="warning")
-            return
-        kind = StorageScreen if message.kind == "storage" else NetworksScreen
-        self.push_screen(kind(message.host, writable=not entry.read_only))
-
-    def on_fetch_requested(self, message: FetchRequested) -> None:
-        entry = self.entries.get(message.host)
-        if entry is None:
-            return
-        fetch = message.fetch
-
-        def read() -> object:
-            with self.connector(entry) as conn:
-                return fetch(conn)
-
-        self.jobs.fetch(message.key, message.host, read)
-
-    def on_data_fetched(self, message: DataFetched) -> None:
-        for screen in self.screen_stack:
-            if isinstance(screen, FetchingScreen) and screen.fetch_key == message.key:
-                screen.show_data(message)
-
-    def on_operation_requested(self, message: OperationRequested) -> None:
-        """Refuse (host not writable, the domain busy), ask when the screen gave a question, then run a job."""
-        view = self.fleet.hosts.get(message.host)
-        entry = self.entries.get(message.host)
-        if view is None or entry is None:
-            return
-        why = self.fleet.write_refusal(view)
-        if why is None and message.uuid is not None and message.uuid in self.fleet.pending:
-            why = f"{self.fleet.pending[message.uuid]} still running"
-        if why is not None:
-            self.say(f"{message.label}: {why}", title="refused", severity="error")
-            return
-        if message.question is None:
-            self._start_operation(entry, message)
-            return
-
-        def answered(ok: bool | None) -> None:
-            if ok:
-                self._start_operation(entry, message)
-
-        self.push_screen(ConfirmModal(message.question, detail=message.detail), answered)
-
-    def _start_operation(self, entry: HostEntry, message: OperationRequested) -> None:
-        run = message.run
-
-        def operation(progress: Progress, cancel: threading.Event) -> object:
-            with self.connector(entry) as conn:
-                return run(conn, progress, cancel)
-
-        if self.jobs.start(entry.name, message.uuid, message.label, operation) is None:
-            self.say(f"{message.label}: another change of this domain is still running", severity="warning")
-            return
-        if message.uuid is not None:
-            self.fleet.pending[message.uuid] = message.pending
-            self.host_screen.update_rows(entry.name)
-            self._refresh_keys()
-
-    # ----- memory: balloons, the policy, KSM (see screens/memory.py) ----------------------------------
-
-    def on_memory_open_requested(self, message: MemoryOpenRequested) -> None:
-        host = message.host
-        entry = self.entries.get(host)
-        if entry is None or host not in self.fleet.hosts:
-            return
-        if self.fleet.hosts[host].recorded:
-            self.say("a replay has no live host: memory needs a libvirt connection", severity="warning")
-            return
-        history = self.ksm_history.setdefault(host, deque(maxlen=KSM_POINTS))
-        self.push_screen(MemoryScreen(host, self.fleet, history, ask=self.push_screen))
-        # KSM is read by a worker while the screen is open, never on this loop (it may take an SSH trip).
-        self.run_worker(
-            partial(self._watch_ksm, entry),
-            name=f"ksm {host}",
-            group=f"ksm:{host}",
-            exclusive=True,
-            thread=True,
-            exit_on_error=False,
-        )
-
-    def _memory_screen_open(self, host: str) -> bool:
-        return any(isinstance(s, MemoryScreen) and s.host == host for s in self.screen_stack)
-
-    def _watch_ksm(self, entry: HostEntry) -> None:
-        """Worker thread: read KSM every 2 s while the host's memory screen is open."""
-        worker = get_current_worker()
-        prev = None
-        try:
-            with self.connector(entry) as conn:
-                host = memory.memory_host(conn)
-                while not worker.is_cancelled and self.is_running:
-                    status = ksm.read_status(host, entry.name, interval=0)
-                    self.post_message(KsmSampled(entry.name, status, ksm.ksmd_cpu_between(prev, status)))
-                    prev = status
-                    time.sleep(KSM_EVERY)
-                    if not self._memory_screen_open(entry.name):
-                        return
-        except VmtuiError as exc:
-            if self.is_running:  # a host that cannot be read: said once; the screen shows what it has
-                self.call_from_thread(self.say, f"KSM on {entry.name}: {exc}", severity="warning")
-
-    def on_ksm_sampled(self, message: KsmSampled) -> None:
-        history = self.ksm_history.setdefault(message.host, deque(maxlen=KSM_POINTS))
-        history.append(KsmPoint(message.status, message.cpu_pct))
-        screen = self.screen
-        if isinstance(screen, MemoryScreen) and screen.host == message.host:
-            screen.show_ksm()
-
-    def on_balloon_requested(self, message: BalloonRequested) -> None:
-        uuid, kib = message.uuid, message.size_kib
-        found = self.fleet.find(uuid)
-        if found is None:
-            self.say("that domain is gone", severity="warning")
-            return
-        view = found[0]
-        name = self.fleet.name_of(uuid)
-        why = self.fleet.write_refusal(view) or (
-            f"{self.fleet.pending[uuid]} still running" if uuid in self.fleet.pending else None
-        )
-        entry = self.entries.get(view.name)
-        if why is not None or entry is None:
-            self.say(f"balloon {name}: {why or 'unknown host'}", title="refused", severity="error")
-            return
-
-        def operation(progress: Progress, cancel: threading.Event) -> object:
-            with self.connector(entry) as conn:
-                return memory.set_balloon(memory.memory_host(conn), uuid, kib, progress=progress, cancel=cancel)
-
-        if self.jobs.start(entry.name, uuid, f"Balloon {name} to {size_kib(kib)}", operation) is not None:
-            self.fleet.pending[uuid] = "ballooning…"
-            self.host_screen.update_rows(entry.name)
-
-    def on_balloon_policy_step_requested(self, message: BalloonPolicyStepRequested) -> None:
-        view = self.fleet.hosts.get(message.host)
-        entry = self.entries.get(message.host)
-        why = self.fleet.write_refusal(view) if view is not None else "not watched"
-        if why is not None or entry is None:
-            self.say(f"balloon policy on {message.host}: {why}", title="refused", severity="error")
-            return
-
-        def answered(ok: bool | None) -> None:
-            if not ok:
-                return
-
-            def operation(progress: Progress, cancel: threading.Event) -> object:
-                with self.connector(entry) as conn:
-                    return memory.apply_policy(
-                        memory.memory_host(conn), BalloonKnobs(), interval=0, count=1, progress=progress, cancel=cancel
-                    )
-
-            self.jobs.start(entry.name, None, f"Balloon policy step on {entry.name}", operation)
-
-        detail = "Each guest in the plan moves at most 100 MiB; guests without a driver are left alone."
-        self.push_screen(
-            ConfirmModal(f"Apply one step of the balloon plan on {message.host}?", detail=detail), answered
-        )
-
-
-KSM_EVERY = 2.0
-"""Seconds between KSM readings while a memory screen is open."""
 
 
 def launch(entries: Sequence[HostEntry]) -> None:
