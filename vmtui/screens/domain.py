@@ -130,11 +130,11 @@ class DomainScreen(Screen[None]):
         *ACTION_BINDINGS,
         *DEVICE_BINDINGS,
         *TOOL_BINDINGS,
-        Binding("e", "edit", "Edit XML"),
-        Binding("n", "snapshot('create')", "Snapshot"),
-        Binding("R", "snapshot('revert')", "Revert"),
-        Binding("D", "snapshot('delete')", "Del snapshot"),
-        Binding("A", "autostart", "Autostart"),
+        Binding("e", "edit", "Edit XML", show=False),
+        Binding("n", "snapshot('create')", "Snapshot", show=False),
+        Binding("R", "snapshot('revert')", "Revert", show=False),
+        Binding("D", "snapshot('delete')", "Del snapshot", show=False),
+        Binding("A", "autostart", "Autostart", show=False),
     ]
 
     def __init__(self, uuid: str, fleet: Fleet) -> None:

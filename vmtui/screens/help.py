@@ -22,6 +22,7 @@ GENERAL_KEYS = (
     ("up/down, j/k, pgup/pgdn, home/end", "move the cursor"),
     ("enter (or double click)", "open the domain screen"),
     ("s / S", "sort by the next column / reverse the order (or click a column header)"),
+    ("w", "all columns (the table scrolls sideways) / only those that fit the terminal"),
     ("a", "add a host: name, URI, read-only; saved in hosts.toml like `vmtui hosts add`"),
     ("m", "memory of the selected domain's host: balloons, the balloon plan, KSM savings and cost"),
     ("m, then b / A", "balloon the selected guest (like `vmtui balloon`) / apply one step of the plan (asks first)"),
@@ -36,7 +37,7 @@ GENERAL_KEYS = (
 )
 TOOL_KEYS = (
     ("c", "serial console of the selected domain (virsh console); ctrl+] comes back to vmtui"),
-    ("v", "the domain's XML; in it, i switches between the live XML and the persistent definition"),
+    ("X", "the domain's XML; in it, i switches between the live XML and the persistent definition"),
     ("e (domain screen)", "edit the persistent XML in $EDITOR; a definition libvirt refuses changes nothing"),
     ("n (domain screen)", "take a snapshot (a running guest's memory included)"),
     ("tab, R / D (domain screen)", "choose a snapshot, revert to it / delete it (both ask first)"),

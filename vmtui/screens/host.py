@@ -28,10 +28,13 @@ from vmtui.widgets.hosts_pane import HostsPane
 
 ACTION_BINDINGS = [Binding(a.binding, f"lifecycle('{a.key}')", a.key_label or a.label) for a in ACTIONS]
 """Bindings for screens that act on one domain; `check_action` hides those that cannot run now."""
-DEVICE_BINDINGS = [Binding("v", "devices", "Devices"), Binding("i", "sriov", "SR-IOV")]
+DEVICE_BINDINGS = [
+    Binding("v", "devices", "Devices", show=False),
+    Binding("i", "sriov", "SR-IOV", show=False),
+]
 """The selected domain's devices screen, and its host's SR-IOV screen."""
 
-TOOL_BINDINGS = [Binding("c", "console", "Console"), Binding("X", "xml", "XML")]
+TOOL_BINDINGS = [Binding("c", "console", "Console", show=False), Binding("X", "xml", "XML", show=False)]
 """The serial console and the XML of the selected domain (table and domain screen alike)."""
 
 
@@ -50,12 +53,14 @@ class HostScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         # A priority binding runs as the app reads the key, before the keys behind it are routed: the
         # filter gets the focus in time for text typed or pasted in the same burst as "/".
+        # The footer holds what acts on the selected domain (and fits 80 columns); the keys that open
+        # other screens are in the help (?) and the palette (ctrl+p).
         Binding("slash", "filter", "Filter", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("a", "app.add_host", "Add"),
-        Binding("m", "memory", "Memory"),
-        Binding("P", "resources('storage')", "Storage"),
-        Binding("N", "resources('networks')", "Networks"),
+        Binding("a", "app.add_host", "Add", show=False),
+        Binding("m", "memory", "Memory", show=False),
+        Binding("P", "resources('storage')", "Storage", show=False),
+        Binding("N", "resources('networks')", "Networks", show=False),
         *ACTION_BINDINGS,
         *DEVICE_BINDINGS,
         *TOOL_BINDINGS,
@@ -180,7 +185,7 @@ class HostScreen(Screen[None]):
             return tool_allowed(self.fleet, self.selected_uuid(), action)
         if action == "filter":
             return not isinstance(self.focused, Input)  # in the filter line, "/" is a character
-        if action == "resources":
+        if action in ("resources", "memory"):
             host = self.selected_host()
             return host is not None and not self.fleet.hosts[host].recorded
         if action in ("devices", "sriov"):

@@ -62,7 +62,7 @@ class DomainTable(ScrollView, can_focus=True):
         Binding("enter", "select", "Open", show=False),
         Binding("s", "sort_next", "Sort", show=False),
         Binding("S", "sort_reverse", "Reverse", show=False),
-        Binding("w", "toggle_wide", "Columns"),
+        Binding("w", "toggle_wide", "Columns", show=False),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
