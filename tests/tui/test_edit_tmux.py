@@ -87,9 +87,9 @@ def test_edit_refused_offered_again_then_defined(
     _tmux("resize-window", "-t", session, "-x", "200", "-y", "50")
     _wait_screen(session, guest.name)
     _tmux("send-keys", "-t", session, "-l", f"/{guest.name.split('-')[2]}")
-    _wait_gone(session, "⏎ Open")  # the filter line has the keys (the footer shows the table's when it has)
+    _wait_gone(session, "/ Filter")  # the filter line has the keys (the footer offers / only outside it)
     _tmux("send-keys", "-t", session, "Enter")
-    _wait_screen(session, "⏎ Open")  # the table has them back
+    _wait_screen(session, "/ Filter")  # the table has them back
     _tmux("send-keys", "-t", session, "Enter")
     _wait_screen(session, "Snapshots")  # the domain screen
     # `e` is offered while the host's samples are fresh; on a loaded machine one may come late: press again.
