@@ -13,6 +13,8 @@ from pathlib import Path
 
 from lxml import etree
 
+from vmtui.errors import UsageError
+
 VMTUI_NS = "urn:vmtui:guest"
 """Namespace of the <metadata> element that marks a guest as made by vmtui (and by which part)."""
 
@@ -46,10 +48,42 @@ def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str
     return el
 
 
+MAX_NAME_BYTES = 200
+
+
+def check_domain_name(name: str) -> str:
+    """Refuse, before any call, a name libvirt or a shell would read otherwise (virtinst's rules).
+
+    Not empty, at most 200 bytes, no '/' (QEMU puts the name in file paths), no control characters
+    (libvirt refuses a newline), and no leading '-' (it would read as an option to virsh and vmtui).
+    """
+    if not name.strip():
+        raise UsageError("a domain name must not be empty")
+    if len(name.encode()) > MAX_NAME_BYTES:
+        raise UsageError(f"domain name longer than {MAX_NAME_BYTES} bytes")
+    if "/" in name or name.startswith("-") or not name.isprintable():
+        raise UsageError(f"domain name {name!r}: no '/', no control characters, and not starting with '-'")
+    return name
+
+
+def check_host_path(path: Path, what: str) -> Path:
+    """An absolute path on the host (remote paths are the host's, never checked locally), printable."""
+    text = str(path)
+    if not path.is_absolute() or not text.isprintable():
+        raise UsageError(f"{what} {text!r}: an absolute path without control characters is needed")
+    return path
+
+
 def build_guest_xml(spec: GuestSpec) -> str:
-    """The domain XML for `spec`."""
+    """The domain XML for `spec`; names and paths are checked first and then escaped by lxml."""
     if spec.domain_type not in ("kvm", "qemu"):
-        raise ValueError(f"domain type must be kvm or qemu, not {spec.domain_type!r}")
+        raise UsageError(f"domain type must be kvm or qemu, not {spec.domain_type!r}")
+    check_domain_name(spec.name)
+    for path, what in ((spec.disk, "disk"), (spec.kernel, "kernel"), (spec.initrd, "initrd")):
+        if path is not None:
+            check_host_path(path, what)
+    if not spec.cmdline.isprintable():
+        raise UsageError("the kernel command line must not hold control characters")
     dom = etree.Element("domain", type=spec.domain_type)
     _sub(dom, "name", spec.name)
     meta = _sub(dom, "metadata")
