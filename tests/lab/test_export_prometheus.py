@@ -36,7 +36,7 @@ from fixtures_lab import VMTUI, LabHandle
 
 from vmtui.drivers import connect
 from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
-from vmtui.lab import image
+from vmtui.lab import image, netns
 
 pytestmark = pytest.mark.lab
 
@@ -212,7 +212,8 @@ def test_prometheus_scrapes_the_lab_rates_agree_with_stats_and_a_dead_host_is_do
         assert rate * 100 == pytest.approx(stats_pct, rel=0.10, abs=1.0), (rate * 100, stats_pct)
 
         # 2. One host dies; the exporter keeps answering, and says which host is down.
-        pid = int(lab.pidfile("lab2", "libvirtd").read_text().split()[0])
+        pid = netns.read_pidfile(lab.pidfile("lab2", "libvirtd"))
+        assert pid, "lab2's libvirtd has no pidfile"
         killed = time.time()
         try:
             os.kill(pid, signal.SIGKILL)

@@ -6,6 +6,7 @@ every process or thread a test starts is stopped in a `finally`.
 
 from __future__ import annotations
 
+import gzip
 import json
 import signal
 import socket
@@ -42,12 +43,16 @@ def fetch(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     }
 
 
-def until(url: str, name: str, host: str, want: float) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Scrape until `name{host=...}` reads `want` (the pollers work in the background)."""
+Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def until(url: str, name: str, want: float, **labels: str) -> Series:
+    """Scrape until `name{labels}` reads `want` (the pollers work in the background; a host starts down)."""
+    key = (name, frozenset(labels.items()))
     deadline = time.monotonic() + WAIT
     while True:
         series = fetch(url)
-        if series.get((name, frozenset({("host", host)}))) == want or time.monotonic() > deadline:
+        if series.get(key) == want or time.monotonic() > deadline:
             return series
         time.sleep(0.1)
 
@@ -74,18 +79,28 @@ def test_endpoint_serves_a_recording_then_marks_its_hosts_down_when_it_ends() ->
     try:
         assert bound.port != 0
         url = f"http://{bound}/metrics"
-        series = until(url, "vmtui_host_up", "lab2", 0.0)
+        # Down because its recording ended, not merely not connected yet (every host starts down).
+        series = until(url, "vmtui_host_error_info", 1.0, host="lab2", reason="recording ended")
+        assert series[("vmtui_host_up", frozenset({("host", "lab2")}))] == 0
         last = max(s.wall for s in load_recording(FIXTURE).samples["lab2"])
         assert series[("vmtui_host_last_sample_timestamp_seconds", frozenset({("host", "lab2")}))] == last
         assert series[("vmtui_host_error_info", frozenset({("host", "lab2"), ("reason", "recording ended")}))] == 1
         assert ("process_cpu_seconds_total", frozenset()) in series  # the exporter's own cost
+        # Asked as Prometheus asks (OpenMetrics first, gzip): the plain text format, gzipped.
+        accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+        req = urllib.request.Request(url, headers={"Accept": accept, "Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            assert resp.headers["Content-Encoding"] == "gzip"
+            text = gzip.decompress(resp.read()).decode()
+        assert 'vmtui_host_up{host="lab2"} 0.0' in text
     finally:
         exporter.stop()
 
 
 def test_a_scrape_never_waits_for_a_host_that_hangs() -> None:
     release = threading.Event()
-    lab1 = next(e for e in replay_entries(FIXTURE) if e.name == "lab1")
+    live = HostEntry("live", "test:///default")  # libvirt's test driver, in process: it never ends
 
     def connector(entry: HostEntry) -> Hypervisor:
         if entry.name == "hung":
@@ -93,12 +108,12 @@ def test_a_scrape_never_waits_for_a_host_that_hangs() -> None:
             raise UsageError("released")
         return open_host(entry)
 
-    entries = [lab1, HostEntry("hung", "qemu+ssh://nowhere/system")]
+    entries = [live, HostEntry("hung", "qemu+ssh://nowhere/system")]
     exporter = Exporter(entries, interval=0.5, listen=Listen("127.0.0.1", 0), connector=connector)
     url = f"http://{exporter.start()}/metrics"
     try:
-        series = until(url, "vmtui_host_up", "lab1", 1.0)
-        assert series[("vmtui_host_up", frozenset({("host", "lab1")}))] == 1
+        series = until(url, "vmtui_host_up", 1.0, host="live")
+        assert series[("vmtui_host_up", frozenset({("host", "live")}))] == 1
         assert series[("vmtui_host_up", frozenset({("host", "hung")}))] == 0
         assert ("vmtui_host_sample_age_seconds", frozenset({("host", "hung")})) not in series
     finally:
@@ -150,7 +165,7 @@ def test_json_start_line_then_ctrl_c_exits_130_and_sigterm_0(sig: signal.Signals
         assert start["hosts"] == ["test:///default"]
         assert start["interval"] == 1.0
         assert start["url"] == f"http://{start['listen']}/metrics"
-        until(start["url"], "vmtui_host_up", "test:///default", 1.0)
+        until(start["url"], "vmtui_host_up", 1.0, host="test:///default")
         proc.send_signal(sig)
         _out, err = proc.communicate(timeout=WAIT)
         assert proc.returncode == code, err

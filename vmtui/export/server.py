@@ -6,7 +6,7 @@ Threads, and what each may do:
   backoff, exactly as under the TUI and `vmtui top`;
 - the driver: every `interval` it asks each poller for one sample (`Monitor.tick`, which only sets an
   Event, so a hung host stalls nothing but its own poller) and folds their events into `ExportState`;
-- prometheus-client's HTTP server threads: a scrape copies the state's references under a lock and
+- the HTTP server's threads (`vmtui.export.http`): a scrape copies the state's references under a lock and
   renders them; it never calls a host and never waits for a poll.
 """
 
@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import Metric
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
@@ -29,6 +29,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from vmtui.errors import UsageError, VmtuiError
 from vmtui.export.families import CounterGuard, scrape
+from vmtui.export.http import metrics_app, serve
 from vmtui.export.state import ExportState
 from vmtui.models import HostEntry
 from vmtui.monitor.poller import Connector, open_host
@@ -128,7 +129,7 @@ class Exporter:
     def start(self) -> Listen:
         """Listen first (a taken port fails before any host is contacted), then start the pollers."""
         try:
-            httpd, _thread = start_http_server(self.listen.port, addr=self.listen.host, registry=self.registry)
+            httpd = serve(self.listen.host, self.listen.port, metrics_app(self.registry))
         except OSError as exc:
             raise VmtuiError(f"cannot listen on {self.listen}: {exc.strerror or exc}") from exc
         self._httpd = httpd
