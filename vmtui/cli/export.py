@@ -53,9 +53,9 @@ def export(
 ) -> None:
     """Serve every selected host's metrics to Prometheus, polling each host every --interval seconds.
 
-    Counters are libvirt's own (Prometheus computes the rates); a scrape never waits on a host: it gets
-    the last sample with its age, and vmtui_host_up says which hosts are down. Ctrl-C exits 130,
-    SIGTERM exits 0.
+    A scrape never waits on a host: it gets each host's last sample with its age (vmtui_host_up says which are down).
+
+    Ctrl-C exits 130, SIGTERM exits 0. Metrics, scrape config and queries: docs/export.md.
     """
     from vmtui.export.server import Exporter, is_loopback, parse_listen
 
