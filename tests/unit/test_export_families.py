@@ -151,11 +151,20 @@ def test_host_memory_cpu_facts_and_state(lab_series: Series) -> None:
     assert value(lab_series, "vmtui_domain_devices", **{**DISK, "class": "emulated"}) == 2  # e1000 NIC, SATA disk
 
 
-def test_sample_series_carry_the_sample_time_and_the_exporters_own_do_not(lab_series: Series) -> None:
+def test_counters_carry_their_sample_time_and_gauges_none(lab_series: Series) -> None:
+    # Counters: rate() must see when libvirt read them, not when Prometheus scraped.
     cpu = lab_series[("vmtui_domain_cpu_seconds_total", frozenset(KVM.items()))]
     assert cpu[1] == pytest.approx(LAB1_WALL, abs=0.001)  # the text format keeps milliseconds
-    assert lab_series[("vmtui_host_up", frozenset({("host", "lab1")}))][1] is None
-    assert lab_series[("vmtui_host_sample_age_seconds", frozenset({("host", "lab1")}))][1] is None
+    steal = lab_series[("vmtui_domain_vcpu_steal_seconds_total", frozenset({**KVM, "vcpu": "0"}.items()))]
+    assert steal[1] == cpu[1]
+    # Gauges and infos: none, so a destroyed or paused domain's old series goes stale at the next scrape.
+    for key in (
+        ("vmtui_domain_balloon_current_bytes", frozenset(KVM.items())),
+        ("vmtui_domain_state", frozenset({**KVM, "state": "running"}.items())),
+        ("vmtui_host_up", frozenset({("host", "lab1")})),
+        ("vmtui_host_memory_used_bytes", frozenset({("host", "lab1")})),
+    ):
+        assert lab_series[key][1] is None, key
 
 
 def test_ksm_saved_bytes_is_pages_sharing_times_the_page_size() -> None:

@@ -2,14 +2,14 @@
 
 Counters are libvirt's own cumulative counters in base units (seconds, bytes), exported as Prometheus
 counters: Prometheus computes the rates (`rate(vmtui_domain_cpu_seconds_total[1m])`), so nothing here
-divides by time. Gauges are the last value. Every series that comes from a host's sample carries that
-sample's time, so `rate()` sees when each counter was read, not when it was scraped; the exporter's
-own view of a host (up, sample age, facts) carries none. Strings from hosts (names, devices, versions,
-errors) only ever appear as label values, which prometheus-client escapes.
+divides by time. Each counter carries the time of the sample it was read in, so `rate()` sees when the
+counter was read, not when it was scraped. Gauges and info metrics carry no time: they say what is, as of
+the last sample, and when a domain goes away or changes state Prometheus marks the old series stale at the
+next scrape (it never does that for series with explicit times). Strings from hosts (names, devices,
+versions, errors) only ever appear as label values, which prometheus-client escapes.
 
 `FAMILIES` is the one list of what is exported: name, type, extra labels and help. docs/export.md
-describes the same list (a unit test checks that every name is there).
-"""
+describes the same list (a unit test checks that every name is there)."""
 
 from __future__ import annotations
 
@@ -133,6 +133,8 @@ FAMILIES: dict[str, tuple[Kind, tuple[str, ...], str]] = {
     "vmtui_domain_net_transmit_drops_total": ("counter", (*DOMAIN, "interface"), "Packets to send dropped."),
 }
 
+COUNTERS = frozenset(name for name, (kind, _labels, _doc) in FAMILIES.items() if kind == "counter")
+
 DOMAIN_VALUES: tuple[tuple[str, str, float], ...] = (
     ("vmtui_domain_vcpus", "vcpu.current", 1.0),
     ("vmtui_domain_cpu_seconds_total", "cpu.time", NS),
@@ -179,7 +181,7 @@ NET_VALUES = (
     ("vmtui_domain_net_receive_drops_total", "rx.drop", 1.0),
     ("vmtui_domain_net_transmit_drops_total", "tx.drop", 1.0),
 )
-KSM_GAUGES = (
+KSM_VALUES = (
     ("vmtui_host_ksm_pages_shared", "pages_shared", 1.0),
     ("vmtui_host_ksm_pages_sharing", "pages_sharing", 1.0),
     ("vmtui_host_ksm_pages_unshared", "pages_unshared", 1.0),
@@ -261,13 +263,10 @@ def _vcpu_key(i: int, field: str) -> str:
     return f"vcpu.{i}.{field}"
 
 
-_NUMBERS = frozenset({int, float})
-"""Exact types: libvirt's booleans (`vcpu.N.guest_mode.cur`) are bools, which are ints but no counters."""
-
-
 def _number(raw: Mapping[str, StatValue], key: str) -> float | None:
     value = raw.get(key)
-    return float(value) if type(value) in _NUMBERS else None  # type: ignore[arg-type]
+    # Exact types: libvirt's booleans (`vcpu.N.guest_mode.cur`) are bools, which are ints but no counters.
+    return float(value) if type(value) is int or type(value) is float else None
 
 
 class Scrape:
@@ -279,11 +278,13 @@ class Scrape:
         self.families: dict[str, Metric] = {name: new_family(name) for name in FAMILIES}
 
     def _add(self, name: str, labels: Sequence[str], value: float, ts: float | None = None) -> None:
+        """One sample; `ts` (its host sample's time) is kept for counters only (see the module's docstring)."""
         # A cast, not an isinstance check: this runs ~70 times per domain per scrape.
-        cast(CounterMetricFamily | GaugeMetricFamily, self.families[name]).add_metric(labels, value, timestamp=ts)
+        family = cast(CounterMetricFamily | GaugeMetricFamily, self.families[name])
+        family.add_metric(labels, value, timestamp=ts if name in COUNTERS else None)
 
-    def _info(self, name: str, labels: Sequence[str], values: dict[str, str], ts: float | None = None) -> None:
-        cast(InfoMetricFamily, self.families[name]).add_metric(labels, values, timestamp=ts)
+    def _info(self, name: str, labels: Sequence[str], values: dict[str, str]) -> None:
+        cast(InfoMetricFamily, self.families[name]).add_metric(labels, values)
 
     def collect(self) -> list[Metric]:
         """Families in FAMILIES order; empty ones too, so that HELP and TYPE are always there."""
@@ -321,7 +322,7 @@ class Scrape:
         if used is not None:
             self._add("vmtui_host_memory_used_bytes", host, used * KIB, ts)
         ksm = sample.ksm
-        for name, key, scale in KSM_GAUGES:
+        for name, key, scale in KSM_VALUES:
             if key in ksm:
                 self._add(name, host, ksm[key] * scale, ts)
         if "pages_sharing" in ksm and info is not None and info.page_size_kib:
@@ -346,7 +347,7 @@ class Scrape:
         state = raw.get("state.state")
         self._add("vmtui_domain_state", (*d, state_name(int(state)) if isinstance(state, int) else "nostate"), 1, ts)
         if facts is not None:
-            self._info("vmtui_domain_info", d, {"accelerator": str(facts.accelerator), "machine": facts.machine}, ts)
+            self._info("vmtui_domain_info", d, {"accelerator": str(facts.accelerator), "machine": facts.machine})
             for cls in DEVICE_CLASSES:
                 count = sum(1 for dev in facts.devices if dev.dev_class is cls)
                 self._add("vmtui_domain_devices", (*d, str(cls)), float(count), ts)
