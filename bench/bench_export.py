@@ -49,8 +49,8 @@ from testdriver import served_node  # noqa: E402
 
 from vmtui.config import HostStore  # noqa: E402
 from vmtui.drivers.base import Hypervisor  # noqa: E402
-from vmtui.errors import DeniedError, NotFoundError  # noqa: E402
-from vmtui.models import DomainInfo, HostEntry, HostInfo, HostSample  # noqa: E402
+from vmtui.drivers.replay import ReplayHost  # noqa: E402
+from vmtui.models import HostEntry, HostSample  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 VMTUI = REPO / ".venv" / "bin" / "vmtui"
@@ -64,66 +64,30 @@ class _KsmStub(_StubConn):
         return {"shm_pages_shared": 1000, "shm_pages_sharing": 5000, "shm_full_scans": 3, "shm_pages_to_scan": 100}
 
 
-class StubHost:
-    """A `vmtui.drivers.base.Hypervisor` whose samples come from vmtui's real Connection.sample() over a stub."""
+class StubHost(ReplayHost):
+    """A `vmtui.drivers.base.Hypervisor` whose samples come from vmtui's real Connection.sample() over a stub.
 
-    read_only = True
+    The rest of the protocol (read-only refusals, domain lookup) is the replay driver's: this is a recording
+    that never ends and whose counters keep moving.
+    """
+
     finite = False
 
-    def __init__(self, uri: str, domains: int) -> None:
+    def __init__(self, uri: str, domains: int) -> None:  # no super().__init__(): there is no recording file
         _desc, source = record_source("synthetic")
         _stub, conn, collector = stub_collector(domains, source)
         conn._conn = _KsmStub(domains, source)
         self.uri = uri
+        self.host = uri
         self._conn = conn
-        self._info: HostInfo = collector.info
-        self._domains: list[DomainInfo] = list(collector.domains.values())
+        self._info = collector.info
+        self._domains = dict(collector.domains)
 
     def __enter__(self) -> StubHost:
         return self
 
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-    def is_alive(self) -> bool:
-        return True
-
-    @property
-    def closed_reason(self) -> str | None:
-        return None
-
-    def on_closed(self, listener: Any) -> None:
-        """A stub never drops."""
-
-    def on_lifecycle(self, callback: Any) -> None:
-        """A stub has no events."""
-
-    def require_writable(self, action: str) -> None:
-        raise DeniedError(f"{action}: a benchmark stub")
-
-    def host_info(self, *, probe: bool = True) -> HostInfo:
-        return self._info
-
-    def list_domains(self) -> list[DomainInfo]:
-        return list(self._domains)
-
-    def domain(self, ident: str) -> DomainInfo:
-        for d in self._domains:
-            if ident in (d.uuid, d.name):
-                return d
-        raise NotFoundError(ident)
-
-    def domain_xml(self, ident: str, *, inactive: bool = False) -> str:
-        raise NotFoundError(ident)
-
     def sample(self, host: str | None = None) -> HostSample:
         return self._conn.sample(host)
-
-    def lifecycle(self, ident: str, action: str) -> DomainInfo:
-        raise DeniedError(f"{action}: a benchmark stub")
 
 
 def stub_entries(hosts: int) -> list[HostEntry]:
