@@ -42,6 +42,7 @@ mutation: setup
 bench: setup
 	$(BIN)/python bench/bench_collector.py
 	$(BIN)/python bench/bench_tui.py
+	$(BIN)/python bench/bench_export.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache snapshot_report.html mutants

@@ -4,9 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# prometheus: the real server that tests/lab/test_export_prometheus.py starts (on loopback) to scrape `vmtui export`.
 APT_PACKAGES=(
   libvirt-daemon-system libvirt-clients libvirt-dev pkg-config qemu-system-x86 qemu-utils
   openssh-server busybox-static iproute2 tmux gcc libc6-dev python3-dev python3-venv
+  prometheus
 )
 PYTHON=${PYTHON:-python3}
 VENV=.venv

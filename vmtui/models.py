@@ -127,6 +127,8 @@ class HostInfo:
     """Two-dimensional paging (Intel EPT / AMD NPT) on; None when it cannot be read (remote host)."""
     tdp_detail: str
     hugepage_size_kib: int | None = None
+    page_size_kib: int | None = None
+    """The base page size (capabilities): what one KSM page is."""
     hugepages_total: int | None = None
     hugepages_free: int | None = None
     read_only: bool = False
@@ -163,6 +165,10 @@ class HostSample:
     memory_kib: Mapping[str, int]
     """Host memory (total, free, buffers, cached) in KiB."""
     domains: tuple[DomainStats, ...]
+    ksm: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    """KSM's counters and knobs as libvirt's node memory parameters name them without `shm_`
+    (pages_shared, pages_sharing, pages_unshared, pages_volatile, full_scans, pages_to_scan,
+    sleep_millisecs, merge_across_nodes); empty where the host does not report them."""
 
 
 @dataclass(frozen=True, slots=True)

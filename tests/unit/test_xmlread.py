@@ -82,3 +82,4 @@ def test_capabilities() -> None:
     assert caps.cpu_model == "Skylake"
     assert caps.domain_types == {"qemu", "kvm"}
     assert (caps.hugepage_size_kib, caps.hugepages_total, caps.cells) == (2048, 16, 1)
+    assert caps.page_size_kib == 4  # the base page: one KSM page

@@ -13,6 +13,7 @@ from typer import _click as click
 from vmtui.cli import autostart, console, domains, memory, networks, storage, xml
 from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, ReplayOpt, emit_json, set_global_options
 from vmtui.cli.devices import devices_app
+from vmtui.cli.export import export
 from vmtui.cli.hosts import hosts_app
 from vmtui.cli.snapshot import snapshot_app
 from vmtui.cli.sriov import sriov_app
@@ -40,6 +41,7 @@ networks.register(app)
 autostart.register(app)
 app.command("top")(top)
 app.command("record")(record)
+app.command("export")(export)
 
 
 def _add_lab() -> None:

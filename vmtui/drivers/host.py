@@ -84,6 +84,7 @@ class HostMixin(ConnectionCore):
             tdp=facts.tdp,
             tdp_detail=facts.tdp_detail,
             hugepage_size_kib=caps.hugepage_size_kib,
+            page_size_kib=caps.page_size_kib,
             hugepages_total=caps.hugepages_total,
             hugepages_free=free_huge,
             read_only=self.read_only,
@@ -103,6 +104,10 @@ class HostMixin(ConnectionCore):
             )
             cpu = self.node_stats("cpu", self._conn.getCPUStats, libvirt.VIR_NODE_CPU_STATS_ALL_CPUS)
             mem = self.node_stats("memory", self._conn.getMemoryStats, libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS)
+            # KSM through libvirt (one more round trip, allowed read-only, works over any transport), not
+            # through the host's files: that would be an SSH process per host per tick. The same figures,
+            # and the same "ksm" not-supported memo, as MemoryMixin.ksm_parameters (read on demand).
+            ksm = self.node_stats("ksm", lambda _which, flags: self._conn.getMemoryParameters(flags), 0)
         return HostSample(
             host=host or self.uri,
             uri=self.uri,
@@ -111,6 +116,7 @@ class HostMixin(ConnectionCore):
             cpu_ns=cpu,
             memory_kib=mem,
             domains=domains,
+            ksm=MappingProxyType({k.removeprefix("shm_"): v for k, v in ksm.items()}),
         )
 
     def node_stats(

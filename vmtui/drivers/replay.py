@@ -56,6 +56,7 @@ def sample_line(sample: HostSample) -> str:
         "cpu_ns": dict(sample.cpu_ns),
         "memory_kib": dict(sample.memory_kib),
         "domains": [{"uuid": d.uuid, "name": d.name, "raw": dict(d.raw)} for d in sample.domains],
+        "ksm": dict(sample.ksm),
     }
     return json.dumps(body, separators=(",", ":"))
 
@@ -89,6 +90,8 @@ def _sample(body: dict[str, Any]) -> HostSample:
         cpu_ns=MappingProxyType({k: int(v) for k, v in body["cpu_ns"].items()}),
         memory_kib=MappingProxyType({k: int(v) for k, v in body["memory_kib"].items()}),
         domains=tuple(DomainStats(d["uuid"], d["name"], MappingProxyType(d["raw"])) for d in body["domains"]),
+        # Recordings made before KSM was sampled have none.
+        ksm=MappingProxyType({k: int(v) for k, v in body.get("ksm", {}).items()}),
     )
 
 

@@ -243,6 +243,7 @@ class CapsXml:
     hugepage_size_kib: int | None
     hugepages_total: int | None
     cells: int
+    page_size_kib: int | None = None
 
 
 def read_capabilities(text: str) -> CapsXml:
@@ -250,6 +251,7 @@ def read_capabilities(text: str) -> CapsXml:
     types = frozenset(d.get("type", "") for d in root.iterfind("guest/arch/domain"))
     sizes = [int(p.get("size", "0")) for p in root.iterfind("host/cpu/pages") if p.get("size", "").isdigit()]
     huge = min((s for s in sizes if s > 4), default=None)  # 2 MiB where both exist
+    base = min(sizes, default=None)
     total: int | None = None
     if huge is not None:
         total = sum(
@@ -264,4 +266,5 @@ def read_capabilities(text: str) -> CapsXml:
         hugepage_size_kib=huge,
         hugepages_total=total,
         cells=max(1, len(root.findall("host/topology/cells/cell"))),
+        page_size_kib=base,
     )

@@ -1,0 +1,176 @@
+"""`vmtui export` without the lab: the endpoint over a recording and libvirt's test driver, and its CLI contract.
+
+Every server listens on 127.0.0.1 port 0 (the system picks a free port; the exporter reports which), and
+every process or thread a test starts is stopped in a `finally`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import VMTUI, run_vmtui
+from prometheus_client.parser import text_string_to_metric_families
+
+from vmtui.drivers.base import Hypervisor
+from vmtui.drivers.replay import load_recording, replay_entries
+from vmtui.errors import UsageError
+from vmtui.export.server import Exporter, Listen, is_loopback, parse_listen
+from vmtui.models import HostEntry
+from vmtui.monitor.poller import open_host
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "lab-2hosts.jsonl"
+WAIT = 30.0
+"""Upper bound for something that normally takes well under a second; never asserted on."""
+
+
+def fetch(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = resp.read().decode()
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def until(url: str, name: str, want: float, **labels: str) -> Series:
+    """Scrape until `name{labels}` reads `want` (the pollers work in the background; a host starts down)."""
+    key = (name, frozenset(labels.items()))
+    deadline = time.monotonic() + WAIT
+    while True:
+        series = fetch(url)
+        if series.get(key) == want or time.monotonic() > deadline:
+            return series
+        time.sleep(0.1)
+
+
+def test_listen_addresses_are_parsed_and_checked() -> None:
+    assert parse_listen("127.0.0.1:9177") == Listen("127.0.0.1", 9177)
+    assert parse_listen("[::1]:0") == Listen("::1", 0)
+    assert parse_listen("9100") == Listen("127.0.0.1", 9100)
+    assert str(Listen("::1", 9177)) == "[::1]:9177"
+    for bad in ("127.0.0.1:", "127.0.0.1:70000", ":9177", "::1:9177", "host:port"):
+        with pytest.raises(UsageError):
+            parse_listen(bad)
+    assert is_loopback("127.0.0.2")
+    assert is_loopback("::1")
+    assert is_loopback("localhost")
+    assert not is_loopback("0.0.0.0")
+    assert not is_loopback("::")
+    assert not is_loopback("10.200.0.1")
+
+
+def test_endpoint_serves_a_recording_then_marks_its_hosts_down_when_it_ends() -> None:
+    exporter = Exporter(replay_entries(FIXTURE), interval=0.5, listen=Listen("127.0.0.1", 0))
+    bound = exporter.start()
+    try:
+        assert bound.port != 0
+        url = f"http://{bound}/metrics"
+        # Down because its recording ended, not merely not connected yet (every host starts down).
+        series = until(url, "vmtui_host_error_info", 1.0, host="lab2", reason="recording ended")
+        assert series[("vmtui_host_up", frozenset({("host", "lab2")}))] == 0
+        last = max(s.wall for s in load_recording(FIXTURE).samples["lab2"])
+        assert series[("vmtui_host_last_sample_timestamp_seconds", frozenset({("host", "lab2")}))] == last
+        assert series[("vmtui_host_error_info", frozenset({("host", "lab2"), ("reason", "recording ended")}))] == 1
+        assert ("process_cpu_seconds_total", frozenset()) in series  # the exporter's own cost
+        # Asked as Prometheus asks (OpenMetrics first, gzip): the plain text format, gzipped.
+        accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+        req = urllib.request.Request(url, headers={"Accept": accept, "Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            assert resp.headers["Content-Encoding"] == "gzip"
+            text = gzip.decompress(resp.read()).decode()
+        assert 'vmtui_host_up{host="lab2"} 0.0' in text
+    finally:
+        exporter.stop()
+
+
+def test_a_scrape_never_waits_for_a_host_that_hangs() -> None:
+    release = threading.Event()
+    live = HostEntry("live", "test:///default")  # libvirt's test driver, in process: it never ends
+
+    def connector(entry: HostEntry) -> Hypervisor:
+        if entry.name == "hung":
+            release.wait()  # like open() over SSH to a host that never answers
+            raise UsageError("released")
+        return open_host(entry)
+
+    entries = [live, HostEntry("hung", "qemu+ssh://nowhere/system")]
+    exporter = Exporter(entries, interval=0.5, listen=Listen("127.0.0.1", 0), connector=connector)
+    url = f"http://{exporter.start()}/metrics"
+    try:
+        series = until(url, "vmtui_host_up", 1.0, host="live")
+        assert series[("vmtui_host_up", frozenset({("host", "live")}))] == 1
+        assert series[("vmtui_host_up", frozenset({("host", "hung")}))] == 0
+        assert ("vmtui_host_sample_age_seconds", frozenset({("host", "hung")})) not in series
+    finally:
+        release.set()
+        exporter.stop()
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--listen", "0.0.0.0:9177"], "--allow-remote"),
+        (["--listen", "[::]:9177"], "--allow-remote"),
+        (["--listen", "127.0.0.1:99999"], "from 0 to 65535"),
+        (["--listen", "nowhere"], "port must be a number"),
+        (["--interval", "0"], "--interval"),
+        (["--interval", "soon"], "--interval"),
+    ],
+)
+def test_bad_options_are_one_line_and_exit_2(args: list[str], says: str) -> None:
+    proc = run_vmtui("export", "-c", "test:///default", *args)
+    assert proc.returncode == 2, proc.stderr
+    assert says in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_port_in_use_is_a_one_line_failure() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = run_vmtui("export", "-c", "test:///default", "--listen", f"127.0.0.1:{port}")
+    assert proc.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+    assert proc.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 0)])
+def test_json_start_line_then_ctrl_c_exits_130_and_sigterm_0(sig: signal.Signals, code: int) -> None:
+    proc = subprocess.Popen(
+        [VMTUI, "export", "-c", "test:///default", "--listen", "127.0.0.1:0", "--json", "--interval", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        start = json.loads(proc.stdout.readline())
+        assert start["hosts"] == ["test:///default"]
+        assert start["interval"] == 1.0
+        assert start["url"] == f"http://{start['listen']}/metrics"
+        until(start["url"], "vmtui_host_up", 1.0, host="test:///default")
+        proc.send_signal(sig)
+        _out, err = proc.communicate(timeout=WAIT)
+        assert proc.returncode == code, err
+        assert "Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,458 @@
+"""The metric families of one scrape, from what the pollers last reported: pure, no I/O, no threads.
+
+Counters are libvirt's own cumulative counters in base units (seconds, bytes), exported as Prometheus
+counters: Prometheus computes the rates (`rate(vmtui_domain_cpu_seconds_total[1m])`), so nothing here
+divides by time. Each counter carries the time of the sample it was read in, so `rate()` sees when the
+counter was read, not when it was scraped. Gauges and info metrics carry no time: they say what is, as of
+the last sample, and when a domain goes away or changes state Prometheus marks the old series stale at the
+next scrape (it never does that for series with explicit times). Strings from hosts (names, devices,
+versions, errors) only ever appear as label values, which prometheus-client escapes.
+
+`FAMILIES` is the one list of what is exported: name, type, extra labels and help. docs/export.md
+describes the same list (a unit test checks that every name is there)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import cast
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+
+from vmtui.metrics import EXIT_REASONS, MMU_COUNTERS, PAGE_GAUGES
+from vmtui.models import DeviceClass, DomainInfo, HostInfo, StatValue, state_name
+from vmtui.monitor.events import HostSampled
+
+NS = 1e-9
+"""libvirt's times are in nanoseconds; Prometheus' base unit is the second."""
+KIB = 1024.0
+"""libvirt's memory figures are in KiB; Prometheus' base unit is the byte."""
+
+STALE_AFTER = 300.0
+"""A host's sample older than this (its host down for 5 minutes) is no longer served: Prometheus' own
+look-back is 5 minutes, and it refuses samples much older than its newest ones anyway. The host's
+`up`, age and facts stay."""
+
+HOST = ("host",)
+DOMAIN = ("host", "domain", "uuid")
+
+Kind = str  # "counter" | "gauge" | "info"
+
+FAMILIES: dict[str, tuple[Kind, tuple[str, ...], str]] = {
+    # ----- per host: the exporter's view of it (no timestamp: true at scrape time) -----
+    "vmtui_host_up": ("gauge", HOST, "1 while the host's poller holds a working connection, else 0."),
+    "vmtui_host_sample_age_seconds": ("gauge", HOST, "Seconds since the host's last sample was taken."),
+    "vmtui_host_last_sample_timestamp_seconds": ("gauge", HOST, "Unix time of the host's last sample."),
+    "vmtui_host_info": (
+        "info",
+        (*HOST, "hostname", "hypervisor", "hypervisor_version", "libvirt_version", "kernel", "cpu_model", "kvm")
+        + ("tdp", "tdp_detail"),
+        "Host facts as last connected: versions, KVM usable (yes/no), EPT/NPT (on/off/unknown).",
+    ),
+    "vmtui_host_error_info": ("info", (*HOST, "reason"), "Why the host is down; present only while it is."),
+    "vmtui_host_cpus": ("gauge", HOST, "Host CPUs."),
+    "vmtui_host_hugepages": ("gauge", HOST, "Huge pages reserved on the host (at connect)."),
+    "vmtui_host_hugepage_size_bytes": ("gauge", HOST, "Size of one huge page."),
+    # ----- per host, from its sample -----
+    "vmtui_host_cpu_seconds_total": ("counter", (*HOST, "mode"), "Host CPU time by mode, summed over CPUs."),
+    "vmtui_host_memory_total_bytes": ("gauge", HOST, "Host memory."),
+    "vmtui_host_memory_free_bytes": ("gauge", HOST, "Free host memory."),
+    "vmtui_host_memory_buffers_bytes": ("gauge", HOST, "Host memory in buffers."),
+    "vmtui_host_memory_cached_bytes": ("gauge", HOST, "Host memory in the page cache."),
+    "vmtui_host_memory_used_bytes": ("gauge", HOST, "Host memory used: total - free - buffers - cached."),
+    "vmtui_host_ksm_pages_shared": ("gauge", HOST, "KSM: shared pages in use (one copy each)."),
+    "vmtui_host_ksm_pages_sharing": ("gauge", HOST, "KSM: sites sharing them (how many pages are saved)."),
+    "vmtui_host_ksm_pages_unshared": ("gauge", HOST, "KSM: pages scanned, unique, worth checking again."),
+    "vmtui_host_ksm_pages_volatile": ("gauge", HOST, "KSM: pages changing too fast to merge."),
+    "vmtui_host_ksm_full_scans_total": ("counter", HOST, "KSM: full scans of mergeable memory."),
+    "vmtui_host_ksm_saved_bytes": ("gauge", HOST, "KSM: memory saved, pages_sharing x page size."),
+    "vmtui_host_ksm_pages_to_scan": ("gauge", HOST, "KSM tuning: pages scanned per wake-up."),
+    "vmtui_host_ksm_sleep_seconds": ("gauge", HOST, "KSM tuning: sleep between scans."),
+    "vmtui_host_ksm_merge_across_nodes": ("gauge", HOST, "KSM tuning: 1 if pages merge across NUMA nodes."),
+    # ----- per domain -----
+    "vmtui_domain_info": (
+        "info",
+        (*DOMAIN, "accelerator", "machine"),
+        "Domain facts from its XML: accelerator (kvm = hardware-assisted, tcg = emulated), machine type.",
+    ),
+    "vmtui_domain_state": ("gauge", (*DOMAIN, "state"), "1, labelled with the domain's state."),
+    "vmtui_domain_devices": ("gauge", (*DOMAIN, "class"), "Devices by class: paravirtual, emulated, passthrough."),
+    "vmtui_domain_vcpus": ("gauge", DOMAIN, "vCPUs online."),
+    "vmtui_domain_cpu_seconds_total": ("counter", DOMAIN, "CPU time of the domain's QEMU process (all threads)."),
+    "vmtui_domain_vcpu_seconds_total": ("counter", (*DOMAIN, "vcpu"), "Time the vCPU ran guest code."),
+    "vmtui_domain_vcpu_steal_seconds_total": (
+        "counter",
+        (*DOMAIN, "vcpu"),
+        "Time the vCPU was runnable but waited for a host CPU (the guest's steal time).",
+    ),
+    "vmtui_domain_vcpu_wait_seconds_total": ("counter", (*DOMAIN, "vcpu"), "Time the vCPU waited for I/O."),
+    "vmtui_domain_overhead_seconds_total": (
+        "counter",
+        DOMAIN,
+        "CPU time outside the vCPUs (emulation, I/O threads, QEMU's main loop): cpu - sum of vcpu.",
+    ),
+    "vmtui_domain_exits_total": ("counter", (*DOMAIN, "reason"), "KVM VM exits by reason, summed over vCPUs."),
+    "vmtui_domain_instruction_emulations_total": ("counter", DOMAIN, "Instructions KVM emulated, over vCPUs."),
+    "vmtui_domain_hypercalls_total": ("counter", DOMAIN, "Hypercalls, summed over vCPUs."),
+    "vmtui_domain_mmu_events_total": ("counter", (*DOMAIN, "event"), "KVM MMU events (shadow paging work)."),
+    "vmtui_domain_mapped_pages": ("gauge", (*DOMAIN, "size"), "Guest memory mapped by KVM, in pages of each size."),
+    "vmtui_domain_balloon_current_bytes": ("gauge", DOMAIN, "Memory the guest has now (balloon target reached)."),
+    "vmtui_domain_balloon_maximum_bytes": ("gauge", DOMAIN, "Maximum memory of the domain."),
+    "vmtui_domain_rss_bytes": ("gauge", DOMAIN, "Resident memory of the QEMU process on the host."),
+    "vmtui_domain_guest_memory_unused_bytes": ("gauge", DOMAIN, "Guest-reported unused memory (balloon driver)."),
+    "vmtui_domain_guest_memory_available_bytes": ("gauge", DOMAIN, "Guest-reported memory it sees."),
+    "vmtui_domain_guest_memory_usable_bytes": ("gauge", DOMAIN, "Guest-reported memory usable without swapping."),
+    "vmtui_domain_guest_memory_disk_caches_bytes": ("gauge", DOMAIN, "Guest-reported page cache."),
+    "vmtui_domain_guest_memory_last_update_timestamp_seconds": (
+        "gauge",
+        DOMAIN,
+        "When the guest last reported memory statistics (stale when the balloon period is unset).",
+    ),
+    "vmtui_domain_guest_swap_in_bytes_total": ("counter", DOMAIN, "Guest-reported memory swapped in."),
+    "vmtui_domain_guest_swap_out_bytes_total": ("counter", DOMAIN, "Guest-reported memory swapped out."),
+    "vmtui_domain_guest_major_page_faults_total": ("counter", DOMAIN, "Guest-reported major page faults."),
+    "vmtui_domain_guest_minor_page_faults_total": ("counter", DOMAIN, "Guest-reported minor page faults."),
+    "vmtui_domain_disk_read_bytes_total": ("counter", (*DOMAIN, "device"), "Bytes read from the disk."),
+    "vmtui_domain_disk_write_bytes_total": ("counter", (*DOMAIN, "device"), "Bytes written to the disk."),
+    "vmtui_domain_disk_read_requests_total": ("counter", (*DOMAIN, "device"), "Read requests."),
+    "vmtui_domain_disk_write_requests_total": ("counter", (*DOMAIN, "device"), "Write requests."),
+    "vmtui_domain_disk_flush_requests_total": ("counter", (*DOMAIN, "device"), "Flush requests."),
+    "vmtui_domain_disk_read_time_seconds_total": ("counter", (*DOMAIN, "device"), "Time spent on reads."),
+    "vmtui_domain_disk_write_time_seconds_total": ("counter", (*DOMAIN, "device"), "Time spent on writes."),
+    "vmtui_domain_disk_flush_time_seconds_total": ("counter", (*DOMAIN, "device"), "Time spent on flushes."),
+    "vmtui_domain_disk_capacity_bytes": ("gauge", (*DOMAIN, "device"), "Disk size seen by the guest."),
+    "vmtui_domain_disk_allocation_bytes": ("gauge", (*DOMAIN, "device"), "Disk space allocated on the host."),
+    "vmtui_domain_net_receive_bytes_total": ("counter", (*DOMAIN, "interface"), "Bytes received."),
+    "vmtui_domain_net_transmit_bytes_total": ("counter", (*DOMAIN, "interface"), "Bytes sent."),
+    "vmtui_domain_net_receive_packets_total": ("counter", (*DOMAIN, "interface"), "Packets received."),
+    "vmtui_domain_net_transmit_packets_total": ("counter", (*DOMAIN, "interface"), "Packets sent."),
+    "vmtui_domain_net_receive_errors_total": ("counter", (*DOMAIN, "interface"), "Receive errors."),
+    "vmtui_domain_net_transmit_errors_total": ("counter", (*DOMAIN, "interface"), "Send errors."),
+    "vmtui_domain_net_receive_drops_total": ("counter", (*DOMAIN, "interface"), "Received packets dropped."),
+    "vmtui_domain_net_transmit_drops_total": ("counter", (*DOMAIN, "interface"), "Packets to send dropped."),
+}
+
+COUNTERS = frozenset(name for name, (kind, _labels, _doc) in FAMILIES.items() if kind == "counter")
+
+DOMAIN_VALUES: tuple[tuple[str, str, float], ...] = (
+    ("vmtui_domain_vcpus", "vcpu.current", 1.0),
+    ("vmtui_domain_cpu_seconds_total", "cpu.time", NS),
+    ("vmtui_domain_balloon_current_bytes", "balloon.current", KIB),
+    ("vmtui_domain_balloon_maximum_bytes", "balloon.maximum", KIB),
+    ("vmtui_domain_rss_bytes", "balloon.rss", KIB),
+    ("vmtui_domain_guest_memory_unused_bytes", "balloon.unused", KIB),
+    ("vmtui_domain_guest_memory_available_bytes", "balloon.available", KIB),
+    ("vmtui_domain_guest_memory_usable_bytes", "balloon.usable", KIB),
+    ("vmtui_domain_guest_memory_disk_caches_bytes", "balloon.disk_caches", KIB),
+    ("vmtui_domain_guest_swap_in_bytes_total", "balloon.swap_in", KIB),
+    ("vmtui_domain_guest_swap_out_bytes_total", "balloon.swap_out", KIB),
+    ("vmtui_domain_guest_major_page_faults_total", "balloon.major_fault", 1.0),
+    ("vmtui_domain_guest_minor_page_faults_total", "balloon.minor_fault", 1.0),
+)
+"""(family, libvirt key, scale to base units) of the domain's own scalar values."""
+
+VCPU_VALUES = (
+    ("vmtui_domain_vcpu_seconds_total", "time"),
+    ("vmtui_domain_vcpu_steal_seconds_total", "delay"),
+    ("vmtui_domain_vcpu_wait_seconds_total", "wait"),
+)
+"""(family, key of `vcpu.N.<key>`): nanosecond counters per vCPU."""
+
+DISK_VALUES = (
+    ("vmtui_domain_disk_read_bytes_total", "rd.bytes", 1.0),
+    ("vmtui_domain_disk_write_bytes_total", "wr.bytes", 1.0),
+    ("vmtui_domain_disk_read_requests_total", "rd.reqs", 1.0),
+    ("vmtui_domain_disk_write_requests_total", "wr.reqs", 1.0),
+    ("vmtui_domain_disk_flush_requests_total", "fl.reqs", 1.0),
+    ("vmtui_domain_disk_read_time_seconds_total", "rd.times", NS),
+    ("vmtui_domain_disk_write_time_seconds_total", "wr.times", NS),
+    ("vmtui_domain_disk_flush_time_seconds_total", "fl.times", NS),
+    ("vmtui_domain_disk_capacity_bytes", "capacity", 1.0),
+    ("vmtui_domain_disk_allocation_bytes", "allocation", 1.0),
+)
+NET_VALUES = (
+    ("vmtui_domain_net_receive_bytes_total", "rx.bytes", 1.0),
+    ("vmtui_domain_net_transmit_bytes_total", "tx.bytes", 1.0),
+    ("vmtui_domain_net_receive_packets_total", "rx.pkts", 1.0),
+    ("vmtui_domain_net_transmit_packets_total", "tx.pkts", 1.0),
+    ("vmtui_domain_net_receive_errors_total", "rx.errs", 1.0),
+    ("vmtui_domain_net_transmit_errors_total", "tx.errs", 1.0),
+    ("vmtui_domain_net_receive_drops_total", "rx.drop", 1.0),
+    ("vmtui_domain_net_transmit_drops_total", "tx.drop", 1.0),
+)
+KSM_VALUES = (
+    ("vmtui_host_ksm_pages_shared", "pages_shared", 1.0),
+    ("vmtui_host_ksm_pages_sharing", "pages_sharing", 1.0),
+    ("vmtui_host_ksm_pages_unshared", "pages_unshared", 1.0),
+    ("vmtui_host_ksm_pages_volatile", "pages_volatile", 1.0),
+    ("vmtui_host_ksm_full_scans_total", "full_scans", 1.0),
+    ("vmtui_host_ksm_pages_to_scan", "pages_to_scan", 1.0),
+    ("vmtui_host_ksm_sleep_seconds", "sleep_millisecs", 1e-3),
+    ("vmtui_host_ksm_merge_across_nodes", "merge_across_nodes", 1.0),
+)
+HOST_MEMORY = (
+    ("vmtui_host_memory_total_bytes", "total"),
+    ("vmtui_host_memory_free_bytes", "free"),
+    ("vmtui_host_memory_buffers_bytes", "buffers"),
+    ("vmtui_host_memory_cached_bytes", "cached"),
+)
+DEVICE_CLASSES = (DeviceClass.PARAVIRTUAL, DeviceClass.EMULATED, DeviceClass.PASSTHROUGH)
+
+
+@dataclass(frozen=True, slots=True)
+class HostView:
+    """What the exporter knows about one host at one scrape (a copy: the pollers go on meanwhile)."""
+
+    name: str
+    up: bool
+    info: HostInfo | None
+    """The host's facts as its poller last connected; None before the first connection."""
+    sampled: HostSampled | None
+    """The last sample, also while the host is down (served with its age)."""
+    error: str | None = None
+    """Why the host is down, while it is."""
+
+
+class CounterGuard:
+    """Keeps the counters vmtui derives (overhead, 'other' exits) from ever going down.
+
+    They are differences of counters that libvirt reads one after the other, not atomically, so two
+    samples can differ by a little noise in the wrong direction; Prometheus would read any decrease as a
+    counter reset and show the whole counter as one spike. While the domain's own cpu.time does not go
+    back (no restart), the last exported value is kept until the derived one passes it. Entries of
+    domains that were not in a scrape are forgotten at the next one.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, ...], tuple[float, float]] = {}
+        self._next: dict[tuple[str, ...], tuple[float, float]] = {}
+
+    def begin(self) -> None:
+        self._next = {}
+
+    def value(self, key: tuple[str, ...], value: float, epoch: float) -> float:
+        value = max(0.0, value)
+        prev = self._last.get(key)
+        if prev is not None and epoch >= prev[0] and value < prev[1]:
+            value = prev[1]
+        self._next[key] = (epoch, value)
+        return value
+
+    def end(self) -> None:
+        self._last = self._next
+
+
+def new_family(name: str) -> Metric:
+    kind, labels, doc = FAMILIES[name]
+    if kind == "counter":
+        return CounterMetricFamily(name, doc, labels=labels)
+    if kind == "info":
+        return InfoMetricFamily(name.removesuffix("_info"), doc, labels=labels[: _info_split(name)])
+    return GaugeMetricFamily(name, doc, labels=labels)
+
+
+@cache
+def _info_split(name: str) -> int:
+    """Info families: the identifying labels come first (HOST or DOMAIN), the rest are the info's values."""
+    return len(DOMAIN) if name.startswith("vmtui_domain_") else len(HOST)
+
+
+@cache
+def _vcpu_key(i: int, field: str) -> str:
+    return f"vcpu.{i}.{field}"
+
+
+def _number(raw: Mapping[str, StatValue], key: str) -> float | None:
+    value = raw.get(key)
+    # Exact types: libvirt's booleans (`vcpu.N.guest_mode.cur`) are bools, which are ints but no counters.
+    return float(value) if type(value) is int or type(value) is float else None
+
+
+class Scrape:
+    """The families of one scrape, filled host by host."""
+
+    def __init__(self, *, now: float, guard: CounterGuard) -> None:
+        self.now = now
+        self.guard = guard
+        self.families: dict[str, Metric] = {name: new_family(name) for name in FAMILIES}
+
+    def _add(self, name: str, labels: Sequence[str], value: float, ts: float | None = None) -> None:
+        """One sample; `ts` (its host sample's time) is kept for counters only (see the module's docstring)."""
+        # A cast, not an isinstance check: this runs ~70 times per domain per scrape.
+        family = cast(CounterMetricFamily | GaugeMetricFamily, self.families[name])
+        family.add_metric(labels, value, timestamp=ts if name in COUNTERS else None)
+
+    def _info(self, name: str, labels: Sequence[str], values: dict[str, str]) -> None:
+        cast(InfoMetricFamily, self.families[name]).add_metric(labels, values)
+
+    def collect(self) -> list[Metric]:
+        """Families in FAMILIES order; empty ones too, so that HELP and TYPE are always there."""
+        return list(self.families.values())
+
+    # ----- hosts ---------------------------------------------------------------------------------
+
+    def add_host(self, view: HostView) -> None:
+        host = (view.name,)
+        self._add("vmtui_host_up", host, 1.0 if view.up else 0.0)
+        if view.error is not None and not view.up:
+            self._info("vmtui_host_error_info", host, {"reason": view.error})
+        info = view.info
+        if info is not None:
+            self._info("vmtui_host_info", host, host_facts(info))
+            self._add("vmtui_host_cpus", host, float(info.cpus))
+            if info.hugepage_size_kib:
+                self._add("vmtui_host_hugepages", host, float(info.hugepages_total or 0))
+                self._add("vmtui_host_hugepage_size_bytes", host, info.hugepage_size_kib * KIB)
+        if view.sampled is None:
+            return
+        sample = view.sampled.tick.sample
+        self._add("vmtui_host_last_sample_timestamp_seconds", host, sample.wall)
+        self._add("vmtui_host_sample_age_seconds", host, max(0.0, self.now - sample.wall))
+        if self.now - sample.wall > STALE_AFTER:
+            return
+        ts = sample.wall
+        for mode, ns in sample.cpu_ns.items():
+            self._add("vmtui_host_cpu_seconds_total", (view.name, mode), ns * NS, ts)
+        mem = sample.memory_kib
+        for name, key in HOST_MEMORY:
+            if key in mem:
+                self._add(name, host, mem[key] * KIB, ts)
+        used = view.sampled.tick.host.memory_used_kib
+        if used is not None:
+            self._add("vmtui_host_memory_used_bytes", host, used * KIB, ts)
+        ksm = sample.ksm
+        for name, key, scale in KSM_VALUES:
+            if key in ksm:
+                self._add(name, host, ksm[key] * scale, ts)
+        if "pages_sharing" in ksm and info is not None and info.page_size_kib:
+            self._add("vmtui_host_ksm_saved_bytes", host, ksm["pages_sharing"] * info.page_size_kib * KIB, ts)
+        for dom in sample.domains:
+            facts = view.sampled.domains.get(dom.uuid)
+            self.add_domain(view.name, dom.uuid, dom.name, dom.raw, ts, facts)
+
+    # ----- domains -------------------------------------------------------------------------------
+
+    def add_domain(
+        self,
+        host: str,
+        uuid: str,
+        name: str,
+        raw: Mapping[str, StatValue],
+        ts: float,
+        facts: DomainInfo | None = None,
+    ) -> None:
+        """One domain's series from its raw libvirt stats (`facts`: what its XML says, when known)."""
+        d = (host, name, uuid)
+        state = raw.get("state.state")
+        self._add("vmtui_domain_state", (*d, state_name(int(state)) if isinstance(state, int) else "nostate"), 1, ts)
+        if facts is not None:
+            self._info("vmtui_domain_info", d, {"accelerator": str(facts.accelerator), "machine": facts.machine})
+            for cls in DEVICE_CLASSES:
+                count = sum(1 for dev in facts.devices if dev.dev_class is cls)
+                self._add("vmtui_domain_devices", (*d, str(cls)), float(count), ts)
+        for family, key, scale in DOMAIN_VALUES:
+            value = _number(raw, key)
+            if value is not None:
+                self._add(family, d, value * scale, ts)
+        last_update = _number(raw, "balloon.last-update")
+        if last_update:  # 0 until the guest's balloon driver reports once
+            self._add("vmtui_domain_guest_memory_last_update_timestamp_seconds", d, last_update, ts)
+        n_vcpu = int(_number(raw, "vcpu.current") or 0)
+        vcpu_total = 0.0
+        for i in range(n_vcpu):
+            label = (*d, str(i))
+            for family, key in VCPU_VALUES:
+                value = _number(raw, _vcpu_key(i, key))
+                if value is not None:
+                    self._add(family, label, value * NS, ts)
+                    if key == "time":
+                        vcpu_total += value
+        cpu = _number(raw, "cpu.time")
+        if cpu is not None and n_vcpu and _number(raw, _vcpu_key(0, "time")) is not None:
+            overhead = self.guard.value(("overhead", host, uuid), (cpu - vcpu_total) * NS, cpu)
+            self._add("vmtui_domain_overhead_seconds_total", d, overhead, ts)
+        if _number(raw, "vcpu.0.exits.sum") is not None:
+            self._add_kvm(d, raw, n_vcpu, cpu or 0.0, ts)
+        for i in range(int(_number(raw, "block.count") or 0)):
+            self._add_indexed(d, raw, "block", i, DISK_VALUES, ts)
+        for i in range(int(_number(raw, "net.count") or 0)):
+            self._add_indexed(d, raw, "net", i, NET_VALUES, ts)
+
+    def _add_kvm(
+        self, d: tuple[str, str, str], raw: Mapping[str, StatValue], n_vcpu: int, cpu: float, ts: float
+    ) -> None:
+        """KVM's own counters (absent under TCG), summed over vCPUs."""
+
+        def over_vcpus(counter: str) -> float | None:
+            values = [v for i in range(n_vcpu) if (v := _number(raw, _vcpu_key(i, counter))) is not None]
+            return sum(values) if values else None
+
+        known = 0.0
+        for reason in EXIT_REASONS:
+            value = over_vcpus(f"{reason}.sum")
+            if value is not None:
+                known += value
+                self._add("vmtui_domain_exits_total", (*d, reason.removesuffix("_exits")), value, ts)
+        total = over_vcpus("exits.sum")
+        if total is not None:
+            # KVM counts only some reasons apart; the rest (CPUID, MSR, EPT/page faults, ...) is "other",
+            # as in the TUI's exit mix.
+            other = self.guard.value(("other-exits", d[0], d[2]), total - known, cpu)
+            self._add("vmtui_domain_exits_total", (*d, "other"), other, ts)
+        for family, counter in (
+            ("vmtui_domain_instruction_emulations_total", "insn_emulation.sum"),
+            ("vmtui_domain_hypercalls_total", "hypercalls.sum"),
+        ):
+            value = over_vcpus(counter)
+            if value is not None:
+                self._add(family, d, value, ts)
+        for counter in MMU_COUNTERS:
+            value = _number(raw, f"vm.{counter}.sum")
+            if value is not None:
+                self._add("vmtui_domain_mmu_events_total", (*d, counter.removeprefix("mmu_")), value, ts)
+        for gauge in PAGE_GAUGES:
+            value = _number(raw, f"vm.{gauge}.cur")
+            if value is not None:
+                self._add("vmtui_domain_mapped_pages", (*d, gauge.removeprefix("pages_")), value, ts)
+
+    def _add_indexed(
+        self,
+        d: tuple[str, str, str],
+        raw: Mapping[str, StatValue],
+        group: str,
+        i: int,
+        values: Sequence[tuple[str, str, float]],
+        ts: float,
+    ) -> None:
+        """One disk (`block.N.*`) or NIC (`net.N.*`); a user-mode NIC has no counters and yields nothing."""
+        label = (*d, str(raw.get(f"{group}.{i}.name", f"{group}{i}")))
+        for family, key, scale in values:
+            value = _number(raw, f"{group}.{i}.{key}")
+            if value is not None:
+                self._add(family, label, value * scale, ts)
+
+
+def host_facts(info: HostInfo) -> dict[str, str]:
+    """The info metric's values: what the host runs, and the chapter's hardware-assist facts."""
+    return {
+        "hostname": info.hostname,
+        "hypervisor": info.hypervisor,
+        "hypervisor_version": info.hypervisor_version,
+        "libvirt_version": info.libvirt_version,
+        "kernel": info.kernel or "",
+        "cpu_model": info.cpu_model,
+        "kvm": "yes" if info.kvm_usable else "no",
+        "tdp": "unknown" if info.tdp is None else "on" if info.tdp else "off",
+        "tdp_detail": info.tdp_detail,
+    }
+
+
+def scrape(views: Sequence[HostView], *, now: float, guard: CounterGuard) -> list[Metric]:
+    """Every family for these hosts: what the exporter's collector hands prometheus-client."""
+    guard.begin()
+    out = Scrape(now=now, guard=guard)
+    for view in views:
+        out.add_host(view)
+    guard.end()
+    return out.collect()

@@ -1,0 +1,67 @@
+"""The HTTP side: prometheus-client's WSGI app behind a threaded server, quiet, cheap on large fleets.
+
+prometheus-client renders the metrics (`make_wsgi_app`); two choices of ours sit around it, both because a
+fleet's page is large (1000 domains with 4 vCPUs each: ~70 000 series, ~10 MB of text per scrape):
+
+- the text format 0.0.4 is always served: Prometheus asks for OpenMetrics first, which prometheus-client
+  renders about 1.6 times slower, and vmtui uses nothing OpenMetrics adds (exemplars, created times);
+- gzip at level 1 instead of the library's level 9: a ninth of the CPU for a page about 30 % larger.
+"""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import threading
+from collections.abc import Iterable
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client.exposition import gzip_accepted
+
+GZIP_LEVEL = 1
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        """Prometheus scrapes every few seconds: no line per request on stderr."""
+
+
+def metrics_app(registry: CollectorRegistry) -> WSGIApplication:
+    inner = make_wsgi_app(registry, disable_compression=True)
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        wants_gzip = gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", ""))
+        text_only = {k: v for k, v in environ.items() if k != "HTTP_ACCEPT"}
+        reply: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], _exc_info: object = None) -> Any:
+            reply.update(status=status, headers=headers)
+            return lambda _data: None
+
+        body = b"".join(inner(text_only, capture))
+        headers = list(reply["headers"])
+        if wants_gzip and body:
+            body = gzip.compress(body, compresslevel=GZIP_LEVEL)
+            headers.append(("Content-Encoding", "gzip"))
+        start_response(reply["status"], headers)
+        return [body]
+
+    return app
+
+
+def serve(host: str, port: int, app: WSGIApplication) -> WSGIServer:
+    """A threaded WSGI server on `host:port` (IPv4 or IPv6), serving from a daemon thread."""
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+
+    class Server(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+        """A scrape in progress never holds the exporter's exit."""
+        address_family = family
+
+    httpd = make_server(host, port, app, server_class=Server, handler_class=_QuietHandler)
+    threading.Thread(target=httpd.serve_forever, name="export-http", daemon=True).start()
+    return httpd

@@ -1,0 +1,176 @@
+"""The exporter: the monitor's pollers, a thread that drives them, and the HTTP endpoint Prometheus scrapes.
+
+Threads, and what each may do:
+
+- one HostPoller per host (`vmtui.monitor`): the only ones that talk to hosts, with their reconnect and
+  backoff, exactly as under the TUI and `vmtui top`;
+- the driver: every `interval` it asks each poller for one sample (`Monitor.tick`, which only sets an
+  Event, so a hung host stalls nothing but its own poller) and folds their events into `ExportState`;
+- the HTTP server's threads (`vmtui.export.http`): a scrape copies the state's references under a lock and
+  renders them; it never calls a host and never waits for a poll.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import Metric
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+from vmtui.errors import UsageError, VmtuiError
+from vmtui.export.families import CounterGuard, scrape
+from vmtui.export.http import metrics_app, serve
+from vmtui.export.state import ExportState
+from vmtui.models import HostEntry
+from vmtui.monitor.poller import Connector, open_host
+from vmtui.monitor.watch import Monitor
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
+log = logging.getLogger("vmtui.export")
+
+DEFAULT_LISTEN = "127.0.0.1:9177"
+WAKE = 0.5
+"""Longest the driver sleeps before it looks at the stop flag again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def parse_listen(text: str) -> Listen:
+    """`HOST:PORT`, `[IPv6]:PORT` or a bare `PORT` (loopback); port 0 lets the system pick a free one."""
+    text = text.strip()
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = "127.0.0.1", text
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise UsageError(f"--listen {text!r}: write an IPv6 address in brackets, as [::1]:9177")
+    if not host:
+        raise UsageError(f"--listen {text!r}: give the address too, as 127.0.0.1:9177")
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise UsageError(f"--listen {text!r}: the port must be a number from 0 to 65535")
+    return Listen(host, int(port))
+
+
+def is_loopback(host: str) -> bool:
+    """True when every address `host` stands for is a loopback one (127.0.0.0/8, ::1)."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise UsageError(f"--listen: cannot resolve {host!r}: {exc.strerror}") from exc
+    return bool(infos) and all(ipaddress.ip_address(str(i[4][0]).split("%")[0]).is_loopback for i in infos)
+
+
+class FleetCollector:
+    """prometheus-client's view of the fleet: every scrape renders the hosts' last reports."""
+
+    def __init__(self, state: ExportState) -> None:
+        self.state = state
+        self._guard = CounterGuard()
+        self._lock = threading.Lock()
+        """Two scrapes at once (two Prometheus servers) take turns: the counter guard is shared."""
+
+    def describe(self) -> list[Metric]:
+        # Nothing to describe up front: registering must not trigger a scrape.
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        views = self.state.views()
+        with self._lock:
+            return scrape(views, now=time.time(), guard=self._guard)
+
+
+class Exporter:
+    """Pollers, their driver thread and the HTTP endpoint, started and stopped together."""
+
+    def __init__(
+        self, entries: Sequence[HostEntry], *, interval: float, listen: Listen, connector: Connector = open_host
+    ) -> None:
+        self.entries = list(entries)
+        self.interval = interval
+        self.listen = listen
+        self.state = ExportState([e.name for e in self.entries])
+        self.monitor = Monitor(self.entries, connector=connector)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(FleetCollector(self.state))
+        # The exporter's own CPU, memory and Python runtime, as every Prometheus exporter reports them.
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        self._stop = threading.Event()
+        self._driver = threading.Thread(target=self._drive, name="export-driver", daemon=True)
+        self._httpd: WSGIServer | None = None
+        self.bound: Listen | None = None
+        """Where the endpoint listens (the real port when `listen.port` was 0)."""
+
+    def start(self) -> Listen:
+        """Listen first (a taken port fails before any host is contacted), then start the pollers."""
+        try:
+            httpd = serve(self.listen.host, self.listen.port, metrics_app(self.registry))
+        except OSError as exc:
+            raise VmtuiError(f"cannot listen on {self.listen}: {exc.strerror or exc}") from exc
+        self._httpd = httpd
+        self.bound = Listen(self.listen.host, int(httpd.server_port))
+        self.monitor.start()
+        self._driver.start()
+        log.info("exporting %d host(s) on %s every %g s", len(self.entries), self.bound, self.interval)
+        return self.bound
+
+    def request_stop(self) -> None:
+        """Make `wait()` return (safe from a signal handler: it only sets a flag)."""
+        self._stop.set()
+
+    def stop(self) -> None:
+        """Stop serving and polling; pollers stuck on a hung host are abandoned (daemon threads)."""
+        self._stop.set()
+        httpd, self._httpd = self._httpd, None
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
+        self.monitor.stop()
+        if self._driver.is_alive():
+            self._driver.join(timeout=2 * WAKE)
+
+    def wait(self) -> None:
+        """Block until `stop()` (Ctrl-C reaches the caller as KeyboardInterrupt meanwhile)."""
+        while not self._stop.wait(3600):
+            pass
+
+    def _drive(self) -> None:
+        next_tick = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                now = time.monotonic()
+                if now >= next_tick:
+                    self.monitor.tick()
+                    # A late driver does not burst to catch up: missed ticks are simply skipped.
+                    next_tick = max(next_tick + self.interval, now)
+                event = self.monitor.next_event(min(next_tick - time.monotonic(), WAKE))
+                if event is not None:
+                    self.state.apply(event)
+            except Exception:  # the endpoint must outlive a bug here: log it and carry on
+                log.exception("export driver iteration failed")
+                self._stop.wait(WAKE)
