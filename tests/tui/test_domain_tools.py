@@ -96,7 +96,7 @@ async def test_snapshot_panel_xml_screen_and_console_key(guest: DiskGuest) -> No
         assert snapshot_names(guest.uuid) == []
         assert not screen.query_one("#snapshots", DataTable).display
 
-        await press_until(pilot, "v", lambda: isinstance(app.screen, XmlScreen))
+        await press_until(pilot, "X", lambda: isinstance(app.screen, XmlScreen))
         xml_screen = app.screen
         assert isinstance(xml_screen, XmlScreen)
         assert xml_screen.xml.strip() == virsh("dumpxml", guest.uuid).strip()
