@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from vmtui.lab.manager import HostReport
 
 from vmtui.cli.common import JsonOpt, emit_json, guarded
+from vmtui.errors import UsageError
 
 
 def _console(*, stderr: bool = False) -> Console:
@@ -35,13 +36,14 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Rebuild even if the ima
 
 
 @contextmanager
-def _progress(as_json: bool) -> Iterator[Callable[[str], None]]:
-    """A status line on stderr that also keeps each finished step; silent with --json (stdout is data)."""
+def _progress(as_json: bool, *, quiet_with_json: bool = True) -> Iterator[Callable[[str], None]]:
+    """A status line on stderr that also keeps each finished step; silent with --json (stdout is data)
+    unless `quiet_with_json` is False (a long run such as the tour says what it does, on stderr)."""
     console = _console(stderr=True)
     if as_json or not console.is_terminal:
 
         def plain(msg: str) -> None:
-            if not as_json:
+            if not as_json or not quiet_with_json:
                 console.print(msg, highlight=False)
 
         yield plain
@@ -108,6 +110,34 @@ def restart(
     from vmtui.lab import manager
 
     _run_and_report("restart", lambda progress: [manager.restart(host, progress=progress)], as_json)
+
+
+@lab_app.command()
+@guarded()
+def tour(*, as_json: JsonOpt = False) -> None:
+    """Measure each claim of the chapter on lab1's real guests (about 2 minutes), with what it means here."""
+    from vmtui.lab import manager
+    from vmtui.lab import tour as lab_tour
+
+    host = manager.lab_host(1)
+    if not manager.is_running(host):
+        raise UsageError("the lab is not up", hint="`vmtui lab up` first")
+    began = time.monotonic()
+    with _progress(as_json, quiet_with_json=False) as progress:
+        rows = lab_tour.run(host.uri, manager.lab_root() / "tour", progress=lambda step: progress(step.text))
+    if as_json:
+        emit_json({"rows": [r.to_json() for r in rows], "seconds": round(time.monotonic() - began, 1)})
+        return
+    from rich.table import Table
+
+    table = Table(title="The chapter, measured on this host", show_lines=True)
+    for col in ("topic", "the chapter says", "measured here", "what it means here"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        measured = "\n".join(f"{k} {v}" for k, v in r.measured.items())
+        reading = r.reading + (f"\n[needs: {r.needs}]" if r.needs else "")
+        table.add_row(r.topic, r.chapter, measured, reading)
+    _console().print(table)
 
 
 @lab_app.command()

@@ -32,7 +32,9 @@ class GuestSpec:
     """Attach the NIC to this host bridge (a tap with rx/tx counters) instead of user-mode networking,
     which reports no counters at all."""
     disk: Path | None = None
-    """A qcow2 image attached as a virtio disk (vda)."""
+    """An image attached as a virtio disk (vda)."""
+    disk_format: str = "qcow2"
+    """qcow2, or raw (a boot sector of the project's own)."""
     role: str = "demo"
     """Recorded in the metadata: demo, lab, test. Cleanup finds guests by it."""
     kernel: Path | None = None
@@ -111,7 +113,9 @@ def build_guest_xml(spec: GuestSpec) -> str:
     if spec.disk is not None:
         disk = _sub(devices, "disk", type="file", device="disk")
         # cache='none': the image is never half in the host's page cache (safe to migrate, honest IO figures).
-        _sub(disk, "driver", name="qemu", type="qcow2", cache="none")
+        if spec.disk_format not in ("qcow2", "raw"):
+            raise UsageError(f"disk format must be qcow2 or raw, not {spec.disk_format!r}")
+        _sub(disk, "driver", name="qemu", type=spec.disk_format, cache="none")
         _sub(disk, "source", file=str(spec.disk))
         _sub(disk, "target", dev="vda", bus="virtio")
     if spec.nic_model:

@@ -41,6 +41,7 @@ MODULES = (
     "net/core/failover",
     "drivers/net/net_failover",
     "drivers/net/virtio_net",
+    "drivers/net/ethernet/intel/e1000/e1000",
 )
 INIT = """#!/bin/busybox sh
 # vmtui lab guest init: load the virtio modules, start the dirtier and a console shell, stay alive as PID 1.
@@ -53,23 +54,25 @@ echo "VMTUI-GUEST-UP $(cut -d' ' -f1 /proc/uptime) s"
 # A little IO, so that every column of vmtui's table moves: the NIC pings its host's bridge, the disk
 # (when there is one) is written and read back every few seconds. Addresses come from the command line.
 arg() {{ sed -n "s/.*$1=\\([^ ]*\\).*/\\1/p" /proc/cmdline; }}
-ip4=$(arg vmtui_ip); gw=$(arg vmtui_gw)
+ip4=$(arg vmtui_ip); gw=$(arg vmtui_gw); load=$(arg vmtui_load)
 [ -n "$ip4" ] && ip addr add "$ip4/24" dev eth0
 (while true; do
   if [ -b /dev/vda ]; then
     dd if=/dev/urandom of=/dev/vda bs=64k count=16 conv=fsync 2>/dev/null
     echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vda of=/dev/null bs=64k count=16 2>/dev/null
   fi
-  [ -n "$gw" ] && ping -c 4 -i 0.25 -W 1 "$gw" >/dev/null 2>&1
+  [ -n "$gw" ] && [ "$load" != flood ] && ping -c 4 -i 0.25 -W 1 "$gw" >/dev/null 2>&1
   sleep 2
 done) &
+# vmtui_load=flood: ping the gateway as fast as it answers (the same load on any NIC model, for `lab tour`).
+[ "$load" = flood ] && [ -n "$gw" ] && (while true; do ping -A -q -s 1000 "$gw" >/dev/null 2>&1; done) &
 # A shell on the serial console (vmtui console, virsh console); cttyhack gives it job control.
 (while true; do setsid cttyhack sh -l; done) </dev/console >/dev/console 2>&1 &
 while true; do echo "vmtui-guest: up $(cut -d' ' -f1 /proc/uptime) s, $(grep MemTotal /proc/meminfo)"; sleep 10; done
 """
 
 Progress = Callable[[str], None]
-IMAGE_VERSION = 3
+IMAGE_VERSION = 4
 """Bumped whenever the init or the modules change: an image of another version is rebuilt."""
 
 
@@ -83,10 +86,11 @@ class GuestImage:
     build_seconds: float
 
     @staticmethod
-    def cmdline(dirty_mib: int = 0, rate_mib_s: int = 0, *, ip: str = "", gateway: str = "") -> str:
+    def cmdline(dirty_mib: int = 0, rate_mib_s: int = 0, *, ip: str = "", gateway: str = "", load: str = "") -> str:
         """Kernel command line; the dirtier rewrites `dirty_mib` MiB at `rate_mib_s` MiB/s (0 = flat out);
         with `ip` and `gateway` the guest sets eth0's address and pings the gateway every few seconds."""
         net = f" vmtui_ip={ip} vmtui_gw={gateway}" if ip else ""
+        net += f" vmtui_load={load}" if load else ""
         return f"console=ttyS0 loglevel=4 panic=-1 vmtui_dirty={dirty_mib} vmtui_rate={rate_mib_s}{net}"
 
     def to_json(self) -> dict[str, object]:
