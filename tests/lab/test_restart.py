@@ -78,3 +78,40 @@ def test_top_and_record_ride_through_a_libvirtd_restart(lab: LabHandle, tmp_path
     rec = Recording(record_file)
     assert len(rec.samples["lab1"]) >= 5  # samples before and after the restart
     assert {d.name for d in rec.domains["lab1"]} == set(before)
+
+
+def _host_up(url: str, host: str) -> float | None:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=10) as reply:  # noqa: S310 - loopback, our own exporter
+        body = reply.read().decode()
+    for line in body.splitlines():
+        if line.startswith("vmtui_host_up{") and f'host="{host}"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def test_the_exporter_rides_through_a_libvirtd_restart(lab: LabHandle) -> None:
+    export = _start(lab, "export", "--listen", "127.0.0.1:0", "--interval", "0.5", "--json")
+    try:
+        assert export.stdout is not None
+        url = json.loads(export.stdout.readline())["url"]
+        deadline = time.monotonic() + 30
+        while _host_up(url, "lab1") != 1.0:
+            assert time.monotonic() < deadline, "lab1 never came up in the exporter"
+            time.sleep(0.2)
+        restarted = lab.vmtui("lab", "restart", "lab1")
+        assert restarted.returncode == 0, restarted.stderr
+        seen: list[float | None] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            seen.append(_host_up(url, "lab1"))  # every scrape answers, during the restart too
+            if 0.0 in seen and seen[-1] == 1.0:
+                break
+            time.sleep(0.1)
+        assert 0.0 in seen, "the exporter never marked lab1 down while its libvirtd was gone"
+        assert seen[-1] == 1.0, "lab1 did not come back in the exporter"
+        assert export.poll() is None  # still serving
+    finally:
+        export.terminate()
+        export.wait(timeout=30)
