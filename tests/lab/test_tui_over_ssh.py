@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable
@@ -98,3 +99,21 @@ async def test_stale_then_back_and_events_still_arrive(lab: LabHandle) -> None:
                 await _until(pilot, lambda: state_of("lab2-tcg-e1000") == "paused", 10)
             finally:
                 other_tool.lifecycle(target, "resume")
+
+
+async def test_a_libvirtd_restart_keeps_the_same_rows(lab: LabHandle) -> None:
+    """`vmtui lab restart`: the guests keep running, the TUI goes stale, reconnects, and the same UUIDs return."""
+    uri = lab.uris["lab1"]
+    app = VmtuiApp([HostEntry("lab1", uri)], interval=0.5, backoff=(0.5, 2.0))
+    async with app.run_test(size=(200, 50)) as pilot:
+        table = app.host_screen.query_one(DomainTable)
+        await _until(pilot, lambda: len(table.visible_uuids) >= 3, 30)
+        before = set(table.visible_uuids)
+        restart = await asyncio.to_thread(lab.vmtui, "lab", "restart", "lab1")
+        assert restart.returncode == 0, restart.stderr
+        await _until(pilot, lambda: app.fleet.hosts["lab1"].reason == "end of file" or
+                     app.fleet.hosts["lab1"].status == "connected", 20)  # fmt: skip
+        await _until(pilot, lambda: app.fleet.hosts["lab1"].status == "connected", 30)
+        await _until(pilot, lambda: all(table.row(u).stale_since is None for u in table.visible_uuids), 20)  # type: ignore[union-attr]
+        assert set(table.visible_uuids) == before
+        assert all(table.row(u).state == "running" for u in before)  # type: ignore[union-attr]
