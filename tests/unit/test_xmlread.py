@@ -6,6 +6,7 @@ import pytest
 
 from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
 from vmtui.drivers.xmlread import parse_xml, read_capabilities, read_domain_xml
+from vmtui.errors import UsageError
 from vmtui.models import Accelerator, DeviceClass
 
 DOMAIN = """<domain type='kvm'><name>web</name><uuid>11111111-2222-3333-4444-555555555555</uuid>
@@ -65,10 +66,13 @@ def test_malformed_xml_is_a_value_error() -> None:
 
 
 def test_names_with_metacharacters_are_escaped_by_the_builder() -> None:
-    name = "evil</name><memory>1</memory>'\"&"
+    name = "evil<name><memory>1<memory>'\"&]]>"
     xml = build_guest_xml(GuestSpec(name=name, memory_mib=256))
     info = read_domain_xml(xml)
     assert info.name == name
+    # A '/' (QEMU puts the name in paths) is refused before any XML is built, as virtinst does.
+    with pytest.raises(UsageError, match="no '/'"):
+        build_guest_xml(GuestSpec(name="evil</name><memory>1</memory>", memory_mib=256))
     assert info.max_memory_kib == 256 * 1024  # <memory unit="MiB">256</memory> is 262144 KiB
 
 

@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 
 from vmtui.cli.common import ConnectOpt, DomainArg, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, guarded
-from vmtui.cli.domains import find_domain
-from vmtui.cli.targets import label, on_each_host, open_entry, resolve_targets
+from vmtui.cli.targets import domain_host, label, on_each_host, open_entry, resolve_targets
 from vmtui.drivers.resources import live
 from vmtui.errors import NotFoundError, UsageError
 from vmtui.models import HostEntry
@@ -68,8 +67,7 @@ def autostart_cmd(
 ) -> None:
     """Start DOMAIN when its host boots (on), or not (off)."""
     on = _switch(switch)
-    entry = find_domain(resolve_targets(connect, host, read_only=read_only), domain)
-    with open_entry(entry) as conn:
+    with domain_host(domain, connect, host, read_only=read_only) as (entry, conn):
         done = set_autostart(conn, "domain", domain, on)
     _done(label(entry), "domain", done.name, done.autostart, as_json)
 

@@ -9,8 +9,7 @@ from typing import Annotated
 import typer
 
 from vmtui.cli.common import ConnectOpt, DomainArg, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, guarded
-from vmtui.cli.domains import find_domain
-from vmtui.cli.targets import label, open_entry, resolve_targets
+from vmtui.cli.targets import domain_host, label
 from vmtui.errors import OperationError, UsageError
 from vmtui.ops import console as ops
 
@@ -36,8 +35,7 @@ def console_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Attach to the domain's serial console (virsh console); Ctrl-] returns. --json prints the command."""
-    entry = find_domain(resolve_targets(connect, host, read_only=read_only), domain)
-    with open_entry(entry) as conn:
+    with domain_host(domain, connect, host, read_only=read_only) as (entry, conn):
         command = ops.console_command(conn, domain, uri=entry.uri, host=label(entry))
     if as_json:
         # A console is a conversation on a terminal; a script gets the command to run instead.
@@ -64,8 +62,7 @@ def display_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """The domain's VNC/SPICE display: its URI, and for a remote host the SSH tunnel that reaches it."""
-    entry = find_domain(resolve_targets(connect, host, read_only=True), domain)
-    with open_entry(entry) as conn:
+    with domain_host(domain, connect, host, read_only=True) as (entry, conn):
         info = ops.display(conn, domain, uri=entry.uri, host=label(entry), local_port=local_port)
     pid = ops.open_viewer(info) if open_viewer else None
     if as_json:

@@ -27,8 +27,7 @@ from vmtui.cli.common import (
     emit_json,
     guarded,
 )
-from vmtui.cli.domains import find_domain
-from vmtui.cli.targets import label, open_entry, resolve_targets
+from vmtui.cli.targets import domain_host, label
 from vmtui.drivers.base import Hypervisor
 from vmtui.errors import ExitCode
 from vmtui.ops.base import Progress, Step
@@ -121,8 +120,7 @@ def _with_domain(
     read_only: bool,
     work: Callable[[Hypervisor, str], T],
 ) -> tuple[str, T]:
-    entry = find_domain(resolve_targets(connect, host, read_only=read_only), domain)
-    with open_entry(entry) as conn:
+    with domain_host(domain, connect, host, read_only=read_only) as (entry, conn):
         return label(entry), work(conn, label(entry))
 
 

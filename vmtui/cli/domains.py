@@ -25,9 +25,9 @@ from vmtui.cli.common import (
     emit_json,
     guarded,
 )
-from vmtui.cli.targets import label, on_each_host, open_entry, resolve_targets
+from vmtui.cli.targets import domain_host, find_domain, label, on_each_host, open_entry, resolve_targets
 from vmtui.drivers.base import Hypervisor
-from vmtui.errors import NotFoundError, OperationError, UsageError
+from vmtui.errors import NotFoundError, OperationError
 from vmtui.models import DomainInfo, HostEntry, HostInfo
 from vmtui.ops import lifecycle
 from vmtui.present import printable
@@ -35,24 +35,6 @@ from vmtui.present import printable
 if TYPE_CHECKING:
     from vmtui.drivers.resources import GuestFacts
     from vmtui.metrics import DomainMetrics
-
-
-def find_domain(targets: list[HostEntry], ident: str) -> HostEntry:
-    """The one target that has domain `ident`; refuses when it is on none or on several."""
-    if len(targets) == 1:
-        return targets[0]
-    outcomes = on_each_host(targets, lambda conn: conn.domain(ident))
-    found = [o.entry for o in outcomes if o.value is not None]
-    if not found:
-        unreachable = [o.error for o in outcomes if o.error is not None and not isinstance(o.error, NotFoundError)]
-        if unreachable:
-            raise unreachable[0]
-        raise NotFoundError(f"no domain {ident!r} on {', '.join(label(t) for t in targets)}")
-    if len(found) > 1:
-        raise UsageError(
-            f"domain {ident!r} exists on {', '.join(e.name for e in found)}", hint="pick one with --host or -c"
-        )
-    return found[0]
 
 
 def register(app: typer.Typer) -> None:
@@ -241,8 +223,7 @@ def _action_command(action: lifecycle.LifecycleAction) -> Callable[..., None]:
         read_only: ReadOnlyOpt = False,
         as_json: JsonOpt = False,
     ) -> None:
-        entry = find_domain(resolve_targets(connect, host, read_only=read_only), domain)
-        with open_entry(entry) as conn:
+        with domain_host(domain, connect, host, read_only=read_only) as (entry, conn):
             # Refused here, before the question and before any change: read-only, or a state that forbids it.
             conn.require_writable(action.key)
             info = conn.domain(domain)

@@ -11,8 +11,7 @@ import typer
 from typer.core import TyperGroup
 
 from vmtui.cli.common import ConnectOpt, DomainArg, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, fail, guarded
-from vmtui.cli.domains import find_domain
-from vmtui.cli.targets import label, on_each_host, open_entry, resolve_targets
+from vmtui.cli.targets import find_domain, label, on_each_host, open_entry, resolve_targets
 from vmtui.errors import UsageError
 from vmtui.models import HostEntry
 from vmtui.ops import ksm, memory

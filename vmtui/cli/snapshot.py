@@ -19,8 +19,7 @@ from vmtui.cli.common import (
     emit_json,
     guarded,
 )
-from vmtui.cli.domains import find_domain
-from vmtui.cli.targets import label, open_entry, resolve_targets
+from vmtui.cli.targets import domain_host, label
 from vmtui.ops import snapshots as ops
 
 snapshot_app = typer.Typer(
@@ -44,8 +43,7 @@ def list_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Every snapshot of the domain, oldest first; * marks the current one."""
-    entry = find_domain(resolve_targets(connect, host, read_only=True, replay=replay), domain)
-    with open_entry(entry) as conn:
+    with domain_host(domain, connect, host, read_only=True, replay=replay) as (entry, conn):
         result = ops.list_snapshots(conn, domain, host=label(entry))
     if as_json:
         emit_json(result.to_json())
@@ -111,8 +109,7 @@ def create_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Take a snapshot; a running guest's memory is included (it pauses while that is written)."""
-    entry = find_domain(resolve_targets(connect, host, read_only=read_only), domain)
-    with open_entry(entry) as conn:
+    with domain_host(domain, connect, host, read_only=read_only) as (entry, conn):
         result = ops.create(
             conn,
             domain,
@@ -139,8 +136,7 @@ def revert_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Bring the domain back to a snapshot (asks first: what it did since is lost)."""
-    entry = find_domain(resolve_targets(connect, host, read_only=read_only), domain)
-    with open_entry(entry) as conn:
+    with domain_host(domain, connect, host, read_only=read_only) as (entry, conn):
         conn.require_writable("revert to snapshot")
         info, snap = ops.resolve(conn, domain, name)
         confirm(ops.revert_question(info, snap, label(entry)), yes=yes, as_json=as_json)
@@ -162,8 +158,7 @@ def delete_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete a snapshot (asks first); the domain's present state is not touched."""
-    entry = find_domain(resolve_targets(connect, host, read_only=read_only), domain)
-    with open_entry(entry) as conn:
+    with domain_host(domain, connect, host, read_only=read_only) as (entry, conn):
         conn.require_writable("delete snapshot")
         info, snap = ops.resolve(conn, domain, name)
         confirm(ops.delete_question(info, snap, label(entry), children=children), yes=yes, as_json=as_json)

@@ -22,8 +22,7 @@ from vmtui.cli.common import (
     guarded,
 )
 from vmtui.cli.devices import ConfigOpt, DefaultGroup, LiveOpt, TimeoutOpt, report_change, run_op
-from vmtui.cli.domains import find_domain
-from vmtui.cli.targets import label, open_entry, resolve_targets
+from vmtui.cli.targets import domain_host, label, open_entry, resolve_targets
 from vmtui.errors import UsageError
 from vmtui.models import HostEntry
 
@@ -140,8 +139,7 @@ def attach(
     """Give DOMAIN a VF (from a pool, or by address) with an optional MAC and VLAN (live and config)."""
     from vmtui.ops import vf as ops
 
-    entry = find_domain(resolve_targets(connect, host, read_only=read_only), domain)
-    with open_entry(entry) as conn:
+    with domain_host(domain, connect, host, read_only=read_only) as (entry, conn):
         change = run_op(
             lambda progress, cancel: ops.attach_vf(
                 conn, domain, pool=pool_name, vf=vf, mac=mac, vlan=vlan, live=live, config=config,
@@ -171,8 +169,7 @@ def detach(
     """Take a VF (by address, or its NIC's MAC) from DOMAIN: config first, then the running guest. Asks first."""
     from vmtui.ops import vf as ops
 
-    entry = find_domain(resolve_targets(connect, host, read_only=read_only), domain)
-    with open_entry(entry) as conn:
+    with domain_host(domain, connect, host, read_only=read_only) as (entry, conn):
         plan = ops.plan_detach_vf(conn, domain, vf=vf, mac=mac, live=live, config=config)
         confirm(f"{plan.describe()[0].upper()}{plan.describe()[1:]} on {label(entry)}?", yes=yes, as_json=as_json)
         change = run_op(

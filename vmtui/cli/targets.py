@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Generic, TypeVar
 
 from vmtui.config import resolve_targets
@@ -18,7 +19,9 @@ from vmtui.monitor.poller import open_host as open_entry
 log = logging.getLogger("vmtui.cli")
 T = TypeVar("T")
 
-__all__ = ["resolve_targets", "open_entry", "open_all", "on_each_host", "connections", "label"]
+__all__ = [
+    "resolve_targets", "open_entry", "open_all", "on_each_host", "connections", "label", "find_domain", "domain_host"
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,3 +91,38 @@ def connections(
 
 def label(entry: HostEntry) -> str:
     return entry.name if entry.uri else "default"
+
+
+def find_domain(targets: list[HostEntry], ident: str) -> HostEntry:
+    """The one target that has domain `ident`; refuses when it is on none or on several."""
+    from vmtui.errors import NotFoundError, UsageError
+
+    if len(targets) == 1:
+        return targets[0]
+    outcomes = on_each_host(targets, lambda conn: conn.domain(ident))
+    found = [o.entry for o in outcomes if o.value is not None]
+    if not found:
+        unreachable = [o.error for o in outcomes if o.error is not None and not isinstance(o.error, NotFoundError)]
+        if unreachable:
+            raise unreachable[0]
+        raise NotFoundError(f"no domain {ident!r} on {', '.join(label(t) for t in targets)}")
+    if len(found) > 1:
+        raise UsageError(
+            f"domain {ident!r} exists on {', '.join(e.name for e in found)}", hint="pick one with --host or -c"
+        )
+    return found[0]
+
+
+@contextmanager
+def domain_host(
+    ident: str,
+    connect: Sequence[str] | None,
+    hosts: Sequence[str] | None,
+    *,
+    read_only: bool = True,
+    replay: Path | None = None,
+) -> Iterator[tuple[HostEntry, Connection]]:
+    """The host that has domain `ident` (looked up like virsh across the selected hosts), opened."""
+    entry = find_domain(resolve_targets(connect, hosts, read_only=read_only, replay=replay), ident)
+    with open_entry(entry) as conn:
+        yield entry, conn

@@ -21,8 +21,7 @@ from vmtui.cli.common import (
     emit_json,
     guarded,
 )
-from vmtui.cli.domains import find_domain
-from vmtui.cli.targets import label, open_entry, resolve_targets
+from vmtui.cli.targets import domain_host, label, open_entry, resolve_targets
 from vmtui.drivers.base import Hypervisor
 from vmtui.errors import OperationError, UsageError, VmtuiError
 from vmtui.models import HostEntry
@@ -51,8 +50,7 @@ def xml_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """The domain's XML: highlighted on a terminal, exactly as libvirt gave it when piped."""
-    entry = find_domain(resolve_targets(connect, host, read_only=True, replay=replay), domain)
-    with open_entry(entry) as conn:
+    with domain_host(domain, connect, host, read_only=True, replay=replay) as (entry, conn):
         result = ops.domain_xml(conn, domain, inactive=inactive, host=label(entry))
     if as_json:
         emit_json(result.to_json())
@@ -113,8 +111,7 @@ def edit_cmd(
     """Edit the persistent definition in $VISUAL/$EDITOR; libvirt validates it, a refusal changes nothing."""
     if not sys.stdin.isatty():
         raise UsageError("edit opens an editor and needs a terminal", hint="vmtui xml X --inactive > F; vmtui define F")
-    entry = find_domain(resolve_targets(connect, host, read_only=read_only), domain)
-    with open_entry(entry) as conn:
+    with domain_host(domain, connect, host, read_only=read_only) as (entry, conn):
         session = ops.begin_edit(conn, domain, host=label(entry))
         result = _edit_until_defined(conn, session, as_json=as_json)
     if as_json:
@@ -187,8 +184,7 @@ def undefine_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Remove a domain's definition, with its snapshot metadata, managed save and NVRAM (asks first)."""
-    entry = find_domain(resolve_targets(connect, host, read_only=read_only), domain)
-    with open_entry(entry) as conn:
+    with domain_host(domain, connect, host, read_only=read_only) as (entry, conn):
         plan = ops.plan_undefine(conn, domain, keep_nvram=keep_nvram, remove_storage=remove_storage, host=label(entry))
         confirm(plan.question(), yes=yes, as_json=as_json)
         done = ops.undefine(conn, plan)
