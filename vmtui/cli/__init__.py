@@ -10,7 +10,7 @@ import typer
 # vmtui's own one-line (or JSON) errors, so it has to name them.
 from typer import _click as click
 
-from vmtui.cli import domains
+from vmtui.cli import domains, migrate
 from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, ReplayOpt, emit_json, set_global_options
 from vmtui.cli.hosts import hosts_app
 from vmtui.cli.top import record, top
@@ -25,6 +25,7 @@ app = typer.Typer(
 )
 app.add_typer(hosts_app, name="hosts")
 domains.register(app)
+migrate.register(app)
 app.command("top")(top)
 app.command("record")(record)
 

@@ -1,17 +1,19 @@
 """The libvirt connection: one class made of the subject mixins, the only home of `import libvirt`.
 
 Each subject lives in its own module (`connection`: opening, errors, events; `host`: facts and
-sampling; `domains`: lookup, XML and lifecycle; more as vmtui grows). Upper layers see the
-`vmtui.drivers.base.Hypervisor` protocol and never libvirt itself.
+sampling; `domains`: lookup, XML and lifecycle; `jobs`: migration, job stats, dirty rate; more as
+vmtui grows). Upper layers see the `vmtui.drivers.base.Hypervisor` protocol (and `Migrator`) and
+never libvirt itself.
 """
 
 from __future__ import annotations
 
 from vmtui.drivers.domains import DomainsMixin
 from vmtui.drivers.host import HostMixin
+from vmtui.drivers.jobs import JobsMixin
 
 
-class Connection(HostMixin, DomainsMixin):
+class Connection(HostMixin, DomainsMixin, JobsMixin):
     """An open libvirt connection with every call vmtui makes."""
 
     def __enter__(self) -> Connection:
