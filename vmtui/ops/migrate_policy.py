@@ -25,6 +25,8 @@ from vmtui.models import JobStats
 DOWNTIME_STEPS_MS = (100, 150, 200, 300, 400, 500)
 PROGRESS_RATIO = 0.9
 """A pass must leave less than this share of the best rest so far, or it counts as stalled."""
+NEARLY_DONE_BYTES = 1 << 20
+"""A rest this small is never a stall, whatever the figures (a guest that dirties a few pages)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,11 @@ class StallPolicy:
         self.stalls = 0
         """Stalled passes seen in total."""
 
+    def _nearly_done(self, remaining: int, bps: int | None) -> bool:
+        """A rest that (almost) fits in the downtime is the end coming, not a stall (idle guests: ~0 B)."""
+        fits = (bps or 0) * self.downtime_ms / 1000
+        return remaining <= max(NEARLY_DONE_BYTES, 2 * fits)
+
     def observe(self, stats: JobStats) -> list[PolicyAction]:
         iteration, remaining = stats.iteration, stats.memory_remaining
         if self.finished or not stats.active or iteration is None or remaining is None:
@@ -86,7 +93,7 @@ class StallPolicy:
             return []
         best = self._best if self._best is not None else remaining
         self._best = min(best, remaining)
-        if remaining < PROGRESS_RATIO * best:
+        if remaining < PROGRESS_RATIO * best or self._nearly_done(remaining, stats.memory_bps):
             self._stalled = 0
             return []
         self.stalls += 1
