@@ -49,8 +49,9 @@ def forecast_text(fc: Forecast | dict[str, Any]) -> Text:
     out = Text("forecast: ", "bold")
     style = {True: "green", False: "bold red", None: "yellow"}[body.get("converges")]
     out.append(str(body.get("verdict", "")), style)
-    figures = f" (dirty {rate(body.get('dirty_bps'))}, bandwidth {rate(body.get('bandwidth_bps'))}"
-    out.append(figures + f" {body.get('bandwidth_source', '')})", "dim")
+    figures = f" (dirty {rate(body.get('dirty_bps'))} {body.get('dirty_source', '')}, "
+    figures += f"bandwidth {rate(body.get('bandwidth_bps'))} {body.get('bandwidth_source', '')})"
+    out.append(figures, "dim")
     return out
 
 

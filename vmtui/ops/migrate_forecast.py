@@ -33,6 +33,9 @@ class Forecast:
     bandwidth_bps: float | None
     bandwidth_source: str
     """Where the bandwidth came from: "cap", "measured" (this job), "last migration", "unknown"."""
+    dirty_source: str
+    """Where the dirty rate came from: "sampled" (libvirt's dirty-rate calculation) or "job" (QEMU's
+    count over this job's passes, which sees every page: it revises a sample that missed)."""
     max_downtime_ms: int
     converges: bool | None
     """None when the dirty rate or the bandwidth is unknown."""
@@ -75,6 +78,7 @@ def forecast(
     *,
     max_downtime_ms: int,
     bandwidth_source: str,
+    dirty_source: str = "sampled",
     postcopy: bool = False,
     auto_converge: bool = False,
 ) -> Forecast:
@@ -84,6 +88,7 @@ def forecast(
         "dirty_bps": dirty_bps,
         "bandwidth_bps": bandwidth_bps,
         "bandwidth_source": bandwidth_source,
+        "dirty_source": dirty_source,
         "max_downtime_ms": max_downtime_ms,
     }
     if dirty_bps is None:

@@ -45,6 +45,7 @@ class JobRun:
     """The source's JOB_COMPLETED event: its stats, kept in case the target does not keep them."""
     policy_log: list[PolicyAction] = field(default_factory=list)
     forecast: Forecast | None = None
+    forecast_revised: bool = False
     cancel_requested: bool = False
     aborted_by_policy: PolicyAction | None = None
     abort_error: str | None = None
@@ -150,6 +151,8 @@ def monitor(
         run.last = stats
         if dirty_asked and forecast_from is not None:
             dirty_asked = _forecast(src, uuid, run, stats, forecast_from, progress)
+        elif forecast_from is not None and not run.forecast_revised:
+            _revise(run, stats, forecast_from, progress)
         progress(progress_step(stats, run))
         if policy is not None and not run.cancel_requested:
             for action in policy.observe(stats):
@@ -191,6 +194,28 @@ def _forecast(
     )
     progress(Step(f"forecast: {run.forecast.verdict}", run.fraction, {"type": "forecast", **run.forecast.to_json()}))
     return False
+
+
+def _revise(run: JobRun, stats: JobStats, given: ForecastInputs, progress: Progress) -> None:
+    """Once pass 2 runs, QEMU has counted every dirtied page: if that tells another story than the
+    sampled rate, say so (page sampling reads a few hundred pages per GiB and misses small working sets)."""
+    if (stats.iteration or 0) < 2 or not stats.dirty_bps or not stats.memory_bps or run.forecast is None:
+        return
+    run.forecast_revised = True
+    revised = forecast(
+        stats.memory_total or given.memory_bytes,
+        float(stats.dirty_bps),
+        float(stats.memory_bps),
+        max_downtime_ms=run.downtime_ms,
+        bandwidth_source="measured",
+        dirty_source="job",
+        postcopy=given.postcopy,
+        auto_converge=given.auto_converge,
+    )
+    if revised.converges != run.forecast.converges or revised.needs != run.forecast.needs:
+        run.forecast = revised
+        text = f"forecast revised from this job's passes: {revised.verdict}"
+        progress(Step(text, run.fraction, {"type": "forecast", **revised.to_json()}))
 
 
 def _apply(src: Migrator, uuid: str, run: JobRun, action: PolicyAction, progress: Progress) -> None:
