@@ -7,6 +7,7 @@ rich and the operations are imported inside the commands: every `vmtui` command 
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -99,6 +100,41 @@ def _both(src_entry: HostEntry, dst_entry: HostEntry) -> Iterator[tuple[Connecti
             conn.close()
 
 
+def _shield() -> None:
+    """Keep a terminal's Ctrl-C away from the ssh processes of our qemu+ssh connections.
+
+    A terminal sends SIGINT to its whole foreground process group, and the ssh processes libvirt
+    starts for qemu+ssh URIs are in it: they die at once and take the connection that an abort needs
+    along (`virsh migrate` then loses its connection and leaves the job running, unwatched). So the
+    command forks here, before any connection: the child moves to a process group of its own and
+    does all the work; this parent stays in the foreground, turns each Ctrl-C into a SIGINT for the
+    child alone, and exits with the child's code.
+    """
+    if not hasattr(os, "fork"):
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    child = os.fork()
+    if child == 0:
+        os.setpgid(0, 0)
+        # Out of the foreground group: writing to a terminal with `stty tostop` must not stop us.
+        signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+        return
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        try:
+            os.kill(child, signal.SIGINT if signum == signal.SIGINT else signum)
+        except ProcessLookupError:
+            pass
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, forward)
+    _pid, status = os.waitpid(child, 0)  # retried by Python after each forwarded signal (PEP 475)
+    code = os.waitstatus_to_exitcode(status)
+    # The child printed everything; this copy has nothing of its own to flush or clean up.
+    os._exit(code if code >= 0 else 128 - code)
+
+
 @contextmanager
 def _ctrl_c_aborts(cancel: threading.Event) -> Iterator[None]:
     """While a job runs, Ctrl-C asks for an abort (the job then ends cleanly); a third one leaves at once."""
@@ -166,6 +202,7 @@ def migrate_cmd(
     if read_only and not precheck_only:
         raise UsageError("--read-only: a migration changes both hosts; only --precheck-only reads")
     dst_entry = _entry(dest)
+    _shield()  # before the first connection: libvirt's threads must not exist yet when we fork
     src_entry = _source(domain, resolve_targets(connect, host, read_only=read_only), dst_entry)
     if read_only:
         dst_entry = HostEntry(dst_entry.name, dst_entry.uri, True)
@@ -280,7 +317,9 @@ def attach_cmd(
     from vmtui.ops import migrate_history
     from vmtui.ops.migrate_inflight import watch
 
-    src_entry = find_domain(resolve_targets(connect, host), domain)
+    targets = resolve_targets(connect, host)
+    _shield()  # before the first connection: libvirt's threads must not exist yet when we fork
+    src_entry = find_domain(targets, domain)
     with _open(src_entry) as src:
         uuid = src.domain(domain).uuid
         note = next(iter(migrate_history.inflight(uuid)), {})

@@ -148,6 +148,8 @@ def monitor(
             if attached:
                 return  # no call of ours to wait for: no job is the end
             continue
+        if run.last is not None and run.last.data_total and not stats.data_total:
+            continue  # an aborted job reads all zeros for a moment: keep the last real figures
         run.last = stats
         if dirty_asked and forecast_from is not None:
             dirty_asked = _forecast(src, uuid, run, stats, forecast_from, progress)

@@ -147,7 +147,10 @@ def precheck(
         checks.append(_check("hostdev", "ok", "none attached"))
 
     facts = read_migration_xml(src.domain_xml(info.uuid))
-    if facts.virt_type == "kvm" and not dst_host.kvm_usable:
+    if info.state not in MIGRATABLE_STATES:
+        # Only a running domain's live XML says which CPU it really got; a definition's may not apply.
+        checks.append(_check("cpu", "skipped", f"it is {info.state}"))
+    elif facts.virt_type == "kvm" and not dst_host.kvm_usable:
         checks.append(_check("cpu", "fail", f"the domain uses KVM and {target} cannot run KVM guests"))
     elif facts.cpu_mode == "host-passthrough":
         checks.append(
