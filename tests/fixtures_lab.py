@@ -68,6 +68,12 @@ class LabHandle:
         env = {**os.environ, "VMTUI_HOME": str(self.home)}
         return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False)
 
+    def virsh(self, host: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """virsh on a lab host, over the same qemu+ssh URI vmtui uses: an independent second opinion."""
+        return subprocess.run(
+            ["virsh", "-q", "-c", self.uris[host], *args], capture_output=True, text=True, timeout=timeout, check=False
+        )
+
     def restore(self) -> None:
         """Bring the lab (back) up with guests; a no-op for hosts that still run."""
         from vmtui.lab import manager

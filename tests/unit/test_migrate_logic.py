@@ -34,10 +34,13 @@ def test_forecast_guest_dirtying_as_fast_as_the_link_never_converges() -> None:
     # The issue's case: 384 MiB, 200 MiB dirtied at 20 MiB/s over a 20 MiB/s link (r = 1).
     fc = forecast(384 * MIB, 20 * MIB, 20 * MIB, max_downtime_ms=100, bandwidth_source="cap")
     assert fc.converges is False
-    assert fc.needs is not None and "post-copy" in fc.needs and "auto-converge" in fc.needs
+    assert fc.needs is not None
+    assert "post-copy" in fc.needs
+    assert "auto-converge" in fc.needs
     allowed = forecast(384 * MIB, 20 * MIB, 20 * MIB, max_downtime_ms=100, bandwidth_source="cap", postcopy=True)
     assert allowed.converges is True
-    assert allowed.needs is not None and allowed.needs.startswith("post-copy")
+    assert allowed.needs is not None
+    assert allowed.needs.startswith("post-copy")
 
 
 def test_forecast_that_needs_the_longer_pause_of_the_last_step() -> None:
@@ -47,12 +50,14 @@ def test_forecast_that_needs_the_longer_pause_of_the_last_step() -> None:
     assert fc.converges is True
     assert fc.passes == 1
     assert fc.downtime_ms == pytest.approx(500)
-    assert fc.needs is not None and "max downtime" in fc.needs
+    assert fc.needs is not None
+    assert "max downtime" in fc.needs
 
 
 def test_forecast_idle_guest_and_unknowns() -> None:
     idle = forecast(128 * MIB, 0.0, 64 * MIB, max_downtime_ms=100, bandwidth_source="measured")
-    assert (idle.converges, idle.passes, idle.seconds) == (True, 1, pytest.approx(2.0))  # 128 / 64
+    assert (idle.converges, idle.passes) == (True, 1)
+    assert idle.seconds == pytest.approx(2.0)  # 128 MiB at 64 MiB/s
     assert forecast(128 * MIB, None, 64 * MIB, max_downtime_ms=100, bandwidth_source="cap").converges is None
     unknown_link = forecast(128 * MIB, 5 * MIB, None, max_downtime_ms=100, bandwidth_source="unknown")
     assert unknown_link.converges is None
@@ -73,8 +78,10 @@ def test_live_estimate() -> None:
 
 
 def _pass(iteration: int, remaining_mib: float, *, total_mib: int = 400, bps_mib: int = 20) -> JobStats:
-    return JobStats("unbounded", "migration-out", memory_total=total_mib * MIB, memory_remaining=int(remaining_mib * MIB),
-                    memory_bps=bps_mib * MIB, iteration=iteration)  # fmt: skip
+    return JobStats(
+        "unbounded", "migration-out", memory_total=total_mib * MIB, memory_remaining=int(remaining_mib * MIB),
+        memory_bps=bps_mib * MIB, iteration=iteration,
+    )  # fmt: skip
 
 
 def _run(policy: StallPolicy, passes: list[JobStats]) -> list[tuple[str, int]]:
@@ -141,7 +148,8 @@ DOMAIN_XML = """<domain type='kvm'><name>web</name>
 def test_migration_facts_of_a_domain_xml() -> None:
     facts = read_migration_xml(DOMAIN_XML)
     assert (facts.virt_type, facts.arch, facts.machine, facts.cpu_mode) == ("kvm", "x86_64", "pc-q35-7.2", "custom")
-    assert facts.cpu_xml is not None and "Skylake-Client" in facts.cpu_xml
+    assert facts.cpu_xml is not None
+    assert "Skylake-Client" in facts.cpu_xml
     assert [(d.target, d.path) for d in facts.disks] == [("vda", "/var/lib/libvirt/images/web.qcow2")]
     assert facts.network_disks == ("vdb",)
     bare = read_migration_xml("<domain type='qemu'><name>x</name><cpu><topology sockets='1'/></cpu></domain>")

@@ -312,14 +312,13 @@ def attach_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Watch a migration already running (Ctrl-C aborts it); its end is decided and recorded as for `migrate`."""
-    from vmtui.cli.domains import find_domain
     from vmtui.config import resolve_targets
     from vmtui.ops import migrate_history
     from vmtui.ops.migrate_inflight import watch
 
     targets = resolve_targets(connect, host)
     _shield()  # before the first connection: libvirt's threads must not exist yet when we fork
-    src_entry = find_domain(targets, domain)
+    src_entry = _migrating_from(targets, domain)
     with _open(src_entry) as src:
         uuid = src.domain(domain).uuid
         note = next(iter(migrate_history.inflight(uuid)), {})
@@ -340,6 +339,22 @@ def attach_cmd(
             if dst is not None:
                 dst.close()
     _report(result, as_json=as_json)
+
+
+def _migrating_from(targets: list[HostEntry], domain: str) -> HostEntry:
+    """The host a migration of `domain` leaves: during the job the domain is on both hosts."""
+    from vmtui.cli.domains import find_domain
+    from vmtui.cli.targets import on_each_host
+
+    if len(targets) == 1:
+        return targets[0]
+
+    def outgoing(conn: Any) -> bool:
+        stats = conn.job_stats(conn.domain(domain).uuid)
+        return bool(stats.migrating and stats.operation == "migration-out")
+
+    sources = [o.entry for o in on_each_host(targets, outgoing) if o.value]
+    return sources[0] if len(sources) == 1 else find_domain(targets, domain)
 
 
 def _noted_target(note: dict[str, Any]) -> HostEntry | None:
@@ -368,11 +383,10 @@ def abort_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Abort the migration running on DOMAIN (on its source host); the source keeps running."""
-    from vmtui.cli.domains import find_domain
     from vmtui.config import resolve_targets
     from vmtui.ops.migrate_inflight import abort
 
-    entry = find_domain(resolve_targets(connect, host), domain)
+    entry = _migrating_from(resolve_targets(connect, host), domain)
     with _open(entry) as conn:
         name = abort(conn, domain, host=label(entry))
     if as_json:

@@ -116,8 +116,14 @@ class JobsMixin(ConnectionCore):
             self._dom(ident).migrateToURI3(dest_uri, migrate_params(spec), migrate_flags(spec))
 
     def job_stats(self, ident: str, *, completed: bool = False) -> JobStats:
-        """The domain's current job; `completed`: the last completed one (read it on the target)."""
-        flags = libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED if completed else 0
+        """The domain's current job; `completed`: the last completed one (read it on the target).
+
+        Completed stats are read with KEEP_COMPLETED: by default libvirt hands them out once and
+        forgets them, and `virsh domjobinfo --completed` (or another tool) must still find them.
+        """
+        flags = (
+            (libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED | libvirt.VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED) if completed else 0
+        )
         with mapped(self.uri, "job stats"):
             return job_stats_from(self._dom(ident).jobStats(flags))
 

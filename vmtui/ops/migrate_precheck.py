@@ -156,6 +156,8 @@ def precheck(
         checks.append(
             _check("cpu", "warn", "host-passthrough CPU: libvirt cannot compare it; only identical hosts work")
         )
+    elif dst.read_only:
+        checks.append(_check("cpu", "skipped", f"libvirt compares CPUs only on a writable connection to {target}"))
     else:
         why = dst.compare_cpu(facts)
         if why is None:
