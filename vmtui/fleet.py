@@ -29,6 +29,8 @@ EVENT_STATES = {
     "resumed": "running",
     "suspended": "paused",
     "migrating": "migrating",
+    "migration-iteration": "migrating",
+    "incoming": "migrating",
     "migrated": "gone",
     "stopped": "shut-off",
     "undefined": "gone",

@@ -77,3 +77,17 @@ class HostRemoveRequested(Message):
     """The palette asked to stop watching a host and forget it."""
 
     name: str
+
+
+@dataclass
+class MigrateRequested(Message):
+    """A screen asked to migrate a domain (the app checks, then opens the target picker or the running job)."""
+
+    uuid: str
+
+
+@dataclass
+class MigrationAbortRequested(Message):
+    """The progress view asked to abort its job (the app sets the job's cancel Event: abortJob on the source)."""
+
+    job_id: int

@@ -15,11 +15,11 @@ from textual.widgets import Footer, Header, Static
 from vmtui import present
 from vmtui.explain import Severity, explain
 from vmtui.fleet import Fleet, HostView
-from vmtui.messages import ActionRequested
+from vmtui.messages import ActionRequested, MigrateRequested
 from vmtui.metrics import DomainMetrics
 from vmtui.models import DeviceClass, DomainInfo
 from vmtui.present import STATE_STYLE, count, pct, pct_sign, rate, size_kib
-from vmtui.screens.host import ACTION_BINDINGS
+from vmtui.screens.host import ACTION_BINDINGS, can_migrate
 from vmtui.widgets.metric_graph import MetricGraph
 
 SEVERITY_STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan", Severity.INFO: "dim"}
@@ -181,7 +181,12 @@ class DomainScreen(Screen[None]):
     def action_lifecycle(self, action: str) -> None:
         self.post_message(ActionRequested(self.uuid, action))
 
+    def action_migrate(self) -> None:
+        self.post_message(MigrateRequested(self.uuid))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "migrate":
+            return can_migrate(self.fleet, self.uuid)
         if action == "lifecycle" and parameters:
             return self.fleet.action_refusal(self.uuid, str(parameters[0])) is None
         return True

@@ -23,6 +23,11 @@ GENERAL_KEYS = (
     ("enter (or double click)", "open the domain screen"),
     ("s / S", "sort by the next column / reverse the order (or click a column header)"),
     ("a", "add a host: name, URI, read-only; saved in hosts.toml like `vmtui hosts add`"),
+    (
+        "m",
+        "migrate the selected domain: pick the target among the hosts' pre-checks, then watch it (a aborts); "
+        "on a domain that is migrating, show that job",
+    ),
     ("ctrl+p, Remove host", "stop watching a host and forget it, like `vmtui hosts rm` (asks first)"),
 )
 

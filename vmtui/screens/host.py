@@ -11,13 +11,21 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
 from vmtui.fleet import Fleet
-from vmtui.messages import ActionRequested, DomainOpenRequested
+from vmtui.messages import ActionRequested, DomainOpenRequested, MigrateRequested
 from vmtui.ops.lifecycle import ACTIONS
 from vmtui.widgets.domain_table import DomainTable
 from vmtui.widgets.hosts_pane import HostsPane
 
-ACTION_BINDINGS = [Binding(a.binding, f"lifecycle('{a.key}')", a.label) for a in ACTIONS]
+ACTION_BINDINGS = [Binding(a.binding, f"lifecycle('{a.key}')", a.label) for a in ACTIONS] + [
+    Binding("m", "migrate", "Migrate")
+]
 """Bindings for screens that act on one domain; `check_action` hides those that cannot run now."""
+
+
+def can_migrate(fleet: Fleet, uuid: str | None) -> bool:
+    """Offer `m` on a domain of a live, writable host (the app says why, if it then refuses)."""
+    found = fleet.find(uuid) if uuid else None
+    return found is not None and fleet.write_refusal(found[0]) is None
 
 
 class HostScreen(Screen[None]):
@@ -103,7 +111,14 @@ class HostScreen(Screen[None]):
         if uuid is not None:
             self.post_message(ActionRequested(uuid, action))
 
+    def action_migrate(self) -> None:
+        uuid = self.selected_uuid()
+        if uuid is not None:
+            self.post_message(MigrateRequested(uuid))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "migrate":
+            return can_migrate(self.fleet, self.selected_uuid())
         if action == "filter":
             return not isinstance(self.focused, Input)  # in the filter line, "/" is a character
         if action == "lifecycle" and parameters:
