@@ -190,6 +190,10 @@ class VmtuiApp(App[None]):
                         self.screen.refresh_data()
             case DomainChanged():
                 log.info("%s: domain %s %s (%d)", event.host, event.uuid, event.event, event.detail)
+                if event.event == "incoming":
+                    self.migrations.incoming_on(event.host, event.uuid)
+                    for name in self.fleet.hosts:
+                        self.host_screen.update_rows(name)
                 if event.event == "migration-iteration" and not self.jobs.busy(event.uuid):
                     # A migration another tool started: watch it, so it shows (and refuses actions) until it ends.
                     self.migrations.start_watch(event.host, event.uuid)
@@ -411,8 +415,7 @@ class VmtuiApp(App[None]):
             if not message.ok:
                 self.say(f"{message.label}: {message.message}", title=mig.host, severity="error")
             return True
-        if mig.uuid is not None:
-            self.fleet.pending.pop(mig.uuid, None)
+        self.migrations.ended(mig)
         screen = self.screen
         if isinstance(screen, MigrationScreen) and screen.job_id == message.job_id:
             screen.show_end(message.ok, message.message, message.result)

@@ -148,12 +148,14 @@ class Migrations:
         job = self._start(MigrationJob("migrate", source, uuid, name, target), f"Migrate {name} to {target}", operation)
         if job is not None:
             self.fleet.pending[uuid] = PENDING
+            self.fleet.migrating[uuid] = (source, target)
         return job
 
     def start_watch(self, source: str, uuid: str, target: str | None = None) -> Job | None:
         """Re-attach to a migration running on `source` (started elsewhere, or by a vmtui that died)."""
         if source not in self.entries or self.jobs.busy(uuid):
             return None
+        target = target or self.fleet.incoming.get(uuid)
         name = self.fleet.name_of(uuid)
         src_entry = self.entries[source]
         dst_entry = self.entries.get(target) if target else None
@@ -170,7 +172,22 @@ class Migrations:
         job = self._start(MigrationJob("watch", source, uuid, name, target), f"Migration of {name}", operation)
         if job is not None:
             self.fleet.pending[uuid] = PENDING
+            self.fleet.migrating[uuid] = (source, target)
         return job
+
+    def ended(self, mig: MigrationJob) -> None:
+        """A migrate or watch job ended: the domain is one host's again."""
+        if mig.uuid is not None:
+            self.fleet.pending.pop(mig.uuid, None)
+            self.fleet.migrating.pop(mig.uuid, None)
+            self.fleet.incoming.pop(mig.uuid, None)
+
+    def incoming_on(self, host: str, uuid: str) -> None:
+        """libvirt announced the target's half of a migration: it names the target of a foreign one."""
+        self.fleet.incoming[uuid] = host
+        move = self.fleet.migrating.get(uuid)
+        if move is not None and move[1] is None and move[0] != host:
+            self.fleet.migrating[uuid] = (move[0], host)
 
     def start_scan(self, host: str) -> Job | None:
         """Look for migrations in flight on a host that just connected (a vmtui that died left them)."""

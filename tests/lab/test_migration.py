@@ -137,28 +137,6 @@ def _progress_fractions(lines: list[Line]) -> list[float]:
     return [float(line["fraction"]) for line in lines if line.get("type") == "progress"]
 
 
-DIRTIER_USED_KIB = 48 * 1024
-"""Guest memory in use once the dirtier has touched most of its 32 MiB (the kernel and init use ~29 MiB)."""
-
-
-def _wait_dirtying(lab: LabHandle, name: str, within: float = 90) -> None:
-    """Until the guest itself reports (balloon driver) that its dirtier holds its memory.
-
-    The Linux guest boots in 3 to 20 s under TCG, depending on how busy the machine is; a guest that
-    has not started dirtying yet converges at once and would prove nothing.
-    """
-    deadline = time.monotonic() + within
-    with connect(lab.uris[_where(lab, name)]) as conn:
-        uuid = conn.domain(name).uuid
-        while True:
-            raw = next(d.raw for d in conn.sample().domains if d.uuid == uuid)
-            available, unused = raw.get("balloon.available"), raw.get("balloon.unused")
-            if isinstance(available, int) and isinstance(unused, int) and available - unused >= DIRTIER_USED_KIB:
-                return
-            assert time.monotonic() < deadline, f"{name} never started dirtying: {dict(raw)}"
-            time.sleep(0.5)  # the guest reports every 2 s (balloon stats period); no event to wait on
-
-
 @pytest.fixture(scope="module")
 def guests(lab: LabHandle) -> Iterator[dict[str, str]]:
     """An idle BIOS guest and a dirtying Linux guest on lab1; both removed from every host at the end.
@@ -213,7 +191,7 @@ def test_idle_guest_both_ways_with_downtime_from_the_target(lab: LabHandle, gues
 
 def test_abort_half_way_keeps_the_source_running(lab: LabHandle, guests: dict[str, str]) -> None:
     name = guests["dirty"]
-    _wait_dirtying(lab, name)
+    lab.wait_dirtying(_where(lab, name), name)
     source = _where(lab, name)
     live = Live(lab, "migrate", name, _other(source), "--bandwidth", "16", "--json")
     try:
@@ -234,7 +212,7 @@ def test_abort_half_way_keeps_the_source_running(lab: LabHandle, guests: dict[st
 
 def test_plain_precopy_stalls_and_the_policy_finishes_with_postcopy(lab: LabHandle, guests: dict[str, str]) -> None:
     name = guests["dirty"]
-    _wait_dirtying(lab, name)
+    lab.wait_dirtying(_where(lab, name), name)
     source = _where(lab, name)
     target = _other(source)
     # Plain pre-copy (the policy only reports): pass after pass, the same rest.
@@ -295,7 +273,7 @@ def test_unreachable_target_is_refused_before_anything_starts(lab: LabHandle, gu
 
 def test_link_cut_during_the_job_leaves_the_source_running(lab: LabHandle, guests: dict[str, str]) -> None:
     name = guests["dirty"]
-    _wait_dirtying(lab, name)
+    lab.wait_dirtying(_where(lab, name), name)
     source = _where(lab, name)
     target = _other(source)
     namespace = lab.host(target).namespace
@@ -324,7 +302,7 @@ def test_link_cut_during_the_job_leaves_the_source_running(lab: LabHandle, guest
 
 def test_a_client_that_dies_leaves_a_job_to_attach_to_and_abort(lab: LabHandle, guests: dict[str, str]) -> None:
     name = guests["dirty"]
-    _wait_dirtying(lab, name)
+    lab.wait_dirtying(_where(lab, name), name)
     source = _where(lab, name)
     live = Live(lab, "migrate", name, _other(source), "--bandwidth", "16", "--no-stall-policy", "--json")
     try:
