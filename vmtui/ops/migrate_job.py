@@ -158,6 +158,8 @@ def monitor(
         progress(progress_step(stats, run))
         if policy is not None and not run.cancel_requested:
             for action in policy.observe(stats):
+                if forecast_from is not None:
+                    _stalled_forecast(run, stats, forecast_from, progress)
                 _apply(src, uuid, run, action, progress)
 
 
@@ -218,6 +220,24 @@ def _revise(run: JobRun, stats: JobStats, given: ForecastInputs, progress: Progr
         run.forecast = revised
         text = f"forecast revised from this job's passes: {revised.verdict}"
         progress(Step(text, run.fraction, {"type": "forecast", **revised.to_json()}))
+
+
+def _stalled_forecast(run: JobRun, stats: JobStats, given: ForecastInputs, progress: Progress) -> None:
+    """A stalled pass is the plainest evidence there is: if the forecast still said "converges", say
+    what the passes show (the guest dirties as much as the link carries, within its working set)."""
+    if run.forecast is None or run.forecast.converges is not True or run.forecast.needs is not None:
+        return
+    bps = float(stats.memory_bps or 0) or (run.forecast.bandwidth_bps or 0.0)
+    if not bps:
+        return
+    revised = forecast(
+        stats.memory_total or given.memory_bytes, bps, bps, max_downtime_ms=run.downtime_ms,
+        bandwidth_source="measured", dirty_source="job (stalled passes)", postcopy=given.postcopy,
+        auto_converge=given.auto_converge,
+    )  # fmt: skip
+    run.forecast = revised
+    progress(Step(f"forecast revised after a stalled pass: {revised.verdict}", run.fraction,
+                  {"type": "forecast", **revised.to_json()}))  # fmt: skip
 
 
 def _apply(src: Migrator, uuid: str, run: JobRun, action: PolicyAction, progress: Progress) -> None:
