@@ -22,7 +22,7 @@ from typer.core import TyperGroup
 
 from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, guarded
 from vmtui.cli.targets import label
-from vmtui.errors import ExitCode, UsageError, VmtuiError
+from vmtui.errors import ExitCode, NotFoundError, UsageError, VmtuiError
 from vmtui.models import HostEntry
 
 if TYPE_CHECKING:
@@ -73,7 +73,21 @@ def _source(domain: str, targets: list[HostEntry], dest: HostEntry) -> HostEntry
     from vmtui.cli.domains import find_domain
 
     candidates = [t for t in targets if t.uri != dest.uri and t.name != dest.name] or targets
-    return find_domain(candidates, domain)
+    try:
+        return find_domain(candidates, domain) if len(candidates) > 1 else _check_on(candidates[0], domain)
+    except NotFoundError:
+        try:
+            _check_on(dest, domain)
+        except VmtuiError:
+            raise
+        raise UsageError(f"{domain} already runs on {dest.name}", hint="nothing to migrate") from None
+
+
+def _check_on(entry: HostEntry, domain: str) -> HostEntry:
+    """`entry` when it holds `domain`; NotFoundError (naming the host) otherwise."""
+    with _open(entry) as conn:
+        conn.domain(domain)
+    return entry
 
 
 @contextmanager

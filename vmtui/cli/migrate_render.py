@@ -111,7 +111,7 @@ class ProgressPrinter:
             self.progress.update(self.task, completed=step.fraction or 0.0, detail=step.text)
         else:
             if self.task is not None:
-                self.progress.update(self.task, completed=step.fraction or 0.0)
+                self.progress.update(self.task, completed=step.fraction or 0.0, detail=step.text)
             self._line(lit(step.text, "dim"))
 
     def _line(self, text: Text) -> None:
