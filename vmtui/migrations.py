@@ -192,8 +192,8 @@ class Migrations:
     def start_scan(self, host: str) -> Job | None:
         """Look for migrations in flight on a host that just connected (a vmtui that died left them)."""
         entry = self.entries.get(host)
-        if entry is None:
-            return None
+        if entry is None or entry.read_only:
+            return None  # a read-only host could not abort what it found; its events still show migrations
         connector = self.connector
 
         def operation(progress: Progress, cancel: threading.Event) -> list[InflightJob]:
