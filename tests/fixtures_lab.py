@@ -76,6 +76,35 @@ class LabHandle:
             [*self.vmtui_argv(), *args], capture_output=True, text=True, timeout=timeout, env=self.env(), check=False
         )
 
+    def virsh(self, host: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """virsh on a lab host, over the same qemu+ssh URI vmtui uses: an independent second opinion."""
+        return subprocess.run(
+            ["virsh", "-q", "-c", self.uris[host], *args], capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+    def wait_dirtying(self, host: str, name: str, *, used_kib: int = 48 * 1024, within: float = 90) -> None:
+        """Until a lab Linux guest reports (balloon driver) that its memory dirtier holds its memory.
+
+        The guest boots in 3 to 20 s under TCG, depending on how busy the machine is; one that has not
+        started dirtying yet migrates at once and proves nothing. `used_kib`: guest memory in use once
+        the dirtier has touched most of its 32 MiB (the kernel and init use about 29 MiB).
+        """
+        import time
+
+        from vmtui.drivers import connect
+
+        deadline = time.monotonic() + within
+        with connect(self.uris[host]) as conn:
+            uuid = conn.domain(name).uuid
+            while True:
+                raw = next(d.raw for d in conn.sample().domains if d.uuid == uuid)
+                available, unused = raw.get("balloon.available"), raw.get("balloon.unused")
+                if isinstance(available, int) and isinstance(unused, int) and available - unused >= used_kib:
+                    return
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{name} never started dirtying: {dict(raw)}")
+                time.sleep(0.5)  # the guest reports every 2 s (balloon stats period); no event to wait on
+
     def restore(self) -> None:
         """Bring the lab (back) up with guests; a no-op for hosts that still run."""
         from vmtui.lab import manager

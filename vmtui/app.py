@@ -33,8 +33,11 @@ from vmtui.messages import (
     HostRemoveRequested,
     JobFinished,
     JobProgressed,
+    MigrateRequested,
+    MigrationAbortRequested,
     MonitorReported,
 )
+from vmtui.migrations import Migrations
 from vmtui.models import HostEntry
 from vmtui.monitor.events import DomainChanged, HostConnected, HostDisconnected, HostSampled, SourceEnded
 from vmtui.monitor.poller import Connector, HostPoller, open_host
@@ -50,6 +53,7 @@ from vmtui.screens.fetching import FetchingScreen
 from vmtui.screens.help import HelpModal
 from vmtui.screens.host import HostScreen
 from vmtui.screens.memory import KsmHistory, MemoryScreen
+from vmtui.screens.migrate import MigrateChoice, MigrateModal, MigrationScreen
 
 log = logging.getLogger("vmtui.app")
 
@@ -97,6 +101,9 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
         self.jobs = JobRunner(self)
         self._after: dict[int, After] = {}
         """Job ID -> what to do on the loop when it ends (the tools' follow-ups)."""
+        self.migrations = Migrations(self.jobs, self.fleet, self.entries, connector)
+        self._picker: tuple[int, MigrateModal] | None = None
+        """The precheck job feeding the open target picker."""
         self.sources_ended: dict[str, int] = {}
         """Hosts of a recording that played out, with their sample counts."""
         self._keys_for: tuple[str, str | None, str | None] | None = None
@@ -171,6 +178,9 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
                 view.status = "connected"
                 if event.reconnected:
                     self.say(f"{event.host}: reconnected", title="host back")
+                if event.info.source != "recording":
+                    # A vmtui that died may have left a migration running here: find it, watch it.
+                    self.migrations.start_scan(event.host)
             case HostSampled():
                 self.fleet.sampled(event.host, event.tick, event.domains)
                 self.host_screen.update_rows(event.host)
@@ -194,6 +204,13 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
                         self.screen.refresh_data()
             case DomainChanged():
                 log.info("%s: domain %s %s (%d)", event.host, event.uuid, event.event, event.detail)
+                if event.event == "incoming":
+                    self.migrations.incoming_on(event.host, event.uuid)
+                    for name in self.fleet.hosts:
+                        self.host_screen.update_rows(name)
+                if event.event == "migration-iteration" and not self.jobs.busy(event.uuid):
+                    # A migration another tool started: watch it, so it shows (and refuses actions) until it ends.
+                    self.migrations.start_watch(event.host, event.uuid)
                 if self.fleet.domain_event(event.uuid, event.event, event.wall):
                     self.host_screen.update_rows(event.host)
                     if isinstance(self.screen, DomainScreen) and self.screen.uuid == event.uuid:
@@ -348,11 +365,101 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
             self.host_screen.update_rows(entry.name)
             self._refresh_keys()
 
+    # ----- migration: the target picker, the progress view, jobs found in flight -------------------------
+
+    def on_migrate_requested(self, message: MigrateRequested) -> None:
+        uuid = message.uuid
+        running = self.migrations.job_for(uuid)
+        if running is not None:
+            self._show_migration(running.job_id)
+            return
+        name = self.fleet.name_of(uuid)
+        why = self.migrations.refusal(uuid)
+        found = self.fleet.find(uuid)
+        if why is not None or found is None:
+            self.say(f"Migrate {name}: {why}", title="refused", severity="error")
+            return
+        source = found[0].name
+        modal = MigrateModal(name, source, self.migrations.candidates(source))
+        job = self.migrations.start_prechecks(uuid)
+        if job is not None:
+            self._picker = (job.job_id, modal)
+
+        def chosen(choice: MigrateChoice | None) -> None:
+            self._picker = None
+            if choice is not None:
+                self._start_migration(uuid, choice)
+
+        self.push_screen(modal, chosen)
+
+    def _start_migration(self, uuid: str, choice: MigrateChoice) -> None:
+        why = self.migrations.refusal(uuid)  # the state may have changed while the picker was open
+        if why is not None:
+            self.say(f"Migrate {self.fleet.name_of(uuid)}: {why}", title="refused", severity="error")
+            return
+        job = self.migrations.start_migration(uuid, choice.target, choice.options)
+        if job is not None:
+            self.host_screen.update_rows(job.host)
+            self._refresh_keys()
+            self._show_migration(job.job_id)
+
+    def _show_migration(self, job_id: int) -> None:
+        job = self.jobs.jobs.get(job_id)
+        if job is not None and not isinstance(self.screen, MigrationScreen):
+            self.push_screen(MigrationScreen(job_id, job.label, job.last))
+
+    def on_migration_abort_requested(self, message: MigrationAbortRequested) -> None:
+        self.jobs.cancel(message.job_id)
+
+    def _migration_finished(self, message: JobFinished) -> bool:
+        """A job of `self.migrations` ended; True when it was one (then nothing else is said about it)."""
+        mig = self.migrations.finished(message.job_id)
+        if mig is None:
+            return False
+        if mig.kind == "scan":
+            for job in self.migrations.inflight(message.result):
+                if job.stats.operation == "migration-out" and self.migrations.start_watch(
+                    mig.host, job.uuid, job.target
+                ):
+                    by = "a vmtui that exited" if job.orphaned else "another tool"
+                    self.say(f"{job.domain}: a migration started by {by} is running; watching it "
+                             "(m shows it, a there aborts it)", title=mig.host)  # fmt: skip
+            return True
+        if mig.kind == "precheck":
+            if not message.ok:
+                self.say(f"{message.label}: {message.message}", title=mig.host, severity="error")
+            return True
+        self.migrations.ended(mig)
+        screen = self.screen
+        if isinstance(screen, MigrationScreen) and screen.job_id == message.job_id:
+            screen.show_end(message.ok, message.message, message.result)
+        if self.is_running:
+            outcome = getattr(message.result, "message", None) or message.message
+            self.say(outcome, title=message.label, severity="information" if message.ok else "error")
+            for host in (mig.host, mig.target):
+                if host in self.pollers:
+                    self.pollers[host].request_refresh(None)
+                if host in self.fleet.hosts:
+                    self.host_screen.update_rows(host)
+            self._refresh_keys()
+        return True
+
     def on_job_progressed(self, message: JobProgressed) -> None:
         self.jobs.progressed(message.job_id, message.step)
+        if self._picker is not None and self._picker[0] == message.job_id:
+            data = message.step.data
+            report = data.get("report")
+            if data.get("type") == "host-report" and report is not None:
+                self._picker[1].show_report(str(data["host"]), report)
+            return
+        screen = self.screen
+        if isinstance(screen, MigrationScreen) and screen.job_id == message.job_id:
+            screen.show_step(message.step)
 
     def on_job_finished(self, message: JobFinished) -> None:
         self.jobs.finished(message.job_id)
+        if self._migration_finished(message):
+            return
         if message.uuid is not None:
             self.fleet.pending.pop(message.uuid, None)
         if not self.is_running or message.host not in self.fleet.hosts:

@@ -31,6 +31,8 @@ EVENT_STATES = {
     "resumed": "running",
     "suspended": "paused",
     "migrating": "migrating",
+    "migration-iteration": "migrating",
+    "incoming": "migrating",
     "migrated": "gone",
     "stopped": "shut-off",
     "undefined": "gone",
@@ -61,6 +63,8 @@ class DomainRow:
     exits: float | None
     stale_since: float | None = None
     """time.time() of the row's last sample while its host is unreachable or silent, else None."""
+    target: str | None = None
+    """While it migrates: the host it moves to (one row for both halves, read "lab1→lab2")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,10 @@ class Fleet:
         self.clock = clock
         self.pending: dict[str, str] = {}
         """UUID -> what runs on it now ("pausing…"): one operation at a time per domain."""
+        self.migrating: dict[str, tuple[str, str | None]] = {}
+        """UUID -> (source, target or None while unknown) of migrations in flight: one row shows both halves."""
+        self.incoming: dict[str, str] = {}
+        """UUID -> the host where libvirt announced an incoming migration (names the target of a foreign one)."""
         self._events: dict[str, tuple[str, float]] = {}
         """UUID -> (state an event implied, when): newer than the samples until one catches up."""
         self._points = history_points
@@ -294,12 +302,23 @@ class Fleet:
         metrics = view.tick.domains if view.tick else {}
         out = []
         for uuid in set(view.domains) | set(metrics):
+            move = self.migrating.get(uuid)
+            if move is not None and move[0] != name:
+                continue  # the target's incoming half: the source's row shows the migration
+            target = move[1] if move is not None else None
             info = view.domains.get(uuid)
             m = metrics.get(uuid)
             state = self.pending.get(uuid) or self.state_of(uuid)
             cached = self._last_row.get(uuid)
             # Identity, not equality, for the metrics and facts: comparing them field by field costs more.
-            if cached is not None and cached[0] is m and cached[1] is info and cached[2:4] == (stale, state):
+            if (
+                cached is not None
+                and cached[0] is m
+                and cached[1] is info
+                and cached[2:4] == (stale, state)
+                and isinstance(cached[4], DomainRow)
+                and cached[4].target == target
+            ):
                 row = cached[4]
                 assert isinstance(row, DomainRow)
                 out.append(row)
@@ -320,6 +339,7 @@ class Fleet:
                 net_bps=_add(m.net_rx_bps, m.net_tx_bps) if m else None,
                 exits=m.exits_per_s if m else None,
                 stale_since=stale,
+                target=target,
             )
             self._last_row[uuid] = (m, info, stale, state, row)
             out.append(row)

@@ -94,6 +94,13 @@ class DevicesOpenRequested(Message):
 
 
 @dataclass
+class MigrateRequested(Message):
+    """A screen asked to migrate a domain (the app checks, then opens the target picker or the running job)."""
+
+    uuid: str
+
+
+@dataclass
 @dataclass
 class ConsoleRequested(Message):
     """A screen asked for a domain's serial console (the app hands the terminal over to it)."""
@@ -208,3 +215,10 @@ class ResourcesOpenRequested(Message):
 
     host: str
     kind: str
+
+
+@dataclass
+class MigrationAbortRequested(Message):
+    """The progress view asked to abort its job (the app sets the job's cancel Event: abortJob on the source)."""
+
+    job_id: int

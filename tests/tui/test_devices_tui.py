@@ -44,7 +44,8 @@ def shut_off_e1000() -> Iterator[tuple[str, str]]:
 
 
 def _done(seen: Recorder) -> list[JobFinished]:
-    return [m for m in seen.of(JobFinished) if isinstance(m, JobFinished)]
+    # The app's own scan for migrations in flight at connect is a job too: only the device changes count.
+    return [m for m in seen.of(JobFinished) if isinstance(m, JobFinished) and not m.label.startswith("Migrations")]
 
 
 async def test_devices_screen_switches_a_nic_to_virtio(shut_off_e1000: tuple[str, str]) -> None:

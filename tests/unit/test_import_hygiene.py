@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "vmtui"
 LIBVIRT_MODULE = PACKAGE / "drivers" / "libvirt_driver.py"
 DRIVERS = PACKAGE / "drivers"
 PURE_DRIVER_MODULES = (
-    "__init__", "base", "replay", "xmlread", "xmledit", "hostprobe", "hostfiles", "uri",
+    "__init__", "base", "replay", "xmlread", "xmledit", "xmlmigrate", "hostprobe", "hostfiles", "uri",
     "pci", "devicexml", "sriovxml", "deviceapi",
 )  # fmt: skip
 """Driver modules that work without libvirt-python: a recording plays and XML parses without it."""

@@ -10,7 +10,7 @@ import typer
 # vmtui's own one-line (or JSON) errors, so it has to name them.
 from typer import _click as click
 
-from vmtui.cli import autostart, console, domains, memory, networks, storage, xml
+from vmtui.cli import autostart, console, domains, memory, migrate, networks, storage, xml
 from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, ReplayOpt, emit_json, set_global_options
 from vmtui.cli.devices import devices_app
 from vmtui.cli.export import export
@@ -39,6 +39,7 @@ app.add_typer(snapshot_app, name="snapshot")
 storage.register(app)
 networks.register(app)
 autostart.register(app)
+migrate.register(app)
 app.command("top")(top)
 app.command("record")(record)
 app.command("export")(export)

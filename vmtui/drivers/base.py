@@ -8,9 +8,26 @@ one they hold. Calls block; errors are `vmtui.errors.VmtuiError`s.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
-from vmtui.models import DiskFile, DomainInfo, HostInfo, HostSample, Snapshot, UndefineFacts
+from vmtui.models import (
+    DirtyRate,
+    DiskFile,
+    DomainInfo,
+    DomainPresence,
+    HostInfo,
+    HostSample,
+    JobStats,
+    MigrateSpec,
+    Snapshot,
+    UndefineFacts,
+)
+
+if TYPE_CHECKING:
+    from vmtui.drivers.xmlmigrate import MigrationXml
+
+JobEventCallback = Callable[[str, str, int, JobStats | None], None]
+"""(domain uuid, "migration-iteration" or "job-completed", iteration, completed stats); on libvirt's event thread."""
 
 
 class Hypervisor(Protocol):
@@ -82,3 +99,41 @@ class Hypervisor(Protocol):
     def revert_snapshot(self, ident: str, name: str) -> DomainInfo: ...
 
     def delete_snapshot(self, ident: str, name: str, *, children: bool = False) -> None: ...
+
+
+@runtime_checkable
+class Migrator(Hypervisor, Protocol):
+    """A live host that can take part in a migration (a recording cannot): `jobs.JobsMixin`'s calls."""
+
+    def node_memory_kib(self) -> dict[str, int]:
+        """The host's memory counters in KiB (total, free, buffers, cached); empty where not reported."""
+
+    def node_cpu_ns(self) -> dict[str, int]:
+        """The host's CPU time counters in ns, summed over all CPUs (kernel, user, idle, iowait)."""
+
+    def migrate(self, ident: str, dest_uri: str, spec: MigrateSpec) -> None:
+        """Peer-to-peer live migration to `dest_uri`; blocks until the job ends, raises when it failed."""
+
+    def job_stats(self, ident: str, *, completed: bool = False) -> JobStats: ...
+
+    def abort_job(self, ident: str) -> None: ...
+
+    def set_max_downtime(self, ident: str, ms: int) -> None: ...
+
+    def start_postcopy(self, ident: str) -> None: ...
+
+    def start_dirty_rate(self, ident: str, seconds: int) -> None: ...
+
+    def dirty_rate(self, ident: str) -> DirtyRate: ...
+
+    def presence(self, uuid: str) -> DomainPresence: ...
+
+    def find_by_name(self, name: str) -> tuple[str, bool] | None: ...
+
+    def compare_cpu(self, facts: MigrationXml) -> str | None: ...
+
+    def storage_visible(self, path: str) -> bool: ...
+
+    def migration_jobs(self) -> list[tuple[str, str, JobStats]]: ...
+
+    def on_job_events(self, callback: JobEventCallback) -> Callable[[], None]: ...

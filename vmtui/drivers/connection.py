@@ -292,6 +292,10 @@ class ConnectionCore:
                 name = LIFECYCLE_EVENTS.get(event, str(event))
                 if event == libvirt.VIR_DOMAIN_EVENT_SUSPENDED and detail in SUSPENDED_MIGRATION_DETAILS:
                     name = "migrating"
+                elif event == libvirt.VIR_DOMAIN_EVENT_STARTED and detail == libvirt.VIR_DOMAIN_EVENT_STARTED_MIGRATED:
+                    name = "incoming"  # the target's half of a migration, paused until the switch-over
+                elif event == libvirt.VIR_DOMAIN_EVENT_STOPPED and detail == libvirt.VIR_DOMAIN_EVENT_STOPPED_MIGRATED:
+                    name = "migrated"  # the source's half, gone after a migration completed
                 callback(dom.UUIDString(), name, detail)
             except Exception:  # never let a callback error escape into libvirt's loop
                 log.exception("lifecycle callback failed")

@@ -119,6 +119,14 @@ class HostMixin(ConnectionCore):
             ksm=MappingProxyType({k.removeprefix("shm_"): v for k, v in ksm.items()}),
         )
 
+    def node_memory_kib(self) -> dict[str, int]:
+        with mapped(self.uri, "node memory"):
+            return dict(self.node_stats("memory", self._conn.getMemoryStats, libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS))
+
+    def node_cpu_ns(self) -> dict[str, int]:
+        with mapped(self.uri, "node CPU"):
+            return dict(self.node_stats("cpu", self._conn.getCPUStats, libvirt.VIR_NODE_CPU_STATS_ALL_CPUS))
+
     def node_stats(
         self, kind: str, call: Callable[[int, int], dict[str, int]], which: int
     ) -> MappingProxyType[str, int]:

@@ -4,8 +4,8 @@ Each subject lives in its own module (`connection`: opening, errors, events; `ho
 sampling; `domains`: lookup, XML and lifecycle; `devices`: attach, detach, update, disk volumes;
 `nodedev`: PCI functions, SR-IOV and VF pools; `memory`: balloon and KSM; `definitions`: define and
 undefine; `snapshots`; `guest`: agent facts, autostart, managed save; `storage`: pools and volumes;
-`networks`: networks and leases; more as vmtui grows). Upper layers see the
-`vmtui.drivers.base.Hypervisor` protocol and never libvirt itself.
+`networks`: networks and leases; `jobs`: migration, job stats, dirty rate; more as vmtui grows). Upper layers see the
+`vmtui.drivers.base.Hypervisor` protocol (and `Migrator`) and never libvirt itself.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from vmtui.drivers.devices import DevicesMixin
 from vmtui.drivers.domains import DomainsMixin
 from vmtui.drivers.guest import GuestMixin
 from vmtui.drivers.host import HostMixin
+from vmtui.drivers.jobs import JobsMixin
 from vmtui.drivers.memory import MemoryMixin
 from vmtui.drivers.networks import NetworksMixin
 from vmtui.drivers.nodedev import NodeDevMixin
@@ -30,6 +31,7 @@ class Connection(
     StorageMixin,
     NetworksMixin,
     MemoryMixin,
+    JobsMixin,
     NodeDevMixin,
     SnapshotsMixin,
     DefinitionsMixin,

@@ -32,6 +32,8 @@ class LifecycleAction:
     help: str
     key_label: str = ""
     """The footer's word for the key, short enough for 80 columns (defaults to `label`)."""
+    in_footer: bool = True
+    """Shown in the TUI's footer (80 columns hold only so many); the key works either way."""
     persistent_only: bool = False
     """Only a defined domain can do it (a transient one has nowhere to keep a saved state)."""
 
@@ -71,6 +73,7 @@ ACTIONS: tuple[LifecycleAction, ...] = (
         ("running", "blocked", "paused"),
         "Managed save: write the guest's memory to the host's disk and stop it; `start` restores it.",
         persistent_only=True,
+        in_footer=False,
     ),
 )
 BY_KEY = {a.key: a for a in ACTIONS}

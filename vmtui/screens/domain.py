@@ -24,6 +24,7 @@ from vmtui.messages import (
     DevicesOpenRequested,
     EditRequested,
     FetchRequested,
+    MigrateRequested,
     OperationRequested,
     SnapshotActionRequested,
     SriovOpenRequested,
@@ -35,7 +36,7 @@ from vmtui.ops.autostart import set_autostart
 from vmtui.ops.snapshots import check_name
 from vmtui.present import STATE_STYLE, count, pct, pct_sign, rate, size_kib
 from vmtui.screens.guest_panel import REFRESH_SECONDS, GuestPanel
-from vmtui.screens.host import ACTION_BINDINGS, DEVICE_BINDINGS, TOOL_BINDINGS, tool_allowed
+from vmtui.screens.host import ACTION_BINDINGS, DEVICE_BINDINGS, TOOL_BINDINGS, can_migrate, tool_allowed
 from vmtui.screens.prompt import PromptModal
 from vmtui.widgets.metric_graph import MetricGraph
 
@@ -294,7 +295,12 @@ class DomainScreen(Screen[None]):
         if snap is not None:
             self.post_message(SnapshotActionRequested(self.uuid, action, snap.name))
 
+    def action_migrate(self) -> None:
+        self.post_message(MigrateRequested(self.uuid))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "migrate":
+            return can_migrate(self.fleet, self.uuid)
         if action in ("devices", "sriov"):
             found = self.fleet.find(self.uuid)
             return found is not None and not found[0].recorded

@@ -24,8 +24,13 @@ GENERAL_KEYS = (
     ("s / S", "sort by the next column / reverse the order (or click a column header)"),
     ("w", "all columns (the table scrolls sideways) / only those that fit the terminal"),
     ("a", "add a host: name, URI, read-only; saved in hosts.toml like `vmtui hosts add`"),
-    ("m", "memory of the selected domain's host: balloons, the balloon plan, KSM savings and cost"),
-    ("m, then b / A", "balloon the selected guest (like `vmtui balloon`) / apply one step of the plan (asks first)"),
+    ("M", "memory of the selected domain's host: balloons, the balloon plan, KSM savings and cost"),
+    ("M, then b / A", "balloon the selected guest (like `vmtui balloon`) / apply one step of the plan (asks first)"),
+    (
+        "m",
+        "migrate the selected domain: pick the target among the hosts' pre-checks, then watch it (a aborts); "
+        "on a domain that is migrating, show that job",
+    ),
     ("ctrl+p, Remove host", "stop watching a host and forget it, like `vmtui hosts rm` (asks first)"),
     ("v", "the selected domain's devices: class, virtio advice; v/V switch to virtio, a add disk, n add NIC"),
     ("i", "SR-IOV of the selected domain's host: c VF count, p VF pool, a give a VF to a VM, d take it back"),

@@ -18,6 +18,7 @@ from vmtui.messages import (
     DevicesOpenRequested,
     DomainOpenRequested,
     MemoryOpenRequested,
+    MigrateRequested,
     ResourcesOpenRequested,
     SriovOpenRequested,
     XmlRequested,
@@ -26,7 +27,9 @@ from vmtui.ops.lifecycle import ACTIONS
 from vmtui.widgets.domain_table import DomainTable
 from vmtui.widgets.hosts_pane import HostsPane
 
-ACTION_BINDINGS = [Binding(a.binding, f"lifecycle('{a.key}')", a.key_label or a.label) for a in ACTIONS]
+ACTION_BINDINGS = [
+    Binding(a.binding, f"lifecycle('{a.key}')", a.key_label or a.label, show=a.in_footer) for a in ACTIONS
+] + [Binding("m", "migrate", "Migrate")]
 """Bindings for screens that act on one domain; `check_action` hides those that cannot run now."""
 DEVICE_BINDINGS = [
     Binding("v", "devices", "Devices", show=False),
@@ -47,6 +50,12 @@ def tool_allowed(fleet: Fleet, uuid: str | None, action: str) -> bool | None:
     return None
 
 
+def can_migrate(fleet: Fleet, uuid: str | None) -> bool:
+    """Offer `m` on a domain of a live, writable host (the app says why, if it then refuses)."""
+    found = fleet.find(uuid) if uuid else None
+    return found is not None and fleet.write_refusal(found[0]) is None
+
+
 class HostScreen(Screen[None]):
     """Fleet dashboard: the screen the app starts on. Reads the fleet; posts requests to the app."""
 
@@ -58,7 +67,7 @@ class HostScreen(Screen[None]):
         Binding("slash", "filter", "Filter", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("a", "app.add_host", "Add", show=False),
-        Binding("m", "memory", "Memory", show=False),
+        Binding("M", "memory", "Memory", show=False),
         Binding("P", "resources('storage')", "Storage", show=False),
         Binding("N", "resources('networks')", "Networks", show=False),
         *ACTION_BINDINGS,
@@ -180,7 +189,14 @@ class HostScreen(Screen[None]):
         if uuid is not None:
             self.post_message(XmlRequested(uuid))
 
+    def action_migrate(self) -> None:
+        uuid = self.selected_uuid()
+        if uuid is not None:
+            self.post_message(MigrateRequested(uuid))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "migrate":
+            return can_migrate(self.fleet, self.selected_uuid())
         if action in ("console", "xml"):
             return tool_allowed(self.fleet, self.selected_uuid(), action)
         if action == "filter":

@@ -33,7 +33,9 @@ def format_row(row: DomainRow, columns: tuple[Column, ...] = COLUMNS) -> str:
     if row.mem_max_kib:
         mem = f"{size_kib(row.mem_cur_kib or 0)}/{size_kib(row.mem_max_kib)}"
     cells = {
-        "host": printable(host_label(row.host)),
+        "host": printable(
+            host_label(row.host) if row.target is None else f"{host_label(row.host)}→{host_label(row.target)}"
+        ),
         "name": printable(row.name),
         "state": state,
         "accel": row.accel,
@@ -175,7 +177,7 @@ class DomainTable(ScrollView, can_focus=True):
         key = self.sort_key
         rows = self._rows
         flt = self._filter
-        uuids = [u for u, r in rows.items() if flt is None or flt.matches(host=r.host, name=r.name, state=r.state)]
+        uuids = [u for u, r in rows.items() if flt is None or _matches(flt, r)]
         present = [u for u in uuids if getattr(rows[u], key) is not None]
         missing = [u for u in uuids if getattr(rows[u], key) is None]
         present.sort(key=lambda u: (getattr(rows[u], key), rows[u].name, u), reverse=self.sort_reverse)
@@ -304,3 +306,10 @@ class DomainTable(ScrollView, can_focus=True):
             self.move_cursor(index)
             if event.chain >= 2:
                 self.action_select()
+
+
+def _matches(flt: DomainFilter, row: DomainRow) -> bool:
+    """A migrating domain is on both hosts: `host:` finds it by either."""
+    if flt.matches(host=row.host, name=row.name, state=row.state):
+        return True
+    return row.target is not None and flt.matches(host=row.target, name=row.name, state=row.state)

@@ -1,0 +1,156 @@
+"""The migration's pure parts: the forecast's arithmetic, the stall policy's steps, the domain XML facts.
+
+Expected values are worked out by hand in the comments (geometric passes, the step table of the issue),
+not recomputed with the code's own formulas.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from vmtui.drivers.xmlmigrate import read_migration_xml
+from vmtui.errors import UsageError
+from vmtui.models import JobStats
+from vmtui.ops.migrate import MigrationOptions
+from vmtui.ops.migrate_forecast import forecast, live_estimate
+from vmtui.ops.migrate_policy import StallPolicy
+
+MIB = 1048576
+
+
+def test_forecast_converging_guest_passes_by_hand() -> None:
+    # 100 MiB at 20 MiB/s while the guest dirties 10 MiB/s (r = 0.5), max downtime 300 ms:
+    # passes of 5, 2.5, 1.25, 0.625, 0.3125 s, then 3.125 MiB left = 0.15625 s <= 0.3 s: 6 passes,
+    # 9.84375 s in all, 156.25 ms of downtime.
+    fc = forecast(100 * MIB, 10 * MIB, 20 * MIB, max_downtime_ms=300, bandwidth_source="cap")
+    assert fc.converges is True
+    assert fc.passes == 6
+    assert fc.seconds == pytest.approx(9.84375)
+    assert fc.downtime_ms == pytest.approx(156.25)
+    assert fc.needs is None
+
+
+def test_forecast_guest_dirtying_as_fast_as_the_link_never_converges() -> None:
+    # The issue's case: 384 MiB, 200 MiB dirtied at 20 MiB/s over a 20 MiB/s link (r = 1).
+    fc = forecast(384 * MIB, 20 * MIB, 20 * MIB, max_downtime_ms=100, bandwidth_source="cap")
+    assert fc.converges is False
+    assert fc.needs is not None
+    assert "post-copy" in fc.needs
+    assert "auto-converge" in fc.needs
+    allowed = forecast(384 * MIB, 20 * MIB, 20 * MIB, max_downtime_ms=100, bandwidth_source="cap", postcopy=True)
+    assert allowed.converges is True
+    assert allowed.needs is not None
+    assert allowed.needs.startswith("post-copy")
+
+
+def test_forecast_that_needs_the_longer_pause_of_the_last_step() -> None:
+    # 10 MiB at 20 MiB/s: the first pass takes 0.5 s, and the guest (25 MiB/s) dirties all of it again.
+    # It never fits in 100 ms, but the whole 10 MiB fits in 500 ms: one pass, paused for 500 ms.
+    fc = forecast(10 * MIB, 25 * MIB, 20 * MIB, max_downtime_ms=100, bandwidth_source="cap")
+    assert fc.converges is True
+    assert fc.passes == 1
+    assert fc.downtime_ms == pytest.approx(500)
+    assert fc.needs is not None
+    assert "max downtime" in fc.needs
+
+
+def test_forecast_idle_guest_and_unknowns() -> None:
+    idle = forecast(128 * MIB, 0.0, 64 * MIB, max_downtime_ms=100, bandwidth_source="measured")
+    assert (idle.converges, idle.passes) == (True, 1)
+    assert idle.seconds == pytest.approx(2.0)  # 128 MiB at 64 MiB/s
+    assert forecast(128 * MIB, None, 64 * MIB, max_downtime_ms=100, bandwidth_source="cap").converges is None
+    unknown_link = forecast(128 * MIB, 5 * MIB, None, max_downtime_ms=100, bandwidth_source="unknown")
+    assert unknown_link.converges is None
+    assert "5 MiB" in unknown_link.verdict
+
+
+def test_live_estimate() -> None:
+    # 100 of 400 MiB left at 20 MiB/s while 10 MiB/s is dirtied: gaining 10 MiB/s -> 10 s to go;
+    # stopping now would pause for 100 / 20 = 5 s.
+    stats = JobStats("unbounded", "migration-out", data_total=400 * MIB, data_remaining=100 * MIB,
+                     memory_bps=20 * MIB, dirty_rate_pages=10 * MIB // 4096)  # fmt: skip
+    est = live_estimate(stats)
+    assert est.fraction == pytest.approx(0.75)
+    assert est.eta_s == pytest.approx(10.0)
+    assert est.expected_downtime_ms == pytest.approx(5000.0)
+    stalled = JobStats("unbounded", data_total=400, data_remaining=100, memory_bps=10, dirty_rate_pages=1)
+    assert live_estimate(stalled).eta_s is None  # 4096 B/s dirtied > 10 B/s sent: no end in sight
+
+
+def _pass(iteration: int, remaining_mib: float, *, total_mib: int = 400, bps_mib: int = 20) -> JobStats:
+    return JobStats(
+        "unbounded", "migration-out", memory_total=total_mib * MIB, memory_remaining=int(remaining_mib * MIB),
+        memory_bps=bps_mib * MIB, iteration=iteration,
+    )  # fmt: skip
+
+
+def _run(policy: StallPolicy, passes: list[JobStats]) -> list[tuple[str, int]]:
+    return [(a.kind, a.downtime_ms) for stats in passes for a in policy.observe(stats)]
+
+
+STALLING = [_pass(1, 390), _pass(2, 195), *[_pass(i, 196 + (i % 2)) for i in range(3, 11)]]
+"""The lab's measured shape: a full first pass, then ~195 MiB left at every pass start."""
+
+
+def test_stall_policy_steps_the_downtime_then_switches_to_postcopy() -> None:
+    policy = StallPolicy(start_ms=100, postcopy=True)
+    assert _run(policy, STALLING) == [
+        ("downtime", 150), ("downtime", 200), ("downtime", 300), ("downtime", 400), ("downtime", 500),
+        ("postcopy", 500),
+    ]  # fmt: skip
+    assert policy.finished
+
+
+def test_stall_policy_aborts_without_postcopy_and_only_reports_when_off() -> None:
+    assert _run(StallPolicy(start_ms=100, postcopy=False), STALLING)[-1] == ("abort", 500)
+    off = _run(StallPolicy(start_ms=100, postcopy=True, enabled=False), STALLING)
+    assert off == [("stalled", 100)] * 8  # passes 3..10 each reported, nothing changed
+
+
+def test_stall_policy_starts_above_the_users_downtime() -> None:
+    assert _run(StallPolicy(start_ms=300, postcopy=False), STALLING) == [("downtime", 400), ("downtime", 500),
+                                                                          ("abort", 500)]  # fmt: skip
+
+
+def test_stall_policy_leaves_converging_and_nearly_done_jobs_alone() -> None:
+    converging = [_pass(1, 390), _pass(2, 200), _pass(3, 100), _pass(4, 50), _pass(5, 25)]
+    assert _run(StallPolicy(start_ms=100, postcopy=True), converging) == []
+    # An idle guest: nothing left at every pass start; a reading within the same pass is not a new pass.
+    idle = [_pass(1, 120), _pass(2, 0), _pass(2, 0), _pass(3, 0.01), _pass(4, 0)]
+    assert _run(StallPolicy(start_ms=100, postcopy=True), idle) == []
+
+
+def test_options_refused_before_any_call() -> None:
+    for bad in (
+        MigrationOptions(bandwidth_mib_s=0),
+        MigrationOptions(max_downtime_ms=0),
+        MigrationOptions(parallel=1),
+        MigrationOptions(tunnelled=True, parallel=4),
+        MigrationOptions(tunnelled=True, postcopy=True),
+    ):
+        with pytest.raises(UsageError):
+            bad.validate()
+    spec = MigrationOptions(temporary=True, bandwidth_mib_s=20, postcopy=True).spec()
+    assert (spec.persist, spec.undefine_source, spec.bandwidth_mib_s, spec.postcopy) == (False, False, 20, True)
+
+
+DOMAIN_XML = """<domain type='kvm'><name>web</name>
+  <os><type arch='x86_64' machine='pc-q35-7.2'>hvm</type></os>
+  <cpu mode='custom' match='exact'><model fallback='forbid'>Skylake-Client</model></cpu>
+  <devices>
+    <disk type='file' device='disk'><source file='/var/lib/libvirt/images/web.qcow2'/><target dev='vda'/></disk>
+    <disk type='file' device='cdrom'><source file='/iso/x.iso'/><target dev='sda'/><readonly/></disk>
+    <disk type='network' device='disk'><source protocol='rbd' name='pool/web-data'/><target dev='vdb'/></disk>
+    <disk type='file' device='disk'><target dev='vdc'/></disk>
+  </devices></domain>"""
+
+
+def test_migration_facts_of_a_domain_xml() -> None:
+    facts = read_migration_xml(DOMAIN_XML)
+    assert (facts.virt_type, facts.arch, facts.machine, facts.cpu_mode) == ("kvm", "x86_64", "pc-q35-7.2", "custom")
+    assert facts.cpu_xml is not None
+    assert "Skylake-Client" in facts.cpu_xml
+    assert [(d.target, d.path) for d in facts.disks] == [("vda", "/var/lib/libvirt/images/web.qcow2")]
+    assert facts.network_disks == ("vdb",)
+    bare = read_migration_xml("<domain type='qemu'><name>x</name><cpu><topology sockets='1'/></cpu></domain>")
+    assert bare.cpu_xml is None  # topology only: nothing a target could refuse

@@ -1,0 +1,452 @@
+"""`vmtui migrate DOMAIN DEST_HOST`, `migrate history|jobs|attach|abort`, and `vmtui place DOMAIN`.
+
+The work is `vmtui.ops.migrate` (the TUI calls the same functions); this module opens the hosts,
+turns Ctrl-C into an abort of the job (exit 130), and prints: a progress bar on stderr, or JSON lines.
+rich and the operations are imported inside the commands: every `vmtui` command pays for imports.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, guarded
+from vmtui.cli.targets import label
+from vmtui.errors import ExitCode, NotFoundError, UsageError, VmtuiError
+from vmtui.models import HostEntry
+
+if TYPE_CHECKING:
+    from vmtui.drivers.libvirt_driver import Connection
+    from vmtui.ops.migrate import MigrationResult
+
+
+class DefaultToStart(TyperGroup):
+    """`vmtui migrate DOMAIN DEST` means `vmtui migrate start DOMAIN DEST`: the subcommands are the exceptions."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        first = next((a for a in args if not a.startswith("-")), None)
+        if first is not None and first not in self.commands and not {"--help", "-h"} & set(args[:1]):
+            args = ["start", *args]
+        return super().parse_args(ctx, args)
+
+
+migrate_app = typer.Typer(
+    cls=DefaultToStart,
+    help="Live migration over SSH: `vmtui migrate DOMAIN DEST_HOST`; history, jobs in flight, attach, abort.",
+    no_args_is_help=True,
+)
+
+DomainArg = Annotated[str, typer.Argument(help="Domain name, UUID or ID (as in virsh).")]
+DestArg = Annotated[str, typer.Argument(help="Target: a saved host name, or a libvirt URI.")]
+
+
+def _entry(dest: str) -> HostEntry:
+    """A saved host by name, or an ad-hoc URI."""
+    from vmtui.config import HostStore
+
+    if "://" in dest or dest.startswith("qemu:"):
+        return HostEntry(dest, dest)
+    return HostStore().get(dest)
+
+
+def _open(entry: HostEntry) -> Connection:
+    from vmtui.drivers import connect
+    from vmtui.drivers.replay import is_replay_uri
+
+    if is_replay_uri(entry.uri):
+        raise UsageError(f"{entry.name} is a recording: it cannot take part in a migration")
+    return connect(entry.uri or None, read_only=entry.read_only)
+
+
+def _source(domain: str, targets: list[HostEntry], dest: HostEntry) -> HostEntry:
+    """The host that runs `domain` (never the target: a definition left there must not confuse the search)."""
+    from vmtui.cli.targets import find_domain
+
+    candidates = [t for t in targets if t.uri != dest.uri and t.name != dest.name] or targets
+    try:
+        return find_domain(candidates, domain) if len(candidates) > 1 else _check_on(candidates[0], domain)
+    except NotFoundError:
+        try:
+            _check_on(dest, domain)
+        except VmtuiError:
+            raise
+        raise UsageError(f"{domain} already runs on {dest.name}", hint="nothing to migrate") from None
+
+
+def _check_on(entry: HostEntry, domain: str) -> HostEntry:
+    """`entry` when it holds `domain`; NotFoundError (naming the host) otherwise."""
+    with _open(entry) as conn:
+        conn.domain(domain)
+    return entry
+
+
+@contextmanager
+def _both(src_entry: HostEntry, dst_entry: HostEntry) -> Iterator[tuple[Connection, Connection | VmtuiError]]:
+    """Open source and target in parallel (an SSH handshake each); the target's failure is handed back."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        src_f, dst_f = pool.submit(_open, src_entry), pool.submit(_open, dst_entry)
+        dst_exc = dst_f.exception()
+        src_exc = src_f.exception()
+    opened = [f.result() for f in (src_f, dst_f) if f.exception() is None]
+    try:
+        if src_exc is not None:
+            raise src_exc
+        dst: Connection | VmtuiError
+        if dst_exc is None:
+            dst = dst_f.result()
+        elif isinstance(dst_exc, VmtuiError):
+            dst = dst_exc
+        else:
+            raise dst_exc
+        yield src_f.result(), dst
+    finally:
+        for conn in opened:
+            conn.close()
+
+
+def _shield() -> None:
+    """Keep a terminal's Ctrl-C away from the ssh processes of our qemu+ssh connections.
+
+    A terminal sends SIGINT to its whole foreground process group, and the ssh processes libvirt
+    starts for qemu+ssh URIs are in it: they die at once and take the connection that an abort needs
+    along (`virsh migrate` then loses its connection and leaves the job running, unwatched). So the
+    command forks here, before any connection: the child moves to a process group of its own and
+    does all the work; this parent stays in the foreground, turns each Ctrl-C into a SIGINT for the
+    child alone, and exits with the child's code.
+    """
+    if not hasattr(os, "fork"):
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    child = os.fork()
+    if child == 0:
+        os.setpgid(0, 0)
+        # Out of the foreground group: writing to a terminal with `stty tostop` must not stop us.
+        signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+        return
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        try:
+            os.kill(child, signal.SIGINT if signum == signal.SIGINT else signum)
+        except ProcessLookupError:
+            pass
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, forward)
+    _pid, status = os.waitpid(child, 0)  # retried by Python after each forwarded signal (PEP 475)
+    code = os.waitstatus_to_exitcode(status)
+    # The child printed everything; this copy has nothing of its own to flush or clean up.
+    os._exit(code if code >= 0 else 128 - code)
+
+
+@contextmanager
+def _ctrl_c_aborts(cancel: threading.Event) -> Iterator[None]:
+    """While a job runs, Ctrl-C asks for an abort (the job then ends cleanly); a third one leaves at once."""
+    presses = 0
+
+    def handler(_sig: int, _frame: FrameType | None) -> None:
+        nonlocal presses
+        presses += 1
+        cancel.set()
+        if presses == 2:
+            sys.stderr.write("vmtui: aborting the job; Ctrl-C once more to leave without waiting\n")
+        elif presses >= 3:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@migrate_app.command("start")
+@guarded()
+def migrate_cmd(
+    domain: DomainArg,
+    dest: DestArg,
+    *,
+    bandwidth: Annotated[int | None, typer.Option("--bandwidth", help="Cap in MiB/s (pre-copy and post-copy).")] = None,
+    max_downtime: Annotated[
+        int, typer.Option("--max-downtime", help="Max downtime to start with, ms (the stall policy raises it).")
+    ] = 100,
+    auto_converge: Annotated[bool, typer.Option("--auto-converge", help="Throttle the guest's vCPUs.")] = False,
+    postcopy: Annotated[
+        bool, typer.Option("--postcopy", help="Allow post-copy; the stall policy switches to it on a stall.")
+    ] = False,
+    compressed: Annotated[bool, typer.Option("--compressed", help="Compress pages (XBZRLE).")] = False,
+    parallel: Annotated[int | None, typer.Option("--parallel", help="Parallel connections (2-32).")] = None,
+    tunnelled: Annotated[bool, typer.Option("--tunnelled", help="Through the libvirtd connection.")] = False,
+    temporary: Annotated[
+        bool, typer.Option("--temporary", help="Do not persist on the target nor undefine on the source.")
+    ] = False,
+    copy_storage: Annotated[bool, typer.Option("--copy-storage", help="Copy non-shared disks too.")] = False,
+    no_stall_policy: Annotated[
+        bool, typer.Option("--no-stall-policy", help="Report stalls but change nothing (plain pre-copy).")
+    ] = False,
+    precheck_only: Annotated[
+        bool, typer.Option("--precheck-only", help="Pre-checks and forecast only; start nothing.")
+    ] = False,
+    connect: ConnectOpt = None,
+    host: HostOpt = None,
+    read_only: ReadOnlyOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Migrate DOMAIN live to DEST_HOST (peer-to-peer, persistent there, undefined here)."""
+    from vmtui.config import resolve_targets
+    from vmtui.ops.migrate import MigrationOptions, migrate
+    from vmtui.ops.migrate_precheck import unreachable
+
+    options = MigrationOptions(
+        bandwidth_mib_s=bandwidth, max_downtime_ms=max_downtime, auto_converge=auto_converge, postcopy=postcopy,
+        compressed=compressed, parallel=parallel, tunnelled=tunnelled, temporary=temporary,
+        copy_storage=copy_storage, stall_policy=not no_stall_policy,
+    )  # fmt: skip
+    options.validate()  # before any host is contacted
+    if read_only and not precheck_only:
+        raise UsageError("--read-only: a migration changes both hosts; only --precheck-only reads")
+    dst_entry = _entry(dest)
+    _shield()  # before the first connection: libvirt's threads must not exist yet when we fork
+    src_entry = _source(domain, resolve_targets(connect, host, read_only=read_only), dst_entry)
+    if read_only:
+        dst_entry = HostEntry(dst_entry.name, dst_entry.uri, True)
+    source, target = label(src_entry), dst_entry.name
+    printer = _printer(as_json, f"{domain} -> {target}")
+    cancel = threading.Event()
+    with _both(src_entry, dst_entry) as (src, dst), printer as progress:
+        if isinstance(dst, VmtuiError):
+            report = unreachable(src.domain(domain), source, target, dst)
+            for check in report.checks:
+                progress(_check_step(check.to_json()))
+            raise dst
+        with _ctrl_c_aborts(cancel):
+            try:
+                result = migrate(src, dst, domain, options, source=source, target=target,
+                                 target_uri=dst_entry.uri, precheck_only=precheck_only,
+                                 progress=progress, cancel=cancel)  # fmt: skip
+            except VmtuiError as exc:
+                failed = getattr(exc, "result", None)
+                if failed is not None:
+                    _report(failed, as_json=as_json)
+                raise
+    _report(result, as_json=as_json)
+
+
+def _check_step(data: dict[str, Any]) -> Any:
+    from vmtui.ops.base import Step
+
+    return Step(f"{data['label']}: {data['status']}: {data['reason']}", 0.0, {"type": "precheck", **data})
+
+
+def _printer(as_json: bool, label_text: str) -> Any:
+    from vmtui.cli.migrate_render import JsonProgress, ProgressPrinter
+
+    if as_json:
+
+        @contextmanager
+        def quiet() -> Iterator[JsonProgress]:
+            yield JsonProgress()
+
+        return quiet()
+    return ProgressPrinter(label_text)
+
+
+def _report(result: MigrationResult, *, as_json: bool) -> None:
+    if as_json:
+        emit_json({"type": "result", **result.to_json()})
+        return
+    from vmtui.cli.migrate_render import result_text, stdout_console
+
+    stdout_console().print(result_text(result))
+
+
+@migrate_app.command("history")
+@guarded(read_only_safe=True)
+def history_cmd(
+    *,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="The newest N migrations.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every migration vmtui ran, newest last: options, times, downtime, bytes, passes, result."""
+    from vmtui.ops import migrate_history
+
+    records = migrate_history.read(limit)
+    if as_json:
+        emit_json({"migrations": records, "file": str(migrate_history.history_file())})
+        return
+    from vmtui.cli.migrate_render import history_table, stdout_console
+
+    stdout_console().print(history_table(records))
+
+
+@migrate_app.command("jobs")
+@guarded(read_only_safe=True)
+def jobs_cmd(*, connect: ConnectOpt = None, host: HostOpt = None, as_json: JsonOpt = False) -> None:
+    """Migrations in flight on the selected hosts, including ones a vmtui that died left running."""
+    from vmtui.cli.targets import on_each_host, resolve_targets
+    from vmtui.ops.migrate_inflight import InflightJob, find_inflight
+
+    targets = resolve_targets(connect, host, read_only=True)
+
+    def work(conn: Any) -> list[InflightJob]:
+        return find_inflight(conn, "")
+
+    outcomes = on_each_host(targets, work)
+    jobs = [
+        InflightJob(label(o.entry), j.uuid, j.domain, j.stats, j.target, j.orphaned, j.note)
+        for o in outcomes
+        for j in o.value or []
+    ]
+    errors = [(label(o.entry), o.error) for o in outcomes if o.error is not None]
+    if as_json:
+        emit_json({"jobs": [j.to_json() for j in jobs], "errors": [{"host": h, **e.error_body()} for h, e in errors]})
+        return
+    from vmtui.cli.migrate_render import jobs_table, stdout_console
+
+    stdout_console().print(jobs_table(jobs, [(h, e.message) for h, e in errors]))
+
+
+@migrate_app.command("attach")
+@guarded()
+def attach_cmd(
+    domain: DomainArg,
+    *,
+    connect: ConnectOpt = None,
+    host: HostOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Watch a migration already running (Ctrl-C aborts it); its end is decided and recorded as for `migrate`."""
+    from vmtui.config import resolve_targets
+    from vmtui.ops import migrate_history
+    from vmtui.ops.migrate_inflight import watch
+
+    targets = resolve_targets(connect, host)
+    _shield()  # before the first connection: libvirt's threads must not exist yet when we fork
+    src_entry = _migrating_from(targets, domain)
+    with _open(src_entry) as src:
+        uuid = src.domain(domain).uuid
+        note = next(iter(migrate_history.inflight(uuid)), {})
+        dst_entry = _noted_target(note)
+        dst = _try_open(dst_entry)
+        cancel = threading.Event()
+        try:
+            with _printer(as_json, f"{domain} (attached)") as progress, _ctrl_c_aborts(cancel):
+                target = dst_entry.name if dst_entry else None
+                result = watch(src, uuid, dst=dst, source=label(src_entry), target=target,
+                               progress=progress, cancel=cancel)  # fmt: skip
+        except VmtuiError as exc:
+            failed = getattr(exc, "result", None)
+            if failed is not None:
+                _report(failed, as_json=as_json)
+            raise
+        finally:
+            if dst is not None:
+                dst.close()
+    _report(result, as_json=as_json)
+
+
+def _migrating_from(targets: list[HostEntry], domain: str) -> HostEntry:
+    """The host a migration of `domain` leaves: during the job the domain is on both hosts."""
+    from vmtui.cli.targets import find_domain, on_each_host
+
+    if len(targets) == 1:
+        return targets[0]
+
+    def outgoing(conn: Any) -> bool:
+        stats = conn.job_stats(conn.domain(domain).uuid)
+        return bool(stats.migrating and stats.operation == "migration-out")
+
+    sources = [o.entry for o in on_each_host(targets, outgoing) if o.value]
+    return sources[0] if len(sources) == 1 else find_domain(targets, domain)
+
+
+def _noted_target(note: dict[str, Any]) -> HostEntry | None:
+    target, uri = note.get("target"), note.get("target_uri")
+    if isinstance(target, str) and isinstance(uri, str):
+        return HostEntry(target, uri)
+    return None
+
+
+def _try_open(entry: HostEntry | None) -> Connection | None:
+    if entry is None:
+        return None
+    try:
+        return _open(entry)
+    except VmtuiError:
+        return None  # the end is then decided from the source alone, and says so
+
+
+@migrate_app.command("abort")
+@guarded()
+def abort_cmd(
+    domain: DomainArg,
+    *,
+    connect: ConnectOpt = None,
+    host: HostOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Abort the migration running on DOMAIN (on its source host); the source keeps running."""
+    from vmtui.config import resolve_targets
+    from vmtui.ops.migrate_inflight import abort
+
+    entry = _migrating_from(resolve_targets(connect, host), domain)
+    with _open(entry) as conn:
+        name = abort(conn, domain, host=label(entry))
+    if as_json:
+        emit_json({"aborted": {"domain": name, "host": label(entry)}})
+    else:
+        typer.echo(f"abort requested: the migration of {name} on {label(entry)} stops; {name} keeps running there")
+
+
+@guarded(read_only_safe=True)
+def place_cmd(domain: DomainArg, *, connect: ConnectOpt = None, host: HostOpt = None, as_json: JsonOpt = False) -> None:
+    """Rank the saved hosts by room for DOMAIN: free memory, CPU load, migration pre-checks."""
+    from vmtui.cli.targets import find_domain
+    from vmtui.config import HostStore, resolve_targets
+    from vmtui.ops.place import assess, rank
+
+    src_entry = find_domain(resolve_targets(connect, host, read_only=True), domain)
+    candidates = [HostEntry(e.name, e.uri, True) for e in HostStore().load()]
+    if not any(c.uri == src_entry.uri for c in candidates):
+        candidates.insert(0, HostEntry(label(src_entry), src_entry.uri, True))
+    with _open(HostEntry(src_entry.name, src_entry.uri, True)) as src:
+        info = src.domain(domain)
+
+        def one(entry: HostEntry) -> Any:
+            try:
+                conn: Connection | VmtuiError = _open(entry)
+            except VmtuiError as exc:
+                conn = exc
+            try:
+                return assess(src, info, entry.name if entry.uri != src_entry.uri else label(src_entry), conn,
+                              source=label(src_entry))  # fmt: skip
+            finally:
+                if not isinstance(conn, VmtuiError):
+                    conn.close()
+
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(candidates)))) as pool:
+            placements = rank(list(pool.map(one, candidates)))
+    if as_json:
+        emit_json({"domain": info.name, "uuid": info.uuid, "source": label(src_entry),
+                   "hosts": [p.to_json() for p in placements]})  # fmt: skip
+        return
+    from vmtui.cli.migrate_render import placement_table, stdout_console
+
+    stdout_console().print(placement_table(info.name, placements))
+    if not any(p.score is not None for p in placements):
+        raise typer.Exit(int(ExitCode.FAILED))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(migrate_app, name="migrate")
+    app.command("place")(place_cmd)

@@ -1,0 +1,124 @@
+"""Migrations already running: find them, re-attach a monitor, or abort them.
+
+A peer-to-peer job runs in the source daemon, not in the client: a vmtui (or virsh) that dies leaves
+it running. The next vmtui finds it (`find_inflight`, with vmtui's own note naming the target when it
+started the job), watches it to its end (`watch`, which decides that end from facts like `migrate`)
+or stops it (`abort`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from vmtui.drivers.base import Migrator
+from vmtui.errors import OperationError
+from vmtui.models import JobStats
+from vmtui.ops import migrate_history as history
+from vmtui.ops.base import Progress, Step, never_cancelled, no_progress
+from vmtui.ops.migrate import MigrationOptions, MigrationResult, finish
+from vmtui.ops.migrate_job import JobRun, monitor
+from vmtui.ops.migrate_policy import StallPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class InflightJob:
+    """A migration found running on a host (started by another tool, or by a vmtui that died)."""
+
+    host: str
+    uuid: str
+    domain: str
+    stats: JobStats
+    target: str | None = None
+    """The target, when a vmtui note names it."""
+    orphaned: bool = False
+    """A vmtui started it and is gone."""
+    note: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"host": self.host, "uuid": self.uuid, "domain": self.domain, "direction": self.stats.operation,
+                "elapsed_ms": self.stats.elapsed_ms, "iteration": self.stats.iteration,
+                "memory_remaining": self.stats.memory_remaining, "target": self.target,
+                "orphaned": self.orphaned}  # fmt: skip
+
+
+def find_inflight(conn: Migrator, host: str) -> list[InflightJob]:
+    """Migrations in flight on `host`, with what vmtui's notes say about them."""
+    out = []
+    for uuid, name, stats in conn.migration_jobs():
+        notes = history.inflight(uuid)
+        note = notes[0] if notes else {}
+        orphan = bool(note) and history.orphaned(note)
+        out.append(InflightJob(host, uuid, name, stats, note.get("target"), orphan, note))
+    return out
+
+
+def watch(
+    src: Migrator,
+    ident: str,
+    *,
+    dst: Migrator | None = None,
+    source: str | None = None,
+    target: str | None = None,
+    progress: Progress = no_progress,
+    cancel: threading.Event | None = None,
+) -> MigrationResult:
+    """Re-attach to a migration already running on `src`: progress, abort on `cancel`, the end from facts.
+
+    The stall policy only reports here (its steps belong to whoever started the job). Raises like
+    `migrate`; NotFoundError or OperationError when no migration is running on the domain.
+    """
+    cancel = cancel or never_cancelled()
+    info = src.domain(ident)
+    stats = src.job_stats(info.uuid)
+    if not stats.migrating or stats.operation != "migration-out":
+        raise OperationError(f"{info.name}: no outgoing migration is running on {source or src.uri}")
+    note = next(iter(history.inflight(info.uuid)), {})
+    options = MigrationOptions(**note["options"]) if isinstance(note.get("options"), dict) else MigrationOptions()
+    source = source or src.uri
+    target = target or str(note.get("target") or (dst.uri if dst is not None else "?"))
+    run = JobRun(downtime_ms=options.max_downtime_ms, last=stats)
+    if stats.elapsed_ms:
+        run.began -= stats.elapsed_ms / 1000  # the job began before we came
+        run.began_wall -= stats.elapsed_ms / 1000
+    wake = threading.Event()
+
+    def on_event(uuid: str, _event: str, _number: int, completed: JobStats | None) -> None:
+        if uuid.lower() == info.uuid.lower():
+            if completed is not None:
+                run.completed = completed
+            wake.set()
+
+    stop_events = src.on_job_events(on_event)
+    policy = StallPolicy(start_ms=options.max_downtime_ms, postcopy=False, enabled=False)
+    progress(Step(f"watching the migration of {info.name} to {target}", run.fraction, {"type": "phase",
+                  "phase": "attached"}))  # fmt: skip
+    try:
+        monitor(
+            src,
+            info.uuid,
+            run,
+            running=lambda: True,
+            wake=wake,
+            policy=policy,
+            progress=progress,
+            cancel=cancel,
+            attached=True,
+        )
+    finally:
+        stop_events()
+    run.ended = time.monotonic()
+    return finish(src, dst, info, options, None, run, source=source, target=target, progress=progress, reattached=True)
+
+
+def abort(conn: Migrator, ident: str, *, host: str | None = None) -> str:
+    """Abort the migration running on `ident` (on its source); returns the domain's name."""
+    conn.require_writable("abort migration")
+    info = conn.domain(ident)
+    stats = conn.job_stats(info.uuid)
+    if not stats.migrating:
+        raise OperationError(f"{info.name}: no migration is running on {host or conn.uri}")
+    conn.abort_job(info.uuid)
+    return info.name

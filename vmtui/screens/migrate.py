@@ -1,0 +1,255 @@
+"""Migration in the TUI: a modal to pick the target (with each host's pre-checks), then a progress view.
+
+Both read what the app hands them (reports, steps) and post requests up; neither imports the app.
+Host names, reasons and libvirt's messages are shown as `Text` (never markup).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, ProgressBar, Static
+
+from vmtui.errors import UsageError
+from vmtui.messages import MigrationAbortRequested
+from vmtui.ops.base import Step
+from vmtui.ops.migrate import MigrationOptions
+from vmtui.ops.migrate_precheck import PrecheckReport
+from vmtui.present import ms, one_line, rate, seconds, size, size_kib
+
+MARK = {"ok": ("ok", "green"), "warn": ("ok (warnings)", "yellow"), "fail": ("refused", "bold red")}
+
+
+@dataclass(frozen=True, slots=True)
+class MigrateChoice:
+    """What the modal hands back: where to, and how."""
+
+    target: str
+    options: MigrationOptions
+
+
+class MigrateModal(ModalScreen[MigrateChoice | None]):
+    """Pick a target host; each row fills in with that host's pre-check results as they arrive."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "migrate", "Migrate", priority=True),
+    ]
+
+    def __init__(self, name: str, source: str, targets: list[str]) -> None:
+        super().__init__()
+        self.domain_name = name
+        self.source = source
+        self.targets = targets
+        self.reports: dict[str, PrecheckReport] = {}
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="migrate-box"):
+            yield Label(Text.assemble("Migrate ", (self.domain_name, "bold"), f" from {self.source} to:"))
+            yield DataTable(id="migrate-hosts", cursor_type="row")
+            yield Static(id="migrate-why")
+            with Horizontal(id="migrate-options"):
+                yield Checkbox("post-copy on stall", id="opt-postcopy")
+                yield Checkbox("auto-converge", id="opt-autoconverge")
+                yield Checkbox("compressed", id="opt-compressed")
+                yield Checkbox("temporary", id="opt-temporary")
+            with Horizontal(id="migrate-bandwidth"):
+                yield Label("bandwidth MiB/s ")
+                yield Input(placeholder="unlimited", id="opt-bandwidth", restrict=r"[0-9]*")
+            yield Static(id="migrate-error")
+            with Horizontal(id="migrate-buttons"):
+                yield Button("Migrate (enter)", variant="primary", id="go")
+                yield Button("Cancel (esc)", id="cancel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#migrate-hosts", DataTable)
+        table.add_columns("host", "pre-checks", "free memory", "first reason")
+        for host in self.targets:
+            table.add_row(Text(host), Text("checking…", "dim"), "", "", key=host)
+        table.focus()
+
+    def show_report(self, host: str, report: PrecheckReport) -> None:
+        """A host's pre-checks are in (called by the app from the job's progress)."""
+        self.reports[host] = report
+        tables = self.query("#migrate-hosts")
+        if not tables or host not in self.targets:
+            return
+        table = self.query_one("#migrate-hosts", DataTable)
+        worst = "fail" if not report.ok else ("warn" if any(c.status == "warn" for c in report.checks) else "ok")
+        word, style = MARK[worst]
+        first = next((c for c in report.checks if c.status == worst), None) if worst != "ok" else None
+        table.update_cell(host, table.ordered_columns[1].key, Text(word, style))
+        table.update_cell(host, table.ordered_columns[2].key, size_kib(report.memory_available_kib))
+        table.update_cell(host, table.ordered_columns[3].key, Text(one_line(first.reason, 60) if first else ""))
+        self._show_why()
+
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_why()
+
+    def on_data_table_row_selected(self, _event: DataTable.RowSelected) -> None:
+        self.action_migrate()
+
+    def _highlighted(self) -> str | None:
+        table = self.query_one("#migrate-hosts", DataTable)
+        if not self.targets or table.cursor_row < 0:
+            return None
+        return self.targets[min(table.cursor_row, len(self.targets) - 1)]
+
+    def _show_why(self) -> None:
+        host = self._highlighted()
+        report = self.reports.get(host) if host else None
+        text = Text()
+        if report is not None:
+            for check in report.checks:
+                if check.status in ("fail", "warn", "skipped"):
+                    text.append(f"{check.label}: ", "bold red" if check.status == "fail" else "yellow")
+                    text.append(one_line(check.reason, 200) + "\n")
+        self.query_one("#migrate-why", Static).update(text)
+
+    def _options(self) -> MigrationOptions:
+        raw = self.query_one("#opt-bandwidth", Input).value.strip()
+        options = MigrationOptions(
+            bandwidth_mib_s=int(raw) if raw else None,
+            postcopy=self.query_one("#opt-postcopy", Checkbox).value,
+            auto_converge=self.query_one("#opt-autoconverge", Checkbox).value,
+            compressed=self.query_one("#opt-compressed", Checkbox).value,
+            temporary=self.query_one("#opt-temporary", Checkbox).value,
+        )
+        options.validate()
+        return options
+
+    def action_migrate(self) -> None:
+        host = self._highlighted()
+        error = self.query_one("#migrate-error", Static)
+        report = self.reports.get(host) if host else None
+        if host is None:
+            return
+        if report is None:
+            error.update(Text(f"{host}: the pre-checks are still running", "yellow"))
+            return
+        if not report.ok:
+            error.update(Text(f"{host}: refused by the pre-checks (see above)", "bold red"))
+            return
+        try:
+            options = self._options()
+        except UsageError as exc:
+            error.update(Text(exc.message, "bold red"))
+            return
+        self.dismiss(MigrateChoice(host, options))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "go":
+            self.action_migrate()
+        else:
+            self.action_cancel()
+
+
+POLICY_WORDS = {"stalled": "stalled", "downtime": "max downtime raised", "postcopy": "post-copy", "abort": "aborting"}
+
+
+class MigrationScreen(ModalScreen[None]):
+    """The progress of one migration job: a bar that never runs backwards, the figures, and the log."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "abort", "Abort migration"),
+        Binding("escape", "close", "Hide (it goes on)"),
+    ]
+
+    def __init__(self, job_id: int, title: str, last: Step | None = None) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.heading = title
+        self.log_lines: list[Text] = []
+        self.ended: str | None = None
+        self._last = last
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="migration-box"):
+            yield Label(Text(self.heading, "bold"), id="migration-title")
+            yield ProgressBar(total=1.0, show_eta=False, id="migration-bar")
+            yield Static(id="migration-figures")
+            with VerticalScroll(id="migration-log"):
+                yield Static(id="migration-lines")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self._last is not None:
+            self.show_step(self._last)
+
+    def show_step(self, step: Step) -> None:
+        """A step of the job (called by the app for each JobProgressed of this job)."""
+        if not self.query("#migration-bar"):
+            return
+        data: Mapping[str, Any] = step.data
+        kind = data.get("type")
+        if step.fraction is not None:
+            self.query_one("#migration-bar", ProgressBar).update(progress=step.fraction)
+        if kind == "progress":
+            self.query_one("#migration-figures", Static).update(figures(data, step.text))
+        elif kind == "policy":
+            self._log(Text.assemble((f"stall policy: {POLICY_WORDS.get(str(data.get('kind')), '?')} ", "cyan"),
+                                    one_line(str(data.get("reason", "")))))  # fmt: skip
+        elif kind in ("forecast", "phase", "precheck"):
+            if kind != "precheck" or data.get("status") != "ok":
+                self._log(Text(one_line(step.text), "dim" if kind == "phase" else ""))
+
+    def show_end(self, ok: bool, message: str, result: object) -> None:
+        """The job ended: its outcome, and the figures of the result."""
+        self.ended = "done" if ok else "failed"
+        if not self.query("#migration-bar"):
+            return
+        summary = getattr(result, "to_json", None)
+        body = summary() if callable(summary) else {}
+        line = Text(one_line(message), "bold green" if ok else "bold red")
+        if body:
+            line.append(f"\ntotal {seconds(body.get('seconds'))} · downtime {ms(body.get('downtime_ms'))} · ")
+            line.append(f"{size(body.get('bytes_sent'))} sent · {body.get('iterations') or 0} passes")
+        if ok:
+            self.query_one("#migration-bar", ProgressBar).update(progress=1.0)
+        self._log(line)
+        self.refresh_bindings()
+
+    def _log(self, line: Text) -> None:
+        self.log_lines.append(line)
+        self.query_one("#migration-lines", Static).update(Text("\n").join(self.log_lines[-200:]))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.ended is None if action == "abort" else True
+
+    def action_abort(self) -> None:
+        if self.ended is None:
+            self.post_message(MigrationAbortRequested(self.job_id))
+            self._log(Text("abort requested: the source keeps running", "yellow"))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def figures(data: Mapping[str, Any], text: str) -> Text:
+    """The figures of a progress step, one line each kind."""
+    if data.get("phase") == "setup":
+        return Text(text, "dim")
+    out = Text()
+    out.append(f"pass {data.get('iteration') or 0}", "bold")
+    if data.get("postcopy"):
+        out.append("  post-copy", "cyan")
+    out.append(f"  {size(data.get('data_remaining'))} of {size(data.get('data_total'))} left")
+    out.append(f"  throughput {rate(data.get('throughput_bps'))}  dirty {rate(data.get('dirty_bps'))}")
+    eta = data.get("eta_s")
+    out.append(f"\nETA {seconds(eta) if eta is not None else 'unknown (not converging now)'}")
+    out.append(f"  expected downtime {ms(data.get('expected_downtime_ms'))} (max {ms(data.get('max_downtime_ms'))})")
+    if data.get("throttle_pct"):
+        out.append(f"  auto-converge throttle {data.get('throttle_pct')} %")
+    out.append(f"  elapsed {seconds(data.get('elapsed_s'))}")
+    return out
