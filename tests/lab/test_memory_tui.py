@@ -66,7 +66,7 @@ async def test_memory_screen_shows_plan_and_ksm_and_balloons_a_guest(lab: LabHan
                 )
 
             await _wait(pilot, linux_reports)
-            await pilot.press("m")
+            await pilot.press("M")
             await _wait(pilot, lambda: isinstance(app.screen, MemoryScreen))
             screen = app.screen
             assert isinstance(screen, MemoryScreen)
@@ -83,8 +83,14 @@ async def test_memory_screen_shows_plan_and_ksm_and_balloons_a_guest(lab: LabHan
             await pilot.press("b")
             await _wait(pilot, lambda: isinstance(app.screen, BalloonModal))
             await pilot.press(*"200MiB", "enter")
-            await _wait(pilot, lambda: any(isinstance(m, JobFinished) for m in seen))
-            done = next(m for m in seen if isinstance(m, JobFinished))
+
+            # The balloon's job, not another (the host's in-flight migration scan also ends in a JobFinished).
+            def balloon_done() -> JobFinished | None:
+                return next((m for m in seen if isinstance(m, JobFinished) and m.uuid == uuid), None)
+
+            await _wait(pilot, lambda: balloon_done() is not None)
+            done = balloon_done()
+            assert done is not None
             assert done.ok, done.message
             assert _actual(lab) == 200 * 1024
             # The screen follows the pollers' samples: the guest's row reaches 200 MiB too.

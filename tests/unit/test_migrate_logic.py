@@ -6,6 +6,10 @@ not recomputed with the code's own formulas.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
+
 import pytest
 
 from vmtui.drivers.xmlmigrate import read_migration_xml
@@ -13,6 +17,7 @@ from vmtui.errors import UsageError
 from vmtui.models import JobStats
 from vmtui.ops.migrate import MigrationOptions
 from vmtui.ops.migrate_forecast import forecast, live_estimate
+from vmtui.ops.migrate_history import orphaned
 from vmtui.ops.migrate_policy import StallPolicy
 
 MIB = 1048576
@@ -154,3 +159,19 @@ def test_migration_facts_of_a_domain_xml() -> None:
     assert facts.network_disks == ("vdb",)
     bare = read_migration_xml("<domain type='qemu'><name>x</name><cpu><topology sockets='1'/></cpu></domain>")
     assert bare.cpu_xml is None  # topology only: nothing a target could refuse
+
+
+def test_a_job_note_is_orphaned_once_its_vmtui_is_dead_a_zombie_or_its_pid_reused() -> None:
+    assert not orphaned({"pid": os.getpid(), "noted_at": time.time()})
+    # A killed worker whose parent died too is never reaped where PID 1 does not reap: a zombie is gone.
+    child = subprocess.Popen(["true"])
+    deadline = time.monotonic() + 10
+    while open(f"/proc/{child.pid}/stat").read().split(") ")[1][0] != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert orphaned({"pid": child.pid, "noted_at": time.time()})
+    child.wait()
+    assert orphaned({"pid": child.pid, "noted_at": time.time()})  # reaped: no such process
+    # A living process started after the note was written is not the vmtui that wrote it.
+    assert orphaned({"pid": os.getpid(), "noted_at": time.time() - 10 * 365 * 86400})
+    assert orphaned({"noted_at": time.time()})

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from vmtui.config import paths
 
 log = logging.getLogger("vmtui.ops.migrate")
@@ -106,14 +108,19 @@ def inflight(uuid: str | None = None) -> list[dict[str, Any]]:
 
 
 def orphaned(record: dict[str, Any]) -> bool:
-    """The vmtui that started this job is gone (its process no longer exists)."""
+    """The vmtui that started this job is gone: its process no longer exists, is a zombie that nobody
+    reaped (a killed worker's parent died too, and a container's PID 1 may never reap it), or the
+    pid now belongs to a process started after the note was written."""
     pid = record.get("pid")
     if not isinstance(pid, int):
         return True
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return True
+        noted_at = record.get("noted_at")
+        return isinstance(noted_at, (int, float)) and process.create_time() > noted_at + 1
+    except psutil.NoSuchProcess:
         return True
-    except PermissionError:
+    except psutil.AccessDenied:
         return False
-    return False
