@@ -122,21 +122,26 @@ def tour(*, as_json: JsonOpt = False) -> None:
     host = manager.lab_host(1)
     if not manager.is_running(host):
         raise UsageError("the lab is not up", hint="`vmtui lab up` first")
+    second = manager.lab_host(2)
+    target = second.uri if manager.is_running(second) else None
     began = time.monotonic()
     with _progress(as_json, quiet_with_json=False) as progress:
-        rows = lab_tour.run(host.uri, manager.lab_root() / "tour", progress=lambda step: progress(step.text))
+        rows = lab_tour.run(host.uri, manager.lab_root() / "tour", target_uri=target,
+                            progress=lambda step: progress(step.text))  # fmt: skip
     if as_json:
         emit_json({"rows": [r.to_json() for r in rows], "seconds": round(time.monotonic() - began, 1)})
         return
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title="The chapter, measured on this host", show_lines=True)
     for col in ("topic", "the chapter says", "measured here", "what it means here"):
         table.add_column(col, overflow="fold")
     for r in rows:
         measured = "\n".join(f"{k} {v}" for k, v in r.measured.items())
-        reading = r.reading + (f"\n[needs: {r.needs}]" if r.needs else "")
-        table.add_row(r.topic, r.chapter, measured, reading)
+        reading = r.reading + (f"\n(needs: {r.needs})" if r.needs else "")
+        # Text, never markup: the figures and readings hold brackets and host strings.
+        table.add_row(*(Text(cell) for cell in (r.topic, r.chapter, measured, reading)))
     _console().print(table)
 
 
