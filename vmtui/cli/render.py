@@ -185,7 +185,8 @@ def stats_tables(host: str, info: DomainInfo, m: DomainMetrics) -> Group:
         ),
     ]
     for key, value in rows:
-        head.add_row(key, value)
+        # Text, never markup: counter names come from the host.
+        head.add_row(key, value if isinstance(value, Text) else Text(value))
     vcpus = Table("vCPU", "CPU%", "STEAL%", "WAIT%", "EXITS/s", box=None, header_style="bold")
     for v in m.vcpus:
         vcpus.add_row(str(v.index), pct(v.cpu_pct), pct(v.steal_pct), pct(v.wait_pct), count(v.exits_per_s))
