@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -35,6 +36,16 @@ MARKUP_NAME = "[b]bold[reverse]r[link=x]y[@click=app.quit]z"
 
 
 IN_CI = bool(os.environ.get("CI"))
+
+
+def _interrupt_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A run stopped by SIGTERM (a CI timeout, `kill`) ends like Ctrl-C: pytest then runs every
+    fixture's teardown, so the guests and the lab it made are removed instead of left running."""
+    signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
 
 
 @pytest.hookimpl(hookwrapper=True)
