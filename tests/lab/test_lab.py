@@ -188,6 +188,26 @@ def test_changed_host_key_is_refused(lab: LabHandle, tmp_path: Path) -> None:
     connect(host.uri).close()
 
 
+def test_unknown_host_key_is_refused_never_accepted(lab: LabHandle) -> None:
+    """A host missing from known_hosts is refused as a changed one is (exit 5): vmtui never accepts a new key."""
+    host = lab.host("lab2")
+    original = lab.known_hosts.read_text()
+    kept = [line for line in original.splitlines() if not line.startswith(f"{host.address} ")]
+    assert len(kept) < len(original.splitlines()), "lab2 was not in known_hosts to begin with"
+    try:
+        lab.known_hosts.write_text("\n".join(kept) + "\n")
+        proc = lab.vmtui("list", "-H", "lab2", "--json")
+        assert proc.returncode == 5
+        (error,) = json.loads(proc.stdout)["errors"]  # list --json reports per host; exit 5 names the worst
+        assert (error["host"], error["code"]) == ("lab2", 5)
+        assert "SSH host key verification failed" in error["message"]
+        # Nothing was added behind the user's back.
+        assert host.address not in lab.known_hosts.read_text()
+    finally:
+        lab.known_hosts.write_text(original)
+    connect(host.uri).close()
+
+
 def _qemu_pid(ns: str, guest: str) -> int:
     for pid in netns.netns_pids(ns):
         try:

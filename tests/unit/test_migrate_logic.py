@@ -13,11 +13,12 @@ import time
 import pytest
 
 from vmtui.drivers.xmlmigrate import read_migration_xml
-from vmtui.errors import UsageError
-from vmtui.models import JobStats
-from vmtui.ops.migrate import MigrationOptions
+from vmtui.errors import OperationError, UsageError
+from vmtui.models import DomainPresence, JobStats
+from vmtui.ops.migrate import MigrationOptions, decide
 from vmtui.ops.migrate_forecast import forecast, live_estimate
 from vmtui.ops.migrate_history import orphaned
+from vmtui.ops.migrate_job import Facts, JobRun
 from vmtui.ops.migrate_policy import StallPolicy
 
 MIB = 1048576
@@ -175,3 +176,45 @@ def test_a_job_note_is_orphaned_once_its_vmtui_is_dead_a_zombie_or_its_pid_reuse
     # A living process started after the note was written is not the vmtui that wrote it.
     assert orphaned({"pid": os.getpid(), "noted_at": time.time() - 10 * 365 * 86400})
     assert orphaned({"noted_at": time.time()})
+
+
+# RELIABILITY #23: an ambiguous end (job type NONE, a call that returned or raised) is decided from where
+# the domain is afterwards, never from the call's return alone.
+UUID = "6f1e0c7a-0000-4000-8000-000000000001"
+RUNNING = DomainPresence(UUID, True, "running", "unpaused", persistent=True)
+ARRIVING = DomainPresence(UUID, True, "running", "migrated", persistent=False)
+ABSENT = DomainPresence(UUID, False)
+
+
+def _decide(source: DomainPresence | None, target: DomainPresence | None, **run: object) -> tuple[str, str, str | None]:
+    return decide(Facts(source, target, "source gone", "target gone"), JobRun(**run), "db1", "kvm1", "kvm2")  # type: ignore[arg-type]
+
+
+def test_a_call_that_returned_but_left_the_source_running_is_a_failure() -> None:
+    outcome, message, _ = _decide(RUNNING, ARRIVING)
+    assert outcome == "failed"
+    assert message == "migration of db1 failed: it keeps running on kvm1; kvm2 still holds its half (running)"
+
+
+def test_a_call_that_raised_after_the_switch_over_is_a_completion() -> None:
+    said = OperationError("connection reset by peer")
+    outcome, message, _ = _decide(ABSENT, ARRIVING, call_error=said)
+    assert (outcome, message) == ("completed", "db1 runs on kvm2")
+    # The source could not be asked either: the target's word decides, and the error is kept.
+    outcome, message, _ = _decide(None, ARRIVING, call_error=said)
+    assert outcome == "completed"
+    assert message == "db1 runs on kvm2; kvm1 could not be asked (libvirt: connection reset by peer)"
+
+
+def test_a_domain_on_neither_host_is_lost_and_nowhere_known_is_failed() -> None:
+    assert _decide(ABSENT, ABSENT)[0] == "lost"
+    outcome, message, _ = _decide(None, None)
+    assert outcome == "failed"
+    assert message == "db1: cannot tell where it runs: kvm1: source gone"
+
+
+def test_an_abort_the_user_asked_for_ends_cancelled_with_the_source_running() -> None:
+    assert _decide(RUNNING, ABSENT, cancel_requested=True)[:2] == (
+        "cancelled",
+        "migration of db1 aborted: it keeps running on kvm1",
+    )
