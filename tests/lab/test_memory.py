@@ -193,6 +193,14 @@ def test_ksm_merges_identical_guests_and_every_value_is_restored(lab: LabHandle)
         assert status["counters"]["pages_sharing"] > sharing_before
         assert status["saved_bytes"] == status["counters"]["pages_sharing"] * 4096
         assert status["ksmd_cpu_pct"] is not None
+        # RELIABILITY #16: merge_across_nodes cannot change while pages are merged (the kernel says EBUSY):
+        # refused first, with the way out, and nothing changed.
+        other = 1 - _ksm("merge_across_nodes")
+        busy = lab.vmtui("ksm", "tune", "--merge-across-nodes", str(other), "--host", "lab1")
+        assert busy.returncode == 1
+        assert "merge_across_nodes can change only while no page is merged" in busy.stderr
+        assert "vmtui ksm off --unmerge" in busy.stderr
+        assert _ksm_values() == {**saved, "run": "1", "pages_to_scan": "2000", "sleep_millisecs": "10"}
         vms = {v["name"]: v for v in status["vms"]}
         assert vms[LINUX]["merging_pages"] > 0
         assert vms[twin.name]["merging_pages"] > 0
