@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import secrets
 
 import pytest
 from fixtures_lab import LabHandle
+
+from vmtui.drivers import connect
+from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
 
 pytestmark = pytest.mark.lab
 
@@ -66,6 +70,28 @@ def test_unknown_domain_on_a_fleet_names_every_host(lab: LabHandle) -> None:
     assert proc.returncode == 3
     message = json.loads(proc.stdout)["error"]["message"]
     assert all(name in message for name in lab.names)
+
+
+def test_a_name_on_two_hosts_is_refused_until_one_is_picked(lab: LabHandle) -> None:
+    """RELIABILITY #28: an action never guesses which of two same-named domains is meant."""
+    name = f"vmtui-test-twin-{secrets.token_hex(3)}"
+    spec = GuestSpec(name, memory_mib=64, domain_type="qemu", nic_model=None, role="test")
+    conns = [connect(lab.uris[host]) for host in ("lab1", "lab2")]
+    try:
+        for conn in conns:
+            conn.define_xml(build_guest_xml(spec))
+        proc = lab.vmtui("start", name, "--json")
+        assert proc.returncode == 2
+        error = json.loads(proc.stdout)["error"]
+        assert error["message"] == f"domain {name!r} exists on lab1, lab2"
+        assert [c.domain(name).state for c in conns] == ["shut-off", "shut-off"]  # nothing was started
+        picked = lab.vmtui("start", name, "-H", "lab2", "--json")
+        assert picked.returncode == 0, picked.stderr
+        assert [c.domain(name).state for c in conns] == ["shut-off", "running"]
+    finally:
+        for conn in conns:
+            conn.destroy_and_undefine(name)
+            conn.close()
 
 
 def test_top_json_streams_every_host(lab: LabHandle) -> None:
