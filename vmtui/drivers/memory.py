@@ -163,8 +163,9 @@ class MemoryMixin(ConnectionCore):
         QEMU reads it at start (`mem-merge=off`): a running guest keeps its pages mergeable until its
         next boot. The devices are compared before and after: the change must not touch them.
         """
-        self.require_writable("KSM opt-out")
-        with mapped(self.uri, f"KSM opt-out of {ident!r}"):
+        what = "KSM opt-out" if opt_out else "KSM opt-in"
+        self.require_writable(what)
+        with mapped(self.uri, f"{what} of {ident!r}"):
             dom = self.lookup(ident)
             if not dom.isPersistent():
                 raise OperationError(f"{dom.name()} is transient: it has no definition to keep the opt-out in")

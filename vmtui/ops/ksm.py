@@ -323,7 +323,7 @@ class OptOut:
 
 def set_opt_out(conn: KsmHost, host: str, ident: str, *, opt_out: bool) -> OptOut:
     """`<nosharepages/>` in the guest's definition (Proxmox's "Allow KSM" off); read by QEMU at start."""
-    conn.require_writable("KSM opt-out")
+    conn.require_writable("KSM opt-out" if opt_out else "KSM opt-in")
     changed = conn.set_nosharepages(ident, opt_out=opt_out)
     name = next((d.name for d in conn.list_domains() if ident in (d.name, d.uuid)), ident)
     what = "excluded from" if opt_out else "allowed in"
