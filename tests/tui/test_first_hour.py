@@ -6,7 +6,9 @@ Real libvirt: guests on the local libvirtd, and a private libvirtd (test driver)
 from __future__ import annotations
 
 import contextlib
+import html
 import os
+import re
 import signal
 import threading
 import time
@@ -160,3 +162,36 @@ def _state_virsh(name: str) -> str:
 
     out = subprocess.run(["virsh", "-c", SYSTEM_URI, "domstate", name], capture_output=True, text=True, check=True)
     return out.stdout.strip()
+
+
+def _screen_text(app: VmtuiApp) -> str:
+    """What the terminal shows, as plain text (the SVG screenshot without its tags)."""
+    svg = app.export_screenshot()
+    return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
+
+
+@pytest.mark.parametrize(
+    ("keys", "screen"),
+    [
+        (["enter"], "DomainScreen"),
+        (["X"], "XmlScreen"),
+        (["v"], "DevicesScreen"),
+        (["M"], "MemoryScreen"),
+    ],
+)
+async def test_every_screen_shows_a_markup_name_as_typed(
+    markup_guest: tuple[str, str], keys: list[str], screen: str
+) -> None:
+    """The full screens added after the first hour show the name literally (a full screen hides the table, so
+    the name on screen is the screen's own)."""
+    name, dom = markup_guest
+    app = VmtuiApp([HostEntry("local", SYSTEM_URI)], interval=0.5)
+    async with app.run_test(size=(220, 50)) as pilot:
+        await wait_for(pilot, lambda: _state(app, dom) == "running")
+        await pilot.press("slash", *"vmtui-tui", "enter")
+        table = app.host_screen.query_one(DomainTable)
+        table.move_cursor(table.visible_uuids.index(dom))
+        await pilot.press(*keys)
+        await wait_for(pilot, lambda: type(app.screen).__name__ == screen)
+        await wait_for(pilot, lambda: MARKUP in _screen_text(app), within=30)
+        assert app.is_running
