@@ -54,6 +54,7 @@ from vmtui.screens.help import HelpModal
 from vmtui.screens.host import HostScreen
 from vmtui.screens.memory import KsmHistory, MemoryScreen
 from vmtui.screens.migrate import MigrateChoice, MigrateModal, MigrationScreen
+from vmtui.widgets.domain_table import DomainTable
 
 log = logging.getLogger("vmtui.app")
 
@@ -98,6 +99,8 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
         self._backoff = backoff
         self.fleet = Fleet([(e.name, e.read_only) for e in entries], interval=interval, clock=clock)
         self.pollers: dict[str, HostPoller] = {}
+        self._focus: frozenset[str] | None = None
+        """The table's rows on screen (DomainTable.FocusChanged); None until it says: poll everything."""
         self.jobs = JobRunner(self)
         self._after: dict[int, After] = {}
         """Job ID -> what to do on the loop when it ends (the tools' follow-ups)."""
@@ -141,6 +144,7 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
 
         poller = HostPoller(entry, report, connector=self.connector, backoff_first=first, backoff_max=cap)
         self.pollers[entry.name] = poller
+        poller.set_focus(self._focus)
         poller.start()
 
     def on_unmount(self) -> None:
@@ -307,6 +311,13 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
         if isinstance(screen, (HostScreen, DomainScreen)):
             return screen.selected_uuid()
         return self.host_screen.selected_uuid()
+
+    def on_domain_table_focus_changed(self, message: DomainTable.FocusChanged) -> None:
+        # The table's rows on screen: each poller samples those every tick and the rest every
+        # SLOW_ROUND-th (the frozenset is immutable, so handing one object to every thread is safe).
+        self._focus = message.uuids
+        for poller in self.pollers.values():
+            poller.set_focus(message.uuids)
 
     def on_domain_open_requested(self, message: DomainOpenRequested) -> None:
         if self.fleet.find(message.uuid) is None:

@@ -83,7 +83,7 @@ class HostScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header(icon="▣")
         yield HostsPane(id="hosts")
-        yield DomainTable(id="domains")
+        yield DomainTable(clock=self.clock, id="domains")
         yield Input(placeholder="regex on name, state:running, host:NAME (Enter keeps, Esc clears)", id="filter")
         yield Footer(compact=True)
 
@@ -106,8 +106,9 @@ class HostScreen(Screen[None]):
 
     def update_rows(self, host: str) -> None:
         rows = self.fleet.rows(host) if host in self.fleet.hosts else []
+        aged = self.fleet.aged(host)
         for table in self.query(DomainTable):
-            table.update_host(host, rows)
+            table.update_host(host, rows, aged=aged)
 
     def selected_uuid(self) -> str | None:
         tables = self.query(DomainTable)
