@@ -106,10 +106,8 @@ class HostMixin(ConnectionCore):
                 records = self._conn.domainListGetStats(handles, STATS_GROUPS, 0) if handles else []
             mono, wall = time.monotonic(), time.time()
             # The stats dicts are fresh from libvirt and ours alone: wrap them read-only, no copy.
-            domains = tuple(
-                DomainStats(uuid=dom.UUIDString(), name=dom.name(), raw=MappingProxyType(stats))
-                for dom, stats in records
-            )
+            stats_of, proxy = DomainStats, MappingProxyType  # 1000 records per call: no lookups per record
+            domains = tuple([stats_of(dom.UUIDString(), dom.name(), proxy(stats)) for dom, stats in records])
             if only is None:
                 self._domain_objects = {d.uuid: dom for d, (dom, _stats) in zip(domains, records, strict=True)}
             cpu = self.node_stats("cpu", self._conn.getCPUStats, libvirt.VIR_NODE_CPU_STATS_ALL_CPUS)

@@ -46,10 +46,12 @@ class Collector:
         self.domains_version = 0
         """Counts changes of `domains`: the poller hands out the same read-only copy until it moves."""
         self._prev: HostSample | None = None
-        self._last: dict[str, tuple[DomainStats, float, float]] = {}
-        """Per UUID: its newest stats, with time.monotonic() and time.time() of the call that returned them.
-        Rates are the counters' change over the time between one domain's own two samples."""
+        self._last: dict[str, tuple[DomainStats, float]] = {}
+        """Per UUID: its newest stats and time.monotonic() of the call that returned them. Rates are the
+        counters' change over the time between one domain's own two samples."""
         self._metrics: dict[str, DomainMetrics] = {}
+        self._walls: dict[str, float] = {}
+        """Per UUID: time.time() of its newest sample (what an aged row says)."""
         self._static: dict[str, DomainMetrics] = {}
         """Metrics of domains whose counters did not move in their last interval (shut-off, idle test
         domains): while they stay put, the same object is handed out again instead of recomputed."""
@@ -81,8 +83,6 @@ class Collector:
                 only = None  # most of the host is wanted: one call for all costs less than the bookkeeping
         self._round += 1
         sample = self.conn.sample(self.host) if only is None else self.conn.sample(self.host, only=only)
-        if any(d.uuid not in self.domains for d in sample.domains):
-            self.refresh_domains()
         domains, aged = self._update(sample, partial=only is not None)
         tick = Tick(sample=sample, host=host_metrics(self._prev, sample), domains=domains, aged=aged)
         self._prev = sample
@@ -90,32 +90,44 @@ class Collector:
 
     def _update(self, sample: HostSample, *, partial: bool) -> tuple[Mapping[str, DomainMetrics], Mapping[str, float]]:
         now_mono, now_wall = sample.monotonic, sample.wall
-        static = self._static
-        fresh: dict[str, DomainMetrics] = {}
+        last, static, known, host_cpus = self._last, self._static, self.domains, self.info.cpus
+        # A focused round starts from every domain's newest metrics and replaces those it sampled
+        # (copies in C: a round that samples 40 domains of 1000 does not visit the other 960).
+        metrics = dict(self._metrics) if partial else {}
+        walls = dict(self._walls) if partial else {}
+        unknown = False
         for d in sample.domains:
-            last = self._last.get(d.uuid)
-            p = last[0] if last is not None else None
-            elapsed = now_mono - last[1] if last is not None else 0.0
+            uuid = d.uuid
+            before = last.get(uuid)
+            p = before[0] if before is not None else None
+            elapsed = now_mono - before[1] if before is not None else 0.0
             unchanged = p is not None and p.raw == d.raw
-            m = static.get(d.uuid) if unchanged else None
+            m = static.get(uuid) if unchanged else None
             if m is None:
-                m = domain_metrics(p, d, elapsed, host_cpus=self.info.cpus)
+                m = domain_metrics(p, d, elapsed, host_cpus=host_cpus)
             if unchanged:
-                static[d.uuid] = m
+                static[uuid] = m
             else:
-                static.pop(d.uuid, None)
-            fresh[d.uuid] = m
-            self._last[d.uuid] = (d, now_mono, now_wall)
-        aged: dict[str, float] = {}
-        if partial:
-            # Outside the focus: the metrics of each domain's own last sample, marked with its time.
-            for uuid, m in self._metrics.items():
-                if uuid not in fresh and uuid in self.domains:
-                    fresh[uuid] = m
-                    aged[uuid] = self._last[uuid][2]
-        for uuid in [u for u in self._last if u not in fresh]:
-            # Gone: missing from a full sample, or dropped from the facts after an event.
-            del self._last[uuid]
+                static.pop(uuid, None)
+            metrics[uuid] = m
+            walls[uuid] = now_wall
+            last[uuid] = (d, now_mono)
+            unknown = unknown or uuid not in known
+        if unknown:
+            self.refresh_domains()
+        # Gone: missing from a full round, or (carried by a focused one) dropped from the facts after an event.
+        gone = metrics.keys() - self.domains.keys() if partial else last.keys() - metrics.keys()
+        for uuid in gone:
+            metrics.pop(uuid, None)
+            walls.pop(uuid, None)
+            last.pop(uuid, None)
             static.pop(uuid, None)
-        self._metrics = fresh  # never changed again: a new dict every round
-        return MappingProxyType(fresh), MappingProxyType(aged)
+        self._metrics, self._walls = metrics, walls  # never changed again: new dicts every round
+        aged: Mapping[str, float] = MappingProxyType({})
+        if partial:
+            # Outside the focus: each keeps the metrics of its own last sample, marked with that time.
+            older = dict(walls)
+            for d in sample.domains:
+                older.pop(d.uuid, None)
+            aged = MappingProxyType(older)
+        return MappingProxyType(metrics), aged

@@ -161,7 +161,7 @@ class DomainTable(ScrollView, can_focus=True):
             self._aged[host] = aged
             top = int(self.scroll_y)
             # Repainted only if a row on screen changed marking (rows on screen are sampled every tick).
-            if any((u in aged) != (u in was) for u in self._order[top : top + self.size.height]):
+            if any((u in aged) != (u in was) for u in self._order[top : top + self.size.height - 1]):
                 self.refresh()
         if rows is self._host_rows.get(host):
             return  # the very list of last time (Fleet.rows hands it out again when nothing changed)
