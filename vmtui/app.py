@@ -160,6 +160,7 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
             job.cancel.set()
 
     def _tick(self) -> None:
+        self._apply_focus()  # cheap: compares frozensets, and only a domain screen makes a new one
         for poller in self.pollers.values():
             poller.schedule_update()
         self._ticks += 1
@@ -328,8 +329,17 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
         # The table's rows on screen: each poller samples those every tick and the rest every
         # SLOW_ROUND-th (the frozenset is immutable, so handing one object to every thread is safe).
         self._focus = message.uuids
+        self._apply_focus()
+
+    def _apply_focus(self) -> None:
+        """The table's focus, plus the domain a domain or devices screen shows (it may be off the table)."""
+        focus = self._focus
+        screen = self.screen
+        if focus is not None and isinstance(screen, (DomainScreen, DevicesScreen)) and screen.uuid not in focus:
+            focus = focus | {screen.uuid}
         for poller in self.pollers.values():
-            poller.set_focus(message.uuids)
+            if poller.focus != focus:
+                poller.set_focus(focus)
 
     def on_domain_open_requested(self, message: DomainOpenRequested) -> None:
         if self.fleet.find(message.uuid) is None:

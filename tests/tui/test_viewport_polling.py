@@ -13,8 +13,10 @@ from textual.pilot import Pilot
 
 from tests.tui.conftest import wait_for
 from vmtui.app import VmtuiApp
+from vmtui.messages import DomainOpenRequested
 from vmtui.models import HostEntry
 from vmtui.monitor.collector import SLOW_ROUND
+from vmtui.screens.domain import DomainScreen
 from vmtui.widgets.domain_table import DomainTable
 
 pytestmark = pytest.mark.timeout(120)
@@ -79,3 +81,20 @@ async def test_rows_off_screen_are_polled_in_the_slow_round_and_marked_until_the
             await one_tick(pilot, app)
             rounds += 1
             assert rounds < SLOW_ROUND
+
+
+async def test_a_domain_opened_off_the_table_is_polled_every_tick(tmp_path: Path) -> None:
+    uri = node_file(tmp_path / "node.xml")
+    app = VmtuiApp([HostEntry("h", uri)], interval=3600)
+    async with app.run_test(size=(160, 30)) as pilot:
+        table = app.host_screen.query_one(DomainTable)
+        await wait_for(pilot, lambda: len(table.visible_uuids) == DOMAINS)
+        poller = app.pollers["h"]
+        await wait_for(pilot, lambda: poller.focus is not None and poller.focus == table.focus_uuids)
+        last = table.visible_uuids[-1]
+        assert last not in (poller.focus or ())
+        app.post_message(DomainOpenRequested(last))  # as the command palette does
+        await wait_for(pilot, lambda: isinstance(app.screen, DomainScreen))
+        app._tick()  # the app's 1 s timer (not running here)
+        assert last in (poller.focus or ())
+        await wait_for(pilot, lambda: last not in app.fleet.aged("h") and poller.samples > 1)
