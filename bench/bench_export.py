@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,8 +86,8 @@ class StubHost(ReplayHost):
     def __enter__(self) -> StubHost:
         return self
 
-    def sample(self, host: str | None = None) -> HostSample:
-        return self._conn.sample(host)
+    def sample(self, host: str | None = None, *, only: Collection[str] | None = None) -> HostSample:
+        return self._conn.sample(host, only=only)
 
 
 def stub_entries(hosts: int) -> list[HostEntry]:

@@ -8,7 +8,12 @@ polling at 1 Hz. We sample the process's CPU time and RSS with psutil over the m
 
 - `line`: vmtui as shipped (Line-API DomainTable: pre-formatted lines, changed rows only);
 - `datatable`: the naive approach in the same run: Textual's DataTable, `update_cell` on every
-  row and column at every tick (add_row for new UUIDs).
+  row and column at every tick (add_row for new UUIDs);
+- `baseline` (with `--baseline DIR`): `line` as another tree of vmtui has it (PYTHONPATH=DIR, for
+  example a `git archive` of main), so before and after are measured in one run.
+
+Each app runs the vmtui of this file's tree (PYTHONPATH is set to it), whatever the venv installed.
+`--variants` picks the contenders (default `line,datatable`; the naive table costs ~50 % of a core).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import time
 import uuid as uuidlib
 from pathlib import Path
 
-GOAL_CPU_PCT = 2.0
+GOAL_CPU_PCT = 1.0
 GOAL_RSS_MB = 120.0
 
 
@@ -113,13 +118,20 @@ def tmux(*args: str) -> str:
     return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
 
 
-def measure(variant: str, uri: str, seconds: float, warmup: float) -> dict[str, float]:
+REPO = Path(__file__).resolve().parent.parent
+
+
+def measure(variant: str, uri: str, seconds: float, warmup: float, tree: Path = REPO) -> dict[str, float]:
     import psutil
 
     session = f"vmtui-bench-{variant}-{uuidlib.uuid4().hex[:4]}"
     home = tempfile.mkdtemp(prefix="vmtui-bench-home-")
     script = Path(__file__).resolve()
-    command = f"env -u COLUMNS -u LINES VMTUI_HOME={home} {sys.executable} {script} --run {variant} --uri '{uri}'"
+    run = "line" if variant == "baseline" else variant
+    command = (
+        f"env -u COLUMNS -u LINES VMTUI_HOME={home} PYTHONPATH={tree} {sys.executable} {script}"
+        f" --run {run} --uri '{uri}'"
+    )
     tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", command)
     try:
         tmux("resize-window", "-t", session, "-x", "200", "-y", "50")
@@ -151,6 +163,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--domains", type=int, default=1000)
+    parser.add_argument("--variants", default="line,datatable", help="line, datatable (baseline: see --baseline)")
+    parser.add_argument("--baseline", type=Path, help="another vmtui tree, measured as `baseline` in the same run")
     parser.add_argument("--run", choices=("line", "datatable"), help=argparse.SUPPRESS)
     parser.add_argument("--uri", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -162,17 +176,26 @@ def main() -> None:
         xml = workdir / "host.xml"
         write_host_xml(xml, args.domains)
         uri = f"test+unix://{xml}"
-        results = {v: measure(v, uri, args.seconds, args.warmup) for v in ("line", "datatable")}
+        variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+        if args.baseline:
+            variants.insert(0, "baseline")
+        results = {
+            v: measure(v, uri, args.seconds, args.warmup, args.baseline.resolve() if v == "baseline" else REPO)
+            for v in variants
+        }
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"{args.domains} domains, 1 Hz, 200x50 tmux terminal, {args.seconds:.0f} s measured per variant")
     for name, r in results.items():
         print(f"  {name:9s}  CPU {r['cpu_pct']:5.2f} % of a core   peak RSS {r['rss_mb']:6.1f} MB")
-    line, naive = results["line"], results["datatable"]
-    print(
-        f"  ratio datatable/line: CPU {naive['cpu_pct'] / max(line['cpu_pct'], 0.01):.1f}x, "
-        f"RSS {naive['rss_mb'] / max(line['rss_mb'], 0.01):.2f}x"
-    )
+    line = results["line"]
+    for other in ("datatable", "baseline"):
+        if other in results:
+            r = results[other]
+            print(
+                f"  ratio {other}/line: CPU {r['cpu_pct'] / max(line['cpu_pct'], 0.01):.2f}x, "
+                f"RSS {r['rss_mb'] / max(line['rss_mb'], 0.01):.2f}x"
+            )
     ok = line["cpu_pct"] <= GOAL_CPU_PCT and line["rss_mb"] <= GOAL_RSS_MB
     print(f"  goal (<= {GOAL_CPU_PCT} % CPU, <= {GOAL_RSS_MB:.0f} MB): {'met' if ok else 'NOT met'}")
 

@@ -1,11 +1,18 @@
-"""Part 3 of bench_collector: start-up of `vmtui list --json` against `virsh list`."""
+"""Part 3 of bench_collector: start-up of `vmtui list --json` against `virsh list`.
+
+Also runs alone: `PYTHONPATH=$PWD .venv/bin/python bench/startup.py [--runs 15] [--baseline DIR]`, where
+`--baseline DIR` adds the same command with PYTHONPATH=DIR (another tree of vmtui, for example a `git archive`
+of main): before and after in one run. The vmtui executable runs whatever `vmtui` its PYTHONPATH finds first.
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -47,7 +54,7 @@ def time_command(name: str, cmd: Sequence[str], runs: int, env: dict[str, str] |
     return StartupResult(name, statistics.median(times), (min(times), max(times)), statistics.median(cpu))
 
 
-def bench_startup(runs: int, vmtui: str, virsh: str) -> list[StartupResult]:
+def bench_startup(runs: int, vmtui: str, virsh: str, baseline: str | None = None) -> list[StartupResult]:
     python = str(Path(vmtui).with_name("python"))
     pycache = tempfile.mkdtemp(prefix="vmtui-bench-pyc-")
     try:
@@ -67,6 +74,9 @@ def bench_startup(runs: int, vmtui: str, virsh: str) -> list[StartupResult]:
             results.append(
                 time_command("python -c 'import vmtui.cli'", [python, "-c", "import vmtui.cli"], runs, cached)
             )
+            if baseline:
+                base = {**cached, "PYTHONPATH": str(Path(baseline).resolve())}
+                results.append(time_command("vmtui list --json (baseline tree)", vm_cmd, runs, base))
         return results
     finally:
         shutil.rmtree(pycache, ignore_errors=True)
@@ -88,4 +98,29 @@ def print_startup(results: Sequence[StartupResult]) -> None:
         f"  vmtui list --json / virsh list: {vm:.2f}x median, {best:.2f}x best-of-runs"
         f" ({verdict(vm, STARTUP_GOAL)} <= {STARTUP_GOAL}x); own CPU {cpu:.2f}x"
     )
+    base = next((r for r in results if r.name.endswith("(baseline tree)")), None)
+    if base is not None:
+        print(
+            f"  baseline tree / virsh list: {base.median / virsh:.2f}x median,"
+            f" {base.spread[0] / results[0].spread[0]:.2f}x best-of-runs;"
+            f" this tree / baseline: {results[1].median / base.median:.2f}x median,"
+            f" own CPU {results[1].cpu / base.cpu:.2f}x"
+        )
     print("  (on a busy host virsh's wall time waits on libvirtd too; best-of-runs and own CPU are steadier)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="vmtui list --json against virsh list, start-up")
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--vmtui", default=str(Path(sys.executable).with_name("vmtui")), help="the vmtui executable")
+    parser.add_argument("--virsh", default="virsh")
+    parser.add_argument("--baseline", help="another vmtui tree to time in the same run (PYTHONPATH=DIR)")
+    args = parser.parse_args(argv)
+    load = os.getloadavg()[0]
+    print(f"host: {os.cpu_count()} CPUs, load average {load:.2f}")
+    print_startup(bench_startup(args.runs, args.vmtui, args.virsh, args.baseline))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

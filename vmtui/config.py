@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import platformdirs
 
 from vmtui.drivers.uri import validate_uri
 from vmtui.errors import NotFoundError, UsageError
@@ -51,6 +47,8 @@ def paths() -> Paths:
         if base.exists() and not base.is_dir():
             raise ConfigError(f"VMTUI_HOME={home} is not a directory", hint="point it at a directory (made if missing)")
         return Paths(config=base / "config", state=base / "state", cache=base / "cache")
+    import platformdirs  # here, not at the top: start-up pays for what each command uses
+
     return Paths(
         config=Path(platformdirs.user_config_dir(APP)),
         state=Path(platformdirs.user_state_dir(APP)),
@@ -91,6 +89,8 @@ class HostStore:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{self.path} is not UTF-8 text (a TOML file is expected)") from exc
+        import tomllib
+
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -130,6 +130,8 @@ class HostStore:
         body = {"hosts": {e.name: {"uri": e.uri, "read_only": e.read_only} for e in entries}}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Write-then-rename so a crash never leaves a truncated hosts file behind.
+        import tempfile
+
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".hosts.", suffix=".toml")
         try:
             with os.fdopen(fd, "wb") as fh:

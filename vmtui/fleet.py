@@ -100,12 +100,25 @@ class HostView:
     def recorded(self) -> bool:
         return self.info is not None and self.info.source == "recording"
 
+    _active: tuple[Mapping[str, DomainInfo], int, int] | None = field(default=None, repr=False, compare=False)
+    """`domains` (by identity), its active guests and their max memory: read per tick, changed on events."""
+
+    def _active_facts(self) -> tuple[int, int]:
+        known = self._active
+        if known is None or known[0] is not self.domains:
+            active = [d for d in self.domains.values() if d.state in ACTIVE_STATES]
+            known = self._active = (self.domains, len(active), sum(d.max_memory_kib for d in active))
+        return known[1], known[2]
+
+    def active_count(self) -> int:
+        """Guests running (or paused, ...) as their XML facts say."""
+        return self._active_facts()[0]
+
     def overcommit(self) -> float | None:
         """Sum of running guests' max memory over host memory (above 1.0 relies on ballooning/KSM/swap)."""
         if self.info is None or not self.info.memory_kib:
             return None
-        total = sum(d.max_memory_kib for d in self.domains.values() if d.state in ACTIVE_STATES)
-        return total / self.info.memory_kib
+        return self._active_facts()[1] / self.info.memory_kib
 
 
 class Fleet:
@@ -137,6 +150,10 @@ class Fleet:
         # still) costs nothing to redraw.
         self._last_point: dict[str, tuple[DomainMetrics, HistoryPoint]] = {}
         self._last_row: dict[str, tuple[object, ...]] = {}
+        self._host_rows: dict[str, tuple[tuple[object, ...], list[DomainRow]]] = {}
+        """Per host, what its last rows were built from and the list itself: a tick that changed none of
+        it (an idle host, or a round that sampled only rows whose counters stood still) returns the same
+        list, which the table recognises without looking at a row."""
 
     # ----- hosts ---------------------------------------------------------------------------------
 
@@ -147,6 +164,7 @@ class Fleet:
     def remove_host(self, name: str) -> None:
         """Forget a host and the history of its domains (unless another host holds them now)."""
         view = self.hosts.pop(name, None)
+        self._host_rows.pop(name, None)
         if view is not None:
             self._forget(set(view.domains) | set(view.tick.domains if view.tick else ()))
 
@@ -185,7 +203,10 @@ class Fleet:
 
     def _forget(self, uuids: set[str]) -> None:
         """Drop the history and caches of these domains, except those a host holds now (migrated ones)."""
+        if not uuids:
+            return
         held = {u for v in self.hosts.values() for u in v.domains}
+        self._host_rows.clear()
         for uuid in uuids - held:
             self.history.pop(uuid, None)
             self._last_point.pop(uuid, None)
@@ -194,16 +215,24 @@ class Fleet:
 
     def sampled(self, name: str, tick: Tick, domains: Mapping[str, DomainInfo]) -> None:
         view = self.host(name)
-        before = set(view.domains) | set(view.tick.domains if view.tick else ())
+        old_tick, old_domains = view.tick, view.domains
         view.tick, view.domains = tick, domains
         view.status = "connected"
         view.down_since = view.retry_at = None
         view.reason = ""
         wall = tick.sample.wall
+        aged = tick.aged
         for uuid, (_state, at) in list(self._events.items()):
-            if uuid in domains and wall >= at:
-                del self._events[uuid]  # this sample was taken after the event: it says the truth now
-        for uuid, m in tick.domains.items():
+            if uuid in domains and aged.get(uuid, wall) >= at:
+                del self._events[uuid]  # this domain's sample was taken after the event: it says the truth now
+        metrics = tick.domains
+        # A focused round sampled only some domains (the rest are aged: no new point): visit just those.
+        fresh = (
+            metrics.items()
+            if not aged
+            else [(d.uuid, metrics[d.uuid]) for d in tick.sample.domains if d.uuid in metrics]
+        )
+        for uuid, m in fresh:
             if m.elapsed_s <= 0:
                 continue  # the first sample of a domain has no rates yet
             hist = self.history.get(uuid)
@@ -219,7 +248,9 @@ class Fleet:
                 self._last_point[uuid] = (m, point)
             hist.append(point)
         # Only this host's vanished domains lose their history: other hosts' samples arrive separately.
-        self._forget(before - set(domains) - set(tick.domains))
+        if old_domains is not domains or old_tick is None or old_tick.domains.keys() != metrics.keys():
+            before = set(old_domains) | set(old_tick.domains if old_tick else ())
+            self._forget(before - set(domains) - set(metrics))
 
     def domain_event(self, uuid: str, event: str, wall: float) -> bool:
         """Note what a lifecycle event implies; False when the event changes no state."""
@@ -295,11 +326,21 @@ class Fleet:
             why = f"it is {state}"
         return why
 
+    def aged(self, name: str) -> Mapping[str, float]:
+        """Domains of this host not sampled in its last round (off screen), with their sample's time.time()."""
+        view = self.hosts.get(name)
+        return view.tick.aged if view is not None and view.tick is not None else MappingProxyType({})
+
     def rows(self, name: str) -> list[DomainRow]:
         """The table rows of one host, marked stale while the host is down or silent."""
         view = self.host(name)
         stale = self.stale_since(view)
         metrics = view.tick.domains if view.tick else {}
+        # Compared with ==, which is identity first, in C: the pollers reuse unchanged objects.
+        key = (view.domains, metrics, stale, dict(self.pending), dict(self.migrating), dict(self._events))
+        known = self._host_rows.get(name)
+        if known is not None and known[0] == key:
+            return known[1]
         out = []
         for uuid in set(view.domains) | set(metrics):
             move = self.migrating.get(uuid)
@@ -308,7 +349,12 @@ class Fleet:
             target = move[1] if move is not None else None
             info = view.domains.get(uuid)
             m = metrics.get(uuid)
-            state = self.pending.get(uuid) or self.state_of(uuid)
+            state = self.pending.get(uuid)
+            if state is None:
+                if move is None and uuid not in self._events:
+                    state = m.state if m is not None else (info.state if info else "?")  # state_of, inlined
+                else:
+                    state = self.state_of(uuid)
             cached = self._last_row.get(uuid)
             # Identity, not equality, for the metrics and facts: comparing them field by field costs more.
             if (
@@ -343,6 +389,7 @@ class Fleet:
             )
             self._last_row[uuid] = (m, info, stale, state, row)
             out.append(row)
+        self._host_rows[name] = (key, out)
         return out
 
 

@@ -44,3 +44,16 @@ def test_refresh_one_domain_rereads_it_and_drops_it_when_gone() -> None:
         conn.destroy_and_undefine(uuid)
         collector.refresh_domain(uuid)
         assert uuid not in collector.domains
+
+
+def test_a_partial_sample_asks_libvirt_about_the_named_domains_only() -> None:
+    with connect("test:///default") as conn:
+        collector = Collector(conn, "t")
+        (uuid,) = collector.domains
+        assert [d.uuid for d in conn.sample("t").domains] == [uuid]
+        assert [d.uuid for d in conn.sample("t", only=[uuid]).domains] == [uuid]  # domainListGetStats
+        assert conn.sample("t", only=[]).domains == ()
+        collector.tick(frozenset())
+        tick = collector.tick(frozenset())  # nothing on screen: the domain keeps its figure, marked old
+        assert set(tick.aged) == {uuid}
+        assert tick.domains[uuid].state == "running"

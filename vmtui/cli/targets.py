@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from vmtui.config import resolve_targets
+from vmtui.drivers import open_host
 from vmtui.drivers.base import Hypervisor as Connection
 from vmtui.errors import VmtuiError
 from vmtui.models import HostEntry
-from vmtui.monitor.poller import open_host as open_entry
 
 log = logging.getLogger("vmtui.cli")
 T = TypeVar("T")
@@ -22,6 +22,14 @@ T = TypeVar("T")
 __all__ = [
     "resolve_targets", "open_entry", "open_all", "on_each_host", "connections", "label", "find_domain", "domain_host"
 ]  # fmt: skip
+
+
+def open_entry(entry: HostEntry) -> Connection:
+    """Open a saved or ad-hoc host (an empty URI means libvirt's default), as the pollers do.
+
+    Not `vmtui.monitor.poller.open_host` itself: the monitor (collector, metrics) is not needed to list.
+    """
+    return open_host(entry.uri or None, read_only=entry.read_only)
 
 
 @dataclass(frozen=True, slots=True)

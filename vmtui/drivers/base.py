@@ -7,7 +7,7 @@ one they hold. Calls block; errors are `vmtui.errors.VmtuiError`s.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 from vmtui.models import (
@@ -67,8 +67,12 @@ class Hypervisor(Protocol):
 
     def domain_xml(self, ident: str, *, inactive: bool = False) -> str: ...
 
-    def sample(self, host: str | None = None) -> HostSample:
-        """One bulk sample of every domain; EndOfRecordingError when a finite source has no more."""
+    def sample(self, host: str | None = None, *, only: Collection[str] | None = None) -> HostSample:
+        """One bulk sample of every domain; EndOfRecordingError when a finite source has no more.
+
+        `only`: a hint that just these UUIDs are wanted now; a source may return more (a recording
+        returns whole samples), never a figure older than the sample's own time.
+        """
 
     def lifecycle(self, ident: str, action: str) -> DomainInfo: ...
 

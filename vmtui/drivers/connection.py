@@ -221,6 +221,8 @@ class ConnectionCore:
         self._callback_ids: list[int] = []
         self._unsupported: set[str] = set()
         """Calls this host answered with 'not supported': not asked again on every tick."""
+        self._domain_objects: dict[str, libvirt.virDomain] = {}
+        """UUID -> libvirt's handle, from the last full sample: what a partial sample asks about."""
         if not self.uri.startswith("test:"):
             try:
                 # Dead peers are noticed within interval*(count+1) s instead of at the next TCP timeout.
@@ -265,6 +267,7 @@ class ConnectionCore:
             except libvirt.libvirtError:
                 pass
         self._callback_ids.clear()
+        self._domain_objects = {}  # each handle holds a reference on the connection: let it really close
         try:
             self._conn.unregisterCloseCallback()
         except libvirt.libvirtError:

@@ -11,7 +11,7 @@ No libvirt here.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, fields, replace
 from functools import lru_cache
 from pathlib import Path
@@ -222,7 +222,8 @@ class ReplayHost:
     def domain_xml(self, ident: str, *, inactive: bool = False) -> str:
         raise NotFoundError(f"{ident}: a recording holds no domain XML")
 
-    def sample(self, host: str | None = None) -> HostSample:
+    def sample(self, host: str | None = None, *, only: Collection[str] | None = None) -> HostSample:
+        # A recording's samples are whole (and each must be seen): `only` is not applied.
         if self._next >= len(self._samples):
             raise EndOfRecordingError(f"recording of {self.host} ended after {len(self._samples)} samples")
         sample = self._samples[self._next]

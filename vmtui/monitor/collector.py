@@ -12,8 +12,11 @@ from types import MappingProxyType
 
 from vmtui.drivers.base import Hypervisor
 from vmtui.errors import NotFoundError
-from vmtui.metrics import DomainMetrics, HostMetrics, domain_metrics, host_metrics, sample_metrics
-from vmtui.models import DomainInfo, HostInfo, HostSample
+from vmtui.metrics import DomainMetrics, HostMetrics, domain_metrics, host_metrics
+from vmtui.models import DomainInfo, DomainStats, HostInfo, HostSample
+
+SLOW_ROUND = 5
+"""With a focus, every SLOW_ROUND-th tick samples every domain; the others sample only the focus."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,28 +24,43 @@ class Tick:
     """One collection round of one host: the raw sample and what was derived from it."""
 
     sample: HostSample
+    """What this round's calls returned: every domain, or on a focused round only the focus."""
     host: HostMetrics
     domains: Mapping[str, DomainMetrics] = field(default_factory=lambda: MappingProxyType({}))
     """Keyed by UUID; read-only, since ticks cross from the poller thread to the UI."""
+    aged: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    """Domains not sampled this round (outside the focus), with the time.time() of the sample their
+    metrics come from: shown as such, never as this round's figures. Empty on a full round."""
 
 
 class Collector:
-    """The previous sample of one host and the metrics of each new one."""
+    """The newest sample of each domain of one host, and the metrics of each new one."""
 
-    def __init__(self, conn: Hypervisor, host: str) -> None:
+    def __init__(self, conn: Hypervisor, host: str, *, slow_round: int = SLOW_ROUND) -> None:
         self.conn = conn
         self.host = host
         self.finite = conn.finite
+        self.slow_round = slow_round
         self.info: HostInfo = conn.host_info()
         self.domains: dict[str, DomainInfo] = {d.uuid: d for d in conn.list_domains()}
+        self.domains_version = 0
+        """Counts changes of `domains`: the poller hands out the same read-only copy until it moves."""
         self._prev: HostSample | None = None
+        self._last: dict[str, tuple[DomainStats, float]] = {}
+        """Per UUID: its newest stats and time.monotonic() of the call that returned them. Rates are the
+        counters' change over the time between one domain's own two samples."""
+        self._metrics: dict[str, DomainMetrics] = {}
+        self._walls: dict[str, float] = {}
+        """Per UUID: time.time() of its newest sample (what an aged row says)."""
         self._static: dict[str, DomainMetrics] = {}
-        """Metrics of domains whose counters did not move in the last interval (shut-off, idle test
+        """Metrics of domains whose counters did not move in their last interval (shut-off, idle test
         domains): while they stay put, the same object is handed out again instead of recomputed."""
+        self._round = 0
 
     def refresh_domains(self) -> None:
         """Re-read every domain's XML facts (after lifecycle events, or when unknown UUIDs appear)."""
         self.domains = {d.uuid: d for d in self.conn.list_domains()}
+        self.domains_version += 1
 
     def refresh_domain(self, uuid: str) -> None:
         """Re-read one domain's XML facts; a domain that is gone (undefined, migrated away) is dropped."""
@@ -50,31 +68,66 @@ class Collector:
             self.domains[uuid] = self.conn.domain(uuid)
         except NotFoundError:
             self.domains.pop(uuid, None)
+        self.domains_version += 1
 
-    def tick(self) -> Tick:
-        sample = self.conn.sample(self.host)
-        if any(d.uuid not in self.domains for d in sample.domains):
-            self.refresh_domains()
-        tick = Tick(sample=sample, host=host_metrics(self._prev, sample), domains=self._metrics(sample))
+    def tick(self, focus: frozenset[str] | None = None, *, full: bool = False) -> Tick:
+        """Sample the host: every domain, or with a `focus` (UUIDs) only those, but all every slow round.
+
+        `focus` None (top, record, export: no viewport) samples everything every time; `full` forces a
+        full round (after lifecycle events). A recording is always played whole.
+        """
+        only = None
+        if focus is not None and not full and not self.finite and self._round % self.slow_round and self._last:
+            only = [u for u in focus if u in self._last]
+            if len(only) * 2 > len(self._last):
+                only = None  # most of the host is wanted: one call for all costs less than the bookkeeping
+        self._round += 1
+        sample = self.conn.sample(self.host) if only is None else self.conn.sample(self.host, only=only)
+        domains, aged = self._update(sample, partial=only is not None)
+        tick = Tick(sample=sample, host=host_metrics(self._prev, sample), domains=domains, aged=aged)
         self._prev = sample
         return tick
 
-    def _metrics(self, sample: HostSample) -> Mapping[str, DomainMetrics]:
-        prev = self._prev
-        if prev is None:
-            return MappingProxyType(sample_metrics(None, sample, host_cpus=self.info.cpus))
-        elapsed = sample.monotonic - prev.monotonic
-        before = {d.uuid: d for d in prev.domains}
-        out: dict[str, DomainMetrics] = {}
-        static: dict[str, DomainMetrics] = {}
+    def _update(self, sample: HostSample, *, partial: bool) -> tuple[Mapping[str, DomainMetrics], Mapping[str, float]]:
+        now_mono, now_wall = sample.monotonic, sample.wall
+        last, static, known, host_cpus = self._last, self._static, self.domains, self.info.cpus
+        # A focused round starts from every domain's newest metrics and replaces those it sampled
+        # (copies in C: a round that samples 40 domains of 1000 does not visit the other 960).
+        metrics = dict(self._metrics) if partial else {}
+        walls = dict(self._walls) if partial else {}
+        unknown = False
         for d in sample.domains:
-            p = before.get(d.uuid)
+            uuid = d.uuid
+            before = last.get(uuid)
+            p = before[0] if before is not None else None
+            elapsed = now_mono - before[1] if before is not None else 0.0
             unchanged = p is not None and p.raw == d.raw
-            m = self._static.get(d.uuid) if unchanged else None
+            m = static.get(uuid) if unchanged else None
             if m is None:
-                m = domain_metrics(p, d, elapsed, host_cpus=self.info.cpus)
+                m = domain_metrics(p, d, elapsed, host_cpus=host_cpus)
             if unchanged:
-                static[d.uuid] = m
-            out[d.uuid] = m
-        self._static = static
-        return MappingProxyType(out)
+                static[uuid] = m
+            else:
+                static.pop(uuid, None)
+            metrics[uuid] = m
+            walls[uuid] = now_wall
+            last[uuid] = (d, now_mono)
+            unknown = unknown or uuid not in known
+        if unknown:
+            self.refresh_domains()
+        # Gone: missing from a full round, or (carried by a focused one) dropped from the facts after an event.
+        gone = metrics.keys() - self.domains.keys() if partial else last.keys() - metrics.keys()
+        for uuid in gone:
+            metrics.pop(uuid, None)
+            walls.pop(uuid, None)
+            last.pop(uuid, None)
+            static.pop(uuid, None)
+        self._metrics, self._walls = metrics, walls  # never changed again: new dicts every round
+        aged: Mapping[str, float] = MappingProxyType({})
+        if partial:
+            # Outside the focus: each keeps the metrics of its own last sample, marked with that time.
+            older = dict(walls)
+            for d in sample.domains:
+                older.pop(d.uuid, None)
+            aged = MappingProxyType(older)
+        return MappingProxyType(metrics), aged

@@ -10,6 +10,8 @@ Threading contract (reviewers enforce it):
 3. Ticks coalesce: whoever drives the poller only sets an Event (`schedule_update`), so a slow or
    hung host stalls its own poller and nothing else; missed ticks merge into one.
 4. Each HostPoller owns its connection and Collector (neither is shared between threads).
+5. What other threads tell a poller is immutable and swapped whole (`set_focus`'s frozenset), or
+   guarded by a lock (`request_refresh`).
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 from vmtui.drivers import open_host as open_source
 from vmtui.drivers.base import Hypervisor
 from vmtui.errors import EndOfRecordingError, VmtuiError
-from vmtui.models import HostEntry
+from vmtui.models import DomainInfo, HostEntry
 from vmtui.monitor.collector import Collector
 from vmtui.monitor.events import (
     DomainChanged,
@@ -81,7 +83,11 @@ class HostPoller(threading.Thread):
         self._refresh_all = False
         self._refresh_uuids: set[str] = set()
         """Domains whose XML facts to re-read before the next sample (filled by the event thread)."""
+        self._focus: frozenset[str] | None = None
+        """UUIDs wanted every tick (the TUI's visible rows); None: every domain every tick."""
         self._conn: Hypervisor | None = None
+        self._domains: tuple[Collector, int, Mapping[str, DomainInfo]] | None = None
+        """The collector, its domains_version and the read-only copy of its domain facts sent last."""
         self._collector: Collector | None = None
         self._ever_connected = False
         self.samples = 0
@@ -91,6 +97,18 @@ class HostPoller(threading.Thread):
     def schedule_update(self) -> None:
         """Ask for one poll; several requests before the poller wakes merge into one."""
         self._wake.set()
+
+    def set_focus(self, uuids: frozenset[str] | None) -> None:
+        """Sample only these domains on most ticks, the others every `SLOW_ROUND`-th; None: all, always.
+
+        The TUI sets the rows on screen (and each sort key's leaders). A frozenset is immutable and
+        the assignment atomic, so the poller thread reads it without a lock; the next tick uses it.
+        """
+        self._focus = uuids
+
+    @property
+    def focus(self) -> frozenset[str] | None:
+        return self._focus
 
     def request_refresh(self, uuid: str | None = None) -> None:
         """Re-read one domain's XML facts (or every domain's, with None) and poll now.
@@ -203,7 +221,8 @@ class HostPoller(threading.Thread):
                 collector.refresh_domains()
             for uuid in uuids:
                 collector.refresh_domain(uuid)
-            tick = collector.tick()
+            # After an event, every domain: a started or vanished domain shows at once, off screen or not.
+            tick = collector.tick(self._focus, full=refresh_all or bool(uuids))
         except EndOfRecordingError:
             return SourceEnded(self.entry.name, self.samples)
         except VmtuiError as exc:
@@ -215,7 +234,11 @@ class HostPoller(threading.Thread):
             log.exception("poll of %s failed", self.entry.name)
             return None
         self.samples += 1
-        domains = MappingProxyType(dict(collector.domains))
+        sent = self._domains
+        if sent is None or sent[0] is not collector or sent[1] != collector.domains_version:
+            # A copy only when the facts changed: the same object tells the UI nothing moved.
+            sent = self._domains = (collector, collector.domains_version, MappingProxyType(dict(collector.domains)))
+        domains = sent[2]
         self._emit(HostSampled(self.entry.name, tick, domains, lossless=collector.finite))
         return None
 
@@ -226,6 +249,7 @@ class HostPoller(threading.Thread):
 
     def _drop_connection(self) -> None:
         conn, self._conn, self._collector = self._conn, None, None
+        self._domains = None
         if conn is not None:
             try:
                 conn.close()

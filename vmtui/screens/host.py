@@ -79,11 +79,16 @@ class HostScreen(Screen[None]):
         super().__init__()
         self.fleet = fleet
         self.clock = clock
+        # Kept from compose: a CSS query per sample (three of them) cost more than the sample's own work.
+        self._pane: HostsPane | None = None
+        self._table: DomainTable | None = None
 
     def compose(self) -> ComposeResult:
         yield Header(icon="▣")
-        yield HostsPane(id="hosts")
-        yield DomainTable(id="domains")
+        self._pane = HostsPane(id="hosts")
+        self._table = DomainTable(clock=self.clock, id="domains")
+        yield self._pane
+        yield self._table
         yield Input(placeholder="regex on name, state:running, host:NAME (Enter keeps, Esc clears)", id="filter")
         yield Footer(compact=True)
 
@@ -101,17 +106,20 @@ class HostScreen(Screen[None]):
     def show_hosts(self) -> None:
         # Samples can arrive before compose and after the children are gone while the app closes
         # (pollers post until the app unmounts): then there is no widget and nothing to do.
-        for pane in self.query(HostsPane):
+        pane = self._pane
+        if pane is not None and pane.is_attached:
             pane.show(self.fleet, self.clock())
 
     def update_rows(self, host: str) -> None:
         rows = self.fleet.rows(host) if host in self.fleet.hosts else []
-        for table in self.query(DomainTable):
-            table.update_host(host, rows)
+        aged = self.fleet.aged(host)
+        table = self._table
+        if table is not None and table.is_attached:
+            table.update_host(host, rows, aged=aged)
 
     def selected_uuid(self) -> str | None:
-        tables = self.query(DomainTable)
-        return tables.first().cursor_uuid if tables else None
+        table = self._table
+        return table.cursor_uuid if table is not None and table.is_attached else None
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

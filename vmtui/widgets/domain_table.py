@@ -7,7 +7,10 @@ only rows whose data changed, and `render_line` turns the visible lines into sin
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from types import MappingProxyType
 from typing import ClassVar
 
 from rich.cells import cell_len
@@ -51,6 +54,9 @@ def format_row(row: DomainRow, columns: tuple[Column, ...] = COLUMNS) -> str:
     return " ".join(fit(cells[col.key], col) for col in columns)
 
 
+NO_AGED: Mapping[str, float] = MappingProxyType({})
+
+
 class DomainTable(ScrollView, can_focus=True):
     """Domains of every host, keyed by UUID, sortable by any column, filterable."""
 
@@ -90,6 +96,16 @@ class DomainTable(ScrollView, can_focus=True):
             super().__init__()
             self.uuid = uuid
 
+    class FocusChanged(Message):
+        """The rows the poller should sample every tick changed (scroll, resize, sort, filter, data).
+
+        `uuids` is immutable: the app hands the same object to every poller thread as is.
+        """
+
+        def __init__(self, uuids: frozenset[str]) -> None:
+            super().__init__()
+            self.uuids = uuids
+
     class Highlighted(Message):
         """The cursor moved to another domain (screens refresh which action keys apply)."""
 
@@ -97,8 +113,22 @@ class DomainTable(ScrollView, can_focus=True):
             super().__init__()
             self.uuid = uuid
 
-    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        name: str | None = None,
+        id: str | None = None,  # noqa: A002
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
+        self.clock = clock
+        self._host_rows: dict[str, Iterable[DomainRow]] = {}
+        """Per host, the rows last given (identity only: an unchanged host costs no loop)."""
+        self._aged: dict[str, Mapping[str, float]] = {}
+        """Per host, its rows not sampled in the host's last round, with their sample's time.time()."""
+        self.focus_uuids: frozenset[str] | None = None
+        """The rows on screen and the sort's leaders, as last posted in FocusChanged."""
         self._rows: dict[str, DomainRow] = {}
         self._lines: dict[str, str] = {}
         """Pre-formatted line per UUID: only rows whose DomainRow changed are re-formatted."""
@@ -120,8 +150,22 @@ class DomainTable(ScrollView, can_focus=True):
 
     # ----- data ---------------------------------------------------------------------------------
 
-    def update_host(self, host: str, rows: Iterable[DomainRow]) -> None:
-        """Replace `host`'s rows: changed rows are re-formatted, vanished ones removed; one refresh."""
+    def update_host(self, host: str, rows: Iterable[DomainRow], *, aged: Mapping[str, float] = NO_AGED) -> None:
+        """Replace `host`'s rows: changed rows are re-formatted, vanished ones removed; one refresh.
+
+        `aged`: rows whose figures come from an earlier round than the host's last (off screen when it
+        was polled): drawn dimmed, with their age, until a round samples them again.
+        """
+        was = self._aged.get(host, NO_AGED)
+        if aged is not was:
+            self._aged[host] = aged
+            top = int(self.scroll_y)
+            # Repainted only if a row on screen changed marking (rows on screen are sampled every tick).
+            if any((u in aged) != (u in was) for u in self._order[top : top + self.size.height - 1]):
+                self.refresh()
+        if rows is self._host_rows.get(host):
+            return  # the very list of last time (Fleet.rows hands it out again when nothing changed)
+        self._host_rows[host] = rows
         seen: set[str] = set()
         changed = 0
         for row in rows:
@@ -188,6 +232,23 @@ class DomainTable(ScrollView, can_focus=True):
             self._set_cursor(self._order[0] if self._order else None)
         self.virtual_size = Size(cell_len(self._header), len(self._order) + 1)
         self.refresh()
+        self._update_focus()
+
+    def _update_focus(self) -> None:
+        """Tell the app (and so the pollers) which rows are on screen, and the sort's leaders."""
+        body = max(1, self.size.height - 1)
+        top = int(self.scroll_y)
+        # The rows shown, and the first page of the current sort (where `home` goes): a sort by CPU%
+        # shows its leaders fresh, and a row scrolled into view is sampled on the next tick.
+        uuids = frozenset(self._order[top : top + body]) | frozenset(self._order[:body])
+        if uuids != self.focus_uuids:
+            self.focus_uuids = uuids
+            self.post_message(self.FocusChanged(uuids))
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if round(old_value) != round(new_value):
+            self._update_focus()
 
     def _update_header(self) -> None:
         arrow = "▼" if self.sort_reverse else "▲"
@@ -211,6 +272,7 @@ class DomainTable(ScrollView, can_focus=True):
 
     def on_resize(self, _event: events.Resize) -> None:
         self._relayout()
+        self._update_focus()
 
     def action_toggle_wide(self) -> None:
         self.wide = not self.wide
@@ -235,12 +297,19 @@ class DomainTable(ScrollView, can_focus=True):
         if index >= len(self._order):
             return Strip.blank(width, base)
         uuid = self._order[index]
+        row = self._rows[uuid]
         style: Style = base
-        if self._rows[uuid].stale_since is not None:
+        line = self._lines[uuid]
+        sampled = self._aged.get(row.host, NO_AGED).get(uuid)
+        if row.stale_since is not None or sampled is not None:
             style += self.get_component_rich_style("domain-table--stale")
+        if sampled is not None and row.stale_since is None:
+            # Off screen when its host was last polled: its figures are older than the rest. Said so,
+            # until the next tick samples it (a visible row is in the focus).
+            age = max(1, round(self.clock() - sampled))
+            line = format_row(replace(row, state=f"{row.state} {age}s old"), self.columns)
         if uuid == self._cursor_uuid:
             style += self.get_component_rich_style("domain-table--cursor")
-        line = self._lines[uuid]
         return Strip([Segment(line, style)]).crop_extend(scroll_x, scroll_x + width, style)
 
     # ----- interaction --------------------------------------------------------------------------

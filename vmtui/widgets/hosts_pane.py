@@ -6,7 +6,6 @@ from rich.text import Text
 from textual.widgets import Static
 
 from vmtui.fleet import Fleet, HostView
-from vmtui.models import ACTIVE_STATES
 from vmtui.present import clock, host_label, one_line, printable, size_kib
 
 TDP_TEXT = {True: ("on", "green"), False: ("off (shadow paging)", "bold red"), None: ("unknown", "dim")}
@@ -61,7 +60,7 @@ def host_line(view: HostView, now: float, age: float | None = None) -> Text:
     ratio = view.overcommit()
     if ratio is not None:
         line.append(f"  overcommit {ratio:.2f}x", "bold yellow" if ratio > 1 else "")
-    running = sum(1 for d in view.domains.values() if d.state in ACTIVE_STATES)
+    running = view.active_count()
     line.append(f"  {len(view.domains)} domains ({running} active)", "dim")
     line.append("  KVM ")
     line.append("yes" if info.kvm_usable else "no", "green" if info.kvm_usable else "bold red")
