@@ -10,6 +10,7 @@ also when a test fails. `virsh` is the independent witness the tests compare wit
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import shutil
 import subprocess
@@ -66,10 +67,11 @@ class Lab:
 
 
 def free_subnet() -> str:
-    """A 10.X.<lab id> /24 nothing on this machine has an address in (X from 211 up)."""
+    """A 10.X.<lab id> /24 nothing on this machine has an address in (X from 211 to 250, in random order:
+    two test runs sharing the machine's libvirtd would otherwise both pick the first free one)."""
     lab = int(os.environ.get("VMTUI_LAB_ID", "0") or 0) % 256
     used = subprocess.run(["ip", "-o", "-4", "addr"], capture_output=True, text=True, check=True).stdout
-    for second in range(211, 251):
+    for second in random.sample(range(211, 251), 40):
         if f" 10.{second}.{lab}." not in used:
             return f"10.{second}.{lab}"
     raise AssertionError("no free 10.x subnet for the test network")
