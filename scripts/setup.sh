@@ -56,6 +56,11 @@ else
   say "no /dev/kvm: guests will run under TCG (software emulation)"
 fi
 
+# libvirt 9.0 writes the MAC list of a network without DHCP (vmtui's test networks, the lab's) into this
+# directory when a guest's NIC joins it, but creates the directory only when it starts dnsmasq, which
+# such a network never does: without it, starting that guest fails with "Failed to create file".
+install -d -m 755 /var/lib/libvirt/dnsmasq
+
 # No systemd here: start the daemons ourselves when they are not running. Zombies of killed daemons
 # (PID 1 may reap them late) do not count: only live run states (running, sleeping, disk wait).
 alive() { pgrep -x -r R,S,D "$1" >/dev/null; }
