@@ -67,6 +67,7 @@ def test_the_file_is_made_with_its_directories_and_written_through_a_temporary_b
     # A rename within one directory is atomic; across file systems it would not even work.
     assert Path(src).parent == path.parent
     assert Path(src).name.startswith(".hosts.")
+    assert Path(src).name.endswith(".toml")  # a leftover after a crash says what it is
     assert dst == str(path)
     assert os.listdir(path.parent) == ["hosts.toml"]
     assert path.read_text() == '[hosts.a]\nuri = "qemu:///system"\nread_only = false\n'

@@ -43,7 +43,7 @@ METRICS = DomainMetrics(
     vcpus=(VcpuMetrics(0, 70.0, 8.0, 0.0, 4000.0), VcpuMetrics(1, 67.5, 4.0, 0.0, 2000.0)),
     exits_per_s=6000.0, exits_by_reason={"io": 3000.0, "mmio": 2500.0, "halt": 100.0, "other": 400.0},
     insn_emulation_per_s=12.0, mmu_per_s={"mmu_shadow_zapped": 60.0}, major_faults_per_s=75.0,
-    balloon_current_kib=524288, balloon_max_kib=1048576,
+    balloon_current_kib=786432, balloon_max_kib=1048576,
     disks=(
         DiskMetrics("vda", 1.0, 1.0, 1.0, 1.0, 25.0, 3.0),
         DiskMetrics("vdb", 1.0, 1.0, 1.0, 1.0, None, None),
@@ -70,7 +70,7 @@ EVERY_FINDING = [
             "Windows needs the virtio-win drivers)"},
     # MEDIUM, by weight: 75 faults/s, 60 zaps/s, 25 ms, 12.5 %, 6 %.
     {"key": "guest-swapping", "severity": "medium", "title": "The guest pages from disk (75 major faults/s)",
-     "evidence": ["balloon 512 MiB of 1024 MiB"],
+     "evidence": ["balloon 768 MiB of 1024 MiB"],
      "fix": "inflate less: raise the balloon target (vmtui balloon) or give the VM more memory"},
     {"key": "no-tdp", "severity": "medium",
      "title": "No EPT/NPT: guest page tables are shadowed by the host (memory overhead)",
@@ -140,6 +140,9 @@ def test_without_exit_counters_emulated_devices_are_medium_and_say_why() -> None
     only_io = replace(METRICS, exits_by_reason={"io": 12.0})
     assert _one("nic-emulated:vnet0", m=only_io).evidence[1] == "IO exits 12/s, MMIO exits 0.0/s (whole VM)"
     assert _one("nic-emulated:vnet0", m=only_io).weight == 12.0
+    only_mmio = replace(METRICS, exits_by_reason={"mmio": 7.0})
+    assert _one("nic-emulated:vnet0", m=only_mmio).evidence[1] == "IO exits 0.0/s, MMIO exits 7.0/s (whole VM)"
+    assert _one("nic-emulated:vnet0", m=only_mmio).weight == 7.0
 
 
 def test_a_nic_without_mac_is_named_by_its_device_and_a_floppy_keeps_its_bus() -> None:
@@ -250,6 +253,7 @@ def test_software_emulation_on_the_three_kinds_of_host() -> None:
     ]  # fmt: skip
     assert _one("accelerator-tcg", info=TCG, m=m).weight == 60.0
     no_kvm = _one("accelerator-tcg", info=TCG, m=m, host=replace(HOST, kvm_usable=False, kvm_module="kvm_pvm"))
+    assert no_kvm.weight == 60.0
     assert no_kvm.to_json() == {
         "key": "accelerator-tcg", "severity": "high",
         "title": "Software emulation (TCG): this host offers no usable KVM",
@@ -280,3 +284,9 @@ def test_software_emulation_on_the_three_kinds_of_host() -> None:
 
 def test_fmt() -> None:
     assert (fmt(None), fmt(None, " %"), fmt(3.14159, " %"), fmt(12345.0, "/s")) == ("n/a", "n/a", "3.1 %", "12345/s")
+    assert fmt(2.0) == "2.0"
+
+
+def test_paravirtual_devices_listed_first_do_not_hide_the_emulated_ones() -> None:
+    info = replace(INFO, devices=(Device("nic", "vnet1", "virtio", PV), Device("video", "video", "vga", EMU)))
+    assert {k for k in _keys(info=info) if "emulated" in k} == {"video-emulated:video"}

@@ -90,3 +90,12 @@ def test_a_recording_has_no_saved_state() -> None:
     rec = ReplayHost(entry.uri)
     name = rec.list_domains()[0].name
     assert has_saved_state(rec, name) is False
+
+
+def test_a_transient_domain_is_refused_a_managed_save_before_any_call(host: Connection) -> None:
+    xml = "<domain type='test'><name>passing</name><memory>65536</memory><os><type>hvm</type></os></domain>"
+    host._conn.createXML(xml, 0)  # running, never defined
+    with pytest.raises(OperationError) as raised:
+        run(host, "passing", "save")
+    assert raised.value.message == "save passing: it is transient (save needs a defined domain)"
+    assert host.domain("passing").state == "running"

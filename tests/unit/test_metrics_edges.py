@@ -39,6 +39,23 @@ def test_host_cpu_is_kernel_plus_user_over_everything_and_memory_as_free_counts_
     assert host_metrics(_host(0.0, {}, {}), e).cpu_pct is None
 
 
+def test_host_cpu_counters_missing_on_one_side_count_as_zero_and_the_result_stays_a_percentage() -> None:
+    before = _host(0.0, {"kernel": 0, "user": 100, "idle": 1000, "iowait": 0}, {})
+    after = _host(1.0, {"user": 300, "idle": 1200}, {})
+    # busy: (0 - 0) + (300 - 100) = 200; all: 200 + (1200 - 1000) + (0 - 0) = 400 -> 50 %
+    assert host_metrics(before, after).cpu_pct == 50.0
+    grew = _host(1.0, {"kernel": 100, "user": 100, "idle": 1100}, {})
+    fresh = _host(0.0, {"idle": 1000}, {})
+    # busy: kernel 100 and user 100 new (0 before); all: 200 + 100 idle = 300 -> 66.7 %
+    assert host_metrics(fresh, grew).cpu_pct == pytest.approx(200 / 300 * 100)
+    # idle went back (a counter glitch): 200 busy over 100 in all would be 200 %; shown as 100
+    glitch = _host(1.0, {"kernel": 100, "user": 100, "idle": 900}, {})
+    assert host_metrics(fresh, glitch).cpu_pct == 100.0
+    # One nanosecond of kernel time is a figure too (100 %), not "nothing moved".
+    tiny = _host(1.0, {"kernel": 1, "idle": 1000}, {})
+    assert host_metrics(fresh, tiny).cpu_pct == 100.0
+
+
 def _stats(**raw: StatValue) -> DomainStats:
     return DomainStats("u", "d", MappingProxyType({"state.state": 1, **raw}))
 
@@ -158,3 +175,25 @@ def test_gauges_of_a_first_sample_and_of_a_domain_new_in_the_second() -> None:
     assert ms["o"].major_faults_per_s == pytest.approx(6 / 2.5)  # +6 faults over 2.5 s
     first = sample_metrics(None, s1, host_cpus=2)["o"]
     assert (first.elapsed_s, first.major_faults_per_s, first.balloon_current_kib) == (0.0, None, 1024)
+
+
+def test_a_named_nic_keeps_its_name_and_a_user_mode_nic_without_counters_is_left_out() -> None:
+    raw: dict[str, StatValue] = {"net.count": 3, "net.0.name": "vnet7", "net.0.rx.bytes": 5, "net.1.name": "user0",
+                                 "net.2.rx.bytes": 1}  # fmt: skip
+    m = domain_metrics(None, _stats(**raw), 1.0, host_cpus=1)
+    assert [n.name for n in m.nets] == ["vnet7", "net2"]
+
+
+def test_an_idle_guest_shows_figures_below_one_percent_and_a_wait_over_the_interval_is_capped() -> None:
+    a = _stats(**{"vcpu.current": 2, "cpu.time": 0, "vcpu.0.time": 0, "vcpu.0.delay": 0, "vcpu.0.wait": 0})
+    b = _stats(**{"vcpu.current": 2, "cpu.time": 5_000_000, "vcpu.0.time": 4_000_000, "vcpu.0.delay": 3_000_000,
+                  "vcpu.0.wait": 1_500_000_000})  # fmt: skip
+    m = domain_metrics(a, b, 1.0, host_cpus=4)
+    # 5 ms of CPU in 1 s: 0.5 % of a core, 0.125 % of 4 host CPUs, 0.25 % of 2 vCPUs; vcpu0 ran 4 ms, waited 3 ms
+    assert (m.cpu_pct, m.cpu_host_pct, m.cpu_guest_pct) == (0.5, 0.125, 0.25)
+    assert (m.vcpus[0].cpu_pct, m.vcpus[0].steal_pct) == (0.4, 0.3)
+    assert m.vcpus[0].wait_pct == 100.0  # 1.5 s of IO wait in 1 s: at most the whole interval
+    # On a 1-CPU host the domain cannot use more than that one CPU.
+    c = _stats(**{"vcpu.current": 2, "cpu.time": 1_500_000_000})
+    one_cpu = domain_metrics(_stats(**{"vcpu.current": 2, "cpu.time": 0}), c, 1.0, host_cpus=1)
+    assert (one_cpu.cpu_pct, one_cpu.cpu_host_pct) == (100.0, 100.0)

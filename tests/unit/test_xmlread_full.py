@@ -237,3 +237,37 @@ def test_capabilities_without_huge_pages_or_cells() -> None:
         "</capabilities>"
     )
     assert (no_counts.hugepages_total, no_counts.cells) == (0, 1)
+
+
+def test_elements_without_their_attributes_get_the_documented_defaults() -> None:
+    xml = """<domain><os><type>hvm</type></os><devices>
+      <disk><target/></disk>
+      <disk device='cdrom'><source/><target dev='sdz' bus='scsi'/></disk>
+      <controller type='scsi' model='lsilogic'/>
+      <interface><mac/><source/><vlan><tag/></vlan></interface>
+      <hostdev/>
+      <hostdev type='usb'><source><address domain='0x0000' bus='0x01' slot='0x02' function='0x0'/></source></hostdev>
+      <rng/>
+      <video><model/></video>
+      <memballoon/>
+      <memballoon model='xen'/>
+    </devices></domain>"""
+    info = read_domain_xml(xml)
+    assert info.machine == ""
+    assert info.devices == (
+        # No bus, no device=, no dev=: a disk of an unknown bus, neither emulated nor paravirtual.
+        Device("disk", "disk", "unknown", OTHER, "disk", bus="", flavor="disk"),
+        # No controller= in an <address>: controller 0, the one without index= (index 0).
+        Device("disk", "sdz", "scsi (lsilogic)", EMU, "cdrom", bus="scsi", flavor="cdrom"),
+        Device("controller", "scsi0", "lsilogic", EMU),
+        Device("nic", "nic", "default", EMU, "type=", flavor=""),
+        Device("hostdev", "hostdev", "", PT, "host device passthrough"),
+        # A USB device's <address> is a bus/device pair, never read as a PCI address.
+        Device("hostdev", "usb", "usb", PT, "host device passthrough", flavor="usb"),
+        Device("rng", "rng", "", OTHER),
+        Device("balloon", "balloon", "xen", OTHER),
+    )
+    caps = read_capabilities(
+        "<capabilities><host><cpu><pages unit='KiB'/><pages size='4'/></cpu></host></capabilities>"
+    )
+    assert (caps.page_size_kib, caps.hugepage_size_kib) == (4, None)
