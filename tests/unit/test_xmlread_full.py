@@ -271,3 +271,20 @@ def test_elements_without_their_attributes_get_the_documented_defaults() -> None
         "<capabilities><host><cpu><pages unit='KiB'/><pages size='4'/></cpu></host></capabilities>"
     )
     assert (caps.page_size_kib, caps.hugepage_size_kib) == (4, None)
+
+
+def test_xml_with_an_encoding_declaration_parses_from_text_too() -> None:
+    # `virsh dumpxml > f.xml` output edited by hand, or a host that sends the declaration.
+    text = "<?xml version='1.0' encoding='UTF-8'?>\n<domain type='kvm'><name>d\u00e9j\u00e0</name></domain>"
+    assert read_domain_xml(text).name == "d\u00e9j\u00e0"
+
+
+def test_a_scsi_disk_on_an_undeclared_controller_and_a_balloon_turned_off() -> None:
+    xml = """<domain><devices>
+      <disk device='disk'><target dev='sdq' bus='scsi'/><address type='drive' controller='5'/></disk>
+      <memballoon model='none'/>
+    </devices></domain>"""
+    info = read_domain_xml(xml)
+    # QEMU's default controller model (an emulated chip) when the XML names no model for it.
+    assert info.devices == (Device("disk", "sdq", "scsi (default)", EMU, "disk", bus="scsi", flavor="disk"),)
+    assert info.balloon_model == "none"  # said by the explainer; not a device
