@@ -33,7 +33,7 @@ unit: setup
 	$(BIN)/pytest tests/unit -q
 
 # Deliberate bugs in the core rules (metrics, explain, filters, the XML readers, config, lifecycle rules),
-# to show the unit tests catch them. Long (~7 min with one child on a busy 2-core machine); not part
+# to show the unit tests catch them. Long (7-13 min with one child on a busy 2-core machine); not part
 # of `make test`. Report: per module, exit 1 below 90 % (docs/mutation.md). MUTMUT_CHILDREN=1 on a shared machine.
 MUTMUT_CHILDREN ?= 2
 mutation: setup
