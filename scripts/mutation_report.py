@@ -17,6 +17,7 @@ GOAL = 0.90
 KILLED = {1, 3, 36, 24, -24, 152, 255, 37}
 SURVIVED = {0}
 NO_TESTS = {5, 33}
+SKIPPED = {34}
 
 
 def main(root: Path = Path("mutants")) -> int:
@@ -31,13 +32,13 @@ def main(root: Path = Path("mutants")) -> int:
         codes = json.loads(meta.read_text())["exit_code_by_key"]
         counts = Counter(
             "killed" if c in KILLED else "survived" if c in SURVIVED else "no tests" if c in NO_TESTS else
-            "not checked" if c is None else "other"
+            "skipped" if c in SKIPPED else "not checked" if c is None else "other"
             for c in codes.values()
         )  # fmt: skip
-        total = sum(counts.values()) - counts["not checked"]
+        total = sum(counts.values()) - counts["not checked"] - counts["skipped"]
         score = counts["killed"] / total if total else 1.0
         below |= score < GOAL
-        survivors = sorted(k for k, c in codes.items() if c not in KILLED and c is not None)
+        survivors = sorted(k for k, c in codes.items() if c not in KILLED | SKIPPED and c is not None)
         print(f"{module:<28} {counts['killed']:>7} {total:>6} {score:>6.1%}  {len(survivors)}")
         for name in survivors:
             print(f"    {name}")

@@ -36,11 +36,6 @@ PAGE_GAUGES = ("pages_4k", "pages_2m", "pages_1g")
 _NUMBER = (int, float)  # a tuple, not `int | float`: this check runs ~100 times per domain per tick
 
 
-def _num(stats: Mapping[str, StatValue], key: str) -> float | None:
-    value = stats.get(key)
-    return float(value) if isinstance(value, _NUMBER) else None
-
-
 def rate(prev: Mapping[str, StatValue] | None, cur: Mapping[str, StatValue], key: str, elapsed: float) -> float | None:
     """Per-second growth of counter `key`; None if unknown or if the counter was reset."""
     if prev is None or elapsed <= 0:

@@ -53,3 +53,37 @@ def test_a_state_nothing_can_be_in_or_an_unknown_key_is_said() -> None:
     assert odd.matches(host="h", name="x-foo:bar", state="running")
     with pytest.raises(UsageError, match="foo: is not a filter key"):
         parse_filter("foo:bar", strict=True)
+
+
+def test_a_host_named_by_its_uri_can_be_filtered() -> None:
+    # `vmtui -c qemu:///system` names the host by its URI: everything after the first ':' is the value.
+    f = parse_filter("host:qemu:///system")
+    assert f.hosts == ("qemu:///system",)
+    assert f.matches(host="qemu:///system", name="x", state="running")
+    assert not f.matches(host="lab1", name="x", state="running")
+
+
+def test_the_state_problem_lists_the_states_a_domain_can_be_in() -> None:
+    assert parse_filter("state:bogus").problems == (
+        "no domain is ever 'bogus' (states: running, blocked, paused, shutting-down, shut-off, crashed, pmsuspended)",
+    )
+
+
+def test_only_a_word_before_a_colon_can_be_a_mistyped_key() -> None:
+    # A plain word is a name search, a time-like or dashed text before ':' is searched as it is.
+    for text in ("web", "web-1:x", "10:30", ":x"):
+        assert parse_filter(text, strict=True).problems == (), text
+    assert parse_filter("web-1:x").matches(host="h", name="old-web-1:x", state="running")
+
+
+def test_several_words_are_one_pattern_with_their_spaces() -> None:
+    f = parse_filter("my vm")
+    assert f.matches(host="h", name="My VM 2", state="running")
+    assert not f.matches(host="h", name="my-vm", state="running")
+
+
+def test_an_invalid_regex_taken_literally_still_filters_and_ignores_case() -> None:
+    f = parse_filter("WEB(")
+    assert f.matches(host="h", name="my-web(1)", state="running")
+    assert not f.matches(host="h", name="db", state="running")
+    assert not f.matches(host="h", name="web", state="running")

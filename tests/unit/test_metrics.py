@@ -15,7 +15,7 @@ from vmtui.models import Accelerator, DomainStats
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "qemu-kvm-tcg-3guests.jsonl"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def recording() -> Recording:
     return Recording(FIXTURE)
 

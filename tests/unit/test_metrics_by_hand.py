@@ -24,7 +24,7 @@ REL = 1e-4
 ELAPSED = 2.024467932999869  # seconds between the two records (monotonic clock)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def busy() -> DomainMetrics:
     data = json.loads((FIXTURES / "busy-guest.json").read_text())
     assert data["elapsed_s"] == ELAPSED
