@@ -11,11 +11,11 @@ from vmtui import cli
 def test_the_table_names_every_command_of_the_full_app_in_help_order() -> None:
     group = typer.main.get_group(cli.build_app())
     listed = list(group.list_commands(typer.Context(group)))
-    tabled = [name for _register, names in cli.REGISTRARS for name in names]
+    tabled = [name for _where, names in cli.REGISTRARS for name in names]
     assert sorted(listed) == sorted(tabled)
 
 
-@pytest.mark.parametrize("name", [name for _register, names in cli.REGISTRARS for name in names])
+@pytest.mark.parametrize("name", [name for _where, names in cli.REGISTRARS for name in names])
 def test_a_partial_app_has_the_command_and_only_its_group(name: str) -> None:
     group = typer.main.get_group(cli.build_app(name))
     listed = list(group.list_commands(typer.Context(group)))

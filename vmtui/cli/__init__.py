@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import typer
 
@@ -23,114 +24,41 @@ from vmtui.errors import ExitCode, UsageError
 # the user sees never depends on this shortcut (tests/unit/test_cli_dispatch.py keeps the table honest).
 
 
-def _hosts(app: typer.Typer) -> None:
-    from vmtui.cli.hosts import hosts_app
-
-    app.add_typer(hosts_app, name="hosts")
-
-
-def _devices(app: typer.Typer) -> None:
-    from vmtui.cli.devices import devices_app
-
-    app.add_typer(devices_app, name="devices")
-
-
-def _sriov(app: typer.Typer) -> None:
-    from vmtui.cli.sriov import sriov_app
-
-    app.add_typer(sriov_app, name="sriov")
-
-
-def _domains(app: typer.Typer) -> None:
-    from vmtui.cli import domains
-
-    domains.register(app)
+REGISTRARS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("vmtui.cli.hosts:hosts_app", ("hosts",)),
+    ("vmtui.cli.devices:devices_app", ("devices",)),
+    ("vmtui.cli.sriov:sriov_app", ("sriov",)),
+    ("vmtui.cli.domains:register", ("list", "stats", "explain", "start", "shutdown", "reboot", "destroy", "suspend",
+                                    "resume", "save")),
+    ("vmtui.cli.memory:register", ("balloon", "ksm")),
+    ("vmtui.cli.console:register", ("console", "display")),
+    ("vmtui.cli.xml:register", ("xml", "edit", "define", "undefine")),
+    ("vmtui.cli.snapshot:snapshot_app", ("snapshot",)),
+    ("vmtui.cli.storage:register", ("pools", "volumes", "vol-create", "vol-delete")),
+    ("vmtui.cli.networks:register", ("nets",)),
+    ("vmtui.cli.autostart:register", ("autostart", "net-autostart")),
+    ("vmtui.cli.migrate:register", ("migrate", "place")),
+    ("vmtui.cli.top:register", ("top", "record", "export")),
+    ("vmtui.cli.lab:lab_app", ("lab",)),
+)  # fmt: skip
+"""Each group of commands, in the order `--help` lists them: `module:attribute` (a sub-app, added under
+the first name, or a function that registers the names on the app) and the names it registers."""
 
 
-def _memory(app: typer.Typer) -> None:
-    from vmtui.cli import memory
-
-    memory.register(app)
-
-
-def _console(app: typer.Typer) -> None:
-    from vmtui.cli import console
-
-    console.register(app)
-
-
-def _xml(app: typer.Typer) -> None:
-    from vmtui.cli import xml
-
-    xml.register(app)
-
-
-def _snapshot(app: typer.Typer) -> None:
-    from vmtui.cli.snapshot import snapshot_app
-
-    app.add_typer(snapshot_app, name="snapshot")
-
-
-def _storage(app: typer.Typer) -> None:
-    from vmtui.cli import storage
-
-    storage.register(app)
-
-
-def _networks(app: typer.Typer) -> None:
-    from vmtui.cli import networks
-
-    networks.register(app)
-
-
-def _autostart(app: typer.Typer) -> None:
-    from vmtui.cli import autostart
-
-    autostart.register(app)
-
-
-def _migrate(app: typer.Typer) -> None:
-    from vmtui.cli import migrate
-
-    migrate.register(app)
-
-
-def _watchers(app: typer.Typer) -> None:
-    from vmtui.cli.export import export
-    from vmtui.cli.top import record, top
-
-    app.command("top")(top)
-    app.command("record")(record)
-    app.command("export")(export)
-
-
-def _lab(app: typer.Typer) -> None:
+def register_group(app: typer.Typer, where: str, names: tuple[str, ...]) -> None:
+    """Import one group's module and add its commands to `app`."""
+    module, _, attribute = where.partition(":")
     try:
-        from vmtui.cli.lab import lab_app
+        found = getattr(importlib.import_module(module), attribute)
     except ImportError:  # the lab is optional in a build without vmtui.lab
-        return
-    app.add_typer(lab_app, name="lab")
+        if module == "vmtui.cli.lab":
+            return
+        raise
+    if isinstance(found, typer.Typer):
+        app.add_typer(found, name=names[0])
+    else:
+        found(app)
 
-
-Registrar = Callable[[typer.Typer], None]
-
-REGISTRARS: tuple[tuple[Registrar, tuple[str, ...]], ...] = (
-    (_hosts, ("hosts",)),
-    (_devices, ("devices",)),
-    (_sriov, ("sriov",)),
-    (_domains, ("list", "stats", "explain", "start", "shutdown", "reboot", "destroy", "suspend", "resume", "save")),
-    (_memory, ("balloon", "ksm")),
-    (_console, ("console", "display")),
-    (_xml, ("xml", "edit", "define", "undefine")),
-    (_snapshot, ("snapshot",)),
-    (_storage, ("pools", "volumes", "vol-create", "vol-delete")),
-    (_networks, ("nets",)),
-    (_autostart, ("autostart", "net-autostart")),
-    (_migrate, ("migrate", "place")),
-    (_watchers, ("top", "record", "export")),
-    (_lab, ("lab",)),
-)
-"""Each group of commands, in the order `--help` lists them, with the names it registers."""
 
 _VALUE_OPTIONS = frozenset({"--connect", "-c", "--host", "-H", "--replay"})
 """The root's options that take a value (`vmtui -c URI list`): their value is not the command."""
@@ -173,10 +101,10 @@ def build_app(command: str | None = None) -> typer.Typer:
         add_completion=True,
         pretty_exceptions_enable=False,
     )
-    only = [reg for reg, names in REGISTRARS if command in names]
-    for register, _names in REGISTRARS:
-        if not only or register in only:
-            register(app)
+    only = [where for where, names in REGISTRARS if command in names]
+    for where, names in REGISTRARS:
+        if not only or where in only:
+            register_group(app, where, names)
     if only:
         # typer builds every registered command's parameters; `vmtui list` needs only its own.
         app.registered_commands = [c for c in app.registered_commands if c.name == command]

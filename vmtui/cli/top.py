@@ -286,3 +286,12 @@ def record(
         emit_json({"file": str(file), "hosts": sorted(infos), "samples": samples})
     else:
         typer.echo(f"recorded {samples} {noun} of {len(infos)} host(s) to {file}")
+
+
+def register(app: typer.Typer) -> None:
+    """`top`, `record` and `export`: the commands that watch hosts over time."""
+    from vmtui.cli.export import export
+
+    app.command("top")(top)
+    app.command("record")(record)
+    app.command("export")(export)
