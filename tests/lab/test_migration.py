@@ -181,6 +181,14 @@ def test_idle_guest_both_ways_with_downtime_from_the_target(lab: LabHandle, gues
         fractions = _progress_fractions(lines)
         assert fractions == sorted(fractions), "the bar ran backwards"
         assert [line["phase"] for line in lines if line.get("type") == "phase"][-1] == "completed"
+        # Asked again, from the only other host: it is already there (exit 2), and nothing moves.
+        rc, lines = _run_json(lab, "migrate", name, target, "-H", source)
+        assert rc == 2
+        assert lines[-1]["error"]["message"] == f"{name} already runs on {target}"
+        assert _state(lab, target, name) == "running"
+    rc, lines = _run_json(lab, "migrate", "no-such-guest", "lab2", "-H", "lab1")
+    assert rc == 3
+    assert "no-such-guest" in lines[-1]["error"]["message"]
     history = json.loads(lab.vmtui("migrate", "history", "--json").stdout)["migrations"]
     mine = [r for r in history if r["domain"] == name]
     assert [(r["source"], r["target"], r["outcome"]) for r in mine[-2:]] == [

@@ -69,25 +69,31 @@ def _open(entry: HostEntry) -> Connection:
 
 
 def _source(domain: str, targets: list[HostEntry], dest: HostEntry) -> HostEntry:
-    """The host that runs `domain` (never the target: a definition left there must not confuse the search)."""
+    """The host that runs `domain` (never the target: a definition left there must not confuse the search).
+
+    With one candidate nothing is asked here: the migration's own connection to it finds the domain
+    or says it is not there (`_refuse_if_already_there`), and one SSH handshake is saved.
+    """
     from vmtui.cli.targets import find_domain
 
     candidates = [t for t in targets if t.uri != dest.uri and t.name != dest.name] or targets
+    if len(candidates) == 1:
+        return candidates[0]
     try:
-        return find_domain(candidates, domain) if len(candidates) > 1 else _check_on(candidates[0], domain)
+        return find_domain(candidates, domain)
     except NotFoundError:
-        try:
-            _check_on(dest, domain)
-        except VmtuiError:
-            raise
-        raise UsageError(f"{domain} already runs on {dest.name}", hint="nothing to migrate") from None
+        with _open(dest) as conn:
+            _refuse_if_already_there(conn, dest.name, domain)
+        raise
 
 
-def _check_on(entry: HostEntry, domain: str) -> HostEntry:
-    """`entry` when it holds `domain`; NotFoundError (naming the host) otherwise."""
-    with _open(entry) as conn:
-        conn.domain(domain)
-    return entry
+def _refuse_if_already_there(dst: Connection, target: str, domain: str) -> None:
+    """A UsageError when `domain` is already on the target: nothing to migrate."""
+    try:
+        dst.domain(domain)
+    except NotFoundError:
+        return
+    raise UsageError(f"{domain} already runs on {target}", hint="nothing to migrate")
 
 
 @contextmanager
@@ -224,6 +230,12 @@ def migrate_cmd(
     printer = _printer(as_json, f"{domain} -> {target}")
     cancel = threading.Event()
     with _both(src_entry, dst_entry) as (src, dst), printer as progress:
+        try:
+            src.domain(domain)
+        except NotFoundError:
+            if not isinstance(dst, VmtuiError):
+                _refuse_if_already_there(dst, target, domain)
+            raise
         if isinstance(dst, VmtuiError):
             report = unreachable(src.domain(domain), source, target, dst)
             for check in report.checks:
