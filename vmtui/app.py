@@ -326,7 +326,7 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
         return self.host_screen.selected_uuid()
 
     def on_domain_table_focus_changed(self, message: DomainTable.FocusChanged) -> None:
-        # The table's rows on screen: each poller samples those every tick and the rest every
+        # The table's rows on screen and sort leaders: each poller samples those every tick, the rest every
         # SLOW_ROUND-th (the frozenset is immutable, so handing one object to every thread is safe).
         self._focus = message.uuids
         self._apply_focus()

@@ -1,7 +1,9 @@
-"""The TUI polls the rows on screen every tick and the others in a slower round, and says which is which.
+"""The TUI polls the rows on screen and every sort's leaders every tick, the others in a slower round,
+and says which is which.
 
 libvirt's test driver in-process (a node file of 60 running domains), real pollers; ticks are driven by
-the test, one at a time, so every round is known.
+the test, one at a time, so every round is known. The test driver reports no CPU, disk or network
+figures; MEM (the XML's currentMemory) is the live column whose leaders the tests set.
 """
 
 from __future__ import annotations
@@ -22,14 +24,26 @@ from vmtui.widgets.domain_table import DomainTable
 pytestmark = pytest.mark.timeout(120)
 
 DOMAINS = 60
+BIG = 45
+"""vm-045 has the most memory (1 GiB). The others have less the further down the alphabet they are
+(vm-000 188 MiB ... vm-059 129 MiB), so a sort by memory shows vm-045, then the name sort's first page."""
+
+
+def uuid_of(i: int) -> str:
+    return f"00000000-0000-0000-0000-{i + 1:012d}"
+
+
+def memory_kib(i: int) -> int:
+    return 1_048_576 if i == BIG else 131_072 + (DOMAINS - i) * 1024
 
 
 def node_file(path: Path) -> str:
     parts = ["<node>"]
     for i in range(DOMAINS):
         parts.append(
-            f"<domain type='test'><name>vm-{i:03d}</name><uuid>00000000-0000-0000-0000-{i + 1:012d}</uuid>"
-            "<memory>131072</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>"
+            f"<domain type='test'><name>vm-{i:03d}</name><uuid>{uuid_of(i)}</uuid><memory>1048576</memory>"
+            f"<currentMemory>{memory_kib(i)}</currentMemory><vcpu>1</vcpu>"
+            "<os><type arch='x86_64'>hvm</type></os></domain>"
         )
     path.write_text("".join([*parts, "</node>"]), encoding="utf-8")
     return f"test://{path}"
@@ -81,6 +95,49 @@ async def test_rows_off_screen_are_polled_in_the_slow_round_and_marked_until_the
             await one_tick(pilot, app)
             rounds += 1
             assert rounds < SLOW_ROUND
+
+
+async def test_the_leaders_of_a_live_column_are_polled_every_tick_so_its_sort_opens_fresh(tmp_path: Path) -> None:
+    uri = node_file(tmp_path / "node.xml")
+    app = VmtuiApp([HostEntry("h", uri)], interval=3600)
+    async with app.run_test(size=(160, 30)) as pilot:
+        table = app.host_screen.query_one(DomainTable)
+        await wait_for(pilot, lambda: len(table.visible_uuids) == DOMAINS)
+        poller = app.pollers["h"]
+        await wait_for(pilot, lambda: poller.focus is not None and poller.focus == table.focus_uuids)
+        body = table.size.height - 1
+        big, idle = uuid_of(BIG), uuid_of(50)
+        assert table.sort_key == "name"
+        assert body < BIG  # vm-045 and vm-050 are below the first page of the name sort
+        big_row = table.row(big)
+        assert big_row is not None
+        assert big_row.mem_cur_kib == 1_048_576
+
+        await one_tick(pilot, app)  # a focused round
+        aged = app.fleet.aged("h")
+        assert big not in aged  # off screen, but first in a sort by memory: sampled
+        assert idle in aged  # off screen and first in no sort: left to the slow round
+
+        for _ in range(len(table.columns)):
+            if table.sort_key == "mem_cur_kib":
+                break
+            await pilot.press("s")
+        await pilot.pause()
+        assert table.sort_key == "mem_cur_kib"
+        assert table.sort_reverse  # largest first
+        # The first page at once, before any tick: vm-045, then vm-000, vm-001, ... and none "old".
+        page = table.visible_uuids[:body]
+        assert page == [big, *(uuid_of(i) for i in range(body - 1))]
+        lines = [table.render_line(y).text for y in range(1, body + 1)]
+        assert lines[0].split()[:3] == ["h", "vm-045", "running"]
+        assert "1.0 GiB/1.0 GiB" in lines[0]
+        assert [line for line in lines if "old" in line] == []
+        # vm-050 comes after vm-045, vm-000..vm-044 and vm-046..vm-049: 51st, still off screen, still marked.
+        assert table.visible_uuids.index(idle) == 50
+        assert idle in app.fleet.aged("h")
+        await pilot.press("end")
+        await pilot.pause()
+        assert "s old" in line_of(table, idle)
 
 
 async def test_a_domain_opened_off_the_table_is_polled_every_tick(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""Polling what is on screen every tick and the rest in a slower round, without ever passing an old
-figure off as a fresh one.
+"""Polling what is on screen and every sort's leaders every tick and the rest in a slower round,
+without ever passing an old figure off as a fresh one.
 
 A scripted host: its clock and counters are set by the test, so every expected rate is written by hand.
 """
@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from types import MappingProxyType
 
+from vmtui.fleet import DomainRow
 from vmtui.models import Accelerator, DomainInfo, DomainStats, HostInfo, HostSample
 from vmtui.monitor.collector import SLOW_ROUND, Collector, Tick
+from vmtui.widgets.table_layout import leaders
 
 ON = "00000000-0000-0000-0000-00000000000a"
 OFF = "00000000-0000-0000-0000-00000000000b"
@@ -132,3 +134,26 @@ def test_an_event_forces_a_full_round() -> None:
     tick = collector.tick(frozenset({ON}), full=True)
     assert host.asked[-1] is None
     assert tick.aged == {}
+
+
+def row(name: str, *, cpu: float | None = None, mem: int | None = None, disk: float | None = None) -> DomainRow:
+    """A table row named and keyed `name`; no steal, overhead, network or exits figures."""
+    return DomainRow(name, "h", name, "running", "kvm", 1, cpu, None, None, mem, 8, disk, None, None)
+
+
+def test_the_leaders_are_the_first_page_of_each_live_column_largest_first() -> None:
+    rows = [
+        row("a", cpu=50.0, mem=1),
+        row("b", cpu=10.0, mem=4),
+        row("c", mem=2),  # shut off: no CPU %
+        row("d", cpu=10.0),
+        row("e", cpu=0.0, mem=3, disk=5.0),
+        row("f", mem=4),
+    ]
+    # A page of 2. CPU: a (50), then b and d tie at 10: the sort breaks ties by name, descending: d.
+    # MEM: f and b tie at 4: f, b. DISK: only e has a figure; rows without one follow by name: a.
+    # STEAL, OVHD, NET, EXITS: nobody has a figure, so the page is the first two names: a, b.
+    # c comes third or later in every one of those sorts: it leads nothing.
+    assert leaders(rows, 2) == {"a", "b", "d", "e", "f"}
+    # A page of 1: CPU a, MEM f, DISK e, the others a.
+    assert leaders(rows, 1) == {"a", "e", "f"}

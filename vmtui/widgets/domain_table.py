@@ -26,7 +26,7 @@ from textual.strip import Strip
 from vmtui.filters import DomainFilter, parse_filter
 from vmtui.fleet import DomainRow
 from vmtui.present import clock, count, host_label, pct, printable, size, size_kib
-from vmtui.widgets.table_layout import COLUMN_KEYS, COLUMNS, Column, choose, fit, header_cell
+from vmtui.widgets.table_layout import COLUMN_KEYS, COLUMNS, TEXT_KEYS, Column, choose, fit, header_cell, leaders
 
 
 def format_row(row: DomainRow, columns: tuple[Column, ...] = COLUMNS) -> str:
@@ -97,7 +97,8 @@ class DomainTable(ScrollView, can_focus=True):
             self.uuid = uuid
 
     class FocusChanged(Message):
-        """The rows the poller should sample every tick changed (scroll, resize, sort, filter, data).
+        """The rows the poller should sample every tick changed (scroll, resize, sort, filter, data):
+        those on screen, the current sort's first page and the leaders of every live column.
 
         `uuids` is immutable: the app hands the same object to every poller thread as is.
         """
@@ -128,7 +129,10 @@ class DomainTable(ScrollView, can_focus=True):
         self._aged: dict[str, Mapping[str, float]] = {}
         """Per host, its rows not sampled in the host's last round, with their sample's time.time()."""
         self.focus_uuids: frozenset[str] | None = None
-        """The rows on screen and the sort's leaders, as last posted in FocusChanged."""
+        """The rows on screen and every sort's leaders, as last posted in FocusChanged."""
+        self._leaders: frozenset[str] | None = None
+        """`leaders` of the rows shown, for a page of `_leaders_body` rows; None when the data changed."""
+        self._leaders_body = 0
         self._rows: dict[str, DomainRow] = {}
         self._lines: dict[str, str] = {}
         """Pre-formatted line per UUID: only rows whose DomainRow changed are re-formatted."""
@@ -180,6 +184,8 @@ class DomainTable(ScrollView, can_focus=True):
             del self._rows[uuid]
             del self._lines[uuid]
         self.formatted += changed
+        if changed or gone:
+            self._leaders = None
         if host not in self._host_labels:
             # A new host may need a wider HOST column: the only time the layout looks at the rows.
             self._host_labels[host] = cell_len(host_label(host))
@@ -204,6 +210,7 @@ class DomainTable(ScrollView, can_focus=True):
     def set_filter(self, text: str) -> tuple[str, ...]:
         """Show only matching rows; returns what in `text` was not understood (said under the filter line)."""
         self._filter = parse_filter(text) if text.strip() else None
+        self._leaders = None
         self._reorder()
         return self._filter.problems if self._filter else ()
 
@@ -212,7 +219,7 @@ class DomainTable(ScrollView, can_focus=True):
             raise ValueError(f"unknown column {key!r}")
         if reverse is None:
             # Clicking the sorted column again flips it, like every file manager.
-            reverse = not self.sort_reverse if key == self.sort_key else key not in ("host", "name", "state", "accel")
+            reverse = not self.sort_reverse if key == self.sort_key else key not in TEXT_KEYS
         self.sort_key, self.sort_reverse = key, reverse
         self._update_header()
         self._reorder()
@@ -235,12 +242,18 @@ class DomainTable(ScrollView, can_focus=True):
         self._update_focus()
 
     def _update_focus(self) -> None:
-        """Tell the app (and so the pollers) which rows are on screen, and the sort's leaders."""
+        """Tell the app (and so the pollers) which rows are on screen, and every sort's leaders."""
         body = max(1, self.size.height - 1)
         top = int(self.scroll_y)
-        # The rows shown, and the first page of the current sort (where `home` goes): a sort by CPU%
-        # shows its leaders fresh, and a row scrolled into view is sampled on the next tick.
-        uuids = frozenset(self._order[top : top + body]) | frozenset(self._order[:body])
+        if self._leaders is None or self._leaders_body != body:
+            # Not per scroll: only the data, the filter and the page height move the leaders.
+            self._leaders = leaders((self._rows[u] for u in self._order), body)
+            self._leaders_body = body
+        # The rows shown, the first page of the current sort (where `home` goes, in either direction),
+        # and the first page `s` or a header click would show for each live column: whichever sort the
+        # user picks, its top is fresh the moment it appears. A row scrolled into view is sampled on the
+        # next tick; the rest within the slow round.
+        uuids = frozenset(self._order[top : top + body]) | frozenset(self._order[:body]) | self._leaders
         if uuids != self.focus_uuids:
             self.focus_uuids = uuids
             self.post_message(self.FocusChanged(uuids))

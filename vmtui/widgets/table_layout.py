@@ -7,9 +7,14 @@ width: the name and the state always, then the figures in order of how often an 
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterable
+from operator import attrgetter
 from typing import NamedTuple
 
 from rich.cells import cell_len, set_cell_size
+
+from vmtui.fleet import DomainRow
 
 
 class Column(NamedTuple):
@@ -36,6 +41,13 @@ COLUMNS: tuple[Column, ...] = (
 )
 """Every column, in display order, with its natural width."""
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
+TEXT_KEYS = ("host", "name", "state", "accel")
+"""Sorted A to Z first; every other column largest first."""
+LIVE_KEYS = ("cpu", "steal", "overhead", "mem_cur_kib", "disk_bps", "net_bps", "exits")
+"""The columns whose figures come from the host's sample, so age while a row is not sampled. Their
+leaders are polled every tick (`leaders`). The text columns and VCPU are facts (XML, events): their
+order is right however old a row's figures are, so they need no leaders; the first page of such a
+sort is sampled from the next tick on, and marked "old" until then."""
 
 PRIORITY = ("name", "state", "cpu", "mem_cur_kib", "host", "overhead", "exits", "disk_bps", "net_bps", "steal")
 """Kept first when the width runs out; columns not listed (ACCEL, VCPU) go first."""
@@ -82,3 +94,24 @@ def header_cell(col: Column, arrow: str) -> str:
         return fit(col.title, col)
     title = col.title if cell_len(col.title) < col.width else set_cell_size(col.title, col.width - 1)
     return fit(title + arrow, col)
+
+
+def leaders(rows: Iterable[DomainRow], n: int) -> frozenset[str]:
+    """UUIDs of the first `n` rows of a sort by each of LIVE_KEYS, largest first: the first page `s`
+    shows, so that it is sampled every tick before the user asks for it (DomainTable's focus).
+
+    The same order as DomainTable's sort: (value, name, uuid) descending, so ties go to the last names;
+    rows without a value come last, by name. About 1 ms for 1000 rows: computed when the data, the
+    filter or the page height change, not per scroll.
+    """
+    shown = list(rows)
+    out: set[str] = set()
+    for key in LIVE_KEYS:
+        get = attrgetter(key)
+        present = [(v, r.name, r.uuid) for r in shown if (v := get(r)) is not None]
+        # Tuples compared in C: no key function per row (7 keys x 1000 rows on every data change).
+        out.update(t[2] for t in heapq.nlargest(n, present))
+        if len(present) < n:
+            missing = [(r.name, r.uuid) for r in shown if get(r) is None]
+            out.update(u for _, u in heapq.nsmallest(n - len(present), missing))
+    return frozenset(out)
