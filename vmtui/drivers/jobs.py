@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import libvirt
 
 from vmtui.drivers.base import JobEventCallback
 from vmtui.drivers.connection import ConnectionCore, LifecycleCallback, convert_error, mapped
-from vmtui.drivers.xmlmigrate import MigrationXml
 from vmtui.models import JOB_OPERATIONS, JOB_TYPES, DirtyRate, DomainPresence, JobStats, MigrateSpec, state_name
+
+if TYPE_CHECKING:  # only its type: callers read the migration XML themselves
+    from vmtui.drivers.xmlmigrate import MigrationXml
 
 log = logging.getLogger("vmtui.drivers.jobs")
 

@@ -8,13 +8,15 @@ import libvirt
 
 from vmtui.drivers.connection import mapped
 from vmtui.drivers.domains import DomainsMixin
-from vmtui.drivers.xmlparts import read_snapshot_xml
 from vmtui.errors import NotFoundError
 from vmtui.models import DomainInfo, Snapshot
 
 
 class SnapshotsMixin(DomainsMixin):
     def _snapshot(self, dom: Any, snap: Any) -> Snapshot:
+        # Imported here: every command opens a Connection, and `vmtui list` must not pay for it.
+        from vmtui.drivers.xmlparts import read_snapshot_xml
+
         facts = read_snapshot_xml(snap.getXMLDesc(0))
         return Snapshot(
             name=snap.getName(),
