@@ -25,11 +25,12 @@ from vmtui.cli.common import (
 from vmtui.cli.targets import find_domain, label, on_each_host, open_entry, resolve_targets
 from vmtui.drivers.base import Hypervisor
 from vmtui.errors import NotFoundError
-from vmtui.models import DomainInfo, HostEntry, HostInfo
+from vmtui.models import DomainInfo, HostEntry
 
 if TYPE_CHECKING:
     from vmtui.drivers.resources import GuestFacts
     from vmtui.metrics import DomainMetrics
+    from vmtui.models import HostInfo
 
 
 def register(app: typer.Typer) -> None:

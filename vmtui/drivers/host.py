@@ -14,12 +14,12 @@ from vmtui.drivers.connection import ConnectionCore, mapped, version_text
 from vmtui.drivers.uri import is_local
 from vmtui.drivers.xmlread import read_capabilities
 from vmtui.errors import VmtuiError
-from vmtui.models import DomainStats, HostInfo, HostSample
 
-# The host probe and its file reader are imported by the methods that read the host's files:
-# every command opens a Connection, and `vmtui list` must not pay for them.
+# The host probe, its file reader and the host value types are imported by the methods that use
+# them: every command opens a Connection, and `vmtui list` must not pay for them (see vmtui.models).
 if TYPE_CHECKING:
     from vmtui.drivers.hostprobe import HostFacts
+    from vmtui.models import HostInfo, HostSample
 
 log = logging.getLogger("vmtui.drivers.host")
 
@@ -54,6 +54,7 @@ class HostMixin(ConnectionCore):
     def host_info(self, *, probe: bool = True) -> HostInfo:
         """The host's facts; `probe=False` skips reading its files (kernel, EPT/NPT: one SSH round trip)."""
         from vmtui.drivers import hostprobe
+        from vmtui.models import HostInfo
 
         with mapped(self.uri, "host info"):
             model, memory_mib, cpus, *_ = self._conn.getInfo()
@@ -107,6 +108,8 @@ class HostMixin(ConnectionCore):
         `only` asks libvirt's per-domain bulk call (`domainListGetStats`) about domains seen in an
         earlier full sample; a domain gone since is simply missing from the result.
         """
+        from vmtui.models import DomainStats, HostSample
+
         with mapped(self.uri, "collect stats"):
             if only is None:
                 records = self._conn.getAllDomainStats(STATS_GROUPS, 0)
