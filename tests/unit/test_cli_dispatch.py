@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 import typer.main
 
@@ -47,3 +51,38 @@ def test_command_in_skips_global_options_and_their_values(argv: list[str], comma
 def test_completion_always_builds_every_command(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("_VMTUI_COMPLETE", "complete_bash")
     assert cli.command_in(["list"]) is None
+
+
+LIST_NEVER_LOADS = (
+    "textual", "rich", "concurrent.futures",
+    "vmtui.ops", "vmtui.cli.lifecycle", "vmtui.cli.render", "vmtui.metrics", "vmtui.explain", "vmtui.monitor",
+    "vmtui.models.host", "vmtui.models.jobs", "vmtui.models.definitions",
+    "vmtui.drivers.resources", "vmtui.drivers.xmlres", "vmtui.drivers.deviceapi", "vmtui.drivers.sriovxml",
+    "vmtui.drivers.xmlparts", "vmtui.drivers.xmlmigrate", "vmtui.drivers.hostprobe", "vmtui.drivers.hostfiles",
+    "vmtui.drivers.pci", "vmtui.drivers.replay",
+)  # fmt: skip
+"""Packages and modules `vmtui list` has no use for: loading them is start-up time paid by every listing
+(bench/startup.py measures it; this test keeps them out without timing anything)."""
+
+
+def test_list_json_loads_only_what_listing_needs() -> None:
+    code = (
+        "import json, sys\n"
+        "sys.argv = ['vmtui', 'list', '--json', '-c', 'test:///default']\n"
+        "from vmtui.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "finally:\n"
+        "    sys.stderr.write(json.dumps(sorted(sys.modules)))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    body = json.loads(proc.stdout)
+    # libvirt's built-in test:///default node has one domain, `test`, running with ID 1: what
+    # `virsh -c test:///default list --all` shows.
+    assert body["errors"] == []
+    assert [(d["name"], d["state"], d["id"]) for d in body["domains"]] == [("test", "running", 1)]
+    loaded = set(json.loads(proc.stderr))
+    assert {"vmtui.drivers.libvirt_driver", "vmtui.drivers.xmlread", "lxml.etree"} <= loaded, "the list ran"
+    heavy = sorted(m for m in loaded for name in LIST_NEVER_LOADS if m == name or m.startswith(f"{name}."))
+    assert heavy == [], f"`vmtui list` loaded modules it has no use for: {heavy}"

@@ -1,9 +1,8 @@
-"""`vmtui list`, `stats`, `explain` and the lifecycle actions (start, shutdown, ...)."""
+"""`vmtui list`, `stats` and `explain` (the lifecycle actions are in `vmtui.cli.lifecycle`)."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import typer
@@ -19,30 +18,25 @@ from vmtui.cli.common import (
     JsonOpt,
     ReadOnlyOpt,
     ReplayOpt,
-    YesOpt,
-    confirm,
     domain_json,
     emit_json,
     guarded,
 )
-from vmtui.cli.targets import domain_host, find_domain, label, on_each_host, open_entry, resolve_targets
+from vmtui.cli.targets import find_domain, label, on_each_host, open_entry, resolve_targets
 from vmtui.drivers.base import Hypervisor
-from vmtui.errors import NotFoundError, OperationError
-from vmtui.models import DomainInfo, HostEntry, HostInfo
-from vmtui.ops import lifecycle
-from vmtui.present import printable
+from vmtui.errors import NotFoundError
+from vmtui.models import DomainInfo, HostEntry
 
 if TYPE_CHECKING:
     from vmtui.drivers.resources import GuestFacts
     from vmtui.metrics import DomainMetrics
+    from vmtui.models import HostInfo
 
 
 def register(app: typer.Typer) -> None:
     app.command("list")(list_domains)
     app.command("stats")(stats)
     app.command("explain")(explain_cmd)
-    for action in lifecycle.ACTIONS:
-        app.command(action.key, help=action.help)(_action_command(action))
 
 
 @guarded(read_only_safe=True)
@@ -210,37 +204,3 @@ def explain_cmd(
         from vmtui.cli.render import console, findings_view
 
         console().print(findings_view(info, findings))
-
-
-def _action_command(action: lifecycle.LifecycleAction) -> Callable[..., None]:
-    @guarded()
-    def command(
-        domain: DomainArg,
-        *,
-        yes: YesOpt = False,
-        connect: ConnectOpt = None,
-        host: HostOpt = None,
-        read_only: ReadOnlyOpt = False,
-        as_json: JsonOpt = False,
-    ) -> None:
-        with domain_host(domain, connect, host, read_only=read_only) as (entry, conn):
-            # Refused here, before the question and before any change: read-only, or a state that forbids it.
-            conn.require_writable(action.key)
-            info = conn.domain(domain)
-            why = lifecycle.refusal(action, info.state, persistent=info.persistent)
-            if why is not None:
-                raise OperationError(f"{action.label.lower()} {info.name}: {why}")
-            if action.destructive:
-                confirm(lifecycle.question(action, info.name, label(entry)), yes=yes, as_json=as_json)
-            restored = action.key == "start" and lifecycle.has_saved_state(conn, info.uuid)
-            info = lifecycle.run(conn, info.uuid, action.key)
-        if as_json:
-            body = {"action": action.key, "host": label(entry), "domain": domain_json(label(entry), info)}
-            emit_json({**body, "restored": restored} if action.key == "start" else body)
-        else:
-            how = " (restored from its saved state)" if restored else ""
-            typer.echo(f"{action.key}: {printable(info.name)} on {label(entry)} is now {info.state}{how}")
-
-    command.__name__ = f"{action.key}_cmd"
-    command.__doc__ = action.help
-    return command

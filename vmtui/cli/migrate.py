@@ -61,7 +61,7 @@ def _entry(dest: str) -> HostEntry:
 
 def _open(entry: HostEntry) -> Connection:
     from vmtui.drivers import connect
-    from vmtui.drivers.replay import is_replay_uri
+    from vmtui.drivers.uri import is_replay_uri
 
     if is_replay_uri(entry.uri):
         raise UsageError(f"{entry.name} is a recording: it cannot take part in a migration")

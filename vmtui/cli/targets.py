@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +53,8 @@ def on_each_host(targets: Sequence[HostEntry], work: Callable[[Connection], T]) 
 
     if len(targets) == 1:
         return [one(targets[0])]
+    from concurrent.futures import ThreadPoolExecutor  # here: one host (the common case) needs no threads
+
     with ThreadPoolExecutor(max_workers=min(16, len(targets))) as pool:
         return list(pool.map(one, targets))
 
@@ -65,6 +66,8 @@ def open_all(targets: Sequence[HostEntry]) -> tuple[list[tuple[HostEntry, Connec
     """Open every target in parallel; returns what opened and what failed."""
     opened: list[tuple[HostEntry, Connection]] = []
     errors: list[HostError] = []
+    from concurrent.futures import ThreadPoolExecutor  # here, as in on_each_host
+
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(targets)))) as pool:
         futures = [(t, pool.submit(open_entry, t)) for t in targets]
     for entry, fut in futures:

@@ -30,9 +30,11 @@ def connect(uri: str | None, *, read_only: bool = False) -> Connection:
 
 def open_host(uri: str | None, *, read_only: bool = False) -> Hypervisor:
     """Open a host to watch or act on: a recording's host for `vmtui-replay://` URIs, else libvirt."""
-    from vmtui.drivers.replay import ReplayHost, is_replay_uri
+    from vmtui.drivers.uri import is_replay_uri
 
     if uri and is_replay_uri(uri):
+        from vmtui.drivers.replay import ReplayHost
+
         return ReplayHost(uri)
     return connect(uri, read_only=read_only)
 

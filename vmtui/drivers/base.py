@@ -10,23 +10,25 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
-from vmtui.models import (
-    DirtyRate,
-    DiskFile,
-    DomainInfo,
-    DomainPresence,
-    HostInfo,
-    HostSample,
-    JobStats,
-    MigrateSpec,
-    Snapshot,
-    UndefineFacts,
-)
+from vmtui.models import DomainInfo
 
+# Only for the protocol's annotations: every command imports this module, and `vmtui list` must not
+# build the value types of jobs, snapshots and samples.
 if TYPE_CHECKING:
     from vmtui.drivers.xmlmigrate import MigrationXml
+    from vmtui.models import (
+        DirtyRate,
+        DiskFile,
+        DomainPresence,
+        HostInfo,
+        HostSample,
+        JobStats,
+        MigrateSpec,
+        Snapshot,
+        UndefineFacts,
+    )
 
-JobEventCallback = Callable[[str, str, int, JobStats | None], None]
+JobEventCallback = Callable[[str, str, int, "JobStats | None"], None]
 """(domain uuid, "migration-iteration" or "job-completed", iteration, completed stats); on libvirt's event thread."""
 
 

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import libvirt
 
 from vmtui.drivers.connection import mapped
 from vmtui.drivers.domains import DomainsMixin
-from vmtui.drivers.xmlparts import identity, nvram_path, read_disks, writable_disks
 from vmtui.errors import NotFoundError, OperationError
-from vmtui.models import DiskFile, DomainInfo, UndefineFacts
+from vmtui.models import DomainInfo
+
+# The XML parts readers and the value types of removal are imported in the methods that use them:
+# every command opens a Connection, and `vmtui list` must not pay for them (see vmtui.models).
+if TYPE_CHECKING:
+    from vmtui.models import DiskFile, UndefineFacts
 
 
 class DefinitionsMixin(DomainsMixin):
     def find_domain_by_xml(self, xml: str) -> DomainInfo | None:
         """The domain a definition would replace (same UUID, else same name), or None for a new one."""
+        from vmtui.drivers.xmlparts import identity
+
         name, uuid = identity(xml)
         for ident in (uuid, name):
             if ident:
@@ -49,6 +55,9 @@ class DefinitionsMixin(DomainsMixin):
 
     def undefine_facts(self, ident: str) -> UndefineFacts:
         """Everything undefining would take along: snapshots, managed save, NVRAM, storage volumes."""
+        from vmtui.drivers.xmlparts import nvram_path, read_disks, writable_disks
+        from vmtui.models import UndefineFacts
+
         dom = self.lookup(ident)
         with mapped(self.uri, f"read {dom.name()}"):
             persistent = bool(dom.isPersistent())

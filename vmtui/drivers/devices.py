@@ -8,15 +8,19 @@ nothing; callers that need two calls report each half themselves (`vmtui.ops.dev
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import libvirt
 
 from vmtui.drivers.connection import convert_error, mapped
-from vmtui.drivers.deviceapi import DomainDocs, VolumeFacts
 from vmtui.drivers.domains import DomainsMixin
 from vmtui.drivers.xmlread import parse_xml
 from vmtui.errors import NotFoundError, OperationError, UsageError
+
+# deviceapi (and the SR-IOV readers under it) is imported in the methods that build its types:
+# every command opens a Connection, and `vmtui list` must not pay for device plumbing.
+if TYPE_CHECKING:
+    from vmtui.drivers.deviceapi import DomainDocs, VolumeFacts
 
 VOLUME_KINDS = {0: "file", 1: "block", 2: "dir", 3: "network", 4: "netdir", 5: "ploop"}
 
@@ -32,6 +36,8 @@ class DevicesMixin(DomainsMixin):
 
     def domain_docs(self, ident: str) -> DomainDocs:
         """Live and persistent XML of one domain; the persistent one with secrets (it may be redefined)."""
+        from vmtui.drivers.deviceapi import DomainDocs
+
         with mapped(self.uri, f"read XML of {ident!r}"):
             dom = self.lookup(ident)
             state = int(dom.state()[0])
@@ -47,6 +53,8 @@ class DevicesMixin(DomainsMixin):
 
     def all_domain_docs(self) -> list[DomainDocs]:
         """Every domain's definitions (who uses which device), skipping those that vanish meanwhile."""
+        from vmtui.drivers.deviceapi import DomainDocs
+
         out = []
         with mapped(self.uri, "read domain definitions"):
             for dom in self._conn.listAllDomains(0):
@@ -127,6 +135,8 @@ class DevicesMixin(DomainsMixin):
             )
 
     def create_disk_volume(self, pool: str, xml: str) -> VolumeFacts:
+        from vmtui.drivers.deviceapi import VolumeFacts
+
         self.require_writable("create volume")
         handle = self._pool(pool)
         with mapped(self.uri, f"create volume in pool {pool!r}"):

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import libvirt
 
 from vmtui.drivers.connection import mapped
 from vmtui.drivers.domains import DomainsMixin
-from vmtui.drivers.hostfiles import host_files
-from vmtui.drivers.resources import GuestAddress, GuestFacts
-from vmtui.drivers.xmlres import AGENT_CHANNEL, agent_channel_state, nics
 from vmtui.errors import VmtuiError
 from vmtui.models import state_name
+
+# The resource types, the XML readers and host files are imported where guest facts are gathered:
+# every command opens a Connection, and `vmtui list` must not pay for them.
+if TYPE_CHECKING:
+    from vmtui.drivers.resources import GuestAddress, GuestFacts
 
 log = logging.getLogger("vmtui.drivers.guest")
 
@@ -47,6 +49,8 @@ def _is_loopback(address: str) -> bool:
 
 def _addresses(raw: dict[str, Any]) -> tuple[GuestAddress, ...]:
     """libvirt's {ifname: {hwaddr, addrs: [{type, addr, prefix}]}} without loopback, sorted."""
+    from vmtui.drivers.resources import GuestAddress
+
     out = []
     for ifname, body in (raw or {}).items():
         for addr in (body or {}).get("addrs") or []:
@@ -77,6 +81,8 @@ def parse_arp(text: str, macs: dict[str, str]) -> tuple[GuestAddress, ...]:
 
     Read as words, six per entry, so the one-line form a remote read gives parses the same.
     """
+    from vmtui.drivers.resources import GuestAddress
+
     words = text.split()[ARP_HEADER_WORDS:]
     out = set()
     for i in range(0, len(words) - 5, 6):
@@ -114,6 +120,9 @@ class GuestMixin(DomainsMixin):
 
     def guest_facts(self, ident: str) -> GuestFacts:
         """Addresses (agent, else DHCP lease, else ARP, naming the source), OS and hostname (agent)."""
+        from vmtui.drivers.resources import GuestFacts
+        from vmtui.drivers.xmlres import AGENT_CHANNEL, agent_channel_state
+
         with mapped(self.uri, f"guest facts of {ident!r}"):
             dom = self.lookup(ident)
             state = state_name(dom.state()[0])
@@ -179,6 +188,8 @@ class GuestMixin(DomainsMixin):
         self, dom: Any, live_xml: str, tried: list[str], notes: list[str]
     ) -> tuple[str | None, tuple[GuestAddress, ...]]:
         """The first of DHCP leases and ARP that knows the guest's NICs; each one asked goes into `tried`."""
+        from vmtui.drivers.xmlres import nics
+
         types = {n.iface_type for n in nics(live_xml)}
         for name, flag, useful, nothing in HOST_SOURCES:
             if not types & useful:
@@ -202,6 +213,9 @@ class GuestMixin(DomainsMixin):
     def _read_arp(self, live_xml: str, why: str, notes: list[str]) -> tuple[GuestAddress, ...] | None:
         """The host's ARP table read directly, when libvirt's own lookup fails (libvirt 9.0 cannot parse
         the netlink answer of newer kernels: "wrong nlmsg len"). None when it cannot be read either."""
+        from vmtui.drivers.hostfiles import host_files
+        from vmtui.drivers.xmlres import nics
+
         macs = {n.mac: n.target or n.mac for n in nics(live_xml) if n.mac}
         try:
             table = host_files(self.uri).read(ARP_TABLE)

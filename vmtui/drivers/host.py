@@ -6,16 +6,20 @@ import logging
 import time
 from collections.abc import Callable, Collection
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import libvirt
 
-from vmtui.drivers import hostprobe
 from vmtui.drivers.connection import ConnectionCore, mapped, version_text
-from vmtui.drivers.hostfiles import host_files
 from vmtui.drivers.uri import is_local
 from vmtui.drivers.xmlread import read_capabilities
 from vmtui.errors import VmtuiError
-from vmtui.models import DomainStats, HostInfo, HostSample
+
+# The host probe, its file reader and the host value types are imported by the methods that use
+# them: every command opens a Connection, and `vmtui list` must not pay for them (see vmtui.models).
+if TYPE_CHECKING:
+    from vmtui.drivers.hostprobe import HostFacts
+    from vmtui.models import HostInfo, HostSample
 
 log = logging.getLogger("vmtui.drivers.host")
 
@@ -32,11 +36,14 @@ STATS_GROUPS = (
 
 
 class HostMixin(ConnectionCore):
-    def host_facts(self) -> hostprobe.HostFacts:
+    def host_facts(self) -> HostFacts:
         """Kernel and EPT/NPT from the host's own files (locally, or over the URI's SSH).
 
         Never fails: a host whose files cannot be reached says why in `tdp_detail`.
         """
+        from vmtui.drivers import hostprobe
+        from vmtui.drivers.hostfiles import host_files
+
         try:
             files = host_files(self.uri)
             return hostprobe.facts_from(files.read_many(hostprobe.FACT_PATHS))
@@ -46,6 +53,9 @@ class HostMixin(ConnectionCore):
 
     def host_info(self, *, probe: bool = True) -> HostInfo:
         """The host's facts; `probe=False` skips reading its files (kernel, EPT/NPT: one SSH round trip)."""
+        from vmtui.drivers import hostprobe
+        from vmtui.models import HostInfo
+
         with mapped(self.uri, "host info"):
             model, memory_mib, cpus, *_ = self._conn.getInfo()
             caps = read_capabilities(self._conn.getCapabilities())
@@ -98,6 +108,8 @@ class HostMixin(ConnectionCore):
         `only` asks libvirt's per-domain bulk call (`domainListGetStats`) about domains seen in an
         earlier full sample; a domain gone since is simply missing from the result.
         """
+        from vmtui.models import DomainStats, HostSample
+
         with mapped(self.uri, "collect stats"):
             if only is None:
                 records = self._conn.getAllDomainStats(STATS_GROUPS, 0)

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import libvirt
 
 from vmtui.drivers.base import JobEventCallback
 from vmtui.drivers.connection import ConnectionCore, LifecycleCallback, convert_error, mapped
-from vmtui.drivers.xmlmigrate import MigrationXml
-from vmtui.models import JOB_OPERATIONS, JOB_TYPES, DirtyRate, DomainPresence, JobStats, MigrateSpec, state_name
+from vmtui.models import state_name
+
+# The job value types are imported where they are built: `vmtui list` opens a Connection too, and
+# must not build them (see vmtui.models). MigrationXml is only a parameter's type.
+if TYPE_CHECKING:
+    from vmtui.drivers.xmlmigrate import MigrationXml
+    from vmtui.models import DirtyRate, DomainPresence, JobStats, MigrateSpec
 
 log = logging.getLogger("vmtui.drivers.jobs")
 
@@ -44,6 +49,8 @@ def _int(raw: dict[str, Any], key: str) -> int | None:
 
 def job_stats_from(raw: dict[str, Any]) -> JobStats:
     """libvirt's job stats dict as a frozen JobStats (the JOB_COMPLETED event's dict has no `type`)."""
+    from vmtui.models import JOB_OPERATIONS, JOB_TYPES, JobStats
+
     type_code = _int(raw, "type")
     op_code = _int(raw, "operation") or 0
     return JobStats(
@@ -155,6 +162,8 @@ class JobsMixin(ConnectionCore):
 
     def dirty_rate(self, ident: str) -> DirtyRate:
         """The last dirty-rate measurement (read through the bulk stats call, as libvirt offers it)."""
+        from vmtui.models import DirtyRate
+
         with mapped(self.uri, "dirty rate"):
             dom = self._dom(ident)
             records = self._conn.domainListGetStats([dom], libvirt.VIR_DOMAIN_STATS_DIRTYRATE, 0)
@@ -172,6 +181,8 @@ class JobsMixin(ConnectionCore):
 
     def presence(self, uuid: str) -> DomainPresence:
         """Whether the domain exists here, its state and why: a missing domain is an answer, not an error."""
+        from vmtui.models import DomainPresence
+
         try:
             dom = self._conn.lookupByUUIDString(uuid)
             state, reason = dom.state()

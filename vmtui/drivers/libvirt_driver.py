@@ -6,6 +6,10 @@ sampling; `domains`: lookup, XML and lifecycle; `devices`: attach, detach, updat
 undefine; `snapshots`; `guest`: agent facts, autostart, managed save; `storage`: pools and volumes;
 `networks`: networks and leases; `jobs`: migration, job stats, dirty rate; more as vmtui grows). Upper layers see the
 `vmtui.drivers.base.Hypervisor` protocol (and `Migrator`) and never libvirt itself.
+
+Every command opens a Connection, so importing this module must stay cheap: the subject modules
+import their XML readers and result types inside the methods that use them (`vmtui list` needs
+only the domain reader).
 """
 
 from __future__ import annotations

@@ -18,7 +18,10 @@ from lxml import etree
 from vmtui.drivers.connection import ConnectionCore, mapped
 from vmtui.drivers.xmlread import parse_xml, read_domain_xml
 from vmtui.errors import OperationError
-from vmtui.models import BalloonReading, state_name
+from vmtui.models import state_name
+
+if TYPE_CHECKING:  # built in balloon_reading: `vmtui list` opens a Connection too (see vmtui.models)
+    from vmtui.models import BalloonReading
 
 KSM_PARAMETERS = ("pages_to_scan", "sleep_millisecs", "merge_across_nodes")
 """The KSM tunables libvirt sets (`virNodeSetMemoryParameters` accepts only these three)."""
@@ -76,6 +79,8 @@ class MemoryMixin(ConnectionCore):
 
     def balloon_reading(self, ident: str) -> BalloonReading:
         """The balloon of domain `ident`: limits, target, device, statistics period and statistics."""
+        from vmtui.models import BalloonReading
+
         with mapped(self.uri, f"read the balloon of {ident!r}"):
             dom = self.lookup(ident)
             xml = read_domain_xml(dom.XMLDesc(0))

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import libvirt
 
 from vmtui.drivers.connection import ConnectionCore, convert_error, mapped
-from vmtui.drivers.resources import InterfaceMac, Lease, NetworkInfo
-from vmtui.drivers.xmlres import nics, read_network_xml
 from vmtui.errors import NotFoundError
+
+# The resource types and their XML readers are imported in the methods that build them: every
+# command opens a Connection, and `vmtui list` must not pay for them.
+if TYPE_CHECKING:
+    from vmtui.drivers.resources import InterfaceMac, Lease, NetworkInfo
 
 FAMILIES = {0: "ipv4", 1: "ipv6"}
 
 
 def _lease(network: str, raw: dict[str, Any]) -> Lease:
+    from vmtui.drivers.resources import Lease
+
     return Lease(
         network=network,
         mac=str(raw.get("mac") or "").lower(),
@@ -37,6 +42,9 @@ class NetworksMixin(ConnectionCore):
             raise convert_error(exc, uri=self.uri, action=f"look up network {name!r}") from exc
 
     def _network_info(self, net: Any) -> NetworkInfo:
+        from vmtui.drivers.resources import NetworkInfo
+        from vmtui.drivers.xmlres import read_network_xml
+
         name = net.name()
         active = bool(net.isActive())
         xml = read_network_xml(net.XMLDesc(0))
@@ -83,6 +91,9 @@ class NetworksMixin(ConnectionCore):
 
     def interface_macs(self) -> list[InterfaceMac]:
         """Every NIC of every domain (live XML when running, else the definition)."""
+        from vmtui.drivers.resources import InterfaceMac
+        from vmtui.drivers.xmlres import nics
+
         out: set[InterfaceMac] = set()
         with mapped(self.uri, "read domain interfaces"):
             for dom in self._conn.listAllDomains(0):

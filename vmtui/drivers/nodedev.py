@@ -8,20 +8,17 @@ lists what exists and hands VFs out from a pool network.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import libvirt
 
 from vmtui.drivers.connection import ConnectionCore, convert_error, mapped
-from vmtui.drivers.sriovxml import (
-    HostdevNetwork,
-    NetDevice,
-    PciFunction,
-    read_hostdev_network,
-    read_net_device,
-    read_pci_device,
-)
 from vmtui.errors import NotFoundError, OperationError
+
+# The SR-IOV readers are imported in the methods that use them: every command opens a Connection,
+# and `vmtui list` must not pay for them.
+if TYPE_CHECKING:
+    from vmtui.drivers.sriovxml import HostdevNetwork, NetDevice, PciFunction
 
 log = logging.getLogger("vmtui.drivers.nodedev")
 
@@ -43,15 +40,21 @@ class NodeDevMixin(ConnectionCore):
 
     def pci_functions(self) -> list[PciFunction]:
         """Every PCI function of the host (PFs, VFs and the rest), sorted by address."""
+        from vmtui.drivers.sriovxml import read_pci_device
+
         found = (read_pci_device(xml) for xml in self._devices(libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_PCI_DEV))
         return sorted((f for f in found if f is not None), key=lambda f: f.address)
 
     def net_devices(self) -> list[NetDevice]:
+        from vmtui.drivers.sriovxml import read_net_device
+
         found = (read_net_device(xml) for xml in self._devices(libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_NET))
         return sorted((n for n in found if n is not None), key=lambda n: n.interface)
 
     def hostdev_networks(self) -> list[HostdevNetwork]:
         """Every libvirt network in hostdev forward mode (a VF pool), active or only defined."""
+        from vmtui.drivers.sriovxml import read_hostdev_network
+
         out = []
         with mapped(self.uri, "list networks"):
             for net in self._conn.listAllNetworks(0):
@@ -75,6 +78,8 @@ class NodeDevMixin(ConnectionCore):
 
     def network_state(self, name: str) -> tuple[bool, HostdevNetwork | None]:
         """(active, the VF pool it is or None for any other kind of network); NotFoundError if none."""
+        from vmtui.drivers.sriovxml import read_hostdev_network
+
         net = self._network(name)
         with mapped(self.uri, f"read network {name!r}"):
             active = bool(net.isActive())
@@ -86,6 +91,8 @@ class NodeDevMixin(ConnectionCore):
 
     def define_network(self, xml: str, *, start: bool = True, autostart: bool = True) -> HostdevNetwork:
         """Define a persistent network, then start it and mark it autostart; a start that fails undefines it."""
+        from vmtui.drivers.sriovxml import read_hostdev_network
+
         self.require_writable("define network")
         with mapped(self.uri, "define network"):
             net = self._conn.networkDefineXML(xml)

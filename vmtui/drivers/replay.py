@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import IO, Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from vmtui.drivers.uri import REPLAY_SCHEME
 from vmtui.errors import DeniedError, EndOfRecordingError, NotFoundError, UsageError
 from vmtui.models import (
     Accelerator,
@@ -35,7 +36,6 @@ from vmtui.models import (
 )
 
 FORMAT = "vmtui-recording/1"
-SCHEME = "vmtui-replay"
 
 
 def header(hosts: dict[str, tuple[HostInfo, list[DomainInfo]]]) -> dict[str, Any]:
@@ -145,17 +145,13 @@ def load_recording(path: Path) -> Recording:
 
 def replay_uri(path: Path, host: str) -> str:
     """The URI of one host of a recording, as `drivers.connect` opens it."""
-    return f"{SCHEME}://{quote(str(path.resolve()))}?host={quote(host)}"
+    return f"{REPLAY_SCHEME}://{quote(str(path.resolve()))}?host={quote(host)}"
 
 
 def replay_entries(path: Path) -> list[HostEntry]:
     """Every host of a recording, as hosts to watch (read-only: a recording changes nothing)."""
     recording = load_recording(path)
     return [HostEntry(name, replay_uri(path, name), read_only=True) for name in recording.hosts]
-
-
-def is_replay_uri(uri: str) -> bool:
-    return uri.startswith(f"{SCHEME}://")
 
 
 def parse_replay_uri(uri: str) -> tuple[Path, str]:

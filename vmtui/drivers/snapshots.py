@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import libvirt
 
 from vmtui.drivers.connection import mapped
 from vmtui.drivers.domains import DomainsMixin
-from vmtui.drivers.xmlparts import read_snapshot_xml
 from vmtui.errors import NotFoundError
-from vmtui.models import DomainInfo, Snapshot
+from vmtui.models import DomainInfo
+
+if TYPE_CHECKING:  # built in _snapshot: `vmtui list` opens a Connection too (see vmtui.models)
+    from vmtui.models import Snapshot
 
 
 class SnapshotsMixin(DomainsMixin):
     def _snapshot(self, dom: Any, snap: Any) -> Snapshot:
+        # Imported here: every command opens a Connection, and `vmtui list` must not pay for them.
+        from vmtui.drivers.xmlparts import read_snapshot_xml
+        from vmtui.models import Snapshot
+
         facts = read_snapshot_xml(snap.getXMLDesc(0))
         return Snapshot(
             name=snap.getName(),

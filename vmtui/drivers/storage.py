@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import libvirt
 
 from vmtui.drivers.connection import ConnectionCore, convert_error, mapped
-from vmtui.drivers.resources import DiskUse, PoolInfo, VolumeInfo
-from vmtui.drivers.xmlres import disk_sources, read_pool_xml, read_volume_xml
 from vmtui.errors import NotFoundError, OperationError
+
+# The resource types and their XML readers are imported in the methods that build them: every
+# command opens a Connection, and `vmtui list` must not pay for them.
+if TYPE_CHECKING:
+    from vmtui.drivers.resources import DiskUse, PoolInfo, VolumeInfo
 
 log = logging.getLogger("vmtui.drivers.storage")
 
@@ -45,6 +48,9 @@ class StorageMixin(ConnectionCore):
             raise convert_error(exc, uri=self.uri, action=f"look up volume {name!r}") from exc
 
     def _pool_info(self, pool: Any) -> PoolInfo:
+        from vmtui.drivers.resources import PoolInfo
+        from vmtui.drivers.xmlres import read_pool_xml
+
         state, capacity, allocation, available = pool.info()
         active = bool(pool.isActive())
         xml = read_pool_xml(pool.XMLDesc(0))
@@ -81,6 +87,9 @@ class StorageMixin(ConnectionCore):
             return self._pool_info(pool)
 
     def _volume_info(self, pool_name: str, vol: Any) -> VolumeInfo:
+        from vmtui.drivers.resources import VolumeInfo
+        from vmtui.drivers.xmlres import read_volume_xml
+
         vol_type, capacity, allocation = vol.info()
         xml = read_volume_xml(vol.XMLDesc(0))
         return VolumeInfo(
@@ -131,6 +140,9 @@ class StorageMixin(ConnectionCore):
     def disk_uses(self) -> list[DiskUse]:
         """Every disk of every domain: running ones by their live XML, and every persistent definition
         (a shut-off guest still owns its disks, and a running one's next boot may use others)."""
+        from vmtui.drivers.resources import DiskUse
+        from vmtui.drivers.xmlres import disk_sources
+
         seen: set[DiskUse] = set()
         with mapped(self.uri, "read domain disks"):
             for dom in self._conn.listAllDomains(0):

@@ -13,6 +13,8 @@ ALIAS_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*$")
 FORBIDDEN_URI_CHARS = frozenset(" \t\n\r\"'<>\\`{}|^")
 """Characters RFC 3986 never allows unescaped in a URI; a newline or a quote is a typo or an attack."""
+REPLAY_SCHEME = "vmtui-replay"
+"""One host of a recording (`vmtui.drivers.replay`), not a libvirt URI."""
 
 
 def validate_uri(uri: str) -> str:
@@ -37,6 +39,11 @@ def validate_uri(uri: str) -> str:
     except ValueError as exc:
         raise UsageError(f"{uri!r}: the port is not a number from 1 to 65535") from exc
     return uri
+
+
+def is_replay_uri(uri: str) -> bool:
+    """Told here, without the replay module: opening a live host must not load the recording reader."""
+    return uri.startswith(f"{REPLAY_SCHEME}://")
 
 
 def is_ssh(uri: str) -> bool:

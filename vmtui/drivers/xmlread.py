@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 
 from lxml import etree
 
-from vmtui.drivers.pci import PciAddress
 from vmtui.models import Accelerator, Device, DeviceClass
 
 _PARSER = etree.XMLParser(
@@ -81,6 +80,8 @@ def _nic(iface: etree._Element) -> Device:
         vlan=_vlan(iface),
     )
     if iface_type == "hostdev":
+        from vmtui.drivers.pci import PciAddress  # here: most domains have no passthrough device
+
         address = iface.find("source/address")
         pci = PciAddress.from_element(address) if address is not None else None
         source = str(pci) if pci else ""
@@ -134,6 +135,8 @@ def _disk(disk: etree._Element, scsi_models: dict[str, str]) -> Device | None:
 
 
 def _hostdev(hostdev: etree._Element) -> Device:
+    from vmtui.drivers.pci import PciAddress  # here: most domains have no passthrough device
+
     addr = hostdev.find("source/address")
     pci = PciAddress.from_element(addr) if addr is not None and hostdev.get("type") == "pci" else None
     name = str(pci) if pci else hostdev.get("type", "hostdev")

@@ -10,7 +10,6 @@ import threading
 from dataclasses import dataclass
 
 from vmtui.drivers.base import Hypervisor
-from vmtui.drivers.resources import ResourceHost
 from vmtui.errors import OperationError
 from vmtui.models import DomainInfo
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
@@ -95,6 +94,10 @@ def question(action: LifecycleAction, name: str, host: str) -> str:
 
 def has_saved_state(conn: Hypervisor, ident: str) -> bool:
     """A managed save image waits on the host: `start` restores the guest from it (a recording has none)."""
+    # Imported here: the CLI imports this module to name its commands, and `vmtui list` must not pay for
+    # the resource types.
+    from vmtui.drivers.resources import ResourceHost
+
     return isinstance(conn, ResourceHost) and conn.has_managed_save(ident)
 
 

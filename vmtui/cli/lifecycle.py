@@ -1,0 +1,67 @@
+"""The lifecycle actions as commands: `vmtui start`, `shutdown`, `reboot`, `destroy`, `suspend`, `resume`, `save`.
+
+The table of actions (which state allows which, which ones ask first) is `vmtui.ops.lifecycle`, shared
+with the TUI. A module of its own so that `vmtui list` does not load the lifecycle rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import typer
+
+from vmtui.cli.common import (
+    ConnectOpt,
+    DomainArg,
+    HostOpt,
+    JsonOpt,
+    ReadOnlyOpt,
+    YesOpt,
+    confirm,
+    domain_json,
+    emit_json,
+    guarded,
+)
+from vmtui.cli.targets import domain_host, label
+from vmtui.errors import OperationError
+from vmtui.ops import lifecycle
+from vmtui.present import printable
+
+
+def register(app: typer.Typer) -> None:
+    for action in lifecycle.ACTIONS:
+        app.command(action.key, help=action.help)(_action_command(action))
+
+
+def _action_command(action: lifecycle.LifecycleAction) -> Callable[..., None]:
+    @guarded()
+    def command(
+        domain: DomainArg,
+        *,
+        yes: YesOpt = False,
+        connect: ConnectOpt = None,
+        host: HostOpt = None,
+        read_only: ReadOnlyOpt = False,
+        as_json: JsonOpt = False,
+    ) -> None:
+        with domain_host(domain, connect, host, read_only=read_only) as (entry, conn):
+            # Refused here, before the question and before any change: read-only, or a state that forbids it.
+            conn.require_writable(action.key)
+            info = conn.domain(domain)
+            why = lifecycle.refusal(action, info.state, persistent=info.persistent)
+            if why is not None:
+                raise OperationError(f"{action.label.lower()} {info.name}: {why}")
+            if action.destructive:
+                confirm(lifecycle.question(action, info.name, label(entry)), yes=yes, as_json=as_json)
+            restored = action.key == "start" and lifecycle.has_saved_state(conn, info.uuid)
+            info = lifecycle.run(conn, info.uuid, action.key)
+        if as_json:
+            body = {"action": action.key, "host": label(entry), "domain": domain_json(label(entry), info)}
+            emit_json({**body, "restored": restored} if action.key == "start" else body)
+        else:
+            how = " (restored from its saved state)" if restored else ""
+            typer.echo(f"{action.key}: {printable(info.name)} on {label(entry)} is now {info.state}{how}")
+
+    command.__name__ = f"{action.key}_cmd"
+    command.__doc__ = action.help
+    return command
