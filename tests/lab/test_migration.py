@@ -164,6 +164,27 @@ def guests(lab: LabHandle) -> Iterator[dict[str, str]]:
                     conn.destroy_and_undefine(name)
 
 
+def _rss_kib(lab: LabHandle, host: str, name: str) -> int:
+    out = lab.virsh(host, "domstats", "--balloon", name).stdout
+    found = re.search(r"balloon\.rss=(\d+)", out)
+    assert found, out
+    return int(found.group(1))
+
+
+def test_precheck_only_forecasts_the_memory_qemu_has_touched(lab: LabHandle, guests: dict[str, str]) -> None:
+    name = guests["idle"]
+    source = _where(lab, name)
+    before = _rss_kib(lab, source, name)
+    rc, lines = _run_json(lab, "migrate", name, _other(source), "--precheck-only")
+    after = _rss_kib(lab, source, name)
+    assert rc == 0, lines[-2:]
+    (fc,) = [line for line in lines if line.get("type") == "forecast"]
+    # The first pass sends what QEMU has touched (virsh's balloon.rss), not the guest's 128 MiB.
+    assert min(before, after) * 1024 <= fc["memory_bytes"] <= max(before, after) * 1024 < 128 * 1048576
+    assert lines[-1]["outcome"] == "checked"
+    assert _state(lab, source, name) == "running"  # nothing moved
+
+
 def test_idle_guest_both_ways_with_downtime_from_the_target(lab: LabHandle, guests: dict[str, str]) -> None:
     name = guests["idle"]
     for source, target in (("lab1", "lab2"), ("lab2", "lab1")):

@@ -177,6 +177,16 @@ class JobsMixin(ConnectionCore):
             mode=str(raw.get("dirtyrate.calc_mode", "")),
         )
 
+    def memory_touched_kib(self, ident: str) -> int | None:
+        """What QEMU has touched of the guest's memory (`balloon.rss`), None where not reported.
+
+        One domain's stats, not the host's: on a host of many guests the bulk call asks every QEMU.
+        """
+        with mapped(self.uri, "memory stats"):
+            records = self._conn.domainListGetStats([self._dom(ident)], libvirt.VIR_DOMAIN_STATS_BALLOON, 0)
+        rss = records[0][1].get("balloon.rss") if records else None
+        return rss if isinstance(rss, int) and rss > 0 else None
+
     # ----- facts for pre-checks and for deciding how a job ended ---------------------------------------
 
     def presence(self, uuid: str) -> DomainPresence:

@@ -227,12 +227,10 @@ def memory_in_use(src: Migrator, info: DomainInfo) -> int:
     """Bytes the first pass really sends: what QEMU has touched (rss), at most the guest's memory."""
     full = info.memory_kib * 1024
     try:
-        sample = src.sample()
+        touched = src.memory_touched_kib(info.uuid)
     except VmtuiError:
         return full
-    stats = next((d.raw for d in sample.domains if d.uuid == info.uuid), {})
-    rss = stats.get("balloon.rss")
-    return min(full, int(rss) * 1024) if isinstance(rss, int) and rss > 0 else full
+    return min(full, touched * 1024) if touched else full
 
 
 # ----- the migration ---------------------------------------------------------------------------------
