@@ -152,7 +152,7 @@ def main() -> None:
                   f"downtime median {statistics.median(f['downtime']):.0f} ms "
                   f"(max {max(f['downtime']):.0f})")  # fmt: skip
         ratio = statistics.median(idle["vmtui"]["wall"]) / statistics.median(idle["virsh"]["wall"])
-        print(f"  ratio vmtui/virsh (median wall): {ratio:.2f} (goal <= 1.0)", flush=True)
+        print(f"  ratio vmtui/virsh (median wall): {ratio:.3f} (goal <= 1.0)", flush=True)
         if not args.skip_stall:
             with connect(uris["lab1"]) as conn:
                 conn.define_and_start(build_guest_xml(GuestSpec(
