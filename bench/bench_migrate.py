@@ -151,6 +151,7 @@ def main() -> None:
             print(f"  {tool}: wall median {statistics.median(f['wall']):.2f} s (min {min(f['wall']):.2f}), "
                   f"downtime median {statistics.median(f['downtime']):.0f} ms "
                   f"(max {max(f['downtime']):.0f})")  # fmt: skip
+            print(f"    each run, s: {' '.join(f'{w:.2f}' for w in f['wall'])}")
         ratio = statistics.median(idle["vmtui"]["wall"]) / statistics.median(idle["virsh"]["wall"])
         print(f"  ratio vmtui/virsh (median wall): {ratio:.3f} (goal <= 1.0)", flush=True)
         if not args.skip_stall:

@@ -247,6 +247,10 @@ def test_plain_precopy_stalls_and_the_policy_finishes_with_postcopy(lab: LabHand
     # Plain pre-copy (the policy only reports): pass after pass, the same rest.
     live = Live(lab, "migrate", name, target, "--bandwidth", "16", "--no-stall-policy", "--json")
     try:
+        # 128 MiB at 16 MiB/s: an 8 s first pass, long enough to measure the dirty rate beside it.
+        early = live.until(lambda line: line.get("type") == "forecast", 30)
+        assert early["dirty_source"] == "sampled"
+        assert early["bandwidth_bps"] == 16 * 1048576
         for _ in range(2):
             live.until(lambda line: line.get("type") == "policy" and line["kind"] == "stalled", 90)
         live.ctrl_c()

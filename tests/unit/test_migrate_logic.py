@@ -18,7 +18,7 @@ from vmtui.models import DomainPresence, JobStats
 from vmtui.ops.migrate import MigrationOptions, decide
 from vmtui.ops.migrate_forecast import forecast, live_estimate
 from vmtui.ops.migrate_history import orphaned
-from vmtui.ops.migrate_job import Facts, JobRun
+from vmtui.ops.migrate_job import Facts, ForecastInputs, JobRun, worth_measuring
 from vmtui.ops.migrate_policy import StallPolicy
 
 MIB = 1048576
@@ -218,3 +218,21 @@ def test_an_abort_the_user_asked_for_ends_cancelled_with_the_source_running() ->
         "cancelled",
         "migration of db1 aborted: it keeps running on kvm1",
     )
+
+
+def _inputs(memory_mib: int, bandwidth_mib_s: int | None) -> ForecastInputs:
+    bandwidth = bandwidth_mib_s * MIB if bandwidth_mib_s else None
+    return ForecastInputs(memory_mib * MIB, bandwidth, "cap" if bandwidth else "unknown", False, False)
+
+
+def test_dirty_rate_is_measured_only_when_the_first_pass_should_last_over_three_seconds() -> None:
+    # 384 MiB at a 20 MiB/s cap: a 19.2 s first pass, worth an early forecast.
+    assert worth_measuring(_inputs(384, 20)) is True
+    # 60 MiB at 20 MiB/s: 3.0 s, not over 3 s (the pass ends about when a measurement would).
+    assert worth_measuring(_inputs(60, 20)) is False
+    # 61 MiB: 3.05 s.
+    assert worth_measuring(_inputs(61, 20)) is True
+    # An idle guest's 46 MiB touched, at the 150 MiB/s the last migration between the hosts made: 0.3 s.
+    assert worth_measuring(_inputs(46, 150)) is False
+    # Nothing tells the bandwidth (no cap, no earlier migration): measure, as the pass may be long.
+    assert worth_measuring(_inputs(46, None)) is True

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from vmtui.drivers.base import Migrator
@@ -22,14 +22,22 @@ from vmtui.models import DomainInfo, JobStats, MigrateSpec
 from vmtui.ops import migrate_history as history
 from vmtui.ops.base import Progress, Step, UserCancelledError, check_cancel, never_cancelled, no_progress
 from vmtui.ops.migrate_forecast import Forecast, forecast
-from vmtui.ops.migrate_job import Facts, ForecastInputs, JobRun, completed_stats, facts_after, monitor
+from vmtui.ops.migrate_job import (
+    DIRTY_RATE_SECONDS,
+    Facts,
+    ForecastInputs,
+    JobRun,
+    completed_stats,
+    facts_after,
+    monitor,
+    start_measuring,
+    worth_measuring,
+)
 from vmtui.ops.migrate_policy import DOWNTIME_STEPS_MS, PolicyAction, StallPolicy
 from vmtui.ops.migrate_precheck import PrecheckReport, precheck
 
 log = logging.getLogger("vmtui.ops.migrate")
 
-DIRTY_RATE_SECONDS = 1
-"""The dirty-rate measurement's period: libvirt's shortest, and long enough to see a steady writer."""
 BANDWIDTH_RANGE = (1, 1_000_000)
 DOWNTIME_RANGE = (1, 60_000)
 PARALLEL_RANGE = (2, 32)
@@ -299,13 +307,9 @@ def _run(
     stop_events = src.on_job_events(on_event)
     bandwidth, where = known_bandwidth(options, source, target)
     inputs = ForecastInputs(memory_in_use(src, info), bandwidth, where, options.postcopy, options.auto_converge)
-    try:
-        # Measured while the job sets up (the target's QEMU takes ~0.5 s to start): the forecast
-        # costs the migration no time. QEMU's page sampling runs beside a migration.
-        src.start_dirty_rate(info.uuid, DIRTY_RATE_SECONDS)
-    except VmtuiError as exc:
-        log.info("no dirty-rate measurement for %s: %s", info.name, exc)
-        inputs = replace(inputs, memory_bytes=0)
+    # Started before the job (libvirt runs none while the migration job does); the target's QEMU takes
+    # ~0.5 s to start, so the 1 s measurement mostly overlaps the job's setup.
+    measuring = worth_measuring(inputs) and start_measuring(src, info.uuid)
     src.set_max_downtime(info.uuid, options.max_downtime_ms)
     policy = StallPolicy(start_ms=options.max_downtime_ms, postcopy=options.postcopy, enabled=options.stall_policy)
     history.start({"uuid": info.uuid, "domain": info.name, "source": source, "target": target,
@@ -317,7 +321,7 @@ def _run(
     call.start()
     try:
         monitor(src, info.uuid, run, running=call.is_alive, wake=wake, policy=policy, progress=progress,
-                cancel=cancel, forecast_from=inputs if inputs.memory_bytes else None)  # fmt: skip
+                cancel=cancel, forecast_from=inputs, measuring=measuring)  # fmt: skip
         call.join()
     finally:
         stop_events()

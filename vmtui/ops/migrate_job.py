@@ -27,6 +27,14 @@ log = logging.getLogger("vmtui.ops.migrate")
 
 POLL_S = 0.5
 """Between two readings of the job when no iteration event arrives first."""
+DIRTY_RATE_SECONDS = 1
+"""The dirty-rate measurement's period: libvirt's shortest, and long enough to see a steady writer."""
+MEASURE_IF_PASS_LEFT_S = 3.0
+"""Measure the dirty rate beside a job only when its first pass is expected to run longer than this.
+
+A shorter job is over before the 1 s measurement is read, so its forecast would come too late to
+matter, while the page sampling costs the source QEMU CPU beside the migration. From pass 2 on,
+QEMU's own count of dirtied pages gives a forecast anyway (`_revise`)."""
 CLEANUP_WAIT_S = 20.0
 """How long a failed or aborted job's target may take to drop its half before vmtui says it stayed."""
 
@@ -120,6 +128,7 @@ def monitor(
     progress: Progress,
     cancel: threading.Event,
     forecast_from: ForecastInputs | None = None,
+    measuring: bool = False,
     attached: bool = False,
 ) -> None:
     """Until the job is over: read, report, apply the policy, abort when asked.
@@ -127,7 +136,7 @@ def monitor(
     A job of ours is over when its `migrate` call returns (`running()` turns False); a job we
     `attached` to, when the source reports no job any more or no longer runs the domain.
     """
-    dirty_asked = forecast_from is not None
+    dirty_asked = measuring and forecast_from is not None
     while running():
         wake.wait(POLL_S)
         wake.clear()
@@ -173,6 +182,24 @@ def _gone(src: Migrator, uuid: str) -> bool:
         return False
 
 
+def worth_measuring(given: ForecastInputs) -> bool:
+    """Whether the first pass is expected to last long enough for an early forecast
+    (MEASURE_IF_PASS_LEFT_S), or nothing tells how long it lasts. Decided before the job starts:
+    libvirt runs no dirty-rate measurement while the domain's migration job runs (it waits for the job)."""
+    if not given.bandwidth_bps:
+        return True
+    return given.memory_bytes / given.bandwidth_bps > MEASURE_IF_PASS_LEFT_S
+
+
+def start_measuring(src: Migrator, uuid: str) -> bool:
+    try:
+        src.start_dirty_rate(uuid, DIRTY_RATE_SECONDS)
+    except VmtuiError as exc:
+        log.info("no dirty-rate measurement for %s: %s", uuid, exc)
+        return False
+    return True
+
+
 def _forecast(
     src: Migrator, uuid: str, run: JobRun, stats: JobStats, given: ForecastInputs, progress: Progress
 ) -> bool:
@@ -202,8 +229,9 @@ def _forecast(
 
 def _revise(run: JobRun, stats: JobStats, given: ForecastInputs, progress: Progress) -> None:
     """Once pass 2 runs, QEMU has counted every dirtied page: if that tells another story than the
-    sampled rate, say so (page sampling reads a few hundred pages per GiB and misses small working sets)."""
-    if (stats.iteration or 0) < 2 or not stats.dirty_bps or not stats.memory_bps or run.forecast is None:
+    sampled rate, say so (page sampling reads a few hundred pages per GiB and misses small working sets);
+    without a sampled rate (a short first pass), this is the forecast."""
+    if (stats.iteration or 0) < 2 or not stats.dirty_bps or not stats.memory_bps:
         return
     run.forecast_revised = True
     revised = forecast(
@@ -216,7 +244,11 @@ def _revise(run: JobRun, stats: JobStats, given: ForecastInputs, progress: Progr
         postcopy=given.postcopy,
         auto_converge=given.auto_converge,
     )
-    if revised.converges != run.forecast.converges or revised.needs != run.forecast.needs:
+    if run.forecast is None:  # the first pass was too short to measure beside it
+        run.forecast = revised
+        text = f"forecast from this job's passes: {revised.verdict}"
+        progress(Step(text, run.fraction, {"type": "forecast", **revised.to_json()}))
+    elif revised.converges != run.forecast.converges or revised.needs != run.forecast.needs:
         run.forecast = revised
         text = f"forecast revised from this job's passes: {revised.verdict}"
         progress(Step(text, run.fraction, {"type": "forecast", **revised.to_json()}))
