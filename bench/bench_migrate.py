@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -165,6 +166,7 @@ def main() -> None:
             stall_part(uris, "bench-dirty", args.plain_seconds)
     finally:
         manager.down()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _wait_dirtying(uri: str, name: str, used_kib: int = 200 * 1024, within: float = 180) -> None:

@@ -137,6 +137,7 @@ def monitor(
     `attached` to, when the source reports no job any more or no longer runs the domain.
     """
     dirty_asked = measuring and forecast_from is not None
+    said_done = False
     while running():
         wake.wait(POLL_S)
         wake.clear()
@@ -144,6 +145,13 @@ def monitor(
             run.cancel_requested = True
             progress(Step("aborting: the source keeps running", run.fraction, {"type": "phase", "phase": "aborting"}))
             _abort(src, uuid, run)
+        if run.completed is not None and not attached:
+            # The job is over and its completed event carried the figures: ask the source nothing more
+            # while its daemon stops the old QEMU (a query then only queues behind that).
+            if not said_done:
+                said_done = True
+                progress(progress_step(run.completed, run))
+            continue
         try:
             stats = src.job_stats(uuid)
         except VmtuiError as exc:
