@@ -24,14 +24,15 @@ SYSTEM_CONF = Path("/etc/libvirt/libvirt.conf")
 
 
 def in_namespace(
-    conf: Path | None, *cmd: str, env_extra: dict[str, str] | None = None
+    conf: Path, *cmd: str, mount: bool = True, env_extra: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run `cmd` where /etc/libvirt/libvirt.conf is `conf` (None: the machine's own file)."""
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env_extra or {})}
+    """Run `cmd` where /etc/libvirt/libvirt.conf is `conf` (`mount` False: the machine's own file), with
+    a VMTUI_HOME of its own next to `conf`: hosts saved here must not reach the other tests."""
+    home = conf.parent / "vmtui-home"
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "VMTUI_HOME": str(home), **(env_extra or {})}
     if not (env_extra and "LIBVIRT_DEFAULT_URI" in env_extra):
         env.pop("LIBVIRT_DEFAULT_URI", None)
-    mount = f'mount --bind "{conf}" {SYSTEM_CONF} && ' if conf else ""
-    script = f'{mount}exec "$@"'
+    script = (f'mount --bind "{conf}" {SYSTEM_CONF} && ' if mount else "") + 'exec "$@"'
     wrapper = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *cmd]
     return subprocess.run(wrapper, capture_output=True, text=True, timeout=60, env=env, check=False)
 
@@ -65,7 +66,7 @@ def test_an_alias_given_with_connect_opens_what_libvirt_conf_says(alias_conf: Pa
 
 def test_without_the_alias_the_same_name_is_a_clear_error(alias_conf: Path) -> None:
     # The machine's own libvirt.conf knows no `fleet`: the alias above is what made it work.
-    proc = in_namespace(None, VMTUI, "list", "-c", "fleet", "--json")
+    proc = in_namespace(alias_conf, VMTUI, "list", "-c", "fleet", "--json", mount=False)
 
     assert proc.returncode == 4  # unreachable (README: exit codes)
     assert "Traceback" not in proc.stderr + proc.stdout
@@ -95,3 +96,6 @@ def test_a_saved_host_keeps_the_alias_as_typed(alias_conf: Path) -> None:
     listed = in_namespace(alias_conf, VMTUI, "list", "--host", "f1", "--json")
     assert listed.returncode == 0, listed.stderr
     assert [(d["host"], d["name"]) for d in json.loads(listed.stdout)["domains"]] == [("f1", "test")]
+    # Saved in this test's own VMTUI_HOME: the session's saved hosts (the lab tests' fleet) do not gain it.
+    session_hosts = Path(os.environ["VMTUI_HOME"]) / "config" / "hosts.toml"
+    assert not session_hosts.exists() or '"fleet"' not in session_hosts.read_text()
