@@ -89,14 +89,24 @@ async def test_stale_then_back_and_events_still_arrive(lab: LabHandle) -> None:
         finally:
             lab.restore()  # brings lab2 back (rebuilt, with its guests)
         await _until(pilot, lambda: app.fleet.hosts["lab2"].status == "connected", 30)
-        await _until(pilot, lambda: state_of("lab2-tcg-e1000") == "running", 30)
+        old = uuid_of("lab2-tcg-e1000")
 
-        target = uuid_of("lab2-tcg-e1000")
-        assert target
         with connect(uri) as other_tool:
+            # The rebuilt host defined its guests anew: libvirt names the UUID to expect. Until the
+            # first poll after the reconnect the table may still hold the old row (stale): wait for
+            # the new one, fresh, and for the old one to go (one row per guest, never two).
+            target = other_tool.domain("lab2-tcg-e1000").uuid
+
+            def fresh(state: str) -> bool:
+                row = table.row(target)
+                return row is not None and row.state == state and row.stale_since is None
+
+            await _until(pilot, lambda: fresh("running"), 30)
+            await _until(pilot, lambda: [uuid_of("lab2-tcg-e1000")] == [target] and (old == target or
+                         table.row(old or "") is None), 10)  # fmt: skip
             try:
                 other_tool.lifecycle(target, "suspend")
-                await _until(pilot, lambda: state_of("lab2-tcg-e1000") == "paused", 10)
+                await _until(pilot, lambda: fresh("paused"), 10)
             finally:
                 other_tool.lifecycle(target, "resume")
 
