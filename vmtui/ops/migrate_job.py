@@ -252,13 +252,11 @@ def _revise(run: JobRun, stats: JobStats, given: ForecastInputs, progress: Progr
         postcopy=given.postcopy,
         auto_converge=given.auto_converge,
     )
-    if run.forecast is None:  # the first pass was too short to measure beside it
+    before = run.forecast
+    first = before is None  # the first pass was too short to measure beside it
+    if before is None or (revised.converges, revised.needs) != (before.converges, before.needs):
         run.forecast = revised
-        text = f"forecast from this job's passes: {revised.verdict}"
-        progress(Step(text, run.fraction, {"type": "forecast", **revised.to_json()}))
-    elif revised.converges != run.forecast.converges or revised.needs != run.forecast.needs:
-        run.forecast = revised
-        text = f"forecast revised from this job's passes: {revised.verdict}"
+        text = f"forecast {'from' if first else 'revised from'} this job's passes: {revised.verdict}"
         progress(Step(text, run.fraction, {"type": "forecast", **revised.to_json()}))
 
 
