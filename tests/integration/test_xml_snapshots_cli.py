@@ -254,6 +254,31 @@ def test_external_snapshot_with_memory_beside_the_disk(guest: DiskGuest) -> None
     assert virsh("snapshot-list", "--name", guest.uuid).split() == []
 
 
+def test_an_older_external_snapshot_of_a_shut_off_guest_is_refused_with_why(guest: DiskGuest) -> None:
+    virsh("destroy", guest.uuid)
+    try:
+        for name in ("x1", "x2"):
+            assert vm("snapshot", "create", guest.name, name, "--location", "external").returncode == 0
+        # libvirt 9.0 cannot merge x1 (x2 sits on it) while the guest is off; that is no usage error.
+        refused = json.loads(vm("snapshot", "delete", guest.name, "x1", "--yes", "--json").stdout)["error"]
+        assert (refused["kind"], refused["code"]) == ("failed", 1)
+        assert "could not find base disk source" in refused["message"]  # libvirt's words, kept
+        assert refused["hint"] == (
+            "libvirt 9.0 merges an external snapshot that has a newer one only while the guest runs"
+            " (a block commit): start the guest and delete it again"
+        )
+        assert virsh("snapshot-list", "--name", guest.uuid).split() == ["x1", "x2"]
+        virsh("start", guest.uuid)  # what the hint says: running, x1 is merged
+        assert vm("snapshot", "delete", guest.name, "x1", "--yes").returncode == 0
+    finally:
+        for name in ("x2", "x1"):
+            vm("snapshot", "delete", guest.name, name, "--yes")
+        if "running" not in virsh("domstate", guest.uuid):
+            virsh("start", guest.uuid)
+    assert virsh("snapshot-list", "--name", guest.uuid).split() == []
+    assert str(guest.disk) in virsh("domblklist", guest.uuid)
+
+
 def qemu_io(disk: Path, command: str) -> int:
     """qemu-io's exit code: a `read -P` whose pattern does not match fails."""
     return subprocess.run(["qemu-io", "-f", "qcow2", "-c", command, str(disk)], capture_output=True).returncode
