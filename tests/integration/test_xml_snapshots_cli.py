@@ -208,6 +208,30 @@ def test_console_command_and_refusals(guest: DiskGuest) -> None:
     assert read_only.returncode == 5  # libvirt opens consoles on read-write connections only
 
 
+def test_console_and_display_hints_name_only_what_the_guest_has(local_conn: Connection) -> None:
+    kvm = local_conn.host_info(probe=False).kvm_usable
+    made: list[str] = []
+    try:
+        for vnc in (False, True):
+            root = etree.fromstring(guest_xml(f"vmtui-test-{secrets.token_hex(3)}-nocons", None, kvm=kvm, vnc=vnc))
+            for el in root.xpath("devices/serial | devices/console"):
+                el.getparent().remove(el)
+            made.append(local_conn.define_and_start(etree.tostring(root, encoding="unicode")).name)
+        bare, with_vnc = made
+        neither = "it has neither a serial console nor a graphical display: add one with `vmtui edit` (next boot)"
+        for command in ("console", "display"):
+            error = json.loads(vm(command, bare, "--json").stdout)["error"]
+            assert (error["code"], error["hint"]) == (1, neither), command
+        error = json.loads(vm("console", with_vnc, "--json").stdout)["error"]
+        assert (error["message"], error["hint"]) == (
+            f"{with_vnc} has no serial console",
+            "`vmtui display` for its graphical one",
+        )
+    finally:
+        for name in made:
+            local_conn.destroy_and_undefine(name)
+
+
 def test_display_uri_reaches_the_vnc_server(guest: DiskGuest, tmp_path: Path) -> None:
     # virsh's own answer, independently: vnc://127.0.0.1:N with N the display number (port 5900 + N)
     display = virsh("domdisplay", guest.uuid).strip()
