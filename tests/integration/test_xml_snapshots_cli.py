@@ -214,8 +214,10 @@ def test_console_and_display_hints_name_only_what_the_guest_has(local_conn: Conn
     try:
         for vnc in (False, True):
             root = etree.fromstring(guest_xml(f"vmtui-test-{secrets.token_hex(3)}-nocons", None, kvm=kvm, vnc=vnc))
-            for el in root.xpath("devices/serial | devices/console"):
-                el.getparent().remove(el)
+            devices = root.find("devices")
+            assert devices is not None
+            for el in [*devices.findall("serial"), *devices.findall("console")]:
+                devices.remove(el)
             made.append(local_conn.define_and_start(etree.tostring(root, encoding="unicode")).name)
         bare, with_vnc = made
         neither = "it has neither a serial console nor a graphical display: add one with `vmtui edit` (next boot)"
