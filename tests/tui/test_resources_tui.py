@@ -37,17 +37,23 @@ async def _go_to(pilot: Pilot[None], screen: StorageScreen | NetworksScreen, tab
     assert table.cursor_row == row
 
 
+async def _storage_of(pilot: Pilot[None], app: VmtuiApp, pool: str) -> StorageScreen:
+    """Once connected, P opens the storage screen; the cursor then goes to `pool`."""
+    await wait_for(pilot, lambda: app.fleet.hosts["local"].status == "connected")
+    await pilot.press("P")
+    await wait_for(pilot, lambda: isinstance(app.screen, StorageScreen) and bool(app.screen.pools))
+    screen = app.screen
+    assert isinstance(screen, StorageScreen)
+    await _go_to(pilot, screen, "#pools", [p.name for p in screen.pools].index(pool))
+    return screen
+
+
 async def test_storage_screen_creates_refuses_and_deletes_volumes(res_lab: Lab) -> None:
     app = VmtuiApp([HostEntry("local", SYSTEM_URI)], interval=0.5)
     said = Recorder()
     async with app.run_test(size=(200, 50), message_hook=said) as pilot:
-        await wait_for(pilot, lambda: app.fleet.hosts["local"].status == "connected")
-        await pilot.press("P")
-        await wait_for(pilot, lambda: isinstance(app.screen, StorageScreen) and bool(app.screen.pools))
-        screen = app.screen
-        assert isinstance(screen, StorageScreen)
+        screen = await _storage_of(pilot, app, res_lab.pool)
         row = [p.name for p in screen.pools].index(res_lab.pool)
-        await _go_to(pilot, screen, "#pools", row)
         await wait_for(pilot, lambda: screen.view is not None and screen.view.pool == res_lab.pool)
         await wait_for(pilot, lambda: bool(screen.volumes))
 
@@ -96,12 +102,7 @@ async def test_storage_screen_delete_of_a_base_the_pool_has_not_seen_used_is_ref
     said = Recorder()
     try:
         async with app.run_test(size=(200, 50), message_hook=said) as pilot:
-            await wait_for(pilot, lambda: app.fleet.hosts["local"].status == "connected")
-            await pilot.press("P")
-            await wait_for(pilot, lambda: isinstance(app.screen, StorageScreen) and bool(app.screen.pools))
-            screen = app.screen
-            assert isinstance(screen, StorageScreen)
-            await _go_to(pilot, screen, "#pools", [p.name for p in screen.pools].index(res_lab.pool))
+            screen = await _storage_of(pilot, app, res_lab.pool)
             await wait_for(pilot, lambda: base in [v.name for v in screen.volumes])
             # An overlay made behind the pool's back, as an external snapshot makes it: the screen
             # still shows the base unused, so the question is asked; the job asks the host again.
