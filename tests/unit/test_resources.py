@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import cast
 
 import pytest
 
 from vmtui.drivers.guest import parse_arp
-from vmtui.drivers.resources import DiskUse, InterfaceMac, Lease, VolumeInfo
+from vmtui.drivers.resources import DiskUse, InterfaceMac, Lease, PoolInfo, ResourceHost, VolumeInfo
 from vmtui.drivers.xmlread import parse_xml
 from vmtui.drivers.xmlres import (
     agent_channel_state,
@@ -19,9 +20,9 @@ from vmtui.drivers.xmlres import (
     read_volume_xml,
     snapshot_disk_sources,
 )
-from vmtui.errors import UsageError
+from vmtui.errors import OperationError, UsageError
 from vmtui.ops.networks import _owner
-from vmtui.ops.storage import parse_size, refusal_of, users, validate_volume_name
+from vmtui.ops.storage import delete_refusal, parse_size, refusal_of, users, validate_volume_name
 from vmtui.present import bar_cells, expiry
 
 
@@ -186,6 +187,33 @@ def test_users_through_overlays_chains_and_snapshots() -> None:
     )
     elsewhere = replace(top, pool="q", path="/srv/q/top")
     assert refusal_of(base, [base, mid, elsewhere]) == "it is the backing file of volume mid, top (pool q)"
+
+
+class _BusyPoolHost:
+    """A host whose second pool cannot be rescanned now (libvirt: "pool has asynchronous jobs running")."""
+
+    def list_pools(self) -> list[PoolInfo]:
+        return [PoolInfo(n, "u", "running", False, True, "dir", f"/srv/{n}", 1, 0, 1, 0) for n in ("p", "q")]
+
+    def refresh_pool(self, name: str) -> None:
+        if name == "q":
+            raise OperationError("refresh pool 'q' on test:///: pool 'q' has asynchronous jobs running")
+
+    def list_volumes(self, pool: str) -> list[VolumeInfo]:
+        return [_vol("base")] if pool == "p" else []
+
+    def disk_uses(self) -> list[DiskUse]:
+        return []
+
+
+def test_a_pool_that_cannot_be_rescanned_refuses_the_delete() -> None:
+    # The overlay may be in the pool that was not rescanned: not knowing is no licence to delete.
+    with pytest.raises(OperationError) as refused:
+        delete_refusal(cast(ResourceHost, _BusyPoolHost()), _vol("base"))
+    assert (refused.value.message, refused.value.hint) == (
+        "refresh pool 'q' on test:///: pool 'q' has asynchronous jobs running",
+        "vol-delete rescans every pool first; nothing was deleted",
+    )
 
 
 def test_a_lease_names_the_domain_with_its_mac_on_that_network_first() -> None:

@@ -7,6 +7,7 @@ volume is never deleted: the refusal names the domain or the volume.
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import re
 import threading
@@ -19,6 +20,8 @@ from vmtui.drivers.resources import DiskUse, PoolInfo, ResourceHost, VolumeInfo,
 from vmtui.drivers.xmlres import FILE_POOL_TYPES, build_volume_xml
 from vmtui.errors import NotFoundError, OperationError, UsageError
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
+
+log = logging.getLogger("vmtui.ops.storage")
 
 FORMATS = ("qcow2", "raw")
 """Formats a new volume of a file pool can have (the ones virt-manager offers first)."""
@@ -173,7 +176,10 @@ def overview(conn: Hypervisor, pool: str | None = None) -> StorageOverview:
     if chosen is None or not by_name[chosen].active:
         return StorageOverview(found, chosen, ())
     if not conn.read_only:
-        live(conn, "storage volumes").refresh_pool(chosen)
+        try:
+            live(conn, "storage volumes").refresh_pool(chosen)
+        except OperationError as exc:  # busy (a volume being built): show the last scan
+            log.info("pool %s not rescanned: %s", chosen, exc)
     return StorageOverview(found, chosen, tuple(volumes(conn, chosen)))
 
 
@@ -197,7 +203,11 @@ def delete_refusal(conn: ResourceHost, volume: VolumeInfo) -> str | None:
     """Why `volume` must not be deleted (the domains that need it, the volumes it backs), asked of the
     host now: every active pool rescanned first, since a file made behind libvirt's back (an external
     snapshot's overlay) is no volume until then."""
-    everything = host_volumes(conn, refresh=True)
+    try:
+        everything = host_volumes(conn, refresh=True)
+    except OperationError as exc:
+        # Without a fresh scan an overlay may be missing: not knowing is no licence to delete.
+        raise OperationError(exc.message, hint="vol-delete rescans every pool first; nothing was deleted") from exc
     current = replace(volume, used_by=users(volume, conn.disk_uses(), everything))
     return refusal_of(current, everything)
 
