@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,28 +108,48 @@ class HostStore:
         """Save a host; refuses to overwrite one of the same name unless `replace`."""
         validate_host_name(entry.name)
         validate_uri(entry.uri)
-        entries = self.load()
-        if not replace and any(e.name == entry.name for e in entries):
-            raise UsageError(f"a host named {entry.name!r} is already saved", hint="remove it first")
-        same = [e.name for e in entries if e.uri == entry.uri and e.name != entry.name]
-        if same:
-            raise UsageError(f"{entry.uri} is already saved as {same[0]!r}", hint="one name per host")
-        entries = [e for e in entries if e.name != entry.name] + [entry]
-        self._write(entries)
+        with self._locked():
+            entries = self.load()
+            if not replace and any(e.name == entry.name for e in entries):
+                raise UsageError(f"a host named {entry.name!r} is already saved", hint="remove it first")
+            same = [e.name for e in entries if e.uri == entry.uri and e.name != entry.name]
+            if same:
+                raise UsageError(f"{entry.uri} is already saved as {same[0]!r}", hint="one name per host")
+            self._write([e for e in entries if e.name != entry.name] + [entry])
 
     def remove(self, name: str) -> HostEntry:
-        entries = self.load()
-        found = [e for e in entries if e.name == name]
-        if not found:
-            raise NotFoundError(f"no saved host named {name!r}", hint="see `vmtui hosts`")
-        self._write([e for e in entries if e.name != name])
+        with self._locked():
+            entries = self.load()
+            found = [e for e in entries if e.name == name]
+            if not found:
+                raise NotFoundError(f"no saved host named {name!r}", hint="see `vmtui hosts`")
+            self._write([e for e in entries if e.name != name])
         return found[0]
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One read-modify-write of the file at a time, across threads and processes.
+
+        An flock on a lock file beside it (never on hosts.toml, which each write replaces): every call
+        opens its own descriptor, so two threads of one process exclude each other too. Without it two
+        writers that each loaded the file before the other wrote lose one change (`lab down` of two
+        hosts once kept one of them).
+        """
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path.with_name(f".{self.path.name}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
     def _write(self, entries: list[HostEntry]) -> None:
+        """Replace the file with `entries`; the caller holds `_locked()`."""
         import tomli_w  # only writers pay for it
 
         body = {"hosts": {e.name: {"uri": e.uri, "read_only": e.read_only} for e in entries}}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         # Write-then-rename so a crash never leaves a truncated hosts file behind.
         import tempfile
 
@@ -136,6 +157,8 @@ class HostStore:
         try:
             with os.fdopen(fd, "wb") as fh:
                 tomli_w.dump(body, fh)
+                fh.flush()
+                os.fsync(fh.fileno())  # the new contents are on disk before the name points at them
             os.replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

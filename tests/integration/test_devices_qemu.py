@@ -194,6 +194,35 @@ def test_a_guest_that_never_releases_its_nic_is_a_failed_live_half(made: Made) -
     assert nic(xml_of(name), mac).find("model").get("type") == "e1000"  # type: ignore[union-attr]
     assert nic(xml_of(name, inactive=True), mac).find("model").get("type") == "virtio"  # type: ignore[union-attr]
 
+    # Run again for the config alone: it is virtio there already, so nothing changes and none is said.
+    again = run_vmtui("devices", "virtio", name, "--all", "--config", "--yes", "--json", "-c", LOCAL_URI)
+    assert again.returncode == 0, again.stdout + again.stderr
+    (change,) = json.loads(again.stdout)["changes"]
+    assert (change["changed"], change["config"]) == (
+        "none",
+        {"outcome": "skipped", "detail": "already virtio in the persistent config"},
+    )
+
+
+def test_a_nic_model_written_in_any_case_is_the_model_libvirt_runs(made: Made) -> None:
+    # What the reader's rule rests on, asked of this libvirt: a NIC model it knows is matched ignoring
+    # case and stored in its spelling; a disk bus (like balloon, video, RNG models) is matched exactly.
+    nic_el = etree.fromstring(
+        "<interface type='user'><mac address='52:54:00:21:00:01'/><model type='ViRtIo'/></interface>"
+    )
+    name = made.guest("case", start=False, domain_type="qemu", nic_model=None, extra=[nic_el])
+    assert nic(xml_of(name, inactive=True), "52:54:00:21:00:01").find("model").get("type") == "virtio"  # type: ignore[union-attr]
+    shown = json.loads(run_vmtui("devices", name, "-c", LOCAL_URI, "--json", check=True).stdout)["devices"]
+    (row,) = [d for d in shown if d["kind"] == "nic"]
+    assert (row["class"], row["model"]) == ("paravirtual", "virtio")
+    bad_bus = build_guest_xml(GuestSpec(name=f"{made.prefix}-bus", role="test", domain_type="qemu", nic_model=None))
+    root = etree.fromstring(bad_bus.encode())
+    disk = etree.SubElement(root.find("devices"), "disk", type="file", device="disk")  # type: ignore[arg-type]
+    etree.SubElement(disk, "source", file="/nonexistent.img")
+    etree.SubElement(disk, "target", dev="vdb", bus="VirtIO")
+    with pytest.raises(AssertionError, match="Failed to define"):  # schema and parser both refuse it
+        virsh_define(etree.tostring(root, encoding="unicode"))
+
 
 def test_add_disk_is_visible_in_the_domain_and_a_failed_attach_leaves_no_volume(made: Made) -> None:
     name = made.guest("disk", domain_type="kvm", nic_model=None)
@@ -247,6 +276,12 @@ def test_sata_disk_moves_to_virtio_at_the_next_boot(made: Made) -> None:
     shown = json.loads(run_vmtui("devices", name, "-c", LOCAL_URI, "--json", check=True).stdout)["devices"]
     (row,) = [d for d in shown if d["kind"] == "disk"]
     assert (row["name"], row["class"], row["next_boot"]) == ("sda", "emulated", "virtio-blk as vda")
+    defined = virsh("dumpxml", name, "--inactive")
+    again = run_vmtui("devices", "virtio", name, "--disk", "sda", "--yes", "--json", "-c", LOCAL_URI)
+    assert again.returncode == 0, again.stdout + again.stderr  # a re-run: nothing to do, nothing failed
+    (change,) = json.loads(again.stdout)["changes"]
+    assert (change["changed"], change["config"]["outcome"]) == ("none", "skipped")
+    assert virsh("dumpxml", name, "--inactive") == defined
 
     virsh("destroy", name)
     virsh("start", name)

@@ -10,10 +10,16 @@ import json
 import re
 import shutil
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import LOCAL_URI, run_vmtui
 from fixtures_resources import LEASES_DIR, Lab, virsh, virsh_fields, vol_names
+from lxml import etree
+
+from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
 
 
 def vmtui_json(*args: str) -> Any:
@@ -87,6 +93,65 @@ def test_delete_refused_for_a_volume_a_domain_uses_and_one_that_backs_another(re
     finally:
         virsh("vol-delete", "--pool", res_lab.pool, overlay, check=False)
         virsh("vol-delete", "--pool", res_lab.pool, "base.qcow2", check=False)
+
+
+def _shut_off_guest_on(res_lab: Lab, name: str, volume: str) -> str:
+    """A shut-off guest whose one disk is raw `volume` of the lab's pool (by path, as virt-install writes it)."""
+    root = etree.fromstring(build_guest_xml(GuestSpec(name=name, domain_type="qemu", nic_model=None, role="test")))
+    devices = root.find("devices")
+    assert devices is not None
+    disk = etree.SubElement(devices, "disk", type="file", device="disk")
+    etree.SubElement(disk, "driver", name="qemu", type="raw")
+    etree.SubElement(disk, "source", file=str(res_lab.pool_dir / volume))
+    etree.SubElement(disk, "target", dev="vda", bus="virtio")
+    return etree.tostring(root, encoding="unicode")
+
+
+@pytest.fixture
+def snapshotted_guest(res_lab: Lab, tmp_path: Path) -> Iterator[str]:
+    """A shut-off guest on raw volume r2.raw, then removed with its snapshots' metadata and the volumes."""
+    name = f"{res_lab.prefix}-snap"
+    virsh("vol-create-as", res_lab.pool, "r2.raw", "8M", "--format", "raw")
+    xml = tmp_path / "guest.xml"
+    xml.write_text(_shut_off_guest_on(res_lab, name, "r2.raw"))
+    try:
+        virsh("define", str(xml))
+        yield name
+    finally:
+        virsh("undefine", name, "--snapshots-metadata", check=False)
+        virsh("pool-refresh", res_lab.pool, check=False)
+        for vol in ("r2.s3", "r2.s4", "r2.raw"):
+            virsh("vol-delete", "--pool", res_lab.pool, vol, check=False)
+            (res_lab.pool_dir / vol).unlink(missing_ok=True)
+
+
+def test_delete_refused_for_the_base_of_an_external_snapshot_the_pool_has_not_seen(
+    res_lab: Lab, snapshotted_guest: str
+) -> None:
+    # The issue's steps: `snapshot create` of a shut-off guest on a raw disk makes the overlay r2.s3
+    # behind the pool's back (libvirt lists it only after a rescan), and the guest's definition names
+    # just r2.s3. Deleting r2.raw would leave a guest that cannot start.
+    run_vmtui("snapshot", "create", snapshotted_guest, "s3", "-c", LOCAL_URI, check=True)
+    assert "r2.s3" not in vol_names(res_lab.pool, res_lab.pool_dir)  # the pool has not seen it
+    proc = run_vmtui("vol-delete", res_lab.pool, "r2.raw", "--yes", "-c", LOCAL_URI, "--json")
+    assert proc.returncode == 1, proc.stdout
+    message = json.loads(proc.stdout)["error"]["message"]
+    assert f"domain {snapshotted_guest} uses it" in message
+    assert "backing file of volume r2.s3" in message
+    assert (res_lab.pool_dir / "r2.raw").exists()
+    listed = {v["name"]: v for v in vmtui_json("volumes", res_lab.pool)["volumes"]}
+    assert listed["r2.raw"]["used_by"] == [snapshotted_guest]  # through its overlay
+
+    # Without snapshot metadata only a rescan shows that the new overlay r2.s4 sits on r2.s3 (a
+    # volume since the rescan above): the guest's definition names r2.s4 alone.
+    virsh("snapshot-create-as", snapshotted_guest, "s4", "--disk-only", "--no-metadata",
+          "--diskspec", f"vda,snapshot=external,file={res_lab.pool_dir / 'r2.s4'}")  # fmt: skip
+    assert "r2.s4" not in vol_names(res_lab.pool, res_lab.pool_dir)
+    proc = run_vmtui("vol-delete", res_lab.pool, "r2.s3", "--yes", "-c", LOCAL_URI, "--json")
+    assert proc.returncode == 1, proc.stdout
+    message = json.loads(proc.stdout)["error"]["message"]
+    assert message.endswith(f"domain {snapshotted_guest} uses it; it is the backing file of volume r2.s4")
+    assert (res_lab.pool_dir / "r2.s3").exists()
 
 
 def test_bad_names_sizes_and_formats_are_refused_before_connecting() -> None:

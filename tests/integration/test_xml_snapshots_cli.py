@@ -208,6 +208,32 @@ def test_console_command_and_refusals(guest: DiskGuest) -> None:
     assert read_only.returncode == 5  # libvirt opens consoles on read-write connections only
 
 
+def test_console_and_display_hints_name_only_what_the_guest_has(local_conn: Connection) -> None:
+    kvm = local_conn.host_info(probe=False).kvm_usable
+    made: list[str] = []
+    try:
+        for vnc in (False, True):
+            root = etree.fromstring(guest_xml(f"vmtui-test-{secrets.token_hex(3)}-nocons", None, kvm=kvm, vnc=vnc))
+            devices = root.find("devices")
+            assert devices is not None
+            for el in [*devices.findall("serial"), *devices.findall("console")]:
+                devices.remove(el)
+            made.append(local_conn.define_and_start(etree.tostring(root, encoding="unicode")).name)
+        bare, with_vnc = made
+        neither = "it has neither a serial console nor a graphical display: add one with `vmtui edit` (next boot)"
+        for command in ("console", "display"):
+            error = json.loads(vm(command, bare, "--json").stdout)["error"]
+            assert (error["code"], error["hint"]) == (1, neither), command
+        error = json.loads(vm("console", with_vnc, "--json").stdout)["error"]
+        assert (error["message"], error["hint"]) == (
+            f"{with_vnc} has no serial console",
+            "`vmtui display` for its graphical one",
+        )
+    finally:
+        for name in made:
+            local_conn.destroy_and_undefine(name)
+
+
 def test_display_uri_reaches_the_vnc_server(guest: DiskGuest, tmp_path: Path) -> None:
     # virsh's own answer, independently: vnc://127.0.0.1:N with N the display number (port 5900 + N)
     display = virsh("domdisplay", guest.uuid).strip()
@@ -252,6 +278,31 @@ def test_external_snapshot_with_memory_beside_the_disk(guest: DiskGuest) -> None
         assert vm("snapshot", "delete", guest.name, "ext1", "--yes").returncode == 0
     assert str(guest.disk) in virsh("domblklist", guest.uuid)  # merged back into the qcow2
     assert virsh("snapshot-list", "--name", guest.uuid).split() == []
+
+
+def test_an_older_external_snapshot_of_a_shut_off_guest_is_refused_with_why(guest: DiskGuest) -> None:
+    virsh("destroy", guest.uuid)
+    try:
+        for name in ("x1", "x2"):
+            assert vm("snapshot", "create", guest.name, name, "--location", "external").returncode == 0
+        # libvirt 9.0 cannot merge x1 (x2 sits on it) while the guest is off; that is no usage error.
+        refused = json.loads(vm("snapshot", "delete", guest.name, "x1", "--yes", "--json").stdout)["error"]
+        assert (refused["kind"], refused["code"]) == ("failed", 1)
+        assert "could not find base disk source" in refused["message"]  # libvirt's words, kept
+        assert refused["hint"] == (
+            "libvirt 9.0 merges an external snapshot that has a newer one only while the guest runs"
+            " (a block commit): start the guest and delete it again"
+        )
+        assert virsh("snapshot-list", "--name", guest.uuid).split() == ["x1", "x2"]
+        virsh("start", guest.uuid)  # what the hint says: running, x1 is merged
+        assert vm("snapshot", "delete", guest.name, "x1", "--yes").returncode == 0
+    finally:
+        for name in ("x2", "x1"):
+            vm("snapshot", "delete", guest.name, name, "--yes")
+        if "running" not in virsh("domstate", guest.uuid):
+            virsh("start", guest.uuid)
+    assert virsh("snapshot-list", "--name", guest.uuid).split() == []
+    assert str(guest.disk) in virsh("domblklist", guest.uuid)
 
 
 def qemu_io(disk: Path, command: str) -> int:

@@ -143,6 +143,27 @@ def test_balloon_policy_plans_then_applies_a_step(lab: LabHandle, linux_full: No
     _until("actual back at 256 MiB", lambda: _memstat(lab, LINUX).get("actual") == FULL_KIB)
 
 
+def test_balloon_policy_refuses_shares_for_a_guest_the_host_lacks_before_any_move(
+    lab: LabHandle, linux_full: None
+) -> None:
+    # The same start as the plan above, where one step grows lab1-linux: a typo in --shares must not
+    # run the policy with the meant guest at the default weight.
+    _virsh(lab, "setmem", LINUX, "163840", "--live")
+    _until("lab1-linux at 160 MiB", lambda: _memstat(lab, LINUX).get("actual") == 163840)
+    _fresh_available(lab, int(time.time()))
+    shares = ("--shares", f"{LINUX}=2000", "--shares", "nosuch=5")
+    for mode in (("--dry-run",), ("--apply", "--count", "1", "--interval", "1")):
+        proc = lab.vmtui("balloon", "policy", *mode, *shares, "--json", "--host", "lab1")
+        assert proc.returncode == 2, proc.stdout
+        (line,) = proc.stdout.strip().splitlines()  # one error, no step before it
+        error = json.loads(line)["error"]
+        assert error["kind"] == "usage"
+        assert error["message"].startswith(
+            f"shares for 'nosuch': no such domain on qemu+ssh://root@{lab.host('lab1').address}/"
+        )
+    assert _memstat(lab, LINUX)["actual"] == 163840
+
+
 def _ksm_values() -> dict[str, str]:
     return {k: (KSM / k).read_text().strip() for k in ("run", "pages_to_scan", "sleep_millisecs", "merge_across_nodes")}
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -69,7 +72,7 @@ def test_the_file_is_made_with_its_directories_and_written_through_a_temporary_b
     assert Path(src).name.startswith(".hosts.")
     assert Path(src).name.endswith(".toml")  # a leftover after a crash says what it is
     assert dst == str(path)
-    assert os.listdir(path.parent) == ["hosts.toml"]
+    assert sorted(os.listdir(path.parent)) == [".hosts.toml.lock", "hosts.toml"]  # the lock stays, empty
     assert path.read_text() == '[hosts.a]\nuri = "qemu:///system"\nread_only = false\n'
 
 
@@ -85,7 +88,43 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path, mon
     with pytest.raises(OSError, match="No space left"):
         store.add(HostEntry("b", "test:///default"))
     assert store.path.read_bytes() == before
-    assert os.listdir(tmp_path) == ["hosts.toml"]
+    assert sorted(os.listdir(tmp_path)) == [".hosts.toml.lock", "hosts.toml"]
+
+
+def _add_and_remove(path: Path, who: str, count: int) -> None:
+    """Add hosts `who`-0..count-1, then remove the odd ones: what one writer does."""
+    store = HostStore(path)
+    for i in range(count):
+        store.add(HostEntry(f"{who}-{i}", f"qemu+ssh://{who}-{i}/system"))
+    for i in range(1, count, 2):
+        store.remove(f"{who}-{i}")
+
+
+def _expected(writers: list[str], count: int) -> list[str]:
+    return sorted(f"{w}-{i}" for w in writers for i in range(0, count, 2))
+
+
+def test_concurrent_writers_in_threads_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.toml"
+    writers = [f"t{n}" for n in range(12)]
+    with ThreadPoolExecutor(max_workers=len(writers)) as pool:
+        list(pool.map(lambda w: _add_and_remove(path, w, 12), writers))
+    assert sorted(e.name for e in HostStore(path).load()) == _expected(writers, 12)
+
+
+def test_concurrent_writers_in_processes_and_threads_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.toml"
+    script = (
+        "import sys; from concurrent.futures import ThreadPoolExecutor; "
+        "from test_config_store import _add_and_remove; from pathlib import Path; "
+        "ws = sys.argv[2:]; "
+        "list(ThreadPoolExecutor(len(ws)).map(lambda w: _add_and_remove(Path(sys.argv[1]), w, 10), ws))"
+    )
+    groups = [[f"p{p}t{t}" for t in range(3)] for p in range(5)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(path), *g], env=env) for g in groups]
+    assert [p.wait(timeout=120) for p in procs] == [0] * len(procs)
+    assert sorted(e.name for e in HostStore(path).load()) == _expected([w for g in groups for w in g], 10)
 
 
 @pytest.mark.parametrize(

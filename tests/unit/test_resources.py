@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import cast
+
 import pytest
 
 from vmtui.drivers.guest import parse_arp
-from vmtui.drivers.resources import DiskUse, InterfaceMac, Lease, VolumeInfo
+from vmtui.drivers.resources import DiskUse, InterfaceMac, Lease, PoolInfo, ResourceHost, VolumeInfo
 from vmtui.drivers.xmlread import parse_xml
 from vmtui.drivers.xmlres import (
     agent_channel_state,
@@ -15,10 +18,11 @@ from vmtui.drivers.xmlres import (
     read_network_xml,
     read_pool_xml,
     read_volume_xml,
+    snapshot_disk_sources,
 )
-from vmtui.errors import UsageError
+from vmtui.errors import OperationError, UsageError
 from vmtui.ops.networks import _owner
-from vmtui.ops.storage import parse_size, refusal_of, users, validate_volume_name
+from vmtui.ops.storage import delete_refusal, parse_size, refusal_of, users, validate_volume_name
 from vmtui.present import bar_cells, expiry
 
 
@@ -145,6 +149,71 @@ def test_delete_refusal_names_domains_or_overlays() -> None:
         "it is the backing file of volume o1, o2"
     )
     assert refusal_of(base, [base, _vol("free")]) is None
+
+
+LIVE_CHAIN = """<domain><devices><disk type='file' device='disk'><source file='/srv/p/top'/>
+<backingStore type='file'><format type='qcow2'/><source file='/srv/p/mid'/>
+<backingStore type='block'><format type='raw'/><source dev='/dev/vg/base'/><backingStore/></backingStore>
+</backingStore><target dev='vda' bus='virtio'/></disk></devices></domain>"""
+
+SNAPSHOT = """<domainsnapshot><name>s3</name><disks><disk name='vda' snapshot='external' type='file'>
+<source file='/srv/p/r2.s3'/></disk></disks><domain type='qemu'><name>g</name><devices>
+<disk type='file' device='disk'><source file='/srv/p/r2.raw'/><target dev='vda' bus='virtio'/></disk>
+</devices></domain></domainsnapshot>"""
+
+
+def test_a_disk_brings_its_backing_chain_and_a_snapshot_its_kept_definition() -> None:
+    assert [(d.path, d.chain) for d in disk_sources(LIVE_CHAIN)] == [("/srv/p/top", ("/srv/p/mid", "/dev/vg/base"))]
+    # The overlay the snapshot made (<disks>) is the domain's disk now; what reverting needs is the kept definition.
+    assert [(d.target, d.path) for d in snapshot_disk_sources(SNAPSHOT)] == [("vda", "/srv/p/r2.raw")]
+    assert snapshot_disk_sources("<domainsnapshot><name>s</name></domainsnapshot>") == []
+
+
+def test_users_through_overlays_chains_and_snapshots() -> None:
+    base, mid, top = _vol("base"), _vol("mid", backing="/srv/p/base"), _vol("top", backing="/srv/p//mid")
+    uses = [
+        DiskUse("on-top", "u1", "vda", "/srv/p/top"),  # two overlays up
+        DiskUse("chained", "u2", "vda", "/elsewhere/ov", chain=("/elsewhere/x", "/srv/p/base")),
+        DiskUse("by-name", "u3", "vdb", "", "p", "mid"),
+        DiskUse("reverts", "u4", "vda", "/srv/p/base", snapshot="s1"),
+        DiskUse("apart", "u5", "vda", "/srv/p/other", chain=("/srv/p/other-base",)),
+    ]
+    everything = [top, base, mid, _vol("other")]
+    assert users(base, uses, everything) == ("by-name", "chained", "on-top", "reverts")
+    assert users(top, uses, everything) == ("on-top",)
+    assert users(base, uses) == ("chained", "reverts")  # without the pool's volumes: the XML alone
+    assert refusal_of(replace(base, used_by=("on-top",)), everything) == (
+        "domain on-top uses it; it is the backing file of volume mid, top"
+    )
+    elsewhere = replace(top, pool="q", path="/srv/q/top")
+    assert refusal_of(base, [base, mid, elsewhere]) == "it is the backing file of volume mid, top (pool q)"
+
+
+class _BusyPoolHost:
+    """A host whose second pool cannot be rescanned now (libvirt: "pool has asynchronous jobs running")."""
+
+    def list_pools(self) -> list[PoolInfo]:
+        return [PoolInfo(n, "u", "running", False, True, "dir", f"/srv/{n}", 1, 0, 1, 0) for n in ("p", "q")]
+
+    def refresh_pool(self, name: str) -> None:
+        if name == "q":
+            raise OperationError("refresh pool 'q' on test:///: pool 'q' has asynchronous jobs running")
+
+    def list_volumes(self, pool: str) -> list[VolumeInfo]:
+        return [_vol("base")] if pool == "p" else []
+
+    def disk_uses(self) -> list[DiskUse]:
+        return []
+
+
+def test_a_pool_that_cannot_be_rescanned_refuses_the_delete() -> None:
+    # The overlay may be in the pool that was not rescanned: not knowing is no licence to delete.
+    with pytest.raises(OperationError) as refused:
+        delete_refusal(cast(ResourceHost, _BusyPoolHost()), _vol("base"))
+    assert (refused.value.message, refused.value.hint) == (
+        "refresh pool 'q' on test:///: pool 'q' has asynchronous jobs running",
+        "vol-delete rescans every pool first; nothing was deleted",
+    )
 
 
 def test_a_lease_names_the_domain_with_its_mac_on_that_network_first() -> None:

@@ -42,6 +42,27 @@ def test_devices_are_classed_paravirtual_emulated_passthrough() -> None:
     assert (info.vcpus, info.max_memory_kib, info.memory_kib, info.balloon_period) == (2, 1048576, 524288, 5)
 
 
+@pytest.mark.parametrize(
+    ("written", "model", "dev_class"),
+    [
+        # libvirt 9.0 matches its own NIC model names ignoring case and runs them as the model
+        # (`virsh define` of <model type='ViRtIo'/> then dumpxml gives 'virtio' on this machine).
+        ("ViRtIo", "virtio", DeviceClass.PARAVIRTUAL),
+        ("VIRTIO-Transitional", "virtio-transitional", DeviceClass.PARAVIRTUAL),
+        ("E1000", "e1000", DeviceClass.EMULATED),
+        ("am79c973", "Am79C973", DeviceClass.EMULATED),  # libvirt's own spelling, not lower case
+        # Any other name reaches QEMU as written, where device names are exact.
+        ("virtio-net-pci", "virtio-net-pci", DeviceClass.PARAVIRTUAL),
+        ("VirtIO-net-pci", "VirtIO-net-pci", DeviceClass.EMULATED),
+    ],
+)
+def test_nic_models_are_read_as_libvirt_reads_them(written: str, model: str, dev_class: DeviceClass) -> None:
+    xml = f"""<domain type='kvm'><name>n</name><devices><interface type='user'>
+    <mac address='52:54:00:aa:bb:cc'/><model type='{written}'/></interface></devices></domain>"""
+    (nic,) = read_domain_xml(xml).devices
+    assert (nic.model, nic.dev_class) == (model, dev_class)
+
+
 def test_qemu_type_is_tcg() -> None:
     xml = build_guest_xml(GuestSpec(name="t", domain_type="qemu"))
     assert read_domain_xml(xml).accelerator is Accelerator.TCG

@@ -23,19 +23,25 @@ if TYPE_CHECKING:
 log = logging.getLogger("vmtui.drivers.nodedev")
 
 _GONE = (libvirt.VIR_ERR_NO_NODE_DEVICE, libvirt.VIR_ERR_NO_NETWORK)
+_NO_DRIVER = (libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_OPERATION_UNSUPPORTED)
+"""What libvirt says when a daemon has no driver for a kind of object (built without it)."""
 
 
 class NodeDevMixin(ConnectionCore):
     def _devices(self, cap_flag: int) -> list[str]:
         """XML of every node device with capability `cap_flag`; devices that vanish meanwhile are skipped."""
-        docs = []
         with mapped(self.uri, "list node devices"):
-            for dev in self._conn.listAllDevices(cap_flag):
-                try:
-                    docs.append(str(dev.XMLDesc(0)))
-                except libvirt.libvirtError as exc:
-                    if exc.get_error_code() not in _GONE:
-                        raise
+            return self._devices_raw(cap_flag)
+
+    def _devices_raw(self, cap_flag: int) -> list[str]:
+        """`_devices`, with libvirt's errors as they are (for callers that tell "no driver" apart)."""
+        docs = []
+        for dev in self._conn.listAllDevices(cap_flag):
+            try:
+                docs.append(str(dev.XMLDesc(0)))
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() not in _GONE:
+                    raise
         return docs
 
     def pci_functions(self) -> list[PciFunction]:
@@ -50,6 +56,36 @@ class NodeDevMixin(ConnectionCore):
 
         found = (read_net_device(xml) for xml in self._devices(libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_NET))
         return sorted((n for n in found if n is not None), key=lambda n: n.interface)
+
+    def has_host_interface(self, name: str) -> bool | None:
+        """Whether the host has network interface `name` (a bridge for `--bridge`); None when libvirt
+        can tell neither way.
+
+        Asked of libvirt, so it works over qemu+ssh without a shell: its interface driver first (udev
+        reads the host's interfaces at each call; netcf knows only configured ones), then the node
+        devices of capability net (udev's view, as events last left it). One that knows it is enough.
+        """
+        known: bool | None = False
+        try:
+            self._conn.interfaceLookupByName(name)
+            return True
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() in _NO_DRIVER:
+                log.info("no interface driver on %s: %s", self.uri, exc)
+                known = None
+            elif exc.get_error_code() != libvirt.VIR_ERR_NO_INTERFACE:
+                raise convert_error(exc, uri=self.uri, action=f"look up host interface {name!r}") from exc
+        from vmtui.drivers.sriovxml import read_net_device
+
+        try:
+            docs = self._devices_raw(libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_NET)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() not in _NO_DRIVER:
+                raise convert_error(exc, uri=self.uri, action="list node devices") from exc
+            log.info("no node device driver on %s: %s", self.uri, exc)
+            return known
+        found = (read_net_device(xml) for xml in docs)
+        return any(n is not None and n.interface == name for n in found) or known
 
     def hostdev_networks(self) -> list[HostdevNetwork]:
         """Every libvirt network in hostdev forward mode (a VF pool), active or only defined."""

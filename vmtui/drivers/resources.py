@@ -86,6 +86,10 @@ class DiskUse:
     path: str
     pool: str = ""
     volume: str = ""
+    chain: tuple[str, ...] = ()
+    """The files under `path` (its backing chain, nearest first) where the domain's XML names them."""
+    snapshot: str = ""
+    """The snapshot whose kept definition has this disk; "" for the domain's own definitions."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +209,10 @@ class ResourceHost(Hypervisor, Protocol):
 
     def list_volumes(self, pool: str) -> list[VolumeInfo]: ...
 
+    def refresh_pool(self, name: str) -> None:
+        """Have libvirt rescan an active pool: files made behind its back (an external snapshot's
+        overlay) are volumes only after that."""
+
     def volume(self, pool: str, name: str) -> VolumeInfo: ...
 
     def create_volume(self, pool: str, xml: str) -> VolumeInfo: ...
@@ -212,7 +220,8 @@ class ResourceHost(Hypervisor, Protocol):
     def delete_volume(self, pool: str, name: str) -> None: ...
 
     def disk_uses(self) -> list[DiskUse]:
-        """Every disk of every domain, from the live XML of running ones and every persistent definition."""
+        """Every disk of every domain, from the live XML of running ones, every persistent definition,
+        and the definitions its snapshots keep."""
 
     def list_networks(self) -> list[NetworkInfo]: ...
 

@@ -122,6 +122,11 @@ class StorageMixin(ConnectionCore):
         with mapped(self.uri, f"read volume {name!r}"):
             return self._volume_info(pool, vol)
 
+    def refresh_pool(self, name: str) -> None:
+        handle = self._active_pool(name)
+        with mapped(self.uri, f"refresh pool {name!r}"):
+            handle.refresh(0)
+
     def create_volume(self, pool: str, xml: str) -> VolumeInfo:
         """Create a volume from XML built by `xmlres.build_volume_xml` (validated by the caller)."""
         self.require_writable("create volume")
@@ -138,26 +143,33 @@ class StorageMixin(ConnectionCore):
             vol.delete(0)
 
     def disk_uses(self) -> list[DiskUse]:
-        """Every disk of every domain: running ones by their live XML, and every persistent definition
-        (a shut-off guest still owns its disks, and a running one's next boot may use others)."""
+        """Every disk of every domain: running ones by their live XML (with its backing chain), every
+        persistent definition (a shut-off guest still owns its disks, and a running one's next boot may
+        use others), and the definition each snapshot keeps (reverting to it needs those files)."""
         from vmtui.drivers.resources import DiskUse
-        from vmtui.drivers.xmlres import disk_sources
+        from vmtui.drivers.xmlres import disk_sources, snapshot_disk_sources
 
         seen: set[DiskUse] = set()
         with mapped(self.uri, "read domain disks"):
             for dom in self._conn.listAllDomains(0):
                 try:
                     name, uuid = dom.name(), dom.UUIDString()
-                    docs = []
+                    found = []
                     if dom.isActive():
-                        docs.append(dom.XMLDesc(0))
+                        found += [("", s) for s in disk_sources(dom.XMLDesc(0))]
                     if dom.isPersistent():
-                        docs.append(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+                        found += [("", s) for s in disk_sources(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))]
+                    snaps = dom.listAllSnapshots(0)
                 except libvirt.libvirtError as exc:
                     if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                         continue  # gone between listing and reading
                     raise
-                for doc in docs:
-                    for src in disk_sources(doc):
-                        seen.add(DiskUse(name, uuid, src.target, src.path, src.pool, src.volume))
-        return sorted(seen, key=lambda u: (u.domain, u.target, u.path))
+                for snap in snaps:
+                    try:
+                        found += [(snap.getName(), s) for s in snapshot_disk_sources(snap.getXMLDesc(0))]
+                    except libvirt.libvirtError as exc:
+                        if exc.get_error_code() not in (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT):
+                            raise
+                for snapshot, src in found:
+                    seen.add(DiskUse(name, uuid, src.target, src.path, src.pool, src.volume, src.chain, snapshot))
+        return sorted(seen, key=lambda u: (u.domain, u.snapshot, u.target, u.path))

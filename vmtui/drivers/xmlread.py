@@ -19,6 +19,23 @@ _PARSER = etree.XMLParser(
 
 EMULATED_DISK_BUSES = frozenset({"ide", "sata", "fdc", "usb", "sd"})
 
+NET_MODELS = (
+    "netfront", "rtl8139", "virtio", "e1000", "e1000e", "igb", "virtio-transitional", "virtio-non-transitional",
+    "usb-net", "spapr-vlan", "lan9118", "scm91c111", "vlance", "vmxnet", "vmxnet2", "vmxnet3",
+    "Am79C970A", "Am79C973", "82540EM", "82545EM", "82543GC",
+)  # fmt: skip
+"""libvirt's NIC models (virDomainNetModel, conf/domain_conf.c) in its spelling. It matches a <model type>
+against them ignoring case (virDomainNetModelTypeFromString: STRCASEEQ), so `ViRtIo` runs as virtio;
+any other name goes to QEMU as written. Only NIC models: disk buses, balloon, video, RNG and
+controller models are matched exactly, and libvirt 9.0 refuses `VirtIO` there at define."""
+_NET_MODEL_BY_LOWER = {m.lower(): m for m in NET_MODELS}
+
+
+def net_model(written: str) -> str:
+    """A NIC's <model type> as libvirt reads it: a known model in libvirt's spelling, else as written."""
+    return _NET_MODEL_BY_LOWER.get(written.lower(), written)
+
+
 UNIT_KIB = {
     "b": 1 / 1024, "bytes": 1 / 1024,
     "k": 1, "kib": 1, "kb": 1000 / 1024,
@@ -87,7 +104,7 @@ def _nic(iface: etree._Element) -> Device:
         source = str(pci) if pci else ""
         detail = "SR-IOV VF (hostdev interface)" + (f", {source}" if source else "")
         return replace(base, model="vfio", dev_class=DeviceClass.PASSTHROUGH, detail=detail, source=source)
-    model = _attr(iface, "model", "type")
+    model = net_model(_attr(iface, "model", "type"))
     backend = _attr(iface, "driver", "name")
     source_el = iface.find("source")
     source = ""

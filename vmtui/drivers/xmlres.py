@@ -85,13 +85,30 @@ class DiskSource:
     path: str
     pool: str
     volume: str
+    chain: tuple[str, ...] = ()
+    """The files under `path`, nearest first, where the XML names them: a running domain's live XML
+    has its whole backing chain; a definition only what its author wrote."""
 
 
-def disk_sources(text: str) -> list[DiskSource]:
-    """Every <disk> with a source: its target and its file, block device, or pool and volume."""
-    root = parse_xml(text)
+def _source_path(source: etree._Element) -> str:
+    return source.get("file") or source.get("dev") or source.get("dir") or ""
+
+
+def _chain(disk: etree._Element) -> tuple[str, ...]:
     out = []
-    for disk in root.iterfind("devices/disk"):
+    backing = disk.find("backingStore")
+    while backing is not None:
+        source = backing.find("source")
+        path = _source_path(source) if source is not None else ""
+        if path:
+            out.append(path)
+        backing = backing.find("backingStore")
+    return tuple(out)
+
+
+def _disk_sources(devices_parent: etree._Element) -> list[DiskSource]:
+    out = []
+    for disk in devices_parent.iterfind("devices/disk"):
         source = disk.find("source")
         if source is None:
             continue  # an empty CD-ROM drive
@@ -99,12 +116,28 @@ def disk_sources(text: str) -> list[DiskSource]:
         out.append(
             DiskSource(
                 target=target.get("dev", "") if target is not None else "",
-                path=source.get("file") or source.get("dev") or source.get("dir") or "",
+                path=_source_path(source),
                 pool=source.get("pool", ""),
                 volume=source.get("volume", ""),
+                chain=_chain(disk),
             )
         )
     return out
+
+
+def disk_sources(text: str) -> list[DiskSource]:
+    """Every <disk> with a source: its target and its file, block device, or pool and volume."""
+    return _disk_sources(parse_xml(text))
+
+
+def snapshot_disk_sources(text: str) -> list[DiskSource]:
+    """The disks of the definition a snapshot keeps (`<domainsnapshot><domain>`): what reverting to it needs.
+
+    After an external snapshot of a shut-off guest this is the only place that still names the
+    file under the overlay: the new definition names just the overlay, without its chain.
+    """
+    domain = parse_xml(text).find("domain")
+    return _disk_sources(domain) if domain is not None else []
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,9 @@ RUNNING = ("running", "paused", "blocked")
 VIEWER = "virt-viewer"
 
 
+NO_CONSOLE_HINT = "it has neither a serial console nor a graphical display: add one with `vmtui edit` (next boot)"
+
+
 @dataclass(frozen=True, slots=True)
 class ConsoleCommand:
     """How to attach to a domain's serial console."""
@@ -61,8 +64,11 @@ def console_command(conn: Hypervisor, ident: str, *, uri: str, host: str = "") -
     info = conn.domain(ident)
     if info.state not in RUNNING:
         raise OperationError(f"{info.name} is {info.state}: a console needs a running domain", hint="start it first")
-    if not has_text_console(conn.domain_xml(info.uuid)):
-        raise OperationError(f"{info.name} has no serial console", hint="`vmtui display` for a graphical one")
+    xml = conn.domain_xml(info.uuid)
+    if not has_text_console(xml):
+        # Point only at what the guest has: `display` on a guest without graphics is one more refusal.
+        hint = "`vmtui display` for its graphical one" if read_graphics(xml) else NO_CONSOLE_HINT
+        raise OperationError(f"{info.name} has no serial console", hint=hint)
     argv = [_virsh(), *(["-c", uri] if uri else []), "console", "--domain", info.uuid]
     return ConsoleCommand(host or conn.uri, info, tuple(argv))
 
@@ -209,9 +215,11 @@ def display(conn: Hypervisor, ident: str, *, uri: str, host: str = "", local_por
     info = conn.domain(ident)
     if info.state not in RUNNING:
         raise OperationError(f"{info.name} is {info.state}: a display exists only while it runs", hint="start it")
-    graphics = read_graphics(conn.domain_xml(info.uuid))
+    xml = conn.domain_xml(info.uuid)
+    graphics = read_graphics(xml)
     if not graphics:
-        raise OperationError(f"{info.name} has no graphical display", hint="`vmtui console` for its serial console")
+        hint = "`vmtui console` for its serial console" if has_text_console(xml) else NO_CONSOLE_HINT
+        raise OperationError(f"{info.name} has no graphical display", hint=hint)
     viewer = (VIEWER, *(["--connect", uri] if uri else []), "--", info.uuid)
     displays = tuple(reach(g, uri, local_port=local_port) for g in graphics)
     return DisplayInfo(host or conn.uri, info, displays, viewer)

@@ -200,10 +200,23 @@ def collect(conn: MemoryHost) -> tuple[HostMemory, list[GuestMemory]]:
     return host, guests
 
 
+def check_shares(conn: MemoryHost, knobs: BalloonKnobs) -> None:
+    """Refuse shares for a guest the host does not have (by name or UUID, running or not): a typo
+    would otherwise leave the meant guest at the default weight, silently."""
+    domains = conn.list_domains()
+    known = {d.name for d in domains} | {d.uuid for d in domains}
+    unknown = [name for name in knobs.shares if name not in known]
+    if unknown:
+        raise UsageError(
+            f"shares for {unknown[0]!r}: no such domain on {conn.uri}",
+            hint="name a domain of this host (see `vmtui list`)",
+        )
+
+
 def plan_host(conn: MemoryHost, knobs: BalloonKnobs) -> BalloonPlan:
     """The policy's plan for this host now (a dry run: nothing is changed)."""
-    host, guests = collect(conn)
-    return plan_balloons(host, guests, knobs)
+    check_shares(conn, knobs)
+    return plan_balloons(*collect(conn), knobs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,11 +248,12 @@ def apply_policy(
     """
     cancel = cancel or never_cancelled()
     conn.require_writable("balloon policy")
+    check_shares(conn, knobs)  # once: a guest undefined later just drops out of the plan
     steps = moves = 0
     plan: BalloonPlan | None = None
     while count is None or steps < count:
         check_cancel(cancel, "balloon policy")
-        plan = plan_host(conn, knobs)
+        plan = plan_balloons(*collect(conn), knobs)
         steps += 1
         progress(Step(f"step {steps}: {plan.why}; {len(plan.moves)} to move", data={"plan": plan.to_json()}))
         for row in plan.moves:

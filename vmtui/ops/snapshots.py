@@ -24,6 +24,11 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+:@-]{0,63}$")
 """Snapshot names vmtui accepts: they become file names on the host (metadata, overlays, memory)."""
 
 EXTERNAL_LIMIT_HINT = "libvirt before 9.9 cannot revert to external snapshots, nor delete one whose parent is internal"
+EXTERNAL_DELETE_HINT = (
+    "libvirt 9.0 merges an external snapshot that has a newer one only while the guest runs (a block commit):"
+    " start the guest and delete it again"
+)
+"""A shut-off guest's definition names only its top overlay, so libvirt finds no chain to merge along."""
 
 
 class Location(StrEnum):
@@ -206,8 +211,14 @@ def delete_question(info: DomainInfo, snap: Snapshot, host: str, *, children: bo
 
 
 def _explained(exc: VmtuiError, snap: Snapshot) -> VmtuiError:
-    if snap.location != "internal" and "external snapshot" in exc.message and exc.hint is None:
-        exc.hint = EXTERNAL_LIMIT_HINT
+    """libvirt's refusal of what it cannot yet do with an external snapshot, as the host's failure (exit 1,
+    not a usage error: nothing the user typed was wrong), with what it means."""
+    if snap.location == "internal" or exc.hint is not None:
+        return exc
+    if "external snapshot" in exc.message:
+        return OperationError(exc.message, hint=EXTERNAL_LIMIT_HINT)
+    if "base disk source" in exc.message:
+        return OperationError(exc.message, hint=EXTERNAL_DELETE_HINT)
     return exc
 
 

@@ -7,6 +7,7 @@ volume is never deleted: the refusal names the domain or the volume.
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import re
 import threading
@@ -17,8 +18,10 @@ from typing import Any
 from vmtui.drivers.base import Hypervisor
 from vmtui.drivers.resources import DiskUse, PoolInfo, ResourceHost, VolumeInfo, live
 from vmtui.drivers.xmlres import FILE_POOL_TYPES, build_volume_xml
-from vmtui.errors import OperationError, UsageError
+from vmtui.errors import NotFoundError, OperationError, UsageError
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
+
+log = logging.getLogger("vmtui.ops.storage")
 
 FORMATS = ("qcow2", "raw")
 """Formats a new volume of a file pool can have (the ones virt-manager offers first)."""
@@ -88,25 +91,63 @@ class VolumeChanged:
         return {"action": self.action, "volume": self.volume.to_json(), "pool": self.pool.to_json()}
 
 
-def _same_path(a: str, b: str) -> bool:
+def _norm(path: str) -> str:
     # Paths are the host's, maybe remote: compare them as strings, normalised, never through this machine.
-    return bool(a) and bool(b) and posixpath.normpath(a) == posixpath.normpath(b)
+    return posixpath.normpath(path) if path else ""
 
 
-def users(volume: VolumeInfo, uses: list[DiskUse]) -> tuple[str, ...]:
-    """Names of the domains with a disk on `volume` (by path, or by pool and volume name)."""
-    names = {
-        u.domain for u in uses if _same_path(u.path, volume.path) or (u.pool == volume.pool and u.volume == volume.name)
-    }
-    return tuple(sorted(names))
+def overlays_of(volume: VolumeInfo, host_volumes: list[VolumeInfo]) -> list[VolumeInfo]:
+    """The volumes backed by `volume`, directly or through other overlays, nearest first."""
+    above = {_norm(volume.path)}
+    found: list[VolumeInfo] = []
+    grew = True
+    while grew:
+        grew = False
+        for v in host_volumes:
+            if v.backing and _norm(v.backing) in above and _norm(v.path) not in above:
+                above.add(_norm(v.path))
+                found.append(v)
+                grew = True
+    return found
+
+
+def _uses_of(volume: VolumeInfo, uses: list[DiskUse], host_volumes: list[VolumeInfo]) -> list[DiskUse]:
+    """The disks that need `volume`: on it, on an overlay above it, or with it in their backing chain."""
+    needed = [volume, *overlays_of(volume, host_volumes)]
+    paths = {_norm(v.path) for v in needed}
+    refs = {(v.pool, v.name) for v in needed}
+    return [u for u in uses if paths & {_norm(p) for p in (u.path, *u.chain) if p} or (u.pool, u.volume) in refs]
+
+
+def users(volume: VolumeInfo, uses: list[DiskUse], host_volumes: list[VolumeInfo] | None = None) -> tuple[str, ...]:
+    """Names of the domains that need `volume`: a disk on it (by path, or by pool and volume name), on
+    a volume of `host_volumes` backed by it, or with it in the disk's backing chain; also when only
+    one of the domain's snapshots has such a disk (reverting to it needs the file)."""
+    return tuple(sorted({u.domain for u in _uses_of(volume, uses, host_volumes or [])}))
+
+
+def host_volumes(host: ResourceHost, *, refresh: bool = False) -> list[VolumeInfo]:
+    """The volumes of every active pool of the host; `refresh` rescans each pool first."""
+    out: list[VolumeInfo] = []
+    for pool in host.list_pools():
+        if not pool.active:
+            continue
+        try:
+            if refresh:
+                host.refresh_pool(pool.name)
+            out += host.list_volumes(pool.name)
+        except NotFoundError:
+            continue  # undefined between listing and reading
+    return out
 
 
 def volumes(conn: Hypervisor, pool: str) -> list[VolumeInfo]:
-    """The volumes of `pool`, each with the domains that use it."""
+    """The volumes of `pool` (as libvirt last scanned it), each with the domains that need it."""
     host = live(conn, "storage volumes")
     found = host.list_volumes(pool)
     uses = host.disk_uses()
-    return [replace(v, used_by=users(v, uses)) for v in found]
+    everything = host_volumes(host)
+    return [replace(v, used_by=users(v, uses, everything)) for v in found]
 
 
 def pools(conn: Hypervisor) -> list[PoolInfo]:
@@ -124,29 +165,51 @@ class StorageOverview:
 
 
 def overview(conn: Hypervisor, pool: str | None = None) -> StorageOverview:
-    """Every pool, and the volumes (with their users) of `pool`, or of the first pool when it is gone."""
+    """Every pool, and the volumes (with their users) of `pool`, or of the first pool when it is gone.
+
+    A writable connection rescans that pool first, so files made behind libvirt's back (an external
+    snapshot's overlay) show; a read-only one cannot (libvirt refuses it) and shows the last scan.
+    """
     found = tuple(pools(conn))
     by_name = {p.name: p for p in found}
     chosen = pool if pool in by_name else (found[0].name if found else None)
-    vols = tuple(volumes(conn, chosen)) if chosen is not None and by_name[chosen].active else ()
-    return StorageOverview(found, chosen, vols)
+    if chosen is None or not by_name[chosen].active:
+        return StorageOverview(found, chosen, ())
+    if not conn.read_only:
+        try:
+            live(conn, "storage volumes").refresh_pool(chosen)
+        except OperationError as exc:  # busy (a volume being built): show the last scan
+            log.info("pool %s not rescanned: %s", chosen, exc)
+    return StorageOverview(found, chosen, tuple(volumes(conn, chosen)))
 
 
-def refusal_of(volume: VolumeInfo, pool_volumes: list[VolumeInfo]) -> str | None:
-    """Why `volume` must not be deleted, from its `used_by` and the volumes of its pool, or None."""
+def refusal_of(volume: VolumeInfo, host_volumes: list[VolumeInfo]) -> str | None:
+    """Why `volume` must not be deleted, from its `used_by` and the volumes it backs, or None."""
+    reasons = []
     using = volume.used_by
     if using:
-        return f"domain {', '.join(using)} uses it" if len(using) == 1 else f"domains {', '.join(using)} use it"
-    overlays = sorted(v.name for v in pool_volumes if _same_path(v.backing, volume.path))
+        reasons.append(
+            f"domain {', '.join(using)} uses it" if len(using) == 1 else f"domains {', '.join(using)} use it"
+        )
+    overlays = sorted(
+        v.name if v.pool == volume.pool else f"{v.name} (pool {v.pool})" for v in overlays_of(volume, host_volumes)
+    )
     if overlays:
-        return f"it is the backing file of volume {', '.join(overlays)}"
-    return None
+        reasons.append(f"it is the backing file of volume {', '.join(overlays)}")
+    return "; ".join(reasons) or None
 
 
 def delete_refusal(conn: ResourceHost, volume: VolumeInfo) -> str | None:
-    """Why `volume` must not be deleted (the domains using it, a volume it backs), asked of the host now."""
-    current = replace(volume, used_by=users(volume, conn.disk_uses()))
-    return refusal_of(current, conn.list_volumes(volume.pool))
+    """Why `volume` must not be deleted (the domains that need it, the volumes it backs), asked of the
+    host now: every active pool rescanned first, since a file made behind libvirt's back (an external
+    snapshot's overlay) is no volume until then."""
+    try:
+        everything = host_volumes(conn, refresh=True)
+    except OperationError as exc:
+        # Without a fresh scan an overlay may be missing: not knowing is no licence to delete.
+        raise OperationError(exc.message, hint="vol-delete rescans every pool first; nothing was deleted") from exc
+    current = replace(volume, used_by=users(volume, conn.disk_uses(), everything))
+    return refusal_of(current, everything)
 
 
 def delete_question(volume: VolumeInfo, host: str) -> str:

@@ -20,10 +20,11 @@ from vmtui.drivers.devicexml import (
     free_target,
     interface_by_mac,
     nic_as_virtio,
+    target_names,
     text,
     without_runtime,
 )
-from vmtui.drivers.xmlread import devices_of, parse_xml
+from vmtui.drivers.xmlread import devices_of, net_model, parse_xml
 from vmtui.errors import UsageError, VmtuiError
 from vmtui.models import Device, DeviceClass
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
@@ -206,8 +207,12 @@ def _nic(
     live_half: Half = plan.live_skip()
     if want_config:
         iface = interface_by_mac(docs.config or "", mac)
+        model = iface.find("model") if iface is not None else None
         if iface is None:
             config_half = skipped("no such NIC in the persistent config")
+        elif model is not None and net_model(model.get("type", "")).startswith("virtio"):
+            # A re-run after the live half failed: updating it again would change nothing, yet say done.
+            config_half = skipped("already virtio in the persistent config")
         else:
             progress(Step(f"{docs.name}: NIC {mac} -> virtio in the persistent config"))
             try:
@@ -276,6 +281,12 @@ def _disk(
         return DeviceChange(
             host.uri, docs.name, docs.uuid, "virtio-disk", dev.name, dev.model, "virtio-blk", live_half,
             plan.config_skip() if docs.config else skipped("transient domain: no persistent config"),
+        )  # fmt: skip
+    if dev.name not in target_names([docs.config]):
+        # The running guest still has it on the old bus; the definition moved it already (a re-run).
+        return DeviceChange(
+            host.uri, docs.name, docs.uuid, "virtio-disk", dev.name, dev.model, "virtio-blk", live_half,
+            skipped(f"the persistent config has no disk {dev.name}: moved to virtio there already?"),
         )  # fmt: skip
     new_target = free_target([d for d in (docs.live, docs.config) if d])
     progress(Step(f"{docs.name}: disk {dev.name} -> virtio-blk {new_target} in the persistent config"))
