@@ -226,7 +226,7 @@ class ReplayHost:
         self._next += 1
         return sample if host is None or host == sample.host else replace(sample, host=host)
 
-    def lifecycle(self, ident: str, action: str) -> DomainInfo:
+    def lifecycle(self, ident: str, action: str) -> DomainInfo | None:
         self.require_writable(action)
         raise AssertionError("unreachable: require_writable always raises")
 

@@ -272,7 +272,9 @@ def run(
         progress(Step(f"restoring {info.name} from its saved state"))
     else:
         progress(Step(f"{spec.pending} {info.name}"))
-    return conn.lifecycle(info.uuid, action)
+    after = conn.lifecycle(info.uuid, action)
+    # None: a transient domain that stopped is gone with its run; it stopped, as asked.
+    return after if after is not None else replace(info, state="shut-off", id=None)
 
 
 def _open_peer(entry: HostEntry) -> Hypervisor:
