@@ -215,3 +215,22 @@ def test_the_cli_default_is_the_exporter_default() -> None:
 
     assert DEFAULT_PORT == 19177
     assert inspect.signature(export).parameters["listen"].default == DEFAULT_LISTEN
+
+
+def test_only_metrics_and_the_root_answer_every_other_path_is_a_404() -> None:
+    import urllib.error
+
+    exporter = Exporter(replay_entries(FIXTURE), interval=0.5, listen=Listen("127.0.0.1", 0))
+    base = f"http://{exporter.start()}"
+    try:
+        for path in ("/metrics", "/", "/metrics?x=1"):
+            with urllib.request.urlopen(base + path, timeout=10) as resp:
+                assert resp.status == 200
+                assert "# TYPE vmtui_host_up gauge" in resp.read().decode()
+        for path in ("/nope", "/metric", "/metrics/", "/favicon.ico", "/metrics/x"):
+            with pytest.raises(urllib.error.HTTPError) as raised:
+                urllib.request.urlopen(base + path, timeout=10)
+            assert raised.value.code == 404, path
+            assert raised.value.read() == b"404 not found: the metrics are at /metrics\n"
+    finally:
+        exporter.stop()
