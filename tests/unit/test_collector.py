@@ -94,3 +94,18 @@ def test_a_busy_domain_keeps_its_last_whole_metrics_marked_aged_and_busy() -> No
         assert free.busy == frozenset()
         assert not free.aged
         assert free.domains[uuid].elapsed_s > 0  # rates against the last whole sample
+
+
+def test_a_recording_keeps_which_domains_were_busy() -> None:
+    import json
+    from dataclasses import replace
+
+    from vmtui.drivers.replay import _sample, sample_line
+
+    with connect("test:///default") as conn:
+        whole = conn.sample("t")
+    busy = replace(whole, domains=tuple(replace(d, busy=True) for d in whole.domains))
+    assert [d.busy for d in _sample(json.loads(sample_line(busy))).domains] == [True]
+    line = json.loads(sample_line(whole))
+    assert "busy" not in line["domains"][0]  # recordings made before it read the same
+    assert [d.busy for d in _sample(line).domains] == [False]
