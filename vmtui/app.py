@@ -389,9 +389,14 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
             self.say(f"{spec.label} {name}: {why}", title="refused", severity="error")
             return
 
+        # The other watched (and saved) hosts are asked whether this UUID already runs there.
+        peers = lifecycle.peer_hosts(entry, self.entries.values())
+
         def operation(progress: Progress, cancel: threading.Event) -> object:
             with self.connector(entry) as conn:
-                return lifecycle.run(conn, uuid, spec.key, progress=progress, cancel=cancel)
+                return lifecycle.run(
+                    conn, uuid, spec.key, peers=peers, connector=self.connector, progress=progress, cancel=cancel
+                )
 
         if self.jobs.start(entry.name, uuid, f"{spec.label} {name}", operation) is not None:
             self.fleet.pending[uuid] = spec.pending

@@ -227,10 +227,11 @@ class Fleet:
                 del self._events[uuid]  # this domain's sample was taken after the event: it says the truth now
         metrics = tick.domains
         # A focused round sampled only some domains (the rest are aged: no new point): visit just those.
+        # A busy domain was in the sample but kept its older metrics (aged too): no new point either.
         fresh = (
             metrics.items()
             if not aged
-            else [(d.uuid, metrics[d.uuid]) for d in tick.sample.domains if d.uuid in metrics]
+            else [(d.uuid, metrics[d.uuid]) for d in tick.sample.domains if d.uuid in metrics and d.uuid not in aged]
         )
         for uuid, m in fresh:
             if m.elapsed_s <= 0:

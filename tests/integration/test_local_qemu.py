@@ -126,7 +126,7 @@ def test_destroy_asks_first_and_a_script_must_say_yes(guests: Guests) -> None:
     assert proc.returncode == 2
     assert (
         proc.stderr
-        == f"vmtui: error: Force off {name} on {LOCAL_URI}? Not asked without a terminal (add --yes to proceed)\n"
+        == f"vmtui: error: Force off {name} on {LOCAL_URI}? Not asked without a terminal. (add --yes to proceed)\n"
     )
     assert _state(name) == "running"
 

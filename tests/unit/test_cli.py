@@ -121,3 +121,14 @@ def test_a_host_that_never_answers_times_out_with_one_line() -> None:
     assert proc.returncode == 4
     error = json.loads(proc.stdout)["errors"][0]
     assert "no answer within 1 s" in error["message"]
+
+
+def test_a_question_without_a_terminal_is_refused_in_whole_sentences() -> None:
+
+    proc = run_vmtui("destroy", "test", "-c", TEST_URI)  # stdin is not a terminal here
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        f"vmtui: error: Force off test on {TEST_URI}? Not asked without a terminal. (add --yes to proceed)\n"
+    )
+    proc = run_vmtui("destroy", "test", "-c", TEST_URI, "--json")
+    assert json.loads(proc.stdout)["error"]["message"] == f"Force off test on {TEST_URI}? Not asked without a terminal."

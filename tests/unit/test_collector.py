@@ -57,3 +57,55 @@ def test_a_partial_sample_asks_libvirt_about_the_named_domains_only() -> None:
         tick = collector.tick(frozenset())  # nothing on screen: the domain keeps its figure, marked old
         assert set(tick.aged) == {uuid}
         assert tick.domains[uuid].state == "running"
+
+
+def test_a_busy_domain_keeps_its_last_whole_metrics_marked_aged_and_busy() -> None:
+    from dataclasses import replace
+
+    from vmtui.models import HostSample
+
+    with connect("test:///default") as conn:
+        real_sample = conn.sample
+        busy_now = False
+
+        def sample(host: str | None = None, *, only: object = None) -> HostSample:
+            # What libvirt answers with NOWAIT for a domain under a job: its state and CPU time only.
+            whole = real_sample(host)
+            if not busy_now:
+                return whole
+            cut = [replace(d, raw={k: v for k, v in d.raw.items() if k.startswith("state.")}, busy=True)
+                   for d in whole.domains]  # fmt: skip
+            return replace(whole, domains=tuple(cut))
+
+        conn.sample = sample  # type: ignore[method-assign]
+        collector = Collector(conn, "t")
+        (uuid,) = collector.domains
+        collector.tick()
+        whole = collector.tick()
+        assert whole.busy == frozenset()
+        assert not whole.aged
+        busy_now = True
+        held = collector.tick()
+        assert held.busy == {uuid}
+        assert held.domains[uuid] is whole.domains[uuid]  # the last whole figures, not half a record's
+        assert held.aged == {uuid: whole.sample.wall}
+        busy_now = False
+        free = collector.tick()
+        assert free.busy == frozenset()
+        assert not free.aged
+        assert free.domains[uuid].elapsed_s > 0  # rates against the last whole sample
+
+
+def test_a_recording_keeps_which_domains_were_busy() -> None:
+    import json
+    from dataclasses import replace
+
+    from vmtui.drivers.replay import _sample, sample_line
+
+    with connect("test:///default") as conn:
+        whole = conn.sample("t")
+    busy = replace(whole, domains=tuple(replace(d, busy=True) for d in whole.domains))
+    assert [d.busy for d in _sample(json.loads(sample_line(busy))).domains] == [True]
+    line = json.loads(sample_line(whole))
+    assert "busy" not in line["domains"][0]  # recordings made before it read the same
+    assert [d.busy for d in _sample(line).domains] == [False]

@@ -7,6 +7,7 @@ every process or thread a test starts is stopped in a `finally`.
 from __future__ import annotations
 
 import gzip
+import inspect
 import json
 import signal
 import socket
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import pytest
 from conftest import VMTUI, run_vmtui
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from vmtui.drivers.base import Hypervisor
@@ -58,11 +61,12 @@ def until(url: str, name: str, want: float, **labels: str) -> Series:
 
 
 def test_listen_addresses_are_parsed_and_checked() -> None:
-    assert parse_listen("127.0.0.1:9177") == Listen("127.0.0.1", 9177)
+    assert parse_listen("127.0.0.1:19177") == Listen("127.0.0.1", 19177)
+    assert parse_listen("localhost:9") == Listen("localhost", 9)
     assert parse_listen("[::1]:0") == Listen("::1", 0)
     assert parse_listen("9100") == Listen("127.0.0.1", 9100)
-    assert str(Listen("::1", 9177)) == "[::1]:9177"
-    for bad in ("127.0.0.1:", "127.0.0.1:70000", ":9177", "::1:9177", "host:port"):
+    assert str(Listen("::1", 19177)) == "[::1]:19177"
+    for bad in ("127.0.0.1:", "127.0.0.1:70000", ":19177", "::1:19177", "host:port", "127.0.0.1:٣", "[zz]:1", "a..b:1"):
         with pytest.raises(UsageError):
             parse_listen(bad)
     assert is_loopback("127.0.0.2")
@@ -124,10 +128,14 @@ def test_a_scrape_never_waits_for_a_host_that_hangs() -> None:
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["--listen", "0.0.0.0:9177"], "--allow-remote"),
-        (["--listen", "[::]:9177"], "--allow-remote"),
+        (["--listen", "0.0.0.0:19177"], "--allow-remote"),
+        (["--listen", "[::]:19177"], "--allow-remote"),
         (["--listen", "127.0.0.1:99999"], "from 0 to 65535"),
         (["--listen", "nowhere"], "port must be a number"),
+        # A 300-letter name once reached the resolver, whose idna codec raised: "internal error", exit 1.
+        (["--listen", "a" * 300 + ":1"], "is neither an IP address nor a host name"),
+        (["--listen", "http://127.0.0.1:9911"], "a URL is not a listen address; write HOST:PORT, as '127.0.0.1:9911'"),
+        (["--listen", "https://[::1]:9911/metrics"], "a URL is not a listen address; write HOST:PORT, as '[::1]:9911'"),
         (["--interval", "0"], "--interval"),
         (["--interval", "soon"], "--interval"),
     ],
@@ -174,3 +182,55 @@ def test_json_start_line_then_ctrl_c_exits_130_and_sigterm_0(sig: signal.Signals
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.text(max_size=400) | st.from_regex(r"\A\[?[\w.:-]{0,300}\]?:\d{0,6}\Z"))
+def test_any_listen_string_is_an_address_or_a_one_line_usage_error(text: str) -> None:
+    refused: UsageError | None = None
+    try:
+        address = parse_listen(text)
+    except UsageError as exc:
+        refused = exc
+    if refused is not None:
+        assert "\n" not in str(refused)
+        assert len(str(refused)) < 300
+        return
+    assert 0 <= address.port <= 65535
+    # What it lets through is an IP address or a name of RFC 1123 labels: what the resolver can encode.
+    host = address.host.removesuffix(".")
+    assert ":" in host or all(0 < len(label) <= 63 and label.isascii() for label in host.split("."))
+    host.encode("idna")  # what raised UnicodeError in the resolver, for a 300-letter name
+
+
+def test_names_the_resolver_cannot_encode_are_a_usage_error() -> None:
+    for name in ("a" * 64, "a" * 300, "x\x00y"):
+        with pytest.raises(UsageError):
+            is_loopback(name)
+
+
+def test_the_cli_default_is_the_exporter_default() -> None:
+    from vmtui.cli.export import export
+    from vmtui.export.server import DEFAULT_LISTEN, DEFAULT_PORT
+
+    assert DEFAULT_PORT == 19177
+    assert inspect.signature(export).parameters["listen"].default == DEFAULT_LISTEN
+
+
+def test_only_metrics_and_the_root_answer_every_other_path_is_a_404() -> None:
+    import urllib.error
+
+    exporter = Exporter(replay_entries(FIXTURE), interval=0.5, listen=Listen("127.0.0.1", 0))
+    base = f"http://{exporter.start()}"
+    try:
+        for path in ("/metrics", "/", "/metrics?x=1"):
+            with urllib.request.urlopen(base + path, timeout=10) as resp:
+                assert resp.status == 200
+                assert "# TYPE vmtui_host_up gauge" in resp.read().decode()
+        for path in ("/nope", "/metric", "/metrics/", "/favicon.ico", "/metrics/x"):
+            with pytest.raises(urllib.error.HTTPError) as raised:
+                urllib.request.urlopen(base + path, timeout=10)
+            assert raised.value.code == 404, path
+            assert raised.value.read() == b"404 not found: the metrics are at /metrics\n"
+    finally:
+        exporter.stop()

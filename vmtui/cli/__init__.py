@@ -13,6 +13,8 @@ import typer
 # typer vendors click (typer._click) and raises its exceptions; the CLI turns its usage errors into
 # vmtui's own one-line (or JSON) errors, so it has to name them.
 from typer import _click as click
+from typer._click import Command
+from typer.main import get_command
 
 from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, ReplayOpt, emit_json, set_global_options
 from vmtui.errors import ExitCode, UsageError
@@ -162,9 +164,21 @@ def main() -> None:
         gc.freeze()
 
 
+def prepare(argv: Sequence[str]) -> tuple[Command, list[str]]:
+    """The command to run `argv` with, and `argv` as it reads it: global options in any position
+    (`vmtui ksm -r tune`) moved before the command (see vmtui.cli.hoist)."""
+    command = get_command(build_app(command_in(argv)))
+    if os.environ.get("_VMTUI_COMPLETE"):
+        return command, list(argv)
+    from vmtui.cli.hoist import hoist
+
+    return command, hoist(command, argv)
+
+
 def _run() -> None:
     try:
-        rc = build_app(command_in(sys.argv[1:]))(standalone_mode=False)
+        command, argv = prepare(sys.argv[1:])
+        rc = command.main(args=argv, standalone_mode=False)
     except typer.Abort:
         sys.stderr.write("vmtui: interrupted\n")
         sys.exit(int(ExitCode.INTERRUPTED))

@@ -251,7 +251,7 @@ def confirm(question: str, *, yes: bool, as_json: bool) -> None:
     if yes:
         return
     if as_json or not sys.stdin.isatty():
-        raise UsageError(f"{question} Not asked without a terminal", hint="add --yes to proceed")
+        raise UsageError(f"{question} Not asked without a terminal.", hint="add --yes to proceed")
     from vmtui.present import printable
 
     sys.stderr.write(f"{printable(question)} [y/N] ")

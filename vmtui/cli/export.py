@@ -44,7 +44,7 @@ IntervalOpt = Annotated[
 @guarded(read_only_safe=True)
 def export(
     *,
-    listen: ListenOpt = "127.0.0.1:9177",
+    listen: ListenOpt = "127.0.0.1:19177",
     allow_remote: AllowRemoteOpt = False,
     interval: IntervalOpt = 5.0,
     connect: ConnectOpt = None,

@@ -6,6 +6,7 @@ with the TUI. A module of its own so that `vmtui list` does not load the lifecyc
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import typer
@@ -22,9 +23,10 @@ from vmtui.cli.common import (
     emit_json,
     guarded,
 )
-from vmtui.cli.targets import domain_host, label
+from vmtui.cli.targets import domain_host, label, open_entry, resolve_targets
 from vmtui.errors import OperationError
 from vmtui.ops import lifecycle
+from vmtui.ops.base import Step
 from vmtui.present import printable
 
 
@@ -54,9 +56,19 @@ def _action_command(action: lifecycle.LifecycleAction) -> Callable[..., None]:
             if action.destructive:
                 confirm(lifecycle.question(action, info.name, label(entry)), yes=yes, as_json=as_json)
             restored = action.key == "start" and lifecycle.has_saved_state(conn, info.uuid)
-            info = lifecycle.run(conn, info.uuid, action.key)
+            # Every saved host and every host named on the command line is asked first whether this UUID
+            # already runs there (a start after `migrate --temporary` would run it twice).
+            peers = lifecycle.peer_hosts(entry, resolve_targets(connect, host, read_only=True))
+            warnings = _Warnings(as_json=as_json)
+            info = lifecycle.run(conn, info.uuid, action.key, peers=peers, connector=open_entry, progress=warnings)
         if as_json:
-            body = {"action": action.key, "host": label(entry), "domain": domain_json(label(entry), info)}
+            body: dict[str, object] = {
+                "action": action.key,
+                "host": label(entry),
+                "domain": domain_json(label(entry), info),
+            }
+            if action.key in lifecycle.MAKES_IT_RUN:
+                body["unchecked"] = warnings.unchecked
             emit_json({**body, "restored": restored} if action.key == "start" else body)
         else:
             how = " (restored from its saved state)" if restored else ""
@@ -65,3 +77,18 @@ def _action_command(action: lifecycle.LifecycleAction) -> Callable[..., None]:
     command.__name__ = f"{action.key}_cmd"
     command.__doc__ = action.help
     return command
+
+
+class _Warnings:
+    """The operation's warnings (hosts that could not be asked) on stderr, and kept for `--json`."""
+
+    def __init__(self, *, as_json: bool) -> None:
+        self.as_json = as_json
+        self.unchecked: list[dict[str, object]] = []
+
+    def __call__(self, step: Step) -> None:
+        if step.data.get("type") != "warning":
+            return
+        self.unchecked.append({"host": step.data.get("host"), "reason": step.data.get("reason")})
+        if not self.as_json:
+            sys.stderr.write(f"vmtui: warning: {printable(step.text)}\n")

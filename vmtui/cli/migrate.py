@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 class DefaultToStart(TyperGroup):
     """`vmtui migrate DOMAIN DEST` means `vmtui migrate start DOMAIN DEST`: the subcommands are the exceptions."""
 
+    default_command = "start"
+    """Named for `vmtui.cli.hoist`, which walks argv as this group reads it."""
+
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         first = next((a for a in args if not a.startswith("-")), None)
         if first is not None and first not in self.commands and not {"--help", "-h"} & set(args[:1]):

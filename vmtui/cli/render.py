@@ -140,12 +140,18 @@ def top_view(
     table = Table(box=None, header_style="bold reverse")
     for col in columns:
         table.add_column(col, justify="right" if col.endswith(("%", "/s")) else "left", no_wrap=True)
+    busy = frozenset().union(*(s.tick.busy for s in samples))
     for host, info, m in rows:
         stale = host in monitor.down
         cells: dict[str, Text | str] = {
             "HOST": lit(host, "dim" if stale else ""),
             "NAME": lit(m.name),
-            "STATE": Text("stale", "bold red") if stale else state_text(m.state),
+            # Busy: its own job held it (an incoming migration); its figures are from before, the rest fresh.
+            "STATE": Text("stale", "bold red")
+            if stale
+            else Text("busy", "yellow")
+            if m.uuid in busy
+            else state_text(m.state),
             "ACCEL": info.accelerator.value if info else "?",
             "CPU%": pct(m.cpu_pct),
             "STEAL%": pct(m.steal_pct),

@@ -122,7 +122,7 @@ def _json_line(s: HostSampled, flt: DomainFilter, sort: SortKey) -> dict[str, ob
         "time": s.tick.sample.wall,
         "host_metrics": asdict(s.tick.host),
         "domains": [
-            {**m.to_json(), "accelerator": str(info.accelerator) if info else None}
+            {**m.to_json(), "accelerator": str(info.accelerator) if info else None, "busy": m.uuid in s.tick.busy}
             for _h, info, m in rows_of([s], flt, sort)
         ],
     }

@@ -76,7 +76,9 @@ class Hypervisor(Protocol):
         returns whole samples), never a figure older than the sample's own time.
         """
 
-    def lifecycle(self, ident: str, action: str) -> DomainInfo: ...
+    def lifecycle(self, ident: str, action: str) -> DomainInfo | None:
+        """Run a lifecycle action; the facts after it, or None when the domain is gone (a transient one
+        that stopped)."""
 
     # ----- definitions (drivers/definitions.py) -----
 

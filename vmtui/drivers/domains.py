@@ -104,8 +104,12 @@ class DomainsMixin(ConnectionCore):
         with mapped(self.uri, f"read XML of {ident!r}"):
             return str(self.lookup(ident).XMLDesc(flags))
 
-    def lifecycle(self, ident: str, action: str) -> DomainInfo:
-        """start, shutdown, reboot, destroy (force off), suspend (pause), resume."""
+    def lifecycle(self, ident: str, action: str) -> DomainInfo | None:
+        """start, shutdown, reboot, destroy (force off), suspend (pause), resume.
+
+        The domain's facts after the call, or None when it no longer exists: a transient domain ends
+        with its run, so once destroyed there is nothing to read back (and that is the success asked for).
+        """
         call = LIFECYCLE_CALLS.get(action)
         if call is None:
             raise UsageError(f"unknown action {action!r}", hint=f"one of {', '.join(LIFECYCLE_CALLS)}")
@@ -114,7 +118,12 @@ class DomainsMixin(ConnectionCore):
         # Named in the error as the user knows it, even when the caller passed the UUID.
         with mapped(self.uri, f"{action} {dom.name()!r}"):
             call(dom)
-            return self.domain_info(dom)
+            try:
+                return self.domain_info(dom)
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                    raise
+                return None
 
     def define_and_start(self, xml: str) -> DomainInfo:
         """Define a persistent domain from XML (validated against libvirt's schema) and start it."""

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Collection
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import libvirt
 
@@ -34,8 +34,27 @@ STATS_GROUPS = (
 )
 """One bulk call gathers every group the metrics use; groups a host lacks are skipped, not errors."""
 
+NOWAIT = int(getattr(libvirt, "VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT", 0))
+"""Do not wait for a domain whose job holds it (libvirt >= 4.5): without it one incoming migration
+makes the bulk call wait up to libvirt's 30 s job timeout, and with it every other domain of the host."""
+ACTIVE_STATES = frozenset(
+    {
+        libvirt.VIR_DOMAIN_RUNNING,
+        libvirt.VIR_DOMAIN_BLOCKED,
+        libvirt.VIR_DOMAIN_PAUSED,
+        libvirt.VIR_DOMAIN_SHUTDOWN,
+        libvirt.VIR_DOMAIN_PMSUSPENDED,
+    }
+)
+JOB_ONLY_FIELD = "balloon.rss"
+"""QEMU's driver reads a running domain's RSS (from /proc, with or without a balloon device) only under
+the domain's query job: an active domain's record without it was answered without that job, busy."""
+
 
 class HostMixin(ConnectionCore):
+    _hypervisor: str | None = None
+    """libvirt's driver name ("QEMU", "Test"), asked once."""
+
     def host_facts(self) -> HostFacts:
         """Kernel and EPT/NPT from the host's own files (locally, or over the URI's SSH).
 
@@ -111,15 +130,17 @@ class HostMixin(ConnectionCore):
         from vmtui.models import DomainStats, HostSample
 
         with mapped(self.uri, "collect stats"):
-            if only is None:
-                records = self._conn.getAllDomainStats(STATS_GROUPS, 0)
-            else:
-                handles = [self._domain_objects[u] for u in only if u in self._domain_objects]
-                records = self._conn.domainListGetStats(handles, STATS_GROUPS, 0) if handles else []
+            records, nowait = self._bulk_stats(only)
             mono, wall = time.monotonic(), time.time()
             # The stats dicts are fresh from libvirt and ours alone: wrap them read-only, no copy.
             stats_of, proxy = DomainStats, MappingProxyType  # 1000 records per call: no lookups per record
-            domains = tuple([stats_of(dom.UUIDString(), dom.name(), proxy(stats)) for dom, stats in records])
+            busy = self._busy_rule() if nowait else None
+            domains = tuple(
+                [
+                    stats_of(dom.UUIDString(), dom.name(), proxy(stats), busy is not None and busy(stats))
+                    for dom, stats in records
+                ]
+            )
             if only is None:
                 self._domain_objects = {d.uuid: dom for d, (dom, _stats) in zip(domains, records, strict=True)}
             cpu = self.node_stats("cpu", self._conn.getCPUStats, libvirt.VIR_NODE_CPU_STATS_ALL_CPUS)
@@ -138,6 +159,34 @@ class HostMixin(ConnectionCore):
             domains=domains,
             ksm=MappingProxyType({k.removeprefix("shm_"): v for k, v in ksm.items()}),
         )
+
+    def _bulk_stats(self, only: Collection[str] | None) -> tuple[list[tuple[Any, dict[str, Any]]], bool]:
+        """Every domain's stats (or `only` these), without waiting for busy ones where the host can."""
+        flags = 0 if "nowait" in self._unsupported else NOWAIT
+        try:
+            return self._stats_call(only, flags), bool(flags)
+        except libvirt.libvirtError as exc:
+            # A daemon older than the flag refuses it ("unsupported flags"): ask as before, from now on.
+            if not flags or exc.get_error_code() not in (libvirt.VIR_ERR_INVALID_ARG, libvirt.VIR_ERR_NO_SUPPORT):
+                raise
+            log.info("%s does not take the stats flag NOWAIT: %s", self.uri, exc)
+            self._unsupported.add("nowait")
+            return self._stats_call(only, 0), False
+
+    def _stats_call(self, only: Collection[str] | None, flags: int) -> list[tuple[Any, dict[str, Any]]]:
+        if only is None:
+            return list(self._conn.getAllDomainStats(STATS_GROUPS, flags))
+        handles = [self._domain_objects[u] for u in only if u in self._domain_objects]
+        return list(self._conn.domainListGetStats(handles, STATS_GROUPS, flags)) if handles else []
+
+    def _busy_rule(self) -> Callable[[dict[str, Any]], bool] | None:
+        """How to tell a record answered without its domain's job, on this host's driver (QEMU only)."""
+        if self._hypervisor is None:
+            self._hypervisor = str(self._conn.getType())
+        if self._hypervisor != "QEMU":
+            return None
+        active, field = ACTIVE_STATES, JOB_ONLY_FIELD
+        return lambda stats: field not in stats and stats.get("state.state") in active
 
     def node_memory_kib(self) -> dict[str, int]:
         with mapped(self.uri, "node memory"):

@@ -55,7 +55,11 @@ def sample_line(sample: HostSample) -> str:
         "wall": sample.wall,
         "cpu_ns": dict(sample.cpu_ns),
         "memory_kib": dict(sample.memory_kib),
-        "domains": [{"uuid": d.uuid, "name": d.name, "raw": dict(d.raw)} for d in sample.domains],
+        # `busy` only where true: recordings made before it read the same.
+        "domains": [
+            {"uuid": d.uuid, "name": d.name, "raw": dict(d.raw), **({"busy": True} if d.busy else {})}
+            for d in sample.domains
+        ],
         "ksm": dict(sample.ksm),
     }
     return json.dumps(body, separators=(",", ":"))
@@ -89,7 +93,10 @@ def _sample(body: dict[str, Any]) -> HostSample:
         wall=float(body["wall"]),
         cpu_ns=MappingProxyType({k: int(v) for k, v in body["cpu_ns"].items()}),
         memory_kib=MappingProxyType({k: int(v) for k, v in body["memory_kib"].items()}),
-        domains=tuple(DomainStats(d["uuid"], d["name"], MappingProxyType(d["raw"])) for d in body["domains"]),
+        domains=tuple(
+            DomainStats(d["uuid"], d["name"], MappingProxyType(d["raw"]), bool(d.get("busy", False)))
+            for d in body["domains"]
+        ),
         # Recordings made before KSM was sampled have none.
         ksm=MappingProxyType({k: int(v) for k, v in body.get("ksm", {}).items()}),
     )
@@ -226,7 +233,7 @@ class ReplayHost:
         self._next += 1
         return sample if host is None or host == sample.host else replace(sample, host=host)
 
-    def lifecycle(self, ident: str, action: str) -> DomainInfo:
+    def lifecycle(self, ident: str, action: str) -> DomainInfo | None:
         self.require_writable(action)
         raise AssertionError("unreachable: require_writable always raises")
 

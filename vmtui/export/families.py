@@ -77,6 +77,12 @@ FAMILIES: dict[str, tuple[Kind, tuple[str, ...], str]] = {
         "Domain facts from its XML: accelerator (kvm = hardware-assisted, tcg = emulated), machine type.",
     ),
     "vmtui_domain_state": ("gauge", (*DOMAIN, "state"), "1, labelled with the domain's state."),
+    "vmtui_domain_busy": (
+        "gauge",
+        DOMAIN,
+        "1 while a job of the domain's own (incoming migration, backup) holds it: only its state and CPU "
+        "time were read, its other series are absent until it is free.",
+    ),
     "vmtui_domain_devices": ("gauge", (*DOMAIN, "class"), "Devices by class: paravirtual, emulated, passthrough."),
     "vmtui_domain_vcpus": ("gauge", DOMAIN, "vCPUs online."),
     "vmtui_domain_cpu_seconds_total": ("counter", DOMAIN, "CPU time of the domain's QEMU process (all threads)."),
@@ -329,7 +335,7 @@ class Scrape:
             self._add("vmtui_host_ksm_saved_bytes", host, ksm["pages_sharing"] * info.page_size_kib * KIB, ts)
         for dom in sample.domains:
             facts = view.sampled.domains.get(dom.uuid)
-            self.add_domain(view.name, dom.uuid, dom.name, dom.raw, ts, facts)
+            self.add_domain(view.name, dom.uuid, dom.name, dom.raw, ts, facts, busy=dom.busy)
 
     # ----- domains -------------------------------------------------------------------------------
 
@@ -341,11 +347,14 @@ class Scrape:
         raw: Mapping[str, StatValue],
         ts: float,
         facts: DomainInfo | None = None,
+        *,
+        busy: bool = False,
     ) -> None:
         """One domain's series from its raw libvirt stats (`facts`: what its XML says, when known)."""
         d = (host, name, uuid)
         state = raw.get("state.state")
         self._add("vmtui_domain_state", (*d, state_name(int(state)) if isinstance(state, int) else "nostate"), 1, ts)
+        self._add("vmtui_domain_busy", d, 1.0 if busy else 0.0, ts)
         if facts is not None:
             self._info("vmtui_domain_info", d, {"accelerator": str(facts.accelerator), "machine": facts.machine})
             for cls in DEVICE_CLASSES:

@@ -30,10 +30,22 @@ class _QuietHandler(WSGIRequestHandler):
         """Prometheus scrapes every few seconds: no line per request on stderr."""
 
 
+METRICS_PATHS = frozenset({"/metrics", "/"})
+"""Where the metrics are served: /metrics, and / as it always was. Any other path is a 404, so a typo in a
+scrape config (`/metric`) shows as a failed target instead of a healthy one."""
+NOT_FOUND = b"404 not found: the metrics are at /metrics\n"
+
+
 def metrics_app(registry: CollectorRegistry) -> WSGIApplication:
     inner = make_wsgi_app(registry, disable_compression=True)
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "/") not in METRICS_PATHS:
+            start_response(
+                "404 Not Found",
+                [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(NOT_FOUND)))],
+            )
+            return [NOT_FOUND]
         wants_gzip = gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", ""))
         text_only = {k: v for k, v in environ.items() if k != "HTTP_ACCEPT"}
         reply: dict[str, Any] = {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import socket
 import threading
 import time
@@ -40,7 +41,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("vmtui.export")
 
-DEFAULT_LISTEN = "127.0.0.1:9177"
+DEFAULT_PORT = 19177
+"""Not 9177, the default of the common libvirt exporters (kumina, Tinkoff, inovex): vmtui must run beside
+them. Outside Prometheus' exporter range 9100-9999, which its port list has used up, and below Linux's
+ephemeral ports (32768-60999); docs/export.md says why."""
+DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 WAKE = 0.5
 """Longest the driver sleeps before it looks at the stop flag again."""
 
@@ -54,21 +59,60 @@ class Listen:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
+HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+"""One label of a host name (RFC 1123): letters, digits and inner hyphens, at most 63."""
+SHOWN = 60
+"""Characters of a bad --listen value quoted back in the error (the rest is cut: one short line)."""
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= SHOWN else text[: SHOWN - 1] + "…")
+
+
 def parse_listen(text: str) -> Listen:
-    """`HOST:PORT`, `[IPv6]:PORT` or a bare `PORT` (loopback); port 0 lets the system pick a free one."""
+    """`HOST:PORT`, `[IPv6]:PORT` or a bare `PORT` (loopback); port 0 lets the system pick a free one.
+
+    Anything else is a UsageError of one line, whatever the string (tests/unit/test_export_server.py
+    feeds it arbitrary ones).
+    """
+    shown = _shown(text)
     text = text.strip()
+    if "://" in text or text.lower().startswith(("http:", "https:")):
+        where = text.partition("://")[2].partition("/")[0] or DEFAULT_LISTEN
+        raise UsageError(
+            f"--listen {shown}: a URL is not a listen address; write HOST:PORT, as {_shown(where)}",
+            hint="the endpoint is always http://HOST:PORT/metrics",
+        )
     host, sep, port = text.rpartition(":")
     if not sep:
         host, port = "127.0.0.1", text
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
+        if not _is_ip(host, version=6):
+            raise UsageError(f"--listen {shown}: {_shown(host)} in brackets is not an IPv6 address")
     elif ":" in host:
-        raise UsageError(f"--listen {text!r}: write an IPv6 address in brackets, as [::1]:9177")
+        raise UsageError(f"--listen {shown}: write an IPv6 address in brackets, as [::1]:{DEFAULT_PORT}")
     if not host:
-        raise UsageError(f"--listen {text!r}: give the address too, as 127.0.0.1:9177")
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise UsageError(f"--listen {text!r}: the port must be a number from 0 to 65535")
+        raise UsageError(f"--listen {shown}: give the address too, as {DEFAULT_LISTEN}")
+    # ASCII digits only: str.isdigit() also takes other scripts' digits and superscripts.
+    if not (port.isascii() and port.isdigit() and len(port) <= 5 and int(port) <= 65535):
+        raise UsageError(f"--listen {shown}: the port must be a number from 0 to 65535")
+    if not _is_ip(host) and not _is_host_name(host):
+        raise UsageError(f"--listen {shown}: {_shown(host)} is neither an IP address nor a host name")
     return Listen(host, int(port))
+
+
+def _is_ip(host: str, *, version: int | None = None) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return version is None or address.version == version
+
+
+def _is_host_name(host: str) -> bool:
+    name = host.removesuffix(".")
+    return 0 < len(name) <= 253 and all(HOST_LABEL.fullmatch(label) for label in name.split("."))
 
 
 def is_loopback(host: str) -> bool:
@@ -80,7 +124,9 @@ def is_loopback(host: str) -> bool:
     try:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise UsageError(f"--listen: cannot resolve {host!r}: {exc.strerror}") from exc
+        raise UsageError(f"--listen: cannot resolve {_shown(host)}: {exc.strerror}") from exc
+    except (UnicodeError, ValueError) as exc:  # a name the resolver cannot even encode (idna: too long)
+        raise UsageError(f"--listen: {_shown(host)} is not a host name that can be resolved") from exc
     return bool(infos) and all(ipaddress.ip_address(str(i[4][0]).split("%")[0]).is_loopback for i in infos)
 
 

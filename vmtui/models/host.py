@@ -49,6 +49,9 @@ class DomainStats:
     uuid: str
     name: str
     raw: Mapping[str, StatValue] = field(default_factory=lambda: EMPTY_STATS)
+    busy: bool = False
+    """A job of the domain's own (an incoming migration, a backup, a hung monitor) held it: libvirt
+    answered at once with only what needs no job (state, CPU time), not the counters vmtui reads."""
 
 
 @dataclass(frozen=True, slots=True)

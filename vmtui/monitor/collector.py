@@ -30,7 +30,12 @@ class Tick:
     """Keyed by UUID; read-only, since ticks cross from the poller thread to the UI."""
     aged: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     """Domains not sampled this round (outside the focus), with the time.time() of the sample their
-    metrics come from: shown as such, never as this round's figures. Empty on a full round."""
+    metrics come from: shown as such, never as this round's figures. Empty on a full round but for
+    busy domains."""
+    busy: frozenset[str] = frozenset()
+    """Domains whose own job (an incoming migration, a backup) held them: libvirt answered without
+    waiting, with only their state and CPU time. Each keeps its last full metrics, aged; the host's
+    other domains are fresh."""
 
 
 class Collector:
@@ -83,12 +88,14 @@ class Collector:
                 only = None  # most of the host is wanted: one call for all costs less than the bookkeeping
         self._round += 1
         sample = self.conn.sample(self.host) if only is None else self.conn.sample(self.host, only=only)
-        domains, aged = self._update(sample, partial=only is not None)
-        tick = Tick(sample=sample, host=host_metrics(self._prev, sample), domains=domains, aged=aged)
+        domains, aged, busy = self._update(sample, partial=only is not None)
+        tick = Tick(sample=sample, host=host_metrics(self._prev, sample), domains=domains, aged=aged, busy=busy)
         self._prev = sample
         return tick
 
-    def _update(self, sample: HostSample, *, partial: bool) -> tuple[Mapping[str, DomainMetrics], Mapping[str, float]]:
+    def _update(
+        self, sample: HostSample, *, partial: bool
+    ) -> tuple[Mapping[str, DomainMetrics], Mapping[str, float], frozenset[str]]:
         now_mono, now_wall = sample.monotonic, sample.wall
         last, static, known, host_cpus = self._last, self._static, self.domains, self.info.cpus
         # A focused round starts from every domain's newest metrics and replaces those it sampled
@@ -96,8 +103,16 @@ class Collector:
         metrics = dict(self._metrics) if partial else {}
         walls = dict(self._walls) if partial else {}
         unknown = False
+        busy: dict[str, float] = {}
         for d in sample.domains:
             uuid = d.uuid
+            if d.busy and uuid in self._metrics:
+                # Half a record (no disk, balloon or vCPU counters): keep the last whole one, and its
+                # time, so no rate is computed across a gap that is not there.
+                metrics[uuid], walls[uuid] = self._metrics[uuid], self._walls[uuid]
+                busy[uuid] = self._walls[uuid]
+                unknown = unknown or uuid not in known
+                continue
             before = last.get(uuid)
             p = before[0] if before is not None else None
             elapsed = now_mono - before[1] if before is not None else 0.0
@@ -111,8 +126,12 @@ class Collector:
                 static.pop(uuid, None)
             metrics[uuid] = m
             walls[uuid] = now_wall
-            last[uuid] = (d, now_mono)
             unknown = unknown or uuid not in known
+            if d.busy:  # busy from its first sight: what it said is all there is, but no base for rates
+                busy[uuid] = now_wall
+                static.pop(uuid, None)
+                continue
+            last[uuid] = (d, now_mono)
         if unknown:
             self.refresh_domains()
         # Gone: missing from a full round, or (carried by a focused one) dropped from the facts after an event.
@@ -129,5 +148,7 @@ class Collector:
             older = dict(walls)
             for d in sample.domains:
                 older.pop(d.uuid, None)
-            aged = MappingProxyType(older)
-        return MappingProxyType(metrics), aged
+            aged = MappingProxyType({**older, **busy})
+        elif busy:
+            aged = MappingProxyType(busy)
+        return MappingProxyType(metrics), aged, frozenset(busy)

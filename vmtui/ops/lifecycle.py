@@ -6,13 +6,19 @@ in the same words, before any call that would change the host.
 
 from __future__ import annotations
 
+import logging
+import queue
 import threading
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 
 from vmtui.drivers.base import Hypervisor
-from vmtui.errors import OperationError
-from vmtui.models import DomainInfo
+from vmtui.errors import NotFoundError, OperationError, VmtuiError
+from vmtui.models import DomainInfo, HostEntry
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
+
+log = logging.getLogger("vmtui.ops")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,18 +107,156 @@ def has_saved_state(conn: Hypervisor, ident: str) -> bool:
     return isinstance(conn, ResourceHost) and conn.has_managed_save(ident)
 
 
+# ----- one UUID, one running copy ----------------------------------------------------------------
+#
+# libvirt keeps no cluster-wide lock: after `migrate --temporary` the source still holds the definition,
+# and nothing in libvirt stops `start` there while the guest runs on the target (virtlockd or sanlock
+# would, only where a lock space is shared). Proxmox (one config file per VM, owned by one node of the
+# cluster filesystem) and oVirt (the engine refuses to run a VM that is up anywhere) have no override for
+# this, and neither does vmtui: to start here, stop the other copy first. A host that does not answer
+# cannot be asked; vmtui has no fencing to tell a dead host from a slow one, and refusing every start
+# while any saved host is down would make one dead host stop the rest, so the start goes ahead and
+# says which hosts could not be checked.
+
+MAKES_IT_RUN = frozenset({"start", "resume"})
+"""Actions after which the domain's vCPUs run here: start (also a restore from a managed save), resume."""
+PEER_CHECK_TIMEOUT = 5.0
+"""Seconds the other hosts get, all together (asked in parallel), to say whether the UUID runs there."""
+
+Connector = Callable[[HostEntry], Hypervisor]
+
+
+def peer_hosts(here: HostEntry, watched: Iterable[HostEntry]) -> list[HostEntry]:
+    """The hosts to ask before `here` runs a domain: the watched ones and every saved one, but `here`.
+
+    Opened read-only: only asked, never changed. A saved host that cannot be read is skipped (the
+    command's own hosts were already read, and hosts.toml errors are reported where it is loaded).
+    """
+    from vmtui.config import HostStore  # here: `vmtui list` imports this module and needs no hosts file
+
+    try:
+        saved = HostStore().load()
+    except VmtuiError as exc:
+        log.info("saved hosts not read for the running-elsewhere check: %s", exc)
+        saved = []
+    peers: dict[str, HostEntry] = {}
+    for entry in (*watched, *saved):
+        if entry.name == here.name or entry.uri == here.uri or entry.uri in peers:
+            continue
+        peers[entry.uri] = replace(entry, read_only=True)
+    return list(peers.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Elsewhere:
+    """What the other hosts said about one UUID."""
+
+    running: tuple[str, ...] = ()
+    """Hosts where it is active (running, paused, or the incoming half of a migration)."""
+    unchecked: tuple[tuple[str, str], ...] = ()
+    """(host, why) for hosts that could not be asked in time."""
+
+
+def runs_elsewhere(
+    uuid: str,
+    here_uri: str,
+    peers: Sequence[HostEntry],
+    connector: Connector,
+    *,
+    timeout: float = PEER_CHECK_TIMEOUT,
+) -> Elsewhere:
+    """Ask every peer, in parallel and for at most `timeout` seconds, whether `uuid` is active there.
+
+    A peer that does not answer in time is left to finish on a daemon thread (it closes its own
+    connection) and reported unchecked: it never holds the caller for longer than `timeout`.
+    """
+    answers: queue.Queue[tuple[str, bool | None, str]] = queue.Queue()
+
+    def ask(entry: HostEntry) -> None:
+        try:
+            with connector(entry) as peer:
+                if peer.uri == here_uri:  # an alias of this very host
+                    answers.put((entry.name, False, ""))
+                    return
+                try:
+                    info = peer.domain(uuid)
+                except NotFoundError:
+                    answers.put((entry.name, False, ""))
+                    return
+                answers.put((entry.name, info.id is not None, ""))
+        except VmtuiError as exc:
+            answers.put((entry.name, None, exc.message))
+        except Exception as exc:  # never let one host's surprise stop the answer; logged with its traceback
+            log.exception("running-elsewhere check on %s failed", entry.name)
+            answers.put((entry.name, None, f"internal error: {exc.__class__.__name__}"))
+
+    for entry in peers:
+        threading.Thread(target=ask, args=(entry,), name=f"peer check {entry.name}", daemon=True).start()
+    deadline = time.monotonic() + timeout
+    said: dict[str, tuple[bool | None, str]] = {}
+    while len(said) < len(peers):
+        try:
+            name, active, why = answers.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        said[name] = (active, why)
+    running = tuple(e.name for e in peers if said.get(e.name, (None, ""))[0])
+    unchecked = tuple(
+        (e.name, said[e.name][1] if e.name in said else f"no answer within {timeout:g} s")
+        for e in peers
+        if said.get(e.name, (None, ""))[0] is None
+    )
+    return Elsewhere(running, unchecked)
+
+
+def refuse_if_running_elsewhere(
+    info: DomainInfo,
+    here_uri: str,
+    peers: Sequence[HostEntry],
+    connector: Connector,
+    *,
+    doing: str = "starting",
+    progress: Progress = no_progress,
+    timeout: float = PEER_CHECK_TIMEOUT,
+) -> None:
+    """Refuse (OperationError) to make `info` run here while its UUID is active on a peer.
+
+    Hosts that could not be asked are reported as `warning` steps, and do not stop the action.
+    """
+    if not peers:
+        return
+    found = runs_elsewhere(info.uuid, here_uri, peers, connector, timeout=timeout)
+    if found.running:
+        where = " and ".join(found.running)
+        raise OperationError(
+            f"{info.name} already runs on {where} (same UUID): {doing} it here would run it twice",
+            hint=f"stop it on {where} first, or migrate it back",
+        )
+    for host, why in found.unchecked:
+        progress(
+            Step(
+                f"{host} could not be checked for a running copy of {info.name}: {why}",
+                data={"type": "warning", "host": host, "reason": why},
+            )
+        )
+
+
 def run(
     conn: Hypervisor,
     ident: str,
     action: str,
     *,
+    peers: Sequence[HostEntry] = (),
+    connector: Connector | None = None,
     progress: Progress = no_progress,
     cancel: threading.Event | None = None,
 ) -> DomainInfo:
     """Run one lifecycle action; refused before any change when the host or the domain's state forbids it.
 
+    `peers` (see `peer_hosts`) are asked first, with `connector`, whether the domain already runs
+    there, before a start or resume: the same UUID never runs twice through vmtui.
     Returns the domain's facts after the call. Raises DeniedError (read-only), NotFoundError,
-    OperationError (state does not allow it, or libvirt refused), UserCancelledError.
+    OperationError (state does not allow it, it runs elsewhere, or libvirt refused), UserCancelledError.
     """
     spec = BY_KEY[action]
     conn.require_writable(action)
@@ -120,9 +264,20 @@ def run(
     why = refusal(spec, info.state, persistent=info.persistent)
     if why is not None:
         raise OperationError(f"{spec.label.lower()} {info.name}: {why}")
+    if action in MAKES_IT_RUN:
+        doing = "resuming" if action == "resume" else "starting"
+        refuse_if_running_elsewhere(info, conn.uri, peers, connector or _open_peer, doing=doing, progress=progress)
     check_cancel(cancel or never_cancelled(), f"{spec.label.lower()} {info.name}")
     if action == "start" and has_saved_state(conn, info.uuid):
         progress(Step(f"restoring {info.name} from its saved state"))
     else:
         progress(Step(f"{spec.pending} {info.name}"))
-    return conn.lifecycle(info.uuid, action)
+    after = conn.lifecycle(info.uuid, action)
+    # None: a transient domain that stopped is gone with its run; it stopped, as asked.
+    return after if after is not None else replace(info, state="shut-off", id=None)
+
+
+def _open_peer(entry: HostEntry) -> Hypervisor:
+    from vmtui.drivers import open_host
+
+    return open_host(entry.uri or None, read_only=True)
