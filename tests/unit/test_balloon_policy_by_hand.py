@@ -290,3 +290,29 @@ def test_rows_keep_the_order_the_guests_came_in() -> None:
     plan = plan_balloons(_host(20480), [_guest("z", 524288, 300000), skipped, _guest("a", 524288, 300000)])
     assert [r.name for r in plan.rows] == ["z", "s", "a"]
     assert [r.name for r in plan.moves] == ["z", "a"]
+
+
+def test_a_step_never_gives_guests_more_than_the_hosts_room() -> None:
+    # 120000 KiB of room, three guests with equal shares and floors of 524288: A at its floor, B 120000 over,
+    # C 210000 over. Round one: 0 + 120000 + 210000 + 120000 = 450000 over the floors, 150000 each. A wants
+    # +150000 but one step is +102400; B goes to its share, +30000; C is over its share and holds. That is
+    # 132400, 12400 more than the room. Round two (A and B): 102400 + 150000 - 12400 = 240000, 120000 each:
+    # B's share is now exactly where it started, so B comes back to 644288; the 17600 still free go to B
+    # (its share is above that): A +102400, B +17600, C 0 = 120000, the room and not more (a 12400 KiB
+    # overshoot would make the next step shrink again: more than the 10 MiB the policy lets be).
+    guests = [_guest(name, 524288 + over, 224288 + over) for name, over in (("a", 0), ("b", 120000), ("c", 210000))]
+    plan = plan_balloons(_host(120000), guests)
+    assert _rows(plan.rows) == {"a": ("grow", 626688), "b": ("grow", 661888), "c": ("hold", 734288)}
+    assert sum(r.delta_kib for r in plan.rows) == 120000
+
+
+def test_a_step_never_takes_from_guests_more_than_the_host_needs() -> None:
+    # The same under pressure, mirrored: 120000 KiB to give back. A 300000 over its floor (can give one step,
+    # 102400), B 180000 over, C 90000 over (under its share: holds). Round one: 570000 - 120000 = 450000 over
+    # the floors, 150000 each: A -102400 (capped), B -30000, C holds: 132400 taken. Round two (A, B):
+    # 197600 + 150000 + 12400 = 360000, 180000 each: B's share is exactly its start, it comes back to 704288;
+    # the 17600 still to give come from B: A -102400, B -17600 = -120000.
+    guests = [_guest(name, 524288 + over, 224288 + over) for name, over in (("a", 300000), ("b", 180000), ("c", 90000))]
+    plan = plan_balloons(_host(-120000), guests)
+    assert _rows(plan.rows) == {"a": ("shrink", 721888), "b": ("shrink", 686688), "c": ("hold", 614288)}
+    assert sum(r.delta_kib for r in plan.rows) == -120000

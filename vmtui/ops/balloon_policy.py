@@ -213,7 +213,10 @@ def _distribute(
     """Share `amount` KiB among `ids` by shares within [floor, max] and `max_change`; returns what is left.
 
     `res` holds each guest's new balloon and is updated. Grows only when `amount` > 0, shrinks only
-    when < 0; a guest whose fair share lies the other way holds.
+    when < 0; a guest whose fair share lies the other way holds where it started. Shares are worked out
+    again each round over the guests still moving, so one moved in an earlier round comes back towards its
+    start when its share has dropped (a guest capped per step, or one that held, left the others more):
+    kept where it was, it would give guests more than `amount` (or take more), past the host's target.
     """
     rest = amount
     done: set[str] = set()
@@ -227,13 +230,10 @@ def _distribute(
         for i in live:
             floor, top, shares = limits[i]
             desired = min(top, max(floor, floor + alloc * shares // total_shares))
-            if amount > 0 and desired > start[i]:
-                new = min(desired, start[i] + max_change)
-            elif amount < 0 and desired < start[i]:
-                new = max(desired, start[i] - max_change)
+            if amount > 0:
+                new = max(start[i], min(desired, start[i] + max_change))
             else:
-                done.add(i)
-                continue
+                new = min(start[i], max(desired, start[i] - max_change))
             step = new - res[i]
             if step == 0:
                 done.add(i)
