@@ -139,3 +139,13 @@ def test_the_actions_say_why_with_the_figures() -> None:
         "pass 3 starts with 195 MiB left, not below 90% of the best so far (195 MiB)"
     ]
     assert not off.finished
+
+
+def test_joining_a_migration_after_its_first_pass_judges_nothing_until_a_second_pass() -> None:
+    # `vmtui migrate attach`, or a first pass over before the first reading: the first pass seen is 5, with
+    # 195 MiB left. Nothing earlier is known, so it cannot have stalled against anything (it is not "below
+    # 90 % of the best so far" only because it is the best so far). Pass 6 with 195 MiB left is a stall.
+    policy = StallPolicy(start_ms=100, postcopy=False)
+    assert _kinds(policy, [_pass(5, 195 * MIB, total=None)]) == []
+    assert policy.stalls == 0
+    assert _kinds(policy, [_pass(6, 195 * MIB, total=None)]) == [("downtime", 150)]
