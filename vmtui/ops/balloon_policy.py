@@ -297,7 +297,7 @@ def plan_balloons(host: HostMemory, guests: Iterable[GuestMemory], knobs: Balloo
                 reason = f"at its floor ({_mib(floor)})"
             else:
                 reason = f"already at its fair share ({share_text})"
-            rows[g.uuid] = _replace(base, why=reason, new_kib=now)
+            rows[g.uuid] = _replace(base, why=reason)  # new is now: the row already says so
         elif abs(new - now) * 10000 < now * int(k.min_change_pct * 100):
             rows[g.uuid] = _replace(base, why=f"a move of {_mib(abs(new - now))} is below {k.min_change_pct:g} %")
             rows[g.uuid] = _replace(rows[g.uuid], new_kib=now)
@@ -319,5 +319,5 @@ def _replace(row: PlanRow, **changes: Any) -> PlanRow:
     return PlanRow(**{**asdict(row), **changes})
 
 
-def _mib(kib: int | None) -> str:
-    return "?" if kib is None else f"{kib / 1024:.0f} MiB"
+def _mib(kib: int) -> str:
+    return f"{kib / 1024:.0f} MiB"
