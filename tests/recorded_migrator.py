@@ -15,6 +15,9 @@ from vmtui.drivers.base import Migrator
 from vmtui.drivers.xmlmigrate import MigrationXml
 from vmtui.models import DomainPresence, HostInfo, JobStats
 
+UUID = "6f1e0c7a-0000-4000-8000-000000000001"
+NAME = "web"
+"""The one domain these hosts are asked about: any other identity is a wrong question (LookupError)."""
 DOMAIN_XML = "<domain type='kvm'><name>web</name><cpu mode='custom'><model>Skylake-Client</model></cpu></domain>"
 
 
@@ -42,9 +45,12 @@ class RecordedHost:
     """Disk paths this host can open."""
     read_only: bool = False
     asked_cpu: list[MigrationXml] = field(default_factory=list)
+    probed: list[bool] = field(default_factory=list)
+    """`probe=` of each `host_info` call (a probe costs an SSH round trip per file on a remote host)."""
     _cpu: Iterator[dict[str, int]] | None = None
 
     def host_info(self, *, probe: bool = True) -> HostInfo:
+        self.probed.append(probe)
         return self.info
 
     def node_memory_kib(self) -> dict[str, int]:
@@ -56,9 +62,10 @@ class RecordedHost:
         return next(self._cpu)
 
     def job_stats(self, ident: str, *, completed: bool = False) -> JobStats:
-        return self.job
+        return self.job if _known(ident, UUID) else JobStats("none")
 
     def domain_xml(self, ident: str) -> str:
+        _known(ident, UUID)
         return self.xml
 
     def compare_cpu(self, facts: MigrationXml) -> str | None:
@@ -66,13 +73,20 @@ class RecordedHost:
         return self.cpu_refusal
 
     def find_by_name(self, name: str) -> tuple[str, bool] | None:
-        return self.named
+        return self.named if _known(name, NAME) else None
 
     def presence(self, uuid: str) -> DomainPresence:
+        _known(uuid, UUID)
         return self.there or DomainPresence(uuid, False)
 
     def storage_visible(self, path: str) -> bool:
         return path in self.visible
+
+
+def _known(ident: str, expected: str) -> bool:
+    if ident != expected:
+        raise LookupError(f"asked about {ident!r}, not {expected!r}")
+    return True
 
 
 def as_migrator(host: RecordedHost) -> Migrator:

@@ -69,6 +69,7 @@ def test_need_is_what_the_kernel_reserved_plus_what_the_guest_uses() -> None:
         (131072, 163840),  # a quarter of it is exactly 32 MiB: 131072 + 32768
         (131076, 163845),  # a quarter is 32769: 131076 + 32769
         (131068, 163836),  # a quarter (32767) is under 32 MiB: 131068 + 32768
+        (131077, 163846),  # a quarter is 32769.25, taken as 32769 KiB: 131077 + 32769
         (0, 65536),  # 0 + 32 MiB is under the 64 MiB minimum
         (32768, 65536),  # 32768 + 32768 = 65536 exactly
         (32769, 65537),
@@ -87,9 +88,11 @@ def test_alive_floor_without_statistics_is_64_mib_and_never_above_max() -> None:
 
 def test_a_reading_becomes_the_guest_the_policy_judges() -> None:
     stats = {"actual": 524288, "usable": 300000, "unused": 200000, "available": 507904, "last_update": 1700000000}
-    reading = BalloonReading("u1", "web", "running", GIB, 524288, "virtio", 5, MappingProxyType(stats), True)
+    reading = BalloonReading("u1", "web", "running", GIB, 524288, "virtio-transitional", 5, MappingProxyType(stats),
+                             True)  # fmt: skip
     g = guest_from_reading(reading)
-    assert g == GuestMemory("u1", "web", "running", GIB, 524288, 300000, 200000, 507904, "virtio", 5, True, 1700000000)
+    assert g == GuestMemory("u1", "web", "running", GIB, 524288, 300000, 200000, 507904, "virtio-transitional", 5,
+                            True, 1700000000)  # fmt: skip
     # last_update 0: QEMU never heard from the guest.
     never = guest_from_reading(replace(reading, stats=MappingProxyType({**stats, "last_update": 0})))
     assert never.last_update is None
@@ -137,6 +140,10 @@ def test_each_reason_to_leave_a_guest_out_in_the_users_words() -> None:
         assert (row.action, row.why, row.new_kib, row.floor_kib, row.delta_kib) == ("skip", why, None, None, 0)
         assert (row.actual_kib, row.max_kib) == (guest.actual_kib, GIB)
     assert plan_balloons(_host(GIB), [replace(base, name="zero")], knobs).rows[0].shares == 0
+    assert plan_balloons(_host(GIB), [replace(base, uuid="u-zero")], knobs).rows[0].uuid == "u-zero"
+    # 1 share is a small share, not none.
+    one = plan_balloons(_host(GIB), [base], BalloonKnobs(shares={"g": 1})).rows[0]
+    assert (one.uuid, one.action, one.shares) == ("g", "grow", 1)
 
 
 # ----- the host's gap -----------------------------------------------------------------------------------
@@ -214,6 +221,7 @@ def test_growing_is_capped_at_100_mib_per_step_and_says_what_the_guest_has() -> 
         "grow", 524288, 626688, 102400, 524288, GIB, 1000,
     )  # fmt: skip
     assert row.why == "grow by 1000 of 1000 shares (capped per step); guest has 293 MiB usable"
+    assert row.uuid == "g"
     assert plan.moves == (row,)
     body = plan.to_json()
     assert (body["mode"], body["goal_kib"], body["rows"][0]["delta_kib"]) == ("grow", 4 * GIB, 102400)
@@ -224,6 +232,12 @@ def test_a_guest_reporting_only_its_free_memory_grows_without_a_usable_figure() 
     g = _guest("g", 524288, None, unused_kib=1000)
     row = plan_balloons(_host(20480), [g]).rows[0]
     assert (row.action, row.new_kib, row.why) == ("grow", 544768, "grow by 1000 of 1000 shares")
+
+
+def test_usable_memory_is_shown_in_whole_mib_rounded() -> None:
+    # 102913 KiB = 100.5009 MiB: 101. (Used 421375: alive floor 526718 over its 524288: short; it grows.)
+    row = plan_balloons(_host(20480), [_guest("g", 524288, 102913)]).rows[0]
+    assert (row.action, row.why) == ("grow", "grow by 1000 of 1000 shares; guest has 101 MiB usable")
 
 
 def test_the_percentage_floor_is_rounded_up() -> None:

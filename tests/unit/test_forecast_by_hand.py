@@ -106,6 +106,10 @@ def test_a_pause_only_the_last_downtime_step_allows() -> None:
     assert (fc.converges, fc.passes, fc.seconds, fc.downtime_ms) == (True, 1, 0.5, 500.0)
     assert fc.needs == "max downtime raised to about 500 ms (the stall policy does it)"
     assert fc.verdict == "converges only with a longer pause: about 500 ms after 1 passes"
+    # 3002 B at 10000 B/s, dirtied as fast: a 300.2 ms pause, printed 300 (not rounded up to 301).
+    fc = forecast(3002, 10000, 10000, max_downtime_ms=100, bandwidth_source="cap")
+    assert fc.needs == "max downtime raised to about 300 ms (the stall policy does it)"
+    assert fc.verdict == "converges only with a longer pause: about 300 ms after 1 passes"
     # 11 MiB: 0.55 s does not fit in 500 ms either, and post-copy is not allowed.
     assert forecast(11 * MIB, 25 * MIB, 20 * MIB, max_downtime_ms=100, bandwidth_source="cap").converges is False
 
@@ -122,6 +126,7 @@ def test_an_idle_guest_takes_one_pass_and_the_unknowns_say_so() -> None:
     assert no_link.verdict == "converges: the guest dirties no memory, one pass of 128 MiB and a short pause"
     zero_link = forecast(128 * MIB, 0.0, 0.0, max_downtime_ms=100, bandwidth_source="unknown")
     assert zero_link.seconds is None
+    assert (idle.bandwidth_source, idle.dirty_source) == ("measured", "sampled")  # sampled unless told
     dirty = forecast(128 * MIB, None, 64 * MIB, max_downtime_ms=100, bandwidth_source="cap")
     assert (dirty.converges, dirty.passes, dirty.seconds, dirty.downtime_ms, dirty.needs) == (None,) * 5
     assert dirty.verdict == "dirty rate unknown: no forecast"
@@ -129,6 +134,9 @@ def test_an_idle_guest_takes_one_pass_and_the_unknowns_say_so() -> None:
         unknown = forecast(128 * MIB, 5 * MIB, link, max_downtime_ms=100, bandwidth_source="unknown")
         assert (unknown.converges, unknown.passes, unknown.seconds, unknown.needs) == (None, None, None, None)
         assert unknown.verdict == "converges if the link carries clearly more than the guest dirties (5 MiB/s)"
+    # 10.5 MiB/s and 5 bytes (11010053 B/s) is 10.500005 MiB/s: printed 11 MiB/s.
+    just_over = forecast(128 * MIB, 11010053, None, max_downtime_ms=100, bandwidth_source="unknown")
+    assert just_over.verdict.endswith("(11 MiB/s)")
 
 
 def _job(**figures: int | None) -> JobStats:
@@ -160,6 +168,10 @@ def test_live_estimate_falls_back_to_the_memory_figures_and_clamps() -> None:
     assert live_estimate(_job(data_total=400, data_remaining=-100)).fraction == 1.0
     assert live_estimate(_job(data_total=400)).fraction == 0.0
     assert live_estimate(_job(data_remaining=100)).fraction == 0.0
+    assert live_estimate(_job(data_remaining=0)).fraction == 0.0  # no total: nothing to be a share of
     # A zero throughput says nothing about the end.
     zero = live_estimate(_job(data_total=400, data_remaining=100, memory_bps=0))
     assert (zero.eta_s, zero.expected_downtime_ms) == (None, None)
+    # 1 B/s is slow, not nothing: 100 B left, 100 s to go, 100 s of pause.
+    crawl = live_estimate(_job(data_total=400, data_remaining=100, memory_bps=1))
+    assert (crawl.eta_s, crawl.expected_downtime_ms) == (100.0, 100000.0)

@@ -103,6 +103,12 @@ def test_changes_are_listed_with_their_reasons() -> None:
                                            "why": "-50, within 64..1250"},)  # fmt: skip
 
 
+def test_sizes_in_the_reason_are_gib_to_one_decimal() -> None:
+    # 2149800 KiB is 2.05021 GiB: 2.1 (just over the halfway mark).
+    plan = plan_ksm(_inputs(free=2149800, shareable=TOTAL))
+    assert plan.why.startswith("guests could fill the host: free 2.1 GiB vs threshold 2.0 GiB")
+
+
 def test_knobs_move_the_lines() -> None:
     # free_pct 25: threshold 2621440; 2621439 free is pressure, boost 100 from 100 -> 200.
     plan = plan_ksm(_inputs(free=2621439, shareable=TOTAL), KsmKnobs(free_pct=25, boost=100))

@@ -6,7 +6,7 @@ score = 0.6 x (memory left after placing / host total) + 0.4 x (idle CPU share),
 from __future__ import annotations
 
 import pytest
-from recorded_migrator import RecordedHost, as_migrator
+from recorded_migrator import UUID, RecordedHost, as_migrator
 
 from vmtui.errors import OperationError
 from vmtui.models import Accelerator, DomainInfo
@@ -16,7 +16,7 @@ from vmtui.ops.place import Placement, assess, cpu_busy_pct, rank, score
 GIB = 1048576
 PASSED = PrecheckReport("web", "u", "src", "dst", (Check("memory", "enough free memory on the target", "ok", ""),))
 FAILED = PrecheckReport("web", "u", "src", "dst", (Check("memory", "enough free memory on the target", "fail", ""),))
-INFO = DomainInfo("6f1e0c7a-0000-4000-8000-000000000001", "web", 1, "running", Accelerator.KVM, 1, GIB, GIB, True)
+INFO = DomainInfo(UUID, "web", 1, "running", Accelerator.KVM, 1, GIB, GIB, True)
 
 
 def _candidate(
@@ -66,10 +66,11 @@ def test_rank_puts_roomy_hosts_first_then_refusals_then_the_current_host() -> No
     roomy = _candidate("z-roomy", after=8 * GIB, busy=0.0)  # 1.0
     tight = _candidate("c-tight", after=GIB, busy=0.0)  # 0.6/8 + 0.4 = 0.475
     tie = _candidate("d-tight", after=GIB, busy=0.0)  # the same score: by name
-    ranked = rank([here, refused, tight, gone, tie, roomy])
+    full = _candidate("zz-full", after=0, busy=100.0)  # 0.0: can take it, with no room to spare
+    ranked = rank([here, full, refused, tight, gone, tie, roomy])
     assert [(p.host, p.score) for p in ranked] == [
-        ("z-roomy", 1.0), ("c-tight", 0.475), ("d-tight", 0.475), ("a-gone", None), ("b-refused", None),
-        ("a-here", None),
+        ("z-roomy", 1.0), ("c-tight", 0.475), ("d-tight", 0.475), ("zz-full", 0.0), ("a-gone", None),
+        ("b-refused", None), ("a-here", None),
     ]  # fmt: skip
 
 
@@ -85,6 +86,13 @@ def test_cpu_busy_is_the_non_idle_share_of_the_counters_growth() -> None:
     # Idle going backwards cannot make it more than 100 % busy: total 100 (user), idle -100: capped at 100.
     backwards = RecordedHost(cpu_readings=[{"user": 0, "idle": 500}, {"user": 100, "idle": 400}])
     assert cpu_busy_pct(as_migrator(backwards), 0) == 100.0
+    # No idle counter at all: only iowait is idle: 100 of 500 ns, 80 % busy.
+    no_idle = RecordedHost(cpu_readings=[{"user": 0, "kernel": 0, "iowait": 0}, {"user": 300, "kernel": 100,
+                                                                                  "iowait": 100}])  # fmt: skip
+    assert cpu_busy_pct(as_migrator(no_idle), 0) == 80.0
+    # One busy nanosecond is enough to tell (100 %); all idle is 0 %.
+    assert cpu_busy_pct(as_migrator(RecordedHost(cpu_readings=[{"user": 0}, {"user": 1}])), 0) == 100.0
+    assert cpu_busy_pct(as_migrator(RecordedHost(cpu_readings=[{"idle": 0}, {"idle": 9}])), 0) == 0.0
 
 
 def test_cpu_busy_is_unknown_without_counters_or_growth() -> None:
@@ -117,13 +125,17 @@ def test_assess_a_target_its_source_and_an_unreachable_host(waits: list[float]) 
     assert (target.memory_after_kib, target.cpu_busy_pct) == (3080192, 25.0)
     assert target.prechecks is not None
     assert target.reason == target.prechecks.summary() == "all pre-checks passed"
+    assert (target.host, target.prechecks.source, target.prechecks.target) == ("dst", "src", "dst")
     here = assess(src, INFO, "src", as_migrator(RecordedHost(memory=MEMORY, cpu_readings=CPU)), source="src")
     assert (here.current, here.reachable, here.memory_available_kib, here.memory_after_kib) == (True, True, 4 * GIB,
                                                                                                  4 * GIB)  # fmt: skip
-    assert (here.cpu_busy_pct, here.prechecks, here.reason) == (25.0, None, "runs here now")
+    assert (here.host, here.memory_total_kib, here.cpu_busy_pct, here.prechecks, here.reason) == (
+        "src", 8 * GIB, 25.0, None, "runs here now",
+    )  # fmt: skip
     gone = assess(src, INFO, "far", OperationError("no route to host"), source="src")
-    assert (gone.current, gone.reachable, gone.reason) == (False, False, "no route to host")
+    assert (gone.host, gone.current, gone.reachable, gone.reason) == ("far", False, False, "no route to host")
     assert gone.prechecks is not None
+    assert (gone.prechecks.source, gone.prechecks.target) == ("src", "far")
     assert [c.status for c in gone.prechecks.checks][:2] == ["fail", "skipped"]
     assert gone.to_json()["prechecks"]["target"] == "far"
     assert target.to_json()["memory_after_kib"] == 3080192

@@ -9,14 +9,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from recorded_migrator import RecordedHost, as_migrator, host_info
+from recorded_migrator import UUID, RecordedHost, as_migrator, host_info
 
 from vmtui.errors import OperationError
 from vmtui.models import Accelerator, Device, DeviceClass, DomainInfo, DomainPresence, JobStats
 from vmtui.ops.migrate_precheck import Check, PrecheckReport, available_kib, precheck, unreachable
 
 GIB = 1048576
-UUID = "6f1e0c7a-0000-4000-8000-000000000001"
 INFO = DomainInfo(UUID, "web", 1, "running", Accelerator.KVM, 1, GIB, GIB, True)
 ROOMY = {"total": 8 * GIB, "free": 4 * GIB}
 
@@ -45,6 +44,27 @@ def test_a_domain_that_can_move_passes_every_check_in_order() -> None:
     ]
     assert (report.ok, report.failures, report.summary()) == (True, [], "all pre-checks passed")
     assert (report.memory_needed_kib, report.memory_available_kib) == (1114112, 4 * GIB)
+    assert (report.domain, report.uuid, report.source, report.target) == ("web", UUID, "kvm1", "kvm2")
+
+
+def test_neither_host_is_probed_for_its_files() -> None:
+    # host_info(probe=True) reads the host's files (one SSH round trip each on a remote host): the
+    # pre-checks need only libvirt's own answers.
+    src, dst = RecordedHost(), RecordedHost(memory=ROOMY)
+    precheck(as_migrator(src), as_migrator(dst), INFO, source="kvm1", target="kvm2")
+    assert (src.probed, dst.probed) == ([False], [False])
+
+
+def test_local_disks_need_copy_storage_unless_asked_for() -> None:
+    two_local = DISKS.replace("/nfs/web.qcow2", "/local/web.qcow2")
+    report = precheck(as_migrator(RecordedHost(xml=two_local)), as_migrator(RecordedHost(memory=ROOMY)), INFO,
+                      source="kvm1", target="kvm2")  # fmt: skip
+    storage = report.checks[-1]
+    assert (storage.status, storage.reason) == (
+        "fail",
+        "vda (/local/web.qcow2), vdb (/local/data.qcow2) not on storage the target shares: needs --copy-storage "
+        "(the target must have room for it)",
+    )
 
 
 def test_the_same_host_under_two_names_is_refused_and_unknown_uuids_are_not_the_same() -> None:
@@ -70,10 +90,10 @@ def test_a_shut_off_domain_is_refused_and_its_cpu_not_judged() -> None:
 
 
 def test_a_running_job_is_refused_with_how_long_it_has_run() -> None:
-    # 12.4 s prints as 12 s.
-    src = RecordedHost(job=JobStats("unbounded", "backup", elapsed_ms=12400))
+    # 2.501 s prints as 3 s.
+    src = RecordedHost(job=JobStats("unbounded", "backup", elapsed_ms=2501))
     assert _verdicts(src=src)["job"] == (
-        "fail", "a backup job is running on it, for 12 s: `vmtui migrate attach` watches it, "
+        "fail", "a backup job is running on it, for 3 s: `vmtui migrate attach` watches it, "
         "`vmtui migrate abort` stops it",
     )  # fmt: skip
     src = RecordedHost(job=JobStats("bounded", "migration-out"))

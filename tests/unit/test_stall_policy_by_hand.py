@@ -86,6 +86,12 @@ def test_every_stall_counts_and_patience_waits_for_that_many_in_a_row() -> None:
     assert policy.stalls == 6
 
 
+def test_patience_counts_from_the_first_stall() -> None:
+    # Patience 2 and a stall at the very first judged pass (380 MiB is not below 360): reported, no step yet.
+    policy = StallPolicy(start_ms=100, postcopy=False, patience=2)
+    assert _kinds(policy, [_pass(1, 400 * MIB), _pass(2, 380 * MIB)]) == [("stalled", 100)]
+
+
 def test_patience_below_one_is_one() -> None:
     policy = StallPolicy(start_ms=100, postcopy=False, patience=0)
     assert _kinds(policy, STUCK[:4]) == [("downtime", 150), ("downtime", 200)]
@@ -130,9 +136,16 @@ def test_the_actions_say_why_with_the_figures() -> None:
         "--postcopy or --auto-converge, or a faster link)",
     }  # fmt: skip
     switch = StallPolicy(start_ms=500, postcopy=True)
-    assert [a.reason for s in STUCK[:3] for a in switch.observe(s)] == [
-        "pass 3 starts with 195 MiB left, not below 90% of the best so far (195 MiB), with the max downtime at "
-        "its last step: switching to post-copy"
+    assert [a.to_json() for s in STUCK[:3] for a in switch.observe(s)] == [{
+        "kind": "postcopy", "iteration": 3, "remaining": 195 * MIB, "best": 195 * MIB, "downtime_ms": 500,
+        "reason": "pass 3 starts with 195 MiB left, not below 90% of the best so far (195 MiB), with the max "
+        "downtime at its last step: switching to post-copy",
+    }]  # fmt: skip
+    # 10.5 MiB and 5 bytes left (11010053 B) prints as 11 MiB.
+    odd = StallPolicy(start_ms=100, postcopy=False, enabled=False)
+    readings = (_pass(1, 11010053, total=11010053), _pass(2, 11010053))
+    assert [a.reason for s in readings for a in odd.observe(s)] == [
+        "pass 2 starts with 11 MiB left, not below 90% of the best so far (11 MiB)"
     ]
     off = StallPolicy(start_ms=100, postcopy=True, enabled=False)
     assert [a.reason for s in STUCK[:3] for a in off.observe(s)] == [
