@@ -140,7 +140,7 @@ def test_each_reason_to_leave_a_guest_out_in_the_users_words() -> None:
         assert (row.action, row.why, row.new_kib, row.floor_kib, row.delta_kib) == ("skip", why, None, None, 0)
         assert (row.actual_kib, row.max_kib) == (guest.actual_kib, GIB)
     assert plan_balloons(_host(GIB), [replace(base, name="zero")], knobs).rows[0].shares == 0
-    assert plan_balloons(_host(GIB), [replace(base, uuid="u-zero")], knobs).rows[0].uuid == "u-zero"
+    assert plan_balloons(_host(GIB), [replace(base, uuid="u-zero", name="zero")], knobs).rows[0].uuid == "u-zero"
     # 1 share is a small share, not none.
     one = plan_balloons(_host(GIB), [base], BalloonKnobs(shares={"g": 1})).rows[0]
     assert (one.uuid, one.action, one.shares) == ("g", "grow", 1)
