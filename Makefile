@@ -33,9 +33,11 @@ typecheck:
 unit: setup
 	$(BIN)/pytest tests/unit -q
 
-# Deliberate bugs in the core rules (metrics, explain, filters, the XML readers, config, lifecycle rules),
-# to show the unit tests catch them. Long (7-13 min with one child on a busy 2-core machine); not part
-# of `make test`. Report: per module, exit 1 below 90 % (docs/mutation.md). MUTMUT_CHILDREN=1 on a shared machine.
+# Deliberate bugs in the core rules (metrics, explain, filters, the XML readers, config, lifecycle rules, and
+# the ops rules: forecast, stall/balloon/KSM policies, sizes, placement, pre-checks), to show the unit tests
+# catch them. Long (about 17 min with one child on a busy 2-core machine); not part of `make test`. Report: per
+# module, exit 1 below 90 % (docs/mutation.md). MUTMUT_CHILDREN=1 on a shared machine.
+# MODULES="vmtui/ops/sizes.py ..." (paths as in pyproject's only_mutate): only those modules, a few minutes.
 MUTMUT_CHILDREN ?= 2
 MODULES ?=
 mutation: setup

@@ -99,11 +99,21 @@ def sites(module: str) -> list[Site]:
     return found
 
 
+def _env(copy: Path) -> dict[str, str]:
+    # The copy first on the path, and not the worktree (PYTHONSAFEPATH: no current directory in front of
+    # it). No bytecode: a mutant and its undoing can share a size and a second, and a stale .pyc would run.
+    return {**os.environ, "PYTHONPATH": str(copy), "PYTHONSAFEPATH": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def imports_the_copy(copy: Path) -> bool:
+    cmd = [sys.executable, "-c", "import vmtui.ops.sizes as m; print(m.__file__)"]
+    out = subprocess.run(cmd, cwd=ROOT, env=_env(copy), capture_output=True, text=True, check=True).stdout
+    return Path(out.strip()).is_relative_to(copy)
+
+
 def tests_pass(copy: Path) -> bool:
-    # No bytecode: a mutant and its undoing can share a size and a second, and a stale .pyc would run.
-    env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not cli", *TESTS]
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, check=False).returncode == 0
+    return subprocess.run(cmd, cwd=ROOT, env=_env(copy), capture_output=True, check=False).returncode == 0
 
 
 def main() -> int:
@@ -116,6 +126,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="planted-") as tmp:
         copy = Path(tmp)
         shutil.copytree(ROOT / "vmtui", copy / "vmtui", ignore=shutil.ignore_patterns("__pycache__"))
+        if not imports_the_copy(copy):
+            print("the tests would import the worktree's vmtui, not the copy", file=sys.stderr)
+            return 2
         if not tests_pass(copy):
             print("the tests fail on the unchanged copy: nothing to measure", file=sys.stderr)
             return 2
