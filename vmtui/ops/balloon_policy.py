@@ -213,7 +213,10 @@ def _distribute(
     """Share `amount` KiB among `ids` by shares within [floor, max] and `max_change`; returns what is left.
 
     `res` holds each guest's new balloon and is updated. Grows only when `amount` > 0, shrinks only
-    when < 0; a guest whose fair share lies the other way holds.
+    when < 0; a guest whose fair share lies the other way holds where it started. Shares are worked out
+    again each round over the guests still moving, so one moved in an earlier round comes back towards its
+    start when its share has dropped (a guest capped per step, or one that held, left the others more):
+    kept where it was, it would give guests more than `amount` (or take more), past the host's target.
     """
     rest = amount
     done: set[str] = set()
@@ -227,13 +230,10 @@ def _distribute(
         for i in live:
             floor, top, shares = limits[i]
             desired = min(top, max(floor, floor + alloc * shares // total_shares))
-            if amount > 0 and desired > start[i]:
-                new = min(desired, start[i] + max_change)
-            elif amount < 0 and desired < start[i]:
-                new = max(desired, start[i] - max_change)
+            if amount > 0:
+                new = max(start[i], min(desired, start[i] + max_change))
             else:
-                done.add(i)
-                continue
+                new = min(start[i], max(desired, start[i] - max_change))
             step = new - res[i]
             if step == 0:
                 done.add(i)
@@ -297,7 +297,7 @@ def plan_balloons(host: HostMemory, guests: Iterable[GuestMemory], knobs: Balloo
                 reason = f"at its floor ({_mib(floor)})"
             else:
                 reason = f"already at its fair share ({share_text})"
-            rows[g.uuid] = _replace(base, why=reason, new_kib=now)
+            rows[g.uuid] = _replace(base, why=reason)  # new is now: the row already says so
         elif abs(new - now) * 10000 < now * int(k.min_change_pct * 100):
             rows[g.uuid] = _replace(base, why=f"a move of {_mib(abs(new - now))} is below {k.min_change_pct:g} %")
             rows[g.uuid] = _replace(rows[g.uuid], new_kib=now)
@@ -319,5 +319,5 @@ def _replace(row: PlanRow, **changes: Any) -> PlanRow:
     return PlanRow(**{**asdict(row), **changes})
 
 
-def _mib(kib: int | None) -> str:
-    return "?" if kib is None else f"{kib / 1024:.0f} MiB"
+def _mib(kib: int) -> str:
+    return f"{kib / 1024:.0f} MiB"

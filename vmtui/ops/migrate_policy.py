@@ -91,7 +91,12 @@ class StallPolicy:
             # The first pass sends everything; what it starts from is the guest's whole memory.
             self._best = stats.memory_total or remaining
             return []
-        best = self._best if self._best is not None else remaining
+        if self._best is None:
+            # Joined after the first pass (attached, or pass 1 ended before the first reading): this pass
+            # is the first one seen, with nothing earlier to have made progress against.
+            self._best = remaining
+            return []
+        best = self._best
         self._best = min(best, remaining)
         if remaining < PROGRESS_RATIO * best or self._nearly_done(remaining, stats.memory_bps):
             self._stalled = 0

@@ -50,7 +50,7 @@ def cpu_busy_pct(conn: Migrator, interval: float = CPU_INTERVAL_S) -> float | No
     second = conn.node_cpu_ns()
     if not first or not second:
         return None
-    delta = {k: second.get(k, 0) - first.get(k, 0) for k in second}
+    delta = {k: v - first.get(k, 0) for k, v in second.items()}
     total = sum(v for v in delta.values() if v > 0)
     idle = delta.get("idle", 0) + delta.get("iowait", 0)
     return None if total <= 0 else max(0.0, min(100.0, 100.0 * (total - idle) / total))
