@@ -260,8 +260,7 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
     # ----- hosts: add and remove, as `vmtui hosts add` / `hosts rm` ---------------------------------
 
     def can_add_hosts(self) -> bool:
-        """A dashboard of recordings only is a replay: no live hosts to add."""
-        return not self.fleet.hosts or not all(v.recorded for v in self.fleet.hosts.values())
+        return self.fleet.add_host_refusal() is None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "add_host":
@@ -333,6 +332,8 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
 
     def _apply_focus(self) -> None:
         """The table's focus, plus the domain a domain or devices screen shows (it may be off the table)."""
+        if not self.screen_stack:
+            return  # the app is closing: a last FocusChanged can arrive after its screens are gone
         focus = self._focus
         screen = self.screen
         if focus is not None and isinstance(screen, (DomainScreen, DevicesScreen)) and screen.uuid not in focus:

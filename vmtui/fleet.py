@@ -168,6 +168,12 @@ class Fleet:
         if view is not None:
             self._forget(set(view.domains) | set(view.tick.domains if view.tick else ()))
 
+    def add_host_refusal(self) -> str | None:
+        """A dashboard of recordings only is a replay: no live hosts to add."""
+        if self.hosts and all(v.recorded for v in self.hosts.values()):
+            return "a replay shows recorded hosts only"
+        return None
+
     def host(self, name: str) -> HostView:
         if name not in self.hosts:
             self.hosts[name] = HostView(name, read_only=False)

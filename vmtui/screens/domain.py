@@ -36,9 +36,10 @@ from vmtui.ops.autostart import set_autostart
 from vmtui.ops.snapshots import check_name
 from vmtui.present import STATE_STYLE, count, pct, pct_sign, rate, size_kib
 from vmtui.screens.guest_panel import REFRESH_SECONDS, GuestPanel
-from vmtui.screens.host import ACTION_BINDINGS, DEVICE_BINDINGS, TOOL_BINDINGS, can_migrate, tool_allowed
+from vmtui.screens.host import ACTION_BINDINGS, DEVICE_BINDINGS, TOOL_BINDINGS, domain_refusal
 from vmtui.screens.prompt import PromptModal
 from vmtui.widgets.metric_graph import MetricGraph
+from vmtui.widgets.refusals import Refusals, explained
 
 SEVERITY_STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan", Severity.INFO: "dim"}
 CLASS_STYLE = {
@@ -123,7 +124,7 @@ def devices_table(info: DomainInfo | None) -> Table:
     return table
 
 
-class DomainScreen(Screen[None]):
+class DomainScreen(Refusals, Screen[None]):
     """Details of one domain, refreshed from every sample of its host. Reads the fleet; posts requests."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -131,11 +132,13 @@ class DomainScreen(Screen[None]):
         *ACTION_BINDINGS,
         *DEVICE_BINDINGS,
         *TOOL_BINDINGS,
-        Binding("e", "edit", "Edit XML", show=False),
-        Binding("n", "snapshot('create')", "Snapshot", show=False),
-        Binding("R", "snapshot('revert')", "Revert", show=False),
-        Binding("D", "snapshot('delete')", "Del snapshot", show=False),
-        Binding("A", "autostart", "Autostart", show=False),
+        *explained(
+            Binding("e", "edit", "Edit XML", show=False),
+            Binding("n", "snapshot('create')", "Snapshot", show=False),
+            Binding("R", "snapshot('revert')", "Revert", show=False),
+            Binding("D", "snapshot('delete')", "Del snapshot", show=False),
+            Binding("A", "autostart", "Autostart", show=False),
+        ),
     ]
 
     def __init__(self, uuid: str, fleet: Fleet) -> None:
@@ -298,28 +301,24 @@ class DomainScreen(Screen[None]):
     def action_migrate(self) -> None:
         self.post_message(MigrateRequested(self.uuid))
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "migrate":
-            return can_migrate(self.fleet, self.uuid)
-        if action in ("devices", "sriov"):
-            found = self.fleet.find(self.uuid)
-            return found is not None and not found[0].recorded
-        if action == "lifecycle" and parameters:
-            return self.fleet.action_refusal(self.uuid, str(parameters[0])) is None
-        if action in ("console", "xml"):
-            return tool_allowed(self.fleet, self.uuid, action)
+    def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        if action in ("edit", "snapshot", "autostart") and self.fleet.find(self.uuid) is None:
+            return "the domain is gone"
         if action == "edit":
-            return self.fleet.tool_refusal(self.uuid) is None
+            return self.fleet.tool_refusal(self.uuid)
         if action == "snapshot" and parameters:
-            if self.fleet.tool_refusal(self.uuid) is not None:
-                return False
-            return parameters[0] == "create" or bool(self.snapshots)
+            why = self.fleet.tool_refusal(self.uuid)
+            if why is None and parameters[0] != "create" and not self.snapshots:
+                why = "no snapshot listed"
+            return why
         if action == "autostart":
             found = self.fleet.find(self.uuid)
             facts = self._facts()
-            writable = found is not None and self.fleet.write_refusal(found[0]) is None
-            return writable and facts is not None and facts.autostart is not None
-        return True
+            why = self.fleet.write_refusal(found[0]) if found is not None else None
+            if why is None and (facts is None or facts.autostart is None):
+                why = "its autostart setting is not known yet"
+            return why
+        return domain_refusal(self.fleet, self.uuid, action, parameters)
 
     # ----- guest facts: fetched by the app off the loop; autostart as a job ---------------------------
 
