@@ -172,6 +172,8 @@ class MemoryScreen(Refusals, Screen[None]):
             yield Static(id="memory-host")
             yield DataTable(id="memory-guests", cursor_type="row")
             yield Static(id="memory-plan")
+        # KSM under the scrolling part, always in sight (at 80x24 it was below the fold: Tab, then PgDn).
+        with Vertical(id="memory-ksm-box"):
             yield Static(id="memory-ksm")
             with Horizontal(id="memory-graphs"):
                 yield MetricGraph("KSM saved", size, id="g-ksm-saved")
