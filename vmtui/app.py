@@ -358,13 +358,13 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
         """Check, confirm if destructive, then run the action as a job with its own connection."""
         uuid, action = message.uuid, message.action
         spec = lifecycle.BY_KEY.get(action)
-        found = self.fleet.find(uuid)
+        found = self.fleet.find(uuid, message.host)
         if spec is None or found is None:
             self.say("no such domain or action", severity="warning")
             return
         view = found[0]
         name = self.fleet.name_of(uuid)
-        why = self.fleet.action_refusal(uuid, action)
+        why = self.fleet.action_refusal(uuid, action, view.name)
         if why is not None:
             # Refused here, before any libvirt call.
             self.say(f"{spec.label} {name}: {why}", title="refused", severity="error")
@@ -385,7 +385,7 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
 
     def _start_action(self, entry: HostEntry, uuid: str, name: str, spec: lifecycle.LifecycleAction) -> None:
         # The state may have changed while the question was open: ask the rules again.
-        why = self.fleet.action_refusal(uuid, spec.key)
+        why = self.fleet.action_refusal(uuid, spec.key, entry.name)
         if why is not None:
             self.say(f"{spec.label} {name}: {why}", title="refused", severity="error")
             return

@@ -73,6 +73,8 @@ class ActionRequested(Message):
 
     uuid: str
     action: str
+    host: str | None = None
+    """The copy on this host, when one UUID runs on two (a split brain: the user stops one of them)."""
 
 
 @dataclass

@@ -46,7 +46,9 @@ TOOL_BINDINGS = explained(Binding("c", "console", "Console", show=False), Bindin
 DOMAIN_ACTIONS = frozenset({"lifecycle", "migrate", "devices", "sriov", "console", "xml"})
 
 
-def domain_refusal(fleet: Fleet, uuid: str | None, action: str, parameters: tuple[object, ...]) -> str | None:
+def domain_refusal(
+    fleet: Fleet, uuid: str | None, action: str, parameters: tuple[object, ...], host: str | None = None
+) -> str | None:
     """Why a key of ACTION_BINDINGS, DEVICE_BINDINGS or TOOL_BINDINGS cannot act on `uuid` now (or None).
 
     Only what can run is shown: not on read-only hosts, replays, stale hosts, domains with an
@@ -54,7 +56,7 @@ def domain_refusal(fleet: Fleet, uuid: str | None, action: str, parameters: tupl
     """
     if action not in DOMAIN_ACTIONS:
         return None
-    found = fleet.find(uuid) if uuid else None
+    found = fleet.find(uuid, host) if uuid else None
     if found is None:
         return "no domain selected"
     view = found[0]
@@ -67,7 +69,7 @@ def domain_refusal(fleet: Fleet, uuid: str | None, action: str, parameters: tupl
     if action in ("devices", "sriov"):
         return "a replay has no devices to read" if view.recorded else None
     if action == "lifecycle" and parameters:
-        return fleet.action_refusal(uuid, str(parameters[0]))
+        return fleet.action_refusal(uuid, str(parameters[0]), found[0].name)
     return None
 
 
@@ -138,6 +140,11 @@ class HostScreen(Refusals, Screen[None]):
         table = self._table
         return table.cursor_uuid if table is not None and table.is_attached else None
 
+    def selected_row_host(self) -> str | None:
+        """The host of the selected row: of two rows of one UUID (a split brain), the one chosen."""
+        table = self._table
+        return table.cursor_host if table is not None and table.is_attached else None
+
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
@@ -172,7 +179,7 @@ class HostScreen(Refusals, Screen[None]):
     def selected_host(self) -> str | None:
         """The host of the selected row, else the first host: what m, P and N open."""
         uuid = self.selected_uuid()
-        found = self.fleet.find(uuid) if uuid else None
+        found = self.fleet.find(uuid, self.selected_row_host()) if uuid else None
         if found is not None:
             return found[0].name
         return next(iter(self.fleet.hosts), None)
@@ -191,7 +198,7 @@ class HostScreen(Refusals, Screen[None]):
     def action_lifecycle(self, action: str) -> None:
         uuid = self.selected_uuid()
         if uuid is not None:
-            self.post_message(ActionRequested(uuid, action))
+            self.post_message(ActionRequested(uuid, action, self.selected_row_host()))
 
     def action_devices(self) -> None:
         uuid = self.selected_uuid()
@@ -232,4 +239,4 @@ class HostScreen(Refusals, Screen[None]):
             if host is None:
                 return "no host is watched"
             return "a replay has no live host to ask" if self.fleet.hosts[host].recorded else None
-        return domain_refusal(self.fleet, self.selected_uuid(), action, parameters)
+        return domain_refusal(self.fleet, self.selected_uuid(), action, parameters, self.selected_row_host())
