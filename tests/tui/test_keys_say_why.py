@@ -15,13 +15,15 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 
 from tests.guest_disks import LOCAL_URI, DiskGuest, disk_guest, virsh
-from tests.tui.conftest import Recorder, wait_for
+from tests.tui.conftest import RECORDING, Recorder, wait_for
 from vmtui.app import VmtuiApp
+from vmtui.drivers.replay import replay_entries
 from vmtui.models import HostEntry
 from vmtui.screens.devices import DevicesScreen
 from vmtui.screens.domain import DomainScreen
 from vmtui.screens.host import HostScreen
 from vmtui.screens.memory import MemoryScreen
+from vmtui.screens.migrate import MigrationScreen
 from vmtui.screens.networks import NetworksScreen
 from vmtui.screens.sriov import SriovScreen
 from vmtui.screens.storage import StorageScreen
@@ -121,3 +123,30 @@ async def test_read_only_screens_offer_no_writes_and_say_why(guest: DiskGuest) -
         await wait_for(pilot, lambda: isinstance(app.screen, NetworksScreen) and bool(app.screen.networks), 15)
         assert "Autostart" not in footer(app.screen)
         await said_after(pilot, seen, "A", "Autostart", ro)
+
+
+async def test_replay_keys_say_why() -> None:
+    """A replay (no libvirt needed): the keys of a live host, and `w` when every column fits, say why."""
+    app = VmtuiApp(replay_entries(RECORDING), interval=0.05, clock=lambda: 1_800_000_000.0)
+    seen = Recorder()
+    async with app.run_test(size=(200, 50), message_hook=seen) as pilot:
+        await wait_for(pilot, lambda: app.replay_done)
+        await pilot.pause()
+        await said_after(pilot, seen, "w", "Columns", "every column fits already")
+        await said_after(pilot, seen, "p", "Pause", "a replay has no live host")
+        await said_after(pilot, seen, "M", "Memory", "a replay has no live host")
+        await said_after(pilot, seen, "a", "Add host", "a replay shows recorded hosts only")
+
+
+async def test_abort_after_the_migration_ended_says_why() -> None:
+    app = VmtuiApp([])
+    seen = Recorder()
+    async with app.run_test(size=(100, 30), message_hook=seen) as pilot:
+        screen = MigrationScreen(1, "Migrate web to lab2")
+        app.push_screen(screen)
+        await pilot.pause()
+        assert "Abort migration" in footer(screen)
+        screen.show_end(False, "failed: the target refused it", None)
+        await pilot.pause()
+        assert "Abort migration" not in footer(screen)
+        await said_after(pilot, seen, "a", "Abort migration", "the migration is over (failed)")

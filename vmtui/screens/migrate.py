@@ -24,6 +24,7 @@ from vmtui.ops.base import Step
 from vmtui.ops.migrate import MigrationOptions
 from vmtui.ops.migrate_precheck import PrecheckReport
 from vmtui.present import ms, one_line, rate, seconds, size, size_kib
+from vmtui.widgets.refusals import Refusals, explained
 
 REASON_MIN = 12
 """The first reason's column is never narrower than this (a very narrow terminal scrolls sideways)."""
@@ -171,11 +172,11 @@ class MigrateModal(ModalScreen[MigrateChoice | None]):
 POLICY_WORDS = {"stalled": "stalled", "downtime": "max downtime raised", "postcopy": "post-copy", "abort": "aborting"}
 
 
-class MigrationScreen(ModalScreen[None]):
+class MigrationScreen(Refusals, ModalScreen[None]):
     """The progress of one migration job: a bar that never runs backwards, the figures, and the log."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "abort", "Abort migration"),
+        *explained(Binding("a", "abort", "Abort migration")),
         Binding("escape", "close", "Hide (it goes on)"),
     ]
 
@@ -237,8 +238,8 @@ class MigrationScreen(ModalScreen[None]):
         self.log_lines.append(line)
         self.query_one("#migration-lines", Static).update(Text("\n").join(self.log_lines[-200:]))
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return self.ended is None if action == "abort" else True
+    def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        return f"the migration is over ({self.ended})" if action == "abort" and self.ended is not None else None
 
     def action_abort(self) -> None:
         if self.ended is None:

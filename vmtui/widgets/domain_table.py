@@ -26,6 +26,7 @@ from textual.strip import Strip
 from vmtui.filters import DomainFilter, parse_filter
 from vmtui.fleet import DomainRow
 from vmtui.present import clock, count, host_label, pct, printable, size, size_kib
+from vmtui.widgets.refusals import Refusals, explained
 from vmtui.widgets.table_layout import COLUMN_KEYS, COLUMNS, TEXT_KEYS, Column, choose, fit, header_cell, leaders
 
 
@@ -60,7 +61,7 @@ RowKey = tuple[str, str]
 """(host, UUID): a row per copy, since another tool can run one UUID on two hosts (Fleet.split_brain)."""
 
 
-class DomainTable(ScrollView, can_focus=True):
+class DomainTable(Refusals, ScrollView, can_focus=True):
     """Domains of every host, keyed by (host, UUID), sortable by any column, filterable."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -73,7 +74,7 @@ class DomainTable(ScrollView, can_focus=True):
         Binding("enter", "select", "Open", show=False),
         Binding("s", "sort_next", "Sort", show=False),
         Binding("S", "sort_reverse", "Reverse", show=False),
-        Binding("w", "toggle_wide", "Columns", show=False),
+        *explained(Binding("w", "toggle_wide", "Columns", show=False)),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -308,11 +309,11 @@ class DomainTable(ScrollView, can_focus=True):
         self.wide = not self.wide
         self._relayout()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "toggle_wide":
-            # Offered only when it changes something: some columns are hidden, or all are shown by `w`.
-            return self.wide or len(self.columns) < len(COLUMNS)
-        return True
+    def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        # Offered only when it changes something: some columns are hidden, or all are shown by `w`.
+        if action == "toggle_wide" and not self.wide and len(self.columns) == len(COLUMNS):
+            return "every column fits already"
+        return None
 
     # ----- rendering ----------------------------------------------------------------------------
 
