@@ -348,7 +348,7 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
             return
         if isinstance(self.screen, DomainScreen):
             self.pop_screen()
-        self.push_screen(DomainScreen(message.uuid, self.fleet))
+        self.push_screen(DomainScreen(message.uuid, self.fleet, host=message.host))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpModal):

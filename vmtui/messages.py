@@ -65,6 +65,8 @@ class DomainOpenRequested(Message):
     """A screen asked to open a domain's screen."""
 
     uuid: str
+    host: str | None = None
+    """The row's host: of one UUID running on two hosts, the copy to show."""
 
 
 @dataclass

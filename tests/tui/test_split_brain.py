@@ -12,6 +12,7 @@ from typing import Any
 from tests.tui.conftest import FIXTURES, wait_for
 from vmtui.app import VmtuiApp
 from vmtui.drivers.replay import replay_entries
+from vmtui.screens.domain import DomainScreen
 from vmtui.widgets.domain_table import DomainTable
 from vmtui.widgets.hosts_pane import HostsPane
 
@@ -63,4 +64,11 @@ async def test_same_uuid_on_two_hosts_shows_two_marked_rows(tmp_path: Path) -> N
             hosts_seen.append(table.cursor_host)
             await pilot.press("down")
         assert sorted(hosts_seen) == ["lab1", "lab2"]
+        for host in ("lab1", "lab2"):  # each row opens its own copy
+            table.move_cursor(next(i for i in range(2) if hosts_seen[i] == host))
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, DomainScreen))
+            assert app.screen.title == f"{TWIN} on {host}"
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, DomainScreen))
         assert app.fleet.split_refusal(uuid) is not None  # console, edit, migrate: refused, naming both

@@ -141,10 +141,12 @@ class DomainScreen(Refusals, Screen[None]):
         ),
     ]
 
-    def __init__(self, uuid: str, fleet: Fleet) -> None:
+    def __init__(self, uuid: str, fleet: Fleet, *, host: str | None = None) -> None:
         super().__init__()
         self.uuid = uuid
         self.fleet = fleet
+        self.host = host
+        """The copy opened (its row's host), when one UUID runs on two hosts; it follows a migration."""
         self.snapshots: tuple[Snapshot, ...] = ()
         """As last listed by the app (`show_snapshots`), oldest first."""
 
@@ -221,11 +223,15 @@ class DomainScreen(Refusals, Screen[None]):
     def selected_uuid(self) -> str | None:
         return self.uuid
 
+    def _found(self) -> tuple[HostView, DomainInfo | None, DomainMetrics | None] | None:
+        """The copy shown: the opened host's, else wherever the domain is now (it migrated)."""
+        return (self.fleet.find(self.uuid, self.host) if self.host else None) or self.fleet.find(self.uuid)
+
     def refresh_data(self) -> None:
         """Re-render from the fleet state (called on mount and for each sample of this domain's host)."""
         if not self.query("#summary"):
             return  # the app is closing and has already removed this screen's widgets
-        found = self.fleet.find(self.uuid)
+        found = self._found()
         if found is None:
             self.query_one("#summary", Static).update(Text(f"domain {self.uuid} is gone", "bold red"))
             return
@@ -234,7 +240,7 @@ class DomainScreen(Refusals, Screen[None]):
         self.title = present.printable(f"{name} on {view.name}")
         summary = Text()
         summary.append(present.printable(name), "bold")
-        state = self.fleet.pending.get(self.uuid) or self.fleet.state_of(self.uuid)
+        state = self.fleet.pending.get(self.uuid) or self.fleet.state_of(self.uuid, view.name)
         summary.append("  ")
         summary.append(state, STATE_STYLE.get(state, ""))
         summary.append(f"  on {view.name}")
@@ -265,13 +271,14 @@ class DomainScreen(Refusals, Screen[None]):
         self.query_one("#g-mem", MetricGraph).show([p.memory_kib for p in history])
 
     def action_lifecycle(self, action: str) -> None:
-        self.post_message(ActionRequested(self.uuid, action))
+        found = self._found()
+        self.post_message(ActionRequested(self.uuid, action, found[0].name if found else None))
 
     def action_devices(self) -> None:
         self.post_message(DevicesOpenRequested(self.uuid))
 
     def action_sriov(self) -> None:
-        found = self.fleet.find(self.uuid)
+        found = self._found()
         if found is not None:
             self.post_message(SriovOpenRequested(found[0].name))
 
@@ -302,7 +309,8 @@ class DomainScreen(Refusals, Screen[None]):
         self.post_message(MigrateRequested(self.uuid))
 
     def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
-        if action in ("edit", "snapshot", "autostart") and self.fleet.find(self.uuid) is None:
+        found = self._found()
+        if action in ("edit", "snapshot", "autostart") and found is None:
             return "the domain is gone"
         if action == "edit":
             return self.fleet.tool_refusal(self.uuid)
@@ -312,19 +320,18 @@ class DomainScreen(Refusals, Screen[None]):
                 why = "no snapshot listed"
             return why
         if action == "autostart":
-            found = self.fleet.find(self.uuid)
             facts = self._facts()
             why = self.fleet.write_refusal(found[0]) if found is not None else None
             if why is None and (facts is None or facts.autostart is None):
                 why = "its autostart setting is not known yet"
             return why
-        return domain_refusal(self.fleet, self.uuid, action, parameters)
+        return domain_refusal(self.fleet, self.uuid, action, parameters, found[0].name if found else None)
 
     # ----- guest facts: fetched by the app off the loop; autostart as a job ---------------------------
 
     def _live_host(self) -> str | None:
         """The domain's host, unless it is a recording (which has no guest to ask)."""
-        found = self.fleet.find(self.uuid)
+        found = self._found()
         return found[0].name if found is not None and not found[0].recorded else None
 
     @property

@@ -171,7 +171,7 @@ class HostScreen(Refusals, Screen[None]):
         self.table.focus()
 
     def on_domain_table_selected(self, event: DomainTable.Selected) -> None:
-        self.post_message(DomainOpenRequested(event.uuid))
+        self.post_message(DomainOpenRequested(event.uuid, event.host))
 
     def on_domain_table_highlighted(self, _event: DomainTable.Highlighted) -> None:
         self.refresh_bindings()
