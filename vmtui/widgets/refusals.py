@@ -27,8 +27,12 @@ def explained(*bindings: Binding) -> list[Binding]:
     return out
 
 
-class Refusals(DOMNode):
-    """Mixin: `refusal` decides whether a key is offered and what it says when pressed anyway."""
+class Refusals:
+    """Mixin: `refusal` decides whether a key is offered and what it says when pressed anyway.
+
+    Listed before the Textual base (`class X(Refusals, Screen[None])`) so that its `check_action` wins;
+    not a DOMNode itself, since Textual takes a widget's CSS types from its first DOMNode base only.
+    """
 
     def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
         """Why `action` cannot run now, or None when it can."""
@@ -40,6 +44,7 @@ class Refusals(DOMNode):
         return self.refusal(action, parameters) is None
 
     def action_why_not(self, action: str, description: str) -> None:
+        assert isinstance(self, DOMNode)
         _namespace, name, parameters = parse(action)
         why = self.refusal(name, parameters) or "not now"
         self.app.notify(one_line(f"{description}: {why}"), title="not offered", severity="warning", markup=False)
