@@ -260,8 +260,7 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
     # ----- hosts: add and remove, as `vmtui hosts add` / `hosts rm` ---------------------------------
 
     def can_add_hosts(self) -> bool:
-        """A dashboard of recordings only is a replay: no live hosts to add."""
-        return not self.fleet.hosts or not all(v.recorded for v in self.fleet.hosts.values())
+        return self.fleet.add_host_refusal() is None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "add_host":
@@ -333,6 +332,8 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
 
     def _apply_focus(self) -> None:
         """The table's focus, plus the domain a domain or devices screen shows (it may be off the table)."""
+        if not self.screen_stack:
+            return  # the app is closing: a last FocusChanged can arrive after its screens are gone
         focus = self._focus
         screen = self.screen
         if focus is not None and isinstance(screen, (DomainScreen, DevicesScreen)) and screen.uuid not in focus:
@@ -347,7 +348,7 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
             return
         if isinstance(self.screen, DomainScreen):
             self.pop_screen()
-        self.push_screen(DomainScreen(message.uuid, self.fleet))
+        self.push_screen(DomainScreen(message.uuid, self.fleet, host=message.host))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpModal):
@@ -357,13 +358,13 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
         """Check, confirm if destructive, then run the action as a job with its own connection."""
         uuid, action = message.uuid, message.action
         spec = lifecycle.BY_KEY.get(action)
-        found = self.fleet.find(uuid)
+        found = self.fleet.find(uuid, message.host)
         if spec is None or found is None:
             self.say("no such domain or action", severity="warning")
             return
         view = found[0]
         name = self.fleet.name_of(uuid)
-        why = self.fleet.action_refusal(uuid, action)
+        why = self.fleet.action_refusal(uuid, action, view.name)
         if why is not None:
             # Refused here, before any libvirt call.
             self.say(f"{spec.label} {name}: {why}", title="refused", severity="error")
@@ -384,7 +385,7 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
 
     def _start_action(self, entry: HostEntry, uuid: str, name: str, spec: lifecycle.LifecycleAction) -> None:
         # The state may have changed while the question was open: ask the rules again.
-        why = self.fleet.action_refusal(uuid, spec.key)
+        why = self.fleet.action_refusal(uuid, spec.key, entry.name)
         if why is not None:
             self.say(f"{spec.label} {name}: {why}", title="refused", severity="error")
             return

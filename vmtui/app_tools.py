@@ -8,12 +8,13 @@ the editor take the terminal over with `App.suspend` and give it back as it was.
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from textual.app import App, SuspendNotSupported
 from textual.notifications import SeverityLevel
@@ -40,6 +41,9 @@ from vmtui.screens.xml import XmlScreen
 
 Work = Callable[[Hypervisor, Progress, threading.Event], object]
 """A job's body: blocking, on a worker thread, with a connection of its own."""
+
+log = logging.getLogger("vmtui.app")
+T = TypeVar("T")
 
 SNAPSHOT_PENDING = {"create": "snapshotting…", "revert": "reverting…", "delete": "deleting snapshot…"}
 
@@ -115,15 +119,29 @@ class DomainTools(App[None]):
             self.say(f"{message.label}: {message.message}", title=message.host, severity="error")
         return after
 
-    @contextlib.contextmanager
-    def _terminal(self, what: str) -> Iterator[bool]:
-        """Hand the terminal over (yields True), or say why it cannot be (yields False)."""
+    def _hand_over(self, what: str, run: Callable[[], T]) -> tuple[bool, T | None]:
+        """Give the terminal to `run` (an editor, a console) and always take it back.
+
+        Textual's `suspend` does not resume after an exception raised inside it (the screen stays blank
+        and deaf), so nothing may leave the block: whatever `run` raises is caught there and said after
+        the TUI is back. (True, what `run` returned), or (False, None) when it did not end well.
+        """
+        problem = ""
         try:
             with self.suspend():
-                yield True
+                try:
+                    return True, run()
+                except VmtuiError as exc:
+                    problem = str(exc)
+                except (Exception, KeyboardInterrupt) as exc:  # Ctrl-C reaches vmtui too while a tool runs
+                    log.error("%s: the program handed the terminal failed", what, exc_info=exc)
+                    problem = f"internal error: {exc!r} (traceback in the log file)"
         except SuspendNotSupported:
-            self.say(f"{what}: this terminal cannot be handed over", severity="error")
-            yield False
+            problem = "this terminal cannot be handed over"
+        finally:
+            if problem:
+                self.say(f"{what}: {problem}", severity="error")
+        return False, None
 
     # ----- the serial console ---------------------------------------------------------------------
 
@@ -141,10 +159,7 @@ class DomainTools(App[None]):
 
     def _attach_console(self, command: object) -> None:
         assert isinstance(command, console.ConsoleCommand)
-        ended: console.ConsoleEnded | None = None
-        with self._terminal("console") as handed:
-            if handed:
-                ended = console.attach(command)
+        _ran, ended = self._hand_over(f"console of {command.domain.name}", partial(console.attach, command))
         if ended is not None and ended.returncode != 0:
             self.say(f"console of {command.domain.name}: {ended.error or 'virsh failed'}", severity="error")
 
@@ -187,20 +202,19 @@ class DomainTools(App[None]):
     def _edit(self, entry: HostEntry, session: xml_ops.EditSession, path: str) -> None:
         """The editor on the temporary file, then define in a job; a refusal offers the same file again."""
         name = session.domain.name
-        try:
-            with self._terminal("edit") as handed:
-                if handed:
-                    xml_ops.run_editor(path, os.environ)
-        except VmtuiError as exc:  # the editor would not run, or failed: nothing to define
-            handed = False
-            self.say(f"edit {name}: {exc}", severity="error")
-        if not handed:
-            os.unlink(path)
+        # The editor would not run, or failed: nothing to define (said by _hand_over).
+        ran, _ = self._hand_over(f"edit {name}", partial(xml_ops.run_editor, path, os.environ))
+        if not ran:
+            xml_ops.discard_edit(path)
             return
         try:
             text = xml_ops.read_edit(path)
         except UsageError as exc:  # not a well-formed domain: the same as libvirt refusing it
             self._edit_refused(entry, session, path, exc.message)
+            return
+        except VmtuiError as exc:  # the editor removed or moved the file
+            xml_ops.discard_edit(path)
+            self.say(f"edit {name}: {exc}", severity="error")
             return
         edited = text
 
@@ -209,7 +223,7 @@ class DomainTools(App[None]):
 
         def defined(result: object) -> None:
             assert isinstance(result, xml_ops.Defined)
-            os.unlink(path)
+            xml_ops.discard_edit(path)
             if not result.changed:
                 self.say(f"{name}: no changes")
             else:
@@ -224,6 +238,7 @@ class DomainTools(App[None]):
     def _edit_refused(self, entry: HostEntry, session: xml_ops.EditSession, path: str, reason: str) -> None:
         name = session.domain.name
         if "changed while it was being edited" in reason:
+            xml_ops.keep_edit(path)
             self.say(f"{reason}; your edit is kept in {path}", title=f"edit {name}", severity="error")
             return
 
@@ -231,7 +246,7 @@ class DomainTools(App[None]):
             if again:
                 self._edit(entry, session, path)
             else:
-                os.unlink(path)
+                xml_ops.discard_edit(path)
                 self.say(f"{name}: not defined; its definition is unchanged")
 
         question = f"libvirt refused the edit of {name}: {reason}"

@@ -18,6 +18,9 @@ from vmtui.models import ACTIVE_STATES, DomainInfo, HostInfo
 from vmtui.monitor.collector import Tick
 from vmtui.ops.lifecycle import BY_KEY, refusal
 
+RUNNING_STATES = frozenset({"running", "blocked"})
+"""A guest's vCPUs may run (and its QEMU write its disks): two such copies of one UUID are a split brain."""
+
 HISTORY_POINTS = 300
 """Five minutes at 1 Hz."""
 
@@ -149,7 +152,10 @@ class Fleet:
         # facts are the same objects as last tick (the collector reuses them while counters stand
         # still) costs nothing to redraw.
         self._last_point: dict[str, tuple[DomainMetrics, HistoryPoint]] = {}
-        self._last_row: dict[str, tuple[object, ...]] = {}
+        self._last_row: dict[tuple[str, str], tuple[object, ...]] = {}
+        """Per (host, UUID): one row per copy, even when the same UUID runs on two hosts."""
+        self._running_sets: dict[str, tuple[object, object, frozenset[str]]] = {}
+        """Per host, the UUIDs running there, and the domains and metrics they were read from."""
         self._host_rows: dict[str, tuple[tuple[object, ...], list[DomainRow]]] = {}
         """Per host, what its last rows were built from and the list itself: a tick that changed none of
         it (an idle host, or a round that sampled only rows whose counters stood still) returns the same
@@ -165,8 +171,15 @@ class Fleet:
         """Forget a host and the history of its domains (unless another host holds them now)."""
         view = self.hosts.pop(name, None)
         self._host_rows.pop(name, None)
+        self._running_sets.pop(name, None)
         if view is not None:
             self._forget(set(view.domains) | set(view.tick.domains if view.tick else ()))
+
+    def add_host_refusal(self) -> str | None:
+        """A dashboard of recordings only is a replay: no live hosts to add."""
+        if self.hosts and all(v.recorded for v in self.hosts.values()):
+            return "a replay shows recorded hosts only"
+        return None
 
     def host(self, name: str) -> HostView:
         if name not in self.hosts:
@@ -207,11 +220,13 @@ class Fleet:
             return
         held = {u for v in self.hosts.values() for u in v.domains}
         self._host_rows.clear()
-        for uuid in uuids - held:
+        gone = uuids - held
+        for uuid in gone:
             self.history.pop(uuid, None)
             self._last_point.pop(uuid, None)
-            self._last_row.pop(uuid, None)
             self._events.pop(uuid, None)
+        for key in [k for k in self._last_row if k[1] in gone or k[0] not in self.hosts]:
+            del self._last_row[key]
 
     def sampled(self, name: str, tick: Tick, domains: Mapping[str, DomainInfo]) -> None:
         view = self.host(name)
@@ -263,9 +278,13 @@ class Fleet:
 
     # ----- reading ----------------------------------------------------------------------------------
 
-    def find(self, uuid: str) -> tuple[HostView, DomainInfo | None, DomainMetrics | None] | None:
-        """The host holding `uuid`, its XML facts and latest metrics."""
-        for view in self.hosts.values():
+    def find(
+        self, uuid: str, host: str | None = None
+    ) -> tuple[HostView, DomainInfo | None, DomainMetrics | None] | None:
+        """The host holding `uuid` (`host`'s copy when given: a UUID may run on two hosts, see
+        `split_brain`), its XML facts and latest metrics."""
+        views = self.hosts.values() if host is None else [v for v in self.hosts.values() if v.name == host]
+        for view in views:
             info = view.domains.get(uuid)
             metrics = view.tick.domains.get(uuid) if view.tick else None
             if info is not None or metrics is not None:
@@ -279,9 +298,9 @@ class Fleet:
         _view, info, m = found
         return info.name if info else (m.name if m else uuid)
 
-    def state_of(self, uuid: str) -> str:
+    def state_of(self, uuid: str, host: str | None = None) -> str:
         """The effective state: an event newer than the last sample, else the sample's, else the XML's."""
-        found = self.find(uuid)
+        found = self.find(uuid, host)
         event = self._events.get(uuid)
         if found is None:
             return "gone"
@@ -294,10 +313,11 @@ class Fleet:
             return state
         return m.state if m is not None else (info.state if info else "?")
 
-    def action_refusal(self, uuid: str | None, action: str) -> str | None:
-        """Why a lifecycle action cannot run on `uuid` now (host, operation in flight, state), or None."""
+    def action_refusal(self, uuid: str | None, action: str, host: str | None = None) -> str | None:
+        """Why a lifecycle action cannot run on `uuid` (`host`'s copy) now (host, operation in flight,
+        state), or None."""
         spec = BY_KEY.get(action)
-        found = self.find(uuid) if uuid else None
+        found = self.find(uuid, host) if uuid else None
         if spec is None or uuid is None or found is None:
             return "no such domain"
         view = found[0]
@@ -305,7 +325,7 @@ class Fleet:
         if why is None and uuid in self.pending:
             why = f"{self.pending[uuid]} still running"
         info = found[1]
-        return why or refusal(spec, self.state_of(uuid), persistent=info.persistent if info else True)
+        return why or refusal(spec, self.state_of(uuid, view.name), persistent=info.persistent if info else True)
 
     def tool_refusal(self, uuid: str | None, *, running: bool = False, writes: bool = True) -> str | None:
         """Why a console, an XML edit or a snapshot action cannot run on `uuid` now, or None.
@@ -322,6 +342,8 @@ class Fleet:
         why = self.write_refusal(view) if writes else None
         if why is None and writes and uuid in self.pending:
             why = f"{self.pending[uuid]} still running"
+        if why is None and writes:
+            why = self.split_refusal(uuid)
         state = self.state_of(uuid)
         if why is None and running and state not in ("running", "paused", "blocked"):
             why = f"it is {state}"
@@ -332,13 +354,52 @@ class Fleet:
         view = self.hosts.get(name)
         return view.tick.aged if view is not None and view.tick is not None else MappingProxyType({})
 
+    def split_brain(self) -> Mapping[str, tuple[str, ...]]:
+        """UUIDs running on two or more watched hosts at once, with those hosts (RELIABILITY #31).
+
+        Another tool made it (a start after a temporary migration): both copies write the same disks.
+        Never a migration, whose halves never both run: the target's stays paused until the source's
+        stops (post-copy runs the target with the source paused). Per host, the running set is
+        recomputed only when its domains or samples changed; the rest is set arithmetic, in C.
+        """
+        running = [self._running(view) for view in self.hosts.values()]
+        seen: set[str] = set()
+        twice: set[str] = set()
+        for uuids in running:
+            twice |= seen & uuids
+            seen |= uuids
+        if not twice:
+            return MappingProxyType({})
+        names = list(self.hosts)
+        return {u: tuple(n for n, uuids in zip(names, running, strict=True) if u in uuids) for u in twice}
+
+    def _running(self, view: HostView) -> frozenset[str]:
+        metrics = view.tick.domains if view.tick else {}
+        known = self._running_sets.get(view.name)
+        if known is not None and known[0] is view.domains and known[1] is metrics:
+            return known[2]
+        running = {u for u, m in metrics.items() if m.state in RUNNING_STATES}
+        # Domains without a sample yet: their XML facts say.
+        running.update(u for u, i in view.domains.items() if u not in metrics and i.state in RUNNING_STATES)
+        uuids = frozenset(running)
+        self._running_sets[view.name] = (view.domains, metrics, uuids)
+        return uuids
+
+    def split_refusal(self, uuid: str) -> str | None:
+        """Why nothing but a lifecycle action on one chosen copy may touch `uuid`: it runs on two hosts."""
+        twins = self.split_brain().get(uuid)
+        if twins is None:
+            return None
+        return f"it runs on {' and '.join(twins)} at once (the same UUID): stop one copy first (its row, x or d)"
+
     def rows(self, name: str) -> list[DomainRow]:
         """The table rows of one host, marked stale while the host is down or silent."""
         view = self.host(name)
         stale = self.stale_since(view)
         metrics = view.tick.domains if view.tick else {}
+        split = self.split_brain()
         # Compared with ==, which is identity first, in C: the pollers reuse unchanged objects.
-        key = (view.domains, metrics, stale, dict(self.pending), dict(self.migrating), dict(self._events))
+        key = (view.domains, metrics, stale, dict(self.pending), dict(self.migrating), dict(self._events), split)
         known = self._host_rows.get(name)
         if known is not None and known[0] == key:
             return known[1]
@@ -355,8 +416,11 @@ class Fleet:
                 if move is None and uuid not in self._events:
                     state = m.state if m is not None else (info.state if info else "?")  # state_of, inlined
                 else:
-                    state = self.state_of(uuid)
-            cached = self._last_row.get(uuid)
+                    state = self.state_of(uuid, name)
+            twins = split.get(uuid)
+            if twins is not None and state in RUNNING_STATES:
+                state = f"{state} (also on {', '.join(h for h in twins if h != name)})"
+            cached = self._last_row.get((name, uuid))
             # Identity, not equality, for the metrics and facts: comparing them field by field costs more.
             if (
                 cached is not None
@@ -388,7 +452,7 @@ class Fleet:
                 stale_since=stale,
                 target=target,
             )
-            self._last_row[uuid] = (m, info, stale, state, row)
+            self._last_row[(name, uuid)] = (m, info, stale, state, row)
             out.append(row)
         self._host_rows[name] = (key, out)
         return out

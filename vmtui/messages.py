@@ -65,6 +65,8 @@ class DomainOpenRequested(Message):
     """A screen asked to open a domain's screen."""
 
     uuid: str
+    host: str | None = None
+    """The row's host: of one UUID running on two hosts, the copy to show."""
 
 
 @dataclass
@@ -73,6 +75,8 @@ class ActionRequested(Message):
 
     uuid: str
     action: str
+    host: str | None = None
+    """The copy on this host, when one UUID runs on two (a split brain: the user stops one of them)."""
 
 
 @dataclass

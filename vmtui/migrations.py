@@ -72,6 +72,8 @@ class Migrations:
         why = self.fleet.write_refusal(found[0])
         if why is None and uuid in self.fleet.pending:
             why = f"{self.fleet.pending[uuid]} still running"
+        if why is None:
+            why = self.fleet.split_refusal(uuid)
         state = self.fleet.state_of(uuid)
         if why is None and state not in MIGRATABLE:
             why = f"it is {state} (live migration needs it running or paused)"

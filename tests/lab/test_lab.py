@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import time
 from pathlib import Path
@@ -72,6 +73,28 @@ def test_status_json_reports_daemons_and_contrasting_guests(lab: LabHandle) -> N
         xml = conn.domain_xml("lab1-tcg-e1000")
     assert "e1000" in xml
     assert 'role="lab"' in xml.replace("'", '"')
+
+
+def test_status_shows_a_markup_name_literally_and_aligned(lab: LabHandle, tmp_path: Path) -> None:
+    """A guest named `[red]mk...` is listed as typed (it was "mk", red, and its columns shifted)."""
+    from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+
+    name = f"[red]mk{secrets.token_hex(2)}"
+    xml = tmp_path / "guest.xml"
+    xml.write_text(build_guest_xml(GuestSpec(name=name, role="test", domain_type="qemu", nic_model=None)))
+    defined = lab.virsh("lab1", "define", str(xml))
+    assert defined.returncode == 0, defined.stderr
+    try:
+        proc = lab.vmtui("lab", "status")
+        assert proc.returncode == 0, proc.stderr
+        guests = [line for line in proc.stdout.splitlines() if line.startswith("      ") and "error" not in line]
+        mine = [line for line in guests if name in line]
+        assert len(mine) == 1, proc.stdout
+        # The state column starts where every other guest's does: 6 spaces, the name in 18, a space.
+        assert mine[0][25:].split() == ["shut-off", "tcg"]
+        assert all(line[24] == " " and line[25] != " " for line in guests), proc.stdout
+    finally:
+        lab.virsh("lab1", "undefine", name)
 
 
 def test_hosts_are_distinct_libvirt_hosts(lab: LabHandle) -> None:

@@ -13,13 +13,16 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.message import Message
 from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
+from textual.screen import Screen
 
 from tests.conftest import need
+from vmtui.widgets.refusals import WHY_NOT
 
 SYSTEM_URI = "qemu:///system"
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -41,6 +44,11 @@ async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], within: fl
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await pilot.pause(0.05)
+
+
+def offered(screen: Screen[Any]) -> set[str]:
+    """The keys that act now: a refused key's hidden twin (it only says why, `widgets.refusals`) is not one."""
+    return {key for key, b in screen.active_bindings.items() if not b.binding.action.startswith(WHY_NOT)}
 
 
 class Recorder:

@@ -6,7 +6,7 @@ import contextlib
 
 import pytest
 
-from tests.tui.conftest import Guests, PrivateDaemon, Recorder, wait_for
+from tests.tui.conftest import Guests, PrivateDaemon, Recorder, offered, wait_for
 from vmtui.app import VmtuiApp
 from vmtui.errors import VmtuiError
 from vmtui.messages import ActionRequested, JobFinished, MonitorReported
@@ -112,7 +112,7 @@ async def test_read_only_host_offers_no_action_and_refuses_a_request(local_guest
         assert "RO" in str(app.host_screen.query_one(HostsPane).render())
         await pilot.press("slash", *local_guests.names[0], "enter")
         assert _table(app).cursor_uuid == target
-        assert not {"u", "d", "b", "x", "p", "r"} & set(app.screen.active_bindings)  # not offered
+        assert not {"u", "d", "b", "x", "p", "r"} & offered(app.screen)  # not offered
         await pilot.press("p")
         # A request that gets through anyway (the palette, a script) is refused before any job starts.
         app.post_message(ActionRequested(target, "suspend"))

@@ -19,7 +19,7 @@ import pytest
 from textual.command import CommandList
 from textual.widgets import Label
 
-from tests.tui.conftest import SYSTEM_URI, Guests, PrivateDaemon, Recorder, wait_for
+from tests.tui.conftest import SYSTEM_URI, Guests, PrivateDaemon, Recorder, offered, wait_for
 from vmtui.app import VmtuiApp
 from vmtui.drivers import connect
 from vmtui.drivers.base import Hypervisor
@@ -111,7 +111,7 @@ async def test_one_action_at_a_time_per_domain(local_guests: Guests) -> None:
         await pilot.press("slash", *local_guests.names[1], "enter")
         await pilot.press("p")
         await wait_for(pilot, lambda: _state(app, target) == "pausing…")  # the row says what runs
-        keys = set(app.screen.active_bindings)
+        keys = offered(app.screen)
         assert not {"p", "x", "r", "d"} & keys  # nothing else is offered while it runs
         await pilot.press("p", "x")  # a double p, then x: both ignored
         app.post_message(ActionRequested(target, "destroy"))  # and a request from elsewhere is refused

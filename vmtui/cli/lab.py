@@ -17,12 +17,14 @@ if TYPE_CHECKING:
 
 from vmtui.cli.common import JsonOpt, emit_json, guarded
 from vmtui.errors import UsageError
+from vmtui.present import one_line, printable
 
 
 def _console(*, stderr: bool = False) -> Console:
     from rich.console import Console  # lazy: every `vmtui` command pays for imports at start-up
 
-    return Console(stderr=stderr, soft_wrap=True)
+    # No markup: everything printed holds names from hosts ("[red]mk" is a guest's name, not a style).
+    return Console(stderr=stderr, soft_wrap=True, markup=False, highlight=False)
 
 
 lab_app = typer.Typer(
@@ -61,7 +63,7 @@ def _print_hosts(reports: list[dict[str, object]], seconds: float, verb: str) ->
     console = _console()
     for r in reports:
         guests = r.get("guests") or []
-        names = ", ".join(f"{g['name']} ({g['state']})" for g in guests) if isinstance(guests, list) else ""
+        names = ", ".join(f"{printable(g['name'])} ({g['state']})" for g in guests) if isinstance(guests, list) else ""
         line = f"{r['name']:<5} {r['namespace']:<11} {r['address']:<11} {r['action']:<16}"
         console.print(f"{line} {names}".rstrip(), highlight=False)
         if r.get("error"):
@@ -165,9 +167,9 @@ def status(*, as_json: JsonOpt = False) -> None:
         reach = "reachable over ssh" if r["reachable"] else "not reachable"
         console.print(f"{r['name']:<5} {r['namespace']:<11} {r['address']:<11} {r['action']:<8} {reach}  {pids}")
         for g in r["guests"]:
-            console.print(f"      {g['name']:<18} {g['state']:<9} {g['accelerator']}", highlight=False)
+            console.print(f"      {printable(g['name']):<18} {g['state']:<9} {g['accelerator']}")
         if r["error"]:
-            console.print(f"      error: {r['error']}", highlight=False)
+            console.print(f"      error: {one_line(str(r['error']), 400)}")
     console.print(f"status in {time.monotonic() - began:.1f} s", highlight=False)
 
 

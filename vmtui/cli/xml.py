@@ -84,8 +84,10 @@ def _edit_until_defined(conn: Hypervisor, session: ops.EditSession, *, as_json: 
                     unchanged = f"{session.domain.name}: not defined; its definition is unchanged"
                     raise OperationError(unchanged) from exc
     finally:
-        if not keep:
-            os.unlink(path)
+        if keep:
+            ops.keep_edit(path)
+        else:
+            ops.discard_edit(path)
 
 
 def _ask_again(error: VmtuiError, *, as_json: bool) -> bool:

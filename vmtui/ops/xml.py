@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
+import signal
 import subprocess
 import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import FrameType
+from typing import Any
 
 from vmtui.drivers.base import Hypervisor
 from vmtui.drivers.xmlparts import identity
@@ -296,23 +300,108 @@ def editor_argv(path: str, environ: Mapping[str, str]) -> list[str]:
     return [*words, path]
 
 
+EDITOR_WAKE_S = 0.2
+"""How often the wait for the editor lets the main thread run: see `run_editor`."""
+
+
 def run_editor(path: str, environ: Mapping[str, str]) -> None:
     """Open `path` in the user's editor on this terminal and wait; an editor that fails stops the edit."""
     argv = editor_argv(path, environ)
     try:
-        proc = subprocess.run(argv, check=False)
+        proc = subprocess.Popen(argv)
     except OSError as exc:
         raise OperationError(f"cannot run the editor {argv[0]!r}: {exc.strerror}", hint="set $EDITOR") from exc
-    if proc.returncode != 0:
-        raise OperationError(f"the editor {argv[0]!r} exited with {proc.returncode}: nothing defined")
+    _editors.add(proc)
+    try:
+        while True:
+            # Not one blocking wait: the kernel may hand SIGHUP to any of vmtui's threads, and Python runs
+            # the handler only when the main thread runs again, which a wait for the editor never does.
+            try:
+                returncode = proc.wait(timeout=EDITOR_WAKE_S)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    except BaseException:
+        proc.kill()  # Ctrl-C or an error here: never leave an editor behind on the terminal
+        proc.wait()
+        raise
+    finally:
+        _editors.discard(proc)
+    if returncode != 0:
+        raise OperationError(f"the editor {argv[0]!r} exited with {returncode}: nothing defined")
+
+
+EDIT_DIR_PREFIX = "vmtui-edit-"
+HANGUP_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+"""What ends vmtui while an edit is open (its terminal closed, a kill): the XML must not stay behind."""
+_open_edits: set[str] = set()
+"""Directories of the edits not yet discarded (main thread only: the CLI, or the TUI's loop)."""
+_previous_handlers: dict[int, Any] = {}
+_editors: set[subprocess.Popen[bytes]] = set()
+"""Editors running now: a hangup is passed on to them, as a shell passes it on to its jobs."""
 
 
 def edit_file(session: EditSession) -> str:
-    """A private temporary file holding the definition to edit (the caller removes it)."""
-    fd, path = tempfile.mkstemp(prefix=f"vmtui-{session.domain.uuid[:8]}-", suffix=".xml")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    """The definition to edit, in a file of a private directory of its own; `discard_edit` removes both.
+
+    A directory, not a lone file: editors write swap and backup copies of the XML beside it (vim's
+    .swp, emacs' ~), and these go with it. Until then, SIGHUP or SIGTERM removes it before vmtui ends.
+    """
+    folder = tempfile.mkdtemp(prefix=EDIT_DIR_PREFIX)  # 0700: only this user reads the domain's XML
+    path = os.path.join(folder, f"{session.domain.uuid[:8]}.xml")
+    with open(path, "w", encoding="utf-8") as fh:
         fh.write(session.original)
+    _open_edits.add(folder)
+    _remove_on_signal()
     return path
+
+
+def discard_edit(path: str) -> None:
+    """Remove an edit's file and its directory (editors' leftovers too)."""
+    folder = os.path.dirname(path)
+    if folder in _open_edits:
+        shutil.rmtree(folder, ignore_errors=True)
+    keep_edit(path)
+
+
+def keep_edit(path: str) -> None:
+    """Leave the edit where it is (the user was told where): no signal removes it any more."""
+    _open_edits.discard(os.path.dirname(path))
+    if not _open_edits:
+        _restore_handlers()
+
+
+def _restore_handlers() -> None:
+    for signum, handler in _previous_handlers.items():
+        signal.signal(signum, handler)
+    _previous_handlers.clear()
+
+
+def _remove_on_signal() -> None:
+    """While edits are open, SIGHUP and SIGTERM first remove them, then end vmtui as they would have.
+
+    The handler runs on the main thread between two bytecodes, also while it waits for the editor, so
+    neither a `finally` that never runs (the default action kills at once) nor a race can leave the XML.
+    """
+    if _previous_handlers or threading.current_thread() is not threading.main_thread():
+        return  # installed already, or a thread (a test) that cannot install handlers
+
+    def remove_then_end(signum: int, frame: FrameType | None) -> None:
+        for proc in list(_editors):
+            proc.send_signal(signum)
+        for folder in list(_open_edits):
+            shutil.rmtree(folder, ignore_errors=True)
+        _open_edits.clear()
+        previous = _previous_handlers.get(signum, signal.SIG_DFL)
+        _restore_handlers()
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:
+            os.kill(os.getpid(), signum)  # the default action, now that the handler is gone
+
+    for signum in HANGUP_SIGNALS:
+        # None: a handler set outside Python, which cannot be put back; the default is the nearest.
+        _previous_handlers[signum] = signal.signal(signum, remove_then_end) or signal.SIG_DFL
 
 
 def read_edit(path: str) -> str:

@@ -26,6 +26,7 @@ from vmtui.ops.base import Progress
 from vmtui.ops.devices import DeviceAdvice, DevicesReport
 from vmtui.present import printable
 from vmtui.screens.form import FormField, FormModal, Values
+from vmtui.widgets.refusals import Refusals, explained
 
 CLASS_STYLE = {"emulated": "bold yellow", "paravirtual": "green", "passthrough": "cyan"}
 COLUMNS = ("kind", "name", "class", "bus/type", "model", "to virtio", "next boot", "guest driver", "note")
@@ -43,15 +44,17 @@ def _check_nic(values: Values) -> None:
         check_mac(values["mac"])
 
 
-class DevicesScreen(Screen[None]):
+class DevicesScreen(Refusals, Screen[None]):
     """Reads the fleet and fetched reports; posts requests to the app."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
-        Binding("v", "convert", "To virtio"),
-        Binding("V", "convert_all", "All to virtio"),
-        Binding("a", "add_disk", "Add disk"),
-        Binding("n", "add_nic", "Add NIC"),
+        *explained(
+            Binding("v", "convert", "To virtio"),
+            Binding("V", "convert_all", "All to virtio"),
+            Binding("a", "add_disk", "Add disk"),
+            Binding("n", "add_nic", "Add NIC"),
+        ),
         Binding("i", "sriov", "SR-IOV"),
         Binding("r", "refetch", "Refresh"),
     ]
@@ -151,23 +154,23 @@ class DevicesScreen(Screen[None]):
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self.refresh_bindings()
 
-    def writable(self) -> bool:
+    def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        if action not in ("convert", "convert_all", "add_disk", "add_nic"):
+            return None
         found = self.fleet.find(self.uuid)
-        return found is not None and self.fleet.write_refusal(found[0]) is None and self.uuid not in self.fleet.pending
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "convert":
+        why = self.fleet.write_refusal(found[0]) if found is not None else "the domain is gone"
+        if why is None and self.uuid in self.fleet.pending:
+            why = f"{self.fleet.pending[self.uuid]} still running"
+        if why is None and self.report is None and action != "add_nic" and action != "add_disk":
+            why = "the devices are still being read"
+        if why is None and action == "convert":
             chosen = self.selected()
-            return self.writable() and chosen is not None and chosen.switch in ("live", "next-boot")
-        if action == "convert_all":
-            return (
-                self.writable()
-                and self.report is not None
-                and any(a.switch in ("live", "next-boot") for a in self.report.devices)
-            )
-        if action in ("add_disk", "add_nic"):
-            return self.writable()
-        return True
+            if chosen is None or chosen.switch not in ("live", "next-boot"):
+                why = "the selected device has nothing to move to virtio"
+        if why is None and action == "convert_all" and self.report is not None:
+            if not any(a.switch in ("live", "next-boot") for a in self.report.devices):
+                why = "nothing left to move to virtio"
+        return why
 
     # ----- actions: every change is an OperationRequested for the app to confirm and run -------------
 

@@ -36,9 +36,10 @@ from vmtui.ops.autostart import set_autostart
 from vmtui.ops.snapshots import check_name
 from vmtui.present import STATE_STYLE, count, pct, pct_sign, rate, size_kib
 from vmtui.screens.guest_panel import REFRESH_SECONDS, GuestPanel
-from vmtui.screens.host import ACTION_BINDINGS, DEVICE_BINDINGS, TOOL_BINDINGS, can_migrate, tool_allowed
+from vmtui.screens.host import ACTION_BINDINGS, DEVICE_BINDINGS, TOOL_BINDINGS, domain_refusal
 from vmtui.screens.prompt import PromptModal
 from vmtui.widgets.metric_graph import MetricGraph
+from vmtui.widgets.refusals import Refusals, explained
 
 SEVERITY_STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan", Severity.INFO: "dim"}
 CLASS_STYLE = {
@@ -123,7 +124,7 @@ def devices_table(info: DomainInfo | None) -> Table:
     return table
 
 
-class DomainScreen(Screen[None]):
+class DomainScreen(Refusals, Screen[None]):
     """Details of one domain, refreshed from every sample of its host. Reads the fleet; posts requests."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -131,17 +132,21 @@ class DomainScreen(Screen[None]):
         *ACTION_BINDINGS,
         *DEVICE_BINDINGS,
         *TOOL_BINDINGS,
-        Binding("e", "edit", "Edit XML", show=False),
-        Binding("n", "snapshot('create')", "Snapshot", show=False),
-        Binding("R", "snapshot('revert')", "Revert", show=False),
-        Binding("D", "snapshot('delete')", "Del snapshot", show=False),
-        Binding("A", "autostart", "Autostart", show=False),
+        *explained(
+            Binding("e", "edit", "Edit XML", show=False),
+            Binding("n", "snapshot('create')", "Snapshot", show=False),
+            Binding("R", "snapshot('revert')", "Revert", show=False),
+            Binding("D", "snapshot('delete')", "Del snapshot", show=False),
+            Binding("A", "autostart", "Autostart", show=False),
+        ),
     ]
 
-    def __init__(self, uuid: str, fleet: Fleet) -> None:
+    def __init__(self, uuid: str, fleet: Fleet, *, host: str | None = None) -> None:
         super().__init__()
         self.uuid = uuid
         self.fleet = fleet
+        self.host = host
+        """The copy opened (its row's host), when one UUID runs on two hosts; it follows a migration."""
         self.snapshots: tuple[Snapshot, ...] = ()
         """As last listed by the app (`show_snapshots`), oldest first."""
 
@@ -218,11 +223,15 @@ class DomainScreen(Screen[None]):
     def selected_uuid(self) -> str | None:
         return self.uuid
 
+    def _found(self) -> tuple[HostView, DomainInfo | None, DomainMetrics | None] | None:
+        """The copy shown: the opened host's, else wherever the domain is now (it migrated)."""
+        return (self.fleet.find(self.uuid, self.host) if self.host else None) or self.fleet.find(self.uuid)
+
     def refresh_data(self) -> None:
         """Re-render from the fleet state (called on mount and for each sample of this domain's host)."""
         if not self.query("#summary"):
             return  # the app is closing and has already removed this screen's widgets
-        found = self.fleet.find(self.uuid)
+        found = self._found()
         if found is None:
             self.query_one("#summary", Static).update(Text(f"domain {self.uuid} is gone", "bold red"))
             return
@@ -231,7 +240,7 @@ class DomainScreen(Screen[None]):
         self.title = present.printable(f"{name} on {view.name}")
         summary = Text()
         summary.append(present.printable(name), "bold")
-        state = self.fleet.pending.get(self.uuid) or self.fleet.state_of(self.uuid)
+        state = self.fleet.pending.get(self.uuid) or self.fleet.state_of(self.uuid, view.name)
         summary.append("  ")
         summary.append(state, STATE_STYLE.get(state, ""))
         summary.append(f"  on {view.name}")
@@ -262,13 +271,14 @@ class DomainScreen(Screen[None]):
         self.query_one("#g-mem", MetricGraph).show([p.memory_kib for p in history])
 
     def action_lifecycle(self, action: str) -> None:
-        self.post_message(ActionRequested(self.uuid, action))
+        found = self._found()
+        self.post_message(ActionRequested(self.uuid, action, found[0].name if found else None))
 
     def action_devices(self) -> None:
         self.post_message(DevicesOpenRequested(self.uuid))
 
     def action_sriov(self) -> None:
-        found = self.fleet.find(self.uuid)
+        found = self._found()
         if found is not None:
             self.post_message(SriovOpenRequested(found[0].name))
 
@@ -298,34 +308,30 @@ class DomainScreen(Screen[None]):
     def action_migrate(self) -> None:
         self.post_message(MigrateRequested(self.uuid))
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "migrate":
-            return can_migrate(self.fleet, self.uuid)
-        if action in ("devices", "sriov"):
-            found = self.fleet.find(self.uuid)
-            return found is not None and not found[0].recorded
-        if action == "lifecycle" and parameters:
-            return self.fleet.action_refusal(self.uuid, str(parameters[0])) is None
-        if action in ("console", "xml"):
-            return tool_allowed(self.fleet, self.uuid, action)
+    def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        found = self._found()
+        if action in ("edit", "snapshot", "autostart") and found is None:
+            return "the domain is gone"
         if action == "edit":
-            return self.fleet.tool_refusal(self.uuid) is None
+            return self.fleet.tool_refusal(self.uuid)
         if action == "snapshot" and parameters:
-            if self.fleet.tool_refusal(self.uuid) is not None:
-                return False
-            return parameters[0] == "create" or bool(self.snapshots)
+            why = self.fleet.tool_refusal(self.uuid)
+            if why is None and parameters[0] != "create" and not self.snapshots:
+                why = "no snapshot listed"
+            return why
         if action == "autostart":
-            found = self.fleet.find(self.uuid)
             facts = self._facts()
-            writable = found is not None and self.fleet.write_refusal(found[0]) is None
-            return writable and facts is not None and facts.autostart is not None
-        return True
+            why = self.fleet.write_refusal(found[0]) if found is not None else None
+            if why is None and (facts is None or facts.autostart is None):
+                why = "its autostart setting is not known yet"
+            return why
+        return domain_refusal(self.fleet, self.uuid, action, parameters, found[0].name if found else None)
 
     # ----- guest facts: fetched by the app off the loop; autostart as a job ---------------------------
 
     def _live_host(self) -> str | None:
         """The domain's host, unless it is a recording (which has no guest to ask)."""
-        found = self.fleet.find(self.uuid)
+        found = self._found()
         return found[0].name if found is not None and not found[0].recorded else None
 
     @property

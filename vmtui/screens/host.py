@@ -26,37 +26,54 @@ from vmtui.messages import (
 from vmtui.ops.lifecycle import ACTIONS
 from vmtui.widgets.domain_table import DomainTable
 from vmtui.widgets.hosts_pane import HostsPane
+from vmtui.widgets.refusals import Refusals, explained
 
-ACTION_BINDINGS = [
-    Binding(a.binding, f"lifecycle('{a.key}')", a.key_label or a.label, show=a.in_footer) for a in ACTIONS
-] + [Binding("m", "migrate", "Migrate")]
-"""Bindings for screens that act on one domain; `check_action` hides those that cannot run now."""
-DEVICE_BINDINGS = [
+ACTION_BINDINGS = explained(
+    *(Binding(a.binding, f"lifecycle('{a.key}')", a.key_label or a.label, show=a.in_footer) for a in ACTIONS),
+    Binding("m", "migrate", "Migrate"),
+)
+"""Bindings for screens that act on one domain; `domain_refusal` hides those that cannot run now."""
+DEVICE_BINDINGS = explained(
     Binding("v", "devices", "Devices", show=False),
     Binding("i", "sriov", "SR-IOV", show=False),
-]
+)
 """The selected domain's devices screen, and its host's SR-IOV screen."""
 
-TOOL_BINDINGS = [Binding("c", "console", "Console", show=False), Binding("X", "xml", "XML", show=False)]
+TOOL_BINDINGS = explained(Binding("c", "console", "Console", show=False), Binding("X", "xml", "XML", show=False))
 """The serial console and the XML of the selected domain (table and domain screen alike)."""
 
 
-def tool_allowed(fleet: Fleet, uuid: str | None, action: str) -> bool | None:
-    """check_action for the tool keys: console needs a running domain on a read-write host."""
+DOMAIN_ACTIONS = frozenset({"lifecycle", "migrate", "devices", "sriov", "console", "xml"})
+
+
+def domain_refusal(
+    fleet: Fleet, uuid: str | None, action: str, parameters: tuple[object, ...], host: str | None = None
+) -> str | None:
+    """Why a key of ACTION_BINDINGS, DEVICE_BINDINGS or TOOL_BINDINGS cannot act on `uuid` now (or None).
+
+    Only what can run is shown: not on read-only hosts, replays, stale hosts, domains with an
+    operation in flight, or states that do not allow it.
+    """
+    if action not in DOMAIN_ACTIONS:
+        return None
+    found = fleet.find(uuid, host) if uuid else None
+    if found is None:
+        return "no domain selected"
+    view = found[0]
+    if action == "migrate":
+        return fleet.write_refusal(view)
     if action == "console":
-        return fleet.tool_refusal(uuid, running=True) is None
+        return fleet.tool_refusal(uuid, running=True)
     if action == "xml":
-        return fleet.tool_refusal(uuid, writes=False) is None
+        return fleet.tool_refusal(uuid, writes=False)
+    if action in ("devices", "sriov"):
+        return "a replay has no devices to read" if view.recorded else None
+    if action == "lifecycle" and parameters:
+        return fleet.action_refusal(uuid, str(parameters[0]), found[0].name)
     return None
 
 
-def can_migrate(fleet: Fleet, uuid: str | None) -> bool:
-    """Offer `m` on a domain of a live, writable host (the app says why, if it then refuses)."""
-    found = fleet.find(uuid) if uuid else None
-    return found is not None and fleet.write_refusal(found[0]) is None
-
-
-class HostScreen(Screen[None]):
+class HostScreen(Refusals, Screen[None]):
     """Fleet dashboard: the screen the app starts on. Reads the fleet; posts requests to the app."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -66,10 +83,12 @@ class HostScreen(Screen[None]):
         # other screens are in the help (?) and the palette (ctrl+p).
         Binding("slash", "filter", "Filter", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("a", "app.add_host", "Add", show=False),
-        Binding("M", "memory", "Memory", show=False),
-        Binding("P", "resources('storage')", "Storage", show=False),
-        Binding("N", "resources('networks')", "Networks", show=False),
+        *explained(
+            Binding("a", "app.add_host", "Add host", show=False),
+            Binding("M", "memory", "Memory", show=False),
+            Binding("P", "resources('storage')", "Storage", show=False),
+            Binding("N", "resources('networks')", "Networks", show=False),
+        ),
         *ACTION_BINDINGS,
         *DEVICE_BINDINGS,
         *TOOL_BINDINGS,
@@ -121,6 +140,11 @@ class HostScreen(Screen[None]):
         table = self._table
         return table.cursor_uuid if table is not None and table.is_attached else None
 
+    def selected_row_host(self) -> str | None:
+        """The host of the selected row: of two rows of one UUID (a split brain), the one chosen."""
+        table = self._table
+        return table.cursor_host if table is not None and table.is_attached else None
+
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
@@ -147,7 +171,7 @@ class HostScreen(Screen[None]):
         self.table.focus()
 
     def on_domain_table_selected(self, event: DomainTable.Selected) -> None:
-        self.post_message(DomainOpenRequested(event.uuid))
+        self.post_message(DomainOpenRequested(event.uuid, event.host))
 
     def on_domain_table_highlighted(self, _event: DomainTable.Highlighted) -> None:
         self.refresh_bindings()
@@ -155,7 +179,7 @@ class HostScreen(Screen[None]):
     def selected_host(self) -> str | None:
         """The host of the selected row, else the first host: what m, P and N open."""
         uuid = self.selected_uuid()
-        found = self.fleet.find(uuid) if uuid else None
+        found = self.fleet.find(uuid, self.selected_row_host()) if uuid else None
         if found is not None:
             return found[0].name
         return next(iter(self.fleet.hosts), None)
@@ -174,7 +198,7 @@ class HostScreen(Screen[None]):
     def action_lifecycle(self, action: str) -> None:
         uuid = self.selected_uuid()
         if uuid is not None:
-            self.post_message(ActionRequested(uuid, action))
+            self.post_message(ActionRequested(uuid, action, self.selected_row_host()))
 
     def action_devices(self) -> None:
         uuid = self.selected_uuid()
@@ -203,21 +227,16 @@ class HostScreen(Screen[None]):
             self.post_message(MigrateRequested(uuid))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "migrate":
-            return can_migrate(self.fleet, self.selected_uuid())
-        if action in ("console", "xml"):
-            return tool_allowed(self.fleet, self.selected_uuid(), action)
         if action == "filter":
             return not isinstance(self.focused, Input)  # in the filter line, "/" is a character
+        return super().check_action(action, parameters)
+
+    def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        if action == "add_host":
+            return self.fleet.add_host_refusal()
         if action in ("resources", "memory"):
             host = self.selected_host()
-            return host is not None and not self.fleet.hosts[host].recorded
-        if action in ("devices", "sriov"):
-            # A recording has no devices to read or change: no keys for it.
-            found = self.fleet.find(self.selected_uuid() or "")
-            return found is not None and not found[0].recorded
-        if action == "lifecycle" and parameters:
-            # Only what can run is shown (and bound): not on read-only hosts, replays, stale hosts,
-            # domains with an operation in flight, or states that do not allow it.
-            return self.fleet.action_refusal(self.selected_uuid(), str(parameters[0])) is None
-        return True
+            if host is None:
+                return "no host is watched"
+            return "a replay has no live host to ask" if self.fleet.hosts[host].recorded else None
+        return domain_refusal(self.fleet, self.selected_uuid(), action, parameters, self.selected_row_host())

@@ -28,6 +28,7 @@ from vmtui.ops.ksm import RUN_NAMES, KsmStatus
 from vmtui.ops.sizes import parse_size_kib
 from vmtui.present import MISSING, pct_sign, printable, size, size_kib
 from vmtui.widgets.metric_graph import MetricGraph
+from vmtui.widgets.refusals import Refusals, explained
 
 KSM_POINTS = 150
 """KSM readings kept per host: five minutes at one every 2 s."""
@@ -111,7 +112,7 @@ class BalloonModal(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="balloon-box"):
-            yield Label(self.question, id="balloon-question")
+            yield Label(Text(self.question), id="balloon-question")  # a guest's name, never markup
             yield Input(placeholder="e.g. 512MiB, 1.5GiB", id="balloon-size")
             yield Label("", id="balloon-error")
             with Horizontal(id="balloon-buttons"):
@@ -142,13 +143,12 @@ class BalloonModal(ModalScreen[int | None]):
         self.dismiss(kib)
 
 
-class MemoryScreen(Screen[None]):
+class MemoryScreen(Refusals, Screen[None]):
     """Memory of one host: per-guest balloons, overcommit, the policy's plan, KSM savings and cost."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
-        Binding("b", "balloon", "Balloon"),
-        Binding("A", "policy_step", "Apply plan step"),
+        *explained(Binding("b", "balloon", "Balloon"), Binding("A", "policy_step", "Apply plan step")),
     ]
 
     def __init__(
@@ -164,6 +164,7 @@ class MemoryScreen(Screen[None]):
         self.ksm = ksm
         self.knobs = knobs or BalloonKnobs()
         self._ask = ask
+        self._keys: tuple[str | None, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Header(icon="▣")
@@ -171,6 +172,8 @@ class MemoryScreen(Screen[None]):
             yield Static(id="memory-host")
             yield DataTable(id="memory-guests", cursor_type="row")
             yield Static(id="memory-plan")
+        # KSM under the scrolling part, always in sight (at 80x24 it was below the fold: Tab, then PgDn).
+        with Vertical(id="memory-ksm-box"):
             yield Static(id="memory-ksm")
             with Horizontal(id="memory-graphs"):
                 yield MetricGraph("KSM saved", size, id="g-ksm-saved")
@@ -187,8 +190,9 @@ class MemoryScreen(Screen[None]):
         table.focus()
 
     def selected_uuid(self) -> str | None:
-        table = self.query_one(DataTable)
-        if table.row_count == 0:
+        tables = self.query(DataTable)
+        table = tables.first() if tables else None
+        if table is None or table.row_count == 0:
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
         return str(key.value) if key.value is not None else None
@@ -216,6 +220,17 @@ class MemoryScreen(Screen[None]):
         self._fill_table(view)
         plan = plan_of(self.fleet, view, self.knobs)
         self.query_one("#memory-plan", Static).update(plan_table(plan, self.knobs))
+        self._refresh_keys()
+
+    def _refresh_keys(self) -> None:
+        """The footer again, only when what it offers may have changed (a rebuild per sample costs)."""
+        keys = (self.refusal("balloon", ()), self.refusal("policy_step", ()))
+        if keys != self._keys:
+            self._keys = keys
+            self.refresh_bindings()
+
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._refresh_keys()
 
     def _fill_table(self, view: HostView) -> None:
         table = self.query_one(DataTable)
@@ -246,6 +261,21 @@ class MemoryScreen(Screen[None]):
         cpu = [p.cpu_pct or 0.0 for p in self.ksm]
         self.query_one("#g-ksm-saved", MetricGraph).show(saved)
         self.query_one("#g-ksm-cpu", MetricGraph).show(cpu)
+
+    def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        if action not in ("balloon", "policy_step"):
+            return None
+        view = self.fleet.hosts.get(self.host)
+        if view is None:
+            return f"{self.host} is no longer watched"
+        why = self.fleet.write_refusal(view)
+        if why is None and action == "balloon":
+            uuid = self.selected_uuid()
+            if uuid is None:
+                why = "no guest selected"
+            elif uuid in self.fleet.pending:
+                why = f"{self.fleet.pending[uuid]} still running"
+        return why
 
     def action_balloon(self) -> None:
         uuid = self.selected_uuid()

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -23,7 +24,10 @@ from vmtui.ops.base import Step
 from vmtui.ops.migrate import MigrationOptions
 from vmtui.ops.migrate_precheck import PrecheckReport
 from vmtui.present import ms, one_line, rate, seconds, size, size_kib
+from vmtui.widgets.refusals import Refusals, explained
 
+REASON_MIN = 12
+"""The first reason's column is never narrower than this (a very narrow terminal scrolls sideways)."""
 MARK = {"ok": ("ok", "green"), "warn": ("ok (warnings)", "yellow"), "fail": ("refused", "bold red")}
 
 
@@ -55,23 +59,28 @@ class MigrateModal(ModalScreen[MigrateChoice | None]):
             yield Label(Text.assemble("Migrate ", (self.domain_name, "bold"), f" from {self.source} to:"))
             yield DataTable(id="migrate-hosts", cursor_type="row")
             yield Static(id="migrate-why")
+            # Compact (one line each, no borders): the whole dialog fits an 80x24 terminal.
             with Horizontal(id="migrate-options"):
-                yield Checkbox("post-copy on stall", id="opt-postcopy")
-                yield Checkbox("auto-converge", id="opt-autoconverge")
-                yield Checkbox("compressed", id="opt-compressed")
-                yield Checkbox("temporary", id="opt-temporary")
+                yield Checkbox("post-copy on stall", id="opt-postcopy", compact=True)
+                yield Checkbox("auto-converge", id="opt-autoconverge", compact=True)
+                yield Checkbox("compressed", id="opt-compressed", compact=True)
+                yield Checkbox("temporary", id="opt-temporary", compact=True)
             with Horizontal(id="migrate-bandwidth"):
                 yield Label("bandwidth MiB/s ")
-                yield Input(placeholder="unlimited", id="opt-bandwidth", restrict=r"[0-9]*")
+                yield Input(placeholder="unlimited", id="opt-bandwidth", restrict=r"[0-9]*", compact=True)
             yield Static(id="migrate-error")
             with Horizontal(id="migrate-buttons"):
-                yield Button("Migrate (enter)", variant="primary", id="go")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Button("Migrate (enter)", variant="primary", id="go", compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one("#migrate-hosts", DataTable)
-        table.add_columns("host", "pre-checks", "free memory", "first reason")
+        # Fixed widths, known before the reports come: the first reason gets the rest (`show_report`).
+        table.add_column("host", width=max([4, *(cell_len(h) for h in self.targets)]))
+        table.add_column("pre-checks", width=max(cell_len(word) for word, _style in MARK.values()))
+        table.add_column("free memory", width=11)
+        table.add_column("first reason")
         for host in self.targets:
             table.add_row(Text(host), Text("checking…", "dim"), "", "", key=host)
         table.focus()
@@ -86,9 +95,14 @@ class MigrateModal(ModalScreen[MigrateChoice | None]):
         worst = "fail" if not report.ok else ("warn" if any(c.status == "warn" for c in report.checks) else "ok")
         word, style = MARK[worst]
         first = next((c for c in report.checks if c.status == worst), None) if worst != "ok" else None
-        table.update_cell(host, table.ordered_columns[1].key, Text(word, style))
-        table.update_cell(host, table.ordered_columns[2].key, size_kib(report.memory_available_kib))
-        table.update_cell(host, table.ordered_columns[3].key, Text(one_line(first.reason, 60) if first else ""))
+        columns = table.ordered_columns
+        table.update_cell(host, columns[1].key, Text(word, style))
+        table.update_cell(host, columns[2].key, size_kib(report.memory_available_kib))
+        # The reason gets what the other columns leave (each cell is padded by one on either side); the
+        # whole of it is under the table, for the highlighted host.
+        room = table.scrollable_content_region.width - sum(c.get_render_width(table) for c in columns[:3]) - 2
+        reason = one_line(first.reason, max(REASON_MIN, room)) if first else ""
+        table.update_cell(host, columns[3].key, Text(reason), update_width=True)
         self._show_why()
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
@@ -158,11 +172,11 @@ class MigrateModal(ModalScreen[MigrateChoice | None]):
 POLICY_WORDS = {"stalled": "stalled", "downtime": "max downtime raised", "postcopy": "post-copy", "abort": "aborting"}
 
 
-class MigrationScreen(ModalScreen[None]):
+class MigrationScreen(Refusals, ModalScreen[None]):
     """The progress of one migration job: a bar that never runs backwards, the figures, and the log."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "abort", "Abort migration"),
+        *explained(Binding("a", "abort", "Abort migration")),
         Binding("escape", "close", "Hide (it goes on)"),
     ]
 
@@ -224,8 +238,8 @@ class MigrationScreen(ModalScreen[None]):
         self.log_lines.append(line)
         self.query_one("#migration-lines", Static).update(Text("\n").join(self.log_lines[-200:]))
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return self.ended is None if action == "abort" else True
+    def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        return f"the migration is over ({self.ended})" if action == "abort" and self.ended is not None else None
 
     def action_abort(self) -> None:
         if self.ended is None:

@@ -19,12 +19,13 @@ from vmtui.ops import networks
 from vmtui.ops.autostart import set_autostart
 from vmtui.present import MISSING, expiry, printable
 from vmtui.screens.storage import lit, yes_no
+from vmtui.widgets.refusals import Refusals, explained
 
 
-class NetworksScreen(Screen[None]):
+class NetworksScreen(Refusals, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
-        Binding("A", "autostart", "Autostart"),
+        *explained(Binding("A", "autostart", "Autostart")),
         Binding("R", "refetch", "Refresh"),
     ]
 
@@ -126,11 +127,15 @@ class NetworksScreen(Screen[None]):
             self._show_leases()
             self.refresh_bindings()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "autostart":
-            net = self.selected()
-            return self.writable and net is not None and net.persistent
-        return True
+    def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        if action != "autostart":
+            return None
+        net = self.selected()
+        if not self.writable:
+            return f"{self.host} is connected read-only"
+        if net is None:
+            return "no network selected"
+        return None if net.persistent else f"{printable(net.name)} is transient: nothing starts it at boot"
 
     def action_autostart(self) -> None:
         net = self.selected()

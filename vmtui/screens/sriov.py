@@ -26,6 +26,7 @@ from vmtui.ops.base import Progress
 from vmtui.ops.sriov import PfView, SriovReport, VfView
 from vmtui.present import printable
 from vmtui.screens.form import FormField, FormModal, Values
+from vmtui.widgets.refusals import Refusals, explained
 
 COLUMNS = ("function", "netdev", "driver", "MAC", "VLAN", "VFs / used by", "pools")
 
@@ -36,15 +37,17 @@ def _int(text: str, what: str) -> int:
     return int(text)
 
 
-class SriovScreen(Screen[None]):
+class SriovScreen(Refusals, Screen[None]):
     """Reads fetched reports and the fleet (domain names to UUIDs); posts requests to the app."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
-        Binding("c", "vf_count", "VF count"),
-        Binding("p", "pool", "New pool"),
-        Binding("a", "attach", "Give VF to VM"),
-        Binding("d", "detach", "Take VF back"),
+        *explained(
+            Binding("c", "vf_count", "VF count"),
+            Binding("p", "pool", "New pool"),
+            Binding("a", "attach", "Give VF to VM"),
+            Binding("d", "detach", "Take VF back"),
+        ),
         Binding("r", "refetch", "Refresh"),
     ]
 
@@ -137,17 +140,23 @@ class SriovScreen(Screen[None]):
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self.refresh_bindings()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+    def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        if action not in ("vf_count", "pool", "attach", "detach"):
+            return None
         view = self.fleet.hosts.get(self.host)
-        writable = view is not None and self.fleet.write_refusal(view) is None
+        why = self.fleet.write_refusal(view) if view is not None else f"{self.host} is no longer watched"
         chosen = self.selected()
-        if action in ("vf_count", "pool"):
-            return writable and chosen is not None
-        if action == "attach":
-            return writable and chosen is not None and chosen[1] is not None and not chosen[1].used_by
-        if action == "detach":
-            return writable and chosen is not None and chosen[1] is not None and bool(chosen[1].used_by)
-        return True
+        if why is None and chosen is None:
+            why = "no physical function selected"
+        if why is None and chosen is not None and action in ("attach", "detach"):
+            vf_row = chosen[1]
+            if vf_row is None:
+                why = "select a VF row (under its PF)"
+            elif action == "attach" and vf_row.used_by:
+                why = f"{printable(vf_row.used_by[0].domain)} holds it"
+            elif action == "detach" and not vf_row.used_by:
+                why = "no domain holds it"
+        return why
 
     def _request(
         self,

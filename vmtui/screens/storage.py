@@ -25,6 +25,7 @@ from vmtui.ops.storage import StorageOverview
 from vmtui.present import MISSING, bar_cells, pct, printable, size, usage_style
 from vmtui.screens.fetching import say
 from vmtui.screens.form import FormField, FormModal, Values
+from vmtui.widgets.refusals import Refusals, explained
 
 BAR_WIDTH = 12
 
@@ -46,11 +47,10 @@ def yes_no(flag: bool | None) -> Text:
     return Text(MISSING, "dim") if flag is None else Text("yes", "green") if flag else Text("no", "dim")
 
 
-class StorageScreen(Screen[None]):
+class StorageScreen(Refusals, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
-        Binding("n", "new_volume", "New volume"),
-        Binding("delete,D", "delete_volume", "Delete volume"),
+        *explained(Binding("n", "new_volume", "New volume"), Binding("delete,D", "delete_volume", "Delete volume")),
         Binding("R", "refetch", "Refresh"),
     ]
 
@@ -198,13 +198,17 @@ class StorageScreen(Screen[None]):
 
     # ----- changes: asked of the app, which confirms and runs them as jobs ------------------------
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+    def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        if action not in ("new_volume", "delete_volume"):
+            return None
+        if not self.writable:
+            return f"{self.host} is connected read-only"
         if action == "new_volume":
             pool = self.selected_pool()
-            return self.writable and pool is not None and pool.active
-        if action == "delete_volume":
-            return self.writable and self.selected_volume() is not None
-        return True
+            if pool is None:
+                return "no pool selected"
+            return None if pool.active else f"pool {printable(pool.name)} is inactive"
+        return None if self.selected_volume() is not None else "no volume selected"
 
     def action_new_volume(self) -> None:
         pool = self.selected_pool()

@@ -26,6 +26,7 @@ from textual.strip import Strip
 from vmtui.filters import DomainFilter, parse_filter
 from vmtui.fleet import DomainRow
 from vmtui.present import clock, count, host_label, pct, printable, size, size_kib
+from vmtui.widgets.refusals import Refusals, explained
 from vmtui.widgets.table_layout import COLUMN_KEYS, COLUMNS, TEXT_KEYS, Column, choose, fit, header_cell, leaders
 
 
@@ -56,9 +57,12 @@ def format_row(row: DomainRow, columns: tuple[Column, ...] = COLUMNS) -> str:
 
 NO_AGED: Mapping[str, float] = MappingProxyType({})
 
+RowKey = tuple[str, str]
+"""(host, UUID): a row per copy, since another tool can run one UUID on two hosts (Fleet.split_brain)."""
 
-class DomainTable(ScrollView, can_focus=True):
-    """Domains of every host, keyed by UUID, sortable by any column, filterable."""
+
+class DomainTable(Refusals, ScrollView, can_focus=True):
+    """Domains of every host, keyed by (host, UUID), sortable by any column, filterable."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "cursor(-1)", "Up", show=False),
@@ -70,7 +74,7 @@ class DomainTable(ScrollView, can_focus=True):
         Binding("enter", "select", "Open", show=False),
         Binding("s", "sort_next", "Sort", show=False),
         Binding("S", "sort_reverse", "Reverse", show=False),
-        Binding("w", "toggle_wide", "Columns", show=False),
+        *explained(Binding("w", "toggle_wide", "Columns", show=False)),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -92,9 +96,10 @@ class DomainTable(ScrollView, can_focus=True):
     class Selected(Message):
         """Enter (or a double click) on a row."""
 
-        def __init__(self, uuid: str) -> None:
+        def __init__(self, uuid: str, host: str | None = None) -> None:
             super().__init__()
             self.uuid = uuid
+            self.host = host
 
     class FocusChanged(Message):
         """The rows the poller should sample every tick changed (scroll, resize, sort, filter, data):
@@ -133,13 +138,13 @@ class DomainTable(ScrollView, can_focus=True):
         self._leaders: frozenset[str] | None = None
         """`leaders` of the rows shown, for a page of `_leaders_body` rows; None when the data changed."""
         self._leaders_body = 0
-        self._rows: dict[str, DomainRow] = {}
-        self._lines: dict[str, str] = {}
-        """Pre-formatted line per UUID: only rows whose DomainRow changed are re-formatted."""
-        self._order: list[str] = []
-        """UUIDs shown, filtered and sorted."""
+        self._rows: dict[RowKey, DomainRow] = {}
+        self._lines: dict[RowKey, str] = {}
+        """Pre-formatted line per row: only rows whose DomainRow changed are re-formatted."""
+        self._order: list[RowKey] = []
+        """Rows shown, filtered and sorted."""
         self._filter: DomainFilter | None = None
-        self._cursor_uuid: str | None = None
+        self._cursor: RowKey | None = None
         self.sort_key = "name"
         self.sort_reverse = False
         self.formatted = 0
@@ -165,24 +170,25 @@ class DomainTable(ScrollView, can_focus=True):
             self._aged[host] = aged
             top = int(self.scroll_y)
             # Repainted only if a row on screen changed marking (rows on screen are sampled every tick).
-            if any((u in aged) != (u in was) for u in self._order[top : top + self.size.height - 1]):
+            if any((u in aged) != (u in was) for h, u in self._order[top : top + self.size.height - 1] if h == host):
                 self.refresh()
         if rows is self._host_rows.get(host):
             return  # the very list of last time (Fleet.rows hands it out again when nothing changed)
         self._host_rows[host] = rows
-        seen: set[str] = set()
+        seen: set[RowKey] = set()
         changed = 0
         for row in rows:
-            seen.add(row.uuid)
-            old = self._rows.get(row.uuid)
+            key = (host, row.uuid)
+            seen.add(key)
+            old = self._rows.get(key)
             if old is not row and old != row:
-                self._rows[row.uuid] = row
-                self._lines[row.uuid] = format_row(row, self.columns)
+                self._rows[key] = row
+                self._lines[key] = format_row(row, self.columns)
                 changed += 1
-        gone = [u for u, r in self._rows.items() if r.host == host and u not in seen]
-        for uuid in gone:
-            del self._rows[uuid]
-            del self._lines[uuid]
+        gone = [k for k in self._rows if k[0] == host and k not in seen]
+        for key in gone:
+            del self._rows[key]
+            del self._lines[key]
         self.formatted += changed
         if changed or gone:
             self._leaders = None
@@ -195,17 +201,28 @@ class DomainTable(ScrollView, can_focus=True):
             # Nothing moved: no re-sort and no repaint (idle and shut-off fleets cost nothing).
             self._reorder()
 
-    def row(self, uuid: str) -> DomainRow | None:
-        return self._rows.get(uuid)
+    def row(self, uuid: str, host: str | None = None) -> DomainRow | None:
+        """The row of `uuid` (on `host`; else its first row: a UUID has two when it runs on two hosts)."""
+        if host is not None:
+            return self._rows.get((host, uuid))
+        return next((r for (_h, u), r in self._rows.items() if u == uuid), None)
+
+    def rows_of(self, uuid: str) -> list[DomainRow]:
+        return [r for (_h, u), r in self._rows.items() if u == uuid]
 
     @property
     def visible_uuids(self) -> list[str]:
         """UUIDs in display order (after filter and sort)."""
-        return list(self._order)
+        return [u for _h, u in self._order]
 
     @property
     def cursor_uuid(self) -> str | None:
-        return self._cursor_uuid
+        return self._cursor[1] if self._cursor else None
+
+    @property
+    def cursor_host(self) -> str | None:
+        """The host of the row under the cursor: which copy of a UUID running on two hosts is meant."""
+        return self._cursor[0] if self._cursor else None
 
     def set_filter(self, text: str) -> tuple[str, ...]:
         """Show only matching rows; returns what in `text` was not understood (said under the filter line)."""
@@ -228,14 +245,14 @@ class DomainTable(ScrollView, can_focus=True):
         key = self.sort_key
         rows = self._rows
         flt = self._filter
-        uuids = [u for u, r in rows.items() if flt is None or _matches(flt, r)]
-        present = [u for u in uuids if getattr(rows[u], key) is not None]
-        missing = [u for u in uuids if getattr(rows[u], key) is None]
-        present.sort(key=lambda u: (getattr(rows[u], key), rows[u].name, u), reverse=self.sort_reverse)
-        missing.sort(key=lambda u: (rows[u].name, u))
+        keys = [k for k, r in rows.items() if flt is None or _matches(flt, r)]
+        present = [k for k in keys if getattr(rows[k], key) is not None]
+        missing = [k for k in keys if getattr(rows[k], key) is None]
+        present.sort(key=lambda k: (getattr(rows[k], key), rows[k].name, k[1], k[0]), reverse=self.sort_reverse)
+        missing.sort(key=lambda k: (rows[k].name, k[1], k[0]))
         # Rows without a value (shut-off guests have no CPU %) always go last, whatever the direction.
         self._order = present + missing
-        if self._cursor_uuid not in rows or self._cursor_uuid not in self._order:
+        if self._cursor not in rows or self._cursor not in self._order:
             self._set_cursor(self._order[0] if self._order else None)
         self.virtual_size = Size(cell_len(self._header), len(self._order) + 1)
         self.refresh()
@@ -247,13 +264,14 @@ class DomainTable(ScrollView, can_focus=True):
         top = int(self.scroll_y)
         if self._leaders is None or self._leaders_body != body:
             # Not per scroll: only the data, the filter and the page height move the leaders.
-            self._leaders = leaders((self._rows[u] for u in self._order), body)
+            self._leaders = leaders((self._rows[k] for k in self._order), body)
             self._leaders_body = body
         # The rows shown, the first page of the current sort (where `home` goes, in either direction),
         # and the first page `s` or a header click would show for each live column: whichever sort the
         # user picks, its top is fresh the moment it appears. A row scrolled into view is sampled on the
         # next tick; the rest within the slow round.
-        uuids = frozenset(self._order[top : top + body]) | frozenset(self._order[:body]) | self._leaders
+        shown = self._order[top : top + body] + self._order[:body]
+        uuids = frozenset(u for _h, u in shown) | self._leaders
         if uuids != self.focus_uuids:
             self.focus_uuids = uuids
             self.post_message(self.FocusChanged(uuids))
@@ -277,8 +295,8 @@ class DomainTable(ScrollView, can_focus=True):
         if columns == self.columns:
             return False
         self.columns = columns
-        for uuid, row in self._rows.items():
-            self._lines[uuid] = format_row(row, columns)
+        for key, row in self._rows.items():
+            self._lines[key] = format_row(row, columns)
         self._update_header()
         self._reorder()
         return True
@@ -291,11 +309,11 @@ class DomainTable(ScrollView, can_focus=True):
         self.wide = not self.wide
         self._relayout()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "toggle_wide":
-            # Offered only when it changes something: some columns are hidden, or all are shown by `w`.
-            return self.wide or len(self.columns) < len(COLUMNS)
-        return True
+    def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        # Offered only when it changes something: some columns are hidden, or all are shown by `w`.
+        if action == "toggle_wide" and not self.wide and len(self.columns) == len(COLUMNS):
+            return "every column fits already"
+        return None
 
     # ----- rendering ----------------------------------------------------------------------------
 
@@ -309,11 +327,11 @@ class DomainTable(ScrollView, can_focus=True):
         index = scroll_y + y - 1
         if index >= len(self._order):
             return Strip.blank(width, base)
-        uuid = self._order[index]
-        row = self._rows[uuid]
+        key = self._order[index]
+        row = self._rows[key]
         style: Style = base
-        line = self._lines[uuid]
-        sampled = self._aged.get(row.host, NO_AGED).get(uuid)
+        line = self._lines[key]
+        sampled = self._aged.get(row.host, NO_AGED).get(row.uuid)
         if row.stale_since is not None or sampled is not None:
             style += self.get_component_rich_style("domain-table--stale")
         if sampled is not None and row.stale_since is None:
@@ -321,7 +339,7 @@ class DomainTable(ScrollView, can_focus=True):
             # until the next tick samples it (a visible row is in the focus).
             age = max(1, round(self.clock() - sampled))
             line = format_row(replace(row, state=f"{row.state} {age}s old"), self.columns)
-        if uuid == self._cursor_uuid:
+        if key == self._cursor:
             style += self.get_component_rich_style("domain-table--cursor")
         return Strip([Segment(line, style)]).crop_extend(scroll_x, scroll_x + width, style)
 
@@ -329,7 +347,7 @@ class DomainTable(ScrollView, can_focus=True):
 
     def _cursor_index(self) -> int:
         try:
-            return self._order.index(self._cursor_uuid) if self._cursor_uuid else 0
+            return self._order.index(self._cursor) if self._cursor else 0
         except ValueError:
             return 0
 
@@ -345,10 +363,10 @@ class DomainTable(ScrollView, can_focus=True):
             self.scroll_to(y=index - body + 1, animate=False)
         self.refresh()
 
-    def _set_cursor(self, uuid: str | None) -> None:
-        if uuid != self._cursor_uuid:
-            self._cursor_uuid = uuid
-            self.post_message(self.Highlighted(uuid))
+    def _set_cursor(self, key: RowKey | None) -> None:
+        if key != self._cursor:
+            self._cursor = key
+            self.post_message(self.Highlighted(key[1] if key else None))
 
     def action_cursor(self, delta: int) -> None:
         self.move_cursor(self._cursor_index() + delta)
@@ -357,8 +375,8 @@ class DomainTable(ScrollView, can_focus=True):
         self.move_cursor(self._cursor_index() + direction * max(1, self.size.height - 2))
 
     def action_select(self) -> None:
-        if self._cursor_uuid is not None:
-            self.post_message(self.Selected(self._cursor_uuid))
+        if self._cursor is not None:
+            self.post_message(self.Selected(self._cursor[1], self._cursor[0]))
 
     def action_sort_next(self) -> None:
         shown = [c.key for c in self.columns]

@@ -14,7 +14,7 @@ class MetricGraph(Vertical):
 
     DEFAULT_CSS = """
     MetricGraph { height: 4; }
-    MetricGraph > Label { width: 1fr; }
+    MetricGraph > Label { width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
     MetricGraph > Sparkline { height: 3; }
     """
 
@@ -31,5 +31,8 @@ class MetricGraph(Vertical):
         """Replace the history; one repaint of this graph."""
         latest = self._fmt(values[-1]) if values else "-"
         peak = self._fmt(max(values)) if values else "-"
-        self.query_one(Label).update(f"{self._title}: {latest}  [dim](peak {peak}, {len(values)} samples)[/]")
-        self.query_one(Sparkline).data = list(values)
+        samples = f"{len(values)} sample{'' if len(values) == 1 else 's'}"
+        self.query_one(Label).update(f"{self._title}: {latest}  [dim](peak {peak}, {samples})[/]")
+        # Textual draws a lone value as full blocks (and any flat series as the lowest bar): a first sample of
+        # 0 B looked like a full scale. Doubled, one value is a flat series like any other.
+        self.query_one(Sparkline).data = list(values) if len(values) != 1 else [values[0], values[0]]
