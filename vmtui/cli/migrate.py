@@ -7,6 +7,7 @@ rich and the operations are imported inside the commands: every `vmtui` command 
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -24,6 +25,8 @@ from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, emit_jso
 from vmtui.cli.targets import label
 from vmtui.errors import ExitCode, NotFoundError, UsageError, VmtuiError
 from vmtui.models import HostEntry
+
+log = logging.getLogger("vmtui.cli.migrate")
 
 if TYPE_CHECKING:
     from vmtui.drivers.libvirt_driver import Connection
@@ -135,13 +138,19 @@ def _shield() -> None:
     command forks here, before any connection: the child moves to a process group of its own and
     does all the work; this parent stays in the foreground, turns each Ctrl-C into a SIGINT for the
     child alone, and exits with the child's code.
+
+    The child dies with the parent (`_die_with`): a `kill -9` of the command the user started must
+    not leave a hidden process drawing over the shell. The job itself outlives them both as what it
+    is, a peer-to-peer job in the source daemon, which `vmtui migrate jobs` lists as orphaned.
     """
     if not hasattr(os, "fork"):
         return
     sys.stdout.flush()
     sys.stderr.flush()
+    parent = os.getpid()
     child = os.fork()
     if child == 0:
+        _die_with(parent)
         os.setpgid(0, 0)
         # Out of the foreground group: writing to a terminal with `stty tostop` must not stop us.
         signal.signal(signal.SIGTTOU, signal.SIG_IGN)
@@ -159,6 +168,24 @@ def _shield() -> None:
     code = os.waitstatus_to_exitcode(status)
     # The child printed everything; this copy has nothing of its own to flush or clean up.
     os._exit(code if code >= 0 else 128 - code)
+
+
+PR_SET_PDEATHSIG = 1
+"""prctl(2): the signal this process gets when the thread that forked it ends (Linux)."""
+
+
+def _die_with(parent: int) -> None:
+    """SIGKILL this (forked) process when `parent` ends, however it ends: nothing of its own to clean up
+    (the job runs on in the source daemon; its in-flight note, naming a dead pid, marks it orphaned)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: no such call; the parent's death then leaves us
+        log.debug("no PR_SET_PDEATHSIG here")
+    if os.getppid() != parent:  # the parent died before the call above: nobody waits for us
+        os._exit(int(ExitCode.FAILED))
 
 
 @contextmanager
@@ -391,8 +418,14 @@ def _migrating_from(targets: list[HostEntry], domain: str) -> HostEntry:
         stats = conn.job_stats(conn.domain(domain).uuid)
         return bool(stats.migrating and stats.operation == "migration-out")
 
-    sources = [o.entry for o in on_each_host(targets, outgoing) if o.value]
-    return sources[0] if len(sources) == 1 else find_domain(targets, domain)
+    outcomes = on_each_host(targets, outgoing)
+    sources = [o.entry for o in outcomes if o.value]
+    if len(sources) == 1:
+        return sources[0]
+    silent = [o.error for o in outcomes if o.error is not None and not isinstance(o.error, NotFoundError)]
+    if not sources and silent:
+        raise silent[0]
+    return find_domain(targets, domain)
 
 
 def _noted_target(note: dict[str, Any]) -> HostEntry | None:
