@@ -344,7 +344,8 @@ def history_cmd(
 @migrate_app.command("jobs")
 @guarded(read_only_safe=True)
 def jobs_cmd(*, connect: ConnectOpt = None, host: HostOpt = None, as_json: JsonOpt = False) -> None:
-    """Migrations in flight on the selected hosts, including ones a vmtui that died left running."""
+    """Migrations in flight on the selected hosts, including ones a vmtui that died left running; and
+    migrations whose end was unknown, settled now if their source answers."""
     from vmtui.cli.targets import on_each_host, resolve_targets
     from vmtui.ops.migrate_inflight import InflightJob, find_inflight
 
@@ -360,12 +361,59 @@ def jobs_cmd(*, connect: ConnectOpt = None, host: HostOpt = None, as_json: JsonO
         for j in o.value or []
     ]
     errors = [(label(o.entry), o.error) for o in outcomes if o.error is not None]
+    settled = _settle_unknown()
     if as_json:
-        emit_json({"jobs": [j.to_json() for j in jobs], "errors": [{"host": h, **e.error_body()} for h, e in errors]})
+        emit_json({"jobs": [j.to_json() for j in jobs], "errors": [{"host": h, **e.error_body()} for h, e in errors],
+                   "settled": [_settled_json(r) for r in settled]})  # fmt: skip
         return
-    from vmtui.cli.migrate_render import jobs_table, stdout_console
+    from vmtui.cli.migrate_render import jobs_table, settled_text, stdout_console
 
-    stdout_console().print(jobs_table(jobs, [(h, e.message) for h, e in errors]))
+    console = stdout_console()
+    console.print(jobs_table(jobs, [(h, e.message) for h, e in errors]))
+    for result in settled:
+        console.print(settled_text(result))
+
+
+def _settle_unknown() -> list[MigrationResult]:
+    """Every migration whose end was unknown, decided now where its source answers (RELIABILITY #30)."""
+    from vmtui.ops.migrate_inflight import unsettled
+
+    return [r for r in (_settle(note) for note in unsettled()) if r is not None]
+
+
+def _settle(note: dict[str, Any]) -> MigrationResult | None:
+    """Open the noted source and target and settle the job; a source that still does not answer leaves
+    it unknown (returned as such, with why). Settling only reads the hosts: read-only connections."""
+    from dataclasses import replace
+
+    from vmtui.ops.migrate import MigrationOptions, MigrationResult
+    from vmtui.ops.migrate_inflight import settle
+
+    uri = note.get("source_uri")
+    if not isinstance(uri, str):
+        return None  # a note of an older vmtui: nothing to reach its source with
+    source = HostEntry(str(note.get("source") or uri), uri, True)
+    target = _noted_target(note)
+    try:
+        src = _open(source)
+    except VmtuiError as exc:
+        return MigrationResult(
+            domain=str(note.get("domain")), uuid=str(note.get("uuid")), source=source.name,
+            target=str(note.get("target")), outcome="unknown", options=MigrationOptions(),
+            message=f"{note.get('domain')}: the end is still unknown: {source.name} does not answer ({exc.message})",
+        )  # fmt: skip
+    dst = _try_open(replace(target, read_only=True) if target is not None else None)
+    try:
+        return settle(src, dst, note)
+    finally:
+        src.close()
+        if dst is not None:
+            dst.close()
+
+
+def _settled_json(result: MigrationResult) -> dict[str, Any]:
+    return {key: getattr(result, key) for key in ("domain", "uuid", "source", "target", "outcome", "message",
+                                                  "source_state", "target_state")}  # fmt: skip
 
 
 @migrate_app.command("attach")
@@ -384,6 +432,13 @@ def attach_cmd(
 
     targets = resolve_targets(connect, host)
     _shield()  # before the first connection: libvirt's threads must not exist yet when we fork
+    unknown = [n for n in migrate_history.unknown() if domain in (n.get("domain"), n.get("uuid"))]
+    settled = _settle(unknown[0]) if unknown else None
+    if settled is not None:  # a job whose end was unknown: decided now, if its source answers
+        _report(settled, as_json=as_json)
+        if settled.outcome != "completed":
+            raise typer.Exit(int(_exit_of(settled.outcome)))
+        return
     src_entry = _migrating_from(targets, domain)
     with _open(src_entry) as src:
         uuid = src.domain(domain).uuid
@@ -407,8 +462,17 @@ def attach_cmd(
     _report(result, as_json=as_json)
 
 
+def _exit_of(outcome: str) -> ExitCode:
+    return {"completed": ExitCode.OK, "cancelled": ExitCode.INTERRUPTED, "unknown": ExitCode.UNKNOWN}.get(
+        outcome, ExitCode.FAILED
+    )
+
+
 def _migrating_from(targets: list[HostEntry], domain: str) -> HostEntry:
-    """The host a migration of `domain` leaves: during the job the domain is on both hosts."""
+    """The host a migration of `domain` leaves: during the job the domain is on both hosts.
+
+    A host that did not answer is said so: it may be the source, and the domain's other host (the
+    target, holding the incoming half) is not where the job can be watched or aborted."""
     from vmtui.cli.targets import find_domain, on_each_host
 
     if len(targets) == 1:

@@ -14,11 +14,11 @@ import logging
 import threading
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from vmtui.drivers.base import Migrator
-from vmtui.errors import ConnectError, OperationError, UsageError, VmtuiError
-from vmtui.models import DomainInfo, JobStats, MigrateSpec
+from vmtui.errors import ConnectError, DeniedError, ExitCode, OperationError, UsageError, VmtuiError
+from vmtui.models import DomainInfo, DomainPresence, JobStats, MigrateSpec
 from vmtui.ops import migrate_history as history
 from vmtui.ops.base import Progress, Step, UserCancelledError, check_cancel, never_cancelled, no_progress
 from vmtui.ops.migrate_forecast import Forecast, forecast
@@ -100,7 +100,8 @@ class MigrationResult:
     source: str
     target: str
     outcome: str
-    """completed, failed, cancelled, checked (pre-checks only), or lost (the guest runs nowhere)."""
+    """completed, failed, cancelled, checked (pre-checks only), lost (the guest runs nowhere), or
+    unknown (the source could not be asked and the target holds no whole guest: settled later)."""
     message: str
     options: MigrationOptions
     prechecks: PrecheckReport | None = None
@@ -125,6 +126,8 @@ class MigrationResult:
     source_state: str | None = None
     target_state: str | None = None
     reattached: bool = False
+    settled: bool = False
+    """The end of an earlier job whose end was unknown, decided now that the source answers."""
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {f: getattr(self, f) for f in self.__dataclass_fields__}
@@ -151,6 +154,13 @@ class MigrationFailedError(OperationError):
         self.result = result
 
 
+class MigrationUnknownError(MigrationFailedError):
+    """The job's end could not be learnt (the source stopped answering): neither success nor failure."""
+
+    exit_code = ExitCode.UNKNOWN
+    kind = "unknown"
+
+
 class MigrationCancelledError(UserCancelledError):
     """The user aborted the job; the source keeps running."""
 
@@ -163,6 +173,22 @@ P2P_HINT = (
     "peer-to-peer: the source host's libvirtd connects to the target itself, with its own SSH keys "
     "and name resolution; check that `virsh -c TARGET_URI list` works on the source host"
 )
+PEER_CONNECT_WORDS = (
+    "failed to connect to remote libvirt uri",  # libvirt's p2p open of the target (qemu_migration.c)
+    "cannot recv data",
+    "unable to connect to server",
+    "authentication failed",
+    "host key verification failed",
+    "no route to host",
+    "connection refused",
+)
+"""What libvirt says when the source daemon could not reach or log in to the target's daemon."""
+ABORT_WORDS = ("canceled by client", "cancelled by client", "operation aborted")
+"""An abort (this vmtui's, another vmtui's, `virsh domjobabort`): the message says it all."""
+QEMU_WORDS = ("qemu unexpectedly", "qemu command", "monitor", "job 'migration out' failed", "unexpectedly failed")
+"""QEMU stopped the job (its migration stream or its process failed): QEMU's log tells why. (Not "qemu"
+alone: every qemu+ssh URI in a message has it.)"""
+QEMU_HINT = "QEMU failed the job: its log on each host says why (/var/log/libvirt/qemu/{name}.log)"
 
 
 # ----- pre-checks and forecast ---------------------------------------------------------------------
@@ -313,7 +339,8 @@ def _run(
     src.set_max_downtime(info.uuid, options.max_downtime_ms)
     policy = StallPolicy(start_ms=options.max_downtime_ms, postcopy=options.postcopy, enabled=options.stall_policy)
     history.start({"uuid": info.uuid, "domain": info.name, "source": source, "target": target,
-                   "target_uri": target_uri, "options": options.to_json(), "started_at": time.time()})  # fmt: skip
+                   "source_uri": getattr(src, "requested_uri", "") or src.uri, "target_uri": target_uri,
+                   "options": options.to_json(), "started_at": time.time()})  # fmt: skip
     progress(Step(f"migrating {info.name} to {target}", 0.0, {"type": "phase", "phase": "started"}))
     call = threading.Thread(target=_call, args=(src, info.uuid, target_uri, options.spec(), run, wake),
                             name=f"migrate {info.name}", daemon=True)  # fmt: skip
@@ -342,10 +369,20 @@ def _call(src: Migrator, uuid: str, uri: str, spec: MigrateSpec, run: JobRun, wa
         wake.set()
 
 
+class Named(Protocol):
+    """What the end of a job needs to know of its domain (a DomainInfo, or an in-flight note's)."""
+
+    @property
+    def uuid(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
 def finish(
     src: Migrator,
     dst: Migrator | None,
-    info: DomainInfo,
+    info: Named,
     options: MigrationOptions,
     report: PrecheckReport | None,
     run: JobRun,
@@ -354,8 +391,13 @@ def finish(
     target: str,
     progress: Progress = no_progress,
     reattached: bool = False,
+    settling: bool = False,
 ) -> MigrationResult:
-    """Decide the outcome from where the domain is, record it, and return or raise."""
+    """Decide the outcome from where the domain is, record it, and return or raise.
+
+    An unknown end keeps its in-flight note (marked unknown) for `settle` to decide later;
+    `settling`: this is that later decision (a still unknown end is then not recorded twice).
+    """
     facts = facts_after(src, dst, info.uuid, wait_target_gone=True)
     outcome, message, hint = decide(facts, run, info.name, source, target)
     done = completed_stats(dst, info.uuid, run) if outcome == "completed" else None
@@ -363,23 +405,30 @@ def finish(
     result = MigrationResult(
         domain=info.name, uuid=info.uuid, source=source, target=target, outcome=outcome, message=message,
         options=options, prechecks=report, forecast=run.forecast, started_at=run.began_wall,
-        seconds=round(run.seconds, 3), job_ms=last.elapsed_ms if last else None,
+        seconds=None if settling else round(run.seconds, 3), job_ms=last.elapsed_ms if last else None,
         downtime_ms=done.downtime_ms if done else None,
         bytes_sent=last.data_processed if last else None, memory_bytes=last.memory_total if last else None,
         iterations=last.iteration if last else None,
         throughput_bps=_throughput(done, run.last), postcopy=run.postcopy,
         max_downtime_ms=run.downtime_ms, policy=tuple(run.policy_log),
         source_state=_where(facts.source, facts.source_error), target_state=_where(facts.target, facts.target_error),
-        reattached=reattached,
+        reattached=reattached, settled=settling and outcome != "unknown",
     )  # fmt: skip
-    history.append({**result.to_json(), "finished_at": time.time()})
-    history.end(info.uuid)
+    if outcome == "unknown":
+        if not settling:
+            history.append({**result.to_json(), "finished_at": time.time()})
+        history.mark_unknown(info.uuid, message)
+    else:
+        history.append({**result.to_json(), "finished_at": time.time()})
+        history.end(info.uuid)
     final = 1.0 if outcome == "completed" else run.fraction
     progress(Step(message, final, {"type": "phase", "phase": outcome}))
     if outcome == "completed":
         return result
     if outcome == "cancelled":
         raise MigrationCancelledError(result)
+    if outcome == "unknown":
+        raise MigrationUnknownError(result, hint=hint)
     raise MigrationFailedError(result, hint=hint)
 
 
@@ -398,14 +447,62 @@ def _where(presence: Any, error: str | None) -> str:
     return f"{presence.state} ({presence.reason})" if presence.reason else presence.state
 
 
+HALF_REASONS = ("migration", "postcopy", "postcopy-failed")
+"""Why a paused domain is only part of a migration: the incoming (or outgoing) half, or a post-copy."""
+
+
+def holds_it(presence: DomainPresence | None) -> bool:
+    """This host holds the whole guest: running (not a post-copy still fed by the other host), or
+    paused for another reason than a migration (a paused guest arrives paused).
+
+    A target paused for an incoming migration holds only the incoming half: libvirt's Finish phase
+    either resumes it (the guest moved) or kills it (the guest stays on the source)."""
+    if presence is None or not presence.active:
+        return False
+    if presence.state == "paused":
+        return presence.reason not in HALF_REASONS
+    return presence.reason not in HALF_REASONS[1:]
+
+
+def failure_hint(run: JobRun, name: str) -> str | None:
+    """The hint that follows the cause of a failed job: QEMU's log when the source's job itself failed;
+    the peer-to-peer one only when the source daemon could not reach the target; none after an abort."""
+    if run.end_type == "failed":
+        return QEMU_HINT.format(name=name)
+    if run.call_error is None:
+        return None
+    text = run.call_error.message.lower()
+    if any(words in text for words in ABORT_WORDS):
+        return None
+    if isinstance(run.call_error, ConnectError | DeniedError) or any(words in text for words in PEER_CONNECT_WORDS):
+        return P2P_HINT
+    if any(words in text for words in QEMU_WORDS):
+        return QEMU_HINT.format(name=name)
+    return None
+
+
+def _on(presence: DomainPresence, host: str) -> str:
+    return f"is paused on {host}" if presence.state == "paused" else f"runs on {host}"
+
+
 def decide(facts: Facts, run: JobRun, name: str, source: str, target: str) -> tuple[str, str, str | None]:
-    """(outcome, message, hint) from where the domain is; the call's own return is only a clue."""
+    """(outcome, message, hint) from where the domain is; the call's own return is only a clue.
+
+    "unknown" when the facts cannot tell (the source did not answer, and the target holds no whole
+    guest): never success. `vmtui migrate jobs` settles it once the source answers (`settle_note`).
+    """
     src, dst = facts.source, facts.target
     said = f" (libvirt: {run.call_error.message})" if run.call_error else ""
+    settle = f"once {source} answers, `vmtui migrate jobs` settles it"
     if src is None:
-        if dst is not None and dst.active and dst.reason != "postcopy-failed":
-            return "completed", f"{name} runs on {target}; {source} could not be asked{said}", None
-        return "failed", f"{name}: cannot tell where it runs: {source}: {facts.source_error}{said}", None
+        if dst is not None and holds_it(dst):
+            return "completed", f"{name} {_on(dst, target)}; {source} could not be asked{said}", None
+        if dst is not None and dst.active:
+            there = f"{target} holds only the incoming half ({_where(dst, None)})"
+        else:
+            there = f"{target}: {_where(dst, facts.target_error)}"
+        return "unknown", f"{name}: the end is unknown: {source} could not be asked ({facts.source_error}); " \
+            f"{there}{said}", settle  # fmt: skip
     if src.active:
         if src.reason == "postcopy-failed" or (dst is not None and dst.reason == "postcopy-failed"):
             return (
@@ -422,16 +519,22 @@ def decide(facts: Facts, run: JobRun, name: str, source: str, target: str) -> tu
             return "cancelled", f"migration of {name} aborted: it keeps running on {source}{left}", None
         if run.aborted_by_policy is not None:
             return "failed", f"{name} did not converge: {run.aborted_by_policy.reason}{left}", None
-        hint = P2P_HINT if run.call_error and isinstance(run.call_error, ConnectError | OperationError) else None
-        return "failed", f"migration of {name} failed: it keeps running on {source}{left}{said}", hint
+        stays = "stays paused" if src.state == "paused" else "keeps running"
+        if run.end_type == "cancelled":  # not ours (cancel_requested), not the policy's: `migrate abort`, virsh
+            return "failed", f"migration of {name} aborted by another client: it {stays} on {source}{left}", None
+        return "failed", f"migration of {name} failed: it {stays} on {source}{left}{said}", \
+            failure_hint(run, name)  # fmt: skip
     if dst is not None and dst.active:
-        return "completed", f"{name} runs on {target}", None
+        if dst.state == "paused" and dst.reason in HALF_REASONS:
+            return "unknown", f"{name}: the end is unknown: it left {source}, and {target} holds only the " \
+                f"incoming half ({_where(dst, None)}){said}", settle  # fmt: skip
+        return "completed", f"{name} {_on(dst, target)}", None
     if dst is None:
         return "completed", f"{name} left {source}; {target} could not be asked ({facts.target_error}){said}", None
     return "lost", f"{name} runs on neither {source} nor {target}{said}", "see both hosts' libvirtd logs"
 
 
 __all__ = [
-    "MigrationCancelledError", "MigrationFailedError", "MigrationOptions", "MigrationResult",
+    "MigrationCancelledError", "MigrationFailedError", "MigrationOptions", "MigrationResult", "MigrationUnknownError",
     "PrecheckFailedError", "finish", "measure_forecast", "migrate", "prepare",
 ]  # fmt: skip
