@@ -13,6 +13,7 @@ from vmtui.drivers.base import Hypervisor
 from vmtui.errors import OperationError
 from vmtui.models import DomainInfo
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
+from vmtui.ops.busy import refuse_if_migrating
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,8 @@ def run(
     spec = BY_KEY[action]
     conn.require_writable(action)
     info = conn.domain(ident)
+    if action != "destroy":  # a force-off ends any job (QEMU is killed): the way out when all else hangs
+        refuse_if_migrating(conn, info.uuid, spec.label.lower(), name=info.name)
     why = refusal(spec, info.state, persistent=info.persistent)
     if why is not None:
         raise OperationError(f"{spec.label.lower()} {info.name}: {why}")
