@@ -7,26 +7,20 @@ rich and the operations are imported inside the commands: every `vmtui` command 
 
 from __future__ import annotations
 
-import logging
-import os
-import signal
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, guarded
+from vmtui.cli.migrate_terminal import ctrl_c_aborts, shield
 from vmtui.cli.targets import label
 from vmtui.errors import ExitCode, NotFoundError, UsageError, VmtuiError
 from vmtui.models import HostEntry
-
-log = logging.getLogger("vmtui.cli.migrate")
 
 if TYPE_CHECKING:
     from vmtui.drivers.libvirt_driver import Connection
@@ -129,86 +123,6 @@ def _both(
             conn.close()
 
 
-def _shield() -> None:
-    """Keep a terminal's Ctrl-C away from the ssh processes of our qemu+ssh connections.
-
-    A terminal sends SIGINT to its whole foreground process group, and the ssh processes libvirt
-    starts for qemu+ssh URIs are in it: they die at once and take the connection that an abort needs
-    along (`virsh migrate` then loses its connection and leaves the job running, unwatched). So the
-    command forks here, before any connection: the child moves to a process group of its own and
-    does all the work; this parent stays in the foreground, turns each Ctrl-C into a SIGINT for the
-    child alone, and exits with the child's code.
-
-    The child dies with the parent (`_die_with`): a `kill -9` of the command the user started must
-    not leave a hidden process drawing over the shell. The job itself outlives them both as what it
-    is, a peer-to-peer job in the source daemon, which `vmtui migrate jobs` lists as orphaned.
-    """
-    if not hasattr(os, "fork"):
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    parent = os.getpid()
-    child = os.fork()
-    if child == 0:
-        _die_with(parent)
-        os.setpgid(0, 0)
-        # Out of the foreground group: writing to a terminal with `stty tostop` must not stop us.
-        signal.signal(signal.SIGTTOU, signal.SIG_IGN)
-        return
-
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        try:
-            os.kill(child, signal.SIGINT if signum == signal.SIGINT else signum)
-        except ProcessLookupError:
-            pass
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, forward)
-    _pid, status = os.waitpid(child, 0)  # retried by Python after each forwarded signal (PEP 475)
-    code = os.waitstatus_to_exitcode(status)
-    # The child printed everything; this copy has nothing of its own to flush or clean up.
-    os._exit(code if code >= 0 else 128 - code)
-
-
-PR_SET_PDEATHSIG = 1
-"""prctl(2): the signal this process gets when the thread that forked it ends (Linux)."""
-
-
-def _die_with(parent: int) -> None:
-    """SIGKILL this (forked) process when `parent` ends, however it ends: nothing of its own to clean up
-    (the job runs on in the source daemon; its in-flight note, naming a dead pid, marks it orphaned)."""
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: no such call; the parent's death then leaves us
-        log.debug("no PR_SET_PDEATHSIG here")
-    if os.getppid() != parent:  # the parent died before the call above: nobody waits for us
-        os._exit(int(ExitCode.FAILED))
-
-
-@contextmanager
-def _ctrl_c_aborts(cancel: threading.Event) -> Iterator[None]:
-    """While a job runs, Ctrl-C asks for an abort (the job then ends cleanly); a third one leaves at once."""
-    presses = 0
-
-    def handler(_sig: int, _frame: FrameType | None) -> None:
-        nonlocal presses
-        presses += 1
-        cancel.set()
-        if presses == 2:
-            sys.stderr.write("vmtui: aborting the job; Ctrl-C once more to leave without waiting\n")
-        elif presses >= 3:
-            raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 @migrate_app.command("start")
 @guarded()
 def migrate_cmd(
@@ -255,7 +169,7 @@ def migrate_cmd(
     if read_only and not precheck_only:
         raise UsageError("--read-only: a migration changes both hosts; only --precheck-only reads")
     dst_entry = _entry(dest)
-    _shield()  # before the first connection: libvirt's threads must not exist yet when we fork
+    shield()  # before the first connection: libvirt's threads must not exist yet when we fork
     src_entry = _source(domain, resolve_targets(connect, host, read_only=read_only), dst_entry)
     if read_only:
         dst_entry = HostEntry(dst_entry.name, dst_entry.uri, True)
@@ -277,7 +191,7 @@ def migrate_cmd(
             for check in report.checks:
                 progress(_check_step(check.to_json()))
             raise dst
-        with _ctrl_c_aborts(cancel):
+        with ctrl_c_aborts(cancel):
             try:
                 result = migrate(src, dst, domain, options, source=source, target=target,
                                  target_uri=dst_entry.uri, precheck_only=precheck_only,
@@ -431,7 +345,7 @@ def attach_cmd(
     from vmtui.ops.migrate_inflight import watch
 
     targets = resolve_targets(connect, host)
-    _shield()  # before the first connection: libvirt's threads must not exist yet when we fork
+    shield()  # before the first connection: libvirt's threads must not exist yet when we fork
     unknown = [n for n in migrate_history.unknown() if domain in (n.get("domain"), n.get("uuid"))]
     settled = _settle(unknown[0]) if unknown else None
     if settled is not None:  # a job whose end was unknown: decided now, if its source answers
@@ -447,7 +361,7 @@ def attach_cmd(
         dst = _try_open(dst_entry)
         cancel = threading.Event()
         try:
-            with _printer(as_json, f"{domain} (attached)") as progress, _ctrl_c_aborts(cancel):
+            with _printer(as_json, f"{domain} (attached)") as progress, ctrl_c_aborts(cancel):
                 target = dst_entry.name if dst_entry else None
                 result = watch(src, uuid, dst=dst, source=label(src_entry), target=target,
                                progress=progress, cancel=cancel)  # fmt: skip
