@@ -102,6 +102,16 @@ def has_saved_state(conn: Hypervisor, ident: str) -> bool:
     return isinstance(conn, ResourceHost) and conn.has_managed_save(ident)
 
 
+def refuse(conn: Hypervisor, spec: LifecycleAction, info: DomainInfo) -> None:
+    """OperationError when the domain cannot take `spec` now: a migration holds it, or its state
+    forbids it. Asked before any question and any change (the CLI asks it before its confirmation)."""
+    if spec.key != "destroy":  # a force-off ends any job (QEMU is killed): the way out when all else hangs
+        refuse_if_migrating(conn, info.uuid, spec.label.lower(), name=info.name)
+    why = refusal(spec, info.state, persistent=info.persistent)
+    if why is not None:
+        raise OperationError(f"{spec.label.lower()} {info.name}: {why}")
+
+
 def run(
     conn: Hypervisor,
     ident: str,
@@ -118,11 +128,7 @@ def run(
     spec = BY_KEY[action]
     conn.require_writable(action)
     info = conn.domain(ident)
-    if action != "destroy":  # a force-off ends any job (QEMU is killed): the way out when all else hangs
-        refuse_if_migrating(conn, info.uuid, spec.label.lower(), name=info.name)
-    why = refusal(spec, info.state, persistent=info.persistent)
-    if why is not None:
-        raise OperationError(f"{spec.label.lower()} {info.name}: {why}")
+    refuse(conn, spec, info)
     check_cancel(cancel or never_cancelled(), f"{spec.label.lower()} {info.name}")
     if action == "start" and has_saved_state(conn, info.uuid):
         progress(Step(f"restoring {info.name} from its saved state"))
