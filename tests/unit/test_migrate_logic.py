@@ -249,8 +249,10 @@ def test_the_hint_follows_the_cause_of_the_failure() -> None:
         "qemu+ssh://10.0.0.2/system: Cannot recv data: ssh: connect to host 10.0.0.2 port 22: No route to host"
     )
     assert _decide(RUNNING, ABSENT, call_error=unreachable)[2] == P2P_HINT
-    aborted = OperationError("migrate on qemu:///system: operation aborted: migration out job: canceled by client")
-    assert _decide(RUNNING, ABSENT, call_error=aborted)[2] is None
+    aborted = OperationError("migrate on qemu:///system: operation aborted: job 'migration out' canceled by client")
+    assert _decide(RUNNING, ABSENT, call_error=aborted) == (
+        "failed", "migration of db1 aborted by another client: it keeps running on kvm1", None,
+    )  # fmt: skip
     assert _decide(RUNNING, ABSENT, call_error=aborted, cancel_requested=True)[2] is None
     qemu_log = "QEMU failed the job: its log on each host says why (/var/log/libvirt/qemu/db1.log)"
     qemu = OperationError("migrate on qemu:///system: operation failed: job 'migration out' failed: "
@@ -259,7 +261,10 @@ def test_the_hint_follows_the_cause_of_the_failure() -> None:
     # With --persistent, libvirt's call says only "End of file" (the peer connection): the job's own end,
     # read on the source while libvirt shows it, tells a QEMU failure from an abort by another client.
     eof = OperationError("migrate on qemu+ssh://10.0.0.1/system: End of file while reading data: : Input/output error")
-    assert _decide(RUNNING, ABSENT, call_error=eof)[2] is None
+    assert _decide(RUNNING, ABSENT, call_error=eof)[2] == (
+        "libvirt gave no reason: the libvirtd log of each host and the domain's QEMU log "
+        "(/var/log/libvirt/qemu/db1.log) say why"
+    )
     assert _decide(RUNNING, ABSENT, call_error=eof, end_type="failed")[2] == qemu_log
     assert _decide(RUNNING, ABSENT, call_error=eof, end_type="cancelled") == (
         "failed", "migration of db1 aborted by another client: it keeps running on kvm1", None,

@@ -163,7 +163,10 @@ def history_table(records: Sequence[dict[str, Any]]) -> Table:
             lit(str(r.get("domain", ""))),
             lit(str(r.get("source", ""))),
             lit(str(r.get("target", ""))),
-            Text(str(r.get("outcome", "")), OUTCOME_STYLE.get(str(r.get("outcome")), "")),
+            Text(
+                str(r.get("outcome", "")) + (" (settled)" if r.get("settled") else ""),
+                OUTCOME_STYLE.get(str(r.get("outcome")), ""),
+            ),  # fmt: skip
             seconds(r.get("seconds")),
             ms(r.get("downtime_ms")),
             size(r.get("bytes_sent")),

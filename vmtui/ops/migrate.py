@@ -189,6 +189,13 @@ QEMU_WORDS = ("qemu unexpectedly", "qemu command", "monitor", "job 'migration ou
 """QEMU stopped the job (its migration stream or its process failed): QEMU's log tells why. (Not "qemu"
 alone: every qemu+ssh URI in a message has it.)"""
 QEMU_HINT = "QEMU failed the job: its log on each host says why (/var/log/libvirt/qemu/{name}.log)"
+SILENT_WORDS = ("end of file while reading data",)
+"""libvirt's call ended with the peer connection it closed, no reason given: a QEMU that died on either
+side, or the target daemon giving up; the logs say which."""
+SILENT_HINT = (
+    "libvirt gave no reason: the libvirtd log of each host and the domain's QEMU log "
+    "(/var/log/libvirt/qemu/{name}.log) say why"
+)
 
 
 # ----- pre-checks and forecast ---------------------------------------------------------------------
@@ -464,20 +471,27 @@ def holds_it(presence: DomainPresence | None) -> bool:
     return presence.reason not in HALF_REASONS[1:]
 
 
+def _aborted(run: JobRun) -> bool:
+    """The job was aborted: its end read as cancelled, or libvirt's call says so."""
+    said = run.call_error.message.lower() if run.call_error else ""
+    return run.end_type == "cancelled" or any(words in said for words in ABORT_WORDS)
+
+
 def failure_hint(run: JobRun, name: str) -> str | None:
     """The hint that follows the cause of a failed job: QEMU's log when the source's job itself failed;
-    the peer-to-peer one only when the source daemon could not reach the target; none after an abort."""
+    the peer-to-peer one only when the source daemon could not reach the target; none after an abort;
+    the logs when libvirt said only that its connection ended."""
     if run.end_type == "failed":
         return QEMU_HINT.format(name=name)
     if run.call_error is None:
         return None
     text = run.call_error.message.lower()
-    if any(words in text for words in ABORT_WORDS):
-        return None
     if isinstance(run.call_error, ConnectError | DeniedError) or any(words in text for words in PEER_CONNECT_WORDS):
         return P2P_HINT
     if any(words in text for words in QEMU_WORDS):
         return QEMU_HINT.format(name=name)
+    if any(words in text for words in SILENT_WORDS):
+        return SILENT_HINT.format(name=name)
     return None
 
 
@@ -520,7 +534,7 @@ def decide(facts: Facts, run: JobRun, name: str, source: str, target: str) -> tu
         if run.aborted_by_policy is not None:
             return "failed", f"{name} did not converge: {run.aborted_by_policy.reason}{left}", None
         stays = "stays paused" if src.state == "paused" else "keeps running"
-        if run.end_type == "cancelled":  # not ours (cancel_requested), not the policy's: `migrate abort`, virsh
+        if _aborted(run):  # not by us (cancel_requested), not by the policy: `migrate abort`, virsh domjobabort
             return "failed", f"migration of {name} aborted by another client: it {stays} on {source}{left}", None
         return "failed", f"migration of {name} failed: it {stays} on {source}{left}{said}", \
             failure_hint(run, name)  # fmt: skip
