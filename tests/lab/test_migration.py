@@ -398,6 +398,7 @@ def _slow_migration(lab: LabHandle, name: str, bandwidth: int = 2) -> Iterator[t
 def test_a_client_that_dies_leaves_a_job_to_attach_to_and_abort(lab: LabHandle, guests: dict[str, str]) -> None:
     name = guests["dirty"]
     # A slow job: at 16 MiB/s on a busy machine it could converge and end before `attach` comes.
+    # Everything happens inside the `with`: on leaving it, the helper aborts any job left.
     with _slow_migration(lab, name) as (live, source, _target):
         worker = live.worker_pid()
         assert worker is not None
@@ -405,19 +406,19 @@ def test_a_client_that_dies_leaves_a_job_to_attach_to_and_abort(lab: LabHandle, 
         os.kill(live.proc.pid, signal.SIGKILL)
         live.proc.wait(timeout=10)
         assert _pid_gone(worker, 5), "the worker outlived `vmtui migrate`"
-    rc, lines = _run_json(lab, "migrate", "jobs")
-    assert rc == 0
-    (job,) = [j for j in lines[0]["jobs"] if j["domain"] == name]
-    assert (job["host"], job["target"], job["orphaned"], job["direction"]) == (source, _other(source), True,
-                                                                               "migration-out")  # fmt: skip
-    attached = Live(lab, "migrate", "attach", name, "--json")
-    try:
-        attached.until(lambda line: line.get("type") == "progress", 30)
-        attached.ctrl_c()
-        assert attached.finish(60) == 130
-    finally:
-        if attached.proc.poll() is None:
-            attached.kill()
+        rc, lines = _run_json(lab, "migrate", "jobs")
+        assert rc == 0
+        (job,) = [j for j in lines[0]["jobs"] if j["domain"] == name]
+        assert (job["host"], job["target"], job["orphaned"], job["direction"]) == (source, _other(source), True,
+                                                                                   "migration-out")  # fmt: skip
+        attached = Live(lab, "migrate", "attach", name, "--json")
+        try:
+            attached.until(lambda line: line.get("type") == "progress", 30)
+            attached.ctrl_c()
+            assert attached.finish(60) == 130
+        finally:
+            if attached.proc.poll() is None:
+                attached.kill()
     result = attached.result()
     assert (result["outcome"], result["reattached"], result["target"]) == ("cancelled", True, _other(source))
     assert _state(lab, source, name) == "running"

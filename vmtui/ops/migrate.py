@@ -378,6 +378,8 @@ def finish(
     `settling`: this is that later decision (a still unknown end is then not recorded twice).
     """
     facts = facts_after(src, dst, info.uuid, wait_target_gone=True)
+    if run.end_type is None and history.abort_requested(info.uuid):
+        run.end_type = "cancelled"  # `vmtui migrate abort` from elsewhere, whatever libvirt's call said
     outcome, message, hint = decide(facts, run, info.name, source, target)
     done = completed_stats(dst, info.uuid, run) if outcome == "completed" else None
     last = done or run.last

@@ -92,15 +92,31 @@ def start(record: dict[str, Any]) -> None:
 
 def mark_unknown(uuid: str, message: str) -> None:
     """The job's end could not be learnt: its note stays, marked, for `vmtui migrate jobs` to settle."""
+    _update(uuid, outcome="unknown", message=message)
+
+
+def mark_aborted(uuid: str) -> None:
+    """`vmtui migrate abort` stopped this job: the vmtui watching it says so (libvirt's call may only
+    say "End of file", and the cancelled job shows for about a second)."""
+    _update(uuid, abort_requested_at=time.time())
+
+
+def abort_requested(uuid: str) -> bool:
+    return any("abort_requested_at" in note for note in inflight(uuid))
+
+
+def _update(uuid: str, **fields: Any) -> None:
     path = inflight_dir() / f"{uuid}.json"
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
-        record.update(outcome="unknown", message=message)
+        record.update(fields)
         tmp = path.with_name(f".{uuid}.tmp")
         tmp.write_text(json.dumps(record), encoding="utf-8")
         os.replace(tmp, path)
+    except FileNotFoundError:
+        return  # a job vmtui did not start (or saw end): nothing to mark
     except (OSError, ValueError) as exc:
-        log.warning("in-flight note of %s not marked unknown: %s", uuid, exc)
+        log.warning("in-flight note of %s not updated: %s", uuid, exc)
 
 
 def unknown() -> list[dict[str, Any]]:

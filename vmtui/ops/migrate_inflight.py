@@ -128,6 +128,7 @@ def abort(conn: Migrator, ident: str, *, host: str | None = None) -> str:
     if not stats.migrating:
         raise OperationError(f"{info.name}: no migration is running on {host or conn.uri}")
     conn.abort_job(info.uuid)
+    history.mark_aborted(info.uuid)
     return info.name
 
 
