@@ -474,7 +474,9 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
             screen.show_end(message.ok, message.message, message.result)
         if self.is_running:
             outcome = getattr(message.result, "message", None) or message.message
-            self.say(outcome, title=message.label, severity="information" if message.ok else "error")
+            unknown = getattr(message.result, "outcome", None) == "unknown"
+            self.say(outcome, title=message.label,
+                     severity="information" if message.ok else "warning" if unknown else "error")  # fmt: skip
             for host in (mig.host, mig.target):
                 if host in self.pollers:
                     self.pollers[host].request_refresh(None)

@@ -23,6 +23,9 @@ class ExitCode(IntEnum):
     """The host could not be connected: bad URI, daemon down, SSH failure."""
     DENIED = 5
     """Read-only connection, missing privilege, or a host key that does not match."""
+    UNKNOWN = 6
+    """The end of an operation could not be learnt (a migration whose source stopped answering):
+    neither success nor failure; `vmtui migrate jobs` settles it once the host answers."""
     INTERRUPTED = 130
 
 

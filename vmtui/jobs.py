@@ -89,7 +89,9 @@ class JobRunner:
         try:
             result = operation(progress, job.cancel)
         except VmtuiError as exc:
-            self._app.post_message(JobFinished(job.job_id, job.host, job.uuid, job.label, False, exc.message))
+            # A migration's error carries its result (where the guest is, an unknown end): the face shows it.
+            failed = getattr(exc, "result", None)
+            self._app.post_message(JobFinished(job.job_id, job.host, job.uuid, job.label, False, exc.message, failed))
         except Exception as exc:
             log.exception("%s failed", job.label)
             message = f"internal error: {exc}"

@@ -71,6 +71,11 @@ def count(value: float | None) -> str:
     return f"{value / 1_000_000:.1f}M"
 
 
+def counted(n: int, one: str, many: str) -> str:
+    """A count with its noun in the right number: 1 pass, 2 passes, 0 passes."""
+    return f"{n} {one if n == 1 else many}"
+
+
 def per_s(value: float | None) -> str:
     return MISSING if value is None else count(value) + "/s"
 

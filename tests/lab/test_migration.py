@@ -21,6 +21,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -218,6 +219,28 @@ def test_idle_guest_both_ways_with_downtime_from_the_target(lab: LabHandle, gues
     assert all(r["downtime_ms"] is not None and r["bytes_sent"] and r["iterations"] for r in mine[-2:])
 
 
+def test_a_paused_guest_arrives_paused_and_is_said_so(lab: LabHandle, guests: dict[str, str]) -> None:
+    name = guests["idle"]
+    source = _where(lab, name)
+    target = _other(source)
+    assert lab.virsh(source, "suspend", name).returncode == 0
+    try:
+        proc = lab.vmtui("migrate", name, target)  # the words a person reads, not --json
+        assert proc.returncode == 0, proc.stderr
+        assert _state(lab, target, name) == "paused"  # libvirt keeps it paused there
+        assert f"{name} is paused on {target}" in proc.stdout, proc.stdout
+        assert "runs on" not in proc.stdout
+        last = _history_of(lab, name)[-1]
+        # The number of passes from the history (libvirt's memory_iteration), in the right number.
+        shown = re.search(r" · (\d+) (pass|passes)\b", proc.stdout)
+        assert shown, proc.stdout
+        assert int(shown.group(1)) == last["iterations"]
+        assert shown.group(2) == ("pass" if last["iterations"] == 1 else "passes")
+    finally:
+        lab.virsh(_where(lab, name), "resume", name)
+    assert _state(lab, target, name) == "running"
+
+
 def test_abort_half_way_keeps_the_source_running(lab: LabHandle, guests: dict[str, str]) -> None:
     name = guests["dirty"]
     lab.wait_dirtying(_where(lab, name), name)
@@ -333,32 +356,189 @@ def test_link_cut_during_the_job_leaves_the_source_running(lab: LabHandle, guest
         time.sleep(0.5)  # the target's cleanup is not announced to a client that connects afterwards
 
 
-def test_a_client_that_dies_leaves_a_job_to_attach_to_and_abort(lab: LabHandle, guests: dict[str, str]) -> None:
-    name = guests["dirty"]
+def _pid_gone(pid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
+        except (OSError, IndexError):
+            return True
+        if state == "Z":
+            return True  # dead, waiting to be reaped by whoever adopted it
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)  # no event tells another process's death
+
+
+@contextmanager
+def _slow_migration(lab: LabHandle, name: str, bandwidth: int = 2) -> Iterator[tuple[Live, str, str]]:
+    """(live, source, target): the dirty guest migrating so slowly (1-2 MiB/s, ~50 MiB touched, plain
+    pre-copy) that the job cannot end by itself during a test, seen in its first pass; killed after."""
     lab.wait_dirtying(_where(lab, name), name)
     source = _where(lab, name)
-    live = Live(lab, "migrate", name, _other(source), "--bandwidth", "16", "--no-stall-policy", "--json")
+    live = Live(lab, "migrate", name, _other(source), "--bandwidth", str(bandwidth), "--no-stall-policy", "--json")
+    worker = None
     try:
         live.until(lambda line: line.get("type") == "progress" and bool(line.get("iteration")), 60)
+        worker = live.worker_pid()
+        yield live, source, _other(source)
     finally:
-        live.kill()
-    rc, lines = _run_json(lab, "migrate", "jobs")
-    assert rc == 0
-    (job,) = [j for j in lines[0]["jobs"] if j["domain"] == name]
-    assert (job["host"], job["target"], job["orphaned"], job["direction"]) == (source, _other(source), True,
-                                                                               "migration-out")  # fmt: skip
-    attached = Live(lab, "migrate", "attach", name, "--json")
-    try:
-        attached.until(lambda line: line.get("type") == "progress", 30)
-        attached.ctrl_c()
-        assert attached.finish(60) == 130
-    finally:
-        if attached.proc.poll() is None:
-            attached.kill()
+        # Whatever is left (a worker that outlived its parent, a p2p job in the source daemon) is
+        # stopped here, or the next test finds the guest on both hosts.
+        if live.proc.poll() is None:
+            live.kill()
+        if worker is not None and not _pid_gone(worker, 0):
+            os.kill(worker, signal.SIGKILL)
+        if lab.virsh(source, "domjobabort", name).returncode == 0:  # a job was left (not for a dead daemon)
+            deadline = time.monotonic() + 60
+            while len([h for h in lab.names[:2] if name in _names(lab, h)]) > 1 and time.monotonic() < deadline:
+                time.sleep(0.5)  # the target drops its half on its own (libvirt's Finish); no event tells it
+
+
+def test_a_client_that_dies_leaves_a_job_to_attach_to_and_abort(lab: LabHandle, guests: dict[str, str]) -> None:
+    name = guests["dirty"]
+    # A slow job: at 16 MiB/s on a busy machine it could converge and end before `attach` comes.
+    # Everything happens inside the `with`: on leaving it, the helper aborts any job left.
+    with _slow_migration(lab, name) as (live, source, _target):
+        worker = live.worker_pid()
+        assert worker is not None
+        # `kill -9` of the command the user started (not of its worker): the worker dies with it.
+        os.kill(live.proc.pid, signal.SIGKILL)
+        live.proc.wait(timeout=10)
+        assert _pid_gone(worker, 5), "the worker outlived `vmtui migrate`"
+        rc, lines = _run_json(lab, "migrate", "jobs")
+        assert rc == 0
+        (job,) = [j for j in lines[0]["jobs"] if j["domain"] == name]
+        assert (job["host"], job["target"], job["orphaned"], job["direction"]) == (source, _other(source), True,
+                                                                                   "migration-out")  # fmt: skip
+        attached = Live(lab, "migrate", "attach", name, "--json")
+        try:
+            attached.until(lambda line: line.get("type") == "progress", 30)
+            attached.ctrl_c()
+            assert attached.finish(60) == 130
+        finally:
+            if attached.proc.poll() is None:
+                attached.kill()
     result = attached.result()
     assert (result["outcome"], result["reattached"], result["target"]) == ("cancelled", True, _other(source))
     assert _state(lab, source, name) == "running"
     assert json.loads(lab.vmtui("migrate", "jobs", "--json").stdout)["jobs"] == []
+
+
+def test_an_abort_from_another_client_fails_without_the_peer_to_peer_hint(
+    lab: LabHandle, guests: dict[str, str]
+) -> None:
+    name = guests["dirty"]
+    with _slow_migration(lab, name) as (live, source, _target):
+        aborted = lab.vmtui("migrate", "abort", name, "-H", source)
+        assert aborted.returncode == 0, aborted.stderr
+        rc = live.finish(60)
+    assert rc == 1, live.lines[-2:]
+    assert live.result()["outcome"] == "failed"
+    error = live.lines[-1]["error"]
+    assert error["message"] == f"migration of {name} aborted by another client: it keeps running on {source}"
+    assert "hint" not in error, error  # an abort is no link problem
+    assert _state(lab, source, name) == "running"
+
+
+def _qemu_pid(lab: LabHandle, host: str, name: str) -> int:
+    """The QEMU process of guest `name` on lab host `host` (both hosts' QEMUs run on this machine)."""
+    pids = subprocess.run(["ip", "netns", "pids", lab.host(host).namespace], capture_output=True, text=True)
+    for pid in pids.stdout.split():
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"guest={name}".encode() in b",".join(argv):
+            return int(pid)
+    raise AssertionError(f"no QEMU of {name} on {host}")
+
+
+def test_a_qemu_that_dies_mid_way_points_at_its_log_not_at_the_link(lab: LabHandle, guests: dict[str, str]) -> None:
+    name = guests["dirty"]
+    with _slow_migration(lab, name) as (live, source, target):
+        os.kill(_qemu_pid(lab, target, name), signal.SIGKILL)  # the incoming QEMU
+        rc = live.finish(60)
+    assert rc == 1, live.lines[-2:]
+    error = live.lines[-1]["error"]
+    # QEMU's log, named: libvirt's own words say "job 'migration out' failed", or only "End of file"
+    # (then the job's failed state, when the monitor read it in time, or the logs decide).
+    assert f"(/var/log/libvirt/qemu/{name}.log)" in error.get("hint", ""), error
+    assert "peer-to-peer" not in error["hint"]
+    assert _state(lab, source, name) == "running"
+
+
+def test_writes_on_a_migrating_guest_are_refused_at_once(lab: LabHandle, guests: dict[str, str]) -> None:
+    name = guests["dirty"]
+    with _slow_migration(lab, name) as (live, source, target):
+        # 128 MiB: a target the balloon's own checks accept (its floor is 128 MiB), so only the job refuses it.
+        for args in (("balloon", "set", name, "128MiB"), ("suspend", name), ("resume", name)):
+            began = time.monotonic()
+            rc, lines = _run_json(lab, *args, "-H", source)
+            took = time.monotonic() - began
+            assert rc == 1, (args, lines)
+            assert lines[-1]["error"]["message"].endswith(f"{name}: migrating to {target}: wait or abort it"), lines
+            # libvirt would hold it ~30 s on the state-change lock; one SSH round trip and a job read here.
+            assert took < 10, (args, took)
+        assert live.proc.poll() is None  # the job went on
+        live.ctrl_c()
+        assert live.finish(60) == 130
+    assert _state(lab, source, name) == "running"  # never suspended
+
+
+def _kill_daemon(lab: LabHandle, host: str, daemon: str) -> None:
+    """SIGKILL a lab host's daemon, as a crash does (no clean shutdown, no job cleanup)."""
+    pid = int(lab.pidfile(host, daemon).read_text().strip())
+    os.kill(pid, signal.SIGKILL)
+    assert _pid_gone(pid, 10)
+
+
+def _history_of(lab: LabHandle, name: str) -> list[Line]:
+    records: list[Line] = json.loads(lab.vmtui("migrate", "history", "--json").stdout)["migrations"]
+    return [r for r in records if r["domain"] == name]
+
+
+def test_the_source_daemon_dying_mid_way_is_an_unknown_end_settled_later(
+    lab: LabHandle, guests: dict[str, str]
+) -> None:
+    name = guests["dirty"]
+    source = _where(lab, name)
+    target = _other(source)
+    try:
+        with _slow_migration(lab, name, bandwidth=1) as (live, _source, _target):
+            _kill_daemon(lab, source, "libvirtd")
+            rc = live.finish(90)
+        # Neither success nor failure: its own code, the same word in the result, the error and the history.
+        assert rc == 6, live.lines[-2:]
+        assert live.result()["outcome"] == "unknown"
+        assert live.lines[-1]["error"]["kind"] == "unknown"
+        assert "unknown" in live.lines[-1]["error"]["message"]
+        assert _history_of(lab, name)[-1]["outcome"] == "unknown"
+        # While the source is silent, `migrate jobs` says it is still unknown.
+        rc, lines = _run_json(lab, "migrate", "jobs")
+        assert rc == 0
+        (still,) = [s for s in lines[0]["settled"] if s["domain"] == name]
+        assert still["outcome"] == "unknown"
+        rc, lines = _run_json(lab, "migrate", "attach", name)
+        assert (rc, lines[-1]["outcome"]) == (6, "unknown"), lines
+    finally:
+        restarted = lab.vmtui("lab", "restart", source)
+    assert restarted.returncode == 0, restarted.stderr
+    # The source's daemon, back, cancels the job it was running: the guest runs on the source.
+    rc, lines = _run_json(lab, "migrate", "jobs")
+    assert rc == 0, lines
+    (settled,) = [s for s in lines[0]["settled"] if s["domain"] == name]
+    assert settled["outcome"] == "failed", settled
+    assert _state(lab, source, name) == "running"
+    deadline = time.monotonic() + 60
+    while name in _names(lab, target):
+        assert time.monotonic() < deadline, f"{name} stayed on {target}: {_state(lab, target, name)}"
+        time.sleep(0.5)  # the target's cleanup is not announced to a client that connects afterwards
+    # Settled once: recorded in the history, and not again.
+    last = _history_of(lab, name)[-1]
+    assert (last["outcome"], last["settled"]) == ("failed", True)
+    rc, lines = _run_json(lab, "migrate", "jobs")
+    assert [s for s in lines[0]["settled"] if s["domain"] == name] == []
 
 
 def test_hostdev_is_refused_by_the_precheck(lab: LabHandle, tmp_path: Path) -> None:
@@ -386,6 +566,24 @@ def test_hostdev_is_refused_by_the_precheck(lab: LabHandle, tmp_path: Path) -> N
     assert "0000:00:1f.0" in checks["hostdev"]["reason"]
     assert "pre-checks" in lines[-1]["error"]["message"]
     assert name not in _names(lab, "lab2")
+
+
+def test_copy_storage_onto_the_same_file_is_refused_by_the_precheck(lab: LabHandle) -> None:
+    # lab2-linux's qcow2 lies in lab2's own directory, outside any pool, and lab1 runs on the same
+    # filesystem (and kernel): for lab1 it is the very same file. libvirt's pools know nothing of it.
+    name = "lab2-linux"
+    disk = re.search(r"<source file='([^']+)'", lab.virsh("lab2", "dumpxml", name).stdout)
+    assert disk, "the lab's lab2-linux has no disk file"
+    same = os.stat(disk.group(1))  # this machine's view is both hosts' view (one kernel, one filesystem)
+    assert same.st_size > 0
+    rc, lines = _run_json(lab, "migrate", name, "lab1", "--copy-storage")
+    assert rc == 1, lines[-2:]
+    storage = next(line for line in lines if line.get("key") == "storage")
+    assert storage["status"] == "fail"
+    assert f"vda ({disk.group(1)}): the target sees the same file" in storage["reason"]
+    assert "pre-checks" in lines[-1]["error"]["message"]
+    assert _state(lab, "lab2", name) == "running"
+    assert name not in _names(lab, "lab1")  # nothing started
 
 
 def test_place_ranks_the_other_host_first(lab: LabHandle, guests: dict[str, str]) -> None:

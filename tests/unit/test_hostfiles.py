@@ -101,3 +101,26 @@ def test_this_machines_own_facts_read_locally() -> None:
     files = LocalFiles()
     facts = facts_from(files.read_many(FACT_PATHS))
     assert facts.kernel == os.uname().release
+
+
+def test_a_hard_link_is_the_same_file_and_a_copy_is_not(tmp_path: Path) -> None:
+    from vmtui.drivers.hostfiles import FileIdentity, LocalFiles
+
+    disk = tmp_path / "d.qcow2"
+    disk.write_bytes(b"QFI\xfb" + bytes(60))
+    (tmp_path / "link.qcow2").hardlink_to(disk)
+    (tmp_path / "copy.qcow2").write_bytes(disk.read_bytes())
+    files = LocalFiles()
+    found = files.identities([str(disk), str(tmp_path / "link.qcow2"), str(tmp_path / "copy.qcow2"), "/nonexistent"])
+    one, link, copy = (found[str(p)] for p in (disk, tmp_path / "link.qcow2", tmp_path / "copy.qcow2"))
+    assert one is not None
+    assert link is not None
+    assert copy is not None
+    assert found["/nonexistent"] is None
+    assert one.same_file(link)
+    assert not one.same_file(copy)  # same bytes, same machine, another inode
+    # Another machine (another boot): its device numbers mean nothing here; NFS keeps the server's file id.
+    nfs = FileIdentity("other-boot", one.device + 7, one.inode, one.size, one.mtime + 1)
+    assert one.same_file(nfs)
+    assert not one.same_file(FileIdentity("other-boot", one.device, one.inode, one.size + 1, one.mtime))
+    assert not one.same_file(FileIdentity("other-boot", one.device, one.inode + 1, one.size, one.mtime))

@@ -98,6 +98,24 @@ def test_inflight_notes_and_orphans(vmtui_home: Path) -> None:
     assert migrate_history.inflight("u-1") == []
 
 
+def test_a_note_marked_aborted_or_unknown_keeps_what_it_had(vmtui_home: Path) -> None:
+    migrate_history.mark_aborted("u-none")  # no note: nothing written, nothing raised
+    assert migrate_history.inflight("u-none") == []
+    migrate_history.start({"uuid": "u-2", "target": "lab2", "source_uri": "qemu+ssh://kvm1/system"})
+    try:
+        assert not migrate_history.abort_requested("u-2")
+        migrate_history.mark_aborted("u-2")
+        assert migrate_history.abort_requested("u-2")
+        migrate_history.mark_unknown("u-2", "the end is unknown")
+        (note,) = migrate_history.unknown()
+        assert (note["uuid"], note["target"], note["source_uri"], note["outcome"], note["pid"]) == (
+            "u-2", "lab2", "qemu+ssh://kvm1/system", "unknown", os.getpid(),
+        )  # fmt: skip
+    finally:
+        migrate_history.end("u-2")
+    assert migrate_history.unknown() == []
+
+
 def test_migrate_help_names_the_subcommands() -> None:
     out = run_vmtui("migrate", "--help", check=True).stdout
     for sub in ("start", "history", "jobs", "attach", "abort"):

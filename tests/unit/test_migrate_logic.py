@@ -15,10 +15,11 @@ import pytest
 from vmtui.drivers.xmlmigrate import read_migration_xml
 from vmtui.errors import OperationError, UsageError
 from vmtui.models import DomainPresence, JobStats
-from vmtui.ops.migrate import MigrationOptions, decide
+from vmtui.ops.migrate import MigrationOptions
 from vmtui.ops.migrate_forecast import forecast, live_estimate
 from vmtui.ops.migrate_history import orphaned
 from vmtui.ops.migrate_job import Facts, ForecastInputs, JobRun, worth_measuring
+from vmtui.ops.migrate_outcome import P2P_HINT, decide
 from vmtui.ops.migrate_policy import StallPolicy
 
 MIB = 1048576
@@ -206,11 +207,70 @@ def test_a_call_that_raised_after_the_switch_over_is_a_completion() -> None:
     assert message == "db1 runs on kvm2; kvm1 could not be asked (libvirt: connection reset by peer)"
 
 
-def test_a_domain_on_neither_host_is_lost_and_nowhere_known_is_failed() -> None:
+def test_a_domain_on_neither_host_is_lost_and_nowhere_known_is_unknown() -> None:
     assert _decide(ABSENT, ABSENT)[0] == "lost"
-    outcome, message, _ = _decide(None, None)
-    assert outcome == "failed"
-    assert message == "db1: cannot tell where it runs: kvm1: source gone"
+    outcome, message, hint = _decide(None, None)
+    assert outcome == "unknown"
+    assert message == "db1: the end is unknown: kvm1 could not be asked (source gone); kvm2: unknown (target gone)"
+    assert hint == "once kvm1 answers, `vmtui migrate jobs` settles it"
+
+
+# RELIABILITY #30: the source's daemon died mid-way; the target holds the incoming half, paused for the
+# migration (virsh domstate --reason: "paused (migrating)"). Worked by hand: nothing says the guest moved.
+INCOMING_HALF = DomainPresence(UUID, True, "paused", "migration", persistent=False)
+
+
+def test_a_target_paused_for_the_migration_with_the_source_silent_is_unknown_not_completed() -> None:
+    outcome, message, hint = _decide(None, INCOMING_HALF, call_error=OperationError("End of file while reading data"))
+    assert outcome == "unknown"
+    assert message == (
+        "db1: the end is unknown: kvm1 could not be asked (source gone); kvm2 holds only the incoming half "
+        "(paused (migration)) (libvirt: End of file while reading data)"
+    )
+    assert hint == "once kvm1 answers, `vmtui migrate jobs` settles it"
+    # The source gone with the target still waiting for the rest: not a completion either.
+    assert _decide(ABSENT, INCOMING_HALF)[0] == "unknown"
+    # Settled once the source answers: it runs there -> failed; it left and the target runs it -> completed.
+    assert _decide(RUNNING, INCOMING_HALF)[0] == "failed"
+    assert _decide(ABSENT, ARRIVING)[:2] == ("completed", "db1 runs on kvm2")
+
+
+def test_a_paused_guest_arrives_paused_and_is_said_so() -> None:
+    paused_there = DomainPresence(UUID, True, "paused", "user", persistent=True)
+    assert _decide(ABSENT, paused_there)[:2] == ("completed", "db1 is paused on kvm2")
+    assert _decide(None, paused_there)[:2] == ("completed", "db1 is paused on kvm2; kvm1 could not be asked")
+    paused_here = DomainPresence(UUID, True, "paused", "user", persistent=True)
+    assert _decide(paused_here, ABSENT)[1] == "migration of db1 failed: it stays paused on kvm1"
+
+
+def test_the_hint_follows_the_cause_of_the_failure() -> None:
+    # libvirt's own words (qemu_migration.c, virnetsocket.c, qemu_migration.c's job errors).
+    unreachable = OperationError(
+        "migrate on qemu+ssh://10.0.0.1/system: operation failed: Failed to connect to remote libvirt URI "
+        "qemu+ssh://10.0.0.2/system: Cannot recv data: ssh: connect to host 10.0.0.2 port 22: No route to host"
+    )
+    assert _decide(RUNNING, ABSENT, call_error=unreachable)[2] == P2P_HINT
+    aborted = OperationError("migrate on qemu:///system: operation aborted: job 'migration out' canceled by client")
+    assert _decide(RUNNING, ABSENT, call_error=aborted) == (
+        "failed", "migration of db1 aborted by another client: it keeps running on kvm1", None,
+    )  # fmt: skip
+    assert _decide(RUNNING, ABSENT, call_error=aborted, cancel_requested=True)[2] is None
+    qemu_log = "QEMU failed the job: its log on each host says why (/var/log/libvirt/qemu/db1.log)"
+    qemu = OperationError("migrate on qemu:///system: operation failed: job 'migration out' failed: "
+                          "Unable to write to socket: Connection reset by peer")  # fmt: skip
+    assert _decide(RUNNING, ABSENT, call_error=qemu)[2] == qemu_log
+    # With --persistent, libvirt's call says only "End of file" (the peer connection): the job's own end,
+    # read on the source while libvirt shows it, tells a QEMU failure from an abort by another client.
+    eof = OperationError("migrate on qemu+ssh://10.0.0.1/system: End of file while reading data: : Input/output error")
+    assert _decide(RUNNING, ABSENT, call_error=eof)[2] == (
+        "libvirt gave no reason: the libvirtd log of each host and the domain's QEMU log "
+        "(/var/log/libvirt/qemu/db1.log) say why"
+    )
+    assert _decide(RUNNING, ABSENT, call_error=eof, end_type="failed")[2] == qemu_log
+    assert _decide(RUNNING, ABSENT, call_error=eof, end_type="cancelled") == (
+        "failed", "migration of db1 aborted by another client: it keeps running on kvm1", None,
+    )  # fmt: skip
+    assert _decide(RUNNING, ABSENT, call_error=OperationError("something else"))[2] is None
 
 
 def test_an_abort_the_user_asked_for_ends_cancelled_with_the_source_running() -> None:

@@ -24,7 +24,6 @@ from vmtui.cli.common import (
     guarded,
 )
 from vmtui.cli.targets import domain_host, label, open_entry, resolve_targets
-from vmtui.errors import OperationError
 from vmtui.ops import lifecycle
 from vmtui.ops.base import Step
 from vmtui.present import printable
@@ -47,12 +46,11 @@ def _action_command(action: lifecycle.LifecycleAction) -> Callable[..., None]:
         as_json: JsonOpt = False,
     ) -> None:
         with domain_host(domain, connect, host, read_only=read_only) as (entry, conn):
-            # Refused here, before the question and before any change: read-only, or a state that forbids it.
+            # Refused here, before the question and before any change: read-only, a migration in flight,
+            # or a state that forbids it.
             conn.require_writable(action.key)
             info = conn.domain(domain)
-            why = lifecycle.refusal(action, info.state, persistent=info.persistent)
-            if why is not None:
-                raise OperationError(f"{action.label.lower()} {info.name}: {why}")
+            lifecycle.refuse(conn, action, info)
             if action.destructive:
                 confirm(lifecycle.question(action, info.name, label(entry)), yes=yes, as_json=as_json)
             restored = action.key == "start" and lifecycle.has_saved_state(conn, info.uuid)

@@ -7,20 +7,17 @@ rich and the operations are imported inside the commands: every `vmtui` command 
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, guarded
+from vmtui.cli.migrate_terminal import ctrl_c_aborts, shield
 from vmtui.cli.targets import label
 from vmtui.errors import ExitCode, NotFoundError, UsageError, VmtuiError
 from vmtui.models import HostEntry
@@ -129,62 +126,6 @@ def _both(
             conn.close()
 
 
-def _shield() -> None:
-    """Keep a terminal's Ctrl-C away from the ssh processes of our qemu+ssh connections.
-
-    A terminal sends SIGINT to its whole foreground process group, and the ssh processes libvirt
-    starts for qemu+ssh URIs are in it: they die at once and take the connection that an abort needs
-    along (`virsh migrate` then loses its connection and leaves the job running, unwatched). So the
-    command forks here, before any connection: the child moves to a process group of its own and
-    does all the work; this parent stays in the foreground, turns each Ctrl-C into a SIGINT for the
-    child alone, and exits with the child's code.
-    """
-    if not hasattr(os, "fork"):
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    child = os.fork()
-    if child == 0:
-        os.setpgid(0, 0)
-        # Out of the foreground group: writing to a terminal with `stty tostop` must not stop us.
-        signal.signal(signal.SIGTTOU, signal.SIG_IGN)
-        return
-
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        try:
-            os.kill(child, signal.SIGINT if signum == signal.SIGINT else signum)
-        except ProcessLookupError:
-            pass
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, forward)
-    _pid, status = os.waitpid(child, 0)  # retried by Python after each forwarded signal (PEP 475)
-    code = os.waitstatus_to_exitcode(status)
-    # The child printed everything; this copy has nothing of its own to flush or clean up.
-    os._exit(code if code >= 0 else 128 - code)
-
-
-@contextmanager
-def _ctrl_c_aborts(cancel: threading.Event) -> Iterator[None]:
-    """While a job runs, Ctrl-C asks for an abort (the job then ends cleanly); a third one leaves at once."""
-    presses = 0
-
-    def handler(_sig: int, _frame: FrameType | None) -> None:
-        nonlocal presses
-        presses += 1
-        cancel.set()
-        if presses == 2:
-            sys.stderr.write("vmtui: aborting the job; Ctrl-C once more to leave without waiting\n")
-        elif presses >= 3:
-            raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 @migrate_app.command("start")
 @guarded()
 def migrate_cmd(
@@ -231,7 +172,7 @@ def migrate_cmd(
     if read_only and not precheck_only:
         raise UsageError("--read-only: a migration changes both hosts; only --precheck-only reads")
     dst_entry = _entry(dest)
-    _shield()  # before the first connection: libvirt's threads must not exist yet when we fork
+    shield()  # before the first connection: libvirt's threads must not exist yet when we fork
     src_entry = _source(domain, resolve_targets(connect, host, read_only=read_only), dst_entry)
     if read_only:
         dst_entry = HostEntry(dst_entry.name, dst_entry.uri, True)
@@ -253,7 +194,7 @@ def migrate_cmd(
             for check in report.checks:
                 progress(_check_step(check.to_json()))
             raise dst
-        with _ctrl_c_aborts(cancel):
+        with ctrl_c_aborts(cancel):
             try:
                 result = migrate(src, dst, domain, options, source=source, target=target,
                                  target_uri=dst_entry.uri, precheck_only=precheck_only,
@@ -320,7 +261,8 @@ def history_cmd(
 @migrate_app.command("jobs")
 @guarded(read_only_safe=True)
 def jobs_cmd(*, connect: ConnectOpt = None, host: HostOpt = None, as_json: JsonOpt = False) -> None:
-    """Migrations in flight on the selected hosts, including ones a vmtui that died left running."""
+    """Migrations in flight on the selected hosts, including ones a vmtui that died left running; and
+    migrations whose end was unknown, settled now if their source answers."""
     from vmtui.cli.targets import on_each_host, resolve_targets
     from vmtui.ops.migrate_inflight import InflightJob, find_inflight
 
@@ -336,12 +278,59 @@ def jobs_cmd(*, connect: ConnectOpt = None, host: HostOpt = None, as_json: JsonO
         for j in o.value or []
     ]
     errors = [(label(o.entry), o.error) for o in outcomes if o.error is not None]
+    settled = _settle_unknown()
     if as_json:
-        emit_json({"jobs": [j.to_json() for j in jobs], "errors": [{"host": h, **e.error_body()} for h, e in errors]})
+        emit_json({"jobs": [j.to_json() for j in jobs], "errors": [{"host": h, **e.error_body()} for h, e in errors],
+                   "settled": [_settled_json(r) for r in settled]})  # fmt: skip
         return
-    from vmtui.cli.migrate_render import jobs_table, stdout_console
+    from vmtui.cli.migrate_render import jobs_table, settled_text, stdout_console
 
-    stdout_console().print(jobs_table(jobs, [(h, e.message) for h, e in errors]))
+    console = stdout_console()
+    console.print(jobs_table(jobs, [(h, e.message) for h, e in errors]))
+    for result in settled:
+        console.print(settled_text(result))
+
+
+def _settle_unknown() -> list[MigrationResult]:
+    """Every migration whose end was unknown, decided now where its source answers (RELIABILITY #30)."""
+    from vmtui.ops.migrate_inflight import unsettled
+
+    return [r for r in (_settle(note) for note in unsettled()) if r is not None]
+
+
+def _settle(note: dict[str, Any]) -> MigrationResult | None:
+    """Open the noted source and target and settle the job; a source that still does not answer leaves
+    it unknown (returned as such, with why). Settling only reads the hosts: read-only connections."""
+    from dataclasses import replace
+
+    from vmtui.ops.migrate import MigrationOptions, MigrationResult
+    from vmtui.ops.migrate_inflight import settle
+
+    uri = note.get("source_uri")
+    if not isinstance(uri, str):
+        return None  # a note of an older vmtui: nothing to reach its source with
+    source = HostEntry(str(note.get("source") or uri), uri, True)
+    target = _noted_target(note)
+    try:
+        src = _open(source)
+    except VmtuiError as exc:
+        return MigrationResult(
+            domain=str(note.get("domain")), uuid=str(note.get("uuid")), source=source.name,
+            target=str(note.get("target")), outcome="unknown", options=MigrationOptions(),
+            message=f"{note.get('domain')}: the end is still unknown: {source.name} does not answer ({exc.message})",
+        )  # fmt: skip
+    dst = _try_open(replace(target, read_only=True) if target is not None else None)
+    try:
+        return settle(src, dst, note)
+    finally:
+        src.close()
+        if dst is not None:
+            dst.close()
+
+
+def _settled_json(result: MigrationResult) -> dict[str, Any]:
+    return {key: getattr(result, key) for key in ("domain", "uuid", "source", "target", "outcome", "message",
+                                                  "source_state", "target_state")}  # fmt: skip
 
 
 @migrate_app.command("attach")
@@ -359,7 +348,14 @@ def attach_cmd(
     from vmtui.ops.migrate_inflight import watch
 
     targets = resolve_targets(connect, host)
-    _shield()  # before the first connection: libvirt's threads must not exist yet when we fork
+    shield()  # before the first connection: libvirt's threads must not exist yet when we fork
+    unknown = [n for n in migrate_history.unknown() if domain in (n.get("domain"), n.get("uuid"))]
+    settled = _settle(unknown[0]) if unknown else None
+    if settled is not None:  # a job whose end was unknown: decided now, if its source answers
+        _report(settled, as_json=as_json)
+        if settled.outcome != "completed":
+            raise typer.Exit(int(_exit_of(settled.outcome)))
+        return
     src_entry = _migrating_from(targets, domain)
     with _open(src_entry) as src:
         uuid = src.domain(domain).uuid
@@ -368,7 +364,7 @@ def attach_cmd(
         dst = _try_open(dst_entry)
         cancel = threading.Event()
         try:
-            with _printer(as_json, f"{domain} (attached)") as progress, _ctrl_c_aborts(cancel):
+            with _printer(as_json, f"{domain} (attached)") as progress, ctrl_c_aborts(cancel):
                 target = dst_entry.name if dst_entry else None
                 result = watch(src, uuid, dst=dst, source=label(src_entry), target=target,
                                progress=progress, cancel=cancel)  # fmt: skip
@@ -383,8 +379,17 @@ def attach_cmd(
     _report(result, as_json=as_json)
 
 
+def _exit_of(outcome: str) -> ExitCode:
+    return {"completed": ExitCode.OK, "cancelled": ExitCode.INTERRUPTED, "unknown": ExitCode.UNKNOWN}.get(
+        outcome, ExitCode.FAILED
+    )
+
+
 def _migrating_from(targets: list[HostEntry], domain: str) -> HostEntry:
-    """The host a migration of `domain` leaves: during the job the domain is on both hosts."""
+    """The host a migration of `domain` leaves: during the job the domain is on both hosts.
+
+    A host that did not answer is said so: it may be the source, and the domain's other host (the
+    target, holding the incoming half) is not where the job can be watched or aborted."""
     from vmtui.cli.targets import find_domain, on_each_host
 
     if len(targets) == 1:
@@ -394,8 +399,14 @@ def _migrating_from(targets: list[HostEntry], domain: str) -> HostEntry:
         stats = conn.job_stats(conn.domain(domain).uuid)
         return bool(stats.migrating and stats.operation == "migration-out")
 
-    sources = [o.entry for o in on_each_host(targets, outgoing) if o.value]
-    return sources[0] if len(sources) == 1 else find_domain(targets, domain)
+    outcomes = on_each_host(targets, outgoing)
+    sources = [o.entry for o in outcomes if o.value]
+    if len(sources) == 1:
+        return sources[0]
+    silent = [o.error for o in outcomes if o.error is not None and not isinstance(o.error, NotFoundError)]
+    if not sources and silent:
+        raise silent[0]
+    return find_domain(targets, domain)
 
 
 def _noted_target(note: dict[str, Any]) -> HostEntry | None:

@@ -24,11 +24,14 @@ from vmtui.ops.migrate_forecast import Forecast
 from vmtui.ops.migrate_inflight import InflightJob
 from vmtui.ops.migrate_precheck import PrecheckReport
 from vmtui.ops.place import Placement
-from vmtui.present import MISSING, clock, ms, pct_sign, rate, seconds, size, size_kib
+from vmtui.present import MISSING, clock, counted, ms, pct_sign, rate, seconds, size, size_kib
 
 MARKS = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "bold red"), "skipped": ("-", "dim")}
 POLICY_STYLE = {"stalled": "yellow", "downtime": "cyan", "postcopy": "bold cyan", "abort": "bold red"}
-OUTCOME_STYLE = {"completed": "bold green", "checked": "green", "cancelled": "yellow", "failed": "bold red"}
+OUTCOME_STYLE = {
+    "completed": "bold green", "checked": "green", "cancelled": "yellow", "failed": "bold red",
+    "unknown": "bold yellow", "lost": "bold red",
+}  # fmt: skip
 
 
 def check_line(data: dict[str, Any]) -> Text:
@@ -136,7 +139,7 @@ def result_text(result: MigrationResult) -> Text:
     if result.bytes_sent is not None:
         out.append(f" · {size(result.bytes_sent)} sent of {size(result.memory_bytes)}")
     if result.iterations is not None:
-        out.append(f" · {result.iterations} passes")
+        out.append(f" · {counted(result.iterations, 'pass', 'passes')}")
     if result.throughput_bps:
         out.append(f" · {rate(result.throughput_bps)}")
     if result.postcopy:
@@ -160,7 +163,10 @@ def history_table(records: Sequence[dict[str, Any]]) -> Table:
             lit(str(r.get("domain", ""))),
             lit(str(r.get("source", ""))),
             lit(str(r.get("target", ""))),
-            Text(str(r.get("outcome", "")), OUTCOME_STYLE.get(str(r.get("outcome")), "")),
+            Text(
+                str(r.get("outcome", "")) + (" (settled)" if r.get("settled") else ""),
+                OUTCOME_STYLE.get(str(r.get("outcome")), ""),
+            ),  # fmt: skip
             seconds(r.get("seconds")),
             ms(r.get("downtime_ms")),
             size(r.get("bytes_sent")),
@@ -184,6 +190,17 @@ def jobs_table(jobs: Sequence[InflightJob], errors: Sequence[tuple[str, str]]) -
     for host, message in errors:
         table.add_row(lit(host), Text("unreachable", "red"), lit(message, "red"))
     return table
+
+
+def settled_text(result: MigrationResult) -> Text:
+    """A migration whose end was unknown, as `migrate jobs` settled it (or found it still unknown)."""
+    out = Text("settled: " if result.outcome != "unknown" else "still unknown: ", "bold")
+    out.append_text(lit(result.domain, "bold"))
+    out.append(f" {result.source} -> {result.target}: ")
+    out.append(result.outcome, OUTCOME_STYLE.get(result.outcome, "bold"))
+    out.append("\n  ")
+    out.append_text(lit(result.message))
+    return out
 
 
 def placement_table(domain: str, placements: Sequence[Placement]) -> Table:

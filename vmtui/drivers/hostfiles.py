@@ -15,6 +15,7 @@ import shlex
 import subprocess
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -39,6 +40,28 @@ def check_value(value: str) -> str:
     return value
 
 
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+"""One kernel's boot: two hosts with the same one are one machine (containers, namespaces, the lab)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileIdentity:
+    """What tells one file from another across hosts: one kernel's device and inode, or a shared
+    filesystem's inode (NFS hands every client the server's file id), size and modification time."""
+
+    boot_id: str
+    device: int
+    inode: int
+    size: int
+    mtime: int
+
+    def same_file(self, other: FileIdentity) -> bool:
+        if self.boot_id == other.boot_id:
+            return (self.device, self.inode) == (other.device, other.inode)
+        # Another machine: its device numbers are its own; a file that another host mounts keeps its id.
+        return (self.inode, self.size) == (other.inode, other.size) and abs(self.mtime - other.mtime) <= 2
+
+
 class HostFiles(ABC):
     """Read and write small files (sysfs knobs) on one host."""
 
@@ -58,6 +81,10 @@ class HostFiles(ABC):
     @abstractmethod
     def pids_of(self, comm: str) -> list[int]:
         """PIDs of the host's processes whose name (`/proc/PID/comm`) is `comm` (ksmd, ksmtuned)."""
+
+    @abstractmethod
+    def identities(self, paths: Sequence[str]) -> dict[str, FileIdentity | None]:
+        """Each path's identity on this host (symlinks followed), None where there is no such file."""
 
     def write_command(self, path: str, value: str) -> str:
         """The command a user would run on the host to make the same change."""
@@ -106,6 +133,18 @@ class LocalFiles(HostFiles):
             except (OSError, ValueError):
                 continue  # gone since the listing, or not a process
         return sorted(found)
+
+    def identities(self, paths: Sequence[str]) -> dict[str, FileIdentity | None]:
+        boot = self.read(BOOT_ID) or ""
+        out: dict[str, FileIdentity | None] = {}
+        for path in paths:
+            try:
+                st = self._local(path).stat()
+            except OSError:
+                out[path] = None
+                continue
+            out[path] = FileIdentity(boot, st.st_dev, st.st_ino, st.st_size, int(st.st_mtime))
+        return out
 
 
 class SshFiles(HostFiles):
@@ -175,6 +214,24 @@ class SshFiles(HostFiles):
         proc = self._run(script)
         self._ssh_failed(proc)
         return sorted(int(line) for line in proc.stdout.split() if line.isdigit())
+
+    def identities(self, paths: Sequence[str]) -> dict[str, FileIdentity | None]:
+        quoted = " ".join(shlex.quote(check_path(p)) for p in paths)
+        # One round trip: the boot id, then "<path>\t<dev> <inode> <size> <mtime>" for each file there.
+        script = f"cat {BOOT_ID}; for p in {quoted}; do s=$(stat -L -c '%d %i %s %Y' \"$p\" 2>/dev/null) && " \
+            'printf "%s\t%s\n" "$p" "$s"; done; true'  # fmt: skip
+        proc = self._run(script)
+        self._ssh_failed(proc)
+        lines = proc.stdout.splitlines()
+        boot = lines[0].strip() if lines else ""
+        out: dict[str, FileIdentity | None] = dict.fromkeys(paths)
+        for line in lines[1:]:
+            path, sep, value = line.partition("\t")
+            numbers = value.split()
+            if sep and path in out and len(numbers) == 4 and all(n.isdigit() for n in numbers):
+                dev, ino, size, mtime = (int(n) for n in numbers)
+                out[path] = FileIdentity(boot, dev, ino, size, mtime)
+        return out
 
 
 def ssh_argv(uri: str) -> list[str]:

@@ -30,6 +30,7 @@ from vmtui.drivers.xmlread import devices_of, parse_xml
 from vmtui.errors import OperationError, UsageError
 from vmtui.models import Device, DeviceClass, DomainInfo, state_name
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
+from vmtui.ops.busy import refuse_if_migrating
 from vmtui.ops.changes import PAUSED, RUNNING, DeviceChange, attach, done, scopes
 
 NIC_DRIVER = "virtio-net (Linux: in the kernel; Windows: NetKVM from virtio-win)"
@@ -205,6 +206,7 @@ def add_disk(
     """
     host = device_host(conn)
     conn.require_writable("add disk")
+    refuse_if_migrating(conn, ident, "add disk")
     capacity = parse_size(size) if isinstance(size, str) else size
     check_ref_name("pool", pool)
     if name is not None:
@@ -262,6 +264,7 @@ def add_nic(
     """A virtio NIC on a libvirt network (`default` unless named), a host bridge, or user-mode networking."""
     host = device_host(conn)
     conn.require_writable("add NIC")
+    refuse_if_migrating(conn, ident, "add NIC")
     if sum((network is not None, bridge is not None, user)) > 1:
         raise UsageError("a NIC goes on one of --network, --bridge, --user")
     if mac is not None:

@@ -17,6 +17,7 @@ from vmtui.drivers.base import Hypervisor
 from vmtui.errors import NotFoundError, OperationError, VmtuiError
 from vmtui.models import DomainInfo, HostEntry
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
+from vmtui.ops.busy import refuse_if_migrating
 
 log = logging.getLogger("vmtui.ops")
 
@@ -241,6 +242,16 @@ def refuse_if_running_elsewhere(
         )
 
 
+def refuse(conn: Hypervisor, spec: LifecycleAction, info: DomainInfo) -> None:
+    """OperationError when the domain cannot take `spec` now: a migration holds it, or its state
+    forbids it. Asked before any question and any change (the CLI asks it before its confirmation)."""
+    if spec.key != "destroy":  # a force-off ends any job (QEMU is killed): the way out when all else hangs
+        refuse_if_migrating(conn, info.uuid, spec.label.lower(), name=info.name)
+    why = refusal(spec, info.state, persistent=info.persistent)
+    if why is not None:
+        raise OperationError(f"{spec.label.lower()} {info.name}: {why}")
+
+
 def run(
     conn: Hypervisor,
     ident: str,
@@ -261,9 +272,7 @@ def run(
     spec = BY_KEY[action]
     conn.require_writable(action)
     info = conn.domain(ident)
-    why = refusal(spec, info.state, persistent=info.persistent)
-    if why is not None:
-        raise OperationError(f"{spec.label.lower()} {info.name}: {why}")
+    refuse(conn, spec, info)
     if action in MAKES_IT_RUN:
         doing = "resuming" if action == "resume" else "starting"
         refuse_if_running_elsewhere(info, conn.uri, peers, connector or _open_peer, doing=doing, progress=progress)

@@ -27,6 +27,7 @@ from vmtui.ops.balloon_policy import (
     plan_balloons,
 )
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
+from vmtui.ops.busy import refuse_if_migrating
 
 DEFAULT_PERIOD = 5
 """Seconds between the guest's statistics when vmtui has to turn them on (cockpit uses 10, oVirt 5)."""
@@ -122,6 +123,7 @@ def set_balloon(
     cancel = cancel or never_cancelled()
     pause = sleep or cancel.wait
     conn.require_writable("balloon")
+    refuse_if_migrating(conn, ident, "balloon")
     r = conn.balloon_reading(ident)
     check_target(r, size_kib)
     warnings: list[str] = []

@@ -4,8 +4,9 @@
 them, each with its reason), starts a peer-to-peer job (live, persistent on the target, undefined on
 the source by default), watches it with progress that never runs backwards and the stall policy
 (`migrate_policy`), aborts when the cancel Event is set, decides the end from where the domain is
-afterwards (`migrate_job.facts_after`), and appends it to the history. `watch` re-attaches to a job
-already running (a client that died leaves a peer-to-peer job running in the source daemon).
+afterwards (`migrate_job.facts_after`, `migrate_outcome.decide`), and appends it to the history.
+`watch` re-attaches to a job already running (a client that died leaves a peer-to-peer job running in
+the source daemon).
 """
 
 from __future__ import annotations
@@ -14,17 +15,16 @@ import logging
 import threading
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from vmtui.drivers.base import Migrator
-from vmtui.errors import ConnectError, OperationError, UsageError, VmtuiError
+from vmtui.errors import ExitCode, OperationError, UsageError, VmtuiError
 from vmtui.models import DomainInfo, JobStats, MigrateSpec
 from vmtui.ops import migrate_history as history
 from vmtui.ops.base import Progress, Step, UserCancelledError, check_cancel, never_cancelled, no_progress
 from vmtui.ops.migrate_forecast import Forecast, forecast
 from vmtui.ops.migrate_job import (
     DIRTY_RATE_SECONDS,
-    Facts,
     ForecastInputs,
     JobRun,
     completed_stats,
@@ -33,6 +33,7 @@ from vmtui.ops.migrate_job import (
     start_measuring,
     worth_measuring,
 )
+from vmtui.ops.migrate_outcome import decide, where
 from vmtui.ops.migrate_policy import DOWNTIME_STEPS_MS, PolicyAction, StallPolicy
 from vmtui.ops.migrate_precheck import PrecheckReport, precheck
 
@@ -100,7 +101,8 @@ class MigrationResult:
     source: str
     target: str
     outcome: str
-    """completed, failed, cancelled, checked (pre-checks only), or lost (the guest runs nowhere)."""
+    """completed, failed, cancelled, checked (pre-checks only), lost (the guest runs nowhere), or
+    unknown (the source could not be asked and the target holds no whole guest: settled later)."""
     message: str
     options: MigrationOptions
     prechecks: PrecheckReport | None = None
@@ -125,6 +127,8 @@ class MigrationResult:
     source_state: str | None = None
     target_state: str | None = None
     reattached: bool = False
+    settled: bool = False
+    """The end of an earlier job whose end was unknown, decided now that the source answers."""
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {f: getattr(self, f) for f in self.__dataclass_fields__}
@@ -151,18 +155,19 @@ class MigrationFailedError(OperationError):
         self.result = result
 
 
+class MigrationUnknownError(MigrationFailedError):
+    """The job's end could not be learnt (the source stopped answering): neither success nor failure."""
+
+    exit_code = ExitCode.UNKNOWN
+    kind = "unknown"
+
+
 class MigrationCancelledError(UserCancelledError):
     """The user aborted the job; the source keeps running."""
 
     def __init__(self, result: MigrationResult) -> None:
         super().__init__(result.message)
         self.result = result
-
-
-P2P_HINT = (
-    "peer-to-peer: the source host's libvirtd connects to the target itself, with its own SSH keys "
-    "and name resolution; check that `virsh -c TARGET_URI list` works on the source host"
-)
 
 
 # ----- pre-checks and forecast ---------------------------------------------------------------------
@@ -313,7 +318,8 @@ def _run(
     src.set_max_downtime(info.uuid, options.max_downtime_ms)
     policy = StallPolicy(start_ms=options.max_downtime_ms, postcopy=options.postcopy, enabled=options.stall_policy)
     history.start({"uuid": info.uuid, "domain": info.name, "source": source, "target": target,
-                   "target_uri": target_uri, "options": options.to_json(), "started_at": time.time()})  # fmt: skip
+                   "source_uri": getattr(src, "requested_uri", "") or src.uri, "target_uri": target_uri,
+                   "options": options.to_json(), "started_at": time.time()})  # fmt: skip
     progress(Step(f"migrating {info.name} to {target}", 0.0, {"type": "phase", "phase": "started"}))
     call = threading.Thread(target=_call, args=(src, info.uuid, target_uri, options.spec(), run, wake),
                             name=f"migrate {info.name}", daemon=True)  # fmt: skip
@@ -342,10 +348,20 @@ def _call(src: Migrator, uuid: str, uri: str, spec: MigrateSpec, run: JobRun, wa
         wake.set()
 
 
+class Named(Protocol):
+    """What the end of a job needs to know of its domain (a DomainInfo, or an in-flight note's)."""
+
+    @property
+    def uuid(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
 def finish(
     src: Migrator,
     dst: Migrator | None,
-    info: DomainInfo,
+    info: Named,
     options: MigrationOptions,
     report: PrecheckReport | None,
     run: JobRun,
@@ -354,32 +370,46 @@ def finish(
     target: str,
     progress: Progress = no_progress,
     reattached: bool = False,
+    settling: bool = False,
 ) -> MigrationResult:
-    """Decide the outcome from where the domain is, record it, and return or raise."""
+    """Decide the outcome from where the domain is, record it, and return or raise.
+
+    An unknown end keeps its in-flight note (marked unknown) for `settle` to decide later;
+    `settling`: this is that later decision (a still unknown end is then not recorded twice).
+    """
     facts = facts_after(src, dst, info.uuid, wait_target_gone=True)
+    if run.end_type is None and history.abort_requested(info.uuid):
+        run.end_type = "cancelled"  # `vmtui migrate abort` from elsewhere, whatever libvirt's call said
     outcome, message, hint = decide(facts, run, info.name, source, target)
     done = completed_stats(dst, info.uuid, run) if outcome == "completed" else None
     last = done or run.last
     result = MigrationResult(
         domain=info.name, uuid=info.uuid, source=source, target=target, outcome=outcome, message=message,
         options=options, prechecks=report, forecast=run.forecast, started_at=run.began_wall,
-        seconds=round(run.seconds, 3), job_ms=last.elapsed_ms if last else None,
+        seconds=None if settling else round(run.seconds, 3), job_ms=last.elapsed_ms if last else None,
         downtime_ms=done.downtime_ms if done else None,
         bytes_sent=last.data_processed if last else None, memory_bytes=last.memory_total if last else None,
         iterations=last.iteration if last else None,
         throughput_bps=_throughput(done, run.last), postcopy=run.postcopy,
         max_downtime_ms=run.downtime_ms, policy=tuple(run.policy_log),
-        source_state=_where(facts.source, facts.source_error), target_state=_where(facts.target, facts.target_error),
-        reattached=reattached,
+        source_state=where(facts.source, facts.source_error), target_state=where(facts.target, facts.target_error),
+        reattached=reattached, settled=settling and outcome != "unknown",
     )  # fmt: skip
-    history.append({**result.to_json(), "finished_at": time.time()})
-    history.end(info.uuid)
+    if outcome == "unknown":
+        if not settling:
+            history.append({**result.to_json(), "finished_at": time.time()})
+        history.mark_unknown(info.uuid, message)
+    else:
+        history.append({**result.to_json(), "finished_at": time.time()})
+        history.end(info.uuid)
     final = 1.0 if outcome == "completed" else run.fraction
     progress(Step(message, final, {"type": "phase", "phase": outcome}))
     if outcome == "completed":
         return result
     if outcome == "cancelled":
         raise MigrationCancelledError(result)
+    if outcome == "unknown":
+        raise MigrationUnknownError(result, hint=hint)
     raise MigrationFailedError(result, hint=hint)
 
 
@@ -390,48 +420,7 @@ def _throughput(done: JobStats | None, last: JobStats | None) -> float | None:
     return None
 
 
-def _where(presence: Any, error: str | None) -> str:
-    if presence is None:
-        return f"unknown ({error})"
-    if not presence.exists:
-        return "absent"
-    return f"{presence.state} ({presence.reason})" if presence.reason else presence.state
-
-
-def decide(facts: Facts, run: JobRun, name: str, source: str, target: str) -> tuple[str, str, str | None]:
-    """(outcome, message, hint) from where the domain is; the call's own return is only a clue."""
-    src, dst = facts.source, facts.target
-    said = f" (libvirt: {run.call_error.message})" if run.call_error else ""
-    if src is None:
-        if dst is not None and dst.active and dst.reason != "postcopy-failed":
-            return "completed", f"{name} runs on {target}; {source} could not be asked{said}", None
-        return "failed", f"{name}: cannot tell where it runs: {source}: {facts.source_error}{said}", None
-    if src.active:
-        if src.reason == "postcopy-failed" or (dst is not None and dst.reason == "postcopy-failed"):
-            return (
-                "failed",
-                f"{name}: post-copy failed: the guest is paused, its memory split between {source} and {target}{said}",
-                "the link must come back for libvirt to recover it (virsh migrate --postcopy-resume)",
-            )
-        left = ""
-        if dst is not None and dst.exists and not dst.persistent:
-            left = f"; {target} still holds its half ({dst.state})"
-        elif dst is None:
-            left = f"; {target} could not be checked ({facts.target_error})"
-        if run.cancel_requested:
-            return "cancelled", f"migration of {name} aborted: it keeps running on {source}{left}", None
-        if run.aborted_by_policy is not None:
-            return "failed", f"{name} did not converge: {run.aborted_by_policy.reason}{left}", None
-        hint = P2P_HINT if run.call_error and isinstance(run.call_error, ConnectError | OperationError) else None
-        return "failed", f"migration of {name} failed: it keeps running on {source}{left}{said}", hint
-    if dst is not None and dst.active:
-        return "completed", f"{name} runs on {target}", None
-    if dst is None:
-        return "completed", f"{name} left {source}; {target} could not be asked ({facts.target_error}){said}", None
-    return "lost", f"{name} runs on neither {source} nor {target}{said}", "see both hosts' libvirtd logs"
-
-
 __all__ = [
-    "MigrationCancelledError", "MigrationFailedError", "MigrationOptions", "MigrationResult",
+    "MigrationCancelledError", "MigrationFailedError", "MigrationOptions", "MigrationResult", "MigrationUnknownError",
     "PrecheckFailedError", "finish", "measure_forecast", "migrate", "prepare",
 ]  # fmt: skip

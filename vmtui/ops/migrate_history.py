@@ -5,7 +5,9 @@
   never interleave their lines. `vmtui migrate history` reads it.
 - `migrations-inflight/<uuid>.json`: written when a job starts, removed when vmtui saw it end. A file
   left behind means the vmtui that started it died (the peer-to-peer job ran on in the source daemon):
-  the next vmtui finds it, names the target, and re-attaches or offers to abort.
+  the next vmtui finds it, names the target, and re-attaches or offers to abort. A note marked
+  `"outcome": "unknown"` is a job whose end could not be learnt (its source stopped answering):
+  `vmtui migrate jobs` and `attach` settle it once the source answers.
 """
 
 from __future__ import annotations
@@ -86,6 +88,40 @@ def start(record: dict[str, Any]) -> None:
         os.replace(tmp, folder / f"{record['uuid']}.json")
     except OSError as exc:
         log.warning("in-flight note not written: %s", exc)
+
+
+def mark_unknown(uuid: str, message: str) -> None:
+    """The job's end could not be learnt: its note stays, marked, for `vmtui migrate jobs` to settle."""
+    _update(uuid, outcome="unknown", message=message)
+
+
+def mark_aborted(uuid: str) -> None:
+    """`vmtui migrate abort` stopped this job: the vmtui watching it says so (libvirt's call may only
+    say "End of file", and the cancelled job shows for about a second)."""
+    _update(uuid, abort_requested_at=time.time())
+
+
+def abort_requested(uuid: str) -> bool:
+    return any("abort_requested_at" in note for note in inflight(uuid))
+
+
+def _update(uuid: str, **fields: Any) -> None:
+    path = inflight_dir() / f"{uuid}.json"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        record.update(fields)
+        tmp = path.with_name(f".{uuid}.tmp")
+        tmp.write_text(json.dumps(record), encoding="utf-8")
+        os.replace(tmp, path)
+    except FileNotFoundError:
+        return  # a job vmtui did not start (or saw end): nothing to mark
+    except (OSError, ValueError) as exc:
+        log.warning("in-flight note of %s not updated: %s", uuid, exc)
+
+
+def unknown() -> list[dict[str, Any]]:
+    """Notes of jobs whose end is still unknown (see `mark_unknown`)."""
+    return [note for note in inflight() if note.get("outcome") == "unknown"]
 
 
 def end(uuid: str) -> None:

@@ -3,7 +3,8 @@
 A peer-to-peer job runs in the source daemon, not in the client: a vmtui (or virsh) that dies leaves
 it running. The next vmtui finds it (`find_inflight`, with vmtui's own note naming the target when it
 started the job), watches it to its end (`watch`, which decides that end from facts like `migrate`)
-or stops it (`abort`).
+or stops it (`abort`). A job whose end could not be learnt (its source stopped answering) is settled
+by `settle` once the source answers.
 """
 
 from __future__ import annotations
@@ -14,11 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vmtui.drivers.base import Migrator
-from vmtui.errors import OperationError
+from vmtui.errors import OperationError, VmtuiError
 from vmtui.models import JobStats
 from vmtui.ops import migrate_history as history
 from vmtui.ops.base import Progress, Step, never_cancelled, no_progress
-from vmtui.ops.migrate import MigrationOptions, MigrationResult, finish
+from vmtui.ops.migrate import (
+    MigrationCancelledError,
+    MigrationFailedError,
+    MigrationOptions,
+    MigrationResult,
+    finish,
+)
 from vmtui.ops.migrate_job import JobRun, monitor
 from vmtui.ops.migrate_policy import StallPolicy
 
@@ -76,7 +83,7 @@ def watch(
     if not stats.migrating or stats.operation != "migration-out":
         raise OperationError(f"{info.name}: no outgoing migration is running on {source or src.uri}")
     note = next(iter(history.inflight(info.uuid)), {})
-    options = MigrationOptions(**note["options"]) if isinstance(note.get("options"), dict) else MigrationOptions()
+    options = noted_options(note)
     source = source or src.uri
     target = target or str(note.get("target") or (dst.uri if dst is not None else "?"))
     run = JobRun(downtime_ms=options.max_downtime_ms, last=stats)
@@ -121,4 +128,53 @@ def abort(conn: Migrator, ident: str, *, host: str | None = None) -> str:
     if not stats.migrating:
         raise OperationError(f"{info.name}: no migration is running on {host or conn.uri}")
     conn.abort_job(info.uuid)
+    history.mark_aborted(info.uuid)
     return info.name
+
+
+def noted_options(note: dict[str, Any]) -> MigrationOptions:
+    options = note.get("options")
+    try:
+        return MigrationOptions(**options) if isinstance(options, dict) else MigrationOptions()
+    except TypeError:  # a note written by another version of vmtui
+        return MigrationOptions()
+
+
+@dataclass(frozen=True, slots=True)
+class NotedDomain:
+    """The domain an in-flight note names."""
+
+    uuid: str
+    name: str
+
+
+def unsettled() -> list[dict[str, Any]]:
+    """Notes of jobs whose end is still unknown, for `settle`."""
+    return history.unknown()
+
+
+def settle(src: Migrator, dst: Migrator | None, note: dict[str, Any], *, progress: Progress = no_progress) -> (
+    MigrationResult | None
+):  # fmt: skip
+    """Decide the end of a job that was unknown (RELIABILITY #30), now that its source answers.
+
+    From facts, as `migrate` decides: the source runs it -> failed (the guest stayed there); the source
+    no longer has it and the target runs it -> completed. Returned whatever the outcome (recorded in
+    the history when known; a still unknown end keeps its note); None when the source still runs an
+    outgoing migration of it (`watch` follows that one).
+    """
+    named = NotedDomain(str(note["uuid"]), str(note.get("domain") or note["uuid"]))
+    try:
+        stats = src.job_stats(named.uuid)
+        if stats.migrating and stats.operation == "migration-out":
+            return None
+    except VmtuiError:
+        pass  # not there, or not answering: the facts below say which
+    started = note.get("started_at")
+    run = JobRun(began_wall=float(started) if isinstance(started, int | float) else time.time())
+    try:
+        return finish(src, dst, named, noted_options(note), None, run, source=str(note.get("source") or src.uri),
+                      target=str(note.get("target") or "?"), progress=progress, reattached=True,
+                      settling=True)  # fmt: skip
+    except (MigrationFailedError, MigrationCancelledError) as exc:
+        return exc.result

@@ -59,6 +59,9 @@ class JobRun:
     abort_error: str | None = None
     postcopy: bool = False
     call_error: VmtuiError | None = None
+    end_type: str | None = None
+    """How the source's job ended, when read in the moment libvirt shows it (failed or cancelled): after
+    a failure libvirt's call may only say "End of file" (the peer connection it closed), not why."""
     downtime_ms: int = 0
 
     @property
@@ -162,6 +165,8 @@ def monitor(
                 return
             continue
         if not stats.active:
+            if stats.type in ("failed", "cancelled"):
+                run.end_type = stats.type
             if attached:
                 return  # no call of ours to wait for: no job is the end
             continue

@@ -6,13 +6,18 @@ connection to the target must exist for its checks to run. Nothing here changes 
 
 from __future__ import annotations
 
+import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from vmtui.drivers.base import Migrator
+from vmtui.drivers.hostfiles import host_files
 from vmtui.drivers.xmlmigrate import read_migration_xml
 from vmtui.errors import VmtuiError
 from vmtui.models import DeviceClass, DomainInfo
+
+log = logging.getLogger("vmtui.ops.migrate")
 
 MIGRATABLE_STATES = ("running", "blocked", "paused")
 MEMORY_MARGIN_KIB = 64 * 1024
@@ -179,7 +184,7 @@ def precheck(
 
     checks.append(_name_check(dst, info, target))
 
-    checks.append(_storage_check(dst, facts.disks, facts.network_disks, copy_storage))
+    checks.append(_storage_check(src, dst, facts.disks, facts.network_disks, copy_storage))
     return PrecheckReport(info.name, info.uuid, source, target, tuple(checks), needed, have)
 
 
@@ -195,11 +200,31 @@ def _name_check(dst: Migrator, info: DomainInfo, target: str) -> Check:
     return _check("name", "ok", f"no {info.name} on {target}")
 
 
-def _storage_check(dst: Migrator, disks: tuple[Any, ...], network: tuple[str, ...], copy: bool) -> Check:
+def _storage_check(src: Migrator, dst: Migrator, disks: tuple[Any, ...], network: tuple[str, ...], copy: bool) -> Check:
     if not disks and not network:
         return _check("storage", "ok", "no disks")
-    local = [d for d in disks if not dst.storage_visible(d.path)]
-    shared = [d.target for d in disks if d not in local] + list(network)
+    outside = [d for d in disks if not dst.storage_visible(d.path)]
+    same = _same_files(src, dst, [d.path for d in outside]) if outside else set()
+    local = [d for d in outside if d.path not in same]
+    one_file = [d for d in outside if d.path in same]
+    shared = [d.target for d in disks if d not in outside] + list(network)
+    if one_file:
+        names = ", ".join(f"{d.target} ({d.path})" for d in one_file)
+        if copy:
+            return _check(
+                "storage",
+                "fail",
+                f"{names}: the target sees the same file (one filesystem, outside any storage pool): "
+                "--copy-storage would copy it onto itself; without it, libvirt moves it only on a filesystem it "
+                "calls shared (NFS, GlusterFS, Ceph...)",
+            )
+        if not local:
+            return _check(
+                "storage",
+                "warn",
+                f"{names}: the same file on both hosts, outside any storage pool: libvirt migrates it only on a "
+                "filesystem it calls shared (NFS, GlusterFS, Ceph...)",
+            )
     if not local:
         return _check("storage", "ok", f"shared: {', '.join(shared)}")
     names = ", ".join(f"{d.target} ({d.path})" for d in local)
@@ -210,3 +235,20 @@ def _storage_check(dst: Migrator, disks: tuple[Any, ...], network: tuple[str, ..
         "fail",
         f"{names} not on storage the target shares: needs --copy-storage (the target must have room for it)",
     )
+
+
+def _same_files(src: Migrator, dst: Migrator, paths: list[str]) -> set[str]:
+    """Which of `paths` are one file for both hosts, asked of each host itself (its stat over SSH):
+    libvirt knows only files in its pools, and two hosts on one filesystem (or one machine) see a disk
+    that no pool holds as the same file. A host whose files cannot be read answers nothing."""
+
+    def identities(conn: Migrator) -> dict[str, Any]:
+        return host_files(getattr(conn, "requested_uri", "") or conn.uri).identities(paths)
+
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:  # one SSH round trip each, at once
+            here, there = pool.map(identities, (src, dst))
+    except VmtuiError as exc:
+        log.info("disk files not compared between the hosts: %s", exc)
+        return set()
+    return {p for p in paths if here[p] is not None and there[p] is not None and here[p].same_file(there[p])}

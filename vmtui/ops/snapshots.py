@@ -19,6 +19,7 @@ from vmtui.drivers.xmlparts import build_snapshot_xml, read_disks, writable_disk
 from vmtui.errors import OperationError, UsageError, VmtuiError
 from vmtui.models import DiskFile, DomainInfo, Snapshot
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
+from vmtui.ops.busy import refuse_if_migrating
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+:@-]{0,63}$")
 """Snapshot names vmtui accepts: they become file names on the host (metadata, overlays, memory)."""
@@ -171,6 +172,7 @@ def create(
     """Take a snapshot (atomic: a failure leaves none behind). A running guest pauses while its memory
     is written, from milliseconds for a small guest to seconds for a large one."""
     conn.require_writable("create snapshot")
+    refuse_if_migrating(conn, ident, "create snapshot")
     if name is not None:
         check_name(name)
     if "\x00" in description:
@@ -233,6 +235,7 @@ def revert(
 ) -> SnapshotDone:
     """Revert the domain to a snapshot: disks, and memory when the snapshot has it."""
     conn.require_writable("revert to snapshot")
+    refuse_if_migrating(conn, ident, "revert to snapshot")
     info, snap = resolve(conn, ident, name)
     check_cancel(cancel or never_cancelled(), f"revert {info.name}")
     progress(Step(f"reverting {info.name} to {snap.name}"))
@@ -255,6 +258,7 @@ def delete(
 ) -> SnapshotDone:
     """Delete a snapshot (its data merged into what depends on it), or with `children` its subtree too."""
     conn.require_writable("delete snapshot")
+    refuse_if_migrating(conn, ident, "delete snapshot")
     info, snap = resolve(conn, ident, name)
     check_cancel(cancel or never_cancelled(), f"delete snapshot of {info.name}")
     progress(Step(f"deleting snapshot {snap.name} of {info.name}"))

@@ -20,6 +20,7 @@ from vmtui.drivers.sriovxml import passthrough_uses
 from vmtui.drivers.xmlread import parse_xml
 from vmtui.errors import NotFoundError, UsageError, VmtuiError
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
+from vmtui.ops.busy import refuse_if_migrating
 from vmtui.ops.changes import (
     RELEASE_TIMEOUT,
     DeviceChange,
@@ -62,6 +63,7 @@ def attach_vf(
     """
     host = device_host(conn)
     conn.require_writable("attach VF")
+    refuse_if_migrating(conn, ident, "attach VF")
     if (pool is None) == (vf is None):
         raise UsageError("name a VF pool (--pool NAME) or one VF (--vf ADDRESS)")
     mac = check_mac(mac) if mac is not None else None
@@ -178,6 +180,7 @@ def plan_detach_vf(
     """Refused here: read-only, not exactly one of vf/mac, a bad address or MAC, a domain without that VF."""
     host = device_host(conn)
     conn.require_writable("detach VF")
+    refuse_if_migrating(conn, ident, "detach VF")
     if (vf is None) == (mac is None):
         raise UsageError("name the VF to detach: --vf ADDRESS or --mac MAC")
     address = PciAddress.parse(vf) if vf is not None else None

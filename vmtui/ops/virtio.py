@@ -28,6 +28,7 @@ from vmtui.drivers.xmlread import devices_of, net_model, parse_xml
 from vmtui.errors import UsageError, VmtuiError
 from vmtui.models import Device, DeviceClass
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
+from vmtui.ops.busy import refuse_if_migrating
 from vmtui.ops.changes import (
     PAUSED,
     RELEASE_TIMEOUT,
@@ -142,6 +143,7 @@ def plan_virtio(
     non-emulated device, `live` for a disk, `live` on a guest that does not run or is paused."""
     host = device_host(conn)
     conn.require_writable("convert to virtio")
+    refuse_if_migrating(conn, ident, "convert to virtio")
     if sum((nic is not None, disk is not None, every)) != 1:
         raise UsageError("name one device: --nic MAC, --disk TARGET, or --all")
     docs = host.domain_docs(ident)

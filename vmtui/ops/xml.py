@@ -24,6 +24,7 @@ from vmtui.drivers.xmlparts import identity
 from vmtui.errors import NotFoundError, OperationError, UsageError
 from vmtui.models import DiskFile, DomainInfo, UndefineFacts
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
+from vmtui.ops.busy import refuse_if_migrating
 
 MAX_XML_BYTES = 10 * 1024 * 1024
 """virsh's own limit for an XML file (VSH_MAX_XML_FILE)."""
@@ -96,6 +97,7 @@ def begin_edit(conn: Hypervisor, ident: str, *, host: str = "") -> EditSession:
     """The persistent definition to edit; refused for a transient domain (nothing persists to edit)."""
     conn.require_writable("edit")
     info = conn.domain(ident)
+    refuse_if_migrating(conn, ident, "edit")
     if not info.persistent:
         raise OperationError(
             f"{info.name} is transient: it has no persistent definition to edit",
@@ -252,6 +254,7 @@ def plan_undefine(
     """What undefine would remove (for the question), refused before any change where virsh refuses."""
     conn.require_writable("undefine")
     facts = conn.undefine_facts(ident)
+    refuse_if_migrating(conn, ident, "undefine")
     if not facts.persistent:
         raise OperationError(
             f"{facts.name} is transient: there is no definition to remove", hint="`vmtui destroy` stops it"

@@ -23,7 +23,7 @@ from vmtui.messages import MigrationAbortRequested
 from vmtui.ops.base import Step
 from vmtui.ops.migrate import MigrationOptions
 from vmtui.ops.migrate_precheck import PrecheckReport
-from vmtui.present import ms, one_line, rate, seconds, size, size_kib
+from vmtui.present import counted, ms, one_line, rate, seconds, size, size_kib
 from vmtui.widgets.refusals import Refusals, explained
 
 REASON_MIN = 12
@@ -220,15 +220,18 @@ class MigrationScreen(Refusals, ModalScreen[None]):
 
     def show_end(self, ok: bool, message: str, result: object) -> None:
         """The job ended: its outcome, and the figures of the result."""
-        self.ended = "done" if ok else "failed"
-        if not self.query("#migration-bar"):
-            return
         summary = getattr(result, "to_json", None)
         body = summary() if callable(summary) else {}
-        line = Text(one_line(message), "bold green" if ok else "bold red")
+        # An unknown end (the source stopped answering) is neither done nor failed: `migrate jobs` settles it.
+        unknown = body.get("outcome") == "unknown"
+        self.ended = "done" if ok else "unknown" if unknown else "failed"
+        if not self.query("#migration-bar"):
+            return
+        line = Text(one_line(message), "bold green" if ok else "bold yellow" if unknown else "bold red")
         if body:
             line.append(f"\ntotal {seconds(body.get('seconds'))} · downtime {ms(body.get('downtime_ms'))} · ")
-            line.append(f"{size(body.get('bytes_sent'))} sent · {body.get('iterations') or 0} passes")
+            passes = counted(body.get("iterations") or 0, "pass", "passes")
+            line.append(f"{size(body.get('bytes_sent'))} sent · {passes}")
         if ok:
             self.query_one("#migration-bar", ProgressBar).update(progress=1.0)
         self._log(line)

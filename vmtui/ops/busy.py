@@ -1,0 +1,45 @@
+"""One check before every write on a domain: a migration in flight holds it.
+
+libvirt's migration job holds the domain's state-change lock for the whole job: a balloon, a resume, a
+device change queues behind it for ~30 s and then fails with libvirt's raw "cannot acquire state change
+lock (held by ...MigratePerform3Params)". Asked first (`jobStats`, which libvirt answers during the
+job), the write is refused at once, saying where the guest is going and what to do instead.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from vmtui.errors import OperationError, VmtuiError
+
+log = logging.getLogger("vmtui.ops")
+
+
+def refuse_if_migrating(conn: object, ident: str, action: str, *, name: str | None = None) -> None:
+    """OperationError "ACTION NAME: migrating to HOST: wait or abort it" when a migration holds `ident`.
+
+    A connection without jobs (a recording) and a domain whose job cannot be read pass: the write
+    itself then says what is wrong (not found, not running)."""
+    read = getattr(conn, "job_stats", None)
+    if not callable(read):
+        return
+    try:
+        stats = read(ident)
+    except VmtuiError as exc:
+        log.debug("job of %s before %s: %s", ident, action, exc)
+        return
+    if not stats.migrating:
+        return
+    # Imported here: the history's module is only needed when a migration is found.
+    from vmtui.ops import migrate_history
+
+    shown = name or ident
+    if stats.operation == "migration-in":
+        where = "arriving here from another host"
+        hint = "the write can be made on the host it leaves, or here once it has arrived"
+    else:
+        notes = [n for n in migrate_history.inflight() if {ident, shown} & {n.get("domain"), n.get("uuid")}]
+        target = notes[0].get("target") if notes else None
+        where = f"migrating to {target}" if isinstance(target, str) else "migrating to another host"
+        hint = f"`vmtui migrate abort {shown}` stops the migration; it keeps running here"
+    raise OperationError(f"{action} {shown}: {where}: wait or abort it", hint=hint)
