@@ -73,6 +73,8 @@ def check_host_path(path: Path, what: str) -> Path:
     text = str(path)
     if not path.is_absolute() or not text.isprintable():
         raise UsageError(f"{what} {text!r}: an absolute path without control characters is needed")
+    if path == Path(path.anchor):  # libvirt's schema (absFilePath) refuses the bare root: it names no file
+        raise UsageError(f"{what} {text!r}: the root directory is not a file; name the file")
     return path
 
 
