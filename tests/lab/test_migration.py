@@ -480,6 +480,14 @@ def test_writes_on_a_migrating_guest_are_refused_at_once(lab: LabHandle, guests:
             assert lines[-1]["error"]["message"].endswith(f"{name}: migrating to {target}: wait or abort it"), lines
             # libvirt would hold it ~30 s on the state-change lock; one SSH round trip and a job read here.
             assert took < 10, (args, took)
+        # The incoming half on the target: libvirt answers no job question there, its job holds the lock all the same.
+        for args in (("balloon", "set", name, "128MiB"), ("resume", name)):
+            began = time.monotonic()
+            rc, lines = _run_json(lab, *args, "-H", target)
+            took = time.monotonic() - began
+            assert rc == 1, (args, lines)
+            assert lines[-1]["error"]["message"].endswith(f"{name}: arriving here from another host: wait or abort it")
+            assert took < 10, (args, took)
         assert live.proc.poll() is None  # the job went on
         live.ctrl_c()
         assert live.finish(60) == 130
