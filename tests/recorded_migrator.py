@@ -32,6 +32,9 @@ def host_info(uuid: str = "", *, kvm: bool = True) -> HostInfo:
 @dataclass
 class RecordedHost:
     info: HostInfo = field(default_factory=host_info)
+    uri: str = "test:///recorded"
+    """Neither local nor SSH: a recorded host's disk files cannot be stat'ed, so the storage check's
+    same-file comparison answers nothing and `visible` alone decides (as for a host whose files are unreadable)."""
     memory: dict[str, int] = field(default_factory=dict)
     cpu_readings: list[dict[str, int]] = field(default_factory=list)
     job: JobStats = field(default_factory=lambda: JobStats("none"))
