@@ -49,7 +49,7 @@ def lab1_bridge(lab: LabHandle) -> Iterator[str]:
         subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "del", name], check=False)
 
 
-def test_a_nic_on_a_bridge_the_host_lacks_is_refused_before_any_change(
+def test_a_nic_on_a_bridge_the_host_lacks_or_on_no_bridge_is_refused_before_any_change(
     lab: LabHandle, shut_off_guest: str, lab1_bridge: str
 ) -> None:
     before = inactive_xml(lab, "lab1", shut_off_guest)
@@ -58,6 +58,15 @@ def test_a_nic_on_a_bridge_the_host_lacks_is_refused_before_any_change(
     error = json.loads(proc.stdout)["error"]
     assert error["kind"] == "usage"
     assert error["message"].startswith(f"no bridge 'nosuchbr' on {lab.uris['lab1']}")  # the URI as opened
+    assert inactive_xml(lab, "lab1", shut_off_guest) == before
+
+    # An interface the host has that is no bridge (its loopback; virsh iface-dumpxml says type
+    # 'ethernet') would fail the next start with "Cannot set interface MTU": refused the same way.
+    proc = lab.vmtui("devices", "add-nic", shut_off_guest, "--bridge", "lo", "-H", "lab1", "--json")
+    assert proc.returncode == 2, proc.stdout
+    message = json.loads(proc.stdout)["error"]["message"]
+    assert message.startswith(f"'lo' on {lab.uris['lab1']}")  # the URI as opened
+    assert message.endswith(" is an interface of type ethernet, not a bridge")
     assert inactive_xml(lab, "lab1", shut_off_guest) == before
 
     # A bridge the host has is taken: asked of lab1's libvirtd over the same SSH connection (no shell).

@@ -57,18 +57,21 @@ class NodeDevMixin(ConnectionCore):
         found = (read_net_device(xml) for xml in self._devices(libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_NET))
         return sorted((n for n in found if n is not None), key=lambda n: n.interface)
 
-    def has_host_interface(self, name: str) -> bool | None:
-        """Whether the host has network interface `name` (a bridge for `--bridge`); None when libvirt
-        can tell neither way.
+    def host_interface_type(self, name: str) -> str | None:
+        """libvirt's type of host interface `name` (`bridge`, `ethernet`, `bond`, `vlan`), `absent` when
+        the host has none, None when libvirt can tell neither way (or knows it exists but not its type).
 
         Asked of libvirt, so it works over qemu+ssh without a shell: its interface driver first (udev
-        reads the host's interfaces at each call; netcf knows only configured ones), then the node
-        devices of capability net (udev's view, as events last left it). One that knows it is enough.
+        reads the host's interfaces at each call and says `bridge` for a Linux bridge; netcf knows only
+        configured ones), then the node devices of capability net (udev's view, as events last left it,
+        which knows an interface exists but not whether it is a bridge).
         """
-        known: bool | None = False
+        from vmtui.drivers.xmlread import parse_xml
+
+        known: str | None = "absent"
         try:
-            self._conn.interfaceLookupByName(name)
-            return True
+            iface = self._conn.interfaceLookupByName(name)
+            return str(parse_xml(iface.XMLDesc(0)).get("type") or "") or None
         except libvirt.libvirtError as exc:
             if exc.get_error_code() in _NO_DRIVER:
                 log.info("no interface driver on %s: %s", self.uri, exc)
@@ -85,7 +88,7 @@ class NodeDevMixin(ConnectionCore):
             log.info("no node device driver on %s: %s", self.uri, exc)
             return known
         found = (read_net_device(xml) for xml in docs)
-        return any(n is not None and n.interface == name for n in found) or known
+        return None if any(n is not None and n.interface == name for n in found) else known
 
     def hostdev_networks(self) -> list[HostdevNetwork]:
         """Every libvirt network in hostdev forward mode (a VF pool), active or only defined."""

@@ -289,12 +289,22 @@ def add_nic(
         active, _pool = host.network_state(net)
         if plan.live and not active:
             raise UsageError(f"network {net!r} is not active: a live NIC cannot join it", hint="start it, or --config")
-    if spec.kind == "bridge" and host.has_host_interface(bridge or "") is False:
-        # libvirt takes any name into the definition; the guest would fail at its next start instead.
-        raise UsageError(
-            f"no bridge {bridge!r} on {conn.uri}",
-            hint="name one the host has (`ip link show type bridge`), or --network",
-        )
+    if spec.kind == "bridge":
+        # libvirt takes any name into the definition; the guest would fail at its next start instead
+        # ("Cannot get interface MTU" for a missing one, "Cannot set interface MTU" for one that is no
+        # bridge, as `lo` or a physical NIC). vmtui writes a plain Linux-bridge NIC (no Open vSwitch
+        # virtualport), so only libvirt's type `bridge` can carry it.
+        kind = host.host_interface_type(bridge or "")
+        if kind == "absent":
+            raise UsageError(
+                f"no bridge {bridge!r} on {conn.uri}",
+                hint="name one the host has (`ip link show type bridge`), or --network",
+            )
+        if kind is not None and kind != "bridge":
+            raise UsageError(
+                f"{bridge!r} on {conn.uri} is an interface of type {kind}, not a bridge",
+                hint="name a Linux bridge (`ip link show type bridge`), or --network",
+            )
     check_cancel(cancel or never_cancelled(), f"add NIC to {docs.name}")
     progress(Step(f"attaching a virtio NIC to {docs.name}"))
     attach(host, docs.uuid, xml, live=plan.live, config=plan.config)
