@@ -289,6 +289,35 @@ def test_sata_disk_moves_to_virtio_at_the_next_boot(made: Made) -> None:
     assert (booted.get("dev"), booted.get("bus")) == ("vda", "virtio")  # type: ignore[union-attr]
 
 
+def test_converting_what_is_virtio_already_is_a_successful_no_op_in_every_form(made: Made) -> None:
+    """`--nic MAC` on a virtio NIC exited 2 ("is already virtio") where `--all` exited 0: re-runs differed."""
+    disk = etree.fromstring(
+        "<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+        f"<source file='/var/tmp/{made.prefix}-absent.img'/><target dev='vda' bus='virtio'/></disk>"
+    )
+    name = made.guest("virtio", start=False, domain_type="qemu", nic_model="virtio", extra=[disk])
+    mac = str(xml_of(name, inactive=True).find("devices/interface/mac").get("address"))  # type: ignore[union-attr]
+    defined = virsh("dumpxml", name, "--inactive")
+    for form, says in (
+        (["--nic", mac], f"NIC {mac} of {name} is already virtio"),
+        (["--nic", mac.upper()], f"NIC {mac.upper()} of {name} is already virtio"),
+        (["--disk", "vda"], f"disk vda of {name} is already virtio-blk"),
+        (["--all"], "no emulated NIC or disk"),
+    ):
+        proc = run_vmtui("devices", "virtio", name, *form, "--yes", "--json", "-c", LOCAL_URI)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert json.loads(proc.stdout) == {
+            "ok": True,
+            "changes": [],
+            "cancelled_before": [],
+            "nothing_to_convert": says,
+        }
+        human = run_vmtui("devices", "virtio", name, *form, "--yes", "-c", LOCAL_URI)
+        assert human.returncode == 0, human.stdout + human.stderr
+        assert human.stdout.strip() == f"nothing to convert: {says}"
+    assert virsh("dumpxml", name, "--inactive") == defined
+
+
 def test_vf_nic_xml_is_accepted_by_libvirt(made: Made, local_conn: Connection) -> None:
     vf = VfNicSpec(PciAddress.parse("0000:03:10.1"), "52:54:00:aa:bb:01", 42).element()
     root = etree.fromstring(build_guest_xml(GuestSpec(name=f"{made.prefix}-vf", role="test", nic_model=None)).encode())

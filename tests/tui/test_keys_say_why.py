@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from rich.table import Table
 from textual.pilot import Pilot
 from textual.screen import Screen
+from textual.widgets import Static
 
 from tests.guest_disks import LOCAL_URI, DiskGuest, disk_guest, virsh
 from tests.tui.conftest import RECORDING, Recorder, wait_for
@@ -150,3 +152,22 @@ async def test_abort_after_the_migration_ended_says_why() -> None:
         await pilot.pause()
         assert "Abort migration" not in footer(screen)
         await said_after(pilot, seen, "a", "Abort migration", "the migration is over (failed)")
+
+
+@pytest.mark.parametrize(
+    ("read_only", "title_says"),
+    [(True, "dry run only: test is connected read-only"), (False, "dry run; A applies one step")],
+)
+async def test_the_balloon_plan_title_offers_a_step_only_where_a_is_offered(read_only: bool, title_says: str) -> None:
+    """Read-only, the plan's title said "A applies one step" while `A` was off the footer and refused."""
+    app = VmtuiApp([HostEntry("test", "test:///default", read_only=read_only)], interval=0.2)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_for(pilot, lambda: app.fleet.hosts["test"].tick is not None)
+        await pilot.press("M")
+        await wait_for(pilot, lambda: isinstance(app.screen, MemoryScreen))
+        assert ("Apply plan step" in footer(app.screen)) is not read_only
+        plan = app.screen.query_one("#memory-plan", Static).content
+        assert isinstance(plan, Table)
+        title = str(plan.title)
+        assert title_says in title
+        assert ("applies" in title) is not read_only

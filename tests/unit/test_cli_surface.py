@@ -4,6 +4,7 @@ that changes something is refused by --read-only given before it."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -122,3 +123,30 @@ def test_read_only_refuses_migrations_and_the_lab_before_anything(name: str, own
     proc = run_vmtui("--read-only", *REFUSED_UP_FRONT[name], "--json")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "--read-only" in json.loads(proc.stdout)["error"]["message"]
+
+
+def _groups(cmd: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, Any]]:
+    """Every command that has sub-commands, the root included."""
+    subs = getattr(cmd, "commands", None)
+    if subs:
+        yield " ".join(path) or "vmtui", cmd
+        for name, sub in subs.items():
+            yield from _groups(sub, (*path, name))
+
+
+# Words a help text uses for a sub-command without it being one.
+COMMAND_SYNONYMS = {"remove", "ls", "del", "new", "show", "list", "delete", "add"}
+
+
+def test_every_group_help_names_only_its_real_subcommands() -> None:
+    """`vmtui hosts --help` offered `remove` (and `list`) where the commands are `rm` (and the bare group)."""
+    groups = dict(_groups(typer.main.get_command(app)))
+    assert {"vmtui", "hosts", "migrate", "snapshot", "ksm", "lab", "devices"} <= groups.keys()
+    command_words = COMMAND_SYNONYMS | {
+        name for path, group in groups.items() if path != "vmtui" for name in group.commands
+    }
+    for path, group in groups.items():
+        mentioned = {word for word in re.findall(r"[a-z][a-z-]*[a-z]", group.help or "") if word in command_words}
+        assert mentioned <= group.commands.keys(), (
+            f"`{path} --help` names no such sub-command: {mentioned - group.commands.keys()}"
+        )

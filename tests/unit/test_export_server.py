@@ -132,6 +132,11 @@ def test_a_scrape_never_waits_for_a_host_that_hangs() -> None:
         (["--listen", "[::]:19177"], "--allow-remote"),
         (["--listen", "127.0.0.1:99999"], "from 0 to 65535"),
         (["--listen", "nowhere"], "port must be a number"),
+        # A bracketed IPv6 address without its port was told to write the address in brackets.
+        (["--listen", "[::1]"], "--listen '[::1]': give the port too, as [::1]:19177"),
+        (["--listen", "[::1]:"], "port must be a number"),
+        (["--listen", "[zz]"], "'zz' in brackets is not an IPv6 address"),
+        (["--listen", "::1"], "write an IPv6 address in brackets"),
         # A 300-letter name once reached the resolver, whose idna codec raised: "internal error", exit 1.
         (["--listen", "a" * 300 + ":1"], "is neither an IP address nor a host name"),
         (["--listen", "http://127.0.0.1:9911"], "a URL is not a listen address; write HOST:PORT, as '127.0.0.1:9911'"),

@@ -86,6 +86,34 @@ def test_history_lists_what_was_appended(vmtui_home: Path) -> None:
             path.write_text(before)
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [["migrate", "-H", "lab1", "history"], ["-H", "lab1", "migrate", "history"], ["migrate", "history", "-H", "lab1"]],
+)
+def test_history_with_a_host_lists_that_host_migrations_in_either_direction(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`migrate -H lab1 history` was refused as "-H/--host given before the command" (it came after `migrate`)."""
+    monkeypatch.setenv("VMTUI_HOME", str(tmp_path))
+    for domain, source, target in (("out", "lab1", "lab2"), ("other", "lab2", "lab3"), ("in", "lab3", "lab1")):
+        migrate_history.append({"domain": domain, "source": source, "target": target, "outcome": "completed"})
+    body = json.loads(run_vmtui(*argv, "--json", check=True).stdout)
+    assert [r["domain"] for r in body["migrations"]] == ["out", "in"]
+    human = run_vmtui(*argv, check=True).stdout
+    assert "out" in human
+    assert "other" not in human
+    both = json.loads(run_vmtui("migrate", "history", "-H", "lab2", "-H", "lab3", "--json", check=True).stdout)
+    assert [r["domain"] for r in both["migrations"]] == ["out", "other", "in"]
+
+
+def test_a_global_option_a_command_cannot_use_is_refused_wherever_it_stands() -> None:
+    """The message named the option "given before the command" also when it stood after it."""
+    for argv in (["migrate", "-c", TEST_URI, "history"], ["migrate", "history", "-c", TEST_URI]):
+        proc = run_vmtui(*argv)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr == "vmtui: error: -c/--connect has no meaning for `vmtui migrate history`\n"
+
+
 def test_inflight_notes_and_orphans(vmtui_home: Path) -> None:
     migrate_history.start({"uuid": "u-1", "target": "lab2"})
     try:

@@ -183,7 +183,8 @@ def merge_global_options(fn: Callable[..., Any], kwargs: dict[str, Any], *, read
                 continue
             raise UsageError(f"--read-only: `{command}` changes hosts, and read-only was asked for; nothing done")
         if name not in params:
-            raise UsageError(f"{flag} given before the command has no meaning for `{command}`")
+            # Wherever it stood: hoist.py moves a global option after the command to the front too.
+            raise UsageError(f"{flag} has no meaning for `{command}`")
         if isinstance(value, list):
             kwargs[name] = [*value, *(kwargs.get(name) or [])]
         elif name == "replay" and kwargs.get("replay") not in (None, value):

@@ -12,7 +12,9 @@ from vmtui.cli.targets import on_each_host
 from vmtui.config import HostStore, resolve_targets
 from vmtui.models import HostEntry
 
-hosts_app = typer.Typer(help="Saved hosts: list (with reachability), add, remove.", no_args_is_help=False)
+hosts_app = typer.Typer(
+    help="Saved hosts: `vmtui hosts` shows them with reachability; `add` and `rm` change them.", no_args_is_help=False
+)
 
 
 @hosts_app.callback(invoke_without_command=True)

@@ -244,12 +244,20 @@ def _report(result: MigrationResult, *, as_json: bool) -> None:
 def history_cmd(
     *,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="The newest N migrations.")] = 20,
+    host: Annotated[
+        list[str] | None,
+        typer.Option("--host", "-H", help="Only migrations from or to this host (as recorded); repeatable."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Every migration vmtui ran, newest last: options, times, downtime, bytes, passes, result."""
     from vmtui.ops import migrate_history
 
-    records = migrate_history.read(limit)
+    records = migrate_history.read()
+    if host:
+        # The history is a local file: -H chooses which hosts' migrations to show, no host is contacted.
+        records = [r for r in records if r.get("source") in host or r.get("target") in host]
+    records = records[-limit:]
     if as_json:
         emit_json({"migrations": records, "file": str(migrate_history.history_file())})
         return

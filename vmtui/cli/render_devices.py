@@ -59,7 +59,7 @@ def change_view(result: Any) -> Group:
     changes: tuple[DeviceChange, ...] = getattr(result, "changes", (result,))
     parts: list[Any] = []
     if not changes:
-        parts.append(Text("nothing to convert: no emulated NIC or disk", "dim"))
+        parts.append(Text(result.summary(), "dim"))
     for c in changes:
         head = lit(f"{c.action} {c.device}", "bold")
         head.append(" on ")

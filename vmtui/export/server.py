@@ -83,6 +83,11 @@ def parse_listen(text: str) -> Listen:
             f"--listen {shown}: a URL is not a listen address; write HOST:PORT, as {_shown(where)}",
             hint="the endpoint is always http://HOST:PORT/metrics",
         )
+    if text.startswith("[") and text.endswith("]"):
+        # A bracketed address alone: its colons are the address's own, the port is what is missing.
+        if _is_ip(text[1:-1], version=6):
+            raise UsageError(f"--listen {shown}: give the port too, as {text}:{DEFAULT_PORT}")
+        raise UsageError(f"--listen {shown}: {_shown(text[1:-1])} in brackets is not an IPv6 address")
     host, sep, port = text.rpartition(":")
     if not sep:
         host, port = "127.0.0.1", text

@@ -44,6 +44,9 @@ from vmtui.ops.changes import (
 )
 from vmtui.ops.devices import DISK_DRIVER, NIC_DRIVER
 
+NO_EMULATED = "no emulated NIC or disk"
+"""Why --all found nothing to convert."""
+
 
 @dataclass(frozen=True, slots=True)
 class VirtioResult:
@@ -52,6 +55,8 @@ class VirtioResult:
     changes: tuple[DeviceChange, ...]
     left: tuple[str, ...] = ()
     """Devices not touched because the user cancelled after the ones in `changes`."""
+    nothing: str = NO_EMULATED
+    """Why nothing was to convert, when `changes` is empty (a re-run is a success that changes nothing)."""
 
     @property
     def ok(self) -> bool:
@@ -59,12 +64,17 @@ class VirtioResult:
 
     def summary(self) -> str:
         if not self.changes:
-            return "nothing to convert: no emulated NIC or disk"
+            return f"nothing to convert: {self.nothing}"
         done = "; ".join(c.summary() for c in self.changes)
         return done + (f"; cancelled before {', '.join(self.left)}" if self.left else "")
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "changes": [c.to_json() for c in self.changes], "cancelled_before": list(self.left)}
+        return {
+            "ok": self.ok,
+            "changes": [c.to_json() for c in self.changes],
+            "cancelled_before": list(self.left),
+            "nothing_to_convert": None if self.changes else self.nothing,
+        }
 
 
 def _devices(docs: DomainDocs) -> list[Device]:
@@ -76,16 +86,19 @@ def _devices(docs: DomainDocs) -> list[Device]:
     return list(seen.values())
 
 
-def _pick(docs: DomainDocs, nic: str | None, disk: str | None, every: bool) -> list[Device]:
-    """The devices to convert, refused before any change when one named is not there or not emulated."""
+def _pick(docs: DomainDocs, nic: str | None, disk: str | None, every: bool) -> tuple[list[Device], str]:
+    """The devices to convert, and why there is none when so; refused before any change when one named
+    is not there or cannot be switched. One named that is virtio already is nothing to do, not an error:
+    a script re-running the command gets exit 0 whatever form it used, as with --all."""
     devices = _devices(docs)
     if every:
-        return [
+        chosen = [
             d
             for d in devices
             if d.dev_class is DeviceClass.EMULATED
             and ((d.kind == "nic" and d.mac) or (d.kind == "disk" and d.flavor == "disk"))
         ]
+        return chosen, NO_EMULATED
     kind, wanted = ("nic", nic) if nic is not None else ("disk", disk)
     assert wanted is not None
     low = wanted.lower()
@@ -95,12 +108,12 @@ def _pick(docs: DomainDocs, nic: str | None, disk: str | None, every: bool) -> l
         raise UsageError(f"{docs.name} has no {kind} {wanted!r} (it has: {have})")
     dev = found[0]
     if dev.dev_class is DeviceClass.PARAVIRTUAL:
-        raise UsageError(f"{kind} {wanted} of {docs.name} is already {dev.model}")
+        return [], f"{'NIC' if kind == 'nic' else kind} {wanted} of {docs.name} is already {dev.model}"
     if dev.dev_class is not DeviceClass.EMULATED or (kind == "nic" and not dev.mac):
         raise UsageError(f"{kind} {wanted} of {docs.name} is {dev.model} ({dev.dev_class}): nothing to switch")
     if kind == "disk" and dev.flavor != "disk":
         raise UsageError(f"{wanted} of {docs.name} is a {dev.flavor}: virtio-blk carries disks only")
-    return [dev]
+    return [dev], ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +123,8 @@ class VirtioPlan:
     docs: DomainDocs
     devices: tuple[Device, ...]
     scopes: Scopes
+    nothing: str = NO_EMULATED
+    """Why `devices` is empty, when it is."""
 
     def describe(self) -> list[str]:
         """One line per device: what changes, where, and what the guest notices."""
@@ -126,7 +141,7 @@ class VirtioPlan:
             else:
                 when = "config: from the next boot, as /dev/vdX" if self.scopes.config else "nothing (live only)"
                 out.append(f"disk {d.name} {d.model} -> virtio-blk; {when}")
-        return out or ["nothing to convert: no emulated NIC or disk"]
+        return out or [f"nothing to convert: {self.nothing}"]
 
 
 def plan_virtio(
@@ -148,12 +163,12 @@ def plan_virtio(
         raise UsageError("name one device: --nic MAC, --disk TARGET, or --all")
     docs = host.domain_docs(ident)
     plan = scopes(docs, live=live, config=config)
-    chosen = _pick(docs, nic, disk, every)
+    chosen, nothing = _pick(docs, nic, disk, every)
     if live and any(d.kind == "disk" for d in chosen) and not every:
         raise UsageError("a disk's bus cannot change under a running guest", hint="use --config (next boot)")
-    if live and docs.state_code == PAUSED:
+    if live and chosen and docs.state_code == PAUSED:
         raise UsageError(f"{docs.name} is paused: it cannot release a NIC", hint="resume it first, or --config")
-    return VirtioPlan(docs, tuple(chosen), plan)
+    return VirtioPlan(docs, tuple(chosen), plan, nothing)
 
 
 def to_virtio(
@@ -176,6 +191,8 @@ def to_virtio(
     """
     plan = plan_virtio(conn, ident, nic=nic, disk=disk, every=every, live=live, config=config)
     host = device_host(conn)
+    if not plan.devices:
+        return VirtioResult((), nothing=plan.nothing)
     cancel = cancel or never_cancelled()
     changes: list[DeviceChange] = []
     docs = plan.docs

@@ -219,7 +219,8 @@ class MemoryScreen(Refusals, Screen[None]):
         self.query_one("#memory-host", Static).update(head)
         self._fill_table(view)
         plan = plan_of(self.fleet, view, self.knobs)
-        self.query_one("#memory-plan", Static).update(plan_table(plan, self.knobs))
+        step_refused = self.refusal("policy_step", ())
+        self.query_one("#memory-plan", Static).update(plan_table(plan, self.knobs, step_refused=step_refused))
         self._refresh_keys()
 
     def _refresh_keys(self) -> None:
@@ -297,8 +298,11 @@ class MemoryScreen(Refusals, Screen[None]):
         self.post_message(BalloonPolicyStepRequested(self.host))
 
 
-def plan_table(plan: BalloonPlan | None, knobs: BalloonKnobs) -> Table:
-    title = f"Balloon policy plan (target host use {knobs.target_used_pct:g} %, dry run; A applies one step)"
+def plan_table(plan: BalloonPlan | None, knobs: BalloonKnobs, *, step_refused: str | None = None) -> Table:
+    """The plan; its title offers `A` only when the key is offered (`step_refused` says why it is not)."""
+    # Text, never markup: the refusal names the host.
+    how = f"dry run only: {step_refused}" if step_refused else "dry run; A applies one step"
+    title = Text(f"Balloon policy plan (target host use {knobs.target_used_pct:g} %, {how})")
     table = Table(title=title, title_justify="left", box=None, pad_edge=False)
     for col in ("guest", "action", "now", "new", "floor", "why"):
         table.add_column(col)
