@@ -7,6 +7,7 @@ texts are written out by hand from the job and the in-flight note each test sets
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,12 @@ def test_a_note_found_by_the_domain_name_alone_names_its_target_too() -> None:
     assert _refusal(OUT).message == "pause web: migrating to kvm3: wait or abort it"
 
 
+def test_a_note_found_by_the_uuid_alone_names_its_target_too() -> None:
+    # Noted under the name it had then (renamed since): the UUID matches, so kvm4 is said.
+    migrate_history.start({"uuid": UUID, "domain": "old-name", "target": "kvm4"})
+    assert _refusal(OUT).message == "pause web: migrating to kvm4: wait or abort it"
+
+
 def test_without_a_note_of_this_domain_the_target_is_another_host() -> None:
     # A note of another domain, and one of this domain without a target name: neither says where.
     migrate_history.start({"uuid": "other-uuid", "domain": "db", "target": "kvm2"})
@@ -79,7 +86,13 @@ def test_no_migration_in_flight_lets_the_write_through(job: JobStats) -> None:
     refuse_if_migrating(as_migrator(RecordedHost(job=job)), UUID, "pause", name="web")
 
 
-def test_a_host_without_jobs_or_whose_job_cannot_be_read_lets_the_write_through() -> None:
+def test_a_host_without_jobs_or_whose_job_cannot_be_read_lets_the_write_through(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     refuse_if_migrating(object(), UUID, "pause", name="web")  # a recording: no job_stats at all
-    with connect("test:///default") as conn:  # jobStats "not supported by the connection driver"
-        refuse_if_migrating(conn, "test", "pause", name="test")
+    with connect("test:///default") as conn, caplog.at_level(logging.DEBUG, logger="vmtui.ops"):
+        refuse_if_migrating(conn, "test", "pause", name="test")  # jobStats "not supported by the connection driver"
+    # The log file says why the check was passed over: which domain, before what, and libvirt's words.
+    (message,) = [r.getMessage() for r in caplog.records if r.name == "vmtui.ops"]
+    assert message.startswith("job of test before pause: job stats on test:///default: ")
+    assert message.endswith("not supported by the connection driver: virDomainGetJobStats")

@@ -21,7 +21,7 @@ from conftest import run_vmtui
 from vmtui.drivers import connect
 from vmtui.drivers.base import Hypervisor
 from vmtui.drivers.libvirt_driver import Connection
-from vmtui.errors import ConnectError, OperationError
+from vmtui.errors import ConnectError, DeniedError, OperationError
 from vmtui.models import Accelerator, DomainInfo, HostEntry
 from vmtui.ops.base import Step
 from vmtui.ops.lifecycle import peer_hosts, refuse_if_running_elsewhere, run
@@ -208,3 +208,34 @@ def test_a_peer_that_fails_oddly_is_reported_unchecked_with_its_data(caplog: pyt
         )
     ]
     assert [r.getMessage() for r in caplog.records] == ["running-elsewhere check on kvm2 failed"]
+
+
+def test_a_silent_peer_is_given_up_on_at_the_timeout_and_never_holds_the_exit() -> None:
+    release = threading.Event()
+
+    def hang(_entry: HostEntry) -> Hypervisor:
+        release.wait(30)
+        raise ConnectError("released")
+
+    steps: list[Step] = []
+    began = time.monotonic()
+    try:
+        refuse_if_running_elsewhere(
+            COPY, "qemu:///system", [HostEntry("silent", "x")], hang, progress=steps.append, timeout=0.1
+        )
+        took = time.monotonic() - began
+        # Its thread is left behind as a daemon, named for the host: vmtui's exit does not wait for it.
+        asking = [t.daemon for t in threading.enumerate() if t.name == "peer check silent"]
+    finally:
+        release.set()
+    assert took < 0.8  # 0.1 s asked; a wait of a whole second would be a bug (loaded machine: margin)
+    assert asking == [True]
+    assert [s.text for s in steps] == ["silent could not be checked for a running copy of copy: no answer within 0.1 s"]
+
+
+def test_peers_are_opened_read_only() -> None:
+    # Only asked, never changed: a write on the connection a peer check opens is refused.
+    from vmtui.ops.lifecycle import _open_peer
+
+    with _open_peer(HostEntry("peer", "test:///default")) as peer, pytest.raises(DeniedError):
+        peer.require_writable("destroy")

@@ -40,6 +40,12 @@ def test_running_on_two_of_three_hosts_is_marked_on_both_rows_and_refused_naming
     )
 
 
+def test_a_twin_found_on_the_first_two_hosts_stays_one_after_a_host_without_it() -> None:
+    fleet = _fleet(kvm1="running", kvm2="running", kvm3=None)
+    assert fleet.split_brain() == {UUID: ("kvm1", "kvm2")}
+    assert _state(fleet, "kvm1") == "running (also on kvm2)"
+
+
 def test_on_three_hosts_each_row_names_the_two_others() -> None:
     fleet = _fleet(kvm1="running", kvm2="blocked", kvm3="running")  # blocked: its vCPUs wait, they still run
     assert fleet.split_brain() == {UUID: ("kvm1", "kvm2", "kvm3")}
