@@ -4,7 +4,8 @@
     make mutation MODULES="vmtui/ops/sizes.py ..."    # only those modules' mutants, then this for them
 
 Killed = a test failed on the mutant (timeouts count as killed: the mutant made the code hang).
-The score is killed / (all mutants but those mutmut skipped). Exit 1 when a module is below GOAL.
+The score is killed / (all mutants but those mutmut skipped). Exit 1 when a module is below GOAL, or
+when none of its mutants was tried (mutmut failed before the first).
 """
 
 from __future__ import annotations
@@ -45,7 +46,12 @@ def main(modules: list[str], root: Path = Path("mutants")) -> int:
             for c in codes.values()
         )  # fmt: skip
         total = sum(counts.values()) - counts["not checked"] - counts["skipped"]
-        score = counts["killed"] / total if total else 1.0
+        if not total:
+            # mutmut stopped before its first mutant (a selected test failed on the unmutated code: "failed
+            # to collect stats"): no score, not 100 %.
+            print(f"no mutant of {module} was tried: see mutmut's output above", file=sys.stderr)
+            below = True
+        score = counts["killed"] / total if total else 0.0
         below |= score < GOAL
         survivors = sorted(k for k, c in codes.items() if c not in KILLED | SKIPPED and c is not None)
         print(f"{module:<32} {counts['killed']:>7} {total:>6} {score:>6.1%}  {len(survivors)}")

@@ -1,6 +1,6 @@
 """Plant random single-point bugs in the ops rules by hand and see whether the unit tests catch each one.
 
-    .venv/bin/python scripts/planted_mutants.py [--seed 25] [--count 12]
+    .venv/bin/python scripts/planted_mutants.py [--seed 25] [--count 12] [--modules vmtui/ops/busy.py ...]
 
 A check on `make mutation` that does not reuse its mutants: every site where one token can change (a
 comparison, an arithmetic operator, a number, min/max, and/or) in the modules below is listed, the issue's
@@ -43,6 +43,14 @@ TESTS = (
     "tests/unit/test_sizes_by_hand.py",
     "tests/unit/test_place_by_hand.py",
     "tests/unit/test_precheck_verdicts.py",
+    "tests/unit/test_migrate_outcome_by_hand.py",
+    "tests/unit/test_busy_by_hand.py",
+    "tests/unit/test_lifecycle_rules.py",
+    "tests/unit/test_lifecycle_run.py",
+    "tests/unit/test_lifecycle_elsewhere.py",
+    "tests/unit/test_lifecycle_refuse_by_hand.py",
+    "tests/unit/test_refusals_by_hand.py",
+    "tests/unit/test_split_brain_by_hand.py",
 )
 SWAPS = {
     "<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "==",
@@ -120,8 +128,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=25)
     parser.add_argument("--count", type=int, default=12)
+    parser.add_argument("--modules", nargs="+", default=MODULES, help="paths (default: the ops rules above)")
     args = parser.parse_args()
-    every = [s for m in MODULES for s in sites(m)]
+    every = [s for m in args.modules for s in sites(m)]
     chosen = random.Random(args.seed).sample(every, args.count)
     with tempfile.TemporaryDirectory(prefix="planted-") as tmp:
         copy = Path(tmp)

@@ -17,9 +17,7 @@ from vmtui.metrics import DomainMetrics
 from vmtui.models import ACTIVE_STATES, DomainInfo, HostInfo
 from vmtui.monitor.collector import Tick
 from vmtui.ops.lifecycle import BY_KEY, refusal
-
-RUNNING_STATES = frozenset({"running", "blocked"})
-"""A guest's vCPUs may run (and its QEMU write its disks): two such copies of one UUID are a split brain."""
+from vmtui.split_brain import also_on, running_uuids, split_refusal, twins
 
 HISTORY_POINTS = 300
 """Five minutes at 1 Hz."""
@@ -355,42 +353,24 @@ class Fleet:
         return view.tick.aged if view is not None and view.tick is not None else MappingProxyType({})
 
     def split_brain(self) -> Mapping[str, tuple[str, ...]]:
-        """UUIDs running on two or more watched hosts at once, with those hosts (RELIABILITY #31).
-
-        Another tool made it (a start after a temporary migration): both copies write the same disks.
-        Never a migration, whose halves never both run: the target's stays paused until the source's
-        stops (post-copy runs the target with the source paused). Per host, the running set is
-        recomputed only when its domains or samples changed; the rest is set arithmetic, in C.
-        """
-        running = [self._running(view) for view in self.hosts.values()]
-        seen: set[str] = set()
-        twice: set[str] = set()
-        for uuids in running:
-            twice |= seen & uuids
-            seen |= uuids
-        if not twice:
-            return MappingProxyType({})
-        names = list(self.hosts)
-        return {u: tuple(n for n, uuids in zip(names, running, strict=True) if u in uuids) for u in twice}
+        """UUIDs running on two or more watched hosts at once, with those hosts (RELIABILITY #31; the rule
+        is `split_brain.twins`). Another tool made it (a start after a temporary migration): both copies
+        write the same disks. Per host, the running set is recomputed only when its domains or samples
+        changed."""
+        return twins([(view.name, self._running(view)) for view in self.hosts.values()])
 
     def _running(self, view: HostView) -> frozenset[str]:
         metrics = view.tick.domains if view.tick else {}
         known = self._running_sets.get(view.name)
         if known is not None and known[0] is view.domains and known[1] is metrics:
             return known[2]
-        running = {u for u, m in metrics.items() if m.state in RUNNING_STATES}
-        # Domains without a sample yet: their XML facts say.
-        running.update(u for u, i in view.domains.items() if u not in metrics and i.state in RUNNING_STATES)
-        uuids = frozenset(running)
+        uuids = running_uuids(metrics, view.domains)
         self._running_sets[view.name] = (view.domains, metrics, uuids)
         return uuids
 
     def split_refusal(self, uuid: str) -> str | None:
         """Why nothing but a lifecycle action on one chosen copy may touch `uuid`: it runs on two hosts."""
-        twins = self.split_brain().get(uuid)
-        if twins is None:
-            return None
-        return f"it runs on {' and '.join(twins)} at once (the same UUID): stop one copy first (its row, x or d)"
+        return split_refusal(self.split_brain().get(uuid))
 
     def rows(self, name: str) -> list[DomainRow]:
         """The table rows of one host, marked stale while the host is down or silent."""
@@ -417,9 +397,7 @@ class Fleet:
                     state = m.state if m is not None else (info.state if info else "?")  # state_of, inlined
                 else:
                     state = self.state_of(uuid, name)
-            twins = split.get(uuid)
-            if twins is not None and state in RUNNING_STATES:
-                state = f"{state} (also on {', '.join(h for h in twins if h != name)})"
+            state = also_on(state, split.get(uuid), name)
             cached = self._last_row.get((name, uuid))
             # Identity, not equality, for the metrics and facts: comparing them field by field costs more.
             if (

@@ -9,6 +9,7 @@ the same over SSH with a real temporary migration.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -20,10 +21,10 @@ from conftest import run_vmtui
 from vmtui.drivers import connect
 from vmtui.drivers.base import Hypervisor
 from vmtui.drivers.libvirt_driver import Connection
-from vmtui.errors import ConnectError, OperationError
-from vmtui.models import HostEntry
+from vmtui.errors import ConnectError, DeniedError, OperationError
+from vmtui.models import Accelerator, DomainInfo, HostEntry
 from vmtui.ops.base import Step
-from vmtui.ops.lifecycle import peer_hosts, run
+from vmtui.ops.lifecycle import peer_hosts, refuse_if_running_elsewhere, run
 
 TEST_UUID = "6695eb01-f6a4-8304-79aa-97f2502e193f"
 """The UUID of `test` on libvirt's built-in test host (`virsh -c test:///default domuuid test`)."""
@@ -141,6 +142,7 @@ def test_peers_are_the_watched_and_saved_hosts_but_this_one_each_once(
     ]
 
 
+@pytest.mark.cli
 def test_the_cli_refuses_the_start_naming_the_saved_host_where_it_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -154,6 +156,7 @@ def test_the_cli_refuses_the_start_naming_the_saved_host_where_it_runs(
     assert json.loads(proc.stdout)["error"]["message"] == RUNS_ON_PEER
 
 
+@pytest.mark.cli
 def test_the_cli_starts_beside_a_saved_host_it_cannot_ask_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -167,3 +170,72 @@ def test_the_cli_starts_beside_a_saved_host_it_cannot_ask_and_says_so(
     proc = run_vmtui("start", "copy", "-c", node_file(tmp_path, runstate=5))
     assert proc.returncode == 0
     assert proc.stderr.startswith("vmtui: warning: gone could not be checked for a running copy of copy: ")
+
+
+COPY = DomainInfo(TEST_UUID, "copy", None, "shut-off", Accelerator.OTHER, 1, 131072, 131072, True)
+"""The shut-off copy of test:///default's `test` (same UUID) that a start would run a second time."""
+
+
+def test_an_alias_of_this_very_host_is_not_another_host(tmp_path: Path) -> None:
+    # The peer entry names this host's own URI under another name (a hosts file may): opened again, it
+    # holds `copy` paused, i.e. active, but it is this very copy, not a twin. The resume goes ahead.
+    with connect(node_file(tmp_path, runstate=3)) as paused_here:  # `copy`, paused
+        alias = HostEntry("alias", paused_here.uri, read_only=True)
+        assert run(paused_here, "copy", "resume", peers=[alias]).state == "running"
+
+
+def test_a_copy_running_on_two_peers_names_both_and_says_what_to_do() -> None:
+    peers = [HostEntry("kvm2", "test:///default"), HostEntry("kvm3", "test:///default")]
+    with pytest.raises(OperationError) as raised:
+        refuse_if_running_elsewhere(COPY, "qemu:///system", peers, lambda e: connect(e.uri, read_only=True))
+    assert raised.value.message == (
+        "copy already runs on kvm2 and kvm3 (same UUID): starting it here would run it twice"
+    )
+    assert raised.value.hint == "stop it on kvm2 and kvm3 first, or migrate it back"
+
+
+def test_a_peer_that_fails_oddly_is_reported_unchecked_with_its_data(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(_entry: HostEntry) -> Hypervisor:
+        raise RuntimeError("surprise")
+
+    steps: list[Step] = []
+    with caplog.at_level(logging.ERROR, logger="vmtui.ops"):
+        refuse_if_running_elsewhere(COPY, "qemu:///system", [HostEntry("kvm2", "x")], broken, progress=steps.append)
+    assert [(s.text, s.data) for s in steps] == [
+        (
+            "kvm2 could not be checked for a running copy of copy: internal error: RuntimeError",
+            {"type": "warning", "host": "kvm2", "reason": "internal error: RuntimeError"},
+        )
+    ]
+    assert [r.getMessage() for r in caplog.records] == ["running-elsewhere check on kvm2 failed"]
+
+
+def test_a_silent_peer_is_given_up_on_at_the_timeout_and_never_holds_the_exit() -> None:
+    release = threading.Event()
+
+    def hang(_entry: HostEntry) -> Hypervisor:
+        release.wait(30)
+        raise ConnectError("released")
+
+    steps: list[Step] = []
+    began = time.monotonic()
+    try:
+        refuse_if_running_elsewhere(
+            COPY, "qemu:///system", [HostEntry("silent", "x")], hang, progress=steps.append, timeout=0.1
+        )
+        took = time.monotonic() - began
+        # Its thread is left behind as a daemon, named for the host: vmtui's exit does not wait for it.
+        asking = [t.daemon for t in threading.enumerate() if t.name == "peer check silent"]
+    finally:
+        release.set()
+    assert took < 0.8  # 0.1 s asked; a wait of a whole second would be a bug (loaded machine: margin)
+    assert asking == [True]
+    assert [s.text for s in steps] == ["silent could not be checked for a running copy of copy: no answer within 0.1 s"]
+
+
+def test_peers_are_opened_read_only() -> None:
+    # Only asked, never changed: a write on the connection a peer check opens is refused.
+    from vmtui.ops.lifecycle import _open_peer
+
+    with _open_peer(HostEntry("peer", "test:///default")) as peer, pytest.raises(DeniedError):
+        peer.require_writable("destroy")
