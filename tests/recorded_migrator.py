@@ -47,9 +47,6 @@ class RecordedHost:
     visible: frozenset[str] = frozenset()
     """Disk paths this host can open."""
     read_only: bool = False
-    uri: str = "test:///default"
-    """A local URI: the disk files outside every pool are stat'ed on this machine (the tests name files
-    that do not exist here, so no two are found to be the same file)."""
     asked_cpu: list[MigrationXml] = field(default_factory=list)
     probed: list[bool] = field(default_factory=list)
     """`probe=` of each `host_info` call (a probe costs an SSH round trip per file on a remote host)."""
