@@ -65,7 +65,10 @@ def test_without_a_note_of_this_domain_the_target_is_another_host() -> None:
 def test_an_incoming_migration_is_arriving_here() -> None:
     error = _refusal(JobStats("unbounded", "migration-in"), action="set memory of")
     assert error.message == "set memory of web: arriving here from another host: wait or abort it"
-    assert error.hint == "the write can be made on the host it leaves, or here once it has arrived"
+    assert error.hint == (
+        "`vmtui migrate abort web` stops the migration; the write can be made on the host it leaves, "
+        "or here once it has arrived"
+    )
 
 
 def test_without_a_name_the_uuid_is_shown() -> None:

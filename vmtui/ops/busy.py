@@ -51,7 +51,10 @@ def refuse_if_migrating(conn: object, ident: str, action: str, *, name: str | No
 def _refuse_arriving(action: str, shown: str) -> NoReturn:
     raise OperationError(
         f"{action} {shown}: arriving here from another host: wait or abort it",
-        hint=f"`vmtui migrate abort {shown}` stops the migration; the write can be made on the host it leaves",
+        hint=(
+            f"`vmtui migrate abort {shown}` stops the migration; the write can be made on the host it leaves, "
+            "or here once it has arrived"
+        ),
     )
 
 
