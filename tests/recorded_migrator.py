@@ -13,6 +13,7 @@ from typing import cast
 
 from vmtui.drivers.base import Migrator
 from vmtui.drivers.xmlmigrate import MigrationXml
+from vmtui.errors import OperationError
 from vmtui.models import DomainPresence, HostInfo, JobStats
 
 UUID = "6f1e0c7a-0000-4000-8000-000000000001"
@@ -38,6 +39,9 @@ class RecordedHost:
     memory: dict[str, int] = field(default_factory=dict)
     cpu_readings: list[dict[str, int]] = field(default_factory=list)
     job: JobStats = field(default_factory=lambda: JobStats("none"))
+    job_refusal: str | None = None
+    """What the host says when asked for the job instead of answering (a target's libvirt: "migration
+    statistics are available only on the source host"); None when it answers with `job`."""
     xml: str = DOMAIN_XML
     cpu_refusal: str | None = None
     """What `compare_cpu` answers: None when the CPU fits."""
@@ -65,6 +69,8 @@ class RecordedHost:
         return next(self._cpu)
 
     def job_stats(self, ident: str, *, completed: bool = False) -> JobStats:
+        if self.job_refusal is not None:
+            raise OperationError(self.job_refusal)
         return self.job if _known(ident, UUID) else JobStats("none")
 
     def domain_xml(self, ident: str) -> str:

@@ -15,7 +15,7 @@ from recorded_migrator import UUID, RecordedHost, as_migrator
 
 from vmtui.drivers import connect
 from vmtui.errors import OperationError
-from vmtui.models import JobStats
+from vmtui.models import DomainPresence, JobStats
 from vmtui.ops import migrate_history
 from vmtui.ops.busy import refuse_if_migrating
 
@@ -99,3 +99,59 @@ def test_a_host_without_jobs_or_whose_job_cannot_be_read_lets_the_write_through(
     (message,) = [r.getMessage() for r in caplog.records if r.name == "vmtui.ops"]
     assert message.startswith("job of test before pause: job stats on test:///default: ")
     assert message.endswith("not supported by the connection driver: virDomainGetJobStats")
+
+
+# The target's side: libvirt there answers no job question about the incoming half, but its job holds
+# the lock all the same. The domain's state (paused, for the migration) is what says so.
+NO_JOB_HERE = "migration statistics are available only on the source host"
+
+
+def _on_target(there: DomainPresence, *, named: tuple[str, bool] | None = (UUID, True)) -> None:
+    host = RecordedHost(job_refusal=NO_JOB_HERE, named=named, there=there)
+    refuse_if_migrating(as_migrator(host), "web", "set memory of")
+
+
+def test_the_incoming_half_paused_for_the_migration_is_refused_on_the_target() -> None:
+    with pytest.raises(OperationError) as raised:
+        _on_target(DomainPresence(UUID, True, state="paused", reason="migration"))
+    assert raised.value.message == "set memory of web: arriving here from another host: wait or abort it"
+    assert raised.value.hint == (
+        "`vmtui migrate abort web` stops the migration; the write can be made on the host it leaves, "
+        "or here once it has arrived"
+    )
+
+
+@pytest.mark.parametrize(
+    "there",
+    [
+        DomainPresence(UUID, True, state="paused", reason="user"),  # paused by a user: the write may go
+        DomainPresence(UUID, True, state="running", reason="migration"),  # arrived and running
+        DomainPresence(UUID, False, state="paused", reason="migration"),  # not here at all
+    ],
+    ids=["paused-by-a-user", "running", "absent"],
+)
+def test_a_domain_whose_job_cannot_be_read_passes_unless_it_is_the_incoming_half(there: DomainPresence) -> None:
+    _on_target(there)  # no refusal: the write itself says what is wrong, if anything
+
+
+class _JobRefusedNoState:
+    """A host that refuses the job question and can say nothing of a domain's state (as a recording)."""
+
+    def job_stats(self, ident: str) -> JobStats:
+        raise OperationError(NO_JOB_HERE)
+
+
+def test_a_host_that_can_tell_no_state_lets_the_write_through() -> None:
+    refuse_if_migrating(_JobRefusedNoState(), "web", "pause", name="web")
+
+
+def test_a_domain_whose_state_cannot_be_read_either_lets_the_write_through(caplog: pytest.LogCaptureFixture) -> None:
+    # libvirt's test driver: no domain "nosuch" there, so both the job and the state questions fail;
+    # the write itself then says "not found". The log says why the state was not known.
+    with connect("test:///default") as conn, caplog.at_level(logging.DEBUG, logger="vmtui.ops"):
+        refuse_if_migrating(conn, "nosuch", "pause", name="nosuch")
+    messages = [r.getMessage() for r in caplog.records if r.name == "vmtui.ops"]
+    assert len(messages) == 2
+    assert messages[0].startswith("job of nosuch before pause: ")
+    assert messages[1].startswith("state of nosuch: ")
+    assert messages[1].startswith("state of nosuch: look up domain on test:///default")
