@@ -103,7 +103,8 @@ def test_balloon_down_and_up_moves_actual_and_the_guests_memory(lab: LabHandle, 
     ("guest", "size", "code", "words"),
     [
         (LINUX, "1GiB", 2, "above its max memory, 256 MiB"),
-        (LINUX, "0", 2, "must be above 0"),
+        (LINUX, "0MiB", 2, "must be above 0"),
+        (LINUX, "163840", 2, "size '163840' has no unit"),  # was KiB as in virsh; now a unit is asked for
         (LINUX, "80MiB", 2, "below the floor"),
         (LINUX, "1.3MiB", 2, "not a whole number of KiB"),
         (BIOS, "100MiB", 1, "no driver in the guest"),

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input, Label
 
 from tests.fixtures_resources import Lab, virsh, virsh_fields, vol_names
 from tests.tui.conftest import SYSTEM_URI, Recorder, wait_for
@@ -71,7 +71,13 @@ async def test_storage_screen_creates_refuses_and_deletes_volumes(res_lab: Lab) 
         name = "[b]new[i] vol.qcow2"
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, FormModal))
-        await pilot.press(*name, "enter", *"12MiB", "enter", "enter")  # the format field says qcow2
+        await pilot.press(*name, "enter", *"12", "enter", "enter")  # the format field says qcow2
+        # A bare number is refused in place, as on the command line; with a unit it is taken.
+        error = app.screen.query_one("#form-error", Label)
+        await wait_for(pilot, lambda: "size '12' has no unit" in str(error.render()))
+        assert isinstance(app.screen, FormModal)
+        app.screen.query_one("#form-size", Input).value = "12MiB"
+        await pilot.press("enter")
         await wait_for(pilot, lambda: name in vol_names(res_lab.pool, res_lab.pool_dir))
         await wait_for(pilot, lambda: name in [v.name for v in screen.volumes])
         assert virsh_fields("vol-info", "--pool", res_lab.pool, name, "--bytes")["Capacity"] == f"{12 * 2**20} bytes"

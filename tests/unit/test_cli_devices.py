@@ -75,7 +75,8 @@ def test_refusals_are_one_line_with_the_documented_exit_codes(tmp_path: Path) ->
         (("sriov", "vfs", "eth9", "1", "--yes"), 3, "no SR-IOV physical function"),
         (("devices", "virtio", GUEST, "--nic", GUEST_MAC, "--yes"), 2, "nothing to switch"),
         (("devices", "virtio", PLAIN, "--nic", "52:54:00:aa:bb:02", "--disk", "sda"), 2, "name one device"),
-        (("devices", "add-disk", PLAIN, "10"), 2, "too small"),
+        (("devices", "add-disk", PLAIN, "10"), 2, "size '10' has no unit (add one: 10KiB,"),
+        (("devices", "add-disk", PLAIN, "10K"), 2, "too small"),
         (("--read-only", "sriov", "pool", "eth3"), 5, "read-only"),
     ]
     for args, code, words in cases:

@@ -19,13 +19,13 @@ from vmtui.drivers.devicexml import (
     free_target,
     interface_by_mac,
     nic_as_virtio,
-    parse_size,
     text,
 )
 from vmtui.drivers.pci import PciAddress
 from vmtui.drivers.xmlread import parse_xml, read_domain_xml
 from vmtui.errors import UsageError
 from vmtui.models import DeviceClass
+from vmtui.ops.devices import disk_capacity
 
 
 def canonical(xml: str) -> str:
@@ -114,13 +114,33 @@ def test_vlan_and_names_are_validated() -> None:
     [("10G", 10 * 1024**3), ("512MiB", 512 * 1024**2), ("1.5T", 3 * 1024**4 // 2), ("20GB", 20 * 10**9)],
 )
 def test_sizes(text_: str, size: int) -> None:
-    assert parse_size(text_) == size
+    assert disk_capacity(text_) == size
 
 
-@pytest.mark.parametrize("bad", ["10", "ten", "0G", "65T", "1Q", "-1G"])
-def test_bad_sizes_are_refused(bad: str) -> None:
-    with pytest.raises(UsageError):
-        parse_size(bad)
+@pytest.mark.parametrize(
+    ("bad", "words"),
+    [
+        ("10", "has no unit"),  # once bytes here, KiB in balloon: now a unit is asked for everywhere
+        ("10485760", "has no unit"),
+        ("ten", "not a size"),
+        ("1Q", "unknown unit"),
+        ("-1G", "not a size"),
+        ("1.3M", "not a whole number of bytes"),  # 1363148.8 bytes: was cut to 1363148 by a float
+        ("0G", "too small for a disk"),
+        ("1023K", "too small for a disk"),  # 1047552 bytes, one KiB below 1 MiB
+        ("65T", "larger than 64 TiB"),
+        ("65536.5G", "larger than 64 TiB"),  # 64 TiB and 512 MiB
+    ],
+)
+def test_bad_sizes_are_refused(bad: str, words: str) -> None:
+    with pytest.raises(UsageError) as refused:
+        disk_capacity(bad)
+    assert words in refused.value.message
+
+
+def test_the_disk_size_edges_are_taken() -> None:
+    assert disk_capacity("1M") == 1048576 == disk_capacity(1048576)
+    assert disk_capacity("64T") == 70368744177664
 
 
 def test_pci_addresses_in_three_spellings() -> None:

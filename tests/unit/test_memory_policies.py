@@ -213,13 +213,13 @@ def test_ksm_runs_gently_when_guests_could_fill_the_host() -> None:
 
 @pytest.mark.parametrize(
     ("text", "kib"),
-    [("1.5GiB", 1572864), ("512MiB", 524288), ("2G", 2097152), ("262144", 262144), ("1024KB", 1000), ("4096b", 4)],
+    [("1.5GiB", 1572864), ("512MiB", 524288), ("2G", 2097152), ("262144KiB", 262144), ("1024KB", 1000), ("4096b", 4)],
 )
 def test_sizes_convert_exactly(text: str, kib: int) -> None:
     assert parse_size_kib(text) == kib
 
 
-@pytest.mark.parametrize("text", ["1GB", "1.3MiB", "0.5k", "12 parsecs", "-1G", "", "1e3M"])
+@pytest.mark.parametrize("text", ["1GB", "1.3MiB", "0.5k", "12 parsecs", "-1G", "", "1e3M", "262144"])
 def test_sizes_that_are_not_whole_kib_are_refused(text: str) -> None:
     with pytest.raises(UsageError):
         parse_size_kib(text)

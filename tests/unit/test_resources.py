@@ -22,7 +22,7 @@ from vmtui.drivers.xmlres import (
 )
 from vmtui.errors import OperationError, UsageError
 from vmtui.ops.networks import _owner
-from vmtui.ops.storage import delete_refusal, parse_size, refusal_of, users, validate_volume_name
+from vmtui.ops.storage import delete_refusal, refusal_of, users, validate_volume_name, volume_capacity
 from vmtui.present import bar_cells, expiry
 
 
@@ -42,19 +42,19 @@ from vmtui.present import bar_cells, expiry
     ],
 )
 def test_sizes_are_converted_exactly(text: str, expected: int) -> None:
-    assert parse_size(text) == expected
+    assert volume_capacity(text) == expected
 
 
 @pytest.mark.parametrize("text", ["10", "", "GiB", "-1GiB", "0GiB", "1.1B", "1.0000001KiB", "10 parsecs", "1e3GiB"])
 def test_sizes_without_unit_or_whole_bytes_are_refused(text: str) -> None:
     with pytest.raises(UsageError):
-        parse_size(text)
+        volume_capacity(text)
 
 
 def test_a_size_above_what_libvirt_takes_is_refused() -> None:
-    assert parse_size("8PiB") == 8 * 2**50
+    assert volume_capacity("8PiB") == 8 * 2**50
     with pytest.raises(UsageError):
-        parse_size("9000000PiB")
+        volume_capacity("9000000PiB")
 
 
 @pytest.mark.parametrize("name", ["", ".", "..", "a/b", "-rf", "a\nb", "tab\there", "x" * 256])

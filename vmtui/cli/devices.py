@@ -180,7 +180,7 @@ def virtio(
 @guarded()
 def add_disk(
     domain: DomainArg,
-    size: Annotated[str, typer.Argument(help="Size: 10G, 512M, 1.5T (binary units; KB/MB/GB decimal).")],
+    size: Annotated[str, typer.Argument(help="Size with a unit: 10G, 512M, 1.5T (binary), 20GB (decimal).")],
     *,
     pool: Annotated[str, typer.Option("--pool", help="Storage pool for the new volume.")] = "default",
     name: Annotated[str | None, typer.Option("--name", help="Volume name (default DOMAIN-vdX.qcow2).")] = None,

@@ -111,7 +111,7 @@ def _warn(warnings: tuple[str, ...] | list[str], as_json: bool) -> None:
 @guarded()
 def balloon_set(
     domain: DomainArg,
-    size: Annotated[str, typer.Argument(help="New balloon target: 512MiB, 1.5GiB, 2G (no unit: KiB).")],
+    size: Annotated[str, typer.Argument(help="New balloon target with a unit: 512M, 512MiB, 1.5G.")],
     *,
     wait: Annotated[bool, typer.Option(help="Follow `actual` to the target (up to 30 s).")] = True,
     connect: ConnectOpt = None,

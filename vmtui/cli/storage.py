@@ -16,7 +16,7 @@ from vmtui.ops import storage
 
 PoolArg = Annotated[str, typer.Argument(help="Storage pool name (see `vmtui pools`).")]
 VolumeArg = Annotated[str, typer.Argument(help="Volume name inside the pool.")]
-SizeArg = Annotated[str, typer.Argument(help="Capacity with a unit: 10GiB, 512MiB, 20GB (exact; no bare numbers).")]
+SizeArg = Annotated[str, typer.Argument(help="Capacity with a unit: 10G, 512MiB (binary), 20GB (decimal).")]
 FormatOpt = Annotated[str, typer.Option("--format", help="qcow2 or raw (file pools; other pools hold raw).")]
 
 
@@ -116,7 +116,7 @@ def vol_create(
     """Create a sparse volume NAME of SIZE in POOL (it takes host space only as the guest writes)."""
     # Refused before any connection: a bad name, size or format never reaches a host.
     storage.validate_volume_name(name)
-    storage.parse_size(size)
+    storage.volume_capacity(size)
     if fmt not in storage.FORMATS:
         raise UsageError(f"--format {fmt!r} is not one of {', '.join(storage.FORMATS)}")
     entry = find_pool(resolve_targets(connect, host, read_only=read_only), pool)

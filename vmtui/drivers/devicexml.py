@@ -27,15 +27,6 @@ from vmtui.errors import UsageError
 _MAC = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
 _NEW_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 _TARGET = re.compile(r"^(?:vd|sd|hd|xvd)[a-z]{1,3}$")
-_SIZE = re.compile(r"^(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>[a-z]*)$")
-SIZE_UNITS = {
-    "": 1, "b": 1,
-    "k": 1024, "kib": 1024, "kb": 1000,
-    "m": 1024**2, "mib": 1024**2, "mb": 1000**2,
-    "g": 1024**3, "gib": 1024**3, "gb": 1000**3,
-    "t": 1024**4, "tib": 1024**4, "tb": 1000**4,
-}  # fmt: skip
-"""As qemu-img reads them: K/M/G/T (and KiB...) are binary, KB/MB/GB/TB decimal; no unit is bytes."""
 MIN_DISK_BYTES = 1024**2
 MAX_DISK_BYTES = 64 * 1024**4
 VLAN_RANGE = (1, 4094)
@@ -80,20 +71,6 @@ def check_target(text: str) -> str:
     if not _TARGET.match(text):
         raise UsageError(f"{text!r} is not a disk target", hint="as the guest sees it: vda, sdb, hdc")
     return text
-
-
-def parse_size(text: str) -> int:
-    """A disk size in bytes from `10G`, `512MiB`, `1.5T`, `20GB`, or a number of bytes."""
-    m = _SIZE.match(text.strip().lower())
-    factor = SIZE_UNITS.get(m["unit"]) if m else None
-    if m is None or factor is None:
-        raise UsageError(f"{text!r} is not a size", hint="e.g. 10G, 512M, 1.5T (binary units; KB/MB/GB are decimal)")
-    size = int(float(m["num"]) * factor)
-    if size < MIN_DISK_BYTES:
-        raise UsageError(f"{text!r} is {size} bytes: too small for a disk", hint="sizes take a unit: 10G, 512M")
-    if size > MAX_DISK_BYTES:
-        raise UsageError(f"{text!r} is larger than 64 TiB: refused")
-    return size
 
 
 # ----- declarative building -----------------------------------------------------------------------

@@ -15,6 +15,8 @@ from typing import Any
 from vmtui.drivers.base import Hypervisor
 from vmtui.drivers.deviceapi import DomainDocs, device_host
 from vmtui.drivers.devicexml import (
+    MAX_DISK_BYTES,
+    MIN_DISK_BYTES,
     DiskSpec,
     NicSpec,
     VolumeSpec,
@@ -23,7 +25,6 @@ from vmtui.drivers.devicexml import (
     check_ref_name,
     free_target,
     interfaces,
-    parse_size,
     text,
 )
 from vmtui.drivers.xmlread import devices_of, parse_xml
@@ -32,6 +33,7 @@ from vmtui.models import Device, DeviceClass, DomainInfo, state_name
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
 from vmtui.ops.busy import refuse_if_migrating
 from vmtui.ops.changes import PAUSED, RUNNING, DeviceChange, attach, done, scopes
+from vmtui.ops.sizes import parse_size
 
 NIC_DRIVER = "virtio-net (Linux: in the kernel; Windows: NetKVM from virtio-win)"
 DISK_DRIVER = "virtio-blk (Linux: in the kernel and most initramfs; Windows: viostor from virtio-win, installed first)"
@@ -187,6 +189,16 @@ def _volume_name(domain: str, target: str, fmt: str) -> str:
     return f"{stem}-{target}.{fmt}"
 
 
+def disk_capacity(size: str | int) -> int:
+    """A new disk's size in bytes from `size` (bytes, or text such as "10G" read by `parse_size`)."""
+    capacity = parse_size(size) if isinstance(size, str) else size
+    if capacity < MIN_DISK_BYTES:
+        raise UsageError(f"{size!r} is {capacity} bytes: too small for a disk", hint="at least 1M")
+    if capacity > MAX_DISK_BYTES:
+        raise UsageError(f"{size!r} is larger than 64 TiB: refused")
+    return capacity
+
+
 def add_disk(
     conn: Hypervisor,
     ident: str,
@@ -207,7 +219,7 @@ def add_disk(
     host = device_host(conn)
     conn.require_writable("add disk")
     refuse_if_migrating(conn, ident, "add disk")
-    capacity = parse_size(size) if isinstance(size, str) else size
+    capacity = disk_capacity(size)
     check_ref_name("pool", pool)
     if name is not None:
         check_new_name("volume", name)

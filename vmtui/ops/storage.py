@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import logging
 import posixpath
-import re
 import threading
 from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from vmtui.drivers.base import Hypervisor
@@ -20,6 +18,7 @@ from vmtui.drivers.resources import DiskUse, PoolInfo, ResourceHost, VolumeInfo,
 from vmtui.drivers.xmlres import FILE_POOL_TYPES, build_volume_xml
 from vmtui.errors import NotFoundError, OperationError, UsageError
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
+from vmtui.ops.sizes import parse_size
 
 log = logging.getLogger("vmtui.ops.storage")
 
@@ -29,38 +28,16 @@ FORMATS = ("qcow2", "raw")
 MAX_NAME_BYTES = 255
 """A file name's limit on Linux file systems, which dir pools map volume names to."""
 
-_UNITS = {
-    "b": 1, "byte": 1, "bytes": 1,
-    "k": 1024, "kib": 1024, "kb": 1000,
-    "m": 1024**2, "mib": 1024**2, "mb": 1000**2,
-    "g": 1024**3, "gib": 1024**3, "gb": 1000**3,
-    "t": 1024**4, "tib": 1024**4, "tb": 1000**4,
-    "p": 1024**5, "pib": 1024**5, "pb": 1000**5,
-}  # fmt: skip
-"""virsh's size suffixes: a single letter or xiB is binary, xB is decimal."""
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*$")
 MAX_BYTES = 2**63 - 1
 """libvirt passes sizes as unsigned long long; QEMU's limit is the signed one."""
 
 
-def parse_size(text: str) -> int:
-    """`10GiB`, `512M`, `1.5G`, `20GB` -> bytes, exactly; a bare number is refused (10 bytes or 10 GiB?)."""
-    match = _SIZE_RE.match(text)
-    if match is None:
-        raise UsageError(f"size {text!r} is not a number with a unit", hint="e.g. 10GiB, 512MiB, 20GB")
-    number, unit = match.groups()
-    factor = _UNITS.get(unit.lower())
-    if factor is None:
-        raise UsageError(f"size {text!r}: unknown unit {unit!r}", hint="B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB)")
-    try:
-        value = Decimal(number) * factor
-    except InvalidOperation as exc:  # the regex admits only digits, but be explicit
-        raise UsageError(f"size {text!r} is not a number") from exc
-    if value != value.to_integral_value():
-        raise UsageError(f"size {text!r} is not a whole number of bytes")
-    if not 0 < value <= MAX_BYTES:
-        raise UsageError(f"size {text!r} must be more than 0 and at most {MAX_BYTES} bytes")
-    return int(value)
+def volume_capacity(size: str | int) -> int:
+    """A new volume's capacity in bytes from `size` (bytes, or text such as "10GiB" read by `parse_size`)."""
+    capacity = parse_size(size) if isinstance(size, str) else size
+    if not 0 < capacity <= MAX_BYTES:
+        raise UsageError(f"size {size!r} must be more than 0 and at most {MAX_BYTES} bytes")
+    return capacity
 
 
 def validate_volume_name(name: str) -> str:
@@ -230,9 +207,7 @@ def create_volume(
     conn.require_writable("create volume")
     host = live(conn, "create volume")
     validate_volume_name(name)
-    capacity = parse_size(size) if isinstance(size, str) else size
-    if not 0 < capacity <= MAX_BYTES:
-        raise UsageError(f"size {capacity} bytes must be more than 0 and at most {MAX_BYTES}")
+    capacity = volume_capacity(size)
     if fmt not in FORMATS:
         raise UsageError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
     info = host.pool(pool)

@@ -17,13 +17,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from vmtui.drivers.base import Hypervisor
-from vmtui.drivers.devicexml import check_mac, check_ref_name, parse_size
+from vmtui.drivers.devicexml import check_mac, check_ref_name
 from vmtui.fleet import Fleet
 from vmtui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested, SriovOpenRequested
 from vmtui.models import Device
 from vmtui.ops import devices, virtio
 from vmtui.ops.base import Progress
-from vmtui.ops.devices import DeviceAdvice, DevicesReport
+from vmtui.ops.devices import DeviceAdvice, DevicesReport, disk_capacity
 from vmtui.present import printable
 from vmtui.screens.form import FormField, FormModal, Values
 from vmtui.widgets.refusals import Refusals, explained
@@ -33,7 +33,7 @@ COLUMNS = ("kind", "name", "class", "bus/type", "model", "to virtio", "next boot
 
 
 def _check_disk(values: Values) -> None:
-    parse_size(values["size"])
+    disk_capacity(values["size"])
     check_ref_name("pool", values["pool"] or "default")
 
 

@@ -218,7 +218,7 @@ class StorageScreen(Refusals, Screen[None]):
 
         def check(values: Values) -> None:
             storage.validate_volume_name(values["name"])
-            storage.parse_size(values["size"])
+            storage.volume_capacity(values["size"])
             if values["format"] not in formats:
                 raise UsageError(f"format {values['format']!r} is not one of {', '.join(formats)}")
 
@@ -233,7 +233,7 @@ class StorageScreen(Refusals, Screen[None]):
     def _create(self, pool: str, values: Values | None) -> None:
         if values is None:
             return
-        name, capacity, fmt = values["name"], storage.parse_size(values["size"]), values["format"]
+        name, capacity, fmt = values["name"], storage.volume_capacity(values["size"]), values["format"]
         self.post_message(
             OperationRequested(
                 self.host,
