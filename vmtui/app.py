@@ -238,11 +238,6 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
                     self.sub_title = f"replay finished ({max(self.sources_ended.values())} samples)"
         self.host_screen.show_hosts()
 
-    @property
-    def replay_done(self) -> bool:
-        """Every watched host was a recording, and all of them have played out."""
-        return bool(self.fleet.hosts) and set(self.sources_ended) == set(self.fleet.hosts)
-
     def _refresh_keys(self) -> None:
         """Re-evaluate which action keys apply, only when the selected domain's state changed.
 

@@ -208,11 +208,6 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         return [r for (_h, u), r in self._rows.items() if u == uuid]
 
     @property
-    def visible_uuids(self) -> list[str]:
-        """UUIDs in display order (after filter and sort)."""
-        return [u for _h, u in self._order]
-
-    @property
     def cursor_uuid(self) -> str | None:
         return self._cursor[1] if self._cursor else None
 
