@@ -49,6 +49,7 @@ def write_host_xml(path: Path, count: int) -> None:
 
 
 def run_app(variant: str, uri: str) -> None:
+    import vmtui.app
     from vmtui.app import VmtuiApp
     from vmtui.models import HostEntry
 
@@ -104,6 +105,9 @@ def run_app(variant: str, uri: str) -> None:
                     table.add_row(*cells, key=row.uuid)
 
     class NaiveApp(VmtuiApp):
+        # Textual finds a relative CSS_PATH beside the file of the class that runs: this one is in bench/.
+        CSS_PATH = str(Path(vmtui.app.__file__).with_name("app.tcss"))
+
         def __init__(self) -> None:
             super().__init__(entries)
             self.host_screen = NaiveHostScreen(self.fleet, self.clock)

@@ -20,7 +20,7 @@ from vmtui.drivers.replay import replay_entries
 async def shoot(recording: Path, out: Path) -> None:
     app = VmtuiApp(replay_entries(recording), interval=0.05)
     async with app.run_test(size=(200, 50)) as pilot:
-        while not app.replay_done:
+        while not app.sub_title.startswith("replay finished"):  # set when the last recording has played out
             await pilot.pause(0.05)
         await pilot.pause()
         app.save_screenshot("dashboard.svg", str(out))

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
@@ -67,8 +66,7 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
     """The fleet dashboard, with the domain tools (console, XML, snapshots), the screens of devices,
     SR-IOV, storage and networks, and the memory screen, each in a mixin of its own."""
 
-    # Absolute, so that subclasses defined elsewhere (the benchmark's naive variant) find it too.
-    CSS_PATH = Path(__file__).with_name("app.tcss")
+    CSS_PATH = "app.tcss"
     TITLE = "vmtui"
     SUB_TITLE = "KVM/QEMU fleet"
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {SystemCommandsProvider, DomainCommands}
@@ -239,11 +237,6 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
                 if set(self.sources_ended) == set(self.fleet.hosts):
                     self.sub_title = f"replay finished ({max(self.sources_ended.values())} samples)"
         self.host_screen.show_hosts()
-
-    @property
-    def replay_done(self) -> bool:
-        """Every watched host was a recording, and all of them have played out."""
-        return bool(self.fleet.hosts) and set(self.sources_ended) == set(self.fleet.hosts)
 
     def _refresh_keys(self) -> None:
         """Re-evaluate which action keys apply, only when the selected domain's state changed.

@@ -17,7 +17,6 @@ from vmtui.errors import UsageError
 from vmtui.models import DOMAIN_STATES
 
 KNOWN_STATES = (*DOMAIN_STATES, "migrating", "gone")
-KEYS = ("state", "host")
 
 
 @dataclass(frozen=True, slots=True)

@@ -340,10 +340,3 @@ def host_metrics(prev: HostSample | None, cur: HostSample) -> HostMetrics:
     if total_kib is not None:
         used = total_kib - sum(mem.get(k, 0) for k in ("free", "buffers", "cached"))
     return HostMetrics(host=cur.host, cpu_pct=cpu, memory_total_kib=total_kib, memory_used_kib=used)
-
-
-def sample_metrics(prev: HostSample | None, cur: HostSample, *, host_cpus: int) -> dict[str, DomainMetrics]:
-    """Metrics of every domain in `cur`, keyed by UUID; domains new in `cur` get gauges only."""
-    elapsed = cur.monotonic - prev.monotonic if prev is not None else 0.0
-    before = {d.uuid: d for d in prev.domains} if prev is not None else {}
-    return {d.uuid: domain_metrics(before.get(d.uuid), d, elapsed, host_cpus=host_cpus) for d in cur.domains}

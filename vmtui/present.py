@@ -153,13 +153,6 @@ def usage_style(fraction: float | None) -> str:
     return "red" if fraction >= 0.9 else "yellow" if fraction >= 0.75 else "green"
 
 
-def used_of(used: float | None, total: float | None) -> float | None:
-    """`used / total` as a fraction, or None when there is no total (an inactive pool)."""
-    if used is None or not total:
-        return None
-    return used / total
-
-
 def expiry(when: int, now: float) -> str:
     """A DHCP lease's end: "never", "expired", or how long is left ("in 55 min")."""
     if when <= 0:

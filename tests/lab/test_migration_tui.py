@@ -13,6 +13,7 @@ from fixtures_lab import LabHandle
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from tests.tui_reading import visible_uuids
 from vmtui.app import VmtuiApp
 from vmtui.drivers import connect
 from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
@@ -60,7 +61,7 @@ async def test_pick_a_target_watch_abort_then_a_foreign_migration(lab: LabHandle
             """host column -> state of the guest's row (one row: "lab1→lab2" while it migrates)."""
             return {
                 r.host if r.target is None else f"{r.host}→{r.target}": r.state
-                for u in table.visible_uuids
+                for u in visible_uuids(table)
                 if (r := table.row(u)) and r.name == dirty_guest
             }
 
@@ -78,7 +79,7 @@ async def test_pick_a_target_watch_abort_then_a_foreign_migration(lab: LabHandle
         await _until(pilot, lambda: isinstance(app.screen, MigrationScreen), 10, "the progress view")
         view = app.screen
         assert isinstance(view, MigrationScreen)
-        uuid = next(u for u in table.visible_uuids if (r := table.row(u)) and r.name == dirty_guest)
+        uuid = next(u for u in visible_uuids(table) if (r := table.row(u)) and r.name == dirty_guest)
         # One row for both halves (the target holds the incoming one), filtered in by either host,
         # and other actions refused until the job ends.
         await _until(pilot, lambda: states() == {"lab1→lab2": "migrating…"}, 60, f"{states()}")

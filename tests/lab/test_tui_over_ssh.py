@@ -11,6 +11,7 @@ import pytest
 from fixtures_lab import LabHandle
 from textual.pilot import Pilot
 
+from tests.tui_reading import visible_uuids
 from vmtui.app import VmtuiApp
 from vmtui.drivers import connect
 from vmtui.lab import netns
@@ -36,11 +37,11 @@ async def test_fleet_filter_open_and_pause_over_ssh(lab: LabHandle) -> None:
 
         def rows() -> dict[str, tuple[str, str]]:
             # name -> (host, state) of the visible rows
-            return {r.name: (r.host, r.state) for u in table.visible_uuids if (r := table.row(u))}
+            return {r.name: (r.host, r.state) for u in visible_uuids(table) if (r := table.row(u))}
 
         # Both hosts' guests in one table, with rates once a second sample arrived.
         await _until(pilot, lambda: {"lab1-tcg-e1000", "lab2-tcg-e1000"} <= set(rows()), 30)
-        await _until(pilot, lambda: all(r.cpu is not None for u in table.visible_uuids if (r := table.row(u))), 15)
+        await _until(pilot, lambda: all(r.cpu is not None for u in visible_uuids(table) if (r := table.row(u))), 15)
 
         await pilot.press("slash", *"host:lab2 state:running", "enter")
         await pilot.pause()
@@ -72,7 +73,7 @@ async def test_stale_then_back_and_events_still_arrive(lab: LabHandle) -> None:
         table = app.host_screen.query_one(DomainTable)
 
         def uuid_of(name: str) -> str | None:
-            return next((u for u in table.visible_uuids if (r := table.row(u)) and r.name == name), None)
+            return next((u for u in visible_uuids(table) if (r := table.row(u)) and r.name == name), None)
 
         def state_of(name: str) -> str | None:
             uuid = uuid_of(name)
@@ -85,7 +86,7 @@ async def test_stale_then_back_and_events_still_arrive(lab: LabHandle) -> None:
         os.kill(libvirtd, 9)
         try:
             await _until(pilot, lambda: app.fleet.hosts["lab2"].status == "disconnected", 20)
-            await _until(pilot, lambda: all(table.row(u).stale_since for u in table.visible_uuids), 5)  # type: ignore[union-attr]
+            await _until(pilot, lambda: all(table.row(u).stale_since for u in visible_uuids(table)), 5)  # type: ignore[union-attr]
         finally:
             lab.restore()  # brings lab2 back (rebuilt, with its guests)
         await _until(pilot, lambda: app.fleet.hosts["lab2"].status == "connected", 30)
@@ -117,13 +118,13 @@ async def test_a_libvirtd_restart_keeps_the_same_rows(lab: LabHandle) -> None:
     app = VmtuiApp([HostEntry("lab1", uri)], interval=0.5, backoff=(0.5, 2.0))
     async with app.run_test(size=(200, 50)) as pilot:
         table = app.host_screen.query_one(DomainTable)
-        await _until(pilot, lambda: len(table.visible_uuids) >= 3, 30)
-        before = set(table.visible_uuids)
+        await _until(pilot, lambda: len(visible_uuids(table)) >= 3, 30)
+        before = set(visible_uuids(table))
         restart = await asyncio.to_thread(lab.vmtui, "lab", "restart", "lab1")
         assert restart.returncode == 0, restart.stderr
         await _until(pilot, lambda: app.fleet.hosts["lab1"].reason == "end of file" or
                      app.fleet.hosts["lab1"].status == "connected", 20)  # fmt: skip
         await _until(pilot, lambda: app.fleet.hosts["lab1"].status == "connected", 30)
-        await _until(pilot, lambda: all(table.row(u).stale_since is None for u in table.visible_uuids), 20)  # type: ignore[union-attr]
-        assert set(table.visible_uuids) == before
+        await _until(pilot, lambda: all(table.row(u).stale_since is None for u in visible_uuids(table)), 20)  # type: ignore[union-attr]
+        assert set(visible_uuids(table)) == before
         assert all(table.row(u).state == "running" for u in before)  # type: ignore[union-attr]

@@ -7,6 +7,7 @@ import contextlib
 import pytest
 
 from tests.tui.conftest import Guests, PrivateDaemon, Recorder, offered, wait_for
+from tests.tui_reading import visible_uuids
 from vmtui.app import VmtuiApp
 from vmtui.errors import VmtuiError
 from vmtui.messages import ActionRequested, JobFinished, MonitorReported
@@ -45,14 +46,14 @@ async def test_filter_sort_and_open_domain(local_guests: Guests) -> None:
         await pilot.press(*f"state:running host:local {local_guests.prefix}")
         await pilot.pause()
         mine = set(local_guests.uuids.values())
-        assert set(table.visible_uuids) == mine
+        assert set(visible_uuids(table)) == mine
         await pilot.press("enter")  # keeps the filter, back to the rows
 
         assert table.sort_key == "name"
-        first_two = [table.row(u).name for u in table.visible_uuids]  # type: ignore[union-attr]
+        first_two = [table.row(u).name for u in visible_uuids(table)]  # type: ignore[union-attr]
         assert first_two == sorted(first_two)
         await pilot.press("S")
-        assert [table.row(u).name for u in table.visible_uuids] == sorted(first_two, reverse=True)  # type: ignore[union-attr]
+        assert [table.row(u).name for u in visible_uuids(table)] == sorted(first_two, reverse=True)  # type: ignore[union-attr]
 
         # Clicking a header sorts by that column.
         shown = [c.key for c in table.columns]
@@ -62,7 +63,7 @@ async def test_filter_sort_and_open_domain(local_guests: Guests) -> None:
 
         # A regex on the name alone (other tests' guests may run too), then open the e1000 guest.
         await pilot.press("escape", "slash", *f"^{local_guests.prefix}.*e1000$", "enter")
-        assert [table.row(u).name for u in table.visible_uuids] == [local_guests.names[0]]  # type: ignore[union-attr]
+        assert [table.row(u).name for u in visible_uuids(table)] == [local_guests.names[0]]  # type: ignore[union-attr]
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, DomainScreen)
@@ -127,12 +128,12 @@ async def test_stale_marker_then_recovery(private_daemon: PrivateDaemon) -> None
     seen = Recorder()
     async with app.run_test(size=(200, 50), message_hook=seen) as pilot:
         table = _table(app)
-        await wait_for(pilot, lambda: len(table.visible_uuids) == 2)
-        assert all(table.row(u).stale_since is None for u in table.visible_uuids)  # type: ignore[union-attr]
+        await wait_for(pilot, lambda: len(visible_uuids(table)) == 2)
+        assert all(table.row(u).stale_since is None for u in visible_uuids(table))  # type: ignore[union-attr]
 
         private_daemon.kill()
         await wait_for(pilot, lambda: app.fleet.hosts["priv"].status == "disconnected")
-        await wait_for(pilot, lambda: all(table.row(u).stale_since for u in table.visible_uuids))  # type: ignore[union-attr]
+        await wait_for(pilot, lambda: all(table.row(u).stale_since for u in visible_uuids(table)))  # type: ignore[union-attr]
         pane = str(app.host_screen.query_one(HostsPane).render())
         assert "disconnected since" in pane
         # Stays responsive while the host is down: the UI still moves.
@@ -146,7 +147,7 @@ async def test_stale_marker_then_recovery(private_daemon: PrivateDaemon) -> None
 
         private_daemon.start()
         await wait_for(pilot, lambda: app.fleet.hosts["priv"].status == "connected", within=20)
-        await wait_for(pilot, lambda: all(table.row(u).stale_since is None for u in table.visible_uuids))  # type: ignore[union-attr]
+        await wait_for(pilot, lambda: all(table.row(u).stale_since is None for u in visible_uuids(table)))  # type: ignore[union-attr]
         assert seen.said("reconnected")
 
 
@@ -176,7 +177,7 @@ async def test_a_dead_daemon_is_noticed_at_once_not_at_the_next_poll(private_dae
     app = VmtuiApp([HostEntry("priv", private_daemon.uri)], interval=60.0, backoff=(0.3, 1.0))
     async with app.run_test(size=(200, 50)) as pilot:
         table = _table(app)
-        await wait_for(pilot, lambda: len(table.visible_uuids) == 2)
+        await wait_for(pilot, lambda: len(visible_uuids(table)) == 2)
         private_daemon.kill()
         await wait_for(pilot, lambda: app.fleet.hosts["priv"].status == "disconnected", within=10)
         private_daemon.start()

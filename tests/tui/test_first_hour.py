@@ -20,6 +20,7 @@ from textual.command import CommandList
 from textual.widgets import Label
 
 from tests.tui.conftest import SYSTEM_URI, Guests, PrivateDaemon, Recorder, offered, wait_for
+from tests.tui_reading import visible_uuids
 from vmtui.app import VmtuiApp
 from vmtui.drivers import connect
 from vmtui.drivers.base import Hypervisor
@@ -62,7 +63,7 @@ async def test_a_name_full_of_markup_is_shown_as_typed(markup_guest: tuple[str, 
         await wait_for(pilot, lambda: _state(app, dom) == "running")
         await pilot.press("slash", *"vmtui-tui", "enter")
         app.host_screen.query_one(DomainTable).move_cursor(
-            app.host_screen.query_one(DomainTable).visible_uuids.index(dom)
+            visible_uuids(app.host_screen.query_one(DomainTable)).index(dom)
         )
         await pilot.press("x")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
@@ -131,9 +132,9 @@ async def test_quit_is_immediate_with_an_action_stuck_on_a_frozen_host(private_d
     pid = private_daemon.proc.pid
     try:
         async with app.run_test(size=(200, 50)) as pilot:
-            await wait_for(pilot, lambda: len(app.host_screen.query_one(DomainTable).visible_uuids) == 2)
+            await wait_for(pilot, lambda: len(visible_uuids(app.host_screen.query_one(DomainTable))) == 2)
             os.kill(pid, signal.SIGSTOP)  # the host freezes: every call to it now hangs
-            target = app.host_screen.query_one(DomainTable).visible_uuids[0]
+            target = visible_uuids(app.host_screen.query_one(DomainTable))[0]
             app.post_message(ActionRequested(target, "suspend"))
             await wait_for(pilot, lambda: bool(app.jobs.jobs))
             (job,) = app.jobs.jobs.values()
@@ -190,7 +191,7 @@ async def test_every_screen_shows_a_markup_name_as_typed(
         await wait_for(pilot, lambda: _state(app, dom) == "running")
         await pilot.press("slash", *"vmtui-tui", "enter")
         table = app.host_screen.query_one(DomainTable)
-        table.move_cursor(table.visible_uuids.index(dom))
+        table.move_cursor(visible_uuids(table).index(dom))
         await pilot.press(*keys)
         await wait_for(pilot, lambda: type(app.screen).__name__ == screen)
         await wait_for(pilot, lambda: MARKUP in _screen_text(app), within=30)

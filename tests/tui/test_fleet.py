@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from tests.metric_samples import sample_metrics
 from vmtui.drivers.replay import Recording
 from vmtui.fleet import Fleet
-from vmtui.metrics import host_metrics, sample_metrics
+from vmtui.metrics import host_metrics
 from vmtui.monitor.collector import Tick
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "qemu-kvm-tcg-3guests.jsonl"

@@ -8,6 +8,7 @@ from textual.widgets import Input, Label
 
 from tests.conftest import need
 from tests.tui.conftest import SYSTEM_URI, _libvirt_ready, wait_for
+from tests.tui_reading import visible_uuids
 from vmtui.app import VmtuiApp
 from vmtui.config import HostStore
 from vmtui.screens.add_host import AddHostModal
@@ -67,7 +68,7 @@ async def test_add_a_host_then_remove_it() -> None:
         await wait_for(pilot, lambda: "local" not in app.fleet.hosts, within=5)
         assert HostStore().load() == []
         table = app.host_screen.query_one(DomainTable)
-        assert all(r.host != "local" for u in table.visible_uuids if (r := table.row(u)))
+        assert all(r.host != "local" for u in visible_uuids(table) if (r := table.row(u)))
         # A sample the poller had in flight must not bring the host back: wait for its thread to end,
         # then for the queue to drain.
         await wait_for(pilot, lambda: not poller.is_alive(), within=10)

@@ -18,6 +18,7 @@ from textual.widgets import Static
 
 from tests.guest_disks import LOCAL_URI, DiskGuest, disk_guest, virsh
 from tests.tui.conftest import RECORDING, Recorder, wait_for
+from tests.tui_reading import replay_finished
 from vmtui.app import VmtuiApp
 from vmtui.drivers.replay import replay_entries
 from vmtui.models import HostEntry
@@ -132,7 +133,7 @@ async def test_replay_keys_say_why() -> None:
     app = VmtuiApp(replay_entries(RECORDING), interval=0.05, clock=lambda: 1_800_000_000.0)
     seen = Recorder()
     async with app.run_test(size=(200, 50), message_hook=seen) as pilot:
-        await wait_for(pilot, lambda: app.replay_done)
+        await wait_for(pilot, lambda: replay_finished(app))
         await pilot.pause()
         await said_after(pilot, seen, "w", "Columns", "every column fits already")
         await said_after(pilot, seen, "p", "Pause", "a replay has no live host")

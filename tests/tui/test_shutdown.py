@@ -12,12 +12,13 @@ from types import MappingProxyType
 
 from textual.widget import Widget
 
+from tests.metric_samples import sample_metrics
 from tests.tui.conftest import RECORDING
 from tests.tui.test_snapshots import SIZE, finished, replay_app
 from vmtui.app import VmtuiApp
 from vmtui.drivers.replay import Recording
 from vmtui.messages import MonitorReported
-from vmtui.metrics import host_metrics, sample_metrics
+from vmtui.metrics import host_metrics
 from vmtui.monitor.collector import Tick
 from vmtui.monitor.events import HostSampled
 from vmtui.screens.domain import DomainScreen

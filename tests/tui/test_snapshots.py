@@ -12,6 +12,7 @@ from typing import Any
 from textual.pilot import Pilot
 
 from tests.tui.conftest import RECORDING, Recorder, offered, wait_for
+from tests.tui_reading import replay_finished
 from vmtui.app import VmtuiApp
 from vmtui.drivers.replay import replay_entries
 from vmtui.messages import JobFinished
@@ -28,7 +29,7 @@ def replay_app() -> VmtuiApp:
 async def finished(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, VmtuiApp)
-    await wait_for(pilot, lambda: app.replay_done)
+    await wait_for(pilot, lambda: replay_finished(app))
     await pilot.pause()
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.tui.conftest import FIXTURES, wait_for
+from tests.tui_reading import replay_finished, visible_uuids
 from vmtui.app import VmtuiApp
 from vmtui.drivers.replay import replay_entries
 from vmtui.screens.domain import DomainScreen
@@ -40,25 +41,25 @@ async def test_same_uuid_on_two_hosts_shows_two_marked_rows(tmp_path: Path) -> N
     uuid = split_recording(recording)
     app = VmtuiApp(replay_entries(recording), interval=0.05, clock=lambda: 1_800_000_000.0)
     async with app.run_test(size=(200, 50)) as pilot:
-        await wait_for(pilot, lambda: app.replay_done)
+        await wait_for(pilot, lambda: replay_finished(app))
         await pilot.pause()
         table = app.host_screen.query_one(DomainTable)
         # Counted by hand from the recording: lab1 had 4 guests and gets the copy, lab2 has 2.
-        assert len(table.visible_uuids) == 7
-        assert table.visible_uuids.count(uuid) == 2
+        assert len(visible_uuids(table)) == 7
+        assert visible_uuids(table).count(uuid) == 2
         states = {r.host: r.state for r in table.rows_of(uuid)}
         assert states == {"lab1": "running (also on lab2)", "lab2": "running (also on lab1)"}
         pane = str(app.host_screen.query_one(HostsPane).render())
         assert "5 domains (5 active)" in pane
         assert "2 domains (2 active)" in pane
         for host in ("lab1", "lab2"):
-            assert sum(1 for r in (table.row(u, host) for u in set(table.visible_uuids)) if r) == (
+            assert sum(1 for r in (table.row(u, host) for u in set(visible_uuids(table))) if r) == (
                 5 if host == "lab1" else 2
             )
 
         # The cursor on lab2's copy: what acts on it names lab2, not the first host holding the UUID.
         await pilot.press("slash", *TWIN, "enter")
-        await wait_for(pilot, lambda: table.visible_uuids == [uuid, uuid])
+        await wait_for(pilot, lambda: visible_uuids(table) == [uuid, uuid])
         hosts_seen: list[Any] = []
         for _ in range(2):
             hosts_seen.append(table.cursor_host)

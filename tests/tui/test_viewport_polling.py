@@ -14,6 +14,7 @@ import pytest
 from textual.pilot import Pilot
 
 from tests.tui.conftest import wait_for
+from tests.tui_reading import visible_uuids
 from vmtui.app import VmtuiApp
 from vmtui.messages import DomainOpenRequested
 from vmtui.models import HostEntry
@@ -59,7 +60,7 @@ async def one_tick(pilot: Pilot[None], app: VmtuiApp) -> None:
 
 
 def line_of(table: DomainTable, uuid: str) -> str:
-    y = table.visible_uuids.index(uuid) - int(table.scroll_y) + 1
+    y = visible_uuids(table).index(uuid) - int(table.scroll_y) + 1
     return table.render_line(y).text
 
 
@@ -68,16 +69,16 @@ async def test_rows_off_screen_are_polled_in_the_slow_round_and_marked_until_the
     app = VmtuiApp([HostEntry("h", uri)], interval=3600)  # no timer ticks: the test drives them
     async with app.run_test(size=(160, 30)) as pilot:
         table = app.host_screen.query_one(DomainTable)
-        await wait_for(pilot, lambda: len(table.visible_uuids) == DOMAINS)
+        await wait_for(pilot, lambda: len(visible_uuids(table)) == DOMAINS)
         poller = app.pollers["h"]
         await wait_for(pilot, lambda: poller.focus is not None and poller.focus == table.focus_uuids)
         on_screen = set(table.focus_uuids or ())
         assert 0 < len(on_screen) < DOMAINS / 2
-        everyone = set(table.visible_uuids)
+        everyone = set(visible_uuids(table))
 
         await one_tick(pilot, app)  # the first round after connecting was full; this one is focused
         assert set(app.fleet.aged("h")) == everyone - on_screen
-        last = table.visible_uuids[-1]
+        last = visible_uuids(table)[-1]
         assert last not in on_screen
 
         # Scrolled into view: marked as old until the next tick, which samples it.
@@ -102,7 +103,7 @@ async def test_the_leaders_of_a_live_column_are_polled_every_tick_so_its_sort_op
     app = VmtuiApp([HostEntry("h", uri)], interval=3600)
     async with app.run_test(size=(160, 30)) as pilot:
         table = app.host_screen.query_one(DomainTable)
-        await wait_for(pilot, lambda: len(table.visible_uuids) == DOMAINS)
+        await wait_for(pilot, lambda: len(visible_uuids(table)) == DOMAINS)
         poller = app.pollers["h"]
         await wait_for(pilot, lambda: poller.focus is not None and poller.focus == table.focus_uuids)
         body = table.size.height - 1
@@ -126,14 +127,14 @@ async def test_the_leaders_of_a_live_column_are_polled_every_tick_so_its_sort_op
         assert table.sort_key == "mem_cur_kib"
         assert table.sort_reverse  # largest first
         # The first page at once, before any tick: vm-045, then vm-000, vm-001, ... and none "old".
-        page = table.visible_uuids[:body]
+        page = visible_uuids(table)[:body]
         assert page == [big, *(uuid_of(i) for i in range(body - 1))]
         lines = [table.render_line(y).text for y in range(1, body + 1)]
         assert lines[0].split()[:3] == ["h", "vm-045", "running"]
         assert "1.0 GiB/1.0 GiB" in lines[0]
         assert [line for line in lines if "old" in line] == []
         # vm-050 comes after vm-045, vm-000..vm-044 and vm-046..vm-049: 51st, still off screen, still marked.
-        assert table.visible_uuids.index(idle) == 50
+        assert visible_uuids(table).index(idle) == 50
         assert idle in app.fleet.aged("h")
         await pilot.press("end")
         await pilot.pause()
@@ -145,10 +146,10 @@ async def test_a_domain_opened_off_the_table_is_polled_every_tick(tmp_path: Path
     app = VmtuiApp([HostEntry("h", uri)], interval=3600)
     async with app.run_test(size=(160, 30)) as pilot:
         table = app.host_screen.query_one(DomainTable)
-        await wait_for(pilot, lambda: len(table.visible_uuids) == DOMAINS)
+        await wait_for(pilot, lambda: len(visible_uuids(table)) == DOMAINS)
         poller = app.pollers["h"]
         await wait_for(pilot, lambda: poller.focus is not None and poller.focus == table.focus_uuids)
-        last = table.visible_uuids[-1]
+        last = visible_uuids(table)[-1]
         assert last not in (poller.focus or ())
         app.post_message(DomainOpenRequested(last))  # as the command palette does
         await wait_for(pilot, lambda: isinstance(app.screen, DomainScreen))

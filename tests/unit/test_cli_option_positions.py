@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 from conftest import run_vmtui
-from typer._click import Command, Context
 from typer.core import TyperArgument, TyperGroup, TyperOption
 from typer.main import get_group
 
 from vmtui import cli
 from vmtui.cli.hoist import hoist
+from vmtui.cli.typer_internals import Command, Context
 
 GLOBALS: list[tuple[list[str], str, object]] = [
     (["-c", "test:///default"], "connect", ["test:///default"]),

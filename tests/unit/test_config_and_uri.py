@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from vmtui.config import HostStore
-from vmtui.drivers.hostprobe import kvm_device_problem, tdp_status
+from vmtui.drivers.hostfiles import LocalFiles
+from vmtui.drivers.hostprobe import FACT_PATHS, facts_from, kvm_device_problem
 from vmtui.drivers.uri import is_local, is_ssh, with_no_tty
 from vmtui.errors import NotFoundError, UsageError
 from vmtui.models import HostEntry
@@ -49,13 +50,17 @@ def test_no_tty_added_only_to_ssh_and_never_overrides() -> None:
 
 
 def test_tdp_from_sysfs(tmp_path: Path) -> None:
-    params = tmp_path / "module" / "kvm_intel" / "parameters"
+    # The path `Host.facts` takes for a local host: LocalFiles (here rooted at a temporary tree) read by facts_from.
+    def tdp(root: Path) -> bool | None:
+        return facts_from(LocalFiles(root).read_many(FACT_PATHS)).tdp
+
+    params = tmp_path / "sys" / "module" / "kvm_intel" / "parameters"
     params.mkdir(parents=True)
     (params / "ept").write_text("Y\n")
-    assert tdp_status(tmp_path)[0] is True
+    assert tdp(tmp_path) is True
     (params / "ept").write_text("N\n")
-    assert tdp_status(tmp_path)[0] is False
-    assert tdp_status(tmp_path / "nothing")[0] is None
+    assert tdp(tmp_path) is False
+    assert tdp(tmp_path / "nothing") is None
 
 
 def test_kvm_device_problem(tmp_path: Path) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from tests.metric_samples import sample_metrics
 from vmtui.drivers.replay import Recording
 from vmtui.explain import Severity, explain
-from vmtui.metrics import DomainMetrics, sample_metrics
+from vmtui.metrics import DomainMetrics
 from vmtui.models import Device, DeviceClass
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "qemu-kvm-tcg-3guests.jsonl"

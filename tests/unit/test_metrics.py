@@ -8,8 +8,9 @@ from types import MappingProxyType
 
 import pytest
 
+from tests.metric_samples import sample_metrics
 from vmtui.drivers.replay import Recording
-from vmtui.metrics import domain_metrics, host_metrics, rate, sample_metrics
+from vmtui.metrics import domain_metrics, host_metrics, rate
 from vmtui.models import Accelerator, DomainStats
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "qemu-kvm-tcg-3guests.jsonl"

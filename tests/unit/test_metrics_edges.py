@@ -7,7 +7,8 @@ from types import MappingProxyType
 
 import pytest
 
-from vmtui.metrics import HostMetrics, domain_metrics, host_metrics, rate, sample_metrics
+from tests.metric_samples import sample_metrics
+from vmtui.metrics import HostMetrics, domain_metrics, host_metrics, rate
 from vmtui.models import DomainStats, HostSample, StatValue
 
 

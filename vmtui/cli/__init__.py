@@ -9,14 +9,10 @@ import sys
 from collections.abc import Sequence
 
 import typer
-
-# typer vendors click (typer._click) and raises its exceptions; the CLI turns its usage errors into
-# vmtui's own one-line (or JSON) errors, so it has to name them.
-from typer import _click as click
-from typer._click import Command
 from typer.main import get_command
 
 from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, ReplayOpt, emit_json, set_global_options
+from vmtui.cli.typer_internals import ClickException, ClickUsageError, Command
 from vmtui.errors import ExitCode, UsageError
 
 # ----- the commands, registered only when needed ---------------------------------------------------
@@ -182,7 +178,7 @@ def _run() -> None:
     except typer.Abort:
         sys.stderr.write("vmtui: interrupted\n")
         sys.exit(int(ExitCode.INTERRUPTED))
-    except click.exceptions.UsageError as exc:
+    except ClickUsageError as exc:
         path = exc.ctx.command_path if exc.ctx is not None else "vmtui"
         err = UsageError(exc.format_message(), hint=f"see `{path} --help`")
         if "--json" in sys.argv[1:]:
@@ -190,7 +186,7 @@ def _run() -> None:
         else:
             sys.stderr.write(f"vmtui: error: {err}\n")
         sys.exit(int(ExitCode.USAGE))
-    except click.exceptions.ClickException as exc:
+    except ClickException as exc:
         sys.stderr.write(f"vmtui: error: {exc.format_message()}\n")
         sys.exit(exc.exit_code)
     # Without standalone mode an Exit's code comes back as the return value (a command's own is None).

@@ -24,9 +24,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-# typer vendors click; its context names the command being run ("vmtui hosts add").
-from typer._click import globals as click
-
+from vmtui.cli.typer_internals import get_current_context
 from vmtui.errors import ExitCode, UsageError, VmtuiError
 from vmtui.logsetup import setup_logging
 from vmtui.models import Device, DomainInfo
@@ -170,7 +168,7 @@ def merge_global_options(fn: Callable[..., Any], kwargs: dict[str, Any], *, read
     """
     root = _root_params()
     params = inspect.signature(fn).parameters
-    ctx = click.get_current_context(silent=True)
+    ctx = get_current_context(silent=True)  # click's context names the command being run ("vmtui hosts add")
     command = ctx.command_path if ctx is not None else "vmtui"
     if root.get("as_json") and "as_json" in params:
         kwargs["as_json"] = True

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
-from typer import _click as click
 from typer.core import TyperGroup
 
 from vmtui.cli.common import (
@@ -28,6 +27,7 @@ from vmtui.cli.common import (
     guarded,
 )
 from vmtui.cli.targets import domain_host, label
+from vmtui.cli.typer_internals import Context
 from vmtui.drivers.base import Hypervisor
 from vmtui.errors import ExitCode
 from vmtui.ops.base import Progress, Step
@@ -41,7 +41,7 @@ class DefaultGroup(TyperGroup):
 
     default_command = "show"
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         # Shell completion parses resiliently: there the first word is a subcommand being typed.
         if not ctx.resilient_parsing and (
             not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names)

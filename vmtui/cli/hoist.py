@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-# typer vendors a cut-down click (see vmtui/cli/__init__.py): its groups and options are typer's classes.
-from typer._click import Command
 from typer.core import TyperGroup, TyperOption
+
+from vmtui.cli.typer_internals import Command
 
 GLOBAL_TAKES_VALUE = {
     "--connect": True, "-c": True, "--host": True, "-H": True, "--replay": True,

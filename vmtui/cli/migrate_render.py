@@ -22,7 +22,6 @@ from vmtui.ops.base import Step
 from vmtui.ops.migrate import MigrationResult
 from vmtui.ops.migrate_forecast import Forecast
 from vmtui.ops.migrate_inflight import InflightJob
-from vmtui.ops.migrate_precheck import PrecheckReport
 from vmtui.ops.place import Placement
 from vmtui.present import MISSING, clock, counted, ms, pct_sign, rate, seconds, size, size_kib
 
@@ -41,10 +40,6 @@ def check_line(data: dict[str, Any]) -> Text:
     out.append(": ")
     out.append_text(lit(str(data.get("reason", "")), "red" if data.get("status") == "fail" else ""))
     return out
-
-
-def precheck_lines(report: PrecheckReport) -> list[Text]:
-    return [check_line(c.to_json()) for c in report.checks]
 
 
 def forecast_text(fc: Forecast | dict[str, Any]) -> Text:

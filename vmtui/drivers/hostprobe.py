@@ -67,18 +67,6 @@ def facts_from(files: Mapping[str, str | None]) -> HostFacts:
     )
 
 
-def tdp_status(sys_root: Path = Path("/sys")) -> tuple[bool | None, str]:
-    """EPT/NPT of the machine whose sysfs is mounted at `sys_root` (tests pass a temporary tree)."""
-    files: dict[str, str | None] = {}
-    for path in (EPT, NPT, KVM_PVM, KVM):
-        local = sys_root / path.removeprefix("/sys/")
-        if local.is_dir():
-            files[path] = ""
-        elif local.is_file():
-            files[path] = local.read_text()
-    return tdp_verdict(files)
-
-
 def kvm_device_problem(dev: Path = Path("/dev/kvm")) -> str | None:
     """Why libvirt's unprivileged QEMU could not open /dev/kvm, or None when it can."""
     try:

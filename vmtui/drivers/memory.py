@@ -119,12 +119,6 @@ class MemoryMixin(ConnectionCore):
         with mapped(self.uri, "set the balloon statistics period"):
             self._conn.lookupByUUIDString(uuid).setMemoryStatsPeriod(seconds, libvirt.VIR_DOMAIN_AFFECT_LIVE)
 
-    def memory_stats(self, uuid: str) -> Mapping[str, int]:
-        """The balloon statistics of a running domain, by libvirt's names."""
-        with mapped(self.uri, "read memory statistics"):
-            raw = self._conn.lookupByUUIDString(uuid).memoryStats()
-        return MappingProxyType({STAT_NAMES.get(k, str(k)): int(v) for k, v in raw.items()})
-
     # ----- KSM through libvirt's node memory parameters ----------------------------------------
 
     def ksm_parameters(self) -> Mapping[str, int]:

@@ -73,8 +73,3 @@ def with_no_tty(uri: str) -> str:
     query.append(("no_tty", "1"))
     # libvirt wants URI-escaped parameter values; keep '/' readable for keyfile/command paths.
     return urlunsplit(parts._replace(query=urlencode(query, safe="/")))
-
-
-def display_host(uri: str) -> str:
-    """A short label for a URI: its host name, or 'localhost'."""
-    return urlsplit(uri).hostname or "localhost"

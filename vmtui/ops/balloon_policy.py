@@ -27,8 +27,6 @@ HEADROOM_MIN_KIB = 32 * 1024
 NOISE_KIB = 10 * 1024
 """A host gap below this is left alone (Proxmox: 10 MiB)."""
 DEFAULT_SHARES = 1000
-GUEST_KEYS = ("unused", "available", "usable")
-"""Statistics only the guest's balloon driver reports (the host alone gives actual and rss)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,8 +147,6 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         self._cursor: RowKey | None = None
         self.sort_key = "name"
         self.sort_reverse = False
-        self.formatted = 0
-        """Rows formatted since start: lets tests and the benchmark check that unchanged rows cost nothing."""
         self.wide = False
         """`w`: every column, scrolling sideways, instead of those that fit."""
         self.columns: tuple[Column, ...] = COLUMNS
@@ -189,7 +187,6 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         for key in gone:
             del self._rows[key]
             del self._lines[key]
-        self.formatted += changed
         if changed or gone:
             self._leaders = None
         if host not in self._host_labels:
@@ -209,11 +206,6 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
 
     def rows_of(self, uuid: str) -> list[DomainRow]:
         return [r for (_h, u), r in self._rows.items() if u == uuid]
-
-    @property
-    def visible_uuids(self) -> list[str]:
-        """UUIDs in display order (after filter and sort)."""
-        return [u for _h, u in self._order]
 
     @property
     def cursor_uuid(self) -> str | None:
