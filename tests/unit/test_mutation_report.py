@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 
@@ -25,7 +26,7 @@ def _report() -> ModuleType:
     return module
 
 
-def _meta(root: Path, module: str, codes: dict[str, int | None]) -> None:
+def _meta(root: Path, module: str, codes: Mapping[str, int | None]) -> None:
     path = root / f"{module}.meta"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"exit_code_by_key": codes}))
