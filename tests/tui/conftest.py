@@ -22,6 +22,7 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 
 from tests.conftest import need
+from tests.guest_disks import LOCAL_URI, DiskGuest, disk_guest
 from vmtui.widgets.refusals import WHY_NOT
 
 SYSTEM_URI = "qemu:///system"
@@ -88,6 +89,17 @@ def _libvirt_ready() -> bool:
             return os.path.exists("/dev/kvm")
     except Exception:
         return False
+
+
+@pytest.fixture
+def guest() -> Iterator[DiskGuest]:
+    """A running guest with a qcow2 disk on the local libvirtd (`tests/guest_disks.py`), always removed."""
+    if not _libvirt_ready():
+        pytest.skip("needs the local libvirtd (qemu:///system) and /dev/kvm")
+    from vmtui.drivers import connect
+
+    with connect(LOCAL_URI) as conn, disk_guest(conn) as made:
+        yield made
 
 
 @pytest.fixture

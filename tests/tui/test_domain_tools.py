@@ -6,13 +6,13 @@ What the TUI did is checked with virsh, not with vmtui.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
-from tests.guest_disks import LOCAL_URI, DiskGuest, disk_guest, virsh
+from tests.guest_disks import LOCAL_URI, DiskGuest, virsh
 from tests.tui.conftest import Recorder, wait_for
 from vmtui.app import VmtuiApp
 from vmtui.models import HostEntry
@@ -22,18 +22,6 @@ from vmtui.screens.prompt import PromptModal
 from vmtui.screens.xml import XmlScreen
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def guest() -> Iterator[DiskGuest]:
-    from tests.tui.conftest import _libvirt_ready
-
-    if not _libvirt_ready():
-        pytest.skip("needs the local libvirtd (qemu:///system) and /dev/kvm")
-    from vmtui.drivers import connect
-
-    with connect(LOCAL_URI) as conn, disk_guest(conn) as made:
-        yield made
 
 
 def snapshot_names(uuid: str) -> list[str]:

@@ -7,7 +7,6 @@ its writes, and each write key pressed anyway says why, in a notification.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Static
 
-from tests.guest_disks import LOCAL_URI, DiskGuest, disk_guest, virsh
+from tests.guest_disks import LOCAL_URI, DiskGuest, virsh
 from tests.tui.conftest import RECORDING, Recorder, wait_for
 from tests.tui_reading import replay_finished
 from vmtui.app import VmtuiApp
@@ -32,18 +31,6 @@ from vmtui.screens.sriov import SriovScreen
 from vmtui.screens.storage import StorageScreen
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def guest() -> Iterator[DiskGuest]:
-    from tests.tui.conftest import _libvirt_ready
-
-    if not _libvirt_ready():
-        pytest.skip("needs the local libvirtd (qemu:///system) and /dev/kvm")
-    from vmtui.drivers import connect
-
-    with connect(LOCAL_URI) as conn, disk_guest(conn) as made:
-        yield made
 
 
 def footer(screen: Screen[Any]) -> set[str]:
