@@ -37,9 +37,9 @@ from typing import Any
 
 import libvirt
 
-from vmtui.drivers.connection import init_libvirt
-from vmtui.drivers.host import STATS_GROUPS
-from vmtui.drivers.libvirt_driver import Connection
+from vmtui.drivers.libvirt.connection import init_libvirt
+from vmtui.drivers.libvirt.driver import Connection
+from vmtui.drivers.libvirt.host import STATS_GROUPS
 from vmtui.metrics import EXIT_REASONS
 from vmtui.models import Accelerator, DomainInfo, HostInfo
 from vmtui.monitor.collector import Collector

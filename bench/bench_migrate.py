@@ -140,7 +140,7 @@ def main() -> None:
     os.environ["VMTUI_HOME"] = str(home)
     sys.path.insert(0, str(ROOT))
     from vmtui.drivers import connect
-    from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+    from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
     from vmtui.lab import guests, manager
 
     print(f"load average {os.getloadavg()}, lab {os.environ['VMTUI_LAB_ID']}, home {home}", flush=True)

@@ -15,8 +15,8 @@ import libvirt
 from timing import Contender, ms, race, ratio, verdict
 
 from vmtui.drivers import connect
-from vmtui.drivers.host import STATS_GROUPS
-from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+from vmtui.drivers.libvirt.host import STATS_GROUPS
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 from vmtui.monitor.collector import Collector
 
 COLLECTOR_GOAL = 1.3

@@ -25,13 +25,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = (
-    "vmtui/ops/migrate_forecast.py",
-    "vmtui/ops/migrate_policy.py",
+    "vmtui/ops/migrate/forecast.py",
+    "vmtui/ops/migrate/policy.py",
     "vmtui/ops/balloon_policy.py",
     "vmtui/ops/ksm_policy.py",
     "vmtui/ops/sizes.py",
     "vmtui/ops/place.py",
-    "vmtui/ops/migrate_precheck.py",
+    "vmtui/ops/migrate/precheck.py",
 )
 TESTS = (
     "tests/unit/test_migrate_logic.py",
@@ -58,11 +58,11 @@ SWAPS = {
     "min": "max", "max": "min", "and": "or", "or": "and", "True": "False", "False": "True",
 }  # fmt: skip
 ISSUE_SURVIVORS = {
-    "vmtui/ops/migrate_forecast.py": ("first + rest / bandwidth_bps",),
+    "vmtui/ops/migrate/forecast.py": ("first + rest / bandwidth_bps",),
     "vmtui/ops/sizes.py": ("not 0 <= float(match.group(1)) <= 100",),
     "vmtui/ops/ksm_policy.py": ("pressure = s.free_kib < threshold",),
     "vmtui/ops/balloon_policy.py": ("and desired > start[i]", "g.usable_kib > floor // 4"),
-    "vmtui/ops/migrate_policy.py": ("self.stalls += 1", "self._stalled += 1"),
+    "vmtui/ops/migrate/policy.py": ("self.stalls += 1", "self._stalled += 1"),
     "vmtui/ops/place.py": ("p.memory_after_kib / p.memory_total_kib", "is not None else 100.0"),
 }
 """Lines holding the mutants the issue names: they were the motive for the tests, so they prove nothing here."""

@@ -20,8 +20,8 @@ from pathlib import Path
 from lxml import etree
 
 from vmtui.drivers import connect
-from vmtui.drivers.host import STATS_GROUPS
-from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+from vmtui.drivers.libvirt.host import STATS_GROUPS
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 from vmtui.lab import guests, image, manager
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from vmtui.drivers import connect
-from vmtui.drivers.libvirt_driver import Connection
-from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+from vmtui.drivers.libvirt.driver import Connection
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 from vmtui.errors import VmtuiError
 from vmtui.models import DomainInfo
 

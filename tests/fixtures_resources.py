@@ -24,7 +24,7 @@ import pytest
 from lxml import etree
 
 from vmtui.drivers import connect
-from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 from vmtui.errors import VmtuiError
 
 LOCAL_URI = "qemu:///system"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from vmtui.drivers.libvirt_driver import Connection
-from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+from vmtui.drivers.libvirt.driver import Connection
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 from vmtui.errors import VmtuiError
 
 LOCAL_URI = "qemu:///system"

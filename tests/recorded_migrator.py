@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from vmtui.drivers.base import Migrator
-from vmtui.drivers.xmlmigrate import MigrationXml
+from vmtui.drivers.xml.migrate import MigrationXml
 from vmtui.errors import OperationError
 from vmtui.models import DomainPresence, HostInfo, JobStats
 

@@ -20,8 +20,8 @@ from vmtui.jobs import Job, JobRunner
 from vmtui.models import HostEntry
 from vmtui.ops.base import Progress, Step
 from vmtui.ops.migrate import MigrationOptions, migrate
-from vmtui.ops.migrate_inflight import InflightJob, find_inflight, watch
-from vmtui.ops.migrate_precheck import PrecheckReport, precheck, unreachable
+from vmtui.ops.migrate.inflight import InflightJob, find_inflight, watch
+from vmtui.ops.migrate.precheck import PrecheckReport, precheck, unreachable
 
 Connector = Callable[[HostEntry], Hypervisor]
 MIGRATABLE = ("running", "blocked", "paused")

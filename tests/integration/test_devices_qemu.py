@@ -23,10 +23,10 @@ import pytest
 from conftest import LOCAL_URI, run_vmtui
 from lxml import etree
 
-from vmtui.drivers.devicexml import HostdevNetworkSpec, VfNicSpec, text
-from vmtui.drivers.libvirt_driver import Connection
+from vmtui.drivers.libvirt.driver import Connection
 from vmtui.drivers.pci import PciAddress
-from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+from vmtui.drivers.xml.devices import HostdevNetworkSpec, VfNicSpec, text
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 from vmtui.lab.image import GuestImage
 
 pytestmark = pytest.mark.qemu

@@ -27,9 +27,9 @@ from lxml import etree
 
 from vmtui.config import paths
 from vmtui.drivers import connect
-from vmtui.drivers.libvirt_driver import Connection
+from vmtui.drivers.libvirt.driver import Connection
 from vmtui.drivers.resources import GuestFacts
-from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 from vmtui.errors import VmtuiError
 from vmtui.lab import image
 

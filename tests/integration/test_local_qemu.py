@@ -233,7 +233,7 @@ def test_stats_agrees_with_virsh_domstats_taken_around_it(guests: Guests) -> Non
 
 
 def test_a_start_libvirt_refuses_is_exit_1_with_libvirts_words(guests: Guests, tmp_path: Path) -> None:
-    from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+    from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 
     name = f"{guests.prefix}-nodisk"
     xml = tmp_path / "dom.xml"

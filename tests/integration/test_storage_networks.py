@@ -19,7 +19,7 @@ from conftest import LOCAL_URI, run_vmtui
 from fixtures_resources import LEASES_DIR, Lab, virsh, virsh_fields, vol_names
 from lxml import etree
 
-from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 
 
 def vmtui_json(*args: str) -> Any:

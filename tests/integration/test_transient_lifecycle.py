@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 from conftest import LOCAL_URI, run_vmtui
 
-from vmtui.drivers.libvirt_driver import Connection
-from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+from vmtui.drivers.libvirt.driver import Connection
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 
 
 @pytest.fixture

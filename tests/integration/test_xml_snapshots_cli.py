@@ -24,7 +24,7 @@ from guest_disks import LOCAL_URI, DiskGuest, disk_guest, guest_xml, image_dir, 
 from lxml import etree
 from pty_run import run_in_pty
 
-from vmtui.drivers.libvirt_driver import Connection
+from vmtui.drivers.libvirt.driver import Connection
 from vmtui.errors import VmtuiError
 from vmtui.ops import xml as xml_ops
 

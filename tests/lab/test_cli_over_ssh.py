@@ -9,7 +9,7 @@ import pytest
 from fixtures_lab import LabHandle
 
 from vmtui.drivers import connect
-from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 
 pytestmark = pytest.mark.lab
 

@@ -13,7 +13,7 @@ import pytest
 from fixtures_lab import LabHandle
 
 from vmtui.drivers import connect
-from vmtui.drivers.libvirt_driver import Connection
+from vmtui.drivers.libvirt.driver import Connection
 from vmtui.errors import DeniedError, VmtuiError
 from vmtui.lab import netns
 
@@ -77,7 +77,7 @@ def test_status_json_reports_daemons_and_contrasting_guests(lab: LabHandle) -> N
 
 def test_status_shows_a_markup_name_literally_and_aligned(lab: LabHandle, tmp_path: Path) -> None:
     """A guest named `[red]mk...` is listed as typed (it was "mk", red, and its columns shifted)."""
-    from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+    from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 
     name = f"[red]mk{secrets.token_hex(2)}"
     xml = tmp_path / "guest.xml"

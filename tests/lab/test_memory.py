@@ -21,7 +21,7 @@ from fixtures_lab import LabHandle
 from lxml import etree
 
 from vmtui.drivers import connect
-from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 from vmtui.lab import image
 
 pytestmark = pytest.mark.lab

@@ -16,7 +16,7 @@ from textual.widgets import Input
 from tests.tui_reading import visible_uuids
 from vmtui.app import VmtuiApp
 from vmtui.drivers import connect
-from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 from vmtui.lab import image
 from vmtui.models import HostEntry
 from vmtui.screens.migrate import MigrateModal, MigrationScreen

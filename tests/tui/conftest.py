@@ -107,7 +107,7 @@ def local_guests() -> Iterator[Guests]:
     """Two small real KVM guests (one emulated e1000 NIC, one virtio) on qemu:///system, always removed."""
     need(_libvirt_ready(), "needs the local libvirtd (qemu:///system) and /dev/kvm")
     from vmtui.drivers import connect
-    from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+    from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 
     prefix = f"vmtui-tui-{uuid.uuid4().hex[:6]}"
     names = (f"{prefix}-e1000", f"{prefix}-virtio")

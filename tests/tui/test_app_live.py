@@ -188,7 +188,7 @@ async def test_acting_on_a_domain_another_tool_just_removed(local_guests: Guests
     """RELIABILITY #10: the row is still there when the key is pressed; the action reports the domain gone,
     nothing crashes, and the row goes once libvirt's event arrives."""
     from vmtui.drivers import connect
-    from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+    from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 
     with connect(local_guests.uri) as other_tool:
         spec = GuestSpec(name=f"{local_guests.prefix}-doomed", role="test", domain_type="kvm", nic_model=None)

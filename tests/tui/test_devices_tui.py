@@ -16,7 +16,7 @@ from tests.sriov_host import GUEST, PF, make_sriov_host
 from tests.tui.conftest import SYSTEM_URI, Recorder, wait_for
 from vmtui.app import VmtuiApp
 from vmtui.drivers import connect
-from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 from vmtui.errors import VmtuiError
 from vmtui.messages import JobFinished
 from vmtui.models import HostEntry

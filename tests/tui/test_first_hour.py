@@ -24,7 +24,7 @@ from tests.tui_reading import visible_uuids
 from vmtui.app import VmtuiApp
 from vmtui.drivers import connect
 from vmtui.drivers.base import Hypervisor
-from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 from vmtui.errors import VmtuiError
 from vmtui.messages import ActionRequested, JobFinished
 from vmtui.models import HostEntry

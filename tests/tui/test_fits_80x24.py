@@ -16,7 +16,7 @@ from textual.widget import Widget
 from tests.tui.conftest import SYSTEM_URI, _libvirt_ready, wait_for
 from vmtui.app import VmtuiApp
 from vmtui.models import HostEntry
-from vmtui.ops.migrate_precheck import Check, PrecheckReport
+from vmtui.ops.migrate.precheck import Check, PrecheckReport
 from vmtui.screens.memory import MemoryScreen
 from vmtui.screens.migrate import MigrateModal
 from vmtui.widgets.metric_graph import MetricGraph

@@ -16,8 +16,8 @@ from recorded_migrator import UUID, RecordedHost, as_migrator
 from vmtui.drivers import connect
 from vmtui.errors import OperationError
 from vmtui.models import DomainPresence, JobStats
-from vmtui.ops import migrate_history
 from vmtui.ops.busy import refuse_if_migrating
+from vmtui.ops.migrate import history as migrate_history
 
 OUT = JobStats("unbounded", "migration-out")
 ABORT_HINT = "`vmtui migrate abort web` stops the migration; it keeps running here"

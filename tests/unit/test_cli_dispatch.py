@@ -57,8 +57,8 @@ LIST_NEVER_LOADS = (
     "textual", "rich", "concurrent.futures",
     "vmtui.ops", "vmtui.cli.lifecycle", "vmtui.cli.render", "vmtui.metrics", "vmtui.explain", "vmtui.monitor",
     "vmtui.models.host", "vmtui.models.jobs", "vmtui.models.definitions",
-    "vmtui.drivers.resources", "vmtui.drivers.xmlres", "vmtui.drivers.deviceapi", "vmtui.drivers.sriovxml",
-    "vmtui.drivers.xmlparts", "vmtui.drivers.xmlmigrate", "vmtui.drivers.hostprobe", "vmtui.drivers.hostfiles",
+    "vmtui.drivers.resources", "vmtui.drivers.xml.resources", "vmtui.drivers.deviceapi", "vmtui.drivers.xml.sriov",
+    "vmtui.drivers.xml.parts", "vmtui.drivers.xml.migrate", "vmtui.drivers.hostprobe", "vmtui.drivers.hostfiles",
     "vmtui.drivers.pci", "vmtui.drivers.replay",
 )  # fmt: skip
 """Packages and modules `vmtui list` has no use for: loading them is start-up time paid by every listing
@@ -83,6 +83,6 @@ def test_list_json_loads_only_what_listing_needs() -> None:
     assert body["errors"] == []
     assert [(d["name"], d["state"], d["id"]) for d in body["domains"]] == [("test", "running", 1)]
     loaded = set(json.loads(proc.stderr))
-    assert {"vmtui.drivers.libvirt_driver", "vmtui.drivers.xmlread", "lxml.etree"} <= loaded, "the list ran"
+    assert {"vmtui.drivers.libvirt.driver", "vmtui.drivers.xml.read", "lxml.etree"} <= loaded, "the list ran"
     heavy = sorted(m for m in loaded for name in LIST_NEVER_LOADS if m == name or m.startswith(f"{name}."))
     assert heavy == [], f"`vmtui list` loaded modules it has no use for: {heavy}"

@@ -217,7 +217,7 @@ def test_top_at_80_columns_keeps_name_and_state_whole(own_home: Path) -> None:
     ],
 )  # fmt: skip
 def test_the_hint_fits_the_failure(uri: str, message: str, hint: str | None) -> None:
-    from vmtui.drivers.connection import _connect_hint
+    from vmtui.drivers.libvirt.connection import _connect_hint
 
     found = _connect_hint(uri, message)
     if hint is None:

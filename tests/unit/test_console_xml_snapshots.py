@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vmtui.drivers.xmlparts import (
+from vmtui.drivers.xml.parts import (
     Graphics,
     build_snapshot_xml,
     has_text_console,
@@ -13,7 +13,7 @@ from vmtui.drivers.xmlparts import (
     read_graphics,
     read_snapshot_xml,
 )
-from vmtui.drivers.xmlread import parse_xml
+from vmtui.drivers.xml.read import parse_xml
 from vmtui.errors import OperationError, UsageError
 from vmtui.models import Accelerator, DiskFile, DomainInfo, UndefineFacts
 from vmtui.ops.console import reach

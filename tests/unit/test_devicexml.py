@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from vmtui.drivers.devicexml import (
+from vmtui.drivers.pci import PciAddress
+from vmtui.drivers.xml.devices import (
     DiskSpec,
     HostdevNetworkSpec,
     NicSpec,
@@ -21,8 +22,7 @@ from vmtui.drivers.devicexml import (
     nic_as_virtio,
     text,
 )
-from vmtui.drivers.pci import PciAddress
-from vmtui.drivers.xmlread import parse_xml, read_domain_xml
+from vmtui.drivers.xml.read import parse_xml, read_domain_xml
 from vmtui.errors import UsageError
 from vmtui.models import DeviceClass
 from vmtui.ops.devices import disk_capacity
@@ -221,7 +221,7 @@ def test_advice_tells_what_the_next_boot_changes() -> None:
 
 
 def test_the_explainer_points_at_the_command_and_leaves_a_cdrom_alone() -> None:
-    from vmtui.drivers.xmlread import read_domain_xml
+    from vmtui.drivers.xml.read import read_domain_xml
     from vmtui.explain import Severity, explain
     from vmtui.models import Accelerator, DomainInfo
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from vmtui.models import JobStats
-from vmtui.ops.migrate_forecast import forecast, live_estimate
+from vmtui.ops.migrate.forecast import forecast, live_estimate
 
 MIB = 1048576
 

@@ -20,7 +20,7 @@ from conftest import run_vmtui
 
 from vmtui.drivers import connect
 from vmtui.drivers.base import Hypervisor
-from vmtui.drivers.libvirt_driver import Connection
+from vmtui.drivers.libvirt.driver import Connection
 from vmtui.errors import ConnectError, DeniedError, OperationError
 from vmtui.models import Accelerator, DomainInfo, HostEntry
 from vmtui.ops.base import Step

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from vmtui.drivers import connect
-from vmtui.drivers.libvirt_driver import Connection
+from vmtui.drivers.libvirt.driver import Connection
 from vmtui.drivers.replay import ReplayHost, replay_entries
 from vmtui.errors import DeniedError, OperationError
 from vmtui.ops.base import Step, UserCancelledError

@@ -7,7 +7,7 @@ from pathlib import Path
 from lxml import etree
 
 from vmtui.drivers.hostfiles import LocalFiles
-from vmtui.drivers.memory import nosharepages_xml
+from vmtui.drivers.libvirt.memory import nosharepages_xml
 
 DOMAIN = """<domain type='kvm'>
   <name>web&amp;1</name>

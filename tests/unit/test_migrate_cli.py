@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import run_vmtui
 
-from vmtui.ops import migrate_history
+from vmtui.ops.migrate import history as migrate_history
 
 TEST_URI = "test:///default"
 NOWHERE = "qemu+tcp://127.0.0.1:1/system"

@@ -12,15 +12,15 @@ import time
 
 import pytest
 
-from vmtui.drivers.xmlmigrate import read_migration_xml
+from vmtui.drivers.xml.migrate import read_migration_xml
 from vmtui.errors import OperationError, UsageError
 from vmtui.models import DomainPresence, JobStats
 from vmtui.ops.migrate import MigrationOptions
-from vmtui.ops.migrate_forecast import forecast, live_estimate
-from vmtui.ops.migrate_history import orphaned
-from vmtui.ops.migrate_job import Facts, ForecastInputs, JobRun, worth_measuring
-from vmtui.ops.migrate_outcome import P2P_HINT, decide
-from vmtui.ops.migrate_policy import StallPolicy
+from vmtui.ops.migrate.forecast import forecast, live_estimate
+from vmtui.ops.migrate.history import orphaned
+from vmtui.ops.migrate.job import Facts, ForecastInputs, JobRun, worth_measuring
+from vmtui.ops.migrate.outcome import P2P_HINT, decide
+from vmtui.ops.migrate.policy import StallPolicy
 
 MIB = 1048576
 

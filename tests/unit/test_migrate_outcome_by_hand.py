@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from vmtui.errors import OperationError
 from vmtui.models import DomainPresence
-from vmtui.ops.migrate_job import Facts, JobRun
-from vmtui.ops.migrate_outcome import decide, holds_it
-from vmtui.ops.migrate_policy import PolicyAction
+from vmtui.ops.migrate.job import Facts, JobRun
+from vmtui.ops.migrate.outcome import decide, holds_it
+from vmtui.ops.migrate.policy import PolicyAction
 
 UUID = "6f1e0c7a-0000-4000-8000-000000000001"
 RUNNING = DomainPresence(UUID, True, "running", "unpaused", persistent=True)

@@ -10,7 +10,7 @@ from recorded_migrator import UUID, RecordedHost, as_migrator
 
 from vmtui.errors import OperationError
 from vmtui.models import Accelerator, DomainInfo
-from vmtui.ops.migrate_precheck import Check, PrecheckReport
+from vmtui.ops.migrate.precheck import Check, PrecheckReport
 from vmtui.ops.place import Placement, assess, cpu_busy_pct, rank, score
 
 GIB = 1048576

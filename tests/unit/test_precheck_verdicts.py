@@ -13,7 +13,7 @@ from recorded_migrator import UUID, RecordedHost, as_migrator, host_info
 
 from vmtui.errors import OperationError
 from vmtui.models import Accelerator, Device, DeviceClass, DomainInfo, DomainPresence, JobStats
-from vmtui.ops.migrate_precheck import Check, PrecheckReport, available_kib, precheck, unreachable
+from vmtui.ops.migrate.precheck import Check, PrecheckReport, available_kib, precheck, unreachable
 
 GIB = 1048576
 INFO = DomainInfo(UUID, "web", 1, "running", Accelerator.KVM, 1, GIB, GIB, True)

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from vmtui.drivers import connect
-from vmtui.drivers.libvirt_driver import Connection
-from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
-from vmtui.drivers.xmlread import read_domain_xml
+from vmtui.drivers.libvirt.driver import Connection
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
+from vmtui.drivers.xml.read import read_domain_xml
 from vmtui.errors import UsageError
 from vmtui.metrics import domain_metrics, rate
 from vmtui.models import DomainStats

@@ -9,7 +9,7 @@ import sys
 import libvirt
 import pytest
 
-from vmtui.drivers.connection import convert_error, init_libvirt
+from vmtui.drivers.libvirt.connection import convert_error, init_libvirt
 from vmtui.errors import ConnectError, DeniedError, NotFoundError, OperationError
 
 
@@ -53,7 +53,7 @@ def test_libvirt_errors_become_what_the_user_should_read(code: int, kind: type, 
 
 def test_26_27_the_event_loop_is_registered_once_and_survives_a_raising_callback() -> None:
     """Registering twice is a no-op; a callback that raises is logged, never let into libvirt's loop."""
-    from vmtui.drivers.libvirt_driver import Connection
+    from vmtui.drivers.libvirt.driver import Connection
 
     init_libvirt()
     init_libvirt()  # idempotent: libvirt's loop cannot be registered again

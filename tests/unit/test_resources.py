@@ -7,10 +7,10 @@ from typing import cast
 
 import pytest
 
-from vmtui.drivers.guest import parse_arp
+from vmtui.drivers.libvirt.guest import parse_arp
 from vmtui.drivers.resources import DiskUse, InterfaceMac, Lease, PoolInfo, ResourceHost, VolumeInfo
-from vmtui.drivers.xmlread import parse_xml
-from vmtui.drivers.xmlres import (
+from vmtui.drivers.xml.read import parse_xml
+from vmtui.drivers.xml.resources import (
     agent_channel_state,
     build_volume_xml,
     disk_sources,

@@ -12,7 +12,7 @@ import pytest
 from sriov_host import GUEST, GUEST_MAC, PF, PLAIN, VF0, VF1, KernelLikeFiles, SriovHost, make_sriov_host
 
 from vmtui.drivers import connect
-from vmtui.drivers.libvirt_driver import Connection
+from vmtui.drivers.libvirt.driver import Connection
 from vmtui.errors import DeniedError, NotFoundError, OperationError, UsageError
 from vmtui.ops import devices, sriov
 

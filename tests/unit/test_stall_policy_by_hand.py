@@ -7,7 +7,7 @@ Figures in bytes; every threshold worked out in the comments.
 from __future__ import annotations
 
 from vmtui.models import JobStats
-from vmtui.ops.migrate_policy import PolicyAction, StallPolicy
+from vmtui.ops.migrate.policy import PolicyAction, StallPolicy
 
 MIB = 1048576
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from vmtui.drivers.xmlparts import (
+from vmtui.drivers.xml.parts import (
     Graphics,
     SnapshotXml,
     build_snapshot_xml,
@@ -17,7 +17,7 @@ from vmtui.drivers.xmlparts import (
     read_snapshot_xml,
     writable_disks,
 )
-from vmtui.drivers.xmlres import (
+from vmtui.drivers.xml.resources import (
     DiskSource,
     NetworkXml,
     NicXml,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
-from vmtui.drivers.xmlread import parse_xml, read_capabilities, read_domain_xml
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
+from vmtui.drivers.xml.read import parse_xml, read_capabilities, read_domain_xml
 from vmtui.errors import UsageError
 from vmtui.models import Accelerator, DeviceClass
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from vmtui.drivers.xmlread import DomainXml, memory_kib, parse_xml, read_capabilities, read_domain_xml
+from vmtui.drivers.xml.read import DomainXml, memory_kib, parse_xml, read_capabilities, read_domain_xml
 from vmtui.models import Accelerator, Device, DeviceClass
 
 EMU, PV, PT, OTHER = DeviceClass.EMULATED, DeviceClass.PARAVIRTUAL, DeviceClass.PASSTHROUGH, DeviceClass.OTHER

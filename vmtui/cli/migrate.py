@@ -23,7 +23,7 @@ from vmtui.errors import ExitCode, NotFoundError, UsageError, VmtuiError
 from vmtui.models import HostEntry
 
 if TYPE_CHECKING:
-    from vmtui.drivers.libvirt_driver import Connection
+    from vmtui.drivers.libvirt.driver import Connection
     from vmtui.ops.migrate import MigrationResult
 
 
@@ -161,7 +161,7 @@ def migrate_cmd(
     """Migrate DOMAIN live to DEST_HOST (peer-to-peer, persistent there, undefined here)."""
     from vmtui.config import resolve_targets
     from vmtui.ops.migrate import MigrationOptions, migrate
-    from vmtui.ops.migrate_precheck import unreachable
+    from vmtui.ops.migrate.precheck import unreachable
 
     options = MigrationOptions(
         bandwidth_mib_s=bandwidth, max_downtime_ms=max_downtime, auto_converge=auto_converge, postcopy=postcopy,
@@ -251,7 +251,7 @@ def history_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Every migration vmtui ran, newest last: options, times, downtime, bytes, passes, result."""
-    from vmtui.ops import migrate_history
+    from vmtui.ops.migrate import history as migrate_history
 
     records = migrate_history.read()
     if host:
@@ -272,7 +272,7 @@ def jobs_cmd(*, connect: ConnectOpt = None, host: HostOpt = None, as_json: JsonO
     """Migrations in flight on the selected hosts, including ones a vmtui that died left running; and
     migrations whose end was unknown, settled now if their source answers."""
     from vmtui.cli.targets import on_each_host, resolve_targets
-    from vmtui.ops.migrate_inflight import InflightJob, find_inflight
+    from vmtui.ops.migrate.inflight import InflightJob, find_inflight
 
     targets = resolve_targets(connect, host, read_only=True)
 
@@ -301,7 +301,7 @@ def jobs_cmd(*, connect: ConnectOpt = None, host: HostOpt = None, as_json: JsonO
 
 def _settle_unknown() -> list[MigrationResult]:
     """Every migration whose end was unknown, decided now where its source answers (RELIABILITY #30)."""
-    from vmtui.ops.migrate_inflight import unsettled
+    from vmtui.ops.migrate.inflight import unsettled
 
     return [r for r in (_settle(note) for note in unsettled()) if r is not None]
 
@@ -312,7 +312,7 @@ def _settle(note: dict[str, Any]) -> MigrationResult | None:
     from dataclasses import replace
 
     from vmtui.ops.migrate import MigrationOptions, MigrationResult
-    from vmtui.ops.migrate_inflight import settle
+    from vmtui.ops.migrate.inflight import settle
 
     uri = note.get("source_uri")
     if not isinstance(uri, str):
@@ -352,8 +352,8 @@ def attach_cmd(
 ) -> None:
     """Watch a migration already running (Ctrl-C aborts it); its end is decided and recorded as for `migrate`."""
     from vmtui.config import resolve_targets
-    from vmtui.ops import migrate_history
-    from vmtui.ops.migrate_inflight import watch
+    from vmtui.ops.migrate import history as migrate_history
+    from vmtui.ops.migrate.inflight import watch
 
     targets = resolve_targets(connect, host)
     shield()  # before the first connection: libvirt's threads must not exist yet when we fork
@@ -444,7 +444,7 @@ def abort_cmd(
 ) -> None:
     """Abort the migration running on DOMAIN (on its source host); the source keeps running."""
     from vmtui.config import resolve_targets
-    from vmtui.ops.migrate_inflight import abort
+    from vmtui.ops.migrate.inflight import abort
 
     entry = _migrating_from(resolve_targets(connect, host), domain)
     with _open(entry) as conn:

@@ -20,8 +20,8 @@ from vmtui.cli.common import emit_json
 from vmtui.cli.render import lit
 from vmtui.ops.base import Step
 from vmtui.ops.migrate import MigrationResult
-from vmtui.ops.migrate_forecast import Forecast
-from vmtui.ops.migrate_inflight import InflightJob
+from vmtui.ops.migrate.forecast import Forecast
+from vmtui.ops.migrate.inflight import InflightJob
 from vmtui.ops.place import Placement
 from vmtui.present import MISSING, clock, counted, ms, pct_sign, rate, seconds, size, size_kib
 

@@ -174,7 +174,7 @@ def top(
 
     A host that drops is reported once and reconnected with backoff; its rows come back with it.
     """
-    from vmtui.drivers.connection import connect_timeout
+    from vmtui.drivers.libvirt.connection import connect_timeout
     from vmtui.filters import parse_filter
 
     flt = parse_filter(filter_expr or "", strict=True)
@@ -243,7 +243,7 @@ def record(
     as_json: JsonOpt = False,
 ) -> None:
     """Record samples from real hosts, for `vmtui --replay FILE` and for bug reports."""
-    from vmtui.drivers.connection import connect_timeout
+    from vmtui.drivers.libvirt.connection import connect_timeout
     from vmtui.drivers.replay import sample_line, write_header
 
     if file.is_dir():

@@ -13,13 +13,13 @@ from vmtui.errors import VmtuiError
 
 if TYPE_CHECKING:
     from vmtui.drivers.base import Hypervisor
-    from vmtui.drivers.libvirt_driver import Connection
+    from vmtui.drivers.libvirt.driver import Connection
 
 
 def connect(uri: str | None, *, read_only: bool = False) -> Connection:
-    """Open a libvirt connection; see `vmtui.drivers.libvirt_driver.Connection`."""
+    """Open a libvirt connection; see `vmtui.drivers.libvirt.driver.Connection`."""
     try:
-        from vmtui.drivers import libvirt_driver
+        from vmtui.drivers.libvirt import driver as libvirt_driver
     except ImportError as exc:
         raise VmtuiError(
             f"libvirt-python is not usable ({exc})",

@@ -1,6 +1,6 @@
 """What the layers above the drivers may call: the `Hypervisor` protocol.
 
-A live libvirt connection (`libvirt_driver.Connection`) and a recording played back
+A live libvirt connection (`drivers.libvirt.driver.Connection`) and a recording played back
 (`replay.ReplayHost`) both satisfy it, so the monitor, the CLI and the TUI never branch on which
 one they hold. Calls block; errors are `vmtui.errors.VmtuiError`s.
 """
@@ -15,7 +15,7 @@ from vmtui.models import DomainInfo
 # Only for the protocol's annotations: every command imports this module, and `vmtui list` must not
 # build the value types of jobs, snapshots and samples.
 if TYPE_CHECKING:
-    from vmtui.drivers.xmlmigrate import MigrationXml
+    from vmtui.drivers.xml.migrate import MigrationXml
     from vmtui.models import (
         DirtyRate,
         DiskFile,
@@ -80,7 +80,7 @@ class Hypervisor(Protocol):
         """Run a lifecycle action; the facts after it, or None when the domain is gone (a transient one
         that stopped)."""
 
-    # ----- definitions (drivers/definitions.py) -----
+    # ----- definitions (drivers/libvirt/definitions.py) -----
 
     def find_domain_by_xml(self, xml: str) -> DomainInfo | None:
         """The domain a definition would replace (same UUID, else same name), or None."""
@@ -94,7 +94,7 @@ class Hypervisor(Protocol):
         self, ident: str, *, keep_nvram: bool = False, volumes: tuple[DiskFile, ...] = ()
     ) -> tuple[DiskFile, ...]: ...
 
-    # ----- snapshots (drivers/snapshots.py) -----
+    # ----- snapshots (drivers/libvirt/snapshots.py) -----
 
     def list_snapshots(self, ident: str) -> list[Snapshot]: ...
 

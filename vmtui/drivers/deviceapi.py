@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol, cast
 
 from vmtui.drivers.base import Hypervisor
-from vmtui.drivers.sriovxml import HostdevNetwork, NetDevice, PciFunction
+from vmtui.drivers.xml.sriov import HostdevNetwork, NetDevice, PciFunction
 from vmtui.errors import UsageError
 
 
@@ -39,7 +39,7 @@ class VolumeFacts:
 
 
 class DeviceHost(Hypervisor, Protocol):
-    """Calls on a domain's devices and the host's PCI functions (see `vmtui.drivers.devices`, `nodedev`)."""
+    """Calls on a domain's devices and the host's PCI functions (see `vmtui.drivers.libvirt.devices`, `nodedev`)."""
 
     def domain_docs(self, ident: str) -> DomainDocs: ...
 

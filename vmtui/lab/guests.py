@@ -15,14 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 from vmtui.errors import VmtuiError
 from vmtui.lab import image
 from vmtui.lab.netns import run
 from vmtui.models import DomainInfo
 
 if TYPE_CHECKING:
-    from vmtui.drivers.libvirt_driver import Connection
+    from vmtui.drivers.libvirt.driver import Connection
 
 LINUX_GUEST = "lab1-linux"
 GUEST_BRIDGE = "vmtuibr0"

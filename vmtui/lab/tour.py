@@ -21,8 +21,8 @@ from typing import Any
 
 from vmtui.drivers import connect
 from vmtui.drivers.hostfiles import host_files
-from vmtui.drivers.libvirt_driver import Connection
-from vmtui.drivers.xmledit import GuestSpec, build_guest_xml
+from vmtui.drivers.libvirt.driver import Connection
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 from vmtui.errors import VmtuiError
 from vmtui.lab import guests, image
 from vmtui.metrics import DomainMetrics, domain_metrics

@@ -36,7 +36,7 @@ def refuse_if_migrating(conn: object, ident: str, action: str, *, name: str | No
     if not stats.migrating:
         return
     # Imported here: the history's module is only needed when a migration is found.
-    from vmtui.ops import migrate_history
+    from vmtui.ops.migrate import history as migrate_history
 
     if stats.operation == "migration-in":
         _refuse_arriving(action, shown)

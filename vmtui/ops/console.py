@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from vmtui.drivers.base import Hypervisor
 from vmtui.drivers.hostfiles import ssh_argv
 from vmtui.drivers.uri import is_local, is_ssh
-from vmtui.drivers.xmlparts import Graphics, has_text_console, read_graphics
+from vmtui.drivers.xml.parts import Graphics, has_text_console, read_graphics
 from vmtui.errors import DeniedError, NotFoundError, OperationError, UsageError
 from vmtui.models import DomainInfo
 

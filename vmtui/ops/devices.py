@@ -14,7 +14,7 @@ from typing import Any
 
 from vmtui.drivers.base import Hypervisor
 from vmtui.drivers.deviceapi import DomainDocs, device_host
-from vmtui.drivers.devicexml import (
+from vmtui.drivers.xml.devices import (
     MAX_DISK_BYTES,
     MIN_DISK_BYTES,
     DiskSpec,
@@ -27,7 +27,7 @@ from vmtui.drivers.devicexml import (
     interfaces,
     text,
 )
-from vmtui.drivers.xmlread import devices_of, parse_xml
+from vmtui.drivers.xml.read import devices_of, parse_xml
 from vmtui.errors import OperationError, UsageError
 from vmtui.models import Device, DeviceClass, DomainInfo, state_name
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress

@@ -38,7 +38,7 @@ REACHED_KIB = 1024
 
 
 class MemoryHost(Protocol):
-    """What the memory and KSM operations need of a connection (`libvirt_driver.Connection` has it)."""
+    """What the memory and KSM operations need of a connection (`drivers.libvirt.driver.Connection` has it)."""
 
     uri: str
 

@@ -15,7 +15,7 @@ from typing import Any
 from vmtui.drivers.base import Migrator
 from vmtui.errors import VmtuiError
 from vmtui.models import DomainInfo
-from vmtui.ops.migrate_precheck import PrecheckReport, available_kib, precheck, unreachable
+from vmtui.ops.migrate.precheck import PrecheckReport, available_kib, precheck, unreachable
 
 CPU_INTERVAL_S = 0.5
 MEMORY_WEIGHT = 0.6

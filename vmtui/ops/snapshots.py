@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from vmtui.drivers.base import Hypervisor
-from vmtui.drivers.xmlparts import build_snapshot_xml, read_disks, writable_disks
+from vmtui.drivers.xml.parts import build_snapshot_xml, read_disks, writable_disks
 from vmtui.errors import OperationError, UsageError, VmtuiError
 from vmtui.models import DiskFile, DomainInfo, Snapshot
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress

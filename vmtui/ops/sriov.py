@@ -14,10 +14,10 @@ from typing import Any
 
 from vmtui.drivers.base import Hypervisor
 from vmtui.drivers.deviceapi import DeviceHost, DomainDocs, device_host
-from vmtui.drivers.devicexml import HostdevNetworkSpec, check_new_name, text
 from vmtui.drivers.hostfiles import HostFiles, host_files
 from vmtui.drivers.pci import PciAddress
-from vmtui.drivers.sriovxml import HostdevNetwork, passthrough_uses, pool_nics
+from vmtui.drivers.xml.devices import HostdevNetworkSpec, check_new_name, text
+from vmtui.drivers.xml.sriov import HostdevNetwork, passthrough_uses, pool_nics
 from vmtui.errors import NotFoundError, OperationError, UsageError, VmtuiError
 from vmtui.models import state_name
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress

@@ -15,7 +15,7 @@ from typing import Any
 
 from vmtui.drivers.base import Hypervisor
 from vmtui.drivers.resources import DiskUse, PoolInfo, ResourceHost, VolumeInfo, live
-from vmtui.drivers.xmlres import FILE_POOL_TYPES, build_volume_xml
+from vmtui.drivers.xml.resources import FILE_POOL_TYPES, build_volume_xml
 from vmtui.errors import NotFoundError, OperationError, UsageError
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
 from vmtui.ops.sizes import parse_size

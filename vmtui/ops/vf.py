@@ -14,10 +14,18 @@ from lxml import etree
 
 from vmtui.drivers.base import Hypervisor
 from vmtui.drivers.deviceapi import DeviceHost, DomainDocs, device_host
-from vmtui.drivers.devicexml import PoolNicSpec, VfNicSpec, check_mac, check_ref_name, check_vlan, text, without_runtime
 from vmtui.drivers.pci import PciAddress
-from vmtui.drivers.sriovxml import passthrough_uses
-from vmtui.drivers.xmlread import parse_xml
+from vmtui.drivers.xml.devices import (
+    PoolNicSpec,
+    VfNicSpec,
+    check_mac,
+    check_ref_name,
+    check_vlan,
+    text,
+    without_runtime,
+)
+from vmtui.drivers.xml.read import parse_xml
+from vmtui.drivers.xml.sriov import passthrough_uses
 from vmtui.errors import NotFoundError, UsageError, VmtuiError
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
 from vmtui.ops.busy import refuse_if_migrating

@@ -15,7 +15,7 @@ from typing import Any
 
 from vmtui.drivers.base import Hypervisor
 from vmtui.drivers.deviceapi import DeviceHost, DomainDocs, device_host
-from vmtui.drivers.devicexml import (
+from vmtui.drivers.xml.devices import (
     disk_as_virtio,
     free_target,
     interface_by_mac,
@@ -24,7 +24,7 @@ from vmtui.drivers.devicexml import (
     text,
     without_runtime,
 )
-from vmtui.drivers.xmlread import devices_of, net_model, parse_xml
+from vmtui.drivers.xml.read import devices_of, net_model, parse_xml
 from vmtui.errors import UsageError, VmtuiError
 from vmtui.models import Device, DeviceClass
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress

@@ -20,7 +20,7 @@ from types import FrameType
 from typing import Any
 
 from vmtui.drivers.base import Hypervisor
-from vmtui.drivers.xmlparts import identity
+from vmtui.drivers.xml.parts import identity
 from vmtui.errors import NotFoundError, OperationError, UsageError
 from vmtui.models import DiskFile, DomainInfo, UndefineFacts
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress

@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from vmtui.drivers.base import Hypervisor
-from vmtui.drivers.devicexml import check_mac, check_ref_name
+from vmtui.drivers.xml.devices import check_mac, check_ref_name
 from vmtui.fleet import Fleet
 from vmtui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested, SriovOpenRequested
 from vmtui.models import Device

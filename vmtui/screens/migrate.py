@@ -22,7 +22,7 @@ from vmtui.errors import UsageError
 from vmtui.messages import MigrationAbortRequested
 from vmtui.ops.base import Step
 from vmtui.ops.migrate import MigrationOptions
-from vmtui.ops.migrate_precheck import PrecheckReport
+from vmtui.ops.migrate.precheck import PrecheckReport
 from vmtui.present import counted, ms, one_line, rate, seconds, size, size_kib
 from vmtui.widgets.refusals import Refusals, explained
 

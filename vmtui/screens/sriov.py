@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from vmtui.drivers.base import Hypervisor
-from vmtui.drivers.devicexml import check_mac, check_new_name, check_vlan
+from vmtui.drivers.xml.devices import check_mac, check_new_name, check_vlan
 from vmtui.errors import UsageError
 from vmtui.fleet import Fleet
 from vmtui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested

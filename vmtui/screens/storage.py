@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from vmtui.drivers.resources import PoolInfo, VolumeInfo
-from vmtui.drivers.xmlres import FILE_POOL_TYPES
+from vmtui.drivers.xml.resources import FILE_POOL_TYPES
 from vmtui.errors import UsageError
 from vmtui.messages import DataFetched, FetchRequested, OperationRequested
 from vmtui.ops import storage

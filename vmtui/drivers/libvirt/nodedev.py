@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import libvirt
 
-from vmtui.drivers.connection import ConnectionCore, convert_error, mapped
+from vmtui.drivers.libvirt.connection import ConnectionCore, convert_error, mapped
 from vmtui.errors import NotFoundError, OperationError
 
 # The SR-IOV readers are imported in the methods that use them: every command opens a Connection,
 # and `vmtui list` must not pay for them.
 if TYPE_CHECKING:
-    from vmtui.drivers.sriovxml import HostdevNetwork, NetDevice, PciFunction
+    from vmtui.drivers.xml.sriov import HostdevNetwork, NetDevice, PciFunction
 
-log = logging.getLogger("vmtui.drivers.nodedev")
+log = logging.getLogger("vmtui.drivers.libvirt.nodedev")
 
 _GONE = (libvirt.VIR_ERR_NO_NODE_DEVICE, libvirt.VIR_ERR_NO_NETWORK)
 _NO_DRIVER = (libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_OPERATION_UNSUPPORTED)
@@ -46,13 +46,13 @@ class NodeDevMixin(ConnectionCore):
 
     def pci_functions(self) -> list[PciFunction]:
         """Every PCI function of the host (PFs, VFs and the rest), sorted by address."""
-        from vmtui.drivers.sriovxml import read_pci_device
+        from vmtui.drivers.xml.sriov import read_pci_device
 
         found = (read_pci_device(xml) for xml in self._devices(libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_PCI_DEV))
         return sorted((f for f in found if f is not None), key=lambda f: f.address)
 
     def net_devices(self) -> list[NetDevice]:
-        from vmtui.drivers.sriovxml import read_net_device
+        from vmtui.drivers.xml.sriov import read_net_device
 
         found = (read_net_device(xml) for xml in self._devices(libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_NET))
         return sorted((n for n in found if n is not None), key=lambda n: n.interface)
@@ -66,7 +66,7 @@ class NodeDevMixin(ConnectionCore):
         configured ones), then the node devices of capability net (udev's view, as events last left it,
         which knows an interface exists but not whether it is a bridge).
         """
-        from vmtui.drivers.xmlread import parse_xml
+        from vmtui.drivers.xml.read import parse_xml
 
         known: str | None = "absent"
         try:
@@ -78,7 +78,7 @@ class NodeDevMixin(ConnectionCore):
                 known = None
             elif exc.get_error_code() != libvirt.VIR_ERR_NO_INTERFACE:
                 raise convert_error(exc, uri=self.uri, action=f"look up host interface {name!r}") from exc
-        from vmtui.drivers.sriovxml import read_net_device
+        from vmtui.drivers.xml.sriov import read_net_device
 
         try:
             docs = self._devices_raw(libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_NET)
@@ -92,7 +92,7 @@ class NodeDevMixin(ConnectionCore):
 
     def hostdev_networks(self) -> list[HostdevNetwork]:
         """Every libvirt network in hostdev forward mode (a VF pool), active or only defined."""
-        from vmtui.drivers.sriovxml import read_hostdev_network
+        from vmtui.drivers.xml.sriov import read_hostdev_network
 
         out = []
         with mapped(self.uri, "list networks"):
@@ -117,7 +117,7 @@ class NodeDevMixin(ConnectionCore):
 
     def network_state(self, name: str) -> tuple[bool, HostdevNetwork | None]:
         """(active, the VF pool it is or None for any other kind of network); NotFoundError if none."""
-        from vmtui.drivers.sriovxml import read_hostdev_network
+        from vmtui.drivers.xml.sriov import read_hostdev_network
 
         net = self._network(name)
         with mapped(self.uri, f"read network {name!r}"):
@@ -130,7 +130,7 @@ class NodeDevMixin(ConnectionCore):
 
     def define_network(self, xml: str, *, start: bool = True, autostart: bool = True) -> HostdevNetwork:
         """Define a persistent network, then start it and mark it autostart; a start that fails undefines it."""
-        from vmtui.drivers.sriovxml import read_hostdev_network
+        from vmtui.drivers.xml.sriov import read_hostdev_network
 
         self.require_writable("define network")
         with mapped(self.uri, "define network"):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from vmtui.drivers.xmlread import parse_xml
+from vmtui.drivers.xml.read import parse_xml
 
 AGENT_CHANNEL = "org.qemu.guest_agent.0"
 """The virtio-serial port name qemu-guest-agent listens on."""

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import libvirt
 from lxml import etree
 
-from vmtui.drivers.connection import ConnectionCore, mapped
-from vmtui.drivers.xmlread import parse_xml, read_domain_xml
+from vmtui.drivers.libvirt.connection import ConnectionCore, mapped
+from vmtui.drivers.xml.read import parse_xml, read_domain_xml
 from vmtui.errors import OperationError
 from vmtui.models import state_name
 

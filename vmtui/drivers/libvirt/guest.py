@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import libvirt
 
-from vmtui.drivers.connection import mapped
-from vmtui.drivers.domains import DomainsMixin
+from vmtui.drivers.libvirt.connection import mapped
+from vmtui.drivers.libvirt.domains import DomainsMixin
 from vmtui.errors import VmtuiError
 from vmtui.models import state_name
 
@@ -23,7 +23,7 @@ from vmtui.models import state_name
 if TYPE_CHECKING:
     from vmtui.drivers.resources import GuestAddress, GuestFacts
 
-log = logging.getLogger("vmtui.drivers.guest")
+log = logging.getLogger("vmtui.drivers.libvirt.guest")
 
 FAMILIES = {0: "ipv4", 1: "ipv6"}
 HOST_SOURCES = (
@@ -121,7 +121,7 @@ class GuestMixin(DomainsMixin):
     def guest_facts(self, ident: str) -> GuestFacts:
         """Addresses (agent, else DHCP lease, else ARP, naming the source), OS and hostname (agent)."""
         from vmtui.drivers.resources import GuestFacts
-        from vmtui.drivers.xmlres import AGENT_CHANNEL, agent_channel_state
+        from vmtui.drivers.xml.resources import AGENT_CHANNEL, agent_channel_state
 
         with mapped(self.uri, f"guest facts of {ident!r}"):
             dom = self.lookup(ident)
@@ -188,7 +188,7 @@ class GuestMixin(DomainsMixin):
         self, dom: Any, live_xml: str, tried: list[str], notes: list[str]
     ) -> tuple[str | None, tuple[GuestAddress, ...]]:
         """The first of DHCP leases and ARP that knows the guest's NICs; each one asked goes into `tried`."""
-        from vmtui.drivers.xmlres import nics
+        from vmtui.drivers.xml.resources import nics
 
         types = {n.iface_type for n in nics(live_xml)}
         for name, flag, useful, nothing in HOST_SOURCES:
@@ -214,7 +214,7 @@ class GuestMixin(DomainsMixin):
         """The host's ARP table read directly, when libvirt's own lookup fails (libvirt 9.0 cannot parse
         the netlink answer of newer kernels: "wrong nlmsg len"). None when it cannot be read either."""
         from vmtui.drivers.hostfiles import host_files
-        from vmtui.drivers.xmlres import nics
+        from vmtui.drivers.xml.resources import nics
 
         macs = {n.mac: n.target or n.mac for n in nics(live_xml) if n.mac}
         try:

@@ -13,7 +13,7 @@ from typing import Any
 
 from vmtui.drivers.base import Migrator
 from vmtui.drivers.hostfiles import host_files
-from vmtui.drivers.xmlmigrate import read_migration_xml
+from vmtui.drivers.xml.migrate import read_migration_xml
 from vmtui.errors import VmtuiError
 from vmtui.models import DeviceClass, DomainInfo
 

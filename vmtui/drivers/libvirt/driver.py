@@ -14,17 +14,17 @@ only the domain reader).
 
 from __future__ import annotations
 
-from vmtui.drivers.definitions import DefinitionsMixin
-from vmtui.drivers.devices import DevicesMixin
-from vmtui.drivers.domains import DomainsMixin
-from vmtui.drivers.guest import GuestMixin
-from vmtui.drivers.host import HostMixin
-from vmtui.drivers.jobs import JobsMixin
-from vmtui.drivers.memory import MemoryMixin
-from vmtui.drivers.networks import NetworksMixin
-from vmtui.drivers.nodedev import NodeDevMixin
-from vmtui.drivers.snapshots import SnapshotsMixin
-from vmtui.drivers.storage import StorageMixin
+from vmtui.drivers.libvirt.definitions import DefinitionsMixin
+from vmtui.drivers.libvirt.devices import DevicesMixin
+from vmtui.drivers.libvirt.domains import DomainsMixin
+from vmtui.drivers.libvirt.guest import GuestMixin
+from vmtui.drivers.libvirt.host import HostMixin
+from vmtui.drivers.libvirt.jobs import JobsMixin
+from vmtui.drivers.libvirt.memory import MemoryMixin
+from vmtui.drivers.libvirt.networks import NetworksMixin
+from vmtui.drivers.libvirt.nodedev import NodeDevMixin
+from vmtui.drivers.libvirt.snapshots import SnapshotsMixin
+from vmtui.drivers.libvirt.storage import StorageMixin
 
 
 # Subject mixins that build on domain lookup subclass DomainsMixin; it comes last so the order is consistent.

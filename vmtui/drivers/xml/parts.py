@@ -1,6 +1,6 @@
 """The parts of domain and snapshot XML that consoles, displays, snapshots and undefine need.
 
-Pure functions over text from hosts (parsed with the hardened parser of `xmlread`), plus the one
+Pure functions over text from hosts (parsed with the hardened parser of `xml.read`), plus the one
 snapshot document vmtui writes, built with lxml: names go in as element text, never into a string.
 """
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from vmtui.drivers.xmlread import parse_xml
+from vmtui.drivers.xml.read import parse_xml
 from vmtui.models import DiskFile
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from vmtui.errors import ConnectError, DeniedError
 from vmtui.models import DomainPresence
-from vmtui.ops.migrate_job import Facts, JobRun
+from vmtui.ops.migrate.job import Facts, JobRun
 
 P2P_HINT = (
     "peer-to-peer: the source host's libvirtd connects to the target itself, with its own SSH keys "

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import libvirt
 
-from vmtui.drivers.connection import ConnectionCore, convert_error, mapped
+from vmtui.drivers.libvirt.connection import ConnectionCore, convert_error, mapped
 from vmtui.errors import NotFoundError, OperationError
 
 # The resource types and their XML readers are imported in the methods that build them: every
@@ -15,7 +15,7 @@ from vmtui.errors import NotFoundError, OperationError
 if TYPE_CHECKING:
     from vmtui.drivers.resources import DiskUse, PoolInfo, VolumeInfo
 
-log = logging.getLogger("vmtui.drivers.storage")
+log = logging.getLogger("vmtui.drivers.libvirt.storage")
 
 POOL_STATES = {0: "inactive", 1: "building", 2: "running", 3: "degraded", 4: "inaccessible"}
 VOLUME_TYPES = {0: "file", 1: "block", 2: "dir", 3: "network", 4: "netdir", 5: "ploop"}
@@ -49,7 +49,7 @@ class StorageMixin(ConnectionCore):
 
     def _pool_info(self, pool: Any) -> PoolInfo:
         from vmtui.drivers.resources import PoolInfo
-        from vmtui.drivers.xmlres import read_pool_xml
+        from vmtui.drivers.xml.resources import read_pool_xml
 
         state, capacity, allocation, available = pool.info()
         active = bool(pool.isActive())
@@ -88,7 +88,7 @@ class StorageMixin(ConnectionCore):
 
     def _volume_info(self, pool_name: str, vol: Any) -> VolumeInfo:
         from vmtui.drivers.resources import VolumeInfo
-        from vmtui.drivers.xmlres import read_volume_xml
+        from vmtui.drivers.xml.resources import read_volume_xml
 
         vol_type, capacity, allocation = vol.info()
         xml = read_volume_xml(vol.XMLDesc(0))
@@ -147,7 +147,7 @@ class StorageMixin(ConnectionCore):
         persistent definition (a shut-off guest still owns its disks, and a running one's next boot may
         use others), and the definition each snapshot keeps (reverting to it needs those files)."""
         from vmtui.drivers.resources import DiskUse
-        from vmtui.drivers.xmlres import disk_sources, snapshot_disk_sources
+        from vmtui.drivers.xml.resources import disk_sources, snapshot_disk_sources
 
         seen: set[DiskUse] = set()
         with mapped(self.uri, "read domain disks"):

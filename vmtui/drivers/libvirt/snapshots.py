@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import libvirt
 
-from vmtui.drivers.connection import mapped
-from vmtui.drivers.domains import DomainsMixin
+from vmtui.drivers.libvirt.connection import mapped
+from vmtui.drivers.libvirt.domains import DomainsMixin
 from vmtui.errors import NotFoundError
 from vmtui.models import DomainInfo
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # built in _snapshot: `vmtui list` opens a Connection too (se
 class SnapshotsMixin(DomainsMixin):
     def _snapshot(self, dom: Any, snap: Any) -> Snapshot:
         # Imported here: every command opens a Connection, and `vmtui list` must not pay for them.
-        from vmtui.drivers.xmlparts import read_snapshot_xml
+        from vmtui.drivers.xml.parts import read_snapshot_xml
         from vmtui.models import Snapshot
 
         facts = read_snapshot_xml(snap.getXMLDesc(0))

@@ -17,17 +17,17 @@ from typing import Any
 from vmtui.drivers.base import Migrator
 from vmtui.errors import OperationError, VmtuiError
 from vmtui.models import JobStats
-from vmtui.ops import migrate_history as history
 from vmtui.ops.base import Progress, Step, never_cancelled, no_progress
-from vmtui.ops.migrate import (
+from vmtui.ops.migrate import history
+from vmtui.ops.migrate.job import JobRun, monitor
+from vmtui.ops.migrate.policy import StallPolicy
+from vmtui.ops.migrate.run import (
     MigrationCancelledError,
     MigrationFailedError,
     MigrationOptions,
     MigrationResult,
     finish,
 )
-from vmtui.ops.migrate_job import JobRun, monitor
-from vmtui.ops.migrate_policy import StallPolicy
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from vmtui.drivers.pci import PciAddress
-from vmtui.drivers.xmlread import parse_xml
+from vmtui.drivers.xml.read import parse_xml
 from vmtui.errors import UsageError
 
 # ----- validation ---------------------------------------------------------------------------------

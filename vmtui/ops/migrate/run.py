@@ -20,10 +20,10 @@ from typing import Any, Protocol
 from vmtui.drivers.base import Migrator
 from vmtui.errors import ExitCode, OperationError, UsageError, VmtuiError
 from vmtui.models import DomainInfo, JobStats, MigrateSpec
-from vmtui.ops import migrate_history as history
 from vmtui.ops.base import Progress, Step, UserCancelledError, check_cancel, never_cancelled, no_progress
-from vmtui.ops.migrate_forecast import Forecast, forecast
-from vmtui.ops.migrate_job import (
+from vmtui.ops.migrate import history
+from vmtui.ops.migrate.forecast import Forecast, forecast
+from vmtui.ops.migrate.job import (
     DIRTY_RATE_SECONDS,
     ForecastInputs,
     JobRun,
@@ -33,9 +33,9 @@ from vmtui.ops.migrate_job import (
     start_measuring,
     worth_measuring,
 )
-from vmtui.ops.migrate_outcome import decide, where
-from vmtui.ops.migrate_policy import DOWNTIME_STEPS_MS, PolicyAction, StallPolicy
-from vmtui.ops.migrate_precheck import PrecheckReport, precheck
+from vmtui.ops.migrate.outcome import decide, where
+from vmtui.ops.migrate.policy import DOWNTIME_STEPS_MS, PolicyAction, StallPolicy
+from vmtui.ops.migrate.precheck import PrecheckReport, precheck
 
 log = logging.getLogger("vmtui.ops.migrate")
 

@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import libvirt
 
 from vmtui.drivers.base import JobEventCallback
-from vmtui.drivers.connection import ConnectionCore, LifecycleCallback, convert_error, mapped
+from vmtui.drivers.libvirt.connection import ConnectionCore, LifecycleCallback, convert_error, mapped
 from vmtui.models import state_name
 
 # The job value types are imported where they are built: `vmtui list` opens a Connection too, and
 # must not build them (see vmtui.models). MigrationXml is only a parameter's type.
 if TYPE_CHECKING:
-    from vmtui.drivers.xmlmigrate import MigrationXml
+    from vmtui.drivers.xml.migrate import MigrationXml
     from vmtui.models import DirtyRate, DomainPresence, JobStats, MigrateSpec
 
-log = logging.getLogger("vmtui.drivers.jobs")
+log = logging.getLogger("vmtui.drivers.libvirt.jobs")
 
 _RUNNING_REASONS = {
     libvirt.VIR_DOMAIN_RUNNING_MIGRATED: "migration",

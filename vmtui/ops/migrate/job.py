@@ -19,8 +19,8 @@ from vmtui.drivers.base import Migrator
 from vmtui.errors import VmtuiError
 from vmtui.models import DomainPresence, JobStats
 from vmtui.ops.base import Progress, Step
-from vmtui.ops.migrate_forecast import Forecast, forecast, live_estimate
-from vmtui.ops.migrate_policy import PolicyAction, StallPolicy
+from vmtui.ops.migrate.forecast import Forecast, forecast, live_estimate
+from vmtui.ops.migrate.policy import PolicyAction, StallPolicy
 from vmtui.present import rate, seconds, size
 
 log = logging.getLogger("vmtui.ops.migrate")

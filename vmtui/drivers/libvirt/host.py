@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import libvirt
 
-from vmtui.drivers.connection import ConnectionCore, mapped, version_text
+from vmtui.drivers.libvirt.connection import ConnectionCore, mapped, version_text
 from vmtui.drivers.uri import is_local
-from vmtui.drivers.xmlread import read_capabilities
+from vmtui.drivers.xml.read import read_capabilities
 from vmtui.errors import VmtuiError
 
 # The host probe, its file reader and the host value types are imported by the methods that use
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from vmtui.drivers.hostprobe import HostFacts
     from vmtui.models import HostInfo, HostSample
 
-log = logging.getLogger("vmtui.drivers.host")
+log = logging.getLogger("vmtui.drivers.libvirt.host")
 
 STATS_GROUPS = (
     libvirt.VIR_DOMAIN_STATS_STATE

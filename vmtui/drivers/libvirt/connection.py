@@ -5,7 +5,7 @@ becomes a VmtuiError subclass, XML becomes frozen models. All calls block; calle
 poller thread, a worker thread, or the CLI's main thread, never on Textual's event loop.
 
 `ConnectionCore` holds the open handle and its life; the subject mixins (`host`, `domains`, `jobs`,
-`memory`, `nodedev`) add the calls, and `vmtui.drivers.libvirt_driver.Connection` puts them together.
+`memory`, `nodedev`) add the calls, and `vmtui.drivers.libvirt.driver.Connection` puts them together.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import libvirt
 
-from vmtui.drivers.connection import convert_error, mapped
-from vmtui.drivers.domains import DomainsMixin
-from vmtui.drivers.xmlread import parse_xml
+from vmtui.drivers.libvirt.connection import convert_error, mapped
+from vmtui.drivers.libvirt.domains import DomainsMixin
+from vmtui.drivers.xml.read import parse_xml
 from vmtui.errors import NotFoundError, OperationError, UsageError
 
 # deviceapi (and the SR-IOV readers under it) is imported in the methods that build its types:

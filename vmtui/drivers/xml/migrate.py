@@ -1,6 +1,6 @@
 """What a domain's live XML says about migrating it: its CPU definition and the disks that must be reachable.
 
-Pure (no libvirt): XML text in, values out. The pre-checks of `vmtui.ops.migrate_precheck` ask the
+Pure (no libvirt): XML text in, values out. The pre-checks of `vmtui.ops.migrate.precheck` ask the
 target about each of these (CPU compare, storage lookups) through the driver.
 """
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from vmtui.drivers.xmlread import parse_xml
+from vmtui.drivers.xml.read import parse_xml
 
 SHARED_DISK_TYPES = frozenset({"network"})
 """Disk types whose storage lives off the host (rbd, iscsi, nbd, gluster...): the target reaches it too."""

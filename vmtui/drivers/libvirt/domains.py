@@ -8,8 +8,8 @@ from typing import Any
 
 import libvirt
 
-from vmtui.drivers.connection import ConnectionCore, convert_error, mapped
-from vmtui.drivers.xmlread import read_domain_xml
+from vmtui.drivers.libvirt.connection import ConnectionCore, convert_error, mapped
+from vmtui.drivers.xml.read import read_domain_xml
 from vmtui.errors import NotFoundError, UsageError
 from vmtui.models import DomainInfo, state_name
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import libvirt
 
-from vmtui.drivers.connection import ConnectionCore, convert_error, mapped
+from vmtui.drivers.libvirt.connection import ConnectionCore, convert_error, mapped
 from vmtui.errors import NotFoundError
 
 # The resource types and their XML readers are imported in the methods that build them: every
@@ -43,7 +43,7 @@ class NetworksMixin(ConnectionCore):
 
     def _network_info(self, net: Any) -> NetworkInfo:
         from vmtui.drivers.resources import NetworkInfo
-        from vmtui.drivers.xmlres import read_network_xml
+        from vmtui.drivers.xml.resources import read_network_xml
 
         name = net.name()
         active = bool(net.isActive())
@@ -92,7 +92,7 @@ class NetworksMixin(ConnectionCore):
     def interface_macs(self) -> list[InterfaceMac]:
         """Every NIC of every domain (live XML when running, else the definition)."""
         from vmtui.drivers.resources import InterfaceMac
-        from vmtui.drivers.xmlres import nics
+        from vmtui.drivers.xml.resources import nics
 
         out: set[InterfaceMac] = set()
         with mapped(self.uri, "read domain interfaces"):

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import libvirt
 
-from vmtui.drivers.connection import mapped
-from vmtui.drivers.domains import DomainsMixin
+from vmtui.drivers.libvirt.connection import mapped
+from vmtui.drivers.libvirt.domains import DomainsMixin
 from vmtui.errors import NotFoundError, OperationError
 from vmtui.models import DomainInfo
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 class DefinitionsMixin(DomainsMixin):
     def find_domain_by_xml(self, xml: str) -> DomainInfo | None:
         """The domain a definition would replace (same UUID, else same name), or None for a new one."""
-        from vmtui.drivers.xmlparts import identity
+        from vmtui.drivers.xml.parts import identity
 
         name, uuid = identity(xml)
         for ident in (uuid, name):
@@ -55,7 +55,7 @@ class DefinitionsMixin(DomainsMixin):
 
     def undefine_facts(self, ident: str) -> UndefineFacts:
         """Everything undefining would take along: snapshots, managed save, NVRAM, storage volumes."""
-        from vmtui.drivers.xmlparts import nvram_path, read_disks, writable_disks
+        from vmtui.drivers.xml.parts import nvram_path, read_disks, writable_disks
         from vmtui.models import UndefineFacts
 
         dom = self.lookup(ident)

@@ -1,7 +1,7 @@
 """Reading SR-IOV facts from the XML hosts send: node devices (PFs, VFs, their netdevs), hostdev networks,
 and which domain holds which PCI function.
 
-Pure and hardened (the parser of `xmlread`): XML text in, frozen values out; testable on libvirt's
+Pure and hardened (the parser of `xml.read`): XML text in, frozen values out; testable on libvirt's
 test driver, whose node XML can describe a PF and its VFs on a machine without SR-IOV hardware.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from vmtui.drivers.pci import PciAddress
-from vmtui.drivers.xmlread import parse_xml
+from vmtui.drivers.xml.read import parse_xml
 from vmtui.errors import UsageError
 
 
