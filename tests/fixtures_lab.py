@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,6 +105,26 @@ class LabHandle:
                 if time.monotonic() > deadline:
                     raise AssertionError(f"{name} never started dirtying: {dict(raw)}")
                 time.sleep(0.5)  # the guest reports every 2 s (balloon stats period); no event to wait on
+
+    @contextmanager
+    def idle_guest(self, host: str, prefix: str) -> Iterator[str]:
+        """An idle BIOS guest (`prefix`-xxxx) defined and running on `host`; removed from every lab host
+        at the end, also on failure (a migration may have moved it)."""
+        import secrets
+
+        from vmtui.drivers import connect
+        from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
+
+        name = f"{prefix}-{secrets.token_hex(2)}"
+        try:
+            with connect(self.uris[host]) as conn:
+                kind = "kvm" if conn.host_info(probe=False).kvm_usable else "qemu"
+                conn.define_and_start(build_guest_xml(GuestSpec(name, domain_type=kind, role="test")))
+            yield name
+        finally:
+            for each in self.names:
+                with connect(self.uris[each]) as conn:
+                    conn.destroy_and_undefine(name)
 
     def restore(self) -> None:
         """Bring the lab (back) up with guests; a no-op for hosts that still run."""

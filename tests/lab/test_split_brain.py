@@ -7,14 +7,10 @@ target: a `start` on the source would run the same UUID, and the same disks, twi
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator
 
 import pytest
 from fixtures_lab import LabHandle
-
-from vmtui.drivers import connect
-from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(240)]
 
@@ -22,16 +18,8 @@ pytestmark = [pytest.mark.lab, pytest.mark.timeout(240)]
 @pytest.fixture
 def guest_on_lab2(lab: LabHandle) -> Iterator[str]:
     """An idle BIOS guest defined and running on lab2; removed from both hosts at the end."""
-    name = f"split-test-{secrets.token_hex(2)}"
-    try:
-        with connect(lab.uris["lab2"]) as conn:
-            kvm = conn.host_info(probe=False).kvm_usable
-            conn.define_and_start(build_guest_xml(GuestSpec(name, domain_type="kvm" if kvm else "qemu", role="test")))
+    with lab.idle_guest("lab2", "split-test") as name:
         yield name
-    finally:
-        for host in lab.names:
-            with connect(lab.uris[host]) as conn:
-                conn.destroy_and_undefine(name)
 
 
 def _state(lab: LabHandle, host: str, name: str) -> str:

@@ -50,7 +50,9 @@ class HostDisconnected:
 
 @dataclass(frozen=True, slots=True)
 class DomainChanged:
-    """libvirt reported a lifecycle event (started, stopped, suspended, migrating, ...) for a domain."""
+    """libvirt reported a lifecycle event (started, stopped, suspended, migrating, ...) for a domain, or
+    on a live connection a job event: "migration-iteration" (`detail`: the pass) or "job-completed"
+    (`detail` 0), which the poller registers beside the lifecycle events (`HostPoller._register_events`)."""
 
     host: str
     uuid: str

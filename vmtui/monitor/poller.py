@@ -22,9 +22,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from vmtui.drivers import open_host as open_source
-from vmtui.drivers.base import Hypervisor
+from vmtui.drivers.base import Hypervisor, Migrator
 from vmtui.errors import EndOfRecordingError, VmtuiError
 from vmtui.models import DomainInfo, HostEntry
 from vmtui.monitor.collector import Collector
@@ -36,6 +37,9 @@ from vmtui.monitor.events import (
     MonitorEvent,
     SourceEnded,
 )
+
+if TYPE_CHECKING:  # `vmtui list` opens hosts through this module: it must not build the jobs' value types
+    from vmtui.models import JobStats
 
 log = logging.getLogger("vmtui.poller")
 
@@ -191,8 +195,7 @@ class HostPoller(threading.Thread):
             return f"internal error: {exc}"
         try:
             collector = Collector(conn, self.entry.name)
-            # Registered on every new connection: callbacks die with the old one.
-            conn.on_lifecycle(self._on_lifecycle)
+            self._register_events(conn)
             # A dropped connection wakes the poller now; its next call fails and the rows go stale.
             conn.on_closed(lambda _reason: self._wake.set())
         except VmtuiError as exc:
@@ -241,6 +244,22 @@ class HostPoller(threading.Thread):
         domains = sent[2]
         self._emit(HostSampled(self.entry.name, tick, domains, lossless=collector.finite))
         return None
+
+    def _register_events(self, conn: Hypervisor) -> None:
+        """Lifecycle events, and on a live connection libvirt's job events, each as a `DomainChanged`.
+
+        The job events are libvirt's MIGRATION_ITERATION (event "migration-iteration", detail the pass
+        number) and JOB_COMPLETED ("job-completed", detail 0), registered here explicitly. A domain
+        migrating out shows no lifecycle event until its last pause: the iterations are what lets a
+        watcher show it as migrating, migrations other tools started included. A recording (no
+        `Migrator`) has no job events. Registered on every new connection: callbacks die with the old one.
+        """
+        conn.on_lifecycle(self._on_lifecycle)
+        if isinstance(conn, Migrator):
+            conn.on_job_events(self._on_job_event)  # stopped by closing the connection
+
+    def _on_job_event(self, uuid: str, event: str, number: int, _completed: JobStats | None) -> None:
+        self._on_lifecycle(uuid, event, number)
 
     def _on_lifecycle(self, uuid: str, event: str, detail: int) -> None:
         # libvirt's event thread: report and flag only; the poller thread does the libvirt calls.

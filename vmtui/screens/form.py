@@ -1,76 +1,122 @@
-"""A small form: a few labelled text fields, checked before it closes (the error shown in place)."""
+"""A small form: a few labelled text fields (and tick boxes), checked before it closes (the error shown in place).
+
+Every modal form of the TUI is a `FormModal`: the plain ones answer with the values typed, the ones that
+answer something else (the balloon size in KiB, a saved host entry) override `accept`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Generic, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label
+from textual.widgets import Button, Checkbox, Input, Label
+from typing_extensions import TypeVar
 
 from vmtui.errors import VmtuiError
 
 
 @dataclass(frozen=True, slots=True)
 class FormField:
+    """A text field; an empty `label` shows none (the placeholder says what to type)."""
+
     key: str
     label: str
     placeholder: str = ""
     value: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class FormCheck:
+    """A tick box, read with `FormModal.checked(key)` (Enter never stops on it: it submits from the last text field)."""
+
+    key: str
+    label: str
+    value: bool = False
+
+
 Values = dict[str, str]
+ResultT = TypeVar("ResultT", default=Values)
 
 
-class FormModal(ModalScreen[Values | None]):
-    """Dismisses with the values once `check(values)` accepts them (raises VmtuiError otherwise); None on escape.
+class FormModal(ModalScreen[ResultT | None], Generic[ResultT]):
+    """Dismisses with `accept(values)` once it returns (it raises VmtuiError otherwise, shown in place: the form
+    stays open and nothing typed is lost); None on escape or Cancel.
 
-    `check` is pure validation (sizes, MACs, names): nothing is contacted from here.
+    By default `accept` runs `check(values)`, pure validation (sizes, MACs, names): nothing is contacted
+    from here, and the form answers with the values. Subclasses that answer something else override
+    `accept`; their widget ids (tests find them, app.tcss styles them) come from the class attributes.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    PART_ID: ClassVar[str] = "form"
+    """The parts' ids: `#form-box`, `#form-title`, `#form-error`, `#form-buttons`."""
+    TITLE_ID: ClassVar[str | None] = None
+    """The title's id when it is not `#{PART_ID}-title`."""
+    FIELD_ID: ClassVar[str] = "form"
+    """A field's widget is `#form-KEY`."""
+    OK_BUTTON: ClassVar[tuple[str, str]] = ("OK", "ok")
+    """The label and id of the button that submits."""
 
     def __init__(
-        self, title: str, fields: Sequence[FormField], check: Callable[[Values], object] = lambda _v: None
+        self,
+        title: str,
+        fields: Sequence[FormField | FormCheck],
+        check: Callable[[Values], object] = lambda _v: None,
     ) -> None:
         super().__init__()
         self.form_title = title
         self.fields = tuple(fields)
         self._check = check
 
+    def _field_id(self, key: str) -> str:
+        return f"{self.FIELD_ID}-{key}"
+
     def compose(self) -> ComposeResult:
-        with Vertical(id="form-box"):
-            yield Label(Text(self.form_title), id="form-title")
+        with Vertical(id=f"{self.PART_ID}-box"):
+            yield Label(Text(self.form_title), id=self.TITLE_ID or f"{self.PART_ID}-title")  # never markup
             for f in self.fields:
-                yield Label(Text(f.label), classes="form-label")
-                yield Input(value=f.value, placeholder=f.placeholder, id=f"form-{f.key}")
-            yield Label("", id="form-error")
-            with Horizontal(id="form-buttons"):
-                yield Button("OK", variant="primary", id="ok")
+                if isinstance(f, FormCheck):
+                    yield Checkbox(f.label, f.value, id=self._field_id(f.key))
+                    continue
+                if f.label:
+                    yield Label(Text(f.label), classes="form-label")
+                yield Input(value=f.value, placeholder=f.placeholder, id=self._field_id(f.key))
+            yield Label("", id=f"{self.PART_ID}-error")
+            with Horizontal(id=f"{self.PART_ID}-buttons"):
+                label, button_id = self.OK_BUTTON
+                yield Button(label, variant="primary", id=button_id)
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
         if self.fields:
-            self.query_one(f"#form-{self.fields[0].key}", Input).focus()
+            self.query_one(f"#{self._field_id(self.fields[0].key)}").focus()
+
+    def _text_fields(self) -> list[FormField]:
+        return [f for f in self.fields if isinstance(f, FormField)]
 
     def values(self) -> Values:
-        return {f.key: self.query_one(f"#form-{f.key}", Input).value.strip() for f in self.fields}
+        return {f.key: self.query_one(f"#{self._field_id(f.key)}", Input).value.strip() for f in self._text_fields()}
+
+    def checked(self, key: str) -> bool:
+        return self.query_one(f"#{self._field_id(key)}", Checkbox).value
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        keys = [f"form-{f.key}" for f in self.fields]
-        at = keys.index(event.input.id or "") if event.input.id in keys else len(keys) - 1
-        if at + 1 < len(keys):
-            self.query_one(f"#{keys[at + 1]}", Input).focus()
+        """Enter goes to the next text field, and submits from the last one."""
+        ids = [self._field_id(f.key) for f in self._text_fields()]
+        at = ids.index(event.input.id or "") if event.input.id in ids else len(ids) - 1
+        if at + 1 < len(ids):
+            self.query_one(f"#{ids[at + 1]}", Input).focus()
         else:
             self.submit()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
+        if event.button.id == self.OK_BUTTON[1]:
             self.submit()
         else:
             self.dismiss(None)
@@ -78,11 +124,15 @@ class FormModal(ModalScreen[Values | None]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
+    def accept(self, values: Values) -> ResultT:
+        """What the form answers with; raises VmtuiError to stay open with the message."""
+        self._check(values)
+        return cast(ResultT, values)  # a plain form answers with its values: ResultT's default
+
     def submit(self) -> None:
-        values = self.values()
         try:
-            self._check(values)
+            result = self.accept(self.values())
         except VmtuiError as exc:
-            self.query_one("#form-error", Label).update(Text(str(exc), style="bold red"))
+            self.query_one(f"#{self.PART_ID}-error", Label).update(Text(str(exc), style="bold red"))
             return
-        self.dismiss(values)
+        self.dismiss(result)

@@ -17,16 +17,16 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
 
-from vmtui.errors import VmtuiError
 from vmtui.fleet import Fleet, HostView
 from vmtui.messages import BalloonPolicyStepRequested, BalloonRequested
 from vmtui.ops.balloon_policy import BalloonKnobs, BalloonPlan, GuestMemory, HostMemory, plan_balloons
 from vmtui.ops.ksm import RUN_NAMES, KsmStatus
 from vmtui.ops.sizes import parse_size_kib
 from vmtui.present import MISSING, pct_sign, printable, size, size_kib
+from vmtui.screens.form import FormField, FormModal, Values
 from vmtui.widgets.metric_graph import MetricGraph
 from vmtui.widgets.refusals import Refusals, explained
 
@@ -101,46 +101,20 @@ def ksm_text(history: KsmHistory) -> Text:
     return out
 
 
-class BalloonModal(ModalScreen[int | None]):
+class BalloonModal(FormModal[int]):
     """Asks for a new balloon size (512MiB, 1.5GiB); parsed exactly, refused here when it is not a size."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    PART_ID: ClassVar[str] = "balloon"
+    TITLE_ID: ClassVar[str | None] = "balloon-question"
+    FIELD_ID: ClassVar[str] = "balloon"
+    OK_BUTTON: ClassVar[tuple[str, str]] = ("Set", "set")
 
     def __init__(self, question: str) -> None:
-        super().__init__()
-        self.question = question
+        """`question` names the guest; the form shows its title as text, never as markup."""
+        super().__init__(question, (FormField("size", "", "e.g. 512MiB, 1.5GiB"),))
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="balloon-box"):
-            yield Label(Text(self.question), id="balloon-question")  # a guest's name, never markup
-            yield Input(placeholder="e.g. 512MiB, 1.5GiB", id="balloon-size")
-            yield Label("", id="balloon-error")
-            with Horizontal(id="balloon-buttons"):
-                yield Button("Set", variant="primary", id="set")
-                yield Button("Cancel", id="cancel")
-
-    def on_mount(self) -> None:
-        self.query_one(Input).focus()
-
-    def on_input_submitted(self, _event: Input.Submitted) -> None:
-        self.submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "set":
-            self.submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def submit(self) -> None:
-        try:
-            kib = parse_size_kib(self.query_one(Input).value)
-        except VmtuiError as exc:
-            self.query_one("#balloon-error", Label).update(Text(str(exc), style="bold red"))
-            return
-        self.dismiss(kib)
+    def accept(self, values: Values) -> int:
+        return parse_size_kib(values["size"])
 
 
 class MemoryScreen(Refusals, Screen[None]):

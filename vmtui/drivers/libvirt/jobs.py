@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import libvirt
 
 from vmtui.drivers.base import JobEventCallback
-from vmtui.drivers.libvirt.connection import ConnectionCore, LifecycleCallback, convert_error, mapped
+from vmtui.drivers.libvirt.connection import ConnectionCore, convert_error, mapped
 from vmtui.models import state_name
 
 # The job value types are imported where they are built: `vmtui list` opens a Connection too, and
@@ -292,15 +292,6 @@ class JobsMixin(ConnectionCore):
                         pass
 
         return stop
-
-    def on_lifecycle(self, callback: LifecycleCallback) -> None:
-        """Lifecycle events, plus each migration iteration and completed job as pseudo-events of the same shape.
-
-        A domain migrating out shows no lifecycle event until its last pause; the iteration events are
-        what lets a watcher show it as migrating (and notice migrations other tools started).
-        """
-        super().on_lifecycle(callback)
-        self.on_job_events(lambda uuid, event, number, _stats: callback(uuid, event, number))
 
 
 def raise_mapped(exc: libvirt.libvirtError, uri: str, action: str) -> NoReturn:

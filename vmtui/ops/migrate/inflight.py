@@ -19,7 +19,7 @@ from vmtui.errors import OperationError, VmtuiError
 from vmtui.models import JobStats
 from vmtui.ops.base import Progress, Step, never_cancelled, no_progress
 from vmtui.ops.migrate import history
-from vmtui.ops.migrate.job import JobRun, monitor
+from vmtui.ops.migrate.job import JobHandover, JobRun, monitor
 from vmtui.ops.migrate.policy import StallPolicy
 from vmtui.ops.migrate.run import (
     MigrationCancelledError,
@@ -90,15 +90,8 @@ def watch(
     if stats.elapsed_ms:
         run.began -= stats.elapsed_ms / 1000  # the job began before we came
         run.began_wall -= stats.elapsed_ms / 1000
-    wake = threading.Event()
-
-    def on_event(uuid: str, _event: str, _number: int, completed: JobStats | None) -> None:
-        if uuid.lower() == info.uuid.lower():
-            if completed is not None:
-                run.completed = completed
-            wake.set()
-
-    stop_events = src.on_job_events(on_event)
+    handover = JobHandover(info.uuid)
+    stop_events = src.on_job_events(handover.job_event)
     policy = StallPolicy(start_ms=options.max_downtime_ms, postcopy=False, enabled=False)
     progress(Step(f"watching the migration of {info.name} to {target}", run.fraction, {"type": "phase",
                   "phase": "attached"}))  # fmt: skip
@@ -107,8 +100,7 @@ def watch(
             src,
             info.uuid,
             run,
-            running=lambda: True,
-            wake=wake,
+            handover=handover,
             policy=policy,
             progress=progress,
             cancel=cancel,
@@ -116,6 +108,7 @@ def watch(
         )
     finally:
         stop_events()
+    handover.drain(run)  # a completed event that came after the monitor's last look
     run.ended = time.monotonic()
     return finish(src, dst, info, options, None, run, source=source, target=target, progress=progress, reattached=True)
 

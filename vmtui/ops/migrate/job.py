@@ -4,20 +4,24 @@ and an end decided from facts.
 One loop serves a job vmtui started (its `migrate` call runs on a thread beside the loop) and one it
 re-attached to (started by a vmtui that died, or by another tool). The loop wakes on each libvirt
 migration-iteration event or every half second, reads the job's stats, and reports a `Step`.
+
+Threads of one job: the monitor thread (the one that runs `migrate` or `reattach`: `monitor`, then
+`finish`) is the only writer of the `JobRun`. libvirt's event thread and the migrate-call thread never
+touch it: they post to the job's `JobHandover`, which the monitor thread drains.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from vmtui.drivers.base import Migrator
 from vmtui.errors import VmtuiError
-from vmtui.models import DomainPresence, JobStats
+from vmtui.models import DomainPresence, JobStats, MigrateSpec
 from vmtui.ops.base import Progress, Step
 from vmtui.ops.migrate.forecast import Forecast, forecast, live_estimate
 from vmtui.ops.migrate.policy import PolicyAction, StallPolicy
@@ -41,7 +45,12 @@ CLEANUP_WAIT_S = 20.0
 
 @dataclass(slots=True)
 class JobRun:
-    """What the monitor learnt about one job, filled in as it runs (one thread writes it)."""
+    """What the monitor learnt about one job, filled in as it runs.
+
+    Written only by the monitor thread (the one that runs `migrate` or `reattach`). What other threads
+    learn reaches it through a `JobHandover`: `completed` from libvirt's event thread, `call_error`
+    from the migrate-call thread, each copied here by `JobHandover.drain`.
+    """
 
     began: float = field(default_factory=time.monotonic)
     began_wall: float = field(default_factory=time.time)
@@ -67,6 +76,76 @@ class JobRun:
     @property
     def seconds(self) -> float:
         return (self.ended or time.monotonic()) - self.began
+
+
+@dataclass(frozen=True, slots=True)
+class _CallEnded:
+    error: VmtuiError | None
+
+
+class JobHandover:
+    """What a job's other threads tell its monitor, taken by the monitor thread once each, in the order said.
+
+    - libvirt's event thread calls `job_event` (registered with `Migrator.on_job_events`): each
+      migration iteration wakes the monitor; the source's JOB_COMPLETED posts its stats.
+    - the migrate-call thread (`call_migrate`, a job vmtui started) posts how libvirt's blocking call
+      ended (its error, or None), then `call_running()` turns False.
+    - the monitor thread waits on `wake` and calls `drain(run)`, which copies every post into the JobRun
+      (the JobRun's only news from the other threads).
+
+    Posts go through a FIFO queue, so nothing posted is lost or taken twice, whatever the interleaving;
+    the call's end is posted before `call_running()` turns False, so a drain after the loop sees it.
+    """
+
+    def __init__(self, uuid: str) -> None:
+        self.uuid = uuid.lower()
+        self.wake = threading.Event()
+        self._posts: queue.SimpleQueue[JobStats | _CallEnded] = queue.SimpleQueue()
+        self._call_returned = threading.Event()
+
+    def job_event(self, uuid: str, _event: str, _number: int, completed: JobStats | None) -> None:
+        """libvirt's event thread: a job event of any domain on the source (others are ignored)."""
+        if uuid.lower() != self.uuid:
+            return
+        if completed is not None:
+            self._posts.put(completed)
+        self.wake.set()  # a new pass: read the job now, at the start of the pass, where the policy looks
+
+    def call_ended(self, error: VmtuiError | None) -> None:
+        """The migrate-call thread: libvirt's call returned (error None) or raised."""
+        self._posts.put(_CallEnded(error))
+        self._call_returned.set()
+        self.wake.set()
+
+    def call_running(self) -> bool:
+        """Until the call thread posted its end (always, for a job we only attached to)."""
+        return not self._call_returned.is_set()
+
+    def drain(self, run: JobRun) -> None:
+        """The monitor thread: copy what was posted since the last drain into `run`."""
+        while True:
+            try:
+                post = self._posts.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(post, _CallEnded):
+                run.call_error = post.error
+            else:
+                run.completed = post
+
+
+def call_migrate(src: Migrator, uuid: str, uri: str, spec: MigrateSpec, handover: JobHandover) -> None:
+    """The migrate-call thread of a job vmtui starts: libvirt's blocking call, its end posted to `handover`."""
+    error: VmtuiError | None = None
+    try:
+        src.migrate(uuid, uri, spec)
+    except VmtuiError as exc:
+        error = exc
+    except Exception as exc:  # a bug must still end the job's watch, with the error kept
+        log.exception("migrate call failed")
+        error = VmtuiError(f"internal error: {exc}")
+    finally:
+        handover.call_ended(error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +204,7 @@ def monitor(
     uuid: str,
     run: JobRun,
     *,
-    running: Callable[[], bool],
-    wake: threading.Event,
+    handover: JobHandover,
     policy: StallPolicy | None,
     progress: Progress,
     cancel: threading.Event,
@@ -136,14 +214,16 @@ def monitor(
 ) -> None:
     """Until the job is over: read, report, apply the policy, abort when asked.
 
-    A job of ours is over when its `migrate` call returns (`running()` turns False); a job we
-    `attached` to, when the source reports no job any more or no longer runs the domain.
+    A job of ours is over when its `migrate` call returns (`handover.call_running()` turns False); a
+    job we `attached` to, when the source reports no job any more or no longer runs the domain. Runs on
+    the monitor thread: it takes the other threads' posts from `handover` on each wake and at the end.
     """
     dirty_asked = measuring and forecast_from is not None
     said_done = False
-    while running():
-        wake.wait(POLL_S)
-        wake.clear()
+    while handover.call_running():
+        handover.wake.wait(POLL_S)
+        handover.wake.clear()
+        handover.drain(run)
         if cancel.is_set() and not run.cancel_requested:
             run.cancel_requested = True
             progress(Step("aborting: the source keeps running", run.fraction, {"type": "phase", "phase": "aborting"}))
@@ -183,6 +263,8 @@ def monitor(
                 if forecast_from is not None:
                     _stalled_forecast(run, stats, forecast_from, progress)
                 _apply(src, uuid, run, action, progress)
+
+    handover.drain(run)  # the call's end, posted before it stopped the loop
 
 
 def _gone(src: Migrator, uuid: str) -> bool:

@@ -26,7 +26,9 @@ from vmtui.ops.migrate.forecast import Forecast, forecast
 from vmtui.ops.migrate.job import (
     DIRTY_RATE_SECONDS,
     ForecastInputs,
+    JobHandover,
     JobRun,
+    call_migrate,
     completed_stats,
     facts_after,
     monitor,
@@ -301,15 +303,8 @@ def _run(
     cancel: threading.Event,
 ) -> MigrationResult:
     run = JobRun(downtime_ms=options.max_downtime_ms)
-    wake = threading.Event()
-
-    def on_event(uuid: str, event: str, _number: int, stats: JobStats | None) -> None:
-        if uuid.lower() == info.uuid.lower():
-            if stats is not None:
-                run.completed = stats
-            wake.set()  # a new pass: read the job now, at the start of the pass, where the policy looks
-
-    stop_events = src.on_job_events(on_event)
+    handover = JobHandover(info.uuid)
+    stop_events = src.on_job_events(handover.job_event)
     bandwidth, where = known_bandwidth(options, source, target)
     inputs = ForecastInputs(memory_in_use(src, info), bandwidth, where, options.postcopy, options.auto_converge)
     # Started before the job (libvirt runs none while the migration job does); the target's QEMU takes
@@ -321,31 +316,20 @@ def _run(
                    "source_uri": getattr(src, "requested_uri", "") or src.uri, "target_uri": target_uri,
                    "options": options.to_json(), "started_at": time.time()})  # fmt: skip
     progress(Step(f"migrating {info.name} to {target}", 0.0, {"type": "phase", "phase": "started"}))
-    call = threading.Thread(target=_call, args=(src, info.uuid, target_uri, options.spec(), run, wake),
+    call = threading.Thread(target=call_migrate, args=(src, info.uuid, target_uri, options.spec(), handover),
                             name=f"migrate {info.name}", daemon=True)  # fmt: skip
     run.began, run.began_wall = time.monotonic(), time.time()
     call.start()
     try:
-        monitor(src, info.uuid, run, running=call.is_alive, wake=wake, policy=policy, progress=progress,
+        monitor(src, info.uuid, run, handover=handover, policy=policy, progress=progress,
                 cancel=cancel, forecast_from=inputs, measuring=measuring)  # fmt: skip
         call.join()
     finally:
         stop_events()
+    handover.drain(run)  # a completed event that came after the call's end
     run.ended = time.monotonic()
     progress(Step("verifying where the domain is", run.fraction, {"type": "phase", "phase": "verifying"}))
     return finish(src, dst, info, options, report, run, source=source, target=target, progress=progress)
-
-
-def _call(src: Migrator, uuid: str, uri: str, spec: MigrateSpec, run: JobRun, wake: threading.Event) -> None:
-    try:
-        src.migrate(uuid, uri, spec)
-    except VmtuiError as exc:
-        run.call_error = exc
-    except Exception as exc:  # a bug must still end the job's watch, with the error kept
-        log.exception("migrate call failed")
-        run.call_error = VmtuiError(f"internal error: {exc}")
-    finally:
-        wake.set()
 
 
 class Named(Protocol):
