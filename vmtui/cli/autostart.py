@@ -49,7 +49,8 @@ def _done(host: str, kind: str, name: str, on: bool, as_json: bool) -> None:
     if as_json:
         emit_json({"host": host, "kind": kind, "name": name, "autostart": on})
         return
-    from vmtui.cli.render import console, lit
+    from vmtui.cli.render import console
+    from vmtui.richtext import lit
 
     line = lit(f"autostart {'on' if on else 'off'}: {kind} {name} on {host}")
     console().print(line)

@@ -64,7 +64,8 @@ def _printer(as_json: bool, *, stderr: bool = False) -> Progress:
             return
         from rich.console import Console
 
-        from vmtui.cli.render import console, lit
+        from vmtui.cli.render import console
+        from vmtui.richtext import lit
 
         (Console(stderr=True, highlight=False) if stderr else console()).print(lit(step.text, "dim"))
 
@@ -357,7 +358,8 @@ def _opt_command(opt_out: bool, doc: str) -> Callable[..., None]:
         if as_json:
             emit_json(result.to_json())
         else:
-            from vmtui.cli.render import console, lit
+            from vmtui.cli.render import console
+            from vmtui.richtext import lit
 
             console().print(lit(result.note))
 

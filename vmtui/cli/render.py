@@ -16,10 +16,11 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from vmtui.explain import Finding, Severity
+from vmtui.explain import Finding
 from vmtui.metrics import DomainMetrics
 from vmtui.models import DomainInfo, HostInfo
-from vmtui.present import STATE_STYLE, count, ms, pct, per_s, printable, rate, size_kib
+from vmtui.present import count, ms, pct, per_s, printable, rate, size_kib
+from vmtui.richtext import SEVERITY_STYLE, lit, state_text
 
 if TYPE_CHECKING:
     from vmtui.monitor.events import HostSampled
@@ -33,17 +34,7 @@ def console() -> Console:
     return Console(width=400, highlight=False)
 
 
-SEVERITY_STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan", Severity.INFO: "dim"}
 TDP_WORDS = {True: "on", False: "off (shadow paging)", None: "unknown"}
-
-
-def lit(text: str, style: str = "") -> Text:
-    """A string from a host, shown as it is (no markup, no control characters)."""
-    return Text(printable(text), style=style)
-
-
-def state_text(state: str) -> Text:
-    return Text(state, STATE_STYLE.get(state, ""))
 
 
 def hosts_table(rows: Iterable[tuple[str, str, bool, HostInfo | None, str | None]]) -> Table:

@@ -8,11 +8,11 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from vmtui.cli.render import lit
 from vmtui.ops.changes import DeviceChange, Outcome
 from vmtui.ops.devices import DevicesReport
 from vmtui.ops.sriov import SriovReport
 from vmtui.present import MISSING, printable
+from vmtui.richtext import lit
 
 CLASS_STYLE = {"emulated": "yellow", "paravirtual": "green", "passthrough": "cyan"}
 SWITCH_STYLE = {"live": "bold green", "next-boot": "yellow", "done": "dim", "no": "dim", "n/a": "dim"}

@@ -51,7 +51,8 @@ def list_cmd(
     from rich.table import Table
     from rich.text import Text
 
-    from vmtui.cli.render import console, lit
+    from vmtui.cli.render import console
+    from vmtui.richtext import lit
 
     if not result.snapshots:
         console().print(Text("no snapshots of ").append_text(lit(result.domain.name)))

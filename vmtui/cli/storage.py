@@ -125,8 +125,9 @@ def vol_create(
     if as_json:
         emit_json({"host": label(entry), **done.to_json()})
         return
-    from vmtui.cli.render import console, lit
+    from vmtui.cli.render import console
     from vmtui.present import size as fmt_size
+    from vmtui.richtext import lit
 
     line = lit(f"created {done.volume.name} ({done.volume.format or done.volume.vol_type}, ")
     line.append(f"{fmt_size(done.volume.capacity)}) in pool {done.pool.name} on {label(entry)}: ")
@@ -160,7 +161,8 @@ def vol_delete(
     if as_json:
         emit_json({"host": label(entry), **done.to_json()})
         return
-    from vmtui.cli.render import console, lit
+    from vmtui.cli.render import console
+    from vmtui.richtext import lit
 
     line = lit(f"deleted {done.volume.name} from pool {done.pool.name} on {label(entry)} (")
     line.append(lit(done.volume.path))

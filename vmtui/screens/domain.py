@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from vmtui import present
 from vmtui.drivers.resources import GuestFacts, live
-from vmtui.explain import Severity, explain
+from vmtui.explain import explain
 from vmtui.fleet import Fleet, HostView
 from vmtui.messages import (
     ActionRequested,
@@ -34,14 +34,14 @@ from vmtui.metrics import DomainMetrics
 from vmtui.models import DeviceClass, DomainInfo, Snapshot
 from vmtui.ops.autostart import set_autostart
 from vmtui.ops.snapshots import check_name
-from vmtui.present import STATE_STYLE, count, pct, pct_sign, rate, size_kib
+from vmtui.present import count, pct, pct_sign, rate, size_kib
+from vmtui.richtext import SEVERITY_STYLE, state_text
 from vmtui.screens.guest_panel import REFRESH_SECONDS, GuestPanel
 from vmtui.screens.host import ACTION_BINDINGS, DEVICE_BINDINGS, TOOL_BINDINGS, domain_refusal
 from vmtui.screens.prompt import PromptModal
 from vmtui.widgets.metric_graph import MetricGraph
 from vmtui.widgets.refusals import Refusals, explained
 
-SEVERITY_STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan", Severity.INFO: "dim"}
 CLASS_STYLE = {
     DeviceClass.PARAVIRTUAL: "green",
     DeviceClass.EMULATED: "bold yellow",
@@ -242,7 +242,7 @@ class DomainScreen(Refusals, Screen[None]):
         summary.append(present.printable(name), "bold")
         state = self.fleet.pending.get(self.uuid) or self.fleet.state_of(self.uuid, view.name)
         summary.append("  ")
-        summary.append(state, STATE_STYLE.get(state, ""))
+        summary.append_text(state_text(state))
         summary.append(f"  on {view.name}")
         stale = self.fleet.stale_since(view)
         if stale is not None:
