@@ -8,7 +8,6 @@ becomes the operation's cancel (it stops between steps and reports what was done
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -26,6 +25,7 @@ from vmtui.cli.common import (
     emit_json,
     guarded,
 )
+from vmtui.cli.runner import run_op
 from vmtui.cli.targets import domain_host, label
 from vmtui.cli.typer_internals import Context
 from vmtui.drivers.base import Hypervisor
@@ -72,32 +72,6 @@ def say_step(as_json: bool) -> Progress:
             sys.stderr.flush()
 
     return show
-
-
-def run_op(operation: Callable[[Progress, threading.Event], T], *, as_json: bool) -> T:
-    """Run `operation` on a thread; Ctrl-C sets its cancel Event and waits for it to stop between steps."""
-    cancel = threading.Event()
-    box: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            box["value"] = operation(say_step(as_json), cancel)
-        except BaseException as exc:  # handed to the main thread, which raises it as it is
-            box["error"] = exc
-
-    thread = threading.Thread(target=work, name="vmtui op", daemon=True)
-    thread.start()
-    try:
-        while thread.is_alive():
-            thread.join(0.2)
-    except KeyboardInterrupt:
-        cancel.set()
-        sys.stderr.write("vmtui: stopping after the current step…\n")
-        thread.join()
-    if "error" in box:
-        raise box["error"]
-    value: T = box["value"]
-    return value
 
 
 def report_change(result: Any, *, as_json: bool) -> None:
@@ -169,7 +143,7 @@ def virtio(
                 conn, plan.docs.uuid, nic=nic, disk=disk, every=every, live=live, config=config,
                 release_timeout=timeout, progress=progress, cancel=cancel,
             ),
-            as_json=as_json,
+            say_step(as_json),
         )  # fmt: skip
 
     _where, result = _with_domain(domain, connect, host, read_only, work)
@@ -200,7 +174,7 @@ def add_disk(
             lambda progress, cancel: devices.add_disk(
                 conn, domain, size, pool=pool, name=name, live=live, config=config, progress=progress, cancel=cancel
             ),
-            as_json=as_json,
+            say_step(as_json),
         ),
     )  # fmt: skip
     report_change(change, as_json=as_json)
@@ -232,7 +206,7 @@ def add_nic(
                 conn, domain, network=network, bridge=bridge, user=user, mac=mac, live=live, config=config,
                 progress=progress, cancel=cancel,
             ),
-            as_json=as_json,
+            say_step(as_json),
         ),
     )  # fmt: skip
     report_change(change, as_json=as_json)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -11,12 +10,13 @@ import typer
 from typer.core import TyperGroup
 
 from vmtui.cli.common import ConnectOpt, DomainArg, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, fail, guarded
+from vmtui.cli.runner import run_op
 from vmtui.cli.targets import find_domain, label, on_each_host, open_entry, resolve_targets
 from vmtui.errors import UsageError
 from vmtui.models import HostEntry
 from vmtui.ops import ksm, memory
 from vmtui.ops.balloon_policy import BalloonKnobs
-from vmtui.ops.base import Progress, Step, UserCancelledError
+from vmtui.ops.base import Progress, Step, no_progress
 from vmtui.ops.ksm_policy import KsmKnobs
 from vmtui.ops.sizes import parse_percent, parse_size_kib
 
@@ -72,33 +72,6 @@ def _printer(as_json: bool, *, stderr: bool = False) -> Progress:
     return show
 
 
-def run_cancellable(work: Callable[[threading.Event], T]) -> T:
-    """Run `work(cancel)` on a thread; Ctrl-C sets `cancel` and waits for it to stop after its current step."""
-    cancel = threading.Event()
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = work(cancel)
-        except BaseException as exc:  # re-raised on the main thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name="vmtui-op", daemon=True)
-    thread.start()
-    try:
-        while thread.is_alive():
-            thread.join(0.2)
-    except KeyboardInterrupt:
-        cancel.set()
-        sys.stderr.write("vmtui: stopping after the current step…\n")
-        thread.join()
-        if "error" not in box:
-            raise UserCancelledError("interrupted") from None
-    if "error" in box:
-        raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
-
-
 def _warn(warnings: tuple[str, ...] | list[str], as_json: bool) -> None:
     if not as_json:
         for w in warnings:
@@ -125,9 +98,11 @@ def balloon_set(
     entry = find_domain(resolve_targets(connect, host, read_only=read_only), domain)
     with open_entry(entry) as opened:
         conn = memory.memory_host(opened)
-        progress = _printer(False, stderr=True) if not as_json else (lambda _s: None)
-        result = run_cancellable(
-            lambda cancel: memory.set_balloon(conn, domain, size_kib, wait=wait, progress=progress, cancel=cancel)
+        result = run_op(
+            lambda progress, cancel: memory.set_balloon(
+                conn, domain, size_kib, wait=wait, progress=progress, cancel=cancel
+            ),
+            _printer(False, stderr=True) if not as_json else no_progress,
         )
     if as_json:
         emit_json({"host": label(entry), **result.to_json()})
@@ -184,16 +159,16 @@ def balloon_policy(
             else:
                 console().print(balloon_plan(label(entry), plan))
             return
-        show = _printer(as_json)
-        run = run_cancellable(
-            lambda cancel: memory.apply_policy(
+        run = run_op(
+            lambda progress, cancel: memory.apply_policy(
                 conn,
                 knobs,
                 interval=interval,
                 count=count,
-                progress=show,
+                progress=progress,
                 cancel=cancel,
-            )
+            ),
+            _printer(as_json),
         )
     if as_json:
         emit_json({"host": label(entry), "done": run.to_json()})
@@ -408,17 +383,17 @@ def ksm_policy(
             else:
                 console().print(ksm_plan(label(entry), plan))
             return
-        show = _printer(as_json)
-        run = run_cancellable(
-            lambda cancel: ksm.apply_policy(
+        run = run_op(
+            lambda progress, cancel: ksm.apply_policy(
                 conn,
                 label(entry),
                 knobs,
                 interval=interval,
                 count=count,
-                progress=show,
+                progress=progress,
                 cancel=cancel,
-            )
+            ),
+            _printer(as_json),
         )
     if as_json:
         emit_json({"host": label(entry), "done": run.to_json()})

@@ -8,11 +8,13 @@ from typing import Annotated
 import typer
 
 from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, YesOpt, confirm, emit_json, guarded
+from vmtui.cli.runner import run_op
 from vmtui.cli.targets import label, on_each_host, open_entry, resolve_targets
 from vmtui.drivers.resources import live
 from vmtui.errors import NotFoundError, OperationError, UsageError, VmtuiError
 from vmtui.models import HostEntry
 from vmtui.ops import storage
+from vmtui.ops.base import no_progress
 
 PoolArg = Annotated[str, typer.Argument(help="Storage pool name (see `vmtui pools`).")]
 VolumeArg = Annotated[str, typer.Argument(help="Volume name inside the pool.")]
@@ -121,7 +123,12 @@ def vol_create(
         raise UsageError(f"--format {fmt!r} is not one of {', '.join(storage.FORMATS)}")
     entry = find_pool(resolve_targets(connect, host, read_only=read_only), pool)
     with open_entry(entry) as conn:
-        done = storage.create_volume(conn, pool, name, size, fmt=fmt)
+        done = run_op(
+            lambda progress, cancel: storage.create_volume(
+                conn, pool, name, size, fmt=fmt, progress=progress, cancel=cancel
+            ),
+            no_progress,
+        )
     if as_json:
         emit_json({"host": label(entry), **done.to_json()})
         return
@@ -157,7 +164,10 @@ def vol_delete(
         if why is not None:
             raise OperationError(f"delete volume {name} from {pool}: {why}")
         confirm(storage.delete_question(vol, label(entry)), yes=yes, as_json=as_json)
-        done = storage.delete_volume(conn, pool, name)
+        done = run_op(
+            lambda progress, cancel: storage.delete_volume(conn, pool, name, progress=progress, cancel=cancel),
+            no_progress,
+        )
     if as_json:
         emit_json({"host": label(entry), **done.to_json()})
         return

@@ -1,0 +1,58 @@
+"""The one way a command runs a `vmtui.ops` change: on a thread of its own, so that Ctrl-C becomes its cancel.
+
+The operation gets a progress callback and a cancel Event (as in the TUI's job starter). Ctrl-C sets
+the Event and waits: the operation stops at its next step, undoes what its step contract says, and
+raises `UserCancelledError` (exit 130, `{"error": {"kind": "cancelled", ...}}` with --json). Waiting
+is what makes the stop clean; a second Ctrl-C leaves without waiting (as `vmtui: interrupted`, 130),
+for an operation stuck in a call that never returns.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from vmtui.ops.base import Progress
+
+T = TypeVar("T")
+
+STOPPING = "vmtui: stopping after the current step… (Ctrl-C again to leave without waiting)"
+"""What the first Ctrl-C says, on stderr (stdout may be data)."""
+
+
+def run_op(operation: Callable[[Progress, threading.Event], T], progress: Progress) -> T:
+    """Run `operation(progress, cancel)` on a thread and return what it returns, or raise what it raises.
+
+    An operation that finished before it could see the cancel returns its result as usual: the change
+    was made, and the command reports it rather than hide it behind "cancelled".
+    """
+    cancel = threading.Event()
+    ended = threading.Event()
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["value"] = operation(progress, cancel)
+        except BaseException as exc:  # handed to the main thread, which raises it as it is
+            box["error"] = exc
+        finally:
+            ended.set()
+
+    threading.Thread(target=work, name="vmtui op", daemon=True).start()
+    # Waiting on an Event, not on Thread.join: a join that Ctrl-C interrupted may count the thread as
+    # finished while it still runs (CPython), and the result would be read before it exists.
+    try:
+        while not ended.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        cancel.set()
+        sys.stderr.write(STOPPING + "\n")
+        sys.stderr.flush()
+        while not ended.wait(0.2):  # a second Ctrl-C raises here: the error boundary reports it as interrupted
+            pass
+    if "error" in box:
+        raise box["error"]
+    value: T = box["value"]
+    return value
