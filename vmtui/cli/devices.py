@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
-from typer.core import TyperGroup
 
 from vmtui.cli.common import (
     ConnectOpt,
@@ -25,9 +24,9 @@ from vmtui.cli.common import (
     emit_json,
     guarded,
 )
+from vmtui.cli.default_group import defaulting_to
 from vmtui.cli.runner import run_op
 from vmtui.cli.targets import domain_host, label
-from vmtui.cli.typer_internals import Context
 from vmtui.drivers.base import Hypervisor
 from vmtui.errors import ExitCode
 from vmtui.ops.base import Progress, Step
@@ -36,22 +35,8 @@ from vmtui.present import printable
 T = TypeVar("T")
 
 
-class DefaultGroup(TyperGroup):
-    """A group whose first word may be an argument of its default command: `devices web1` is `devices show web1`."""
-
-    default_command = "show"
-
-    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
-        # Shell completion parses resiliently: there the first word is a subcommand being typed.
-        if not ctx.resilient_parsing and (
-            not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names)
-        ):
-            args = [self.default_command, *args]
-        return super().parse_args(ctx, args)
-
-
 devices_app = typer.Typer(
-    cls=DefaultGroup,
+    cls=defaulting_to("show"),
     help="A domain's devices: paravirtual, emulated or passthrough, and switching them to virtio.",
 )
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
-from typer.core import TyperGroup
 
 from vmtui.cli.common import ConnectOpt, DomainArg, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, fail, guarded
+from vmtui.cli.default_group import defaulting_to
 from vmtui.cli.runner import run_op
 from vmtui.cli.targets import find_domain, label, on_each_host, open_entry, resolve_targets
 from vmtui.errors import UsageError
@@ -23,18 +23,8 @@ from vmtui.ops.sizes import parse_percent, parse_size_kib
 T = TypeVar("T")
 
 
-class _DefaultSet(TyperGroup):
-    """`vmtui balloon DOMAIN SIZE` means `vmtui balloon set DOMAIN SIZE`; `balloon policy` is the policy."""
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
-            args = ["set", *args]
-        result: list[str] = super().parse_args(ctx, args)
-        return result
-
-
 balloon_app = typer.Typer(
-    cls=_DefaultSet,
+    cls=defaulting_to("set"),  # `vmtui balloon DOMAIN SIZE` is `vmtui balloon set DOMAIN SIZE`
     help="Set a running guest's balloon (`vmtui balloon DOMAIN SIZE`), or run the balloon policy.",
     no_args_is_help=True,
 )

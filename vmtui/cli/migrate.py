@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, guarded
+from vmtui.cli.default_group import defaulting_to
 from vmtui.cli.migrate_terminal import ctrl_c_aborts, shield
 from vmtui.cli.targets import label
 from vmtui.errors import ExitCode, NotFoundError, UsageError, VmtuiError
@@ -27,21 +27,8 @@ if TYPE_CHECKING:
     from vmtui.ops.migrate import MigrationResult
 
 
-class DefaultToStart(TyperGroup):
-    """`vmtui migrate DOMAIN DEST` means `vmtui migrate start DOMAIN DEST`: the subcommands are the exceptions."""
-
-    default_command = "start"
-    """Named for `vmtui.cli.hoist`, which walks argv as this group reads it."""
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        first = next((a for a in args if not a.startswith("-")), None)
-        if first is not None and first not in self.commands and not {"--help", "-h"} & set(args[:1]):
-            args = ["start", *args]
-        return super().parse_args(ctx, args)
-
-
 migrate_app = typer.Typer(
-    cls=DefaultToStart,
+    cls=defaulting_to("start"),  # `vmtui migrate DOMAIN DEST` is `vmtui migrate start DOMAIN DEST`
     help="Live migration over SSH: `vmtui migrate DOMAIN DEST_HOST`; history, jobs in flight, attach, abort.",
     no_args_is_help=True,
 )

@@ -21,18 +21,16 @@ from vmtui.cli.common import (
     emit_json,
     guarded,
 )
-from vmtui.cli.devices import ConfigOpt, DefaultGroup, LiveOpt, TimeoutOpt, report_change, say_step
+from vmtui.cli.default_group import defaulting_to
+from vmtui.cli.devices import ConfigOpt, LiveOpt, TimeoutOpt, report_change, say_step
 from vmtui.cli.runner import run_op
 from vmtui.cli.targets import domain_host, label, open_entry, resolve_targets
 from vmtui.errors import UsageError
 from vmtui.models import HostEntry
 
-
-class SriovGroup(DefaultGroup):
-    default_command = "list"
-
-
-sriov_app = typer.Typer(cls=SriovGroup, help="SR-IOV: physical functions, VF counts, VF pools, VFs for guests.")
+sriov_app = typer.Typer(
+    cls=defaulting_to("list"), help="SR-IOV: physical functions, VF counts, VF pools, VFs for guests."
+)
 
 PfArg = Annotated[str, typer.Argument(help="The PF: its netdev (eth3), PCI address (0000:03:00.0) or nodedev name.")]
 MacOpt = Annotated[str | None, typer.Option("--mac", help="The VF NIC's MAC address.")]
