@@ -7,7 +7,6 @@ becomes the operation's cancel (it stops between steps and reports what was done
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -25,12 +24,10 @@ from vmtui.cli.common import (
     guarded,
 )
 from vmtui.cli.default_group import defaulting_to
-from vmtui.cli.runner import run_op
+from vmtui.cli.runner import run_op, step_printer
 from vmtui.cli.targets import domain_host, label
 from vmtui.drivers.base import Hypervisor
 from vmtui.errors import ExitCode
-from vmtui.ops.base import Progress, Step
-from vmtui.present import printable
 
 T = TypeVar("T")
 
@@ -46,17 +43,6 @@ TimeoutOpt = Annotated[
     float,
     typer.Option("--timeout", min=1, max=600, help="Seconds the guest may take to release a NIC it is asked to drop."),
 ]
-
-
-def say_step(as_json: bool) -> Progress:
-    """Progress on stderr, one line a step; nothing with --json (stdout is data)."""
-
-    def show(step: Step) -> None:
-        if not as_json:
-            sys.stderr.write(f"  {printable(step.text)}\n")
-            sys.stderr.flush()
-
-    return show
 
 
 def report_change(result: Any, *, as_json: bool) -> None:
@@ -128,7 +114,7 @@ def virtio(
                 conn, plan.docs.uuid, nic=nic, disk=disk, every=every, live=live, config=config,
                 release_timeout=timeout, progress=progress, cancel=cancel,
             ),
-            say_step(as_json),
+            step_printer(as_json),
         )  # fmt: skip
 
     _where, result = _with_domain(domain, connect, host, read_only, work)
@@ -159,7 +145,7 @@ def add_disk(
             lambda progress, cancel: devices.add_disk(
                 conn, domain, size, pool=pool, name=name, live=live, config=config, progress=progress, cancel=cancel
             ),
-            say_step(as_json),
+            step_printer(as_json),
         ),
     )  # fmt: skip
     report_change(change, as_json=as_json)
@@ -191,7 +177,7 @@ def add_nic(
                 conn, domain, network=network, bridge=bridge, user=user, mac=mac, live=live, config=config,
                 progress=progress, cancel=cancel,
             ),
-            say_step(as_json),
+            step_printer(as_json),
         ),
     )  # fmt: skip
     report_change(change, as_json=as_json)

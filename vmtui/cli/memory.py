@@ -10,13 +10,12 @@ import typer
 
 from vmtui.cli.common import ConnectOpt, DomainArg, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, fail, guarded
 from vmtui.cli.default_group import defaulting_to
-from vmtui.cli.runner import run_op
+from vmtui.cli.runner import run_op, step_printer
 from vmtui.cli.targets import find_domain, label, on_each_host, open_entry, resolve_targets
 from vmtui.errors import UsageError
 from vmtui.models import HostEntry
 from vmtui.ops import ksm, memory
 from vmtui.ops.balloon_policy import BalloonKnobs
-from vmtui.ops.base import Progress, Step, no_progress
 from vmtui.ops.ksm_policy import KsmKnobs
 from vmtui.ops.sizes import parse_percent, parse_size_kib
 
@@ -43,23 +42,6 @@ def _one_host(targets: list[HostEntry]) -> HostEntry:
             hint="pick one with --host or -c",
         )
     return targets[0]
-
-
-def _printer(as_json: bool, *, stderr: bool = False) -> Progress:
-    """Each step as a JSON line, or as a line of text (on stderr when stdout is for the result)."""
-
-    def show(step: Step) -> None:
-        if as_json:
-            emit_json({"step": step.text, **dict(step.data)})
-            return
-        from rich.console import Console
-
-        from vmtui.cli.render import console
-        from vmtui.richtext import lit
-
-        (Console(stderr=True, highlight=False) if stderr else console()).print(lit(step.text, "dim"))
-
-    return show
 
 
 def _warn(warnings: tuple[str, ...] | list[str], as_json: bool) -> None:
@@ -92,7 +74,7 @@ def balloon_set(
             lambda progress, cancel: memory.set_balloon(
                 conn, domain, size_kib, wait=wait, progress=progress, cancel=cancel
             ),
-            _printer(False, stderr=True) if not as_json else no_progress,
+            step_printer(as_json),
         )
     if as_json:
         emit_json({"host": label(entry), **result.to_json()})
@@ -158,7 +140,7 @@ def balloon_policy(
                 progress=progress,
                 cancel=cancel,
             ),
-            _printer(as_json),
+            step_printer(as_json, steps_are_output=True),
         )
     if as_json:
         emit_json({"host": label(entry), "done": run.to_json()})
@@ -383,7 +365,7 @@ def ksm_policy(
                 progress=progress,
                 cancel=cancel,
             ),
-            _printer(as_json),
+            step_printer(as_json, steps_are_output=True),
         )
     if as_json:
         emit_json({"host": label(entry), "done": run.to_json()})

@@ -1,4 +1,6 @@
-"""The one way a command runs a `vmtui.ops` change: on a thread of its own, so that Ctrl-C becomes its cancel.
+"""The one way a command runs a `vmtui.ops` change, and the one way it shows the change's steps.
+
+The change runs on a thread of its own, so that Ctrl-C becomes its cancel.
 
 The operation gets a progress callback and a cancel Event (as in the TUI's job starter). Ctrl-C sets
 the Event and waits: the operation stops at its next step, undoes what its step contract says, and
@@ -14,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from vmtui.ops.base import Progress
+from vmtui.ops.base import Progress, Step
 
 T = TypeVar("T")
 
@@ -56,3 +58,29 @@ def run_op(operation: Callable[[Progress, threading.Event], T], progress: Progre
         raise box["error"]
     value: T = box["value"]
     return value
+
+
+def step_printer(as_json: bool, *, steps_are_output: bool = False) -> Progress:
+    """Each step of a change as one line, the host's words literal (never markup).
+
+    Where the result is the output (`devices`, `sriov`, `balloon set`), steps go to stderr as dim
+    lines and --json prints none: stdout is the one result document. Where the steps are the output
+    (the policy loops, which run until Ctrl-C), they go to stdout, with --json as JSON lines
+    `{"step": TEXT, ...the step's data}`. `vmtui migrate` draws its own bar (`migrate_render`).
+    """
+
+    def show(step: Step) -> None:
+        if as_json:
+            if steps_are_output:
+                from vmtui.cli.common import emit_json
+
+                emit_json({"step": step.text, **dict(step.data)})
+            return
+        from rich.console import Console
+
+        from vmtui.cli.render import console
+        from vmtui.richtext import lit
+
+        (console() if steps_are_output else Console(stderr=True, highlight=False)).print(lit(step.text, "dim"))
+
+    return show

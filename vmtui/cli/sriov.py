@@ -22,8 +22,8 @@ from vmtui.cli.common import (
     guarded,
 )
 from vmtui.cli.default_group import defaulting_to
-from vmtui.cli.devices import ConfigOpt, LiveOpt, TimeoutOpt, report_change, say_step
-from vmtui.cli.runner import run_op
+from vmtui.cli.devices import ConfigOpt, LiveOpt, TimeoutOpt, report_change
+from vmtui.cli.runner import run_op, step_printer
 from vmtui.cli.targets import domain_host, label, open_entry, resolve_targets
 from vmtui.errors import UsageError
 from vmtui.models import HostEntry
@@ -85,7 +85,7 @@ def vfs(
             confirm(f"Set VF count: {plan.describe()}?", yes=yes, as_json=as_json)
         change = run_op(
             lambda progress, cancel: sriov.set_vf_count(conn, pf, count, progress=progress, cancel=cancel),
-            say_step(as_json),
+            step_printer(as_json),
         )
     if as_json:
         emit_json({**change.to_json(), "host": label(entry)})
@@ -111,7 +111,7 @@ def pool(
     with open_entry(entry) as conn:
         made = run_op(
             lambda progress, cancel: sriov.create_pool(conn, pf, name=name, progress=progress, cancel=cancel),
-            say_step(as_json),
+            step_printer(as_json),
         )
     if as_json:
         emit_json({**made.to_json(), "host": label(entry)})
@@ -144,7 +144,7 @@ def attach(
                 conn, domain, pool=pool_name, vf=vf, mac=mac, vlan=vlan, live=live, config=config,
                 progress=progress, cancel=cancel,
             ),
-            say_step(as_json),
+            step_printer(as_json),
         )  # fmt: skip
     report_change(change, as_json=as_json)
 
@@ -176,6 +176,6 @@ def detach(
                 conn, plan.docs.uuid, vf=vf, mac=mac, live=live, config=config, release_timeout=timeout,
                 progress=progress, cancel=cancel,
             ),
-            say_step(as_json),
+            step_printer(as_json),
         )  # fmt: skip
     report_change(change, as_json=as_json)
