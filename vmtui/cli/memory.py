@@ -11,11 +11,11 @@ import typer
 from vmtui.cli.common import ConnectOpt, DomainArg, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, fail, guarded
 from vmtui.cli.default_group import defaulting_to
 from vmtui.cli.runner import run_op, step_printer
-from vmtui.cli.targets import find_domain, label, on_each_host, open_entry, resolve_targets
+from vmtui.cli.targets import find_domain, label, on_each_host, one_host, open_entry, resolve_targets
 from vmtui.errors import UsageError
-from vmtui.models import HostEntry
 from vmtui.ops import ksm, memory
 from vmtui.ops.balloon_policy import BalloonKnobs
+from vmtui.ops.base import no_progress
 from vmtui.ops.ksm_policy import KsmKnobs
 from vmtui.ops.sizes import parse_percent, parse_size_kib
 
@@ -33,15 +33,6 @@ ApplyOpt = Annotated[bool, typer.Option("--apply", help="Apply the plan every --
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the plan and change nothing (the default).")]
 CountOpt = Annotated[int | None, typer.Option("--count", "-n", min=1, help="With --apply: stop after N steps.")]
 IntervalOpt = Annotated[float, typer.Option("--interval", "-i", min=0.5, max=3600, help="Seconds between steps.")]
-
-
-def _one_host(targets: list[HostEntry]) -> HostEntry:
-    if len(targets) != 1:
-        raise UsageError(
-            f"this acts on one host; {len(targets)} are selected ({', '.join(label(t) for t in targets)})",
-            hint="pick one with --host or -c",
-        )
-    return targets[0]
 
 
 def _warn(warnings: tuple[str, ...] | list[str], as_json: bool) -> None:
@@ -118,7 +109,7 @@ def balloon_policy(
     )
     if knobs.max_change_kib <= 0:
         raise UsageError("--max-change must be above 0")
-    entry = _one_host(resolve_targets(connect, host, read_only=read_only or not apply))
+    entry = one_host(resolve_targets(connect, host, read_only=read_only or not apply), "the balloon policy")
     from vmtui.cli.render import console
     from vmtui.cli.render_memory import balloon_plan
 
@@ -238,15 +229,20 @@ def ksm_tune(
     as_json: JsonOpt = False,
 ) -> None:
     """Set KSM tunables through libvirt's node memory parameters (works on remote hosts too)."""
-    entry = _one_host(resolve_targets(connect, host, read_only=read_only))
+    entry = one_host(resolve_targets(connect, host, read_only=read_only), "KSM tuning")
     with open_entry(entry) as opened:
         conn = memory.memory_host(opened)
-        result = ksm.tune(
-            conn,
-            label(entry),
-            pages_to_scan=pages_to_scan,
-            sleep_ms=sleep_ms,
-            merge_across_nodes=merge_across_nodes,
+        result = run_op(
+            lambda progress, cancel: ksm.tune(
+                conn,
+                label(entry),
+                pages_to_scan=pages_to_scan,
+                sleep_ms=sleep_ms,
+                merge_across_nodes=merge_across_nodes,
+                progress=progress,
+                cancel=cancel,
+            ),
+            no_progress,
         )
     _changed(result, as_json)
 
@@ -263,10 +259,15 @@ def _run_command(mode_of: Callable[[bool], str], doc: str) -> Callable[..., None
         read_only: ReadOnlyOpt = False,
         as_json: JsonOpt = False,
     ) -> None:
-        entry = _one_host(resolve_targets(connect, host, read_only=read_only))
+        entry = one_host(resolve_targets(connect, host, read_only=read_only), "KSM")
         with open_entry(entry) as opened:
             conn = memory.memory_host(opened)
-            result = ksm.set_run(conn, label(entry), mode_of(unmerge))
+            result = run_op(
+                lambda progress, cancel: ksm.set_run(
+                    conn, label(entry), mode_of(unmerge), progress=progress, cancel=cancel
+                ),
+                no_progress,
+            )
         _changed(result, as_json)
 
     command.__doc__ = doc
@@ -342,7 +343,7 @@ def ksm_policy(
     if pages_min > pages_max:
         raise UsageError(f"--pages-min {pages_min} is above --pages-max {pages_max}")
     knobs = KsmKnobs(free_pct=parse_percent(free_percent), pages_min=pages_min, pages_max=pages_max)
-    entry = _one_host(resolve_targets(connect, host, read_only=read_only or not apply))
+    entry = one_host(resolve_targets(connect, host, read_only=read_only or not apply), "the KSM policy")
     from vmtui.cli.render import console
     from vmtui.cli.render_memory import ksm_plan
 

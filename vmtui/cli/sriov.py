@@ -24,9 +24,7 @@ from vmtui.cli.common import (
 from vmtui.cli.default_group import defaulting_to
 from vmtui.cli.devices import ConfigOpt, LiveOpt, TimeoutOpt, report_change
 from vmtui.cli.runner import run_op, step_printer
-from vmtui.cli.targets import domain_host, label, open_entry, resolve_targets
-from vmtui.errors import UsageError
-from vmtui.models import HostEntry
+from vmtui.cli.targets import domain_host, label, one_host, open_entry, resolve_targets
 
 sriov_app = typer.Typer(
     cls=defaulting_to("list"), help="SR-IOV: physical functions, VF counts, VF pools, VFs for guests."
@@ -37,21 +35,13 @@ MacOpt = Annotated[str | None, typer.Option("--mac", help="The VF NIC's MAC addr
 VfOpt = Annotated[str | None, typer.Option("--vf", help="One VF by PCI address (0000:03:10.1).")]
 
 
-def one_host(connect: list[str] | None, host: list[str] | None, *, read_only: bool) -> HostEntry:
-    """SR-IOV is per host: exactly one target."""
-    targets = resolve_targets(connect, host, read_only=read_only)
-    if len(targets) != 1:
-        raise UsageError(f"{len(targets)} hosts selected; SR-IOV works on one", hint="pick one with --host or -c")
-    return targets[0]
-
-
 @sriov_app.command("list")
 @guarded(read_only_safe=True)
 def list_pfs(*, connect: ConnectOpt = None, host: HostOpt = None, as_json: JsonOpt = False) -> None:
     """Physical functions with total and current VF counts; each VF with its address, MAC/VLAN and the VM using it."""
     from vmtui.ops import sriov
 
-    entry = one_host(connect, host, read_only=True)
+    entry = one_host(resolve_targets(connect, host, read_only=True), "SR-IOV")
     with open_entry(entry) as conn:
         report = sriov.inventory(conn)
     if as_json:
@@ -78,7 +68,7 @@ def vfs(
     """Set the PF's VF count (sriov_numvfs); a non-zero count changes through 0. Asks first when VFs go."""
     from vmtui.ops import sriov
 
-    entry = one_host(connect, host, read_only=read_only)
+    entry = one_host(resolve_targets(connect, host, read_only=read_only), "SR-IOV")
     with open_entry(entry) as conn:
         plan = sriov.plan_vf_count(conn, pf, count)
         if plan.current and plan.writes:
@@ -107,7 +97,7 @@ def pool(
     """A VF pool: a libvirt network in hostdev mode over the PF (started, autostart)."""
     from vmtui.ops import sriov
 
-    entry = one_host(connect, host, read_only=read_only)
+    entry = one_host(resolve_targets(connect, host, read_only=read_only), "SR-IOV")
     with open_entry(entry) as conn:
         made = run_op(
             lambda progress, cancel: sriov.create_pool(conn, pf, name=name, progress=progress, cancel=cancel),

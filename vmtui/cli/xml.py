@@ -202,7 +202,7 @@ def undefine_cmd(
     with domain_host(domain, connect, host, read_only=read_only) as (entry, conn):
         plan = ops.plan_undefine(conn, domain, keep_nvram=keep_nvram, remove_storage=remove_storage, host=label(entry))
         confirm(plan.question(), yes=yes, as_json=as_json)
-        done = ops.undefine(conn, plan)
+        done = run_op(lambda progress, cancel: ops.undefine(conn, plan, progress=progress, cancel=cancel), no_progress)
     if as_json:
         emit_json({"action": "undefine", **done.to_json()})
         return
