@@ -114,6 +114,13 @@ IntervalOpt = Annotated[
     float,
     typer.Option("--interval", "-i", callback=seconds_in(0.1, 3600), help="Seconds between samples (0.1-3600)."),
 ]
+"""`top`, `stats`, `record`: how often each host is sampled on screen or to a file."""
+RoundIntervalOpt = Annotated[
+    float,
+    typer.Option("--interval", "-i", callback=seconds_in(0.5, 3600), help="Seconds between two rounds (0.5-3600)."),
+]
+"""`export` (a poll of each host) and the policy loops (a step): work that changes or serves something
+runs at most twice a second."""
 
 
 GLOBAL_OPTIONS = {"connect": "-c/--connect", "host": "-H/--host", "replay": "--replay", "read_only": "--read-only"}

@@ -8,7 +8,18 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from vmtui.cli.common import ConnectOpt, DomainArg, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, fail, guarded
+from vmtui.cli.common import (
+    ConnectOpt,
+    DomainArg,
+    HostOpt,
+    JsonOpt,
+    ReadOnlyOpt,
+    RoundIntervalOpt,
+    emit_json,
+    fail,
+    guarded,
+    seconds_in,
+)
 from vmtui.cli.default_group import defaulting_to
 from vmtui.cli.runner import run_op, step_printer
 from vmtui.cli.targets import find_domain, label, on_each_host, one_host, open_entry, resolve_targets
@@ -32,7 +43,10 @@ ksm_app = typer.Typer(help="KSM: savings and cost (`vmtui ksm`), tunables, on/of
 ApplyOpt = Annotated[bool, typer.Option("--apply", help="Apply the plan every --interval seconds until Ctrl-C.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the plan and change nothing (the default).")]
 CountOpt = Annotated[int | None, typer.Option("--count", "-n", min=1, help="With --apply: stop after N steps.")]
-IntervalOpt = Annotated[float, typer.Option("--interval", "-i", min=0.5, max=3600, help="Seconds between steps.")]
+KsmWindowOpt = Annotated[
+    float,
+    typer.Option("--interval", "-i", callback=seconds_in(0.1, 60), help="Seconds over which ksmd's CPU is measured."),
+]
 
 
 def _warn(warnings: tuple[str, ...] | list[str], as_json: bool) -> None:
@@ -91,7 +105,7 @@ def balloon_policy(
     ] = None,
     dry_run: DryRunOpt = False,
     apply: ApplyOpt = False,
-    interval: IntervalOpt = 10.0,
+    interval: RoundIntervalOpt = 10.0,
     count: CountOpt = None,
     connect: ConnectOpt = None,
     host: HostOpt = None,
@@ -156,9 +170,7 @@ def _shares(items: list[str]) -> dict[str, int]:
 def ksm_root(
     ctx: typer.Context,
     *,
-    interval: Annotated[
-        float, typer.Option("--interval", "-i", min=0.1, max=60, help="Seconds over which ksmd's CPU is measured.")
-    ] = 1.0,
+    interval: KsmWindowOpt = 1.0,
     connect: ConnectOpt = None,
     host: HostOpt = None,
     as_json: JsonOpt = False,
@@ -174,9 +186,7 @@ def ksm_root(
 @guarded(read_only_safe=True)
 def ksm_status(
     *,
-    interval: Annotated[
-        float, typer.Option("--interval", "-i", min=0.1, max=60, help="Seconds over which ksmd's CPU is measured.")
-    ] = 1.0,
+    interval: KsmWindowOpt = 1.0,
     connect: ConnectOpt = None,
     host: HostOpt = None,
     as_json: JsonOpt = False,
@@ -330,7 +340,7 @@ def ksm_policy(
     pages_max: Annotated[int, typer.Option("--pages-max", min=1, max=100_000, help="Highest pages_to_scan.")] = 1250,
     dry_run: DryRunOpt = False,
     apply: ApplyOpt = False,
-    interval: IntervalOpt = 10.0,
+    interval: RoundIntervalOpt = 10.0,
     count: CountOpt = None,
     connect: ConnectOpt = None,
     host: HostOpt = None,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, guarded
+from vmtui.cli.common import ConnectOpt, DomainArg, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, guarded
 from vmtui.cli.default_group import defaulting_to
 from vmtui.cli.migrate_terminal import ctrl_c_aborts, shield
 from vmtui.cli.targets import label
@@ -33,7 +33,6 @@ migrate_app = typer.Typer(
     no_args_is_help=True,
 )
 
-DomainArg = Annotated[str, typer.Argument(help="Domain name, UUID or ID (as in virsh).")]
 DestArg = Annotated[str, typer.Argument(help="Target: a saved host name, or a libvirt URI.")]
 
 
