@@ -8,26 +8,29 @@ becomes the operation's cancel (it stops between steps and reports what was done
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 
 from vmtui.cli.common import (
+    ConfigOpt,
     ConnectOpt,
     DomainArg,
     HostOpt,
     JsonOpt,
+    LiveOpt,
     ReadOnlyOpt,
+    ReleaseTimeoutOpt,
     YesOpt,
     confirm,
     emit_json,
     guarded,
+    report_change,
 )
 from vmtui.cli.default_group import defaulting_to
 from vmtui.cli.runner import run_op, step_printer
 from vmtui.cli.targets import domain_host, label
 from vmtui.drivers.base import Hypervisor
-from vmtui.errors import ExitCode
 
 T = TypeVar("T")
 
@@ -36,26 +39,6 @@ devices_app = typer.Typer(
     cls=defaulting_to("show"),
     help="A domain's devices: paravirtual, emulated or passthrough, and switching them to virtio.",
 )
-
-LiveOpt = Annotated[bool, typer.Option("--live", help="Only the running guest.")]
-ConfigOpt = Annotated[bool, typer.Option("--config", help="Only the persistent config (the next boot).")]
-TimeoutOpt = Annotated[
-    float,
-    typer.Option("--timeout", min=1, max=600, help="Seconds the guest may take to release a NIC it is asked to drop."),
-]
-
-
-def report_change(result: Any, *, as_json: bool) -> None:
-    """Print a change result (JSON or human) and exit 1 when a half of it failed."""
-    if as_json:
-        emit_json(result.to_json())
-    else:
-        from vmtui.cli.render import console
-        from vmtui.cli.render_devices import change_view
-
-        console().print(change_view(result))
-    if not getattr(result, "ok", True):
-        raise typer.Exit(int(ExitCode.FAILED))
 
 
 def _with_domain(
@@ -95,7 +78,7 @@ def virtio(
     every: Annotated[bool, typer.Option("--all", help="Every emulated NIC and disk.")] = False,
     live: LiveOpt = False,
     config: ConfigOpt = False,
-    timeout: TimeoutOpt = 20.0,
+    timeout: ReleaseTimeoutOpt = 20.0,
     yes: YesOpt = False,
     connect: ConnectOpt = None,
     host: HostOpt = None,

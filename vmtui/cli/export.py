@@ -85,3 +85,7 @@ def _stop_on_sigterm(stop: Callable[[], None]) -> None:
         stop()
 
     signal.signal(signal.SIGTERM, handler)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)

@@ -11,18 +11,21 @@ from typing import Annotated
 import typer
 
 from vmtui.cli.common import (
+    ConfigOpt,
     ConnectOpt,
     DomainArg,
     HostOpt,
     JsonOpt,
+    LiveOpt,
     ReadOnlyOpt,
+    ReleaseTimeoutOpt,
     YesOpt,
     confirm,
     emit_json,
     guarded,
+    report_change,
 )
 from vmtui.cli.default_group import defaulting_to
-from vmtui.cli.devices import ConfigOpt, LiveOpt, TimeoutOpt, report_change
 from vmtui.cli.runner import run_op, step_printer
 from vmtui.cli.targets import domain_host, label, one_host, open_entry, resolve_targets
 
@@ -148,7 +151,7 @@ def detach(
     mac: MacOpt = None,
     live: LiveOpt = False,
     config: ConfigOpt = False,
-    timeout: TimeoutOpt = 20.0,
+    timeout: ReleaseTimeoutOpt = 20.0,
     yes: YesOpt = False,
     connect: ConnectOpt = None,
     host: HostOpt = None,

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
-from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, YesOpt, confirm, emit_json, guarded
+from vmtui.cli.common import (
+    ConnectOpt,
+    HostOpt,
+    JsonOpt,
+    ReadOnlyOpt,
+    YesOpt,
+    confirm,
+    emit_json,
+    errors_json,
+    guarded,
+    report_host_errors,
+)
 from vmtui.cli.runner import run_op
 from vmtui.cli.targets import label, on_each_host, open_entry, resolve_targets
 from vmtui.drivers.resources import live
-from vmtui.errors import NotFoundError, OperationError, UsageError, VmtuiError
+from vmtui.errors import NotFoundError, OperationError, UsageError
 from vmtui.models import HostEntry
 from vmtui.ops import storage
 from vmtui.ops.base import no_progress
@@ -29,19 +39,6 @@ def register(app: typer.Typer) -> None:
     app.command("vol-delete")(vol_delete)
 
 
-def report(errors: list[tuple[str, VmtuiError]], *, as_json: bool, answered: bool) -> None:
-    """Per-host errors on stderr (JSON has them in its body); when no host answered, exit with the first's code."""
-    if not as_json:
-        for host, exc in errors:
-            sys.stderr.write(f"vmtui: error: {exc}\n" if host in str(exc) else f"vmtui: error: {host}: {exc}\n")
-    if errors and not answered:
-        raise typer.Exit(int(errors[0][1].exit_code))
-
-
-def errors_json(errors: list[tuple[str, VmtuiError]]) -> list[dict[str, object]]:
-    return [{"host": h, **e.error_body()} for h, e in errors]
-
-
 @guarded(read_only_safe=True)
 def pools_cmd(*, connect: ConnectOpt = None, host: HostOpt = None, as_json: JsonOpt = False) -> None:
     """Storage pools on every selected host: state, autostart, type, capacity, allocation, available."""
@@ -57,7 +54,7 @@ def pools_cmd(*, connect: ConnectOpt = None, host: HostOpt = None, as_json: Json
         from vmtui.cli.render_resources import pools_table
 
         console().print(pools_table(rows))
-    report(errors, as_json=as_json, answered=answered)
+    report_host_errors(errors, as_json=as_json, answered=answered)
 
 
 @guarded(read_only_safe=True)
@@ -82,7 +79,7 @@ def volumes_cmd(pool: PoolArg, *, connect: ConnectOpt = None, host: HostOpt = No
         from vmtui.cli.render_resources import volumes_table
 
         console().print(volumes_table(rows))
-    report(errors, as_json=as_json, answered=answered)
+    report_host_errors(errors, as_json=as_json, answered=answered)
 
 
 def find_pool(targets: list[HostEntry], pool: str) -> HostEntry:
