@@ -12,10 +12,22 @@ from rich.text import Text
 
 from vmtui.drivers.resources import Lease, NetworkInfo
 from vmtui.explain import Severity
+from vmtui.models import DeviceClass
 from vmtui.present import MISSING, STATE_STYLE, bar_cells, expiry, pct, printable, usage_style
 
 SEVERITY_STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan", Severity.INFO: "dim"}
 """Rich style of a finding's severity (`vmtui explain`, the domain screen's findings)."""
+
+DEVICE_CLASS_STYLE: dict[str, str] = {
+    DeviceClass.PARAVIRTUAL: "green",
+    DeviceClass.EMULATED: "bold yellow",
+    DeviceClass.PASSTHROUGH: "cyan",
+    DeviceClass.OTHER: "dim",
+}
+"""Rich style of a device's class: emulated stands out (every register access is a VM exit)."""
+
+TDP_TEXT = {True: ("on", "green"), False: ("off (shadow paging)", "bold red"), None: ("unknown", "dim")}
+"""EPT/NPT (two-dimensional paging) on the host: off means shadow page tables, a large cost."""
 
 USAGE_BAR_WIDTH = 12
 """Cells of a pool's usage bar, in `vmtui pools` and on the storage screen alike."""
@@ -36,6 +48,16 @@ def yes_no(flag: bool | None) -> Text:
 def state_text(state: str) -> Text:
     """A domain state in its colour (`present.STATE_STYLE`); an unknown state unstyled."""
     return Text(state, STATE_STYLE.get(state, ""))
+
+
+def device_class_text(dev_class: str) -> Text:
+    """A device's class (paravirtual, emulated, passthrough, other) in its colour."""
+    return Text(str(dev_class), DEVICE_CLASS_STYLE.get(dev_class, ""))
+
+
+def tdp_text(tdp: bool | None) -> Text:
+    """EPT/NPT: on (green), off (shadow paging) in bold red, unknown (dim)."""
+    return Text(*TDP_TEXT[tdp])
 
 
 def usage_bar(fraction: float | None, width: int = USAGE_BAR_WIDTH) -> Text:

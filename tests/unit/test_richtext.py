@@ -7,12 +7,15 @@ from rich.text import Text
 
 from vmtui.drivers.resources import Lease, NetworkInfo
 from vmtui.explain import Severity
+from vmtui.models import DeviceClass
 from vmtui.richtext import (
     SEVERITY_STYLE,
+    device_class_text,
     lease_cells,
     lit,
     network_cells,
     state_text,
+    tdp_text,
     usage_bar,
     yes_no,
 )
@@ -113,4 +116,24 @@ def test_lease_cells() -> None:
         "-",
         "(no domain has this MAC)",
         "never",
+    ]
+
+
+def test_device_class_text() -> None:
+    assert [(t.plain, str(t.style)) for t in map(device_class_text, ["paravirtual", "emulated", "passthrough"])] == [
+        ("paravirtual", "green"),
+        ("emulated", "bold yellow"),
+        ("passthrough", "cyan"),
+    ]
+    assert (device_class_text(DeviceClass.OTHER).plain, str(device_class_text(DeviceClass.OTHER).style)) == (
+        "other",
+        "dim",
+    )
+
+
+def test_tdp_text() -> None:
+    assert [(t.plain, str(t.style)) for t in map(tdp_text, [True, False, None])] == [
+        ("on", "green"),
+        ("off (shadow paging)", "bold red"),
+        ("unknown", "dim"),
     ]

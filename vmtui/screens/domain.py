@@ -31,23 +31,17 @@ from vmtui.messages import (
     XmlRequested,
 )
 from vmtui.metrics import DomainMetrics
-from vmtui.models import DeviceClass, DomainInfo, Snapshot
+from vmtui.models import DomainInfo, Snapshot
 from vmtui.ops.autostart import set_autostart
 from vmtui.ops.snapshots import check_name
 from vmtui.present import count, pct, pct_sign, rate, size_kib
-from vmtui.richtext import SEVERITY_STYLE, state_text
+from vmtui.richtext import SEVERITY_STYLE, device_class_text, state_text
 from vmtui.screens.guest_panel import REFRESH_SECONDS, GuestPanel
 from vmtui.screens.host import ACTION_BINDINGS, DEVICE_BINDINGS, TOOL_BINDINGS, domain_refusal
 from vmtui.screens.prompt import PromptModal
 from vmtui.widgets.metric_graph import MetricGraph
 from vmtui.widgets.refusals import Refusals, explained
 
-CLASS_STYLE = {
-    DeviceClass.PARAVIRTUAL: "green",
-    DeviceClass.EMULATED: "bold yellow",
-    DeviceClass.PASSTHROUGH: "cyan",
-    DeviceClass.OTHER: "dim",
-}
 BAR_WIDTH = 30
 
 
@@ -118,7 +112,7 @@ def devices_table(info: DomainInfo | None) -> Table:
             d.kind,
             Text(present.printable(d.name)),
             Text(d.model),
-            Text(str(d.dev_class), CLASS_STYLE[d.dev_class]),
+            device_class_text(d.dev_class),
             Text(present.printable(d.detail)),
         )
     return table
