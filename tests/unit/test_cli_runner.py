@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from vmtui.cli.runner import STOPPING, run_op, step_printer
+from vmtui.cli.runner import AGAIN, STOPPING, run_op, step_printer
 from vmtui.errors import OperationError
 from vmtui.ops.base import Progress, Step, UserCancelledError, check_cancel
 
@@ -73,6 +73,23 @@ def test_an_operation_that_ends_after_ctrl_c_is_waited_for_and_its_result_kept(
     finally:
         timer.cancel()
     assert "stopping after the current step" in capsys.readouterr().err
+
+
+def test_the_second_ctrl_c_says_how_to_leave_and_the_third_leaves(capsys: pytest.CaptureFixture[str]) -> None:
+    release = threading.Event()
+
+    def stuck(progress: Progress, cancel: threading.Event) -> None:
+        release.wait(30)  # a call that does not look at the cancel
+
+    timers = [_ctrl_c_in(0.3), _ctrl_c_in(0.8), _ctrl_c_in(1.3)]
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_op(stuck, lambda _s: None)
+    finally:
+        release.set()
+        for timer in timers:
+            timer.cancel()
+    assert capsys.readouterr().err == f"{STOPPING}\n{AGAIN}\n"
 
 
 def test_steps_of_a_result_command_go_to_stderr_literally(capsys: pytest.CaptureFixture[str]) -> None:

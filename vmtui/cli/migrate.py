@@ -7,7 +7,6 @@ rich and the operations are imported inside the commands: every `vmtui` command 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -17,7 +16,8 @@ import typer
 
 from vmtui.cli.common import ConnectOpt, DomainArg, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, guarded
 from vmtui.cli.default_group import defaulting_to
-from vmtui.cli.migrate_terminal import ctrl_c_aborts, shield
+from vmtui.cli.migrate_terminal import shield
+from vmtui.cli.runner import run_op
 from vmtui.cli.targets import label
 from vmtui.errors import ExitCode, NotFoundError, UsageError, VmtuiError
 from vmtui.models import HostEntry
@@ -163,7 +163,6 @@ def migrate_cmd(
     if read_only:
         dst_entry = HostEntry(dst_entry.name, dst_entry.uri, True)
     source, target = label(src_entry), dst_entry.name
-    cancel = threading.Event()
     # The output's imports (rich: ~25 ms) overlap the SSH handshakes: a migration's wall time counts.
     with (
         _both(src_entry, dst_entry, meanwhile=_load_output) as (src, dst),
@@ -180,16 +179,20 @@ def migrate_cmd(
             for check in report.checks:
                 progress(_check_step(check.to_json()))
             raise dst
-        with ctrl_c_aborts(cancel):
-            try:
-                result = migrate(src, dst, domain, options, source=source, target=target,
-                                 target_uri=dst_entry.uri, precheck_only=precheck_only,
-                                 progress=progress, cancel=cancel)  # fmt: skip
-            except VmtuiError as exc:
-                failed = getattr(exc, "result", None)
-                if failed is not None:
-                    _report(failed, as_json=as_json)
-                raise
+        try:
+            # Ctrl-C aborts the job (the runner's cancel); the source keeps running.
+            result = run_op(
+                lambda progress, cancel: migrate(
+                    src, dst, domain, options, source=source, target=target, target_uri=dst_entry.uri,
+                    precheck_only=precheck_only, progress=progress, cancel=cancel,
+                ),
+                progress,
+            )  # fmt: skip
+        except VmtuiError as exc:
+            failed = getattr(exc, "result", None)
+            if failed is not None:
+                _report(failed, as_json=as_json)
+            raise
     _report(result, as_json=as_json)
 
 
@@ -356,12 +359,14 @@ def attach_cmd(
         note = next(iter(migrate_history.inflight(uuid)), {})
         dst_entry = _noted_target(note)
         dst = _try_open(dst_entry)
-        cancel = threading.Event()
+        target = dst_entry.name if dst_entry else None
         try:
-            with _printer(as_json, f"{domain} (attached)") as progress, ctrl_c_aborts(cancel):
-                target = dst_entry.name if dst_entry else None
-                result = watch(src, uuid, dst=dst, source=label(src_entry), target=target,
-                               progress=progress, cancel=cancel)  # fmt: skip
+            with _printer(as_json, f"{domain} (attached)") as printer:
+                result = run_op(
+                    lambda progress, cancel: watch(src, uuid, dst=dst, source=label(src_entry), target=target,
+                                                   progress=progress, cancel=cancel),
+                    printer,
+                )  # fmt: skip
         except VmtuiError as exc:
             failed = getattr(exc, "result", None)
             if failed is not None:

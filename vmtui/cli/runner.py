@@ -4,8 +4,9 @@ The change runs on a thread of its own, so that Ctrl-C becomes its cancel.
 
 The operation gets a progress callback and a cancel Event (as in the TUI's job starter). Ctrl-C sets
 the Event and waits: the operation stops at its next step, undoes what its step contract says, and
-raises `UserCancelledError` (exit 130, `{"error": {"kind": "cancelled", ...}}` with --json). Waiting
-is what makes the stop clean; a second Ctrl-C leaves without waiting (as `vmtui: interrupted`, 130),
+raises `UserCancelledError` (exit 130, `{"error": {"kind": "cancelled", ...}}` with --json); a
+migration aborts its job, and the source keeps running. Waiting is what makes the stop clean, so a
+second Ctrl-C only says how to leave, and a third leaves without waiting (`vmtui: interrupted`, 130)
 for an operation stuck in a call that never returns.
 """
 
@@ -20,8 +21,10 @@ from vmtui.ops.base import Progress, Step
 
 T = TypeVar("T")
 
-STOPPING = "vmtui: stopping after the current step… (Ctrl-C again to leave without waiting)"
+STOPPING = "vmtui: stopping after the current step…"
 """What the first Ctrl-C says, on stderr (stdout may be data)."""
+AGAIN = "vmtui: still stopping; Ctrl-C once more to leave without waiting"
+"""The second: a third leaves at once (the operation may then be left half done: a migration job runs on)."""
 
 
 def run_op(operation: Callable[[Progress, threading.Event], T], progress: Progress) -> T:
@@ -45,15 +48,19 @@ def run_op(operation: Callable[[Progress, threading.Event], T], progress: Progre
     threading.Thread(target=work, name="vmtui op", daemon=True).start()
     # Waiting on an Event, not on Thread.join: a join that Ctrl-C interrupted may count the thread as
     # finished while it still runs (CPython), and the result would be read before it exists.
-    try:
-        while not ended.wait(0.2):
-            pass
-    except KeyboardInterrupt:
-        cancel.set()
-        sys.stderr.write(STOPPING + "\n")
-        sys.stderr.flush()
-        while not ended.wait(0.2):  # a second Ctrl-C raises here: the error boundary reports it as interrupted
-            pass
+    presses = 0
+    while True:
+        try:
+            while not ended.wait(0.2):
+                pass
+            break
+        except KeyboardInterrupt:
+            presses += 1
+            if presses >= 3:
+                raise  # the error boundary reports it: `vmtui: interrupted`, 130
+            cancel.set()
+            sys.stderr.write((STOPPING if presses == 1 else AGAIN) + "\n")
+            sys.stderr.flush()
     if "error" in box:
         raise box["error"]
     value: T = box["value"]
