@@ -23,7 +23,10 @@ from vmtui.errors import ExitCode, NotFoundError, UsageError, VmtuiError
 from vmtui.models import HostEntry
 
 if TYPE_CHECKING:
+    import threading
+
     from vmtui.drivers.libvirt_driver import Connection
+    from vmtui.ops.base import Progress
     from vmtui.ops.migrate import MigrationResult
 
 
@@ -179,21 +182,28 @@ def migrate_cmd(
             for check in report.checks:
                 progress(_check_step(check.to_json()))
             raise dst
-        try:
-            # Ctrl-C aborts the job (the runner's cancel); the source keeps running.
-            result = run_op(
-                lambda progress, cancel: migrate(
-                    src, dst, domain, options, source=source, target=target, target_uri=dst_entry.uri,
-                    precheck_only=precheck_only, progress=progress, cancel=cancel,
-                ),
-                progress,
-            )  # fmt: skip
-        except VmtuiError as exc:
-            failed = getattr(exc, "result", None)
-            if failed is not None:
-                _report(failed, as_json=as_json)
-            raise
+        # Ctrl-C aborts the job (the runner's cancel); the source keeps running.
+        result = _run_job(
+            lambda progress, cancel: migrate(
+                src, dst, domain, options, source=source, target=target, target_uri=dst_entry.uri,
+                precheck_only=precheck_only, progress=progress, cancel=cancel,
+            ),
+            progress, as_json=as_json,
+        )  # fmt: skip
     _report(result, as_json=as_json)
+
+
+def _run_job(
+    job: Callable[[Progress, threading.Event], MigrationResult], progress: Progress, *, as_json: bool
+) -> MigrationResult:
+    """Run a migration (or the watch of one) through the one runner; a failed job's result is shown first."""
+    try:
+        return run_op(job, progress)
+    except VmtuiError as exc:
+        failed = getattr(exc, "result", None)
+        if failed is not None:
+            _report(failed, as_json=as_json)
+        raise
 
 
 def _check_step(data: dict[str, Any]) -> Any:
@@ -362,16 +372,11 @@ def attach_cmd(
         target = dst_entry.name if dst_entry else None
         try:
             with _printer(as_json, f"{domain} (attached)") as printer:
-                result = run_op(
+                result = _run_job(
                     lambda progress, cancel: watch(src, uuid, dst=dst, source=label(src_entry), target=target,
                                                    progress=progress, cancel=cancel),
-                    printer,
+                    printer, as_json=as_json,
                 )  # fmt: skip
-        except VmtuiError as exc:
-            failed = getattr(exc, "result", None)
-            if failed is not None:
-                _report(failed, as_json=as_json)
-            raise
         finally:
             if dst is not None:
                 dst.close()
