@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import threading
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import LOCAL_URI, VMTUI
+from pty_run import ctrl_c_and_finish, run_as_foreground_job
 
 from vmtui.config import HostStore
 from vmtui.drivers.libvirt_driver import Connection
@@ -89,24 +89,12 @@ def test_ctrl_c_during_start_cancels_it_cleanly(
     env = {**os.environ, "VMTUI_HOME": str(home), "COLUMNS": "200", "NO_COLOR": "1"}
     env.pop("LIBVIRT_DEFAULT_URI", None)
     assert HostStore(home / "config" / "hosts.toml").load()[0].name == "silent"  # where vmtui reads it
-    proc = subprocess.Popen(
-        [VMTUI, "start", shut_off_guest, "-c", LOCAL_URI, "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        # As a terminal's foreground job: Ctrl-C is SIGINT with its default meaning.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+    proc = run_as_foreground_job([VMTUI, "start", shut_off_guest, "-c", LOCAL_URI, "--json"], env=env)
     try:
         assert silent.accepted.wait(30), "vmtui never asked the saved host"
         time.sleep(0.3)  # inside the running-elsewhere check, well before its 5 s timeout
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        out, err = ctrl_c_and_finish(proc)
     assert proc.returncode == 130, (out, err)
     assert "vmtui: stopping after the current step" in err
     body = json.loads(out)

@@ -98,25 +98,15 @@ def test_network_cells_transient_without_bridge_or_address() -> None:
     assert [c.plain for c in cells] == ["[red]n", "no", "-", "nat", "-", "-", "no"]
 
 
+def _lease_row(lease: Lease) -> list[str]:
+    return [c.plain if isinstance(c, Text) else c for c in lease_cells(lease, now=1000.0)]
+
+
 def test_lease_cells() -> None:
     lease = Lease("default", "52:54:00:aa:bb:cc", "192.168.122.5", 24, "ipv4", "web", "", 1000 + 55 * 60, "web1")
-    cells = lease_cells(lease, now=1000.0)
-    assert [c.plain if isinstance(c, Text) else c for c in cells] == [
-        "52:54:00:aa:bb:cc",
-        "192.168.122.5/24",
-        "web",
-        "web1",
-        "in 55 min",
-    ]
+    assert _lease_row(lease) == ["52:54:00:aa:bb:cc", "192.168.122.5/24", "web", "web1", "in 55 min"]
     orphan = Lease("default", "52:54:00:aa:bb:cd", "fd00::5", 0, "ipv6", "", "", 0)
-    cells = lease_cells(orphan, now=1000.0)
-    assert [c.plain if isinstance(c, Text) else c for c in cells] == [
-        "52:54:00:aa:bb:cd",
-        "fd00::5",
-        "-",
-        "(no domain has this MAC)",
-        "never",
-    ]
+    assert _lease_row(orphan) == ["52:54:00:aa:bb:cd", "fd00::5", "-", "(no domain has this MAC)", "never"]
 
 
 def test_device_class_text() -> None:
