@@ -48,3 +48,31 @@ def run_in_pty(
         proc.wait(timeout=10)
         os.close(master)
     return proc.returncode, out.decode(errors="replace")
+
+
+def run_as_foreground_job(argv: Sequence[str], *, env: dict[str, str]) -> subprocess.Popen[str]:
+    """Start `argv` with pipes for stdout and stderr as a terminal's foreground job: SIGINT (Ctrl-C) with its
+    default meaning (a shell's background job, or pytest run from one, would pass it on ignored)."""
+    import signal
+
+    return subprocess.Popen(
+        list(argv),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def ctrl_c_and_finish(proc: subprocess.Popen[str], *, timeout: float = 60) -> tuple[str, str]:
+    """Press Ctrl-C (SIGINT to `proc`) and wait for it to end; what it printed. Killed if it does not end."""
+    import signal
+
+    try:
+        proc.send_signal(signal.SIGINT)
+        return proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

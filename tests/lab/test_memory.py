@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 from fixtures_lab import LabHandle
 from lxml import etree
+from pty_run import ctrl_c_and_finish, run_as_foreground_job
 
 from vmtui.drivers import connect
 from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
@@ -260,25 +260,13 @@ def _restore_ksm(saved: dict[str, str]) -> None:
 
 def test_policy_loop_stops_cleanly_on_ctrl_c(lab: LabHandle) -> None:
     cmd = [*lab.vmtui_argv(), "balloon", "policy", "--apply", "--interval", "1", "--json", "--host", "lab1"]
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=lab.env(),
-        # A shell's background job ignores SIGINT and Python keeps that: give it the default, as a terminal would.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+    proc = run_as_foreground_job(cmd, env=lab.env())
+    assert proc.stdout is not None
     try:
-        assert proc.stdout is not None
         first = json.loads(proc.stdout.readline())  # the first step is reported before we interrupt
-        assert first["step"].startswith("step 1:")
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        out, err = ctrl_c_and_finish(proc)
+    assert first["step"].startswith("step 1:")
     assert proc.returncode == 130, err
     assert "stopping after the current step" in err
     assert json.loads(out.strip().splitlines()[-1])["error"]["kind"] == "cancelled"

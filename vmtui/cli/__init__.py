@@ -37,7 +37,8 @@ REGISTRARS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("vmtui.cli.networks:register", ("nets",)),
     ("vmtui.cli.autostart:register", ("autostart", "net-autostart")),
     ("vmtui.cli.migrate:register", ("migrate", "place")),
-    ("vmtui.cli.top:register", ("top", "record", "export")),
+    ("vmtui.cli.top:register", ("top", "record")),
+    ("vmtui.cli.export:register", ("export",)),
     ("vmtui.cli.lab:lab_app", ("lab",)),
 )  # fmt: skip
 """Each group of commands, in the order `--help` lists them: `module:attribute` (a sub-app, added under

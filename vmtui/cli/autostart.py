@@ -7,11 +7,13 @@ from typing import Annotated
 import typer
 
 from vmtui.cli.common import ConnectOpt, DomainArg, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, guarded
+from vmtui.cli.runner import run_op
 from vmtui.cli.targets import domain_host, label, on_each_host, open_entry, resolve_targets
 from vmtui.drivers.resources import live
 from vmtui.errors import NotFoundError, UsageError
 from vmtui.models import HostEntry
 from vmtui.ops.autostart import set_autostart
+from vmtui.ops.base import no_progress
 
 SWITCH = {"on": True, "off": False}
 SwitchArg = Annotated[str, typer.Argument(help="on or off.", metavar="on|off")]
@@ -49,7 +51,8 @@ def _done(host: str, kind: str, name: str, on: bool, as_json: bool) -> None:
     if as_json:
         emit_json({"host": host, "kind": kind, "name": name, "autostart": on})
         return
-    from vmtui.cli.render import console, lit
+    from vmtui.cli.render import console
+    from vmtui.richtext import lit
 
     line = lit(f"autostart {'on' if on else 'off'}: {kind} {name} on {host}")
     console().print(line)
@@ -68,7 +71,10 @@ def autostart_cmd(
     """Start DOMAIN when its host boots (on), or not (off)."""
     on = _switch(switch)
     with domain_host(domain, connect, host, read_only=read_only) as (entry, conn):
-        done = set_autostart(conn, "domain", domain, on)
+        done = run_op(
+            lambda progress, cancel: set_autostart(conn, "domain", domain, on, progress=progress, cancel=cancel),
+            no_progress,
+        )
     _done(label(entry), "domain", done.name, done.autostart, as_json)
 
 
@@ -86,5 +92,8 @@ def net_autostart_cmd(
     on = _switch(switch)
     entry = find_network(resolve_targets(connect, host, read_only=read_only), network)
     with open_entry(entry) as conn:
-        done = set_autostart(conn, "network", network, on)
+        done = run_op(
+            lambda progress, cancel: set_autostart(conn, "network", network, on, progress=progress, cancel=cancel),
+            no_progress,
+        )
     _done(label(entry), "network", done.name, done.autostart, as_json)

@@ -114,6 +114,22 @@ IntervalOpt = Annotated[
     float,
     typer.Option("--interval", "-i", callback=seconds_in(0.1, 3600), help="Seconds between samples (0.1-3600)."),
 ]
+"""`top`, `stats`, `record`: how often each host is sampled on screen or to a file."""
+RoundIntervalOpt = Annotated[
+    float,
+    typer.Option("--interval", "-i", callback=seconds_in(0.5, 3600), help="Seconds between two rounds (0.5-3600)."),
+]
+"""`export` (a poll of each host) and the policy loops (a step): work that changes or serves something
+runs at most twice a second."""
+
+
+LiveOpt = Annotated[bool, typer.Option("--live", help="Only the running guest.")]
+ConfigOpt = Annotated[bool, typer.Option("--config", help="Only the persistent config (the next boot).")]
+ReleaseTimeoutOpt = Annotated[
+    float,
+    typer.Option("--timeout", min=1, max=600, help="Seconds the guest may take to release a NIC it is asked to drop."),
+]
+"""`devices virtio` and `sriov detach`: both wait for the guest to let a NIC go."""
 
 
 GLOBAL_OPTIONS = {"connect": "-c/--connect", "host": "-H/--host", "replay": "--replay", "read_only": "--read-only"}
@@ -134,6 +150,32 @@ def domain_json(host: str, info: DomainInfo) -> dict[str, Any]:
 
 def device_json(dev: Device) -> dict[str, str]:
     return {"kind": dev.kind, "name": dev.name, "model": dev.model, "class": str(dev.dev_class), "detail": dev.detail}
+
+
+def report_host_errors(errors: list[tuple[str, VmtuiError]], *, as_json: bool, answered: bool) -> None:
+    """Per-host errors on stderr (JSON has them in its body); when no host answered, exit with the first's code."""
+    if not as_json:
+        for host, exc in errors:
+            sys.stderr.write(f"vmtui: error: {exc}\n" if host in str(exc) else f"vmtui: error: {host}: {exc}\n")
+    if errors and not answered:
+        raise typer.Exit(int(errors[0][1].exit_code))
+
+
+def errors_json(errors: list[tuple[str, VmtuiError]]) -> list[dict[str, object]]:
+    return [{"host": h, **e.error_body()} for h, e in errors]
+
+
+def report_change(result: Any, *, as_json: bool) -> None:
+    """Print a change result (JSON or human) and exit 1 when a half of it failed."""
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        from vmtui.cli.render import console
+        from vmtui.cli.render_devices import change_view
+
+        console().print(change_view(result))
+    if not getattr(result, "ok", True):
+        raise typer.Exit(int(ExitCode.FAILED))
 
 
 def fail(exc: VmtuiError, *, as_json: bool) -> typer.Exit:

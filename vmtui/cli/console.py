@@ -70,7 +70,8 @@ def display_cmd(
         return
     from rich.text import Text
 
-    from vmtui.cli.render import console, lit
+    from vmtui.cli.render import console
+    from vmtui.richtext import lit
 
     out = console()
     for d in info.displays:

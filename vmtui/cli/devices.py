@@ -7,110 +7,38 @@ becomes the operation's cancel (it stops between steps and reports what was done
 
 from __future__ import annotations
 
-import sys
-import threading
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
-from typer.core import TyperGroup
 
 from vmtui.cli.common import (
+    ConfigOpt,
     ConnectOpt,
     DomainArg,
     HostOpt,
     JsonOpt,
+    LiveOpt,
     ReadOnlyOpt,
+    ReleaseTimeoutOpt,
     YesOpt,
     confirm,
     emit_json,
     guarded,
+    report_change,
 )
+from vmtui.cli.default_group import defaulting_to
+from vmtui.cli.runner import run_op, step_printer
 from vmtui.cli.targets import domain_host, label
-from vmtui.cli.typer_internals import Context
 from vmtui.drivers.base import Hypervisor
-from vmtui.errors import ExitCode
-from vmtui.ops.base import Progress, Step
-from vmtui.present import printable
 
 T = TypeVar("T")
 
 
-class DefaultGroup(TyperGroup):
-    """A group whose first word may be an argument of its default command: `devices web1` is `devices show web1`."""
-
-    default_command = "show"
-
-    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
-        # Shell completion parses resiliently: there the first word is a subcommand being typed.
-        if not ctx.resilient_parsing and (
-            not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names)
-        ):
-            args = [self.default_command, *args]
-        return super().parse_args(ctx, args)
-
-
 devices_app = typer.Typer(
-    cls=DefaultGroup,
+    cls=defaulting_to("show"),
     help="A domain's devices: paravirtual, emulated or passthrough, and switching them to virtio.",
 )
-
-LiveOpt = Annotated[bool, typer.Option("--live", help="Only the running guest.")]
-ConfigOpt = Annotated[bool, typer.Option("--config", help="Only the persistent config (the next boot).")]
-TimeoutOpt = Annotated[
-    float,
-    typer.Option("--timeout", min=1, max=600, help="Seconds the guest may take to release a NIC it is asked to drop."),
-]
-
-
-def say_step(as_json: bool) -> Progress:
-    """Progress on stderr, one line a step; nothing with --json (stdout is data)."""
-
-    def show(step: Step) -> None:
-        if not as_json:
-            sys.stderr.write(f"  {printable(step.text)}\n")
-            sys.stderr.flush()
-
-    return show
-
-
-def run_op(operation: Callable[[Progress, threading.Event], T], *, as_json: bool) -> T:
-    """Run `operation` on a thread; Ctrl-C sets its cancel Event and waits for it to stop between steps."""
-    cancel = threading.Event()
-    box: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            box["value"] = operation(say_step(as_json), cancel)
-        except BaseException as exc:  # handed to the main thread, which raises it as it is
-            box["error"] = exc
-
-    thread = threading.Thread(target=work, name="vmtui op", daemon=True)
-    thread.start()
-    try:
-        while thread.is_alive():
-            thread.join(0.2)
-    except KeyboardInterrupt:
-        cancel.set()
-        sys.stderr.write("vmtui: stopping after the current step…\n")
-        thread.join()
-    if "error" in box:
-        raise box["error"]
-    value: T = box["value"]
-    return value
-
-
-def report_change(result: Any, *, as_json: bool) -> None:
-    """Print a change result (JSON or human) and exit 1 when a half of it failed."""
-    if as_json:
-        emit_json(result.to_json())
-    else:
-        from vmtui.cli.render import console
-        from vmtui.cli.render_devices import change_view
-
-        console().print(change_view(result))
-    if not getattr(result, "ok", True):
-        raise typer.Exit(int(ExitCode.FAILED))
 
 
 def _with_domain(
@@ -150,7 +78,7 @@ def virtio(
     every: Annotated[bool, typer.Option("--all", help="Every emulated NIC and disk.")] = False,
     live: LiveOpt = False,
     config: ConfigOpt = False,
-    timeout: TimeoutOpt = 20.0,
+    timeout: ReleaseTimeoutOpt = 20.0,
     yes: YesOpt = False,
     connect: ConnectOpt = None,
     host: HostOpt = None,
@@ -169,7 +97,7 @@ def virtio(
                 conn, plan.docs.uuid, nic=nic, disk=disk, every=every, live=live, config=config,
                 release_timeout=timeout, progress=progress, cancel=cancel,
             ),
-            as_json=as_json,
+            step_printer(as_json),
         )  # fmt: skip
 
     _where, result = _with_domain(domain, connect, host, read_only, work)
@@ -200,7 +128,7 @@ def add_disk(
             lambda progress, cancel: devices.add_disk(
                 conn, domain, size, pool=pool, name=name, live=live, config=config, progress=progress, cancel=cancel
             ),
-            as_json=as_json,
+            step_printer(as_json),
         ),
     )  # fmt: skip
     report_change(change, as_json=as_json)
@@ -232,7 +160,7 @@ def add_nic(
                 conn, domain, network=network, bridge=bridge, user=user, mac=mac, live=live, config=config,
                 progress=progress, cancel=cancel,
             ),
-            as_json=as_json,
+            step_printer(as_json),
         ),
     )  # fmt: skip
     report_change(change, as_json=as_json)

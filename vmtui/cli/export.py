@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, emit_json, guarded
+from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, RoundIntervalOpt, emit_json, guarded
 from vmtui.cli.targets import resolve_targets
 from vmtui.errors import UsageError
 
@@ -35,10 +35,6 @@ AllowRemoteOpt = Annotated[
         help="Let --listen take an address other hosts can reach (the endpoint has no authentication).",
     ),
 ]
-IntervalOpt = Annotated[
-    float,
-    typer.Option("--interval", "-i", min=0.5, max=3600, help="Seconds between polls of each host (0.5-3600)."),
-]
 
 
 @guarded(read_only_safe=True)
@@ -46,7 +42,7 @@ def export(
     *,
     listen: ListenOpt = "127.0.0.1:19177",
     allow_remote: AllowRemoteOpt = False,
-    interval: IntervalOpt = 5.0,
+    interval: RoundIntervalOpt = 5.0,
     connect: ConnectOpt = None,
     host: HostOpt = None,
     as_json: JsonOpt = False,
@@ -89,3 +85,7 @@ def _stop_on_sigterm(stop: Callable[[], None]) -> None:
         stop()
 
     signal.signal(signal.SIGTERM, handler)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)

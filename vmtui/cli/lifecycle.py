@@ -23,6 +23,7 @@ from vmtui.cli.common import (
     emit_json,
     guarded,
 )
+from vmtui.cli.runner import run_op
 from vmtui.cli.targets import domain_host, label, open_entry, resolve_targets
 from vmtui.ops import lifecycle
 from vmtui.ops.base import Step
@@ -58,7 +59,13 @@ def _action_command(action: lifecycle.LifecycleAction) -> Callable[..., None]:
             # already runs there (a start after `migrate --temporary` would run it twice).
             peers = lifecycle.peer_hosts(entry, resolve_targets(connect, host, read_only=True))
             warnings = _Warnings(as_json=as_json)
-            info = lifecycle.run(conn, info.uuid, action.key, peers=peers, connector=open_entry, progress=warnings)
+            uuid = info.uuid
+            info = run_op(
+                lambda progress, cancel: lifecycle.run(
+                    conn, uuid, action.key, peers=peers, connector=open_entry, progress=progress, cancel=cancel
+                ),
+                warnings,
+            )
         if as_json:
             body: dict[str, object] = {
                 "action": action.key,

@@ -3,38 +3,38 @@
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
-from typer.core import TyperGroup
 
-from vmtui.cli.common import ConnectOpt, DomainArg, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, fail, guarded
-from vmtui.cli.targets import find_domain, label, on_each_host, open_entry, resolve_targets
+from vmtui.cli.common import (
+    ConnectOpt,
+    DomainArg,
+    HostOpt,
+    JsonOpt,
+    ReadOnlyOpt,
+    RoundIntervalOpt,
+    emit_json,
+    fail,
+    guarded,
+    seconds_in,
+)
+from vmtui.cli.default_group import defaulting_to
+from vmtui.cli.runner import run_op, step_printer
+from vmtui.cli.targets import find_domain, label, on_each_host, one_host, open_entry, resolve_targets
 from vmtui.errors import UsageError
-from vmtui.models import HostEntry
 from vmtui.ops import ksm, memory
 from vmtui.ops.balloon_policy import BalloonKnobs
-from vmtui.ops.base import Progress, Step, UserCancelledError
+from vmtui.ops.base import no_progress
 from vmtui.ops.ksm_policy import KsmKnobs
 from vmtui.ops.sizes import parse_percent, parse_size_kib
 
 T = TypeVar("T")
 
 
-class _DefaultSet(TyperGroup):
-    """`vmtui balloon DOMAIN SIZE` means `vmtui balloon set DOMAIN SIZE`; `balloon policy` is the policy."""
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
-            args = ["set", *args]
-        result: list[str] = super().parse_args(ctx, args)
-        return result
-
-
 balloon_app = typer.Typer(
-    cls=_DefaultSet,
+    cls=defaulting_to("set"),  # `vmtui balloon DOMAIN SIZE` is `vmtui balloon set DOMAIN SIZE`
     help="Set a running guest's balloon (`vmtui balloon DOMAIN SIZE`), or run the balloon policy.",
     no_args_is_help=True,
 )
@@ -43,59 +43,10 @@ ksm_app = typer.Typer(help="KSM: savings and cost (`vmtui ksm`), tunables, on/of
 ApplyOpt = Annotated[bool, typer.Option("--apply", help="Apply the plan every --interval seconds until Ctrl-C.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the plan and change nothing (the default).")]
 CountOpt = Annotated[int | None, typer.Option("--count", "-n", min=1, help="With --apply: stop after N steps.")]
-IntervalOpt = Annotated[float, typer.Option("--interval", "-i", min=0.5, max=3600, help="Seconds between steps.")]
-
-
-def _one_host(targets: list[HostEntry]) -> HostEntry:
-    if len(targets) != 1:
-        raise UsageError(
-            f"this acts on one host; {len(targets)} are selected ({', '.join(label(t) for t in targets)})",
-            hint="pick one with --host or -c",
-        )
-    return targets[0]
-
-
-def _printer(as_json: bool, *, stderr: bool = False) -> Progress:
-    """Each step as a JSON line, or as a line of text (on stderr when stdout is for the result)."""
-
-    def show(step: Step) -> None:
-        if as_json:
-            emit_json({"step": step.text, **dict(step.data)})
-            return
-        from rich.console import Console
-
-        from vmtui.cli.render import console, lit
-
-        (Console(stderr=True, highlight=False) if stderr else console()).print(lit(step.text, "dim"))
-
-    return show
-
-
-def run_cancellable(work: Callable[[threading.Event], T]) -> T:
-    """Run `work(cancel)` on a thread; Ctrl-C sets `cancel` and waits for it to stop after its current step."""
-    cancel = threading.Event()
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = work(cancel)
-        except BaseException as exc:  # re-raised on the main thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name="vmtui-op", daemon=True)
-    thread.start()
-    try:
-        while thread.is_alive():
-            thread.join(0.2)
-    except KeyboardInterrupt:
-        cancel.set()
-        sys.stderr.write("vmtui: stopping after the current step…\n")
-        thread.join()
-        if "error" not in box:
-            raise UserCancelledError("interrupted") from None
-    if "error" in box:
-        raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
+KsmWindowOpt = Annotated[
+    float,
+    typer.Option("--interval", "-i", callback=seconds_in(0.1, 60), help="Seconds over which ksmd's CPU is measured."),
+]
 
 
 def _warn(warnings: tuple[str, ...] | list[str], as_json: bool) -> None:
@@ -124,9 +75,11 @@ def balloon_set(
     entry = find_domain(resolve_targets(connect, host, read_only=read_only), domain)
     with open_entry(entry) as opened:
         conn = memory.memory_host(opened)
-        progress = _printer(False, stderr=True) if not as_json else (lambda _s: None)
-        result = run_cancellable(
-            lambda cancel: memory.set_balloon(conn, domain, size_kib, wait=wait, progress=progress, cancel=cancel)
+        result = run_op(
+            lambda progress, cancel: memory.set_balloon(
+                conn, domain, size_kib, wait=wait, progress=progress, cancel=cancel
+            ),
+            step_printer(as_json),
         )
     if as_json:
         emit_json({"host": label(entry), **result.to_json()})
@@ -152,7 +105,7 @@ def balloon_policy(
     ] = None,
     dry_run: DryRunOpt = False,
     apply: ApplyOpt = False,
-    interval: IntervalOpt = 10.0,
+    interval: RoundIntervalOpt = 10.0,
     count: CountOpt = None,
     connect: ConnectOpt = None,
     host: HostOpt = None,
@@ -170,7 +123,7 @@ def balloon_policy(
     )
     if knobs.max_change_kib <= 0:
         raise UsageError("--max-change must be above 0")
-    entry = _one_host(resolve_targets(connect, host, read_only=read_only or not apply))
+    entry = one_host(resolve_targets(connect, host, read_only=read_only or not apply), "the balloon policy")
     from vmtui.cli.render import console
     from vmtui.cli.render_memory import balloon_plan
 
@@ -183,16 +136,16 @@ def balloon_policy(
             else:
                 console().print(balloon_plan(label(entry), plan))
             return
-        show = _printer(as_json)
-        run = run_cancellable(
-            lambda cancel: memory.apply_policy(
+        run = run_op(
+            lambda progress, cancel: memory.apply_policy(
                 conn,
                 knobs,
                 interval=interval,
                 count=count,
-                progress=show,
+                progress=progress,
                 cancel=cancel,
-            )
+            ),
+            step_printer(as_json, steps_are_output=True),
         )
     if as_json:
         emit_json({"host": label(entry), "done": run.to_json()})
@@ -217,9 +170,7 @@ def _shares(items: list[str]) -> dict[str, int]:
 def ksm_root(
     ctx: typer.Context,
     *,
-    interval: Annotated[
-        float, typer.Option("--interval", "-i", min=0.1, max=60, help="Seconds over which ksmd's CPU is measured.")
-    ] = 1.0,
+    interval: KsmWindowOpt = 1.0,
     connect: ConnectOpt = None,
     host: HostOpt = None,
     as_json: JsonOpt = False,
@@ -235,9 +186,7 @@ def ksm_root(
 @guarded(read_only_safe=True)
 def ksm_status(
     *,
-    interval: Annotated[
-        float, typer.Option("--interval", "-i", min=0.1, max=60, help="Seconds over which ksmd's CPU is measured.")
-    ] = 1.0,
+    interval: KsmWindowOpt = 1.0,
     connect: ConnectOpt = None,
     host: HostOpt = None,
     as_json: JsonOpt = False,
@@ -290,15 +239,20 @@ def ksm_tune(
     as_json: JsonOpt = False,
 ) -> None:
     """Set KSM tunables through libvirt's node memory parameters (works on remote hosts too)."""
-    entry = _one_host(resolve_targets(connect, host, read_only=read_only))
+    entry = one_host(resolve_targets(connect, host, read_only=read_only), "KSM tuning")
     with open_entry(entry) as opened:
         conn = memory.memory_host(opened)
-        result = ksm.tune(
-            conn,
-            label(entry),
-            pages_to_scan=pages_to_scan,
-            sleep_ms=sleep_ms,
-            merge_across_nodes=merge_across_nodes,
+        result = run_op(
+            lambda progress, cancel: ksm.tune(
+                conn,
+                label(entry),
+                pages_to_scan=pages_to_scan,
+                sleep_ms=sleep_ms,
+                merge_across_nodes=merge_across_nodes,
+                progress=progress,
+                cancel=cancel,
+            ),
+            no_progress,
         )
     _changed(result, as_json)
 
@@ -315,10 +269,15 @@ def _run_command(mode_of: Callable[[bool], str], doc: str) -> Callable[..., None
         read_only: ReadOnlyOpt = False,
         as_json: JsonOpt = False,
     ) -> None:
-        entry = _one_host(resolve_targets(connect, host, read_only=read_only))
+        entry = one_host(resolve_targets(connect, host, read_only=read_only), "KSM")
         with open_entry(entry) as opened:
             conn = memory.memory_host(opened)
-            result = ksm.set_run(conn, label(entry), mode_of(unmerge))
+            result = run_op(
+                lambda progress, cancel: ksm.set_run(
+                    conn, label(entry), mode_of(unmerge), progress=progress, cancel=cancel
+                ),
+                no_progress,
+            )
         _changed(result, as_json)
 
     command.__doc__ = doc
@@ -357,7 +316,8 @@ def _opt_command(opt_out: bool, doc: str) -> Callable[..., None]:
         if as_json:
             emit_json(result.to_json())
         else:
-            from vmtui.cli.render import console, lit
+            from vmtui.cli.render import console
+            from vmtui.richtext import lit
 
             console().print(lit(result.note))
 
@@ -380,7 +340,7 @@ def ksm_policy(
     pages_max: Annotated[int, typer.Option("--pages-max", min=1, max=100_000, help="Highest pages_to_scan.")] = 1250,
     dry_run: DryRunOpt = False,
     apply: ApplyOpt = False,
-    interval: IntervalOpt = 10.0,
+    interval: RoundIntervalOpt = 10.0,
     count: CountOpt = None,
     connect: ConnectOpt = None,
     host: HostOpt = None,
@@ -393,7 +353,7 @@ def ksm_policy(
     if pages_min > pages_max:
         raise UsageError(f"--pages-min {pages_min} is above --pages-max {pages_max}")
     knobs = KsmKnobs(free_pct=parse_percent(free_percent), pages_min=pages_min, pages_max=pages_max)
-    entry = _one_host(resolve_targets(connect, host, read_only=read_only or not apply))
+    entry = one_host(resolve_targets(connect, host, read_only=read_only or not apply), "the KSM policy")
     from vmtui.cli.render import console
     from vmtui.cli.render_memory import ksm_plan
 
@@ -406,17 +366,17 @@ def ksm_policy(
             else:
                 console().print(ksm_plan(label(entry), plan))
             return
-        show = _printer(as_json)
-        run = run_cancellable(
-            lambda cancel: ksm.apply_policy(
+        run = run_op(
+            lambda progress, cancel: ksm.apply_policy(
                 conn,
                 label(entry),
                 knobs,
                 interval=interval,
                 count=count,
-                progress=show,
+                progress=progress,
                 cancel=cancel,
-            )
+            ),
+            step_printer(as_json, steps_are_output=True),
         )
     if as_json:
         emit_json({"host": label(entry), "done": run.to_json()})

@@ -7,46 +7,35 @@ rich and the operations are imported inside the commands: every `vmtui` command 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
-from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, guarded
-from vmtui.cli.migrate_terminal import ctrl_c_aborts, shield
+from vmtui.cli.common import ConnectOpt, DomainArg, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, guarded
+from vmtui.cli.default_group import defaulting_to
+from vmtui.cli.migrate_terminal import shield
+from vmtui.cli.runner import run_op
 from vmtui.cli.targets import label
 from vmtui.errors import ExitCode, NotFoundError, UsageError, VmtuiError
 from vmtui.models import HostEntry
 
 if TYPE_CHECKING:
+    import threading
+
     from vmtui.drivers.libvirt.driver import Connection
+    from vmtui.ops.base import Progress
     from vmtui.ops.migrate import MigrationResult
 
 
-class DefaultToStart(TyperGroup):
-    """`vmtui migrate DOMAIN DEST` means `vmtui migrate start DOMAIN DEST`: the subcommands are the exceptions."""
-
-    default_command = "start"
-    """Named for `vmtui.cli.hoist`, which walks argv as this group reads it."""
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        first = next((a for a in args if not a.startswith("-")), None)
-        if first is not None and first not in self.commands and not {"--help", "-h"} & set(args[:1]):
-            args = ["start", *args]
-        return super().parse_args(ctx, args)
-
-
 migrate_app = typer.Typer(
-    cls=DefaultToStart,
+    cls=defaulting_to("start"),  # `vmtui migrate DOMAIN DEST` is `vmtui migrate start DOMAIN DEST`
     help="Live migration over SSH: `vmtui migrate DOMAIN DEST_HOST`; history, jobs in flight, attach, abort.",
     no_args_is_help=True,
 )
 
-DomainArg = Annotated[str, typer.Argument(help="Domain name, UUID or ID (as in virsh).")]
 DestArg = Annotated[str, typer.Argument(help="Target: a saved host name, or a libvirt URI.")]
 
 
@@ -177,7 +166,6 @@ def migrate_cmd(
     if read_only:
         dst_entry = HostEntry(dst_entry.name, dst_entry.uri, True)
     source, target = label(src_entry), dst_entry.name
-    cancel = threading.Event()
     # The output's imports (rich: ~25 ms) overlap the SSH handshakes: a migration's wall time counts.
     with (
         _both(src_entry, dst_entry, meanwhile=_load_output) as (src, dst),
@@ -194,17 +182,28 @@ def migrate_cmd(
             for check in report.checks:
                 progress(_check_step(check.to_json()))
             raise dst
-        with ctrl_c_aborts(cancel):
-            try:
-                result = migrate(src, dst, domain, options, source=source, target=target,
-                                 target_uri=dst_entry.uri, precheck_only=precheck_only,
-                                 progress=progress, cancel=cancel)  # fmt: skip
-            except VmtuiError as exc:
-                failed = getattr(exc, "result", None)
-                if failed is not None:
-                    _report(failed, as_json=as_json)
-                raise
+        # Ctrl-C aborts the job (the runner's cancel); the source keeps running.
+        result = _run_job(
+            lambda progress, cancel: migrate(
+                src, dst, domain, options, source=source, target=target, target_uri=dst_entry.uri,
+                precheck_only=precheck_only, progress=progress, cancel=cancel,
+            ),
+            progress, as_json=as_json,
+        )  # fmt: skip
     _report(result, as_json=as_json)
+
+
+def _run_job(
+    job: Callable[[Progress, threading.Event], MigrationResult], progress: Progress, *, as_json: bool
+) -> MigrationResult:
+    """Run a migration (or the watch of one) through the one runner; a failed job's result is shown first."""
+    try:
+        return run_op(job, progress)
+    except VmtuiError as exc:
+        failed = getattr(exc, "result", None)
+        if failed is not None:
+            _report(failed, as_json=as_json)
+        raise
 
 
 def _check_step(data: dict[str, Any]) -> Any:
@@ -370,17 +369,14 @@ def attach_cmd(
         note = next(iter(migrate_history.inflight(uuid)), {})
         dst_entry = _noted_target(note)
         dst = _try_open(dst_entry)
-        cancel = threading.Event()
+        target = dst_entry.name if dst_entry else None
         try:
-            with _printer(as_json, f"{domain} (attached)") as progress, ctrl_c_aborts(cancel):
-                target = dst_entry.name if dst_entry else None
-                result = watch(src, uuid, dst=dst, source=label(src_entry), target=target,
-                               progress=progress, cancel=cancel)  # fmt: skip
-        except VmtuiError as exc:
-            failed = getattr(exc, "result", None)
-            if failed is not None:
-                _report(failed, as_json=as_json)
-            raise
+            with _printer(as_json, f"{domain} (attached)") as printer:
+                result = _run_job(
+                    lambda progress, cancel: watch(src, uuid, dst=dst, source=label(src_entry), target=target,
+                                                   progress=progress, cancel=cancel),
+                    printer, as_json=as_json,
+                )  # fmt: skip
         finally:
             if dst is not None:
                 dst.close()

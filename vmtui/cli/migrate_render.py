@@ -17,13 +17,13 @@ from rich.table import Table
 from rich.text import Text
 
 from vmtui.cli.common import emit_json
-from vmtui.cli.render import lit
 from vmtui.ops.base import Step
 from vmtui.ops.migrate import MigrationResult
 from vmtui.ops.migrate.forecast import Forecast
 from vmtui.ops.migrate.inflight import InflightJob
 from vmtui.ops.place import Placement
 from vmtui.present import MISSING, clock, counted, ms, pct_sign, rate, seconds, size, size_kib
+from vmtui.richtext import lit
 
 MARKS = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "bold red"), "skipped": ("-", "dim")}
 POLICY_STYLE = {"stalled": "yellow", "downtime": "cyan", "postcopy": "bold cyan", "abort": "bold red"}

@@ -2,7 +2,7 @@
 
 `shield` forks before any connection so that a terminal's Ctrl-C reaches only vmtui (not the ssh
 processes of qemu+ssh connections), and so that the worker dies with the command the user started;
-`ctrl_c_aborts` turns Ctrl-C into an abort of the job while it runs.
+the one runner (`vmtui.cli.runner`) turns Ctrl-C into an abort of the job while it runs.
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ import logging
 import os
 import signal
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import FrameType
 
 from vmtui.errors import ExitCode
@@ -78,24 +75,3 @@ def die_with(parent: int) -> None:
         log.debug("no PR_SET_PDEATHSIG here")
     if os.getppid() != parent:  # the parent died before the call above: nobody waits for us
         os._exit(int(ExitCode.FAILED))
-
-
-@contextmanager
-def ctrl_c_aborts(cancel: threading.Event) -> Iterator[None]:
-    """While a job runs, Ctrl-C asks for an abort (the job then ends cleanly); a third one leaves at once."""
-    presses = 0
-
-    def handler(_sig: int, _frame: FrameType | None) -> None:
-        nonlocal presses
-        presses += 1
-        cancel.set()
-        if presses == 2:
-            sys.stderr.write("vmtui: aborting the job; Ctrl-C once more to leave without waiting\n")
-        elif presses >= 3:
-            raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, emit_json, guarded
-from vmtui.cli.storage import errors_json, report
+from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, emit_json, errors_json, guarded, report_host_errors
 from vmtui.cli.targets import label, on_each_host, resolve_targets
 from vmtui.ops import networks
 
@@ -32,4 +31,4 @@ def nets_cmd(*, connect: ConnectOpt = None, host: HostOpt = None, as_json: JsonO
         if any(n.leases for _, n in rows):
             console().print()
             console().print(leases_table(rows))
-    report(errors, as_json=as_json, answered=answered)
+    report_host_errors(errors, as_json=as_json, answered=answered)

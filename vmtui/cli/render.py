@@ -16,10 +16,11 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from vmtui.explain import Finding, Severity
+from vmtui.explain import Finding
 from vmtui.metrics import DomainMetrics
 from vmtui.models import DomainInfo, HostInfo
-from vmtui.present import STATE_STYLE, count, ms, pct, per_s, printable, rate, size_kib
+from vmtui.present import count, ms, pct, per_s, printable, rate, size_kib
+from vmtui.richtext import SEVERITY_STYLE, device_class_text, lit, state_text, tdp_text
 
 if TYPE_CHECKING:
     from vmtui.monitor.events import HostSampled
@@ -31,19 +32,6 @@ def console() -> Console:
     if sys.stdout.isatty() or os.environ.get("COLUMNS"):
         return Console(highlight=False)
     return Console(width=400, highlight=False)
-
-
-SEVERITY_STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan", Severity.INFO: "dim"}
-TDP_WORDS = {True: "on", False: "off (shadow paging)", None: "unknown"}
-
-
-def lit(text: str, style: str = "") -> Text:
-    """A string from a host, shown as it is (no markup, no control characters)."""
-    return Text(printable(text), style=style)
-
-
-def state_text(state: str) -> Text:
-    return Text(state, STATE_STYLE.get(state, ""))
 
 
 def hosts_table(rows: Iterable[tuple[str, str, bool, HostInfo | None, str | None]]) -> Table:
@@ -63,7 +51,7 @@ def hosts_table(rows: Iterable[tuple[str, str, bool, HostInfo | None, str | None
             f"{info.hypervisor} {info.hypervisor_version}",
             lit(info.kernel or "unknown"),
             "yes" if info.kvm_usable else "no",
-            TDP_WORDS[info.tdp],
+            tdp_text(info.tdp),
             str(info.cpus),
             size_kib(info.memory_kib),
         )
@@ -219,8 +207,7 @@ def stats_tables(host: str, info: DomainInfo, m: DomainMetrics) -> Group:
 def findings_view(info: DomainInfo, findings: Sequence[Finding]) -> Group:
     devices = Table("DEVICE", "KIND", "MODEL", "CLASS", box=None, header_style="bold")
     for d in info.devices:
-        style = {"emulated": "yellow", "paravirtual": "green", "passthrough": "cyan"}.get(str(d.dev_class), "")
-        devices.add_row(lit(d.name), d.kind, lit(d.model), Text(str(d.dev_class), style))
+        devices.add_row(lit(d.name), d.kind, lit(d.model), device_class_text(d.dev_class))
     title = lit(info.name, "bold")
     title.append(f": {info.accelerator.value}")
     parts: list[Any] = [title, devices, Text("")]

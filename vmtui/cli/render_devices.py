@@ -8,13 +8,12 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from vmtui.cli.render import lit
 from vmtui.ops.changes import DeviceChange, Outcome
 from vmtui.ops.devices import DevicesReport
 from vmtui.ops.sriov import SriovReport
 from vmtui.present import MISSING, printable
+from vmtui.richtext import device_class_text, lit
 
-CLASS_STYLE = {"emulated": "yellow", "paravirtual": "green", "passthrough": "cyan"}
 SWITCH_STYLE = {"live": "bold green", "next-boot": "yellow", "done": "dim", "no": "dim", "n/a": "dim"}
 OUTCOME_STYLE = {Outcome.DONE: "green", Outcome.FAILED: "bold red", Outcome.SKIPPED: "dim"}
 
@@ -36,7 +35,7 @@ def devices_view(host: str, report: DevicesReport) -> Group:
         table.add_row(
             d.kind,
             name,
-            Text(str(d.dev_class), CLASS_STYLE.get(str(d.dev_class), "")),
+            device_class_text(d.dev_class),
             lit(d.bus or d.flavor or MISSING),
             lit(d.model),
             Text(a.switch, SWITCH_STYLE.get(a.switch, "")),

@@ -6,12 +6,12 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from vmtui.cli.render import lit
 from vmtui.ops.balloon_policy import BalloonPlan
 from vmtui.ops.ksm import RUN_NAMES, KsmStatus
 from vmtui.ops.ksm_policy import KsmPlan
 from vmtui.ops.memory import BalloonResult
 from vmtui.present import MISSING, pct_sign, size, size_kib
+from vmtui.richtext import lit
 
 
 def count(value: int | None) -> str:

@@ -12,27 +12,9 @@ from collections.abc import Sequence
 from rich.table import Table
 from rich.text import Text
 
-from vmtui.cli.render import lit
 from vmtui.drivers.resources import GuestFacts, NetworkInfo, PoolInfo, VolumeInfo
-from vmtui.present import MISSING, bar_cells, expiry, pct, size, usage_style
-
-BAR_WIDTH = 12
-
-
-def usage_bar(fraction: float | None, width: int = BAR_WIDTH) -> Text:
-    """`█████░░░░ 42.0%`, coloured by `present.usage_style` as in the TUI."""
-    cells = bar_cells(fraction, width)
-    if cells is None or fraction is None:
-        return Text("·" * width + f" {MISSING}", "dim")
-    return (
-        Text("█" * cells, usage_style(fraction)) + Text("░" * (width - cells), "dim") + Text(f" {pct(fraction * 100)}%")
-    )
-
-
-def yes_no(flag: bool | None) -> Text:
-    if flag is None:
-        return Text(MISSING, "dim")
-    return Text("yes", "green") if flag else Text("no", "dim")
+from vmtui.present import MISSING, size
+from vmtui.richtext import lease_cells, lit, network_cells, usage_bar, yes_no
 
 
 def pools_table(rows: Sequence[tuple[str, PoolInfo]]) -> Table:
@@ -82,17 +64,7 @@ def networks_table(rows: Sequence[tuple[str, NetworkInfo]]) -> Table:
     for col in ("HOST", "NETWORK", "ACTIVE", "AUTOSTART", "FORWARD", "BRIDGE", "ADDRESS", "DHCP", "LEASES"):
         table.add_column(col, no_wrap=True)
     for host, n in rows:
-        table.add_row(
-            lit(host),
-            lit(n.name, "bold"),
-            yes_no(n.active),
-            yes_no(n.autostart if n.persistent else None),
-            lit(n.forward),
-            lit(n.bridge or MISSING),
-            lit(", ".join(n.addresses) or MISSING),
-            yes_no(n.dhcp),
-            str(len(n.leases)) if n.active else MISSING,
-        )
+        table.add_row(lit(host), *network_cells(n), str(len(n.leases)) if n.active else MISSING)
     return table
 
 
@@ -103,15 +75,7 @@ def leases_table(rows: Sequence[tuple[str, NetworkInfo]]) -> Table:
         table.add_column(col, no_wrap=True)
     for host, n in rows:
         for le in n.leases:
-            table.add_row(
-                lit(host),
-                lit(n.name),
-                lit(le.mac),
-                lit(f"{le.ip}/{le.prefix}" if le.prefix else le.ip),
-                lit(le.hostname or MISSING),
-                lit(le.domain, "cyan") if le.domain else Text("(no domain has this MAC)", "dim"),
-                expiry(le.expiry, now),
-            )
+            table.add_row(lit(host), lit(n.name), *lease_cells(le, now))
     return table
 
 

@@ -19,8 +19,10 @@ from vmtui.cli.common import (
     emit_json,
     guarded,
 )
+from vmtui.cli.runner import run_op
 from vmtui.cli.targets import domain_host, label
 from vmtui.ops import snapshots as ops
+from vmtui.ops.base import no_progress
 
 snapshot_app = typer.Typer(
     help="Snapshots of a domain: list, create (internal or external, with memory when it runs), revert, delete.",
@@ -51,7 +53,8 @@ def list_cmd(
     from rich.table import Table
     from rich.text import Text
 
-    from vmtui.cli.render import console, lit
+    from vmtui.cli.render import console
+    from vmtui.richtext import lit
 
     if not result.snapshots:
         console().print(Text("no snapshots of ").append_text(lit(result.domain.name)))
@@ -110,16 +113,13 @@ def create_cmd(
 ) -> None:
     """Take a snapshot; a running guest's memory is included (it pauses while that is written)."""
     with domain_host(domain, connect, host, read_only=read_only) as (entry, conn):
-        result = ops.create(
-            conn,
-            domain,
-            name,
-            host=label(entry),
-            description=description,
-            location=location,
-            disk_only=disk_only,
-            memory_file=memory_file,
-        )
+        result = run_op(
+            lambda progress, cancel: ops.create(
+                conn, domain, name, host=label(entry), description=description, location=location,
+                disk_only=disk_only, memory_file=memory_file, progress=progress, cancel=cancel,
+            ),
+            no_progress,
+        )  # fmt: skip
     _done(result, as_json=as_json)
 
 
@@ -140,7 +140,12 @@ def revert_cmd(
         conn.require_writable("revert to snapshot")
         info, snap = ops.resolve(conn, domain, name)
         confirm(ops.revert_question(info, snap, label(entry)), yes=yes, as_json=as_json)
-        result = ops.revert(conn, info.uuid, snap.name, host=label(entry))
+        result = run_op(
+            lambda progress, cancel: ops.revert(
+                conn, info.uuid, snap.name, host=label(entry), progress=progress, cancel=cancel
+            ),
+            no_progress,
+        )
     _done(result, as_json=as_json)
 
 
@@ -162,5 +167,10 @@ def delete_cmd(
         conn.require_writable("delete snapshot")
         info, snap = ops.resolve(conn, domain, name)
         confirm(ops.delete_question(info, snap, label(entry), children=children), yes=yes, as_json=as_json)
-        result = ops.delete(conn, info.uuid, snap.name, host=label(entry), children=children)
+        result = run_op(
+            lambda progress, cancel: ops.delete(
+                conn, info.uuid, snap.name, host=label(entry), children=children, progress=progress, cancel=cancel
+            ),
+            no_progress,
+        )
     _done(result, as_json=as_json)

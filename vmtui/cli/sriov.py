@@ -11,39 +11,31 @@ from typing import Annotated
 import typer
 
 from vmtui.cli.common import (
+    ConfigOpt,
     ConnectOpt,
     DomainArg,
     HostOpt,
     JsonOpt,
+    LiveOpt,
     ReadOnlyOpt,
+    ReleaseTimeoutOpt,
     YesOpt,
     confirm,
     emit_json,
     guarded,
+    report_change,
 )
-from vmtui.cli.devices import ConfigOpt, DefaultGroup, LiveOpt, TimeoutOpt, report_change, run_op
-from vmtui.cli.targets import domain_host, label, open_entry, resolve_targets
-from vmtui.errors import UsageError
-from vmtui.models import HostEntry
+from vmtui.cli.default_group import defaulting_to
+from vmtui.cli.runner import run_op, step_printer
+from vmtui.cli.targets import domain_host, label, one_host, open_entry, resolve_targets
 
-
-class SriovGroup(DefaultGroup):
-    default_command = "list"
-
-
-sriov_app = typer.Typer(cls=SriovGroup, help="SR-IOV: physical functions, VF counts, VF pools, VFs for guests.")
+sriov_app = typer.Typer(
+    cls=defaulting_to("list"), help="SR-IOV: physical functions, VF counts, VF pools, VFs for guests."
+)
 
 PfArg = Annotated[str, typer.Argument(help="The PF: its netdev (eth3), PCI address (0000:03:00.0) or nodedev name.")]
 MacOpt = Annotated[str | None, typer.Option("--mac", help="The VF NIC's MAC address.")]
 VfOpt = Annotated[str | None, typer.Option("--vf", help="One VF by PCI address (0000:03:10.1).")]
-
-
-def one_host(connect: list[str] | None, host: list[str] | None, *, read_only: bool) -> HostEntry:
-    """SR-IOV is per host: exactly one target."""
-    targets = resolve_targets(connect, host, read_only=read_only)
-    if len(targets) != 1:
-        raise UsageError(f"{len(targets)} hosts selected; SR-IOV works on one", hint="pick one with --host or -c")
-    return targets[0]
 
 
 @sriov_app.command("list")
@@ -52,7 +44,7 @@ def list_pfs(*, connect: ConnectOpt = None, host: HostOpt = None, as_json: JsonO
     """Physical functions with total and current VF counts; each VF with its address, MAC/VLAN and the VM using it."""
     from vmtui.ops import sriov
 
-    entry = one_host(connect, host, read_only=True)
+    entry = one_host(resolve_targets(connect, host, read_only=True), "SR-IOV")
     with open_entry(entry) as conn:
         report = sriov.inventory(conn)
     if as_json:
@@ -79,14 +71,14 @@ def vfs(
     """Set the PF's VF count (sriov_numvfs); a non-zero count changes through 0. Asks first when VFs go."""
     from vmtui.ops import sriov
 
-    entry = one_host(connect, host, read_only=read_only)
+    entry = one_host(resolve_targets(connect, host, read_only=read_only), "SR-IOV")
     with open_entry(entry) as conn:
         plan = sriov.plan_vf_count(conn, pf, count)
         if plan.current and plan.writes:
             confirm(f"Set VF count: {plan.describe()}?", yes=yes, as_json=as_json)
         change = run_op(
             lambda progress, cancel: sriov.set_vf_count(conn, pf, count, progress=progress, cancel=cancel),
-            as_json=as_json,
+            step_printer(as_json),
         )
     if as_json:
         emit_json({**change.to_json(), "host": label(entry)})
@@ -108,11 +100,11 @@ def pool(
     """A VF pool: a libvirt network in hostdev mode over the PF (started, autostart)."""
     from vmtui.ops import sriov
 
-    entry = one_host(connect, host, read_only=read_only)
+    entry = one_host(resolve_targets(connect, host, read_only=read_only), "SR-IOV")
     with open_entry(entry) as conn:
         made = run_op(
             lambda progress, cancel: sriov.create_pool(conn, pf, name=name, progress=progress, cancel=cancel),
-            as_json=as_json,
+            step_printer(as_json),
         )
     if as_json:
         emit_json({**made.to_json(), "host": label(entry)})
@@ -145,7 +137,7 @@ def attach(
                 conn, domain, pool=pool_name, vf=vf, mac=mac, vlan=vlan, live=live, config=config,
                 progress=progress, cancel=cancel,
             ),
-            as_json=as_json,
+            step_printer(as_json),
         )  # fmt: skip
     report_change(change, as_json=as_json)
 
@@ -159,7 +151,7 @@ def detach(
     mac: MacOpt = None,
     live: LiveOpt = False,
     config: ConfigOpt = False,
-    timeout: TimeoutOpt = 20.0,
+    timeout: ReleaseTimeoutOpt = 20.0,
     yes: YesOpt = False,
     connect: ConnectOpt = None,
     host: HostOpt = None,
@@ -177,6 +169,6 @@ def detach(
                 conn, plan.docs.uuid, vf=vf, mac=mac, live=live, config=config, release_timeout=timeout,
                 progress=progress, cancel=cancel,
             ),
-            as_json=as_json,
+            step_printer(as_json),
         )  # fmt: skip
     report_change(change, as_json=as_json)

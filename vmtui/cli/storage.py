@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
-from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, YesOpt, confirm, emit_json, guarded
+from vmtui.cli.common import (
+    ConnectOpt,
+    HostOpt,
+    JsonOpt,
+    ReadOnlyOpt,
+    YesOpt,
+    confirm,
+    emit_json,
+    errors_json,
+    guarded,
+    report_host_errors,
+)
+from vmtui.cli.runner import run_op
 from vmtui.cli.targets import label, on_each_host, open_entry, resolve_targets
 from vmtui.drivers.resources import live
-from vmtui.errors import NotFoundError, OperationError, UsageError, VmtuiError
+from vmtui.errors import NotFoundError, OperationError, UsageError
 from vmtui.models import HostEntry
 from vmtui.ops import storage
+from vmtui.ops.base import no_progress
 
 PoolArg = Annotated[str, typer.Argument(help="Storage pool name (see `vmtui pools`).")]
 VolumeArg = Annotated[str, typer.Argument(help="Volume name inside the pool.")]
@@ -25,19 +37,6 @@ def register(app: typer.Typer) -> None:
     app.command("volumes")(volumes_cmd)
     app.command("vol-create")(vol_create)
     app.command("vol-delete")(vol_delete)
-
-
-def report(errors: list[tuple[str, VmtuiError]], *, as_json: bool, answered: bool) -> None:
-    """Per-host errors on stderr (JSON has them in its body); when no host answered, exit with the first's code."""
-    if not as_json:
-        for host, exc in errors:
-            sys.stderr.write(f"vmtui: error: {exc}\n" if host in str(exc) else f"vmtui: error: {host}: {exc}\n")
-    if errors and not answered:
-        raise typer.Exit(int(errors[0][1].exit_code))
-
-
-def errors_json(errors: list[tuple[str, VmtuiError]]) -> list[dict[str, object]]:
-    return [{"host": h, **e.error_body()} for h, e in errors]
 
 
 @guarded(read_only_safe=True)
@@ -55,7 +54,7 @@ def pools_cmd(*, connect: ConnectOpt = None, host: HostOpt = None, as_json: Json
         from vmtui.cli.render_resources import pools_table
 
         console().print(pools_table(rows))
-    report(errors, as_json=as_json, answered=answered)
+    report_host_errors(errors, as_json=as_json, answered=answered)
 
 
 @guarded(read_only_safe=True)
@@ -80,7 +79,7 @@ def volumes_cmd(pool: PoolArg, *, connect: ConnectOpt = None, host: HostOpt = No
         from vmtui.cli.render_resources import volumes_table
 
         console().print(volumes_table(rows))
-    report(errors, as_json=as_json, answered=answered)
+    report_host_errors(errors, as_json=as_json, answered=answered)
 
 
 def find_pool(targets: list[HostEntry], pool: str) -> HostEntry:
@@ -121,12 +120,18 @@ def vol_create(
         raise UsageError(f"--format {fmt!r} is not one of {', '.join(storage.FORMATS)}")
     entry = find_pool(resolve_targets(connect, host, read_only=read_only), pool)
     with open_entry(entry) as conn:
-        done = storage.create_volume(conn, pool, name, size, fmt=fmt)
+        done = run_op(
+            lambda progress, cancel: storage.create_volume(
+                conn, pool, name, size, fmt=fmt, progress=progress, cancel=cancel
+            ),
+            no_progress,
+        )
     if as_json:
         emit_json({"host": label(entry), **done.to_json()})
         return
-    from vmtui.cli.render import console, lit
+    from vmtui.cli.render import console
     from vmtui.present import size as fmt_size
+    from vmtui.richtext import lit
 
     line = lit(f"created {done.volume.name} ({done.volume.format or done.volume.vol_type}, ")
     line.append(f"{fmt_size(done.volume.capacity)}) in pool {done.pool.name} on {label(entry)}: ")
@@ -156,11 +161,15 @@ def vol_delete(
         if why is not None:
             raise OperationError(f"delete volume {name} from {pool}: {why}")
         confirm(storage.delete_question(vol, label(entry)), yes=yes, as_json=as_json)
-        done = storage.delete_volume(conn, pool, name)
+        done = run_op(
+            lambda progress, cancel: storage.delete_volume(conn, pool, name, progress=progress, cancel=cancel),
+            no_progress,
+        )
     if as_json:
         emit_json({"host": label(entry), **done.to_json()})
         return
-    from vmtui.cli.render import console, lit
+    from vmtui.cli.render import console
+    from vmtui.richtext import lit
 
     line = lit(f"deleted {done.volume.name} from pool {done.pool.name} on {label(entry)} (")
     line.append(lit(done.volume.path))

@@ -19,7 +19,8 @@ log = logging.getLogger("vmtui.cli")
 T = TypeVar("T")
 
 __all__ = [
-    "resolve_targets", "open_entry", "open_all", "on_each_host", "connections", "label", "find_domain", "domain_host"
+    "resolve_targets", "open_entry", "open_all", "on_each_host", "connections", "label", "find_domain", "domain_host",
+    "one_host",
 ]  # fmt: skip
 
 
@@ -102,6 +103,19 @@ def connections(
 
 def label(entry: HostEntry) -> str:
     return entry.name if entry.uri else "default"
+
+
+def one_host(targets: Sequence[HostEntry], what: str) -> HostEntry:
+    """The one selected host of a command that acts on one (`what`: "SR-IOV", "the balloon policy");
+    refuses (exit 2) when -c/-H or the saved hosts select more or fewer, naming them."""
+    from vmtui.errors import UsageError
+
+    if len(targets) != 1:
+        names = f" ({', '.join(label(t) for t in targets)})" if targets else ""
+        raise UsageError(
+            f"{what} acts on one host; {len(targets)} are selected{names}", hint="pick one with --host or -c"
+        )
+    return targets[0]
 
 
 def find_domain(targets: list[HostEntry], ident: str) -> HostEntry:

@@ -289,9 +289,6 @@ def record(
 
 
 def register(app: typer.Typer) -> None:
-    """`top`, `record` and `export`: the commands that watch hosts over time."""
-    from vmtui.cli.export import export
-
+    """`top` and `record`: the commands that watch hosts over time (and `vmtui.cli.export`, beside them)."""
     app.command("top")(top)
     app.command("record")(record)
-    app.command("export")(export)

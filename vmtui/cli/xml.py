@@ -21,11 +21,13 @@ from vmtui.cli.common import (
     emit_json,
     guarded,
 )
+from vmtui.cli.runner import run_op
 from vmtui.cli.targets import domain_host, label, open_entry, resolve_targets
 from vmtui.drivers.base import Hypervisor
 from vmtui.errors import OperationError, UsageError, VmtuiError
 from vmtui.models import HostEntry
 from vmtui.ops import xml as ops
+from vmtui.ops.base import no_progress
 
 InactiveOpt = Annotated[
     bool, typer.Option("--inactive", help="The persistent definition (what the next boot uses), not the live one.")
@@ -66,6 +68,12 @@ def xml_cmd(
         sys.stdout.write(result.xml if result.xml.endswith("\n") else result.xml + "\n")
 
 
+def _define_edit(conn: Hypervisor, session: ops.EditSession, edited: str) -> ops.Defined:
+    return run_op(
+        lambda progress, cancel: ops.finish_edit(conn, session, edited, progress=progress, cancel=cancel), no_progress
+    )
+
+
 def _edit_until_defined(conn: Hypervisor, session: ops.EditSession, *, as_json: bool) -> ops.Defined:
     """Editor, then define; on a refusal say why and offer the same file again. The file always goes,
     except when the definition changed under us: then the user's work is kept and named."""
@@ -75,7 +83,7 @@ def _edit_until_defined(conn: Hypervisor, session: ops.EditSession, *, as_json: 
         while True:
             ops.run_editor(path, os.environ)
             try:
-                return ops.finish_edit(conn, session, ops.read_edit(path))
+                return _define_edit(conn, session, ops.read_edit(path))
             except (OperationError, UsageError) as exc:
                 if "changed while it was being edited" in exc.message:
                     keep = True
@@ -161,7 +169,12 @@ def define_cmd(
         raise UsageError(f"cannot read {source}: {exc.strerror}") from exc
     text = ops.read_definition(data, source)
     with open_entry(entry) as conn:
-        result = ops.define(conn, text, source=source, host=label(entry))
+        result = run_op(
+            lambda progress, cancel: ops.define(
+                conn, text, source=source, host=label(entry), progress=progress, cancel=cancel
+            ),
+            no_progress,
+        )
     if as_json:
         emit_json(result.to_json())
     else:
@@ -189,7 +202,7 @@ def undefine_cmd(
     with domain_host(domain, connect, host, read_only=read_only) as (entry, conn):
         plan = ops.plan_undefine(conn, domain, keep_nvram=keep_nvram, remove_storage=remove_storage, host=label(entry))
         confirm(plan.question(), yes=yes, as_json=as_json)
-        done = ops.undefine(conn, plan)
+        done = run_op(lambda progress, cancel: ops.undefine(conn, plan, progress=progress, cancel=cancel), no_progress)
     if as_json:
         emit_json({"action": "undefine", **done.to_json()})
         return

@@ -25,10 +25,10 @@ from vmtui.ops import devices, virtio
 from vmtui.ops.base import Progress
 from vmtui.ops.devices import DeviceAdvice, DevicesReport, disk_capacity
 from vmtui.present import printable
+from vmtui.richtext import device_class_text
 from vmtui.screens.form import FormField, FormModal, Values
 from vmtui.widgets.refusals import Refusals, explained
 
-CLASS_STYLE = {"emulated": "bold yellow", "paravirtual": "green", "passthrough": "cyan"}
 COLUMNS = ("kind", "name", "class", "bus/type", "model", "to virtio", "next boot", "guest driver", "note")
 
 
@@ -127,7 +127,7 @@ class DevicesScreen(Refusals, Screen[None]):
             table.add_row(
                 d.kind,
                 Text(printable(d.mac if d.kind == "nic" and d.mac else d.name)),
-                Text(str(d.dev_class), CLASS_STYLE.get(str(d.dev_class), "")),
+                device_class_text(d.dev_class),
                 Text(printable(d.bus or d.flavor or "-")),
                 Text(printable(d.model)),
                 a.switch,

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from vmtui import present
 from vmtui.drivers.resources import GuestFacts, live
-from vmtui.explain import Severity, explain
+from vmtui.explain import explain
 from vmtui.fleet import Fleet, HostView
 from vmtui.messages import (
     ActionRequested,
@@ -31,23 +31,17 @@ from vmtui.messages import (
     XmlRequested,
 )
 from vmtui.metrics import DomainMetrics
-from vmtui.models import DeviceClass, DomainInfo, Snapshot
+from vmtui.models import DomainInfo, Snapshot
 from vmtui.ops.autostart import set_autostart
 from vmtui.ops.snapshots import check_name
-from vmtui.present import STATE_STYLE, count, pct, pct_sign, rate, size_kib
+from vmtui.present import count, pct, pct_sign, rate, size_kib
+from vmtui.richtext import SEVERITY_STYLE, device_class_text, state_text
 from vmtui.screens.guest_panel import REFRESH_SECONDS, GuestPanel
 from vmtui.screens.host import ACTION_BINDINGS, DEVICE_BINDINGS, TOOL_BINDINGS, domain_refusal
 from vmtui.screens.prompt import PromptModal
 from vmtui.widgets.metric_graph import MetricGraph
 from vmtui.widgets.refusals import Refusals, explained
 
-SEVERITY_STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan", Severity.INFO: "dim"}
-CLASS_STYLE = {
-    DeviceClass.PARAVIRTUAL: "green",
-    DeviceClass.EMULATED: "bold yellow",
-    DeviceClass.PASSTHROUGH: "cyan",
-    DeviceClass.OTHER: "dim",
-}
 BAR_WIDTH = 30
 
 
@@ -118,7 +112,7 @@ def devices_table(info: DomainInfo | None) -> Table:
             d.kind,
             Text(present.printable(d.name)),
             Text(d.model),
-            Text(str(d.dev_class), CLASS_STYLE[d.dev_class]),
+            device_class_text(d.dev_class),
             Text(present.printable(d.detail)),
         )
     return table
@@ -242,7 +236,7 @@ class DomainScreen(Refusals, Screen[None]):
         summary.append(present.printable(name), "bold")
         state = self.fleet.pending.get(self.uuid) or self.fleet.state_of(self.uuid, view.name)
         summary.append("  ")
-        summary.append(state, STATE_STYLE.get(state, ""))
+        summary.append_text(state_text(state))
         summary.append(f"  on {view.name}")
         stale = self.fleet.stale_since(view)
         if stale is not None:

@@ -17,8 +17,8 @@ from vmtui.drivers.resources import NetworkInfo
 from vmtui.messages import DataFetched, FetchRequested, OperationRequested
 from vmtui.ops import networks
 from vmtui.ops.autostart import set_autostart
-from vmtui.present import MISSING, expiry, printable
-from vmtui.screens.storage import lit, yes_no
+from vmtui.present import MISSING, printable
+from vmtui.richtext import lease_cells, lit, network_cells
 from vmtui.widgets.refusals import Refusals, explained
 
 
@@ -77,16 +77,7 @@ class NetworksScreen(Refusals, Screen[None]):
         table = self.query_one("#networks", DataTable)
         table.clear()
         for n in self.networks:
-            table.add_row(
-                lit(n.name, "bold"),
-                yes_no(n.active),
-                yes_no(n.autostart if n.persistent else None),
-                lit(n.forward),
-                lit(n.bridge or MISSING),
-                lit(", ".join(n.addresses) or MISSING),
-                yes_no(n.dhcp),
-                Text(str(len(n.leases)) if n.active else MISSING, justify="right"),
-            )
+            table.add_row(*network_cells(n), Text(str(len(n.leases)) if n.active else MISSING, justify="right"))
         names = [n.name for n in self.networks]
         if keep is not None and keep.name in names:
             table.move_cursor(row=names.index(keep.name))
@@ -114,13 +105,7 @@ class NetworksScreen(Refusals, Screen[None]):
         title.update(head + f" ({len(net.leases)})")
         now = time.time()
         for le in net.leases:
-            table.add_row(
-                lit(le.mac),
-                lit(f"{le.ip}/{le.prefix}" if le.prefix else le.ip),
-                lit(le.hostname or MISSING),
-                lit(le.domain, "cyan") if le.domain else Text("(no domain has this MAC)", "dim"),
-                expiry(le.expiry, now),
-            )
+            table.add_row(*lease_cells(le, now))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "networks":

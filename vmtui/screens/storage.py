@@ -22,29 +22,11 @@ from vmtui.errors import UsageError
 from vmtui.messages import DataFetched, FetchRequested, OperationRequested
 from vmtui.ops import storage
 from vmtui.ops.storage import StorageOverview
-from vmtui.present import MISSING, bar_cells, pct, printable, size, usage_style
+from vmtui.present import MISSING, printable, size
+from vmtui.richtext import USAGE_BAR_WIDTH, lit, usage_bar, yes_no
 from vmtui.screens.fetching import say
 from vmtui.screens.form import FormField, FormModal, Values
 from vmtui.widgets.refusals import Refusals, explained
-
-BAR_WIDTH = 12
-
-
-def usage_bar(fraction: float | None, width: int = BAR_WIDTH) -> Text:
-    """The CLI's bar, cell for cell (`present.bar_cells`, `present.usage_style`)."""
-    cells = bar_cells(fraction, width)
-    if cells is None or fraction is None:
-        return Text("·" * width + f" {MISSING}", "dim")
-    return Text("█" * cells, usage_style(fraction)) + Text("░" * (width - cells), "dim") + f" {pct(fraction * 100)}%"
-
-
-def lit(text: str, style: str = "") -> Text:
-    """A string from a host as it is: a Text is never read as markup."""
-    return Text(printable(text), style)
-
-
-def yes_no(flag: bool | None) -> Text:
-    return Text(MISSING, "dim") if flag is None else Text("yes", "green") if flag else Text("no", "dim")
 
 
 class StorageScreen(Refusals, Screen[None]):
@@ -87,11 +69,11 @@ class StorageScreen(Refusals, Screen[None]):
         self.title = printable(f"storage on {self.host}")
         pools = self.query_one("#pools", DataTable)
         pools.add_columns("pool", "state", "autostart", "type", "vols", "capacity", "allocation", "available")
-        pools.add_column("used", width=BAR_WIDTH + 7)
+        pools.add_column("used", width=USAGE_BAR_WIDTH + 7)
         pools.add_column("path")
         volumes = self.query_one("#volumes", DataTable)
         volumes.add_columns("volume", "format", "capacity", "allocation")
-        volumes.add_column("allocated", width=BAR_WIDTH + 7)
+        volumes.add_column("allocated", width=USAGE_BAR_WIDTH + 7)
         volumes.add_columns("used by", "path")
         pools.focus()
         self.refetch()

@@ -7,8 +7,8 @@ from textual.widgets import Static
 
 from vmtui.fleet import Fleet, HostView
 from vmtui.present import clock, host_label, one_line, printable, size_kib
+from vmtui.richtext import tdp_text
 
-TDP_TEXT = {True: ("on", "green"), False: ("off (shadow paging)", "bold red"), None: ("unknown", "dim")}
 """EPT/NPT as the pane says it: without it the host shadows guest page tables in software."""
 
 
@@ -65,7 +65,7 @@ def host_line(view: HostView, now: float, age: float | None = None) -> Text:
     line.append("  KVM ")
     line.append("yes" if info.kvm_usable else "no", "green" if info.kvm_usable else "bold red")
     line.append("  EPT/NPT ")
-    line.append(*TDP_TEXT[info.tdp])
+    line.append_text(tdp_text(info.tdp))
     line.append(f"  {info.hypervisor} {info.hypervisor_version} · libvirt {info.libvirt_version}")
     if info.kernel:
         line.append(f" · {info.kernel}", "dim")
