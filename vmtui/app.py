@@ -1,7 +1,7 @@
 """The Textual app: one poller per host, their reports into the fleet state, requests into jobs.
 
 All libvirt work happens on poller threads and job workers (see `vmtui.monitor.poller` and
-`vmtui.jobs`); this module only reacts to messages on Textual's event loop. Screens post requests up
+`vmtui.tui.jobs`); this module only reacts to messages on Textual's event loop. Screens post requests up
 (`messages.ActionRequested`, ...) and read the fleet state handed to them; none imports this module.
 """
 
@@ -25,25 +25,11 @@ from vmtui.app_memory import MemoryTools
 from vmtui.app_screens import ScreenOperations
 from vmtui.app_tools import After, DomainTools
 from vmtui.errors import NotFoundError, UsageError, VmtuiError
-from vmtui.fleet import Fleet
-from vmtui.jobs import JobRunner
-from vmtui.messages import (
-    ActionRequested,
-    DomainOpenRequested,
-    HostRemoveRequested,
-    JobFinished,
-    JobProgressed,
-    MigrateRequested,
-    MigrationAbortRequested,
-    MonitorReported,
-)
-from vmtui.migrations import Migrations
 from vmtui.models import HostEntry
 from vmtui.monitor.events import DomainChanged, HostConnected, HostDisconnected, HostSampled, SourceEnded
 from vmtui.monitor.poller import Connector, HostPoller, open_host
 from vmtui.ops import lifecycle
 from vmtui.ops.base import Progress
-from vmtui.palette import DomainCommands
 from vmtui.present import one_line
 from vmtui.screens.add_host import AddHostModal
 from vmtui.screens.confirm import ConfirmModal
@@ -54,6 +40,20 @@ from vmtui.screens.help import HelpModal
 from vmtui.screens.host import HostScreen
 from vmtui.screens.memory import KsmHistory, MemoryScreen
 from vmtui.screens.migrate import MigrateChoice, MigrateModal, MigrationScreen
+from vmtui.tui.fleet import Fleet
+from vmtui.tui.jobs import JobRunner
+from vmtui.tui.messages import (
+    ActionRequested,
+    DomainOpenRequested,
+    HostRemoveRequested,
+    JobFinished,
+    JobProgressed,
+    MigrateRequested,
+    MigrationAbortRequested,
+    MonitorReported,
+)
+from vmtui.tui.migrations import Migrations
+from vmtui.tui.palette import DomainCommands
 from vmtui.widgets.domain_table import DomainTable
 
 log = logging.getLogger("vmtui.app")

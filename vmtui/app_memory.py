@@ -15,9 +15,6 @@ from textual.notifications import SeverityLevel
 from textual.worker import get_current_worker
 
 from vmtui.errors import VmtuiError
-from vmtui.fleet import Fleet
-from vmtui.jobs import JobRunner
-from vmtui.messages import BalloonPolicyStepRequested, BalloonRequested, KsmSampled, MemoryOpenRequested
 from vmtui.models import HostEntry
 from vmtui.monitor.poller import Connector
 from vmtui.ops import ksm, memory
@@ -27,6 +24,9 @@ from vmtui.present import size_kib
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.host import HostScreen
 from vmtui.screens.memory import KSM_POINTS, KsmHistory, KsmPoint, MemoryScreen
+from vmtui.tui.fleet import Fleet
+from vmtui.tui.jobs import JobRunner
+from vmtui.tui.messages import BalloonPolicyStepRequested, BalloonRequested, KsmSampled, MemoryOpenRequested
 
 KSM_EVERY = 2.0
 """Seconds between KSM readings while a memory screen is open."""

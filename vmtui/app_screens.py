@@ -11,16 +11,6 @@ import threading
 from textual.app import App
 from textual.notifications import SeverityLevel
 
-from vmtui.fleet import Fleet
-from vmtui.jobs import JobRunner
-from vmtui.messages import (
-    DataFetched,
-    DevicesOpenRequested,
-    FetchRequested,
-    OperationRequested,
-    ResourcesOpenRequested,
-    SriovOpenRequested,
-)
 from vmtui.models import HostEntry
 from vmtui.monitor.poller import Connector
 from vmtui.ops.base import Progress
@@ -31,6 +21,16 @@ from vmtui.screens.host import HostScreen
 from vmtui.screens.networks import NetworksScreen
 from vmtui.screens.sriov import SriovScreen
 from vmtui.screens.storage import StorageScreen
+from vmtui.tui.fleet import Fleet
+from vmtui.tui.jobs import JobRunner
+from vmtui.tui.messages import (
+    DataFetched,
+    DevicesOpenRequested,
+    FetchRequested,
+    OperationRequested,
+    ResourcesOpenRequested,
+    SriovOpenRequested,
+)
 
 
 class ScreenOperations(App[None]):

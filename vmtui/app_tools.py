@@ -1,7 +1,7 @@
 """The app's domain tools: the serial console, the XML (view and edit) and snapshots.
 
 A mixin of `VmtuiApp`, kept apart so the app module stays about hosts, samples and lifecycle. Each
-request is checked against the fleet state first, then runs as a job (`vmtui.jobs`) with its own
+request is checked against the fleet state first, then runs as a job (`vmtui.tui.jobs`) with its own
 connection; what a job returns is handed to a follow-up on Textual's loop (`After`). The console and
 the editor take the terminal over with `App.suspend` and give it back as it was.
 """
@@ -21,15 +21,6 @@ from textual.notifications import SeverityLevel
 
 from vmtui.drivers.base import Hypervisor
 from vmtui.errors import UsageError, VmtuiError
-from vmtui.fleet import Fleet
-from vmtui.jobs import JobRunner
-from vmtui.messages import (
-    ConsoleRequested,
-    EditRequested,
-    JobFinished,
-    SnapshotActionRequested,
-    XmlRequested,
-)
 from vmtui.models import HostEntry
 from vmtui.monitor.poller import Connector
 from vmtui.ops import console, snapshots
@@ -38,6 +29,15 @@ from vmtui.ops.base import Progress
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.domain import DomainScreen
 from vmtui.screens.xml import XmlScreen
+from vmtui.tui.fleet import Fleet
+from vmtui.tui.jobs import JobRunner
+from vmtui.tui.messages import (
+    ConsoleRequested,
+    EditRequested,
+    JobFinished,
+    SnapshotActionRequested,
+    XmlRequested,
+)
 
 Work = Callable[[Hypervisor, Progress, threading.Event], object]
 """A job's body: blocking, on a worker thread, with a connection of its own."""

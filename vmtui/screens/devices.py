@@ -18,14 +18,14 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from vmtui.drivers.base import Hypervisor
 from vmtui.drivers.devicexml import check_mac, check_ref_name
-from vmtui.fleet import Fleet
-from vmtui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested, SriovOpenRequested
 from vmtui.models import Device
 from vmtui.ops import devices, virtio
 from vmtui.ops.base import Progress
 from vmtui.ops.devices import DeviceAdvice, DevicesReport, disk_capacity
 from vmtui.present import printable
 from vmtui.screens.form import FormField, FormModal, Values
+from vmtui.tui.fleet import Fleet
+from vmtui.tui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested, SriovOpenRequested
 from vmtui.widgets.refusals import Refusals, explained
 
 CLASS_STYLE = {"emulated": "bold yellow", "paravirtual": "green", "passthrough": "cyan"}

@@ -16,8 +16,16 @@ from textual.widgets import DataTable, Footer, Header, Static
 from vmtui import present
 from vmtui.drivers.resources import GuestFacts, live
 from vmtui.explain import Severity, explain
-from vmtui.fleet import Fleet, HostView
-from vmtui.messages import (
+from vmtui.metrics import DomainMetrics
+from vmtui.models import DeviceClass, DomainInfo, Snapshot
+from vmtui.ops.autostart import set_autostart
+from vmtui.ops.snapshots import check_name
+from vmtui.present import STATE_STYLE, count, pct, pct_sign, rate, size_kib
+from vmtui.screens.guest_panel import REFRESH_SECONDS, GuestPanel
+from vmtui.screens.host import ACTION_BINDINGS, DEVICE_BINDINGS, TOOL_BINDINGS, domain_refusal
+from vmtui.screens.prompt import PromptModal
+from vmtui.tui.fleet import Fleet, HostView
+from vmtui.tui.messages import (
     ActionRequested,
     ConsoleRequested,
     DataFetched,
@@ -30,14 +38,6 @@ from vmtui.messages import (
     SriovOpenRequested,
     XmlRequested,
 )
-from vmtui.metrics import DomainMetrics
-from vmtui.models import DeviceClass, DomainInfo, Snapshot
-from vmtui.ops.autostart import set_autostart
-from vmtui.ops.snapshots import check_name
-from vmtui.present import STATE_STYLE, count, pct, pct_sign, rate, size_kib
-from vmtui.screens.guest_panel import REFRESH_SECONDS, GuestPanel
-from vmtui.screens.host import ACTION_BINDINGS, DEVICE_BINDINGS, TOOL_BINDINGS, domain_refusal
-from vmtui.screens.prompt import PromptModal
 from vmtui.widgets.metric_graph import MetricGraph
 from vmtui.widgets.refusals import Refusals, explained
 

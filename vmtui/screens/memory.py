@@ -21,12 +21,12 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
 
 from vmtui.errors import VmtuiError
-from vmtui.fleet import Fleet, HostView
-from vmtui.messages import BalloonPolicyStepRequested, BalloonRequested
 from vmtui.ops.balloon_policy import BalloonKnobs, BalloonPlan, GuestMemory, HostMemory, plan_balloons
 from vmtui.ops.ksm import RUN_NAMES, KsmStatus
 from vmtui.ops.sizes import parse_size_kib
 from vmtui.present import MISSING, pct_sign, printable, size, size_kib
+from vmtui.tui.fleet import Fleet, HostView
+from vmtui.tui.messages import BalloonPolicyStepRequested, BalloonRequested
 from vmtui.widgets.metric_graph import MetricGraph
 from vmtui.widgets.refusals import Refusals, explained
 

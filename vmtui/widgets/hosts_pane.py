@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from vmtui.fleet import Fleet, HostView
 from vmtui.present import clock, host_label, one_line, printable, size_kib
+from vmtui.tui.fleet import Fleet, HostView
 
 TDP_TEXT = {True: ("on", "green"), False: ("off (shadow paging)", "bold red"), None: ("unknown", "dim")}
 """EPT/NPT as the pane says it: without it the host shadows guest page tables in software."""

@@ -15,13 +15,13 @@ from typing import Any, cast
 
 from vmtui.drivers.base import Hypervisor, Migrator
 from vmtui.errors import UsageError, VmtuiError
-from vmtui.fleet import Fleet
-from vmtui.jobs import Job, JobRunner
 from vmtui.models import HostEntry
 from vmtui.ops.base import Progress, Step
 from vmtui.ops.migrate import MigrationOptions, migrate
 from vmtui.ops.migrate_inflight import InflightJob, find_inflight, watch
 from vmtui.ops.migrate_precheck import PrecheckReport, precheck, unreachable
+from vmtui.tui.fleet import Fleet
+from vmtui.tui.jobs import Job, JobRunner
 
 Connector = Callable[[HostEntry], Hypervisor]
 MIGRATABLE = ("running", "blocked", "paused")

@@ -21,8 +21,8 @@ from typing import Any
 from textual.app import App
 
 from vmtui.errors import VmtuiError
-from vmtui.messages import DataFetched, JobFinished, JobProgressed
 from vmtui.ops.base import Progress, Step
+from vmtui.tui.messages import DataFetched, JobFinished, JobProgressed
 
 log = logging.getLogger("vmtui.jobs")
 
