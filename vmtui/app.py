@@ -220,7 +220,7 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
             case DomainChanged():
                 log.info("%s: domain %s %s (%d)", event.host, event.uuid, event.event, event.detail)
                 if event.event == "incoming":
-                    self.migrations.incoming_on(event.host, event.uuid)
+                    self.fleet.incoming_on(event.host, event.uuid)
                     for name in self.fleet.hosts:
                         self.host_screen.update_rows(name)
                 if event.event == "migration-iteration" and not self.jobs.busy(event.uuid):
@@ -244,7 +244,7 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
         `refresh_bindings` rebuilds the Footer; doing it every tick cost more than the whole table.
         """
         uuid = self.selected_uuid()
-        state = (self.fleet.pending.get(uuid) or self.fleet.state_of(uuid)) if uuid else None
+        state = self.fleet.shown_state(uuid) if uuid else None
         key = (type(self.screen).__name__, uuid, state)
         if key != self._keys_for:
             self._keys_for = key
@@ -393,7 +393,7 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
                 )
 
         if self.jobs.start(entry.name, uuid, f"{spec.label} {name}", operation) is not None:
-            self.fleet.pending[uuid] = spec.pending
+            self.fleet.begin(uuid, spec.pending)
             self.host_screen.update_rows(entry.name)
             self._refresh_keys()
 
@@ -495,7 +495,7 @@ class VmtuiApp(DomainTools, ScreenOperations, MemoryTools):
         if self._migration_finished(message):
             return
         if message.uuid is not None:
-            self.fleet.pending.pop(message.uuid, None)
+            self.fleet.end(message.uuid)
         if not self.is_running or message.host not in self.fleet.hosts:
             self._after.pop(message.job_id, None)
             return

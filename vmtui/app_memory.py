@@ -100,9 +100,7 @@ class MemoryTools(App[None]):
             return
         view = found[0]
         name = self.fleet.name_of(uuid)
-        why = self.fleet.write_refusal(view) or (
-            f"{self.fleet.pending[uuid]} still running" if uuid in self.fleet.pending else None
-        )
+        why = self.fleet.operation_refusal(view.name, uuid)
         entry = self.entries.get(view.name)
         if why is not None or entry is None:
             self.say(f"balloon {name}: {why or 'unknown host'}", title="refused", severity="error")
@@ -113,7 +111,7 @@ class MemoryTools(App[None]):
                 return memory.set_balloon(memory.memory_host(conn), uuid, kib, progress=progress, cancel=cancel)
 
         if self.jobs.start(entry.name, uuid, f"Balloon {name} to {size_kib(kib)}", operation) is not None:
-            self.fleet.pending[uuid] = "ballooning…"
+            self.fleet.begin(uuid, "ballooning…")
             self.host_screen.update_rows(entry.name)
 
     def on_balloon_policy_step_requested(self, message: BalloonPolicyStepRequested) -> None:

@@ -87,9 +87,7 @@ class ScreenOperations(App[None]):
         entry = self.entries.get(message.host)
         if view is None or entry is None:
             return
-        why = self.fleet.write_refusal(view)
-        if why is None and message.uuid is not None and message.uuid in self.fleet.pending:
-            why = f"{self.fleet.pending[message.uuid]} still running"
+        why = self.fleet.operation_refusal(message.host, message.uuid)
         if why is not None:
             self.say(f"{message.label}: {why}", title="refused", severity="error")
             return
@@ -114,6 +112,6 @@ class ScreenOperations(App[None]):
             self.say(f"{message.label}: another change of this domain is still running", severity="warning")
             return
         if message.uuid is not None:
-            self.fleet.pending[message.uuid] = message.pending
+            self.fleet.begin(message.uuid, message.pending)
             self.host_screen.update_rows(entry.name)
             self._refresh_keys()

@@ -97,7 +97,7 @@ class DomainTools(App[None]):
             return
         self._after[job.job_id] = after
         if pending:
-            self.fleet.pending[uuid] = pending
+            self.fleet.begin(uuid, pending)
             self.refresh_domain(entry.name)
 
     def refresh_domain(self, host: str) -> None:

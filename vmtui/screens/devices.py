@@ -159,8 +159,7 @@ class DevicesScreen(Refusals, Screen[None]):
             return None
         found = self.fleet.find(self.uuid)
         why = self.fleet.write_refusal(found[0]) if found is not None else "the domain is gone"
-        if why is None and self.uuid in self.fleet.pending:
-            why = f"{self.fleet.pending[self.uuid]} still running"
+        why = why or self.fleet.busy_refusal(self.uuid)
         if why is None and self.report is None and action != "add_nic" and action != "add_disk":
             why = "the devices are still being read"
         if why is None and action == "convert":

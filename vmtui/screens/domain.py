@@ -240,7 +240,7 @@ class DomainScreen(Refusals, Screen[None]):
         self.title = present.printable(f"{name} on {view.name}")
         summary = Text()
         summary.append(present.printable(name), "bold")
-        state = self.fleet.pending.get(self.uuid) or self.fleet.state_of(self.uuid, view.name)
+        state = self.fleet.shown_state(self.uuid, view.name)
         summary.append("  ")
         summary.append(state, STATE_STYLE.get(state, ""))
         summary.append(f"  on {view.name}")

@@ -274,8 +274,8 @@ class MemoryScreen(Refusals, Screen[None]):
             uuid = self.selected_uuid()
             if uuid is None:
                 why = "no guest selected"
-            elif uuid in self.fleet.pending:
-                why = f"{self.fleet.pending[uuid]} still running"
+            else:
+                why = self.fleet.busy_refusal(uuid)
         return why
 
     def action_balloon(self) -> None:
