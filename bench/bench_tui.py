@@ -110,7 +110,8 @@ def run_app(variant: str, uri: str) -> None:
 
         def __init__(self) -> None:
             super().__init__(entries)
-            self.host_screen = NaiveHostScreen(self.fleet, self.clock)
+            # Every part draws the dashboard through the app's Ui: the naive table replaces it there too.
+            self.host_screen = self.ui.host_screen = NaiveHostScreen(self.fleet, self.fleet.clock)
 
     NaiveApp().run()
 

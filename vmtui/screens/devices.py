@@ -8,6 +8,7 @@ the app as `OperationRequested` with the same ops functions the CLI calls; nothi
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 from typing import ClassVar
 
 from rich.text import Text
@@ -96,6 +97,11 @@ class DevicesScreen(Refusals, Screen[None]):
         self._seen = info.devices if info else None
         uuid = self.uuid
         self.post_message(FetchRequested(host, self.fetch_key, lambda conn: devices.report(conn, uuid)))
+
+    def sample_arrived(self, host: str, uuids: Collection[str]) -> None:
+        """`vmtui.screens.live.LiveScreen`: data of these domains changed."""
+        if self.uuid in uuids:
+            self.refresh_data()
 
     def refresh_data(self) -> None:
         """Called for each sample of the host: ask again only when the running guest's devices changed."""

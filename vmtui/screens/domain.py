@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import ClassVar
 
 from rich.table import Table
@@ -226,6 +227,11 @@ class DomainScreen(Refusals, Screen[None]):
     def _found(self) -> tuple[HostView, DomainInfo | None, DomainMetrics | None] | None:
         """The copy shown: the opened host's, else wherever the domain is now (it migrated)."""
         return (self.fleet.find(self.uuid, self.host) if self.host else None) or self.fleet.find(self.uuid)
+
+    def sample_arrived(self, host: str, uuids: Collection[str]) -> None:
+        """`vmtui.screens.live.LiveScreen`: data of these domains changed."""
+        if self.uuid in uuids:
+            self.refresh_data()
 
     def refresh_data(self) -> None:
         """Re-render from the fleet state (called on mount and for each sample of this domain's host)."""

@@ -8,7 +8,7 @@ latest sample: pure arithmetic, no call to the host. Keys post requests; the app
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -152,11 +152,19 @@ class MemoryScreen(Refusals, Screen[None]):
     ]
 
     def __init__(
-        self, host: str, fleet: Fleet, ksm: KsmHistory, *, knobs: BalloonKnobs | None = None, ask: Callable[..., object]
+        self,
+        host: str,
+        fleet: Fleet,
+        ksm: KsmHistory,
+        *,
+        knobs: BalloonKnobs | None = None,
+        ask: Callable[..., object],
+        closed: Callable[[str], object] | None = None,
     ) -> None:
         """Args:
         host: the host shown. fleet, ksm: state handed down by the app (read only here).
         ask: pushes a modal and calls back with its answer (the app's `push_screen`).
+        closed: told the host when this screen leaves the app (its KSM readings may stop).
         """
         super().__init__()
         self.host = host
@@ -164,6 +172,7 @@ class MemoryScreen(Refusals, Screen[None]):
         self.ksm = ksm
         self.knobs = knobs or BalloonKnobs()
         self._ask = ask
+        self._on_close = closed
         self._keys: tuple[str | None, ...] = ()
 
     def compose(self) -> ComposeResult:
@@ -196,6 +205,15 @@ class MemoryScreen(Refusals, Screen[None]):
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
         return str(key.value) if key.value is not None else None
+
+    def on_unmount(self) -> None:
+        if self._on_close is not None:
+            self._on_close(self.host)
+
+    def sample_arrived(self, host: str, uuids: Collection[str]) -> None:
+        """`vmtui.screens.live.LiveScreen`: this host's data changed."""
+        if host == self.host:
+            self.refresh_data()
 
     def refresh_data(self) -> None:
         if not self.query("#memory-host"):

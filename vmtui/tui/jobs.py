@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from textual.app import App
+from textual.message import Message
 
 from vmtui.errors import VmtuiError
 from vmtui.ops.base import Progress, Step
@@ -98,6 +99,29 @@ class JobRunner:
             self._app.post_message(JobFinished(job.job_id, job.host, job.uuid, job.label, False, message))
         else:
             self._app.post_message(JobFinished(job.job_id, job.host, job.uuid, job.label, True, "done", result))
+
+    def post(self, message: Message) -> None:
+        """Hand `message` to the app's loop (thread-safe): what a background body reports with."""
+        self._app.post_message(message)
+
+    def background(self, name: str, body: Callable[[], object], failed: Callable[[str], Message]) -> None:
+        """Long-lived read-only work (KSM readings) on a daemon thread, not a job: nothing is pending.
+
+        `body` reports what it reads through `post` and ends when its owner's cancel Event is set;
+        every failure comes back as `failed(one line)`: a VmtuiError its message, anything else
+        "internal error ..." with the traceback in the log file (a reader never ends silently).
+        """
+
+        def run() -> None:
+            try:
+                body()
+            except VmtuiError as exc:
+                self._app.post_message(failed(str(exc)))
+            except Exception as exc:
+                log.exception("%s failed", name)
+                self._app.post_message(failed(f"internal error: {exc!r} (traceback in the log file)"))
+
+        threading.Thread(target=run, name=name, daemon=True).start()
 
     def fetch(self, key: str, host: str, read: Callable[[], Any]) -> None:
         """Read-only work (node devices, a domain's definitions) on a daemon thread; `DataFetched` comes back.

@@ -1,8 +1,9 @@
 """The TUI's migration jobs: pre-checks per host, the migration itself, and watching jobs already in flight.
 
-Every one of them is a function of `vmtui.ops` run by the app's `JobRunner` (a thread worker with a
-progress callback and a cancel Event); this module only knows which job is which, so the app can
-route their progress to the right screen. It lives on Textual's loop, like `Fleet`.
+Every one of them is a function of `vmtui.ops` started by the job starter (`vmtui.tui.actions`: a
+daemon thread with a progress callback and a cancel Event); this module only knows which job is
+which, so the migration flow can route their progress to the right screen. It lives on Textual's
+loop, like `Fleet`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from vmtui.ops.base import Progress, Step
 from vmtui.ops.migrate import MigrationOptions, migrate
 from vmtui.ops.migrate_inflight import InflightJob, find_inflight, watch
 from vmtui.ops.migrate_precheck import PrecheckReport, precheck, unreachable
+from vmtui.tui.actions import JobStarter
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.jobs import Job, JobRunner
 
@@ -49,8 +51,11 @@ def _live(conn: Hypervisor) -> Migrator:
 class Migrations:
     """Starts the TUI's migration jobs and remembers which job is which."""
 
-    def __init__(self, jobs: JobRunner, fleet: Fleet, entries: dict[str, HostEntry], connector: Connector) -> None:
+    def __init__(
+        self, jobs: JobRunner, starter: JobStarter, fleet: Fleet, entries: dict[str, HostEntry], connector: Connector
+    ) -> None:
         self.jobs = jobs
+        self.starter = starter
         self.fleet = fleet
         self.entries = entries
         self.connector = connector
@@ -79,7 +84,7 @@ class Migrations:
     def _start(
         self, mig: MigrationJob, label: str, operation: Callable[[Progress, threading.Event], Any]
     ) -> Job | None:
-        job = self.jobs.start(mig.host, mig.uuid if mig.kind in ("migrate", "watch") else None, label, operation)
+        job = self.starter.start(mig.host, mig.uuid if mig.kind in ("migrate", "watch") else None, label, operation)
         if job is not None:
             self.by_job[job.job_id] = mig
         return job
