@@ -62,6 +62,7 @@ from vmtui.tui.messages import (
 from vmtui.tui.migrate_flow import MigrateFlow
 from vmtui.tui.migrations import Migrations
 from vmtui.tui.palette import DomainCommands
+from vmtui.tui.parts import Parts
 from vmtui.tui.resources import ResourceScreens
 from vmtui.tui.tools import DomainTools
 from vmtui.tui.ui import Ui
@@ -110,25 +111,15 @@ class VmtuiApp(App[None]):
         """What the parts may do to the app (say, show screens, redraw)."""
         self.jobs = JobRunner(self)
         pollers: dict[str, HostPoller] = {}
-        """One per host, started and stopped by `hosts`; jobs that changed a domain ask its poller."""
         self.starter = JobStarter(self.jobs, self.fleet, connector, ui, pollers)
-        self.migrations = Migrations(self.jobs, self.starter, self.fleet, self.entries, connector)
-        self.hosts = HostWatch(
-            self.fleet,
-            self.entries,
-            connector=connector,
-            backoff=backoff,
-            report=self.post_message,
-            pollers=pollers,
-            jobs=self.jobs,
-            migrations=self.migrations,
-            ui=ui,
-        )
-        self.domains = DomainActions(self.fleet, self.entries, self.starter, connector, ui)
-        self.tools = DomainTools(self.fleet, self.entries, self.starter, ui)
-        self.resources = ResourceScreens(self.fleet, self.entries, self.jobs, self.starter, connector, ui)
-        self.memory = MemoryTools(self.fleet, self.entries, self.jobs, self.starter, connector, ui)
-        self.migrate_flow = MigrateFlow(self.fleet, self.jobs, self.migrations, ui, pollers)
+        parts = Parts(self.fleet, self.entries, self.jobs, self.starter, connector, ui, pollers)
+        self.migrations = Migrations(parts)
+        self.hosts = HostWatch(parts, self.migrations, backoff=backoff, report=self.post_message)
+        self.domains = DomainActions(parts)
+        self.tools = DomainTools(parts)
+        self.resources = ResourceScreens(parts)
+        self.memory = MemoryTools(parts)
+        self.migrate_flow = MigrateFlow(parts, self.migrations)
 
     # ----- life cycle ---------------------------------------------------------------------------
 

@@ -10,28 +10,16 @@ import threading
 
 from vmtui.drivers.base import Hypervisor
 from vmtui.models import HostEntry
-from vmtui.monitor.poller import Connector
 from vmtui.ops import lifecycle
 from vmtui.ops.base import Progress
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.domain import DomainScreen
-from vmtui.tui.actions import JobStarter
-from vmtui.tui.fleet import Fleet
 from vmtui.tui.messages import ActionRequested, DomainOpenRequested
-from vmtui.tui.ui import Ui
+from vmtui.tui.parts import Controller
 
 
-class DomainActions:
+class DomainActions(Controller):
     """The domain screen and the lifecycle keys."""
-
-    def __init__(
-        self, fleet: Fleet, entries: dict[str, HostEntry], starter: JobStarter, connector: Connector, ui: Ui
-    ) -> None:
-        self.fleet = fleet
-        self.entries = entries
-        self.starter = starter
-        self.connector = connector
-        self.ui = ui
 
     def open(self, message: DomainOpenRequested) -> None:
         if self.fleet.find(message.uuid) is None:

@@ -15,16 +15,14 @@ from vmtui import config
 from vmtui.errors import NotFoundError, UsageError, VmtuiError
 from vmtui.models import HostEntry
 from vmtui.monitor.events import DomainChanged, HostConnected, HostDisconnected, HostSampled, SourceEnded
-from vmtui.monitor.poller import Connector, HostPoller
+from vmtui.monitor.poller import HostPoller
 from vmtui.screens.add_host import AddHostModal
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.devices import DevicesScreen
 from vmtui.screens.domain import DomainScreen
-from vmtui.tui.fleet import Fleet
-from vmtui.tui.jobs import JobRunner
 from vmtui.tui.messages import HostRemoveRequested, MonitorReported
 from vmtui.tui.migrations import Migrations
-from vmtui.tui.ui import Ui
+from vmtui.tui.parts import Controller, Parts
 
 log = logging.getLogger("vmtui.app")
 
@@ -32,35 +30,26 @@ FREEZE_AFTER_TICKS = 5
 """Start-up is over (hosts connected, their first full rounds drawn): see HostWatch.tick."""
 
 
-class HostWatch:
-    """Starts and stops the pollers, feeds their reports to the fleet, adds and removes hosts."""
+class HostWatch(Controller):
+    """Starts and stops the pollers (it fills `Parts.pollers`), feeds their reports to the fleet, adds and
+    removes hosts."""
 
     def __init__(
         self,
-        fleet: Fleet,
-        entries: dict[str, HostEntry],
+        parts: Parts,
+        migrations: Migrations,
         *,
-        connector: Connector,
         backoff: tuple[float, float],
         report: Callable[[MonitorReported], object],
-        pollers: dict[str, HostPoller],
-        jobs: JobRunner,
-        migrations: Migrations,
-        ui: Ui,
     ) -> None:
         """Args:
+        backoff: first and maximum reconnect delay in seconds.
         report: posts a poller's report to the app's loop (thread-safe).
-        pollers: filled here, one per host; shared with the parts that ask a poller for a fresh sample.
         """
-        self.fleet = fleet
-        self.entries = entries
-        self.connector = connector
+        super().__init__(parts)
+        self.migrations = migrations
         self._backoff = backoff
         self._report = report
-        self.jobs = jobs
-        self.migrations = migrations
-        self.ui = ui
-        self.pollers = pollers
         self._focus: frozenset[str] | None = None
         """The table's rows on screen (DomainTable.FocusChanged); None until it says: poll everything."""
         self.sources_ended: dict[str, int] = {}

@@ -24,9 +24,6 @@ from vmtui.ops.base import Progress
 from vmtui.present import size_kib
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.memory import KSM_POINTS, KsmHistory, KsmPoint, MemoryScreen
-from vmtui.tui.actions import JobStarter
-from vmtui.tui.fleet import Fleet
-from vmtui.tui.jobs import JobRunner
 from vmtui.tui.messages import (
     BalloonPolicyStepRequested,
     BalloonRequested,
@@ -34,7 +31,7 @@ from vmtui.tui.messages import (
     KsmSampled,
     MemoryOpenRequested,
 )
-from vmtui.tui.ui import Ui
+from vmtui.tui.parts import Controller, Parts
 
 KSM_EVERY = 2.0
 """Seconds between KSM readings while a memory screen is open."""
@@ -58,24 +55,11 @@ def read_ksm(
             cancel.wait(KSM_EVERY)
 
 
-class MemoryTools:
+class MemoryTools(Controller):
     """Opens memory screens, keeps their KSM readings going while open, runs balloon changes."""
 
-    def __init__(
-        self,
-        fleet: Fleet,
-        entries: dict[str, HostEntry],
-        jobs: JobRunner,
-        starter: JobStarter,
-        connector: Connector,
-        ui: Ui,
-    ) -> None:
-        self.fleet = fleet
-        self.entries = entries
-        self.jobs = jobs
-        self.starter = starter
-        self.connector = connector
-        self.ui = ui
+    def __init__(self, parts: Parts) -> None:
+        super().__init__(parts)
         self.ksm_history: dict[str, KsmHistory] = {}
         """Per host, the KSM readings of the memory screen's reader."""
         self._readers: dict[str, threading.Event] = {}

@@ -6,28 +6,18 @@ A controller composed into `VmtuiApp`; the jobs themselves are `vmtui.tui.migrat
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from vmtui.monitor.poller import HostPoller
 from vmtui.screens.migrate import MigrateChoice, MigrateModal, MigrationScreen
-from vmtui.tui.fleet import Fleet
-from vmtui.tui.jobs import JobRunner
 from vmtui.tui.messages import JobFinished, JobProgressed, MigrateRequested, MigrationAbortRequested
 from vmtui.tui.migrations import Migrations
-from vmtui.tui.ui import Ui
+from vmtui.tui.parts import Controller, Parts
 
 
-class MigrateFlow:
+class MigrateFlow(Controller):
     """From `m` to the migration's end: the picker, the progress screen, the outcome said."""
 
-    def __init__(
-        self, fleet: Fleet, jobs: JobRunner, migrations: Migrations, ui: Ui, pollers: Mapping[str, HostPoller]
-    ) -> None:
-        self.fleet = fleet
-        self.jobs = jobs
+    def __init__(self, parts: Parts, migrations: Migrations) -> None:
+        super().__init__(parts)
         self.migrations = migrations
-        self.ui = ui
-        self._pollers = pollers
         self._picker: tuple[int, MigrateModal] | None = None
         """The precheck job feeding the open target picker."""
 
@@ -114,7 +104,7 @@ class MigrateFlow:
             self.ui.say(outcome, title=message.label,
                         severity="information" if message.ok else "warning" if unknown else "error")  # fmt: skip
             for host in (mig.host, mig.target):
-                poller = self._pollers.get(host) if host is not None else None
+                poller = self.pollers.get(host) if host is not None else None
                 if poller is not None:
                     poller.request_refresh(None)
                 if host in self.fleet.hosts:

@@ -21,9 +21,8 @@ from vmtui.ops.base import Progress, Step
 from vmtui.ops.migrate import MigrationOptions, migrate
 from vmtui.ops.migrate_inflight import InflightJob, find_inflight, watch
 from vmtui.ops.migrate_precheck import PrecheckReport, precheck, unreachable
-from vmtui.tui.actions import JobStarter
-from vmtui.tui.fleet import Fleet
-from vmtui.tui.jobs import Job, JobRunner
+from vmtui.tui.jobs import Job
+from vmtui.tui.parts import Controller, Parts
 
 Connector = Callable[[HostEntry], Hypervisor]
 PENDING = "migrating…"
@@ -48,17 +47,11 @@ def _live(conn: Hypervisor) -> Migrator:
     return conn
 
 
-class Migrations:
+class Migrations(Controller):
     """Starts the TUI's migration jobs and remembers which job is which."""
 
-    def __init__(
-        self, jobs: JobRunner, starter: JobStarter, fleet: Fleet, entries: dict[str, HostEntry], connector: Connector
-    ) -> None:
-        self.jobs = jobs
-        self.starter = starter
-        self.fleet = fleet
-        self.entries = entries
-        self.connector = connector
+    def __init__(self, parts: Parts) -> None:
+        super().__init__(parts)
         self.by_job: dict[int, MigrationJob] = {}
 
     def job_for(self, uuid: str) -> Job | None:

@@ -7,16 +7,12 @@ A controller composed into `VmtuiApp`.
 from __future__ import annotations
 
 from vmtui.models import HostEntry
-from vmtui.monitor.poller import Connector
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.devices import DevicesScreen
 from vmtui.screens.fetching import FetchingScreen
 from vmtui.screens.networks import NetworksScreen
 from vmtui.screens.sriov import SriovScreen
 from vmtui.screens.storage import StorageScreen
-from vmtui.tui.actions import JobStarter
-from vmtui.tui.fleet import Fleet
-from vmtui.tui.jobs import JobRunner
 from vmtui.tui.messages import (
     DataFetched,
     DevicesOpenRequested,
@@ -25,27 +21,11 @@ from vmtui.tui.messages import (
     ResourcesOpenRequested,
     SriovOpenRequested,
 )
-from vmtui.tui.ui import Ui
+from vmtui.tui.parts import Controller
 
 
-class ResourceScreens:
+class ResourceScreens(Controller):
     """Opens the devices, SR-IOV, storage and networks screens, feeds them, runs their changes."""
-
-    def __init__(
-        self,
-        fleet: Fleet,
-        entries: dict[str, HostEntry],
-        jobs: JobRunner,
-        starter: JobStarter,
-        connector: Connector,
-        ui: Ui,
-    ) -> None:
-        self.fleet = fleet
-        self.entries = entries
-        self.jobs = jobs
-        self.starter = starter
-        self.connector = connector
-        self.ui = ui
 
     def open_devices(self, message: DevicesOpenRequested) -> None:
         if self.fleet.find(message.uuid) is None:

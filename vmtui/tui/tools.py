@@ -21,22 +21,15 @@ from vmtui.ops.base import Progress
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.domain import DomainScreen
 from vmtui.screens.xml import XmlScreen
-from vmtui.tui.actions import After, JobStarter
-from vmtui.tui.fleet import Fleet
+from vmtui.tui.actions import After
 from vmtui.tui.messages import ConsoleRequested, EditRequested, SnapshotActionRequested, XmlRequested
-from vmtui.tui.ui import Ui
+from vmtui.tui.parts import Controller
 
 SNAPSHOT_PENDING = {"create": "snapshotting…", "revert": "reverting…", "delete": "deleting snapshot…"}
 
 
-class DomainTools:
+class DomainTools(Controller):
     """Console, XML, edit and snapshots of one domain at a time."""
-
-    def __init__(self, fleet: Fleet, entries: dict[str, HostEntry], starter: JobStarter, ui: Ui) -> None:
-        self.fleet = fleet
-        self.entries = entries
-        self.starter = starter
-        self.ui = ui
 
     def _tool_target(self, uuid: str, what: str, *, running: bool = False, writes: bool = True) -> HostEntry | None:
         """The host entry to act through, or None after saying why not (before any libvirt call)."""
