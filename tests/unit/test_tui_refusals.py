@@ -104,6 +104,11 @@ def test_the_fleet_writes_its_busy_state_only_through_its_methods() -> None:
     assert (fleet.pending("u2"), fleet.incoming_host("u2")) == ("migrating…", "kvm2")
     fleet.migration_ended("u2")
     assert (fleet.pending("u2"), fleet.incoming_host("u2")) == (None, None)
+    # A lost host is said once per change, not once per retry.
+    assert fleet.disconnected("kvm1", "end of file", 100.0, 101.0) is True
+    assert fleet.disconnected("kvm1", "end of file", 100.0, 103.0) is False
+    assert (fleet.host("kvm1").status, fleet.host("kvm1").retry_at) == ("disconnected", 103.0)
+    assert fleet.write_refusal(fleet.host("kvm1")) == "kvm1 is disconnected"
     with pytest.raises(KeyError):
         fleet.host("kvm3")  # a lookup never adds a host
     assert set(fleet.hosts) == {"kvm1", "kvm2"}

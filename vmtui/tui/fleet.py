@@ -254,6 +254,22 @@ class Fleet:
 
     # ----- updates from the pollers ---------------------------------------------------------------
 
+    def connected(self, name: str, info: HostInfo) -> None:
+        view = self.hosts[name]
+        view.info, view.status = info, "connected"
+
+    def disconnected(self, name: str, reason: str, since: float | None, retry_at: float | None) -> bool:
+        """The host is lost (again); True when it was not already, so the change is said once, not per retry."""
+        view = self.hosts[name]
+        was = view.status
+        view.status, view.reason = "disconnected", reason
+        view.down_since, view.retry_at = since, retry_at
+        return was != "disconnected"
+
+    def source_ended(self, name: str) -> None:
+        """A recording played out: its rows stay as they were last."""
+        self.hosts[name].status = "ended"
+
     def _forget(self, uuids: set[str]) -> None:
         """Drop the history and caches of these domains, except those a host holds now (migrated ones)."""
         if not uuids:

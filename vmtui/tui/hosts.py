@@ -124,8 +124,7 @@ class HostWatch(Controller):
         view = self.fleet.host(event.host)
         match event:
             case HostConnected():
-                view.info = event.info
-                view.status = "connected"
+                self.fleet.connected(event.host, event.info)
                 if event.reconnected:
                     self.ui.say(f"{event.host}: reconnected", title="host back")
                 if event.info.source != "recording":
@@ -137,10 +136,7 @@ class HostWatch(Controller):
                 self.ui.sample_arrived(event.host, view.domains)
                 self.ui.refresh_keys()
             case HostDisconnected():
-                was = view.status
-                view.status, view.reason = "disconnected", event.reason
-                view.down_since, view.retry_at = event.since, event.retry_at
-                if was != "disconnected":
+                if self.fleet.disconnected(event.host, event.reason, event.since, event.retry_at):
                     # One notification per state change, never one per retry.
                     self.ui.say(
                         f"{event.host}: {event.reason}; retrying with backoff", title="host lost", severity="warning"
@@ -161,7 +157,7 @@ class HostWatch(Controller):
                     self.ui.sample_arrived(event.host, (event.uuid,))
                     self.ui.refresh_keys()
             case SourceEnded():
-                view.status = "ended"
+                self.fleet.source_ended(event.host)
                 self.sources_ended[event.host] = event.samples
                 if set(self.sources_ended) == set(self.fleet.hosts):
                     self.ui.subtitle(f"replay finished ({max(self.sources_ended.values())} samples)")

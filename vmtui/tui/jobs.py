@@ -2,7 +2,8 @@
 
 The operation gets a `progress` callback that posts `JobProgressed` from its thread and a cancel
 Event the UI can set; its end (value or error) comes back as `JobFinished`. One job at a time per
-domain: `start` refuses a second one while the first runs (the fleet shows it as pending).
+domain: `start` refuses a second one while the first runs (the fleet shows it as pending). Every
+action path starts its job through `vmtui.tui.actions.JobStarter`, which calls `start`.
 
 Jobs run on daemon threads, not Textual's thread workers: those run in asyncio's default executor,
 which the interpreter waits for on exit, so a libvirt call hung on a frozen host held `q` for as long
@@ -44,7 +45,10 @@ class Job:
 
 
 class JobRunner:
-    """Runs operations in thread workers of `app`; at most one per domain."""
+    """Runs operations on daemon threads, posting their progress and end to `app`; at most one per domain.
+
+    Only `vmtui.tui.actions.JobStarter` starts jobs (it says the refusals and marks the fleet busy).
+    """
 
     def __init__(self, app: App[Any]) -> None:
         """Args:
