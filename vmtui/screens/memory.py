@@ -163,7 +163,7 @@ class MemoryScreen(Refusals, Screen[None]):
     ) -> None:
         """Args:
         host: the host shown. fleet, ksm: state handed down by the app (read only here).
-        ask: pushes a modal and calls back with its answer (the app's `push_screen`).
+        ask: pushes a modal and calls back with its answer (`vmtui.tui.ui.Ui.show`).
         closed: told the host when this screen leaves the app (its KSM readings may stop).
         """
         super().__init__()
