@@ -64,8 +64,8 @@ def run_app(variant: str, uri: str) -> None:
     from textual.app import ComposeResult
     from textual.widgets import DataTable, Footer, Header, Input
 
-    from vmtui.fleet import DomainRow
     from vmtui.screens.host import HostScreen
+    from vmtui.tui.fleet import DomainRow
     from vmtui.widgets.domain_table import DomainTable, format_row
     from vmtui.widgets.hosts_pane import HostsPane
     from vmtui.widgets.table_layout import COLUMNS
@@ -110,7 +110,8 @@ def run_app(variant: str, uri: str) -> None:
 
         def __init__(self) -> None:
             super().__init__(entries)
-            self.host_screen = NaiveHostScreen(self.fleet, self.clock)
+            # Every part draws the dashboard through the app's Ui: the naive table replaces it there too.
+            self.host_screen = self.ui.host_screen = NaiveHostScreen(self.fleet, self.fleet.clock)
 
     NaiveApp().run()
 

@@ -19,9 +19,9 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from vmtui.app import VmtuiApp
-from vmtui.messages import JobFinished
 from vmtui.models import HostEntry
 from vmtui.screens.memory import BalloonModal, MemoryScreen
+from vmtui.tui.messages import JobFinished
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(180)]
 LINUX = "lab1-linux"

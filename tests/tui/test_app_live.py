@@ -10,11 +10,11 @@ from tests.tui.conftest import Guests, PrivateDaemon, Recorder, offered, wait_fo
 from tests.tui_reading import visible_uuids
 from vmtui.app import VmtuiApp
 from vmtui.errors import VmtuiError
-from vmtui.messages import ActionRequested, JobFinished, MonitorReported
 from vmtui.models import HostEntry
 from vmtui.monitor.events import HostDisconnected
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.domain import DomainScreen
+from vmtui.tui.messages import ActionRequested, JobFinished, MonitorReported
 from vmtui.widgets.domain_table import DomainTable
 from vmtui.widgets.hosts_pane import HostsPane
 

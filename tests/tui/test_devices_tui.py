@@ -18,12 +18,12 @@ from vmtui.app import VmtuiApp
 from vmtui.drivers import connect
 from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 from vmtui.errors import VmtuiError
-from vmtui.messages import JobFinished
 from vmtui.models import HostEntry
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.devices import DevicesScreen
 from vmtui.screens.form import FormModal
 from vmtui.screens.sriov import SriovScreen
+from vmtui.tui.messages import JobFinished
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -26,10 +26,10 @@ from vmtui.drivers import connect
 from vmtui.drivers.base import Hypervisor
 from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 from vmtui.errors import VmtuiError
-from vmtui.messages import ActionRequested, JobFinished
 from vmtui.models import HostEntry
 from vmtui.monitor.poller import open_host
 from vmtui.screens.confirm import ConfirmModal
+from vmtui.tui.messages import ActionRequested, JobFinished
 from vmtui.widgets.domain_table import DomainTable
 
 pytestmark = pytest.mark.timeout(120)

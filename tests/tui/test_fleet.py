@@ -7,9 +7,9 @@ from pathlib import Path
 
 from tests.metric_samples import sample_metrics
 from vmtui.drivers.replay import Recording
-from vmtui.fleet import Fleet
 from vmtui.metrics import host_metrics
 from vmtui.monitor.collector import Tick
+from vmtui.tui.fleet import Fleet
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "qemu-kvm-tcg-3guests.jsonl"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from tests.tui.conftest import Recorder, wait_for
 from tests.tui.test_snapshots import SIZE, finished, replay_app
-from vmtui.messages import JobFinished
-from vmtui.migrations import MigrationJob
 from vmtui.ops.migrate import MigrationOptions, MigrationResult
 from vmtui.screens.migrate import MigrationScreen
+from vmtui.tui.messages import JobFinished
+from vmtui.tui.migrations import MigrationJob
 
 UUID = "6f1e0c7a-0000-4000-8000-0000000000aa"
 JOB = 9001

@@ -17,11 +17,11 @@ from tests.tui.conftest import RECORDING
 from tests.tui.test_snapshots import SIZE, finished, replay_app
 from vmtui.app import VmtuiApp
 from vmtui.drivers.replay import Recording
-from vmtui.messages import MonitorReported
 from vmtui.metrics import host_metrics
 from vmtui.monitor.collector import Tick
 from vmtui.monitor.events import HostSampled
 from vmtui.screens.domain import DomainScreen
+from vmtui.tui.messages import MonitorReported
 
 
 def recorded_sample(*, lossless: bool = False) -> MonitorReported:

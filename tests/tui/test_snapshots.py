@@ -15,8 +15,8 @@ from tests.tui.conftest import RECORDING, Recorder, offered, wait_for
 from tests.tui_reading import replay_finished
 from vmtui.app import VmtuiApp
 from vmtui.drivers.replay import replay_entries
-from vmtui.messages import JobFinished
 from vmtui.screens.confirm import ConfirmModal
+from vmtui.tui.messages import JobFinished
 
 SIZE = (200, 50)
 

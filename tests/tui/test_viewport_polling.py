@@ -16,10 +16,10 @@ from textual.pilot import Pilot
 from tests.tui.conftest import wait_for
 from tests.tui_reading import visible_uuids
 from vmtui.app import VmtuiApp
-from vmtui.messages import DomainOpenRequested
 from vmtui.models import HostEntry
 from vmtui.monitor.collector import SLOW_ROUND
 from vmtui.screens.domain import DomainScreen
+from vmtui.tui.messages import DomainOpenRequested
 from vmtui.widgets.domain_table import DomainTable
 
 pytestmark = pytest.mark.timeout(120)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from types import MappingProxyType
 
-from vmtui.fleet import DomainRow
 from vmtui.models import Accelerator, DomainInfo, DomainStats, HostInfo, HostSample
 from vmtui.monitor.collector import SLOW_ROUND, Collector, Tick
+from vmtui.tui.fleet import DomainRow
 from vmtui.widgets.table_layout import leaders
 
 ON = "00000000-0000-0000-0000-00000000000a"

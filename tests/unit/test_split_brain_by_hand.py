@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from vmtui.fleet import Fleet
 from vmtui.models import Accelerator, DomainInfo
 from vmtui.split_brain import running_uuids
+from vmtui.tui.fleet import Fleet
 
 UUID = "6f1e0c7a-0000-4000-8000-000000000001"
 WEB = DomainInfo(UUID, "web", 3, "running", Accelerator.KVM, 1, 1048576, 1048576, True)

@@ -8,6 +8,7 @@ the app as `OperationRequested` with the same ops functions the CLI calls; nothi
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 from typing import ClassVar
 
 from rich.text import Text
@@ -18,8 +19,6 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from vmtui.drivers.base import Hypervisor
 from vmtui.drivers.xml.devices import check_mac, check_ref_name
-from vmtui.fleet import Fleet
-from vmtui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested, SriovOpenRequested
 from vmtui.models import Device
 from vmtui.ops import devices, virtio
 from vmtui.ops.base import Progress
@@ -27,6 +26,8 @@ from vmtui.ops.devices import DeviceAdvice, DevicesReport, disk_capacity
 from vmtui.present import printable
 from vmtui.richtext import device_class_text
 from vmtui.screens.form import FormField, FormModal, Values
+from vmtui.tui.fleet import Fleet
+from vmtui.tui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested, SriovOpenRequested
 from vmtui.widgets.refusals import Refusals, explained
 
 COLUMNS = ("kind", "name", "class", "bus/type", "model", "to virtio", "next boot", "guest driver", "note")
@@ -97,6 +98,11 @@ class DevicesScreen(Refusals, Screen[None]):
         uuid = self.uuid
         self.post_message(FetchRequested(host, self.fetch_key, lambda conn: devices.report(conn, uuid)))
 
+    def sample_arrived(self, host: str, uuids: Collection[str]) -> None:
+        """`vmtui.screens.live.LiveScreen`: data of these domains changed."""
+        if self.uuid in uuids:
+            self.refresh_data()
+
     def refresh_data(self) -> None:
         """Called for each sample of the host: ask again only when the running guest's devices changed."""
         found = self.fleet.find(self.uuid)
@@ -159,8 +165,7 @@ class DevicesScreen(Refusals, Screen[None]):
             return None
         found = self.fleet.find(self.uuid)
         why = self.fleet.write_refusal(found[0]) if found is not None else "the domain is gone"
-        if why is None and self.uuid in self.fleet.pending:
-            why = f"{self.fleet.pending[self.uuid]} still running"
+        why = why or self.fleet.busy_refusal(self.uuid)
         if why is None and self.report is None and action != "add_nic" and action != "add_disk":
             why = "the devices are still being read"
         if why is None and action == "convert":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import ClassVar
 
 from rich.table import Table
@@ -16,8 +17,17 @@ from textual.widgets import DataTable, Footer, Header, Static
 from vmtui import present
 from vmtui.drivers.resources import GuestFacts, live
 from vmtui.explain import explain
-from vmtui.fleet import Fleet, HostView
-from vmtui.messages import (
+from vmtui.metrics import DomainMetrics
+from vmtui.models import DomainInfo, Snapshot
+from vmtui.ops.autostart import set_autostart
+from vmtui.ops.snapshots import check_name
+from vmtui.present import count, pct, pct_sign, rate, size_kib
+from vmtui.richtext import SEVERITY_STYLE, device_class_text, state_text
+from vmtui.screens.guest_panel import REFRESH_SECONDS, GuestPanel
+from vmtui.screens.host import ACTION_BINDINGS, DEVICE_BINDINGS, TOOL_BINDINGS, domain_refusal
+from vmtui.screens.prompt import PromptModal
+from vmtui.tui.fleet import Fleet, HostView
+from vmtui.tui.messages import (
     ActionRequested,
     ConsoleRequested,
     DataFetched,
@@ -30,15 +40,6 @@ from vmtui.messages import (
     SriovOpenRequested,
     XmlRequested,
 )
-from vmtui.metrics import DomainMetrics
-from vmtui.models import DomainInfo, Snapshot
-from vmtui.ops.autostart import set_autostart
-from vmtui.ops.snapshots import check_name
-from vmtui.present import count, pct, pct_sign, rate, size_kib
-from vmtui.richtext import SEVERITY_STYLE, device_class_text, state_text
-from vmtui.screens.guest_panel import REFRESH_SECONDS, GuestPanel
-from vmtui.screens.host import ACTION_BINDINGS, DEVICE_BINDINGS, TOOL_BINDINGS, domain_refusal
-from vmtui.screens.prompt import PromptModal
 from vmtui.widgets.metric_graph import MetricGraph
 from vmtui.widgets.refusals import Refusals, explained
 
@@ -221,6 +222,11 @@ class DomainScreen(Refusals, Screen[None]):
         """The copy shown: the opened host's, else wherever the domain is now (it migrated)."""
         return (self.fleet.find(self.uuid, self.host) if self.host else None) or self.fleet.find(self.uuid)
 
+    def sample_arrived(self, host: str, uuids: Collection[str]) -> None:
+        """`vmtui.screens.live.LiveScreen`: data of these domains changed."""
+        if self.uuid in uuids:
+            self.refresh_data()
+
     def refresh_data(self) -> None:
         """Re-render from the fleet state (called on mount and for each sample of this domain's host)."""
         if not self.query("#summary"):
@@ -234,7 +240,7 @@ class DomainScreen(Refusals, Screen[None]):
         self.title = present.printable(f"{name} on {view.name}")
         summary = Text()
         summary.append(present.printable(name), "bold")
-        state = self.fleet.pending.get(self.uuid) or self.fleet.state_of(self.uuid, view.name)
+        state = self.fleet.shown_state(self.uuid, view.name)
         summary.append("  ")
         summary.append_text(state_text(state))
         summary.append(f"  on {view.name}")

@@ -10,8 +10,8 @@ from typing import Any, Protocol, runtime_checkable
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
-from vmtui.messages import DataFetched
 from vmtui.present import one_line
+from vmtui.tui.messages import DataFetched
 
 
 @runtime_checkable

@@ -11,8 +11,9 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
-from vmtui.fleet import Fleet
-from vmtui.messages import (
+from vmtui.ops.lifecycle import ACTIONS
+from vmtui.tui.fleet import Fleet
+from vmtui.tui.messages import (
     ActionRequested,
     ConsoleRequested,
     DevicesOpenRequested,
@@ -23,7 +24,6 @@ from vmtui.messages import (
     SriovOpenRequested,
     XmlRequested,
 )
-from vmtui.ops.lifecycle import ACTIONS
 from vmtui.widgets.domain_table import DomainTable
 from vmtui.widgets.hosts_pane import HostsPane
 from vmtui.widgets.refusals import Refusals, explained

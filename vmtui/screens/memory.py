@@ -8,7 +8,7 @@ latest sample: pure arithmetic, no call to the host. Keys post requests; the app
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -20,13 +20,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from vmtui.fleet import Fleet, HostView
-from vmtui.messages import BalloonPolicyStepRequested, BalloonRequested
 from vmtui.ops.balloon_policy import BalloonKnobs, BalloonPlan, GuestMemory, HostMemory, plan_balloons
 from vmtui.ops.ksm import RUN_NAMES, KsmStatus
 from vmtui.ops.sizes import parse_size_kib
 from vmtui.present import MISSING, pct_sign, printable, size, size_kib
 from vmtui.screens.form import FormField, FormModal, Values
+from vmtui.tui.fleet import Fleet, HostView
+from vmtui.tui.messages import BalloonPolicyStepRequested, BalloonRequested
 from vmtui.widgets.metric_graph import MetricGraph
 from vmtui.widgets.refusals import Refusals, explained
 
@@ -126,11 +126,19 @@ class MemoryScreen(Refusals, Screen[None]):
     ]
 
     def __init__(
-        self, host: str, fleet: Fleet, ksm: KsmHistory, *, knobs: BalloonKnobs | None = None, ask: Callable[..., object]
+        self,
+        host: str,
+        fleet: Fleet,
+        ksm: KsmHistory,
+        *,
+        knobs: BalloonKnobs | None = None,
+        ask: Callable[..., object],
+        closed: Callable[[str], object] | None = None,
     ) -> None:
         """Args:
         host: the host shown. fleet, ksm: state handed down by the app (read only here).
-        ask: pushes a modal and calls back with its answer (the app's `push_screen`).
+        ask: pushes a modal and calls back with its answer (`vmtui.tui.ui.Ui.show`).
+        closed: told the host when this screen leaves the app (its KSM readings may stop).
         """
         super().__init__()
         self.host = host
@@ -138,6 +146,7 @@ class MemoryScreen(Refusals, Screen[None]):
         self.ksm = ksm
         self.knobs = knobs or BalloonKnobs()
         self._ask = ask
+        self._on_close = closed
         self._keys: tuple[str | None, ...] = ()
 
     def compose(self) -> ComposeResult:
@@ -170,6 +179,15 @@ class MemoryScreen(Refusals, Screen[None]):
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
         return str(key.value) if key.value is not None else None
+
+    def on_unmount(self) -> None:
+        if self._on_close is not None:
+            self._on_close(self.host)
+
+    def sample_arrived(self, host: str, uuids: Collection[str]) -> None:
+        """`vmtui.screens.live.LiveScreen`: this host's data changed."""
+        if host == self.host:
+            self.refresh_data()
 
     def refresh_data(self) -> None:
         if not self.query("#memory-host"):
@@ -248,8 +266,8 @@ class MemoryScreen(Refusals, Screen[None]):
             uuid = self.selected_uuid()
             if uuid is None:
                 why = "no guest selected"
-            elif uuid in self.fleet.pending:
-                why = f"{self.fleet.pending[uuid]} still running"
+            else:
+                why = self.fleet.busy_refusal(uuid)
         return why
 
     def action_balloon(self) -> None:

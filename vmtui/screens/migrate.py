@@ -19,11 +19,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, ProgressBar, Static
 
 from vmtui.errors import UsageError
-from vmtui.messages import MigrationAbortRequested
 from vmtui.ops.base import Step
 from vmtui.ops.migrate import MigrationOptions
 from vmtui.ops.migrate.precheck import PrecheckReport
 from vmtui.present import counted, ms, one_line, rate, seconds, size, size_kib
+from vmtui.tui.messages import MigrationAbortRequested
 from vmtui.widgets.refusals import Refusals, explained
 
 REASON_MIN = 12

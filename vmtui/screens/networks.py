@@ -14,11 +14,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from vmtui.drivers.resources import NetworkInfo
-from vmtui.messages import DataFetched, FetchRequested, OperationRequested
 from vmtui.ops import networks
 from vmtui.ops.autostart import set_autostart
 from vmtui.present import MISSING, printable
 from vmtui.richtext import lease_cells, lit, network_cells
+from vmtui.tui.messages import DataFetched, FetchRequested, OperationRequested
 from vmtui.widgets.refusals import Refusals, explained
 
 

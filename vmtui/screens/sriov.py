@@ -19,13 +19,13 @@ from textual.widgets import DataTable, Footer, Header, Static
 from vmtui.drivers.base import Hypervisor
 from vmtui.drivers.xml.devices import check_mac, check_new_name, check_vlan
 from vmtui.errors import UsageError
-from vmtui.fleet import Fleet
-from vmtui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested
 from vmtui.ops import sriov, vf
 from vmtui.ops.base import Progress
 from vmtui.ops.sriov import PfView, SriovReport, VfView
 from vmtui.present import printable
 from vmtui.screens.form import FormField, FormModal, Values
+from vmtui.tui.fleet import Fleet
+from vmtui.tui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested
 from vmtui.widgets.refusals import Refusals, explained
 
 COLUMNS = ("function", "netdev", "driver", "MAC", "VLAN", "VFs / used by", "pools")

@@ -19,13 +19,13 @@ from textual.widgets import DataTable, Footer, Header, Static
 from vmtui.drivers.resources import PoolInfo, VolumeInfo
 from vmtui.drivers.xml.resources import FILE_POOL_TYPES
 from vmtui.errors import UsageError
-from vmtui.messages import DataFetched, FetchRequested, OperationRequested
 from vmtui.ops import storage
 from vmtui.ops.storage import StorageOverview
 from vmtui.present import MISSING, printable, size
 from vmtui.richtext import USAGE_BAR_WIDTH, lit, usage_bar, yes_no
 from vmtui.screens.fetching import say
 from vmtui.screens.form import FormField, FormModal, Values
+from vmtui.tui.messages import DataFetched, FetchRequested, OperationRequested
 from vmtui.widgets.refusals import Refusals, explained
 
 

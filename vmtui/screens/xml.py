@@ -11,8 +11,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from vmtui.messages import XmlRequested
 from vmtui.present import printable, printable_text
+from vmtui.tui.messages import XmlRequested
 
 
 class XmlScreen(Screen[None]):

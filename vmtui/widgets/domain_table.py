@@ -24,8 +24,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from vmtui.filters import DomainFilter, parse_filter
-from vmtui.fleet import DomainRow
 from vmtui.present import clock, count, host_label, pct, printable, size, size_kib
+from vmtui.tui.fleet import DomainRow
 from vmtui.widgets.refusals import Refusals, explained
 from vmtui.widgets.table_layout import COLUMN_KEYS, COLUMNS, TEXT_KEYS, Column, choose, fit, header_cell, leaders
 

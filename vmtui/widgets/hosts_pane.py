@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from vmtui.fleet import Fleet, HostView
 from vmtui.present import clock, host_label, one_line, printable, size_kib
 from vmtui.richtext import tdp_text
+from vmtui.tui.fleet import Fleet, HostView
 
 """EPT/NPT as the pane says it: without it the host shadows guest page tables in software."""
 

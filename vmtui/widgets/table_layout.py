@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from rich.cells import cell_len, set_cell_size
 
-from vmtui.fleet import DomainRow
+from vmtui.tui.fleet import DomainRow
 
 
 class Column(NamedTuple):

@@ -156,6 +156,14 @@ class DataFetched(Message, bubble=False):
 
 
 @dataclass
+class KsmFailed(Message, bubble=False):
+    """A host's KSM readings ended in an error (one line, shown literally); the reader is gone."""
+
+    host: str
+    reason: str
+
+
+@dataclass
 class MemoryOpenRequested(Message):
     """A screen asked for the memory screen of a host (balloons, the policy's plan, KSM)."""
 

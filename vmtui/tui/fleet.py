@@ -16,8 +16,9 @@ from types import MappingProxyType
 from vmtui.metrics import DomainMetrics
 from vmtui.models import ACTIVE_STATES, DomainInfo, HostInfo
 from vmtui.monitor.collector import Tick
-from vmtui.ops.lifecycle import BY_KEY, refusal
+from vmtui.ops.lifecycle import BY_KEY
 from vmtui.split_brain import also_on, running_uuids, split_refusal, twins
+from vmtui.tui import refusals
 
 HISTORY_POINTS = 300
 """Five minutes at 1 Hz."""
@@ -137,11 +138,12 @@ class Fleet:
         self.history: dict[str, deque[HistoryPoint]] = {}
         self.interval = interval
         self.clock = clock
-        self.pending: dict[str, str] = {}
+        # Written only by the methods of "operations in flight" below: the one place that says what is busy.
+        self._pending: dict[str, str] = {}
         """UUID -> what runs on it now ("pausing…"): one operation at a time per domain."""
-        self.migrating: dict[str, tuple[str, str | None]] = {}
+        self._migrating: dict[str, tuple[str, str | None]] = {}
         """UUID -> (source, target or None while unknown) of migrations in flight: one row shows both halves."""
-        self.incoming: dict[str, str] = {}
+        self._incoming: dict[str, str] = {}
         """UUID -> the host where libvirt announced an incoming migration (names the target of a foreign one)."""
         self._events: dict[str, tuple[str, float]] = {}
         """UUID -> (state an event implied, when): newer than the samples until one catches up."""
@@ -180,9 +182,51 @@ class Fleet:
         return None
 
     def host(self, name: str) -> HostView:
-        if name not in self.hosts:
-            self.hosts[name] = HostView(name, read_only=False)
+        """A watched host; KeyError for any other (a host is added by `add_host`, never by a lookup)."""
         return self.hosts[name]
+
+    # ----- operations in flight: the only writers of what is busy ----------------------------------
+
+    def begin(self, uuid: str, pending: str) -> None:
+        """An operation started on `uuid`; `pending` ("pausing…") shows in its row until `end`."""
+        self._pending[uuid] = pending
+
+    def end(self, uuid: str) -> None:
+        self._pending.pop(uuid, None)
+
+    def pending(self, uuid: str) -> str | None:
+        """What runs on `uuid` now ("pausing…"), or None."""
+        return self._pending.get(uuid)
+
+    def busy_refusal(self, uuid: str) -> str | None:
+        """The "... still running" refusal while an operation runs on `uuid`, else None."""
+        return refusals.busy_refusal(self._pending.get(uuid))
+
+    def shown_state(self, uuid: str, host: str | None = None) -> str:
+        """What a domain's row and screen say: the operation in flight, else the effective state."""
+        return self._pending.get(uuid) or self.state_of(uuid, host)
+
+    def migration_began(self, uuid: str, source: str, target: str | None, pending: str) -> None:
+        """A migration of `uuid` runs from `source` (to `target`, None while unknown): busy until it ends."""
+        self._pending[uuid] = pending
+        self._migrating[uuid] = (source, target)
+
+    def incoming_on(self, host: str, uuid: str) -> None:
+        """libvirt announced the target's half of a migration: it names the target of a foreign one."""
+        self._incoming[uuid] = host
+        move = self._migrating.get(uuid)
+        if move is not None and move[1] is None and move[0] != host:
+            self._migrating[uuid] = (move[0], host)
+
+    def incoming_host(self, uuid: str) -> str | None:
+        """Where libvirt announced an incoming half of `uuid`, or None."""
+        return self._incoming.get(uuid)
+
+    def migration_ended(self, uuid: str) -> None:
+        """A migration ended: the domain is one host's again, and idle."""
+        self._pending.pop(uuid, None)
+        self._migrating.pop(uuid, None)
+        self._incoming.pop(uuid, None)
 
     def sample_age(self, view: HostView) -> float | None:
         """Seconds since the host's newest sample, once it is older than two poll intervals; else None."""
@@ -200,17 +244,31 @@ class Fleet:
 
     def write_refusal(self, view: HostView) -> str | None:
         """Why nothing may be changed on this host now, or None."""
-        if view.recorded:
-            return "a replay has no live host"
-        if view.read_only or (view.info is not None and view.info.read_only):
-            return f"{view.name} is connected read-only"
-        if view.status != "connected":
-            return f"{view.name} is {view.status}"
-        if self.sample_age(view) is not None:
-            return f"{view.name} has not answered for {self.sample_age(view) or 0:.0f} s"
-        return None
+        return refusals.write_refusal(
+            view.name,
+            recorded=view.recorded,
+            read_only=view.read_only or (view.info is not None and view.info.read_only),
+            status=view.status,
+            silent_s=self.sample_age(view),
+        )
 
     # ----- updates from the pollers ---------------------------------------------------------------
+
+    def connected(self, name: str, info: HostInfo) -> None:
+        view = self.hosts[name]
+        view.info, view.status = info, "connected"
+
+    def disconnected(self, name: str, reason: str, since: float | None, retry_at: float | None) -> bool:
+        """The host is lost (again); True when it was not already, so the change is said once, not per retry."""
+        view = self.hosts[name]
+        was = view.status
+        view.status, view.reason = "disconnected", reason
+        view.down_since, view.retry_at = since, retry_at
+        return was != "disconnected"
+
+    def source_ended(self, name: str) -> None:
+        """A recording played out: its rows stay as they were last."""
+        self.hosts[name].status = "ended"
 
     def _forget(self, uuids: set[str]) -> None:
         """Drop the history and caches of these domains, except those a host holds now (migrated ones)."""
@@ -317,13 +375,15 @@ class Fleet:
         spec = BY_KEY.get(action)
         found = self.find(uuid, host) if uuid else None
         if spec is None or uuid is None or found is None:
-            return "no such domain"
-        view = found[0]
-        why = self.write_refusal(view)
-        if why is None and uuid in self.pending:
-            why = f"{self.pending[uuid]} still running"
-        info = found[1]
-        return why or refusal(spec, self.state_of(uuid, view.name), persistent=info.persistent if info else True)
+            return refusals.NO_DOMAIN
+        view, info = found[0], found[1]
+        return refusals.action_refusal(
+            spec,
+            write=self.write_refusal(view),
+            pending=self._pending.get(uuid),
+            state=self.state_of(uuid, view.name),
+            persistent=info.persistent if info else True,
+        )
 
     def tool_refusal(self, uuid: str | None, *, running: bool = False, writes: bool = True) -> str | None:
         """Why a console, an XML edit or a snapshot action cannot run on `uuid` now, or None.
@@ -333,19 +393,39 @@ class Fleet:
         """
         found = self.find(uuid) if uuid else None
         if uuid is None or found is None:
-            return "no such domain"
+            return refusals.NO_DOMAIN
         view = found[0]
-        if view.recorded:
-            return "a replay has no live host"
-        why = self.write_refusal(view) if writes else None
-        if why is None and writes and uuid in self.pending:
-            why = f"{self.pending[uuid]} still running"
-        if why is None and writes:
-            why = self.split_refusal(uuid)
-        state = self.state_of(uuid)
-        if why is None and running and state not in ("running", "paused", "blocked"):
-            why = f"it is {state}"
-        return why
+        return refusals.tool_refusal(
+            recorded=view.recorded,
+            write=self.write_refusal(view) if writes else None,
+            pending=self._pending.get(uuid),
+            twins=self.split_brain().get(uuid) if writes else None,
+            state=self.state_of(uuid),
+            running=running,
+            writes=writes,
+        )
+
+    def operation_refusal(self, host: str, uuid: str | None) -> str | None:
+        """Why a change a screen asks for (on `host`, of `uuid` when it names one) cannot run now, or None."""
+        view = self.hosts.get(host)
+        if view is None:
+            return f"{host} is no longer watched"
+        return refusals.operation_refusal(
+            write=self.write_refusal(view), pending=self._pending.get(uuid) if uuid is not None else None
+        )
+
+    def migrate_refusal(self, uuid: str | None, targets: list[str]) -> str | None:
+        """Why `uuid` cannot be migrated now (host, job in flight, twin, state, `targets` empty), or None."""
+        found = self.find(uuid) if uuid else None
+        if uuid is None or found is None:
+            return refusals.NO_DOMAIN
+        return refusals.migrate_refusal(
+            write=self.write_refusal(found[0]),
+            pending=self._pending.get(uuid),
+            twins=self.split_brain().get(uuid),
+            state=self.state_of(uuid),
+            has_target=bool(targets),
+        )
 
     def aged(self, name: str) -> Mapping[str, float]:
         """Domains of this host not sampled in its last round (off screen), with their sample's time.time()."""
@@ -379,19 +459,19 @@ class Fleet:
         metrics = view.tick.domains if view.tick else {}
         split = self.split_brain()
         # Compared with ==, which is identity first, in C: the pollers reuse unchanged objects.
-        key = (view.domains, metrics, stale, dict(self.pending), dict(self.migrating), dict(self._events), split)
+        key = (view.domains, metrics, stale, dict(self._pending), dict(self._migrating), dict(self._events), split)
         known = self._host_rows.get(name)
         if known is not None and known[0] == key:
             return known[1]
         out = []
         for uuid in set(view.domains) | set(metrics):
-            move = self.migrating.get(uuid)
+            move = self._migrating.get(uuid)
             if move is not None and move[0] != name:
                 continue  # the target's incoming half: the source's row shows the migration
             target = move[1] if move is not None else None
             info = view.domains.get(uuid)
             m = metrics.get(uuid)
-            state = self.pending.get(uuid)
+            state = self._pending.get(uuid)
             if state is None:
                 if move is None and uuid not in self._events:
                     state = m.state if m is not None else (info.state if info else "?")  # state_of, inlined

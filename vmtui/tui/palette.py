@@ -16,16 +16,16 @@ from textual.fuzzy import Matcher
 from textual.markup import escape
 from textual.message import Message
 
-from vmtui.fleet import Fleet
-from vmtui.messages import (
+from vmtui.ops.lifecycle import ACTIONS
+from vmtui.present import printable
+from vmtui.tui.fleet import Fleet
+from vmtui.tui.messages import (
     ActionRequested,
     ConsoleRequested,
     DomainOpenRequested,
     HostRemoveRequested,
     XmlRequested,
 )
-from vmtui.ops.lifecycle import ACTIONS
-from vmtui.present import printable
 
 
 class FleetApp(Protocol):

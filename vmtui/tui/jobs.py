@@ -2,7 +2,8 @@
 
 The operation gets a `progress` callback that posts `JobProgressed` from its thread and a cancel
 Event the UI can set; its end (value or error) comes back as `JobFinished`. One job at a time per
-domain: `start` refuses a second one while the first runs (the fleet shows it as pending).
+domain: `start` refuses a second one while the first runs (the fleet shows it as pending). Every
+action path starts its job through `vmtui.tui.actions.JobStarter`, which calls `start`.
 
 Jobs run on daemon threads, not Textual's thread workers: those run in asyncio's default executor,
 which the interpreter waits for on exit, so a libvirt call hung on a frozen host held `q` for as long
@@ -19,10 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from textual.app import App
+from textual.message import Message
 
 from vmtui.errors import VmtuiError
-from vmtui.messages import DataFetched, JobFinished, JobProgressed
 from vmtui.ops.base import Progress, Step
+from vmtui.tui.messages import DataFetched, JobFinished, JobProgressed
 
 log = logging.getLogger("vmtui.jobs")
 
@@ -43,7 +45,10 @@ class Job:
 
 
 class JobRunner:
-    """Runs operations in thread workers of `app`; at most one per domain."""
+    """Runs operations on daemon threads, posting their progress and end to `app`; at most one per domain.
+
+    Only `vmtui.tui.actions.JobStarter` starts jobs (it says the refusals and marks the fleet busy).
+    """
 
     def __init__(self, app: App[Any]) -> None:
         """Args:
@@ -98,6 +103,29 @@ class JobRunner:
             self._app.post_message(JobFinished(job.job_id, job.host, job.uuid, job.label, False, message))
         else:
             self._app.post_message(JobFinished(job.job_id, job.host, job.uuid, job.label, True, "done", result))
+
+    def post(self, message: Message) -> None:
+        """Hand `message` to the app's loop (thread-safe): what a background body reports with."""
+        self._app.post_message(message)
+
+    def background(self, name: str, body: Callable[[], object], failed: Callable[[str], Message]) -> None:
+        """Long-lived read-only work (KSM readings) on a daemon thread, not a job: nothing is pending.
+
+        `body` reports what it reads through `post` and ends when its owner's cancel Event is set;
+        every failure comes back as `failed(one line)`: a VmtuiError its message, anything else
+        "internal error ..." with the traceback in the log file (a reader never ends silently).
+        """
+
+        def run() -> None:
+            try:
+                body()
+            except VmtuiError as exc:
+                self._app.post_message(failed(str(exc)))
+            except Exception as exc:
+                log.exception("%s failed", name)
+                self._app.post_message(failed(f"internal error: {exc!r} (traceback in the log file)"))
+
+        threading.Thread(target=run, name=name, daemon=True).start()
 
     def fetch(self, key: str, host: str, read: Callable[[], Any]) -> None:
         """Read-only work (node devices, a domain's definitions) on a daemon thread; `DataFetched` comes back.

@@ -1,8 +1,9 @@
 """The TUI's migration jobs: pre-checks per host, the migration itself, and watching jobs already in flight.
 
-Every one of them is a function of `vmtui.ops` run by the app's `JobRunner` (a thread worker with a
-progress callback and a cancel Event); this module only knows which job is which, so the app can
-route their progress to the right screen. It lives on Textual's loop, like `Fleet`.
+Every one of them is a function of `vmtui.ops` started by the job starter (`vmtui.tui.actions`: a
+daemon thread with a progress callback and a cancel Event); this module only knows which job is
+which, so the migration flow can route their progress to the right screen. It lives on Textual's
+loop, like `Fleet`.
 """
 
 from __future__ import annotations
@@ -15,16 +16,15 @@ from typing import Any, cast
 
 from vmtui.drivers.base import Hypervisor, Migrator
 from vmtui.errors import UsageError, VmtuiError
-from vmtui.fleet import Fleet
-from vmtui.jobs import Job, JobRunner
 from vmtui.models import HostEntry
 from vmtui.ops.base import Progress, Step
 from vmtui.ops.migrate import MigrationOptions, migrate
 from vmtui.ops.migrate.inflight import InflightJob, find_inflight, watch
 from vmtui.ops.migrate.precheck import PrecheckReport, precheck, unreachable
+from vmtui.tui.jobs import Job
+from vmtui.tui.parts import Controller, Parts
 
 Connector = Callable[[HostEntry], Hypervisor]
-MIGRATABLE = ("running", "blocked", "paused")
 PENDING = "migrating…"
 
 
@@ -47,14 +47,11 @@ def _live(conn: Hypervisor) -> Migrator:
     return conn
 
 
-class Migrations:
+class Migrations(Controller):
     """Starts the TUI's migration jobs and remembers which job is which."""
 
-    def __init__(self, jobs: JobRunner, fleet: Fleet, entries: dict[str, HostEntry], connector: Connector) -> None:
-        self.jobs = jobs
-        self.fleet = fleet
-        self.entries = entries
-        self.connector = connector
+    def __init__(self, parts: Parts) -> None:
+        super().__init__(parts)
         self.by_job: dict[int, MigrationJob] = {}
 
     def job_for(self, uuid: str) -> Job | None:
@@ -67,19 +64,7 @@ class Migrations:
     def refusal(self, uuid: str | None) -> str | None:
         """Why the domain cannot be migrated now (host, job in flight, state), or None."""
         found = self.fleet.find(uuid) if uuid else None
-        if uuid is None or found is None:
-            return "no such domain"
-        why = self.fleet.write_refusal(found[0])
-        if why is None and uuid in self.fleet.pending:
-            why = f"{self.fleet.pending[uuid]} still running"
-        if why is None:
-            why = self.fleet.split_refusal(uuid)
-        state = self.fleet.state_of(uuid)
-        if why is None and state not in MIGRATABLE:
-            why = f"it is {state} (live migration needs it running or paused)"
-        if why is None and not self.candidates(found[0].name):
-            why = "no other connected, writable host to move it to"
-        return why
+        return self.fleet.migrate_refusal(uuid, self.candidates(found[0].name) if found else [])
 
     def candidates(self, source: str) -> list[str]:
         """Hosts a domain of `source` could move to: connected, writable, not the source."""
@@ -92,7 +77,7 @@ class Migrations:
     def _start(
         self, mig: MigrationJob, label: str, operation: Callable[[Progress, threading.Event], Any]
     ) -> Job | None:
-        job = self.jobs.start(mig.host, mig.uuid if mig.kind in ("migrate", "watch") else None, label, operation)
+        job = self.starter.start(mig.host, mig.uuid if mig.kind in ("migrate", "watch") else None, label, operation)
         if job is not None:
             self.by_job[job.job_id] = mig
         return job
@@ -149,15 +134,14 @@ class Migrations:
 
         job = self._start(MigrationJob("migrate", source, uuid, name, target), f"Migrate {name} to {target}", operation)
         if job is not None:
-            self.fleet.pending[uuid] = PENDING
-            self.fleet.migrating[uuid] = (source, target)
+            self.fleet.migration_began(uuid, source, target, PENDING)
         return job
 
     def start_watch(self, source: str, uuid: str, target: str | None = None) -> Job | None:
         """Re-attach to a migration running on `source` (started elsewhere, or by a vmtui that died)."""
         if source not in self.entries or self.jobs.busy(uuid):
             return None
-        target = target or self.fleet.incoming.get(uuid)
+        target = target or self.fleet.incoming_host(uuid)
         name = self.fleet.name_of(uuid)
         src_entry = self.entries[source]
         dst_entry = self.entries.get(target) if target else None
@@ -173,23 +157,13 @@ class Migrations:
 
         job = self._start(MigrationJob("watch", source, uuid, name, target), f"Migration of {name}", operation)
         if job is not None:
-            self.fleet.pending[uuid] = PENDING
-            self.fleet.migrating[uuid] = (source, target)
+            self.fleet.migration_began(uuid, source, target, PENDING)
         return job
 
     def ended(self, mig: MigrationJob) -> None:
         """A migrate or watch job ended: the domain is one host's again."""
         if mig.uuid is not None:
-            self.fleet.pending.pop(mig.uuid, None)
-            self.fleet.migrating.pop(mig.uuid, None)
-            self.fleet.incoming.pop(mig.uuid, None)
-
-    def incoming_on(self, host: str, uuid: str) -> None:
-        """libvirt announced the target's half of a migration: it names the target of a foreign one."""
-        self.fleet.incoming[uuid] = host
-        move = self.fleet.migrating.get(uuid)
-        if move is not None and move[1] is None and move[0] != host:
-            self.fleet.migrating[uuid] = (move[0], host)
+            self.fleet.migration_ended(mig.uuid)
 
     def start_scan(self, host: str) -> Job | None:
         """Look for migrations in flight on a host that just connected (a vmtui that died left them)."""

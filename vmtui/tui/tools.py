@@ -1,76 +1,35 @@
-"""The app's domain tools: the serial console, the XML (view and edit) and snapshots.
+"""The domain tools: the serial console, the XML (view and edit) and snapshots.
 
-A mixin of `VmtuiApp`, kept apart so the app module stays about hosts, samples and lifecycle. Each
-request is checked against the fleet state first, then runs as a job (`vmtui.jobs`) with its own
-connection; what a job returns is handed to a follow-up on Textual's loop (`After`). The console and
-the editor take the terminal over with `App.suspend` and give it back as it was.
+A controller composed into `VmtuiApp`: each request is checked against the fleet state first, then
+runs through the job starter (`vmtui.tui.actions`) with its own connection; what a job returns is
+handed to a follow-up on Textual's loop (`After`). The console and the editor take the terminal over
+(`Ui.hand_over`) and give it back as it was.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
-
-from textual.app import App, SuspendNotSupported
-from textual.notifications import SeverityLevel
 
 from vmtui.drivers.base import Hypervisor
 from vmtui.errors import UsageError, VmtuiError
-from vmtui.fleet import Fleet
-from vmtui.jobs import JobRunner
-from vmtui.messages import (
-    ConsoleRequested,
-    EditRequested,
-    JobFinished,
-    SnapshotActionRequested,
-    XmlRequested,
-)
 from vmtui.models import HostEntry
-from vmtui.monitor.poller import Connector
 from vmtui.ops import console, snapshots
 from vmtui.ops import xml as xml_ops
 from vmtui.ops.base import Progress
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.domain import DomainScreen
 from vmtui.screens.xml import XmlScreen
-
-Work = Callable[[Hypervisor, Progress, threading.Event], object]
-"""A job's body: blocking, on a worker thread, with a connection of its own."""
-
-log = logging.getLogger("vmtui.app")
-T = TypeVar("T")
+from vmtui.tui.actions import After
+from vmtui.tui.messages import ConsoleRequested, EditRequested, SnapshotActionRequested, XmlRequested
+from vmtui.tui.parts import Controller
 
 SNAPSHOT_PENDING = {"create": "snapshotting…", "revert": "reverting…", "delete": "deleting snapshot…"}
 
 
-@dataclass(frozen=True, slots=True)
-class After:
-    """What to do on Textual's loop when a job ends."""
-
-    ok: Callable[[Any], None] | None = None
-    failed: Callable[[str], None] | None = None
-    quiet: bool = False
-    """No "done" notification: the follow-up shows the result (a console, a screen)."""
-    changes: bool = True
-    """The job changed the domain: its facts are re-read."""
-
-
-class DomainTools(App[None]):
-    fleet: Fleet
-    entries: dict[str, HostEntry]
-    jobs: JobRunner
-    connector: Connector
-    _after: dict[int, After]
-
-    def say(self, message: str, *, title: str = "", severity: SeverityLevel = "information") -> None:
-        raise NotImplementedError  # VmtuiApp's
-
-    # ----- jobs with a follow-up --------------------------------------------------------------------
+class DomainTools(Controller):
+    """Console, XML, edit and snapshots of one domain at a time."""
 
     def _tool_target(self, uuid: str, what: str, *, running: bool = False, writes: bool = True) -> HostEntry | None:
         """The host entry to act through, or None after saying why not (before any libvirt call)."""
@@ -80,72 +39,13 @@ class DomainTools(App[None]):
         if why is None and entry is None:
             why = "its host is not watched any more"
         if why is not None or entry is None:
-            self.say(f"{what} {self.fleet.name_of(uuid)}: {why}", title="refused", severity="error")
+            self.ui.say(f"{what} {self.fleet.name_of(uuid)}: {why}", title="refused", severity="error")
             return None
         return entry
 
-    def _job(self, entry: HostEntry, uuid: str, label: str, work: Work, after: After, pending: str = "") -> None:
-        """Run `work` as a job; changes hold the domain's one-job lock, reads do not."""
-
-        def operation(progress: Progress, cancel: threading.Event) -> object:
-            with self.connector(entry) as conn:
-                return work(conn, progress, cancel)
-
-        job = self.jobs.start(entry.name, uuid if after.changes else None, label, operation)
-        if job is None:
-            self.say(f"{label}: another operation on it is still running", severity="warning")
-            return
-        self._after[job.job_id] = after
-        if pending:
-            self.fleet.pending[uuid] = pending
-            self.refresh_domain(entry.name)
-
-    def refresh_domain(self, host: str) -> None:
-        raise NotImplementedError  # VmtuiApp's: re-draw the rows and keys of `host`
-
-    def finish_job(self, message: JobFinished) -> After | None:
-        """The follow-up of a job that just ended, run; None when the job had none."""
-        after = self._after.pop(message.job_id, None)
-        if after is None:
-            return None
-        if message.ok:
-            if not after.quiet:
-                self.say(f"{message.label}: done", title=message.host)
-            if after.ok is not None:
-                after.ok(message.result)
-        elif after.failed is not None:
-            after.failed(message.message)
-        else:
-            self.say(f"{message.label}: {message.message}", title=message.host, severity="error")
-        return after
-
-    def _hand_over(self, what: str, run: Callable[[], T]) -> tuple[bool, T | None]:
-        """Give the terminal to `run` (an editor, a console) and always take it back.
-
-        Textual's `suspend` does not resume after an exception raised inside it (the screen stays blank
-        and deaf), so nothing may leave the block: whatever `run` raises is caught there and said after
-        the TUI is back. (True, what `run` returned), or (False, None) when it did not end well.
-        """
-        problem = ""
-        try:
-            with self.suspend():
-                try:
-                    return True, run()
-                except VmtuiError as exc:
-                    problem = str(exc)
-                except (Exception, KeyboardInterrupt) as exc:  # Ctrl-C reaches vmtui too while a tool runs
-                    log.error("%s: the program handed the terminal failed", what, exc_info=exc)
-                    problem = f"internal error: {exc!r} (traceback in the log file)"
-        except SuspendNotSupported:
-            problem = "this terminal cannot be handed over"
-        finally:
-            if problem:
-                self.say(f"{what}: {problem}", severity="error")
-        return False, None
-
     # ----- the serial console ---------------------------------------------------------------------
 
-    def on_console_requested(self, message: ConsoleRequested) -> None:
+    def console(self, message: ConsoleRequested) -> None:
         uuid = message.uuid
         entry = self._tool_target(uuid, "Console", running=True)
         if entry is None:
@@ -155,17 +55,17 @@ class DomainTools(App[None]):
             return console.console_command(conn, uuid, uri=entry.uri, host=entry.name)
 
         label = f"Console {self.fleet.name_of(uuid)}"
-        self._job(entry, uuid, label, work, After(ok=self._attach_console, quiet=True, changes=False))
+        self.starter.run(entry, uuid, label, work, after=After(ok=self._attach_console, quiet=True, changes=False))
 
     def _attach_console(self, command: object) -> None:
         assert isinstance(command, console.ConsoleCommand)
-        _ran, ended = self._hand_over(f"console of {command.domain.name}", partial(console.attach, command))
+        _ran, ended = self.ui.hand_over(f"console of {command.domain.name}", partial(console.attach, command))
         if ended is not None and ended.returncode != 0:
-            self.say(f"console of {command.domain.name}: {ended.error or 'virsh failed'}", severity="error")
+            self.ui.say(f"console of {command.domain.name}: {ended.error or 'virsh failed'}", severity="error")
 
     # ----- XML ----------------------------------------------------------------------------------------
 
-    def on_xml_requested(self, message: XmlRequested) -> None:
+    def xml(self, message: XmlRequested) -> None:
         uuid, inactive = message.uuid, message.inactive
         entry = self._tool_target(uuid, "XML of", writes=False)
         if entry is None:
@@ -175,16 +75,16 @@ class DomainTools(App[None]):
             return xml_ops.domain_xml(conn, uuid, inactive=inactive, host=entry.name)
 
         label = f"XML of {self.fleet.name_of(uuid)}"
-        self._job(entry, uuid, label, work, After(ok=self._show_xml, quiet=True, changes=False))
+        self.starter.run(entry, uuid, label, work, after=After(ok=self._show_xml, quiet=True, changes=False))
 
     def _show_xml(self, result: object) -> None:
         assert isinstance(result, xml_ops.DomainXml)
-        if isinstance(self.screen, XmlScreen):
-            self.pop_screen()  # `i` switched live/definition: one XML screen at a time
+        if isinstance(self.ui.top, XmlScreen):
+            self.ui.close_top()  # `i` switched live/definition: one XML screen at a time
         d = result.domain
-        self.push_screen(XmlScreen(d.uuid, d.name, result.host, result.xml, inactive=result.inactive))
+        self.ui.show(XmlScreen(d.uuid, d.name, result.host, result.xml, inactive=result.inactive))
 
-    def on_edit_requested(self, message: EditRequested) -> None:
+    def edit(self, message: EditRequested) -> None:
         uuid = message.uuid
         entry = self._tool_target(uuid, "Edit")
         if entry is None:
@@ -197,13 +97,14 @@ class DomainTools(App[None]):
             assert isinstance(session, xml_ops.EditSession)
             self._edit(entry, session, xml_ops.edit_file(session))
 
-        self._job(entry, uuid, f"Edit {self.fleet.name_of(uuid)}", work, After(ok=opened, quiet=True, changes=False))
+        label = f"Edit {self.fleet.name_of(uuid)}"
+        self.starter.run(entry, uuid, label, work, after=After(ok=opened, quiet=True, changes=False))
 
     def _edit(self, entry: HostEntry, session: xml_ops.EditSession, path: str) -> None:
         """The editor on the temporary file, then define in a job; a refusal offers the same file again."""
         name = session.domain.name
         # The editor would not run, or failed: nothing to define (said by _hand_over).
-        ran, _ = self._hand_over(f"edit {name}", partial(xml_ops.run_editor, path, os.environ))
+        ran, _ = self.ui.hand_over(f"edit {name}", partial(xml_ops.run_editor, path, os.environ))
         if not ran:
             xml_ops.discard_edit(path)
             return
@@ -214,7 +115,7 @@ class DomainTools(App[None]):
             return
         except VmtuiError as exc:  # the editor removed or moved the file
             xml_ops.discard_edit(path)
-            self.say(f"edit {name}: {exc}", severity="error")
+            self.ui.say(f"edit {name}: {exc}", severity="error")
             return
         edited = text
 
@@ -225,21 +126,21 @@ class DomainTools(App[None]):
             assert isinstance(result, xml_ops.Defined)
             xml_ops.discard_edit(path)
             if not result.changed:
-                self.say(f"{name}: no changes")
+                self.ui.say(f"{name}: no changes")
             else:
                 later = " (it applies when the domain next starts)" if result.next_boot else ""
-                self.say(f"{name}: new definition saved{later}", title=entry.name)
+                self.ui.say(f"{name}: new definition saved{later}", title=entry.name)
 
         def refused(reason: str) -> None:
             self._edit_refused(entry, session, path, reason)
 
-        self._job(entry, session.domain.uuid, f"Define {name}", work, After(defined, refused, quiet=True))
+        self.starter.run(entry, session.domain.uuid, f"Define {name}", work, after=After(defined, refused, quiet=True))
 
     def _edit_refused(self, entry: HostEntry, session: xml_ops.EditSession, path: str, reason: str) -> None:
         name = session.domain.name
         if "changed while it was being edited" in reason:
             xml_ops.keep_edit(path)
-            self.say(f"{reason}; your edit is kept in {path}", title=f"edit {name}", severity="error")
+            self.ui.say(f"{reason}; your edit is kept in {path}", title=f"edit {name}", severity="error")
             return
 
         def answered(again: bool | None) -> None:
@@ -247,20 +148,17 @@ class DomainTools(App[None]):
                 self._edit(entry, session, path)
             else:
                 xml_ops.discard_edit(path)
-                self.say(f"{name}: not defined; its definition is unchanged")
+                self.ui.say(f"{name}: not defined; its definition is unchanged")
 
         question = f"libvirt refused the edit of {name}: {reason}"
-        self.push_screen(ConfirmModal(question, detail="Edit again? No keeps the definition as it was."), answered)
+        self.ui.show(ConfirmModal(question, detail="Edit again? No keeps the definition as it was."), answered)
 
     # ----- snapshots ----------------------------------------------------------------------------------
 
     def _snapshot_panel(self, uuid: str) -> DomainScreen | None:
-        for screen in self.screen_stack:
-            if isinstance(screen, DomainScreen) and screen.uuid == uuid:
-                return screen
-        return None
+        return self.ui.find(DomainScreen, lambda screen: screen.uuid == uuid)
 
-    def on_snapshot_action_requested(self, message: SnapshotActionRequested) -> None:
+    def snapshot(self, message: SnapshotActionRequested) -> None:
         uuid, action, name = message.uuid, message.action, message.name
         if action == "list":
             self._list_snapshots(uuid)
@@ -283,16 +181,17 @@ class DomainTools(App[None]):
             s = result.snapshot
             verb = {"create": "created", "revert": "reverted to", "delete": "deleted"}[result.action]
             what = f" ({s.location}, {'disks and memory' if s.memory else 'disks'})" if action == "create" else ""
-            self.say(f"{dom}: {verb} snapshot {s.name}{what}", title=entry.name)
+            self.ui.say(f"{dom}: {verb} snapshot {s.name}{what}", title=entry.name)
             self._list_snapshots(uuid)
 
         def failed(reason: str) -> None:
-            self.say(f"{action} snapshot of {dom}: {reason}", title=entry.name, severity="error")
+            self.ui.say(f"{action} snapshot of {dom}: {reason}", title=entry.name, severity="error")
             self._list_snapshots(uuid)
 
         def start() -> None:
             label = f"{action.capitalize()} snapshot of {dom}"
-            self._job(entry, uuid, label, work, After(done, failed, quiet=True), SNAPSHOT_PENDING[action])
+            after = After(done, failed, quiet=True)
+            self.starter.run(entry, uuid, label, work, pending=SNAPSHOT_PENDING[action], after=after)
 
         if action == "create":
             start()
@@ -301,14 +200,14 @@ class DomainTools(App[None]):
         info = self.fleet.find(uuid)
         if snap is None or info is None or info[1] is None:
             # Revert and delete are asked about first, with what they mean: never without the facts.
-            self.say(f"snapshot {name} of {dom} is not listed (any more)", severity="warning")
+            self.ui.say(f"snapshot {name} of {dom} is not listed (any more)", severity="warning")
             self._list_snapshots(uuid)
             return
         if action == "revert":
             question = snapshots.revert_question(info[1], snap, entry.name)
         else:
             question = snapshots.delete_question(info[1], snap, entry.name, children=False)
-        self.push_screen(ConfirmModal(question), lambda ok: start() if ok else None)
+        self.ui.show(ConfirmModal(question), lambda ok: start() if ok else None)
 
     def _list_snapshots(self, uuid: str) -> None:
         panel = self._snapshot_panel(uuid)
@@ -335,4 +234,4 @@ class DomainTools(App[None]):
                 screen.show_snapshots(None, reason)
 
         label = f"Snapshots of {self.fleet.name_of(uuid)}"
-        self._job(entry, uuid, label, work, After(listed, failed, quiet=True, changes=False))
+        self.starter.run(entry, uuid, label, work, after=After(listed, failed, quiet=True, changes=False))
