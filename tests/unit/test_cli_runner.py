@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from vmtui.cli.runner import AGAIN, STOPPING, run_op, step_printer
+from vmtui.cli.runner import AGAIN, STOPPING, run_op, step_printer, steps_with_spinner
 from vmtui.errors import OperationError
 from vmtui.ops.base import Progress, Step, UserCancelledError, check_cancel
 
@@ -117,3 +117,16 @@ def test_steps_that_are_the_output_are_json_lines_with_json(capsys: pytest.Captu
         {"step": "step 1: one to move", "moves": 1},
         {"step": "web1: 192 MiB -> 256 MiB"},
     ]
+
+
+def test_long_work_without_a_terminal_says_each_step_as_a_line_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    with steps_with_spinner(False) as show:
+        show(Step("lab1: starting libvirtd [x]"))
+        show(Step("lab2: ready"))
+    assert capsys.readouterr() == ("", "lab1: starting libvirtd [x]\nlab2: ready\n")
+
+
+def test_long_work_with_json_says_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    with steps_with_spinner(True) as show:
+        show(Step("lab1: starting libvirtd"))
+    assert capsys.readouterr() == ("", "")

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,7 +15,9 @@ if TYPE_CHECKING:
     from vmtui.lab.manager import HostReport
 
 from vmtui.cli.common import JsonOpt, emit_json, guarded
+from vmtui.cli.runner import steps_with_spinner
 from vmtui.errors import UsageError
+from vmtui.ops.base import Progress, Step
 from vmtui.present import one_line, printable
 
 
@@ -37,26 +38,9 @@ NoGuestsOpt = Annotated[bool, typer.Option("--no-guests", help="Start no guests.
 ForceOpt = Annotated[bool, typer.Option("--force", help="Rebuild even if the image exists.")]
 
 
-@contextmanager
-def _progress(as_json: bool, *, quiet_with_json: bool = True) -> Iterator[Callable[[str], None]]:
-    """A status line on stderr that also keeps each finished step; silent with --json (stdout is data)
-    unless `quiet_with_json` is False (a long run such as the tour says what it does, on stderr)."""
-    console = _console(stderr=True)
-    if as_json or not console.is_terminal:
-
-        def plain(msg: str) -> None:
-            if not as_json or not quiet_with_json:
-                console.print(msg, highlight=False)
-
-        yield plain
-        return
-    with console.status("working…") as status:
-
-        def show(msg: str) -> None:
-            console.print(msg, highlight=False)
-            status.update(msg)
-
-        yield show
+def _lines(show: Progress) -> Callable[[str], None]:
+    """The lab reports plain strings: each one a step of the one printer."""
+    return lambda text: show(Step(text))
 
 
 def _print_hosts(reports: list[dict[str, object]], seconds: float, verb: str) -> None:
@@ -92,8 +76,8 @@ def down(*, as_json: JsonOpt = False) -> None:
 def _run_and_report(verb: str, run: Callable[[Callable[[str], None]], list[HostReport]], as_json: bool) -> None:
     """Run `up` or `down` with progress on stderr, then report every host (JSON or a table)."""
     began = time.monotonic()
-    with _progress(as_json) as progress:
-        reports = [asdict(r) for r in run(progress)]
+    with steps_with_spinner(as_json) as show:
+        reports = [asdict(r) for r in run(_lines(show))]
     seconds = time.monotonic() - began
     if as_json:
         emit_json({"hosts": reports, "seconds": round(seconds, 2)})
@@ -127,9 +111,9 @@ def tour(*, as_json: JsonOpt = False) -> None:
     second = manager.lab_host(2)
     target = second.uri if manager.is_running(second) else None
     began = time.monotonic()
-    with _progress(as_json, quiet_with_json=False) as progress:
-        rows = lab_tour.run(host.uri, manager.lab_root() / "tour", target_uri=target,
-                            progress=lambda step: progress(step.text))  # fmt: skip
+    # The tour runs for minutes: its steps are said on stderr with --json too (stdout stays the result).
+    with steps_with_spinner(False) as show:
+        rows = lab_tour.run(host.uri, manager.lab_root() / "tour", target_uri=target, progress=show)
     if as_json:
         emit_json({"rows": [r.to_json() for r in rows], "seconds": round(time.monotonic() - began, 1)})
         return
@@ -179,8 +163,8 @@ def image(force: ForceOpt = False, *, as_json: JsonOpt = False) -> None:
     """Build the tiny Linux guest (Debian kernel + busybox initramfs) into the cache dir."""
     from vmtui.lab import image as lab_image
 
-    with _progress(as_json) as progress:
-        built = lab_image.build_image(force=force, progress=progress)
+    with steps_with_spinner(as_json) as show:
+        built = lab_image.build_image(force=force, progress=_lines(show))
     if as_json:
         emit_json(built.to_json())
     else:

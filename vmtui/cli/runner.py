@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from vmtui.ops.base import Progress, Step
@@ -73,7 +74,9 @@ def step_printer(as_json: bool, *, steps_are_output: bool = False) -> Progress:
     Where the result is the output (`devices`, `sriov`, `balloon set`), steps go to stderr as dim
     lines and --json prints none: stdout is the one result document. Where the steps are the output
     (the policy loops, which run until Ctrl-C), they go to stdout, with --json as JSON lines
-    `{"step": TEXT, ...the step's data}`. `vmtui migrate` draws its own bar (`migrate_render`).
+    `{"step": TEXT, ...the step's data}`. `vmtui migrate` draws a bar of its own above these
+    lines (`migrate_render`: the job's fraction, forecast and policy steps); `steps_with_spinner`
+    adds a spinner for long work without a fraction (the lab).
     """
 
     def show(step: Step) -> None:
@@ -91,3 +94,29 @@ def step_printer(as_json: bool, *, steps_are_output: bool = False) -> Progress:
         (console() if steps_are_output else Console(stderr=True, highlight=False)).print(lit(step.text, "dim"))
 
     return show
+
+
+@contextmanager
+def steps_with_spinner(as_json: bool) -> Iterator[Progress]:
+    """`step_printer` on stderr, plus on a terminal a spinner line naming the step in progress.
+
+    For long work that cannot tell how far it is (bringing the lab up, building its image, the
+    tour): each finished step stays as a line, the spinner shows the one running. With --json, or
+    without a terminal, the lines alone (callers pass `as_json=False` to keep them with --json).
+    """
+    from rich.console import Console
+
+    from vmtui.richtext import lit
+
+    show = step_printer(as_json)
+    console = Console(stderr=True, highlight=False)
+    if as_json or not console.is_terminal:
+        yield show
+        return
+    with console.status("working…") as status:
+
+        def with_spinner(step: Step) -> None:
+            show(step)
+            status.update(lit(step.text))
+
+        yield with_spinner
