@@ -5,7 +5,7 @@ One loop serves a job vmtui started (its `migrate` call runs on a thread beside 
 re-attached to (started by a vmtui that died, or by another tool). The loop wakes on each libvirt
 migration-iteration event or every half second, reads the job's stats, and reports a `Step`.
 
-Threads of one job: the monitor thread (the one that runs `migrate` or `reattach`: `monitor`, then
+Threads of one job: the monitor thread (the one that runs `migrate` or `inflight.watch`: `monitor`, then
 `finish`) is the only writer of the `JobRun`. libvirt's event thread and the migrate-call thread never
 touch it: they post to the job's `JobHandover`, which the monitor thread drains.
 """
