@@ -28,6 +28,8 @@ from vmtui.widgets.refusals import Refusals, explained
 
 REASON_MIN = 12
 """The first reason's column is never narrower than this (a very narrow terminal scrolls sideways)."""
+WHY_LIMIT = 600
+"""A reason under the table is cut only past this many characters (a list of every disk, say)."""
 MARK = {"ok": ("ok", "green"), "warn": ("ok (warnings)", "yellow"), "fail": ("refused", "bold red")}
 
 
@@ -125,7 +127,8 @@ class MigrateModal(ModalScreen[MigrateChoice | None]):
             for check in report.checks:
                 if check.status in ("fail", "warn", "skipped"):
                     text.append(f"{check.label}: ", "bold red" if check.status == "fail" else "yellow")
-                    text.append(one_line(check.reason, 200) + "\n")
+                    # Whole, wrapped by the Static: the column above is the one that cuts.
+                    text.append(one_line(check.reason, WHY_LIMIT) + "\n")
         self.query_one("#migrate-why", Static).update(text)
 
     def _options(self) -> MigrationOptions:

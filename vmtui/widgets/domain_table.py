@@ -30,6 +30,13 @@ from vmtui.widgets.refusals import Refusals, explained
 from vmtui.widgets.table_layout import COLUMN_KEYS, COLUMNS, TEXT_KEYS, Column, choose, fit, header_cell, leaders
 
 
+def host_cell(row: DomainRow) -> str:
+    """The HOST cell: the host, or while it migrates both ends ("lab1→lab2")."""
+    if row.target is None:
+        return printable(host_label(row.host))
+    return printable(f"{host_label(row.host)}→{host_label(row.target)}")
+
+
 def format_row(row: DomainRow, columns: tuple[Column, ...] = COLUMNS) -> str:
     """The row's line: the chosen columns padded (by terminal cells, not characters) and joined by spaces."""
     state = row.state if row.stale_since is None else "stale " + clock(row.stale_since)
@@ -37,9 +44,7 @@ def format_row(row: DomainRow, columns: tuple[Column, ...] = COLUMNS) -> str:
     if row.mem_max_kib:
         mem = f"{size_kib(row.mem_cur_kib or 0)}/{size_kib(row.mem_max_kib)}"
     cells = {
-        "host": printable(
-            host_label(row.host) if row.target is None else f"{host_label(row.host)}→{host_label(row.target)}"
-        ),
+        "host": host_cell(row),
         "name": printable(row.name),
         "state": state,
         "accel": row.accel,
@@ -56,6 +61,9 @@ def format_row(row: DomainRow, columns: tuple[Column, ...] = COLUMNS) -> str:
 
 
 NO_AGED: Mapping[str, float] = MappingProxyType({})
+
+FIXED_KEYS = ("host", "name")
+"""The leading columns that never scroll sideways: which guest a row is."""
 
 RowKey = tuple[str, str]
 """(host, UUID): a row per copy, since another tool can run one UUID on two hosts (Fleet.split_brain)."""
@@ -152,7 +160,11 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         self.columns: tuple[Column, ...] = COLUMNS
         self._host_labels: dict[str, int] = {}
         """Each host's label width, for the HOST column."""
+        self._moving: dict[RowKey, int] = {}
+        """Rows migrating, with the width of their "lab1→lab2" HOST cell: the column widens to fit it."""
         self._header = ""
+        self._fixed_width = 0
+        """Cells of the leading FIXED_KEYS columns (with their separators): drawn at any scroll."""
         self._update_header()
 
     # ----- data ---------------------------------------------------------------------------------
@@ -183,17 +195,22 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
                 self._rows[key] = row
                 self._lines[key] = format_row(row, self.columns)
                 changed += 1
+                if row.target is not None:
+                    self._moving[key] = cell_len(host_cell(row))
+                else:
+                    self._moving.pop(key, None)
         gone = [k for k in self._rows if k[0] == host and k not in seen]
         for key in gone:
             del self._rows[key]
             del self._lines[key]
+            self._moving.pop(key, None)
         if changed or gone:
             self._leaders = None
         if host not in self._host_labels:
-            # A new host may need a wider HOST column: the only time the layout looks at the rows.
             self._host_labels[host] = cell_len(host_label(host))
-            if self._relayout():
-                return
+        # A new host or a migration's "lab1→lab2" may need a wider HOST column: the layout looks at no row.
+        if self._relayout():
+            return
         if changed or gone:
             # Nothing moved: no re-sort and no repaint (idle and shut-off fleets cost nothing).
             self._reorder()
@@ -274,13 +291,19 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
             self._update_focus()
 
     def _update_header(self) -> None:
+        # HOST and NAME say which row is which: they stay while the other columns scroll sideways.
+        self._fixed_width = 0
+        for col in self.columns:
+            if col.key not in FIXED_KEYS:
+                break
+            self._fixed_width += col.width + 1
         arrow = "▼" if self.sort_reverse else "▲"
         self._header = " ".join(header_cell(c, arrow if c.key == self.sort_key else "") for c in self.columns)
         self.refresh()
 
     def _relayout(self) -> bool:
         """Choose the columns for the current width and hosts; re-format every line if they changed."""
-        host_width = max(self._host_labels.values(), default=4)
+        host_width = max([*self._host_labels.values(), *self._moving.values()], default=4)
         # The region rows are drawn in (the vertical scrollbar takes its share of the width).
         width = self.scrollable_content_region.width or self.size.width or 200
         columns = choose(width, host_width, wide=self.wide)
@@ -315,7 +338,7 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         base = self.rich_style
         if y == 0:
             strip = Strip([Segment(self._header, base + self.get_component_rich_style("domain-table--header"))])
-            return strip.crop_extend(scroll_x, scroll_x + width, base)
+            return self._scrolled(strip, scroll_x, width, base)
         index = scroll_y + y - 1
         if index >= len(self._order):
             return Strip.blank(width, base)
@@ -333,7 +356,15 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
             line = format_row(replace(row, state=f"{row.state} {age}s old"), self.columns)
         if key == self._cursor:
             style += self.get_component_rich_style("domain-table--cursor")
-        return Strip([Segment(line, style)]).crop_extend(scroll_x, scroll_x + width, style)
+        return self._scrolled(Strip([Segment(line, style)]), scroll_x, width, style)
+
+    def _scrolled(self, strip: Strip, scroll_x: int, width: int, style: Style) -> Strip:
+        """The line as shown `scroll_x` cells to the right: the key columns fixed, the others moved."""
+        fixed = min(self._fixed_width, width)
+        if not scroll_x or not fixed:
+            return strip.crop_extend(scroll_x, scroll_x + width, style)
+        start = fixed + scroll_x
+        return Strip.join([strip.crop_extend(0, fixed, style), strip.crop_extend(start, start + width - fixed, style)])
 
     # ----- interaction --------------------------------------------------------------------------
 
@@ -389,7 +420,8 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
 
     def on_click(self, event: events.Click) -> None:
         if event.y == 0:
-            key = self.column_at(event.x + int(self.scroll_x))
+            # The key columns do not scroll: a click on them is where they are drawn.
+            key = self.column_at(event.x if event.x < self._fixed_width else event.x + int(self.scroll_x))
             if key is not None:
                 self.sort_by(key)
             return
