@@ -24,7 +24,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from vmtui.filters import DomainFilter, parse_filter
-from vmtui.present import clock, count, host_label, pct, printable, size, size_kib
+from vmtui.present import STATE_STYLE, clock, count, host_label, hot_cpu_style, pct, printable, size, size_kib
 from vmtui.tui.fleet import DomainRow
 from vmtui.widgets.refusals import Refusals, explained
 from vmtui.widgets.table_layout import COLUMN_KEYS, COLUMNS, TEXT_KEYS, Column, choose, fit, header_cell, leaders
@@ -61,6 +61,9 @@ def format_row(row: DomainRow, columns: tuple[Column, ...] = COLUMNS) -> str:
 
 
 NO_AGED: Mapping[str, float] = MappingProxyType({})
+
+DIM = Style(dim=True)
+NO_STYLE = Style()
 
 FIXED_KEYS = ("host", "name")
 """The leading columns that never scroll sideways: which guest a row is."""
@@ -356,7 +359,31 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
             line = format_row(replace(row, state=f"{row.state} {age}s old"), self.columns)
         if key == self._cursor:
             style += self.get_component_rich_style("domain-table--cursor")
-        return self._scrolled(Strip([Segment(line, style)]), scroll_x, width, style)
+        strip = Strip([Segment(line, style)])
+        if row.stale_since is None and sampled is None:
+            strip = self._coloured(strip, row)
+        return self._scrolled(strip, scroll_x, width, style)
+
+    def _coloured(self, strip: Strip, row: DomainRow) -> Strip:
+        """The STATE cell in its state's colour (a shut-off row dimmed whole), a busy CPU% cell in yellow or red."""
+        if row.state == "shut-off":
+            return restyled(strip, DIM)
+        colours = {"state": STATE_STYLE.get(row.state, ""), "cpu": hot_cpu_style(row.cpu, row.vcpus)}
+        cuts: list[int] = []
+        styles: list[str] = []
+        left = 0
+        for col in self.columns:
+            if colours.get(col.key):
+                cuts += [left, left + col.width]
+                styles += ["", colours[col.key]]
+            left += col.width + 1
+        if not cuts:
+            return strip
+        pieces = strip.divide([*cuts, strip.cell_length])
+        styles += [""]
+        return Strip.join(
+            restyled(piece, Style.parse(extra)) if extra else piece for piece, extra in zip(pieces, styles, strict=True)
+        )
 
     def _scrolled(self, strip: Strip, scroll_x: int, width: int, style: Style) -> Strip:
         """The line as shown `scroll_x` cells to the right: the key columns fixed, the others moved."""
@@ -430,6 +457,11 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
             self.move_cursor(index)
             if event.chain >= 2:
                 self.action_select()
+
+
+def restyled(strip: Strip, style: Style) -> Strip:
+    """`strip` with `style` over its own (a colour replaces the row's, the cursor's background stays)."""
+    return Strip([Segment(s.text, (s.style or NO_STYLE) + style) for s in strip], strip.cell_length)
 
 
 def _matches(flt: DomainFilter, row: DomainRow) -> bool:
