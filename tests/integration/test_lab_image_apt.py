@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from apt_lists import apt_without_lists
 
 from vmtui.errors import OperationError
 from vmtui.lab import guests, image
@@ -17,39 +18,23 @@ pytestmark = pytest.mark.skipif(shutil.which("apt-get") is None, reason="needs a
 
 
 @pytest.fixture
-def apt_without_lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """apt configured with an empty lists dir, no sources and its own cache: as on a fresh container
-    where `apt-get update` brings nothing (no network). Returns the lists dir."""
-    lists = tmp_path / "lists"
-    (lists / "partial").mkdir(parents=True)
-    (tmp_path / "cache" / "archives" / "partial").mkdir(parents=True)
-    (tmp_path / "sources.list.d").mkdir()
-    (tmp_path / "sources.list").write_text("")
-    config = tmp_path / "apt.conf"
-    config.write_text(
-        f'Dir::State::Lists "{lists}/";\n'
-        f'Dir::Cache "{tmp_path / "cache"}/";\n'
-        f'Dir::Etc::SourceList "{tmp_path / "sources.list"}";\n'
-        f'Dir::Etc::SourceParts "{tmp_path / "sources.list.d"}/";\n'
-    )
-    monkeypatch.setenv("APT_CONFIG", str(config))
-    monkeypatch.setenv("VMTUI_HOME", str(tmp_path / "home"))
-    return lists
+def no_lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return apt_without_lists(tmp_path, monkeypatch)
 
 
-def test_missing_lists_are_refreshed_then_the_fix_is_said(apt_without_lists: Path) -> None:
+def test_missing_lists_are_refreshed_then_the_fix_is_said(no_lists: Path) -> None:
     said: list[str] = []
     with pytest.raises(OperationError) as caught:
         image.build_image(force=True, progress=said.append)
-    assert any("running `apt-get update`" in line and str(apt_without_lists) in line for line in said), said
+    assert any("running `apt-get update`" in line and str(no_lists) in line for line in said), said
     error = caught.value
     assert "apt has no package lists" in error.message
-    assert str(apt_without_lists) in error.message
+    assert str(no_lists) in error.message
     assert error.hint == "run `apt-get update`, then `vmtui lab up` again"
     assert image.find_image() is None
 
 
-def test_lab_up_names_every_host_without_its_linux_guest(apt_without_lists: Path) -> None:
+def test_lab_up_names_every_host_without_its_linux_guest(no_lists: Path) -> None:
     with pytest.raises(OperationError) as caught:
         guests.linux_image(lambda _line: None)
     missing = guests.without_linux(["lab1", "lab2"], caught.value)
