@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from pathlib import Path
 from dataclasses import replace
 
 import pytest
@@ -18,6 +19,7 @@ from tests.tui_reading import replay_finished
 from vmtui.app import VmtuiApp
 from vmtui.drivers.replay import replay_entries
 from vmtui.models import HostEntry
+from vmtui.present import one_line
 from vmtui.ops.migrate.precheck import Check, PrecheckReport
 from vmtui.screens.migrate import MigrateModal
 from vmtui.tui.fleet import DomainRow
@@ -54,6 +56,20 @@ async def test_the_hosts_pane_keeps_kvm_ept_and_versions(size: tuple[int, int]) 
         assert re.search(r"EPT/NPT (on|off \(shadow paging\)|unknown)", text), text
         assert f"QEMU {qemu}" in text
         assert "overcommit " in text
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+async def test_the_hosts_pane_keeps_a_disconnect_reason_whole(size: tuple[int, int], tmp_path: Path) -> None:
+    socket = tmp_path / "a-directory-with-a-long-name-so-that-the-reason-is-long" / "libvirt-sock"
+    app = VmtuiApp([HostEntry("gone", f"qemu+unix:///system?socket={socket}")], backoff=(30.0, 30.0))
+    async with app.run_test(size=size) as pilot:
+        view = app.fleet.hosts["gone"]
+        await wait_for(pilot, lambda: view.status == "disconnected" and bool(view.reason))
+        await pilot.pause()
+        assert str(socket) in (view.reason or "")
+        text = squeezed(screen_text(app))
+        assert "disconnectedsince" in text
+        assert squeezed(one_line(view.reason or "", 400)) in text
 
 
 class OneTable(App[None]):
