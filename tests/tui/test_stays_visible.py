@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 import subprocess
-from pathlib import Path
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from textual.app import App, ComposeResult
@@ -19,8 +19,8 @@ from tests.tui_reading import replay_finished
 from vmtui.app import VmtuiApp
 from vmtui.drivers.replay import replay_entries
 from vmtui.models import HostEntry
-from vmtui.present import one_line
 from vmtui.ops.migrate.precheck import Check, PrecheckReport
+from vmtui.present import one_line
 from vmtui.screens.migrate import MigrateModal
 from vmtui.tui.fleet import DomainRow
 from vmtui.widgets.domain_table import DomainTable
