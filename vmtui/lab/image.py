@@ -194,9 +194,9 @@ def _ensure_package_lists(say: Progress) -> None:
     say(f"image: apt has no package lists ({lists}): running `apt-get update`")
     proc = run(["apt-get", "update"], check=False, timeout=600)
     if proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
-        why = detail[-1] if detail else f"exit {proc.returncode}"
-        raise OperationError(f"apt has no package lists ({lists}) and `apt-get update` failed: {why}", hint=APT_FIX)
+        raise OperationError(
+            f"apt has no package lists ({lists}) and `apt-get update` failed: {_last_line(proc)}", hint=APT_FIX
+        )
     if not _has_package_lists(lists):
         raise OperationError(
             f"apt has no package lists ({lists}), even after `apt-get update` (no sources configured?)", hint=APT_FIX
@@ -204,13 +204,17 @@ def _ensure_package_lists(say: Progress) -> None:
     say("image: apt's package lists refreshed")
 
 
+def _last_line(proc: subprocess.CompletedProcess[str]) -> str:
+    """What a failed apt command said last (apt ends with its reason), or its exit status."""
+    detail = (proc.stderr or proc.stdout).strip().splitlines()
+    return detail[-1] if detail else f"exit {proc.returncode}"
+
+
 def _kernel_package() -> str:
     """The concrete kernel package behind the `linux-image-amd64` meta package."""
     proc = run(["apt-cache", "depends", KERNEL_META], check=False)
     if proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
-        why = detail[-1] if detail else f"exit {proc.returncode}"
-        raise NotFoundError(f"`apt-cache depends {KERNEL_META}` failed: {why}", hint=APT_FIX)
+        raise NotFoundError(f"`apt-cache depends {KERNEL_META}` failed: {_last_line(proc)}", hint=APT_FIX)
     for line in proc.stdout.splitlines():
         dep = line.split(":", 1)[-1].strip()
         if line.strip().startswith("Depends:") and dep.startswith("linux-image-"):
