@@ -11,12 +11,12 @@ lab1-linux stays diskless: it is the guest to migrate without copying storage.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
-from vmtui.errors import VmtuiError
+from vmtui.errors import OperationError, VmtuiError
 from vmtui.lab import image
 from vmtui.lab.netns import run
 from vmtui.models import DomainInfo
@@ -33,16 +33,23 @@ LINUX_HOSTS = ("lab1", "lab2")
 DISK_MIB = 64
 
 
-def linux_image(progress: Callable[[str], None]) -> image.GuestImage | None:
-    """The Linux guest image, built on the fly when missing and the tools are there (about 5 s)."""
-    found = image.find_image()
-    if found or image.missing_tools():
-        return found
-    try:
-        return image.build_image(progress=progress)
-    except VmtuiError as exc:
-        progress(f"image: not built, lab1 runs without {LINUX_GUEST}: {exc}")
+def linux_image(progress: Callable[[str], None]) -> image.GuestImage:
+    """The Linux guest image, built on the fly when missing (about 5 s); raises why it cannot be built."""
+    return image.find_image() or image.build_image(progress=progress)
+
+
+def without_linux(hosts: Sequence[str], why: VmtuiError) -> OperationError | None:
+    """The error of a lab whose `hosts` came up without their Linux guests because of `why` (None when
+    no host of the lab has one): it names every host and guest affected, and what to do."""
+    affected = [h for h in hosts if h in LINUX_HOSTS]
+    if not affected:
         return None
+    guests = ", ".join(f"{h}-linux" for h in affected)
+    return OperationError(
+        f"{' and '.join(affected)} came up without their Linux guests ({guests}): the guest image was not built: "
+        f"{why.message}",
+        hint=why.hint or image.APT_FIX,
+    )
 
 
 def guest_specs(

@@ -3,7 +3,9 @@
 The initramfs holds busybox, the virtio modules the kernel needs for a balloon and a NIC (Debian builds
 them as modules), a static memory dirtier (`dirtier.c`) and an init script. Load comes from the kernel
 command line: `vmtui_dirty=MiB vmtui_rate=MiB/s` (see `GuestImage.cmdline`). The Debian packages are
-fetched with `apt-get download` (nothing is installed) and kept in the cache for rebuilds.
+fetched with `apt-get download` (nothing is installed) and kept in the cache for rebuilds. apt is asked
+as it is configured (APT_CONFIG included): when its package lists are missing (a fresh container), they
+are refreshed with `apt-get update` first, or the error says to run it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from vmtui.lab.netns import run
 KERNEL_META = "linux-image-amd64"
 BUSYBOX_PKG = "busybox-static"
 APT_ARCHIVES = Path("/var/cache/apt/archives")
-BUILD_TOOLS = ("apt-get", "apt-cache", "dpkg-deb", "gcc")
+BUILD_TOOLS = ("apt-get", "apt-cache", "apt-config", "dpkg-deb", "gcc")
 # In load order: each module's dependencies come before it.
 MODULES = (
     "drivers/virtio/virtio_ring",
@@ -70,6 +72,9 @@ done) &
 (while true; do setsid cttyhack sh -l; done) </dev/console >/dev/console 2>&1 &
 while true; do echo "vmtui-guest: up $(cut -d' ' -f1 /proc/uptime) s, $(grep MemTotal /proc/meminfo)"; sleep 10; done
 """
+
+APT_FIX = "run `apt-get update`, then `vmtui lab up` again"
+"""What to do when apt cannot name or fetch the kernel (its package lists are missing or stale)."""
 
 Progress = Callable[[str], None]
 IMAGE_VERSION = 4
@@ -135,6 +140,7 @@ def build_image(*, force: bool = False, progress: Progress | None = None) -> Gue
             f"building the lab guest image needs {', '.join(missing)}", hint="`make setup` installs them"
         )
     started = time.monotonic()
+    _ensure_package_lists(say)
     out = image_dir()
     downloads = paths().cache / "downloads"
     out.mkdir(parents=True, exist_ok=True)
@@ -170,14 +176,50 @@ def build_image(*, force: bool = False, progress: Progress | None = None) -> Gue
     return image
 
 
+def apt_lists_dir() -> Path:
+    """Where apt keeps its package lists, as apt itself is configured (Dir::State::Lists, APT_CONFIG)."""
+    out = run(["apt-config", "shell", "LISTS", "Dir::State::Lists/d"]).stdout
+    return Path(out.strip().removeprefix("LISTS=").strip("'\""))
+
+
+def _has_package_lists(lists: Path) -> bool:
+    return any(lists.glob("*_Packages*"))
+
+
+def _ensure_package_lists(say: Progress) -> None:
+    """apt's package lists, refreshed with `apt-get update` when there are none; else say what to run."""
+    lists = apt_lists_dir()
+    if _has_package_lists(lists):
+        return
+    say(f"image: apt has no package lists ({lists}): running `apt-get update`")
+    proc = run(["apt-get", "update"], check=False, timeout=600)
+    if proc.returncode != 0:
+        raise OperationError(
+            f"apt has no package lists ({lists}) and `apt-get update` failed: {_last_line(proc)}", hint=APT_FIX
+        )
+    if not _has_package_lists(lists):
+        raise OperationError(
+            f"apt has no package lists ({lists}), even after `apt-get update` (no sources configured?)", hint=APT_FIX
+        )
+    say("image: apt's package lists refreshed")
+
+
+def _last_line(proc: subprocess.CompletedProcess[str]) -> str:
+    """What a failed apt command said last (apt ends with its reason), or its exit status."""
+    detail = (proc.stderr or proc.stdout).strip().splitlines()
+    return detail[-1] if detail else f"exit {proc.returncode}"
+
+
 def _kernel_package() -> str:
     """The concrete kernel package behind the `linux-image-amd64` meta package."""
-    out = run(["apt-cache", "depends", KERNEL_META]).stdout
-    for line in out.splitlines():
+    proc = run(["apt-cache", "depends", KERNEL_META], check=False)
+    if proc.returncode != 0:
+        raise NotFoundError(f"`apt-cache depends {KERNEL_META}` failed: {_last_line(proc)}", hint=APT_FIX)
+    for line in proc.stdout.splitlines():
         dep = line.split(":", 1)[-1].strip()
         if line.strip().startswith("Depends:") and dep.startswith("linux-image-"):
             return dep
-    raise NotFoundError(f"apt knows no kernel behind {KERNEL_META}", hint="run `apt-get update`")
+    raise NotFoundError(f"apt knows no kernel behind {KERNEL_META}", hint=APT_FIX)
 
 
 def _fetch_deb(package: str, downloads: Path) -> Path:
@@ -192,7 +234,7 @@ def _fetch_deb(package: str, downloads: Path) -> Path:
     )
     found = sorted(downloads.glob(f"{package}_*.deb"))
     if proc.returncode != 0 or not found:
-        raise OperationError(f"apt-get download {package} failed: {proc.stderr.strip()[-300:]}")
+        raise OperationError(f"apt-get download {package} failed: {proc.stderr.strip()[-300:]}", hint=APT_FIX)
     return found[-1]
 
 

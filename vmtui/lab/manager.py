@@ -22,7 +22,7 @@ from pathlib import Path
 
 from vmtui.config import HostStore, paths
 from vmtui.drivers import connect
-from vmtui.errors import UsageError, VmtuiError
+from vmtui.errors import OperationError, UsageError, VmtuiError
 from vmtui.lab import guests, image, netns, ssh
 from vmtui.lab.nsinit import DAEMON_ENV
 from vmtui.models import HostEntry
@@ -170,10 +170,24 @@ def _up(hosts: int, start_guests: bool, progress: Progress) -> list[HostReport]:
     store = HostStore()
     for host in lab:
         store.add(HostEntry(host.name, host.uri, read_only=False), replace=True)
-    linux = guests.linux_image(progress) if start_guests else None
+    linux: image.GuestImage | None = None
+    missing: OperationError | None = None
+    if start_guests:
+        try:
+            linux = guests.linux_image(progress)
+        except VmtuiError as exc:
+            # The hosts and their other guests still come up; the result fails, naming what is missing.
+            missing = guests.without_linux([h.name for h in lab], exc)
+            progress(f"image: not built: {exc}")
     with ThreadPoolExecutor(max_workers=len(lab)) as pool:
         list(pool.map(lambda h, r: _ensure_guests(h, r, start_guests, linux, progress), lab, reports))
+    if missing is not None:
+        for report in reports:
+            if report.name in guests.LINUX_HOSTS:
+                report.error = str(missing)
     _save_state(reports)
+    if missing is not None:
+        raise missing
     return reports
 
 

@@ -54,18 +54,26 @@ def bar(pct: float | None, width: int = BAR_WIDTH) -> Text:
     return Text("█" * filled, "green") + Text("░" * (width - filled), "dim")
 
 
-def bar_width(screen_width: int) -> int:
-    """The vCPU bars share half the screen with the exits table: 30 cells when there is room."""
-    return max(6, min(BAR_WIDTH, screen_width // 2 - 30))
+VCPU_COLUMNS = ("vCPU", "%", "steal%", "exits/s")
+"""The vCPU table's titles besides the bar's; each as wide as its figures ("100.0", "12.3k")."""
+VCPU_TEXT_WIDTH = sum(max(len(title), 5) for title in VCPU_COLUMNS) + 2 * len(VCPU_COLUMNS)
+"""Cells the vCPU table needs besides its bar (two between columns): the bar gets the rest."""
+
+
+def bar_width(room: int) -> int:
+    """The vCPU bar in `room` cells (its half of the screen): 30 cells when there is room, never
+    so wide that a title is folded or cut."""
+    return max(4, min(BAR_WIDTH, room - VCPU_TEXT_WIDTH))
 
 
 def vcpu_table(m: DomainMetrics | None, width: int = BAR_WIDTH) -> Table:
     table = Table(title="vCPUs", title_justify="left", box=None, expand=False, pad_edge=False)
-    table.add_column("vCPU")
+    vcpu, cpu_pct, steal, exits = VCPU_COLUMNS
+    table.add_column(vcpu, no_wrap=True)
     table.add_column("CPU", no_wrap=True)
-    table.add_column("%", justify="right")
-    table.add_column("steal %", justify="right")
-    table.add_column("exits/s", justify="right")
+    table.add_column(cpu_pct, justify="right", no_wrap=True)
+    table.add_column(steal, justify="right", no_wrap=True)
+    table.add_column(exits, justify="right", no_wrap=True)
     if m is None or not m.vcpus:
         table.add_row("-", bar(None, width), "-", "-", "-")
         return table
@@ -260,7 +268,8 @@ class DomainScreen(Refusals, Screen[None]):
             summary.append(f"  disk r/w {rate(m.disk_read_bps)} / {rate(m.disk_write_bps)}")
             summary.append(f"  net rx/tx {rate(m.net_rx_bps)} / {rate(m.net_tx_bps)}")
         self.query_one("#summary", Static).update(summary)
-        self.query_one("#vcpus", Static).update(vcpu_table(m, bar_width(self.size.width or 200)))
+        vcpus = self.query_one("#vcpus", Static)
+        vcpus.update(vcpu_table(m, bar_width(vcpus.content_region.width or self.size.width // 2)))
         self.query_one("#exits", Static).update(exits_table(m))
         self.query_one("#findings", Static).update(findings_text(info, m, view))
         self.query_one("#devices", Static).update(devices_table(info))

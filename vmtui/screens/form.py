@@ -19,6 +19,7 @@ from textual.widgets import Button, Checkbox, Input, Label
 from typing_extensions import TypeVar
 
 from vmtui.errors import VmtuiError
+from vmtui.widgets.tick_box import TickBox
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +83,7 @@ class FormModal(ModalScreen[ResultT | None], Generic[ResultT]):
             yield Label(Text(self.form_title), id=self.TITLE_ID or f"{self.PART_ID}-title")  # never markup
             for f in self.fields:
                 if isinstance(f, FormCheck):
-                    yield Checkbox(f.label, f.value, id=self._field_id(f.key))
+                    yield TickBox(f.label, f.value, id=self._field_id(f.key))
                     continue
                 if f.label:
                     yield Label(Text(f.label), classes="form-label")

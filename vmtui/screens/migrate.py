@@ -25,9 +25,12 @@ from vmtui.ops.migrate.precheck import PrecheckReport
 from vmtui.present import counted, ms, one_line, rate, seconds, size, size_kib
 from vmtui.tui.messages import MigrationAbortRequested
 from vmtui.widgets.refusals import Refusals, explained
+from vmtui.widgets.tick_box import TickBox
 
 REASON_MIN = 12
 """The first reason's column is never narrower than this (a very narrow terminal scrolls sideways)."""
+WHY_LIMIT = 600
+"""A reason under the table is cut only past this many characters (a list of every disk, say)."""
 MARK = {"ok": ("ok", "green"), "warn": ("ok (warnings)", "yellow"), "fail": ("refused", "bold red")}
 
 
@@ -61,10 +64,10 @@ class MigrateModal(ModalScreen[MigrateChoice | None]):
             yield Static(id="migrate-why")
             # Compact (one line each, no borders): the whole dialog fits an 80x24 terminal.
             with Horizontal(id="migrate-options"):
-                yield Checkbox("post-copy on stall", id="opt-postcopy", compact=True)
-                yield Checkbox("auto-converge", id="opt-autoconverge", compact=True)
-                yield Checkbox("compressed", id="opt-compressed", compact=True)
-                yield Checkbox("temporary", id="opt-temporary", compact=True)
+                yield TickBox("post-copy on stall", id="opt-postcopy", compact=True)
+                yield TickBox("auto-converge", id="opt-autoconverge", compact=True)
+                yield TickBox("compressed", id="opt-compressed", compact=True)
+                yield TickBox("temporary", id="opt-temporary", compact=True)
             with Horizontal(id="migrate-bandwidth"):
                 yield Label("bandwidth MiB/s ")
                 yield Input(placeholder="unlimited", id="opt-bandwidth", restrict=r"[0-9]*", compact=True)
@@ -125,7 +128,8 @@ class MigrateModal(ModalScreen[MigrateChoice | None]):
             for check in report.checks:
                 if check.status in ("fail", "warn", "skipped"):
                     text.append(f"{check.label}: ", "bold red" if check.status == "fail" else "yellow")
-                    text.append(one_line(check.reason, 200) + "\n")
+                    # Whole, wrapped by the Static: the column above is the one that cuts.
+                    text.append(one_line(check.reason, WHY_LIMIT) + "\n")
         self.query_one("#migrate-why", Static).update(text)
 
     def _options(self) -> MigrationOptions:

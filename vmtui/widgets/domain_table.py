@@ -24,10 +24,17 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from vmtui.filters import DomainFilter, parse_filter
-from vmtui.present import clock, count, host_label, pct, printable, size, size_kib
+from vmtui.present import STATE_STYLE, clock, count, host_label, hot_cpu_style, pct, printable, size, size_kib
 from vmtui.tui.fleet import DomainRow
 from vmtui.widgets.refusals import Refusals, explained
 from vmtui.widgets.table_layout import COLUMN_KEYS, COLUMNS, TEXT_KEYS, Column, choose, fit, header_cell, leaders
+
+
+def host_cell(row: DomainRow) -> str:
+    """The HOST cell: the host, or while it migrates both ends ("lab1→lab2")."""
+    if row.target is None:
+        return printable(host_label(row.host))
+    return printable(f"{host_label(row.host)}→{host_label(row.target)}")
 
 
 def format_row(row: DomainRow, columns: tuple[Column, ...] = COLUMNS) -> str:
@@ -37,9 +44,7 @@ def format_row(row: DomainRow, columns: tuple[Column, ...] = COLUMNS) -> str:
     if row.mem_max_kib:
         mem = f"{size_kib(row.mem_cur_kib or 0)}/{size_kib(row.mem_max_kib)}"
     cells = {
-        "host": printable(
-            host_label(row.host) if row.target is None else f"{host_label(row.host)}→{host_label(row.target)}"
-        ),
+        "host": host_cell(row),
         "name": printable(row.name),
         "state": state,
         "accel": row.accel,
@@ -56,6 +61,12 @@ def format_row(row: DomainRow, columns: tuple[Column, ...] = COLUMNS) -> str:
 
 
 NO_AGED: Mapping[str, float] = MappingProxyType({})
+
+DIM = Style(dim=True)
+NO_STYLE = Style()
+
+FIXED_KEYS = ("host", "name")
+"""The leading columns that never scroll sideways: which guest a row is."""
 
 RowKey = tuple[str, str]
 """(host, UUID): a row per copy, since another tool can run one UUID on two hosts (Fleet.split_brain)."""
@@ -152,7 +163,11 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         self.columns: tuple[Column, ...] = COLUMNS
         self._host_labels: dict[str, int] = {}
         """Each host's label width, for the HOST column."""
+        self._moving: dict[RowKey, int] = {}
+        """Rows migrating, with the width of their "lab1→lab2" HOST cell: the column widens to fit it."""
         self._header = ""
+        self._fixed_width = 0
+        """Cells of the leading FIXED_KEYS columns (with their separators): drawn at any scroll."""
         self._update_header()
 
     # ----- data ---------------------------------------------------------------------------------
@@ -183,17 +198,22 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
                 self._rows[key] = row
                 self._lines[key] = format_row(row, self.columns)
                 changed += 1
+                if row.target is not None:
+                    self._moving[key] = cell_len(host_cell(row))
+                else:
+                    self._moving.pop(key, None)
         gone = [k for k in self._rows if k[0] == host and k not in seen]
         for key in gone:
             del self._rows[key]
             del self._lines[key]
+            self._moving.pop(key, None)
         if changed or gone:
             self._leaders = None
         if host not in self._host_labels:
-            # A new host may need a wider HOST column: the only time the layout looks at the rows.
             self._host_labels[host] = cell_len(host_label(host))
-            if self._relayout():
-                return
+        # A new host or a migration's "lab1→lab2" may need a wider HOST column: the layout looks at no row.
+        if self._relayout():
+            return
         if changed or gone:
             # Nothing moved: no re-sort and no repaint (idle and shut-off fleets cost nothing).
             self._reorder()
@@ -274,13 +294,19 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
             self._update_focus()
 
     def _update_header(self) -> None:
+        # HOST and NAME say which row is which: they stay while the other columns scroll sideways.
+        self._fixed_width = 0
+        for col in self.columns:
+            if col.key not in FIXED_KEYS:
+                break
+            self._fixed_width += col.width + 1
         arrow = "▼" if self.sort_reverse else "▲"
         self._header = " ".join(header_cell(c, arrow if c.key == self.sort_key else "") for c in self.columns)
         self.refresh()
 
     def _relayout(self) -> bool:
         """Choose the columns for the current width and hosts; re-format every line if they changed."""
-        host_width = max(self._host_labels.values(), default=4)
+        host_width = max([*self._host_labels.values(), *self._moving.values()], default=4)
         # The region rows are drawn in (the vertical scrollbar takes its share of the width).
         width = self.scrollable_content_region.width or self.size.width or 200
         columns = choose(width, host_width, wide=self.wide)
@@ -315,7 +341,7 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         base = self.rich_style
         if y == 0:
             strip = Strip([Segment(self._header, base + self.get_component_rich_style("domain-table--header"))])
-            return strip.crop_extend(scroll_x, scroll_x + width, base)
+            return self._scrolled(strip, scroll_x, width, base)
         index = scroll_y + y - 1
         if index >= len(self._order):
             return Strip.blank(width, base)
@@ -333,7 +359,39 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
             line = format_row(replace(row, state=f"{row.state} {age}s old"), self.columns)
         if key == self._cursor:
             style += self.get_component_rich_style("domain-table--cursor")
-        return Strip([Segment(line, style)]).crop_extend(scroll_x, scroll_x + width, style)
+        strip = Strip([Segment(line, style)])
+        if row.stale_since is None and sampled is None:
+            strip = self._coloured(strip, row)
+        return self._scrolled(strip, scroll_x, width, style)
+
+    def _coloured(self, strip: Strip, row: DomainRow) -> Strip:
+        """The STATE cell in its state's colour (a shut-off row dimmed whole), a busy CPU% cell in yellow or red."""
+        if row.state == "shut-off":
+            return restyled(strip, DIM)
+        colours = {"state": STATE_STYLE.get(row.state, ""), "cpu": hot_cpu_style(row.cpu, row.vcpus)}
+        cuts: list[int] = []
+        styles: list[str] = []
+        left = 0
+        for col in self.columns:
+            if colours.get(col.key):
+                cuts += [left, left + col.width]
+                styles += ["", colours[col.key]]
+            left += col.width + 1
+        if not cuts:
+            return strip
+        pieces = strip.divide([*cuts, strip.cell_length])
+        styles += [""]
+        return Strip.join(
+            restyled(piece, Style.parse(extra)) if extra else piece for piece, extra in zip(pieces, styles, strict=True)
+        )
+
+    def _scrolled(self, strip: Strip, scroll_x: int, width: int, style: Style) -> Strip:
+        """The line as shown `scroll_x` cells to the right: the key columns fixed, the others moved."""
+        fixed = min(self._fixed_width, width)
+        if not scroll_x or not fixed:
+            return strip.crop_extend(scroll_x, scroll_x + width, style)
+        start = fixed + scroll_x
+        return Strip.join([strip.crop_extend(0, fixed, style), strip.crop_extend(start, start + width - fixed, style)])
 
     # ----- interaction --------------------------------------------------------------------------
 
@@ -389,7 +447,8 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
 
     def on_click(self, event: events.Click) -> None:
         if event.y == 0:
-            key = self.column_at(event.x + int(self.scroll_x))
+            # The key columns do not scroll: a click on them is where they are drawn.
+            key = self.column_at(event.x if event.x < self._fixed_width else event.x + int(self.scroll_x))
             if key is not None:
                 self.sort_by(key)
             return
@@ -398,6 +457,11 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
             self.move_cursor(index)
             if event.chain >= 2:
                 self.action_select()
+
+
+def restyled(strip: Strip, style: Style) -> Strip:
+    """`strip` with `style` over its own (a colour replaces the row's, the cursor's background stays)."""
+    return Strip([Segment(s.text, (s.style or NO_STYLE) + style) for s in strip], strip.cell_length)
 
 
 def _matches(flt: DomainFilter, row: DomainRow) -> bool:

@@ -1,4 +1,5 @@
-"""The hosts pane: one line per host with its state, versions, virtualization features and load."""
+"""The hosts pane: per host, a line with its state and load, and a line with its virtualization features
+and versions (or why it is disconnected), wrapped to the pane's width: nothing is cut at 80 columns."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from vmtui.tui.fleet import Fleet, HostView
 
 
 def host_line(view: HostView, now: float, age: float | None = None) -> Text:
-    """One host as rich Text; `now` (time.time()) is passed in so screens can be frozen in tests.
+    """One host as rich Text, two lines; `now` (time.time()) is passed in so screens can be frozen in tests.
 
     `age`: seconds since the host's last sample, when that is long enough to say so.
     """
-    line = Text(no_wrap=True, overflow="ellipsis")
+    line = Text()
     if view.status == "disconnected":
         line.append("✖ ", "bold red")
         line.append(printable(host_label(view.name)), "bold")
@@ -29,8 +30,8 @@ def host_line(view: HostView, now: float, age: float | None = None) -> Text:
         if view.last_sample_wall is not None:
             line.append(f"  last sample {clock(view.last_sample_wall)}", "dim")
         if view.reason:
-            # Last: a long reason is cut at the edge, never the countdown.
-            line.append(f"  ({one_line(view.reason, 120)})", "dim")
+            # On a line of its own, wrapped by the pane: the whole reason, under the countdown.
+            line.append(f"\n  {one_line(view.reason, 400)}", "dim")
         return line
     if view.status == "connecting" or view.info is None:
         line.append("… ", "yellow")
@@ -48,7 +49,7 @@ def host_line(view: HostView, now: float, age: float | None = None) -> Text:
         line.append(f"  last sample {age:.0f} s ago", "bold red")
     if (view.read_only or info.read_only) and not view.recorded:
         line.append(" RO", "bold yellow")
-    # What an operator looks for first comes first: at 80 columns the versions are what gets cut.
+    # What an operator looks for first comes first; the features and versions go on the second line.
     metrics = view.tick.host if view.tick else None
     cpu = "-" if metrics is None or metrics.cpu_pct is None else f"{metrics.cpu_pct:.1f}%"
     line.append(f"  CPU {cpu} of {info.cpus}")
@@ -62,7 +63,7 @@ def host_line(view: HostView, now: float, age: float | None = None) -> Text:
         line.append(f"  overcommit {ratio:.2f}x", "bold yellow" if ratio > 1 else "")
     running = view.active_count()
     line.append(f"  {len(view.domains)} domains ({running} active)", "dim")
-    line.append("  KVM ")
+    line.append("\n  KVM ")
     line.append("yes" if info.kvm_usable else "no", "green" if info.kvm_usable else "bold red")
     line.append("  EPT/NPT ")
     line.append_text(tdp_text(info.tdp))
@@ -73,18 +74,21 @@ def host_line(view: HostView, now: float, age: float | None = None) -> Text:
 
 
 class HostsPane(Static):
-    """Every host, one line each (a handful of hosts: a Static re-rendered per tick is cheap)."""
+    """Every host, two lines or more each (a handful of hosts: a Static re-rendered per tick is cheap)."""
 
     DEFAULT_CSS = """
-    HostsPane { height: auto; max-height: 8; border: round $primary; padding: 0 1;
+    HostsPane { height: auto; max-height: 10; border: round $primary; padding: 0 1;
                 text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     _last: Text | None = None
 
     def show(self, fleet: Fleet, now: float) -> None:
+        # Wrapped here, to the width of now, so that the number of lines says when the pane's height changes.
+        width = self.content_region.width or self.app.size.width - 4
         text = Text("\n", no_wrap=True, overflow="ellipsis").join(
-            host_line(v, now, fleet.sample_age(v)) for v in fleet.hosts.values()
+            Text("\n").join(host_line(v, now, fleet.sample_age(v)).wrap(self.app.console, max(20, width)))
+            for v in fleet.hosts.values()
         )
         if self._last is not None and text.plain == self._last.plain and text.spans == self._last.spans:
             return
