@@ -239,4 +239,7 @@ class HostScreen(Refusals, Screen[None]):
             if host is None:
                 return "no host is watched"
             return "a replay has no live host to ask" if self.fleet.hosts[host].recorded else None
+        table = self._table
+        if action in DOMAIN_ACTIONS and self.selected_uuid() is None and table is not None:
+            return table.nothing_selected  # the chosen domain is gone or filtered out: said, never a neighbour
         return domain_refusal(self.fleet, self.selected_uuid(), action, parameters, self.selected_row_host())
