@@ -209,7 +209,11 @@ class HostScreen(Refusals, Screen[None]):
         self.app.push_screen(HostPickerModal(f"{what} of which host?", self._live_hosts()), picked)
 
     def action_memory(self) -> None:
-        self._on_host("Memory", MemoryOpenRequested)
+        # The selected domain's row is where the memory screen's cursor starts, if it is on that host.
+        self._on_host("Memory", lambda host: MemoryOpenRequested(host, self._selected_on(host)))
+
+    def _selected_on(self, host: str) -> str | None:
+        return self.selected_uuid() if self.selected_row_host() == host else None
 
     def action_resources(self, kind: str) -> None:
         self._on_host(kind.capitalize(), lambda host: ResourcesOpenRequested(host, kind))
