@@ -8,10 +8,12 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.markup import escape
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
 from vmtui.ops.lifecycle import ACTIONS
+from vmtui.screens.host_picker import HostPickerModal
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.messages import (
     ActionRequested,
@@ -127,6 +129,7 @@ class HostScreen(Refusals, Screen[None]):
         # (pollers post until the app unmounts): then there is no widget and nothing to do.
         pane = self._pane
         if pane is not None and pane.is_attached:
+            pane.hosts = tuple(self.fleet.hosts)
             pane.show(self.fleet, self.clock())
 
     def update_rows(self, host: str) -> None:
@@ -177,23 +180,43 @@ class HostScreen(Refusals, Screen[None]):
         self.refresh_bindings()
 
     def selected_host(self) -> str | None:
-        """The host of the selected row, else the first host: what m, P and N open."""
+        """The host M, P, N and i open: the hosts pane's (when it has the focus), the selected row's, or
+        the only host watched; None when that leaves a choice (no row selected): the user is asked."""
+        pane = self._pane
+        if pane is not None and pane.has_focus:
+            return pane.selected
         uuid = self.selected_uuid()
         found = self.fleet.find(uuid, self.selected_row_host()) if uuid else None
         if found is not None:
             return found[0].name
-        return next(iter(self.fleet.hosts), None)
+        live = self._live_hosts()
+        return live[0] if len(live) == 1 else None
+
+    def _live_hosts(self) -> list[str]:
+        return [name for name, view in self.fleet.hosts.items() if not view.recorded]
+
+    def _on_host(self, what: str, request: Callable[[str], Message]) -> None:
+        """Post the request for the host the keys go by, or ask which host first (never a silent pick)."""
+        host = self.selected_host()
+        if host is not None:
+            self.post_message(request(host))
+            return
+
+        def picked(answer: str | None) -> None:
+            if answer is not None:
+                self.post_message(request(answer))
+
+        self.app.push_screen(HostPickerModal(f"{what} of which host?", self._live_hosts()), picked)
 
     def action_memory(self) -> None:
-        """The memory screen of the selected domain's host (or of the first host)."""
-        host = self.selected_host()
-        if host is not None:
-            self.post_message(MemoryOpenRequested(host))
+        # The selected domain's row is where the memory screen's cursor starts, if it is on that host.
+        self._on_host("Memory", lambda host: MemoryOpenRequested(host, self._selected_on(host)))
+
+    def _selected_on(self, host: str) -> str | None:
+        return self.selected_uuid() if self.selected_row_host() == host else None
 
     def action_resources(self, kind: str) -> None:
-        host = self.selected_host()
-        if host is not None:
-            self.post_message(ResourcesOpenRequested(host, kind))
+        self._on_host(kind.capitalize(), lambda host: ResourcesOpenRequested(host, kind))
 
     def action_lifecycle(self, action: str) -> None:
         uuid = self.selected_uuid()
@@ -206,10 +229,7 @@ class HostScreen(Refusals, Screen[None]):
             self.post_message(DevicesOpenRequested(uuid))
 
     def action_sriov(self) -> None:
-        uuid = self.selected_uuid()
-        found = self.fleet.find(uuid) if uuid else None
-        if found is not None:
-            self.post_message(SriovOpenRequested(found[0].name))
+        self._on_host("SR-IOV", SriovOpenRequested)
 
     def action_console(self) -> None:
         uuid = self.selected_uuid()
@@ -234,9 +254,14 @@ class HostScreen(Refusals, Screen[None]):
     def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
         if action == "add_host":
             return self.fleet.add_host_refusal()
-        if action in ("resources", "memory"):
+        if action in ("resources", "memory", "sriov"):
             host = self.selected_host()
             if host is None:
-                return "no host is watched"
+                return None if self._live_hosts() else "a replay has no live host to ask"
             return "a replay has no live host to ask" if self.fleet.hosts[host].recorded else None
+        table = self._table
+        if action in DOMAIN_ACTIONS and self._pane is not None and self._pane.has_focus:
+            return "the hosts pane has the focus (Tab goes back to the domains)"
+        if action in DOMAIN_ACTIONS and self.selected_uuid() is None and table is not None:
+            return table.nothing_selected  # the chosen domain is gone or filtered out: said, never a neighbour
         return domain_refusal(self.fleet, self.selected_uuid(), action, parameters, self.selected_row_host())

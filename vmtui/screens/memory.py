@@ -8,7 +8,7 @@ latest sample: pure arithmetic, no call to the host. Keys post requests; the app
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -122,6 +122,9 @@ class MemoryScreen(Refusals, Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
+        # As on the dashboard: j and k move the cursor, which is the row `b` acts on.
+        Binding("j", "cursor(1)", "Down", show=False),
+        Binding("k", "cursor(-1)", "Up", show=False),
         *explained(Binding("b", "balloon", "Balloon"), Binding("A", "policy_step", "Apply plan step")),
     ]
 
@@ -134,9 +137,13 @@ class MemoryScreen(Refusals, Screen[None]):
         knobs: BalloonKnobs | None = None,
         ask: Callable[..., object],
         closed: Callable[[str], object] | None = None,
+        select: str | None = None,
+        targets: Mapping[str, int] | None = None,
     ) -> None:
         """Args:
         host: the host shown. fleet, ksm: state handed down by the app (read only here).
+        select: the domain the cursor starts on (the one selected where `M` was pressed).
+        targets: per UUID, the balloon target vmtui last set (`b`, a plan step `A`), kept by the app.
         ask: pushes a modal and calls back with its answer (`vmtui.tui.ui.Ui.show`).
         closed: told the host when this screen leaves the app (its KSM readings may stop).
         """
@@ -147,6 +154,8 @@ class MemoryScreen(Refusals, Screen[None]):
         self.knobs = knobs or BalloonKnobs()
         self._ask = ask
         self._on_close = closed
+        self._select = select
+        self.targets: Mapping[str, int] = targets if targets is not None else {}
         self._keys: tuple[str | None, ...] = ()
 
     def compose(self) -> ComposeResult:
@@ -166,9 +175,13 @@ class MemoryScreen(Refusals, Screen[None]):
     def on_mount(self) -> None:
         self.title = printable(f"memory of {self.host}")
         table = self.query_one(DataTable)
-        for col in ("guest", "state", "balloon", "target", "max", "guest free", "usable", "driver", "period"):
+        # "balloon now": the guest's memory with the balloon as it is (libvirt's balloon.current, sampled);
+        # "target set": what vmtui last asked of it (b, A). <currentMemory> is not shown: it trails "now".
+        for col in ("guest", "state", "balloon now", "target set", "max", "guest free", "usable", "driver", "period"):
             table.add_column(col, key=col)
         self.refresh_data()
+        if self._select is not None and self._select in {str(k.value) for k in table.rows}:
+            table.move_cursor(row=table.get_row_index(self._select))
         self.show_ksm()
         table.focus()
 
@@ -179,6 +192,10 @@ class MemoryScreen(Refusals, Screen[None]):
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
         return str(key.value) if key.value is not None else None
+
+    def action_cursor(self, delta: int) -> None:
+        table = self.query_one(DataTable)
+        table.action_cursor_down() if delta > 0 else table.action_cursor_up()
 
     def on_unmount(self) -> None:
         if self._on_close is not None:
@@ -230,12 +247,12 @@ class MemoryScreen(Refusals, Screen[None]):
         keep = self.selected_uuid()
         table.clear()
         for g in guests_of(self.fleet, view):
-            info = view.domains.get(g.uuid)
+            target = self.targets.get(g.uuid)
             table.add_row(
                 Text(printable(g.name)),
                 g.state,
                 size_kib(g.actual_kib),
-                size_kib(info.memory_kib) if info else MISSING,
+                size_kib(target) if target is not None else MISSING,
                 size_kib(g.max_kib),
                 size_kib(g.unused_kib),
                 size_kib(g.usable_kib),

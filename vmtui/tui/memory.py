@@ -24,6 +24,7 @@ from vmtui.ops.base import Progress
 from vmtui.present import size_kib
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.memory import KSM_POINTS, KsmHistory, KsmPoint, MemoryScreen
+from vmtui.tui.actions import After
 from vmtui.tui.messages import (
     BalloonPolicyStepRequested,
     BalloonRequested,
@@ -64,6 +65,9 @@ class MemoryTools(Controller):
         """Per host, the KSM readings of the memory screen's reader."""
         self._readers: dict[str, threading.Event] = {}
         """Per host, the cancel Event of its running KSM reader."""
+        self.targets: dict[str, int] = {}
+        """Per UUID, the balloon target the last balloon or plan step of this session set (the memory
+        screen's "target set": libvirt's <currentMemory> follows the balloon, not the target)."""
 
     def open(self, message: MemoryOpenRequested) -> None:
         host = message.host
@@ -74,7 +78,11 @@ class MemoryTools(Controller):
             self.ui.say("a replay has no live host: memory needs a libvirt connection", severity="warning")
             return
         history = self.ksm_history.setdefault(host, deque(maxlen=KSM_POINTS))
-        self.ui.show(MemoryScreen(host, self.fleet, history, ask=self.ui.show, closed=self._screen_closed))
+        screen = MemoryScreen(
+            host, self.fleet, history, ask=self.ui.show, closed=self._screen_closed,
+            select=message.uuid, targets=self.targets,
+        )  # fmt: skip
+        self.ui.show(screen)
         # KSM is read on a thread while the screen is open, never on this loop (it may take an SSH trip).
         self._stop_reader(host)  # one reader per host: a new screen starts afresh
         cancel = self._readers[host] = threading.Event()
@@ -126,7 +134,21 @@ class MemoryTools(Controller):
         def work(conn: Hypervisor, progress: Progress, cancel: threading.Event) -> object:
             return memory.set_balloon(memory.memory_host(conn), uuid, kib, progress=progress, cancel=cancel)
 
-        self.starter.run(entry, uuid, f"Balloon {name} to {size_kib(kib)}", work, pending="ballooning…")
+        label = f"Balloon {name} to {size_kib(kib)}"
+        after = After(ok=partial(self._targets_set, view.name, {uuid: kib}))
+        self.starter.run(entry, uuid, label, work, pending="ballooning…", after=after)
+
+    def _targets_set(self, host: str, targets: dict[str, int], _result: object = None) -> None:
+        """A balloon or plan step ended well: its targets show on the host's memory screen at once."""
+        self.targets.update(targets)
+        screen = self.ui.find(MemoryScreen, lambda s: s.host == host)
+        if screen is not None:
+            screen.refresh_data()
+
+    def _plan_moved(self, host: str, result: object) -> None:
+        plan = result.last_plan if isinstance(result, memory.PolicyRun) else None
+        moved = {row.uuid: row.new_kib for row in plan.moves if row.new_kib is not None} if plan else {}
+        self._targets_set(host, moved)
 
     def policy_step(self, message: BalloonPolicyStepRequested) -> None:
         view = self.fleet.hosts.get(message.host)
@@ -142,7 +164,8 @@ class MemoryTools(Controller):
 
         def answered(ok: bool | None) -> None:
             if ok:
-                self.starter.run(entry, None, f"Balloon policy step on {entry.name}", work)
+                after = After(ok=partial(self._plan_moved, entry.name))
+                self.starter.run(entry, None, f"Balloon policy step on {entry.name}", work, after=after)
 
         detail = "Each guest in the plan moves at most 100 MiB; guests without a driver are left alone."
         self.ui.show(ConfirmModal(f"Apply one step of the balloon plan on {message.host}?", detail=detail), answered)

@@ -168,6 +168,8 @@ class MemoryOpenRequested(Message):
     """A screen asked for the memory screen of a host (balloons, the policy's plan, KSM)."""
 
     host: str
+    uuid: str | None = None
+    """The domain selected where it was asked: the screen's cursor starts on it."""
 
 
 @dataclass

@@ -24,7 +24,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from vmtui.filters import DomainFilter, parse_filter
-from vmtui.present import STATE_STYLE, clock, count, host_label, hot_cpu_style, pct, printable, size, size_kib
+from vmtui.present import STATE_STYLE, clock, count, host_label, hot_cpu_style, one_line, pct, printable, size, size_kib
 from vmtui.tui.fleet import DomainRow
 from vmtui.widgets.refusals import Refusals, explained
 from vmtui.widgets.table_layout import COLUMN_KEYS, COLUMNS, TEXT_KEYS, Column, choose, fit, header_cell, leaders
@@ -156,6 +156,11 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         """Rows shown, filtered and sorted."""
         self._filter: DomainFilter | None = None
         self._cursor: RowKey | None = None
+        """The row highlighted, the one the keys act on: always a row shown, or None (nothing selected)."""
+        self._wanted: RowKey | None = None
+        """The domain the user chose: followed through sorts, samples, filters and a migration (its UUID on
+        the new host); while a filter hides it or it is gone, `_cursor` is another shown row or None."""
+        self._wanted_name = ""
         self.sort_key = "name"
         self.sort_reverse = False
         self.wide = False
@@ -204,6 +209,10 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
                     self._moving.pop(key, None)
         gone = [k for k in self._rows if k[0] == host and k not in seen]
         for key in gone:
+            moving_to = self._rows[key].target
+            if key == self._wanted and moving_to is not None:
+                # Its migration ended on this host's side first: it is awaited on the target.
+                self._wanted = (moving_to, key[1])
             del self._rows[key]
             del self._lines[key]
             self._moving.pop(key, None)
@@ -228,6 +237,16 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         return [r for (_h, u), r in self._rows.items() if u == uuid]
 
     @property
+    def nothing_selected(self) -> str:
+        """Why no row is selected (for the keys that then refuse): the chosen domain is gone or hidden."""
+        wanted = self._wanted
+        if wanted is None:
+            return "no domain selected"
+        if wanted in self._rows:
+            return f"nothing selected (the filter hides {self._wanted_name})"
+        return f"nothing selected ({self._wanted_name} is gone)"
+
+    @property
     def cursor_uuid(self) -> str | None:
         return self._cursor[1] if self._cursor else None
 
@@ -240,7 +259,7 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         """Show only matching rows; returns what in `text` was not understood (said under the filter line)."""
         self._filter = parse_filter(text) if text.strip() else None
         self._leaders = None
-        self._reorder()
+        self._reorder(refiltered=True)
         return self._filter.problems if self._filter else ()
 
     def sort_by(self, key: str, *, reverse: bool | None = None) -> None:
@@ -253,7 +272,8 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         self._update_header()
         self._reorder()
 
-    def _reorder(self) -> None:
+    def _reorder(self, *, refiltered: bool = False) -> None:
+        was_at = self._cursor_index()
         key = self.sort_key
         rows = self._rows
         flt = self._filter
@@ -264,11 +284,58 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         missing.sort(key=lambda k: (rows[k].name, k[1], k[0]))
         # Rows without a value (shut-off guests have no CPU %) always go last, whatever the direction.
         self._order = present + missing
-        if self._cursor not in rows or self._cursor not in self._order:
-            self._set_cursor(self._order[0] if self._order else None)
+        self._follow_selection(refiltered=refiltered)
         self.virtual_size = Size(cell_len(self._header), len(self._order) + 1)
+        self._keep_in_view(was_at)
         self.refresh()
         self._update_focus()
+
+    def _follow_selection(self, *, refiltered: bool) -> None:
+        """Keep the cursor on the chosen domain (by host and UUID); never land on a neighbour unasked.
+
+        A row that went away leaves nothing selected (said once), unless its UUID is on another host
+        now (a migration ended): the cursor follows it there. A filter that hides the chosen row
+        highlights the first row it shows, and the chosen one again when it shows that.
+        """
+        order = self._order
+        if self._wanted is None:  # the first rows to arrive: start on the first
+            self._choose(order[0] if order else None)
+            return
+        wanted = self._wanted
+        if wanted not in self._rows:
+            moved = next((k for k in self._rows if k[1] == wanted[1]), None)
+            if moved is not None:
+                self._wanted = wanted = moved
+            elif self._cursor == wanted:
+                self.app.notify(
+                    one_line(f"{self._wanted_name} is gone; nothing selected"), severity="warning", markup=False
+                )
+        shown = set(order) if refiltered or self._cursor != wanted else None
+        if shown is None:
+            new = wanted if wanted in self._rows and self._filter_shows(wanted) else None
+        elif wanted in shown:
+            new = wanted
+        elif refiltered:
+            new = self._cursor if self._cursor in shown else (order[0] if order else None)
+        else:
+            new = self._cursor if self._cursor in shown and self._cursor != wanted else None
+        self._set_cursor(new)
+
+    def _filter_shows(self, key: RowKey) -> bool:
+        return self._filter is None or _matches(self._filter, self._rows[key])
+
+    def _keep_in_view(self, was_at: int) -> None:
+        """A selected row that was on screen stays there when a sort or a sample moves it."""
+        if self._cursor is None or was_at < 0:
+            return
+        top, body = int(self.scroll_y), max(1, self.size.height - 1)
+        if not top <= was_at < top + body:
+            return
+        index = self._cursor_index()
+        if index < top:
+            self.scroll_to(y=index, animate=False)
+        elif index >= top + body:
+            self.scroll_to(y=index - body + 1, animate=False)
 
     def _update_focus(self) -> None:
         """Tell the app (and so the pollers) which rows are on screen, and every sort's leaders."""
@@ -396,22 +463,29 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
     # ----- interaction --------------------------------------------------------------------------
 
     def _cursor_index(self) -> int:
+        """The cursor's place in the rows shown, -1 with nothing selected (a move then starts at the top)."""
         try:
-            return self._order.index(self._cursor) if self._cursor else 0
+            return self._order.index(self._cursor) if self._cursor else -1
         except ValueError:
-            return 0
+            return -1
 
     def move_cursor(self, index: int) -> None:
         if not self._order:
             return
         index = max(0, min(len(self._order) - 1, index))
-        self._set_cursor(self._order[index])
+        self._choose(self._order[index])
         body = max(1, self.size.height - 1)
         if index < self.scroll_y:
             self.scroll_to(y=index, animate=False)
         elif index >= self.scroll_y + body:
             self.scroll_to(y=index - body + 1, animate=False)
         self.refresh()
+
+    def _choose(self, key: RowKey | None) -> None:
+        """The user (or the first rows to arrive) chose this row: the selection follows its domain."""
+        if key is not None:
+            self._wanted, self._wanted_name = key, printable(self._rows[key].name)
+        self._set_cursor(key)
 
     def _set_cursor(self, key: RowKey | None) -> None:
         if key != self._cursor:

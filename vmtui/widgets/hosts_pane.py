@@ -3,7 +3,12 @@ and versions (or why it is disconnected), wrapped to the pane's width: nothing i
 
 from __future__ import annotations
 
+import re
+from typing import ClassVar
+
 from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.visual import VisualType
 from textual.widgets import Static
 
 from vmtui.present import clock, host_label, one_line, printable, size_kib
@@ -73,7 +78,7 @@ def host_line(view: HostView, now: float, age: float | None = None) -> Text:
     return line
 
 
-class HostsPane(Static):
+class HostsPane(Static, can_focus=True):
     """Every host, two lines or more each (a handful of hosts: a Static re-rendered per tick is cheap)."""
 
     DEFAULT_CSS = """
@@ -82,6 +87,51 @@ class HostsPane(Static):
     """
 
     _last: Text | None = None
+
+    # ----- the host cursor: `Tab` focuses the pane, its keys then act on the host under it (k9s's nodes)
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "move(-1)", "Up", show=False),
+        Binding("down,j", "move(1)", "Down", show=False),
+    ]
+
+    hosts: tuple[str, ...] = ()
+    """The hosts in the order shown (set by the screen from the fleet)."""
+    _cursor = 0
+    _unmarked: VisualType = ""
+
+    @property
+    def selected(self) -> str | None:
+        """The host under the cursor."""
+        return self.hosts[min(self._cursor, len(self.hosts) - 1)] if self.hosts else None
+
+    def select(self, host: str) -> None:
+        if host in self.hosts:
+            self._cursor = self.hosts.index(host)
+            self.update(self._unmarked, layout=False)
+
+    def action_move(self, delta: int) -> None:
+        self._cursor = max(0, min(len(self.hosts) - 1, self._cursor + delta))
+        self.update(self._unmarked, layout=False)
+
+    def on_focus(self) -> None:
+        self.update(self._unmarked, layout=False)
+
+    def on_blur(self) -> None:
+        self.update(self._unmarked, layout=False)
+
+    def update(self, content: VisualType = "", *, layout: bool = True) -> None:
+        """The text, with the selected host's first line highlighted while the pane has the focus."""
+        self._unmarked = content
+        host = self.selected
+        if self.has_focus and host is not None and isinstance(content, Text):
+            content = content.copy()
+            label = re.escape(printable(host_label(host)))
+            start = re.search(rf"(?m)^\S {label}(?=\s|$)", content.plain)
+            if start is not None:
+                end = content.plain.find("\n", start.start())
+                content.stylize("reverse", start.start(), len(content.plain) if end < 0 else end)
+        super().update(content, layout=layout)
 
     def show(self, fleet: Fleet, now: float) -> None:
         # Wrapped here, to the width of now, so that the number of lines says when the pane's height changes.

@@ -1,0 +1,51 @@
+"""The memory screen follows the selection: opened with `M` from a domain's row, its cursor starts on
+that domain; `j` and `k` move the cursor as the arrows do; `b` balloons the guest under the cursor; the
+columns say which figure is the balloon now and which the target vmtui set (issue 27, item 3).
+
+Host two is the local libvirtd with two real guests; host one (libvirt's test driver) is listed first,
+so that a screen that ignored the selection would show another host or another row.
+"""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import DataTable, Label
+
+from tests.tui.conftest import Guests, wait_for
+from tests.tui_reading import visible_uuids
+from vmtui.app import VmtuiApp
+from vmtui.models import HostEntry
+from vmtui.screens.memory import BalloonModal, MemoryScreen
+from vmtui.widgets.domain_table import DomainTable
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def cursor_row(table: DataTable[object]) -> str:
+    return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+
+async def test_m_from_a_row_of_host_two_starts_on_it_and_j_b_balloons_the_next(local_guests: Guests) -> None:
+    e1000, virtio = local_guests.names  # "-e1000" sorts before "-virtio": the next row by name
+    app = VmtuiApp([HostEntry("one", "test:///default"), HostEntry("two", local_guests.uri)], interval=0.5)
+    async with app.run_test(size=(160, 50)) as pilot:
+        table = app.host_screen.query_one(DomainTable)
+        await wait_for(pilot, lambda: set(local_guests.uuids.values()) <= set(visible_uuids(table)))
+        table.move_cursor(visible_uuids(table).index(local_guests.uuids[e1000]))
+        await pilot.press("M")
+        await wait_for(pilot, lambda: isinstance(app.screen, MemoryScreen))
+        screen = app.screen
+        assert isinstance(screen, MemoryScreen)
+        assert screen.host == "two"
+        guests = screen.query_one("#memory-guests", DataTable)
+        assert [str(c.label) for c in guests.columns.values()][2:4] == ["balloon now", "target set"]
+        assert cursor_row(guests) == local_guests.uuids[e1000]
+        await pilot.press("j")
+        assert cursor_row(guests) == local_guests.uuids[virtio]
+        await pilot.press("k", "j")
+        assert cursor_row(guests) == local_guests.uuids[virtio]
+        await pilot.press("b")
+        await wait_for(pilot, lambda: isinstance(app.screen, BalloonModal))
+        question = str(app.screen.query_one("#balloon-question", Label).render())
+        assert question.startswith(f"Balloon {virtio}: now ")
+        await pilot.press("escape")
