@@ -29,7 +29,10 @@ from vmtui.widgets.hosts_pane import HostsPane
 from vmtui.widgets.refusals import Refusals, explained
 
 ACTION_BINDINGS = explained(
-    *(Binding(a.binding, f"lifecycle('{a.key}')", a.key_label or a.label, show=a.in_footer) for a in ACTIONS),
+    *(
+        Binding(a.binding, f"lifecycle('{a.key}')", a.key_label or a.label, show=a.in_footer, tooltip=a.label)
+        for a in ACTIONS
+    ),
     Binding("m", "migrate", "Migrate"),
 )
 """Bindings for screens that act on one domain; `domain_refusal` hides those that cannot run now."""
@@ -85,7 +88,7 @@ class HostScreen(Refusals, Screen[None]):
         Binding("escape", "clear_filter", "Clear filter", show=False),
         *explained(
             Binding("a", "app.add_host", "Add host", show=False),
-            Binding("M", "memory", "Memory", show=False),
+            Binding("M", "memory", "Memory", show=False, tooltip="Memory and KSM"),
             Binding("P", "resources('storage')", "Storage", show=False),
             Binding("N", "resources('networks')", "Networks", show=False),
         ),
