@@ -80,7 +80,7 @@ async def test_memory_screen_shows_plan_and_ksm_and_balloons_a_guest(lab: LabHan
             table = screen.query_one(DataTable)
             uuid = next(u for u, d in app.fleet.hosts["lab1"].domains.items() if d.name == LINUX)
             table.move_cursor(row=table.get_row_index(uuid))
-            await pilot.press("b")
+            await pilot.press("B")
             await _wait(pilot, lambda: isinstance(app.screen, BalloonModal))
             await pilot.press(*"200MiB", "enter")
 

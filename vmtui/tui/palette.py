@@ -90,7 +90,7 @@ class DomainCommands(Provider):
                 out.append((text, command, f"key {entry.keys}"))
             else:
                 assert isinstance(node, Refusals)
-                command = partial(node.action_why_not, action, entry.binding.description)
+                command = partial(node.action_why_not, action, entry.name)
                 out.append((text, command, f"key {entry.keys}; not now: {why}"))
         return out
 
@@ -107,7 +107,7 @@ class DomainCommands(Provider):
         why = node.refusal(name, parameters) if isinstance(node, Refusals) else None
         if why is not None:
             assert isinstance(node, Refusals)
-            command = partial(node.action_why_not, opening.binding.action, opening.binding.description)
+            command = partial(node.action_why_not, opening.binding.action, opening.name)
         out: list[Command] = [(table.title, command, f"key {opening.keys} on the dashboard: {table.about}")]
         for entry in table.entries():
             if entry.binding.action in ("app.pop_screen", "cancel", "close"):

@@ -71,10 +71,10 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "cursor(-1000000)", "First", show=False),
         Binding("end", "cursor(1000000)", "Last", show=False),
-        Binding("enter", "select", "Open", show=False),
-        Binding("s", "sort_next", "Sort", show=False),
+        Binding("enter", "select", "Open"),
+        Binding("s", "sort_next", "Sort"),
         Binding("S", "sort_reverse", "Reverse", show=False),
-        *explained(Binding("w", "toggle_wide", "Columns", show=False)),
+        *explained(Binding("w", "toggle_wide", "Cols", tooltip="Columns: all / those that fit")),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
