@@ -23,6 +23,7 @@ GENERAL_KEYS = (
     ("up/down, j/k, pgup/pgdn, home/end", "move the cursor"),
     ("enter (or double click)", "open the domain screen"),
     ("s / S", "sort by the next column / reverse the order (or click a column header)"),
+    ("1 / 2 / 3 / 4", "sort by CPU % / memory / disk IO / network IO, largest first (again: the other way)"),
     ("w", "all columns (the table scrolls sideways) / only those that fit the terminal"),
     ("a", "add a host: name, URI, read-only; saved in hosts.toml like `vmtui hosts add`"),
     ("M", "memory of the selected domain's host: balloons, the balloon plan, KSM savings and cost"),
