@@ -87,7 +87,7 @@ async def test_read_only_screens_offer_no_writes_and_say_why(guest: DiskGuest) -
         await wait_for(pilot, lambda: isinstance(app.screen, DomainScreen))
         await said_after(pilot, seen, "e", "Edit XML", ro)
         await said_after(pilot, seen, "n", "Snapshot", ro)
-        await said_after(pilot, seen, "x", "Off", ro)
+        await said_after(pilot, seen, "x", "Force off", ro)  # the full name, not the footer's "Off"
 
         await pilot.press("v")
         await wait_for(pilot, lambda: isinstance(app.screen, DevicesScreen) and app.screen.report is not None, 15)
