@@ -180,7 +180,7 @@ class VmtuiApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpModal):
-            self.push_screen(HelpModal())
+            self.push_screen(HelpModal(self.screen))
 
     # ----- routes: each message to its part -------------------------------------------------------------
 

@@ -138,8 +138,9 @@ def _devices(info: DomainInfo, m: DomainMetrics | None) -> list[Finding]:
                     f"NIC {dev.name} is {dev.model} (emulated): every packet costs VM exits",
                     (f"<model type='{dev.model}'/> ({dev.detail})", *evidence),
                     f"switch NIC {dev.name} to virtio: vmtui devices virtio {quote(info.name)} --nic "
-                    f"{dev.mac or dev.name} (key v in the TUI; live when the guest releases the NIC, else at the "
-                    "next boot); the guest needs virtio-net (Linux has it, Windows needs the virtio-win drivers)",
+                    f"{dev.mac or dev.name} (keys v, then t in the TUI; live when the guest releases the NIC, "
+                    "else at the next boot); the guest needs virtio-net (Linux has it, Windows needs the virtio-win "
+                    "drivers)",
                     weight=exits,
                 )
             )

@@ -81,7 +81,7 @@ async def test_memory_screen_shows_plan_and_ksm_and_balloons_a_guest(lab: LabHan
             table = screen.query_one(DataTable)
             uuid = next(u for u, d in app.fleet.hosts["lab1"].domains.items() if d.name == LINUX)
             table.move_cursor(row=table.get_row_index(uuid))
-            await pilot.press("b")
+            await pilot.press("B")
             await _wait(pilot, lambda: isinstance(app.screen, BalloonModal))
             await pilot.press(*"200MiB", "enter")
 
@@ -128,7 +128,7 @@ async def test_the_row_shows_the_new_balloon_and_target_after_b_and_after_a_plan
             await _wait(pilot, lambda: uuid in {str(k.value) for k in table.rows})
             table.move_cursor(row=table.get_row_index(uuid))
             assert _row(table, uuid, 3) == "-"  # nothing set yet in this session
-            await pilot.press("b")
+            await pilot.press("B")
             await _wait(pilot, lambda: isinstance(app.screen, BalloonModal))
             await pilot.press(*"200MiB", "enter")
 
@@ -145,7 +145,7 @@ async def test_the_row_shows_the_new_balloon_and_target_after_b_and_after_a_plan
             await _wait(pilot, lambda: _row(table, uuid, 2) == "200 MiB")
 
             # One step of the plan: its move of the guest (if it has one) is what the job reported.
-            await pilot.press("A")
+            await pilot.press("E")
             await _wait(pilot, lambda: not isinstance(app.screen, MemoryScreen))
             await pilot.press("y")
             await _wait(pilot, lambda: ended(2))

@@ -87,7 +87,7 @@ async def test_pick_a_target_watch_abort_then_a_foreign_migration(lab: LabHandle
         await _until(pilot, incoming, 60, "the incoming half on lab2")
         assert states() == {"lab1→lab2": "migrating…"}
         assert app.fleet.action_refusal(uuid, "suspend") == "migrating… still running"
-        await pilot.press("a")
+        await pilot.press("x")
         await _until(pilot, lambda: view.ended is not None, 60, "the job's end")
         assert view.ended == "failed"  # aborted: not completed
         await pilot.press("escape")
@@ -103,11 +103,11 @@ async def test_pick_a_target_watch_abort_then_a_foreign_migration(lab: LabHandle
         try:
             # Named lab1→lab2 once libvirt's incoming-migration event from lab2 came in.
             await _until(pilot, lambda: states() == {"lab1→lab2": "migrating…"}, 60, f"{states()}")
-            await pilot.press("m")  # on a migrating domain: its job, where `a` aborts it
+            await pilot.press("m")  # on a migrating domain: its job, where `x` aborts it
             await _until(pilot, lambda: isinstance(app.screen, MigrationScreen), 10, "the watched job's view")
             watched = app.screen
             assert isinstance(watched, MigrationScreen)
-            await pilot.press("a")
+            await pilot.press("x")
             await _until(pilot, lambda: watched.ended is not None, 60, "the watched job's end")
             assert foreign.wait(timeout=60) != 0  # virsh saw its migration aborted
         finally:

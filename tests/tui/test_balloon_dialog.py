@@ -37,7 +37,7 @@ async def test_balloon_dialog_title_shows_the_name_literally(guest: DiskGuest) -
         table = app.screen.query_one("#memory-guests", DataTable)
         await wait_for(pilot, lambda: guest.uuid in {str(k.value) for k in table.rows})
         table.move_cursor(row=table.get_row_index(guest.uuid))
-        await pilot.press("b")
+        await pilot.press("B")
         await wait_for(pilot, lambda: isinstance(app.screen, BalloonModal))
         question = str(app.screen.query_one("#balloon-question", Label).render())
         assert question.startswith(f"Balloon {guest.name}: now ")  # "[red]mk" as typed, not a red "mk"

@@ -63,7 +63,7 @@ async def test_devices_screen_switches_a_nic_to_virtio(shut_off_e1000: tuple[str
         (nic,) = [a for a in screen.report.devices if a.device.kind == "nic"]
         assert (nic.device.model, nic.switch) == ("e1000", "next-boot")  # shut off: the config only
         assert screen.selected() == nic
-        await pilot.press("v")
+        await pilot.press("t")  # to virtio (v opened the screen)
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("y")
         await wait_for(pilot, lambda: bool(_done(seen)), within=30)
@@ -90,7 +90,7 @@ async def test_sriov_screen_refuses_a_count_while_a_guest_holds_a_vf(tmp_path: P
             assert isinstance(screen, SriovScreen)
             rendered = [str(c) for c in screen.query_one("#sriov-table").get_row_at(2)]  # type: ignore[attr-defined]
             assert GUEST in " ".join(rendered)
-            await pilot.press("c")
+            await pilot.press("C")
             await wait_for(pilot, lambda: isinstance(app.screen, FormModal))
             app.screen.query_one(Input).value = "4"
             await pilot.press("enter")
@@ -112,7 +112,7 @@ async def test_sriov_screen_sets_the_vf_count_through_zero(tmp_path: Path) -> No
             await wait_for(pilot, lambda: bool(app.fleet.hosts["sriov"].domains))
             await pilot.press("i")
             await wait_for(pilot, lambda: isinstance(app.screen, SriovScreen) and app.screen.report is not None)
-            await pilot.press("c")
+            await pilot.press("C")
             await wait_for(pilot, lambda: isinstance(app.screen, FormModal))
             app.screen.query_one(Input).value = "4"
             await pilot.press("enter")

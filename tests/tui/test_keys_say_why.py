@@ -79,15 +79,15 @@ async def test_read_only_screens_offer_no_writes_and_say_why(guest: DiskGuest) -
         await wait_for(pilot, lambda: isinstance(app.screen, MemoryScreen))
         await wait_for(pilot, lambda: app.screen.query_one("#memory-guests").row_count > 0)  # type: ignore[attr-defined]
         assert not footer(app.screen) & {"Balloon", "Apply plan step"}
-        await said_after(pilot, seen, "b", "Balloon", ro)
-        await said_after(pilot, seen, "A", "Apply plan step", ro)
+        await said_after(pilot, seen, "B", "Balloon", ro)
+        await said_after(pilot, seen, "E", "Apply plan step", ro)
         await pilot.press("escape")
 
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, DomainScreen))
         await said_after(pilot, seen, "e", "Edit XML", ro)
         await said_after(pilot, seen, "n", "Snapshot", ro)
-        await said_after(pilot, seen, "x", "Off", ro)
+        await said_after(pilot, seen, "x", "Force off", ro)  # the full name, not the footer's "Off"
 
         await pilot.press("v")
         await wait_for(pilot, lambda: isinstance(app.screen, DevicesScreen) and app.screen.report is not None, 15)
@@ -100,7 +100,7 @@ async def test_read_only_screens_offer_no_writes_and_say_why(guest: DiskGuest) -
         await pilot.press("i")
         await wait_for(pilot, lambda: isinstance(app.screen, SriovScreen))
         assert not footer(app.screen) & {"VF count", "New pool", "Give VF to VM", "Take VF back"}
-        await said_after(pilot, seen, "c", "VF count", ro)
+        await said_after(pilot, seen, "C", "VF count", ro)
         await pilot.press("escape")
 
         await pilot.press("P")
@@ -139,15 +139,15 @@ async def test_abort_after_the_migration_ended_says_why() -> None:
         screen.show_end(False, "failed: the target refused it", None)
         await pilot.pause()
         assert "Abort migration" not in footer(screen)
-        await said_after(pilot, seen, "a", "Abort migration", "the migration is over (failed)")
+        await said_after(pilot, seen, "x", "Abort migration", "the migration is over (failed)")
 
 
 @pytest.mark.parametrize(
     ("read_only", "title_says"),
-    [(True, "dry run only: test is connected read-only"), (False, "dry run; A applies one step")],
+    [(True, "dry run only: test is connected read-only"), (False, "dry run; E applies one step")],
 )
 async def test_the_balloon_plan_title_offers_a_step_only_where_a_is_offered(read_only: bool, title_says: str) -> None:
-    """Read-only, the plan's title said "A applies one step" while `A` was off the footer and refused."""
+    """Read-only, the plan's title said "A applies one step" while `A` (now `E`) was off the footer and refused."""
     app = VmtuiApp([HostEntry("test", "test:///default", read_only=read_only)], interval=0.2)
     async with app.run_test(size=(200, 50)) as pilot:
         await wait_for(pilot, lambda: app.fleet.hosts["test"].tick is not None)

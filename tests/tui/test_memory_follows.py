@@ -44,7 +44,7 @@ async def test_m_from_a_row_of_host_two_starts_on_it_and_j_b_balloons_the_next(l
         assert cursor_row(guests) == local_guests.uuids[virtio]
         await pilot.press("k", "j")
         assert cursor_row(guests) == local_guests.uuids[virtio]
-        await pilot.press("b")
+        await pilot.press("B")
         await wait_for(pilot, lambda: isinstance(app.screen, BalloonModal))
         question = str(app.screen.query_one("#balloon-question", Label).render())
         assert question.startswith(f"Balloon {virtio}: now ")

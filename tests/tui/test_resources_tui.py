@@ -123,8 +123,8 @@ async def test_storage_screen_delete_of_a_base_the_pool_has_not_seen_used_is_ref
             await pilot.press("y")
             await wait_for(pilot, lambda: said.said(f"it is the backing file of volume {overlay}"))
             assert (res_lab.pool_dir / base).exists()
-            # R rescans the pool: the overlay shows, on its base.
-            await pilot.press("R")
+            # ctrl+r rescans the pool: the overlay shows, on its base.
+            await pilot.press("ctrl+r")
             await wait_for(pilot, lambda: overlay in [v.name for v in screen.volumes])
             assert next(v for v in screen.volumes if v.name == overlay).backing == str(res_lab.pool_dir / base)
     finally:

@@ -65,9 +65,9 @@ EVERY_FINDING = [
     {"key": "nic-emulated:vnet0", "severity": "high",
      "title": "NIC vnet0 is e1000 (emulated): every packet costs VM exits",
      "evidence": ["<model type='e1000'/> (type=network)", IO_EVIDENCE],
-     "fix": "switch NIC vnet0 to virtio: vmtui devices virtio 'my web' --nic 52:54:00:00:00:01 (key v in the TUI; "
-            "live when the guest releases the NIC, else at the next boot); the guest needs virtio-net (Linux has it, "
-            "Windows needs the virtio-win drivers)"},
+     "fix": "switch NIC vnet0 to virtio: vmtui devices virtio 'my web' --nic 52:54:00:00:00:01 (keys v, then t in "
+            "the TUI; live when the guest releases the NIC, else at the next boot); the guest needs virtio-net "
+            "(Linux has it, Windows needs the virtio-win drivers)"},
     # MEDIUM, by weight: 75 faults/s, 60 zaps/s, 25 ms, 12.5 %, 6 %.
     {"key": "guest-swapping", "severity": "medium", "title": "The guest pages from disk (75 major faults/s)",
      "evidence": ["balloon 768 MiB of 1024 MiB"],

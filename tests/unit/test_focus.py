@@ -150,10 +150,10 @@ def test_the_leaders_are_the_first_page_of_each_live_column_largest_first() -> N
         row("e", cpu=0.0, mem=3, disk=5.0),
         row("f", mem=4),
     ]
-    # A page of 2. CPU: a (50), then b and d tie at 10: the sort breaks ties by name, descending: d.
-    # MEM: f and b tie at 4: f, b. DISK: only e has a figure; rows without one follow by name: a.
-    # STEAL, OVHD, NET, EXITS: nobody has a figure, so the page is the first two names: a, b.
-    # c comes third or later in every one of those sorts: it leads nothing.
-    assert leaders(rows, 2) == {"a", "b", "d", "e", "f"}
-    # A page of 1: CPU a, MEM f, DISK e, the others a.
-    assert leaders(rows, 1) == {"a", "e", "f"}
+    # A page of 2. CPU: a (50), then b and d tie at 10: the sort breaks ties by host, then name, in
+    # either direction: b. MEM: b and f tie at 4: b, f. DISK: only e has a figure; rows without one
+    # follow by name: a. STEAL, OVHD, NET, EXITS: nobody has a figure, so the page is the first two
+    # names: a, b. c and d come third or later in every one of those sorts: they lead nothing.
+    assert leaders(rows, 2) == {"a", "b", "e", "f"}
+    # A page of 1: CPU a, MEM b, DISK e, the others a.
+    assert leaders(rows, 1) == {"a", "b", "e"}

@@ -28,6 +28,7 @@ from vmtui.richtext import device_class_text
 from vmtui.screens.form import FormField, FormModal, Values
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested, SriovOpenRequested
+from vmtui.widgets.keys import REFRESH
 from vmtui.widgets.refusals import Refusals, explained
 
 COLUMNS = ("kind", "name", "class", "bus/type", "model", "to virtio", "next boot", "guest driver", "note")
@@ -51,13 +52,13 @@ class DevicesScreen(Refusals, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
         *explained(
-            Binding("v", "convert", "To virtio"),
-            Binding("V", "convert_all", "All to virtio"),
+            Binding("t", "convert", "To virtio"),
+            Binding("T", "convert_all", "All to virtio"),
             Binding("a", "add_disk", "Add disk"),
             Binding("n", "add_nic", "Add NIC"),
         ),
         Binding("i", "sriov", "SR-IOV"),
-        Binding("r", "refetch", "Refresh"),
+        Binding(REFRESH, "refetch", "Refresh"),
     ]
 
     def __init__(self, uuid: str, fleet: Fleet) -> None:

@@ -24,7 +24,14 @@ from vmtui.ops.snapshots import check_name
 from vmtui.present import count, pct, pct_sign, rate, size_kib
 from vmtui.richtext import SEVERITY_STYLE, device_class_text, state_text
 from vmtui.screens.guest_panel import REFRESH_SECONDS, GuestPanel
-from vmtui.screens.host import ACTION_BINDINGS, DEVICE_BINDINGS, TOOL_BINDINGS, domain_refusal
+from vmtui.screens.host import (
+    ACTION_BINDINGS,
+    DEVICE_BINDINGS,
+    HOST_BINDINGS,
+    TOOL_BINDINGS,
+    domain_refusal,
+    host_refusal,
+)
 from vmtui.screens.prompt import PromptModal
 from vmtui.tui.fleet import Fleet, HostView
 from vmtui.tui.messages import (
@@ -34,8 +41,10 @@ from vmtui.tui.messages import (
     DevicesOpenRequested,
     EditRequested,
     FetchRequested,
+    MemoryOpenRequested,
     MigrateRequested,
     OperationRequested,
+    ResourcesOpenRequested,
     SnapshotActionRequested,
     SriovOpenRequested,
     XmlRequested,
@@ -135,6 +144,7 @@ class DomainScreen(Refusals, Screen[None]):
         *ACTION_BINDINGS,
         *DEVICE_BINDINGS,
         *TOOL_BINDINGS,
+        *HOST_BINDINGS,
         *explained(
             Binding("e", "edit", "Edit XML", show=False),
             Binding("n", "snapshot('create')", "Snapshot", show=False),
@@ -317,10 +327,23 @@ class DomainScreen(Refusals, Screen[None]):
     def action_migrate(self) -> None:
         self.post_message(MigrateRequested(self.uuid))
 
+    def action_memory(self) -> None:
+        """The memory screen of the host this domain runs on (as M on its row in the dashboard)."""
+        found = self._found()
+        if found is not None:
+            self.post_message(MemoryOpenRequested(found[0].name))
+
+    def action_resources(self, kind: str) -> None:
+        found = self._found()
+        if found is not None:
+            self.post_message(ResourcesOpenRequested(found[0].name, kind))
+
     def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
         found = self._found()
-        if action in ("edit", "snapshot", "autostart") and found is None:
+        if action in ("edit", "snapshot", "autostart", "memory", "resources") and found is None:
             return "the domain is gone"
+        if action in ("memory", "resources"):
+            return host_refusal(self.fleet, found[0].name if found else None)
         if action == "edit":
             return self.fleet.tool_refusal(self.uuid)
         if action == "snapshot" and parameters:

@@ -1,4 +1,4 @@
-"""`?`: every key of the app in one place."""
+"""`?`: the current screen's keys first (from its bindings, `vmtui.screens.keymap`), then every key of the app."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from vmtui.ops.lifecycle import ACTIONS
+from vmtui.screens.keymap import screen_keys
 
 GENERAL_KEYS = (
     ("?", "this help"),
@@ -22,23 +23,31 @@ GENERAL_KEYS = (
     ("up/down, j/k, pgup/pgdn, home/end", "move the cursor"),
     ("enter (or double click)", "open the domain screen"),
     ("s / S", "sort by the next column / reverse the order (or click a column header)"),
+    ("1 / 2 / 3 / 4", "sort by CPU % / memory / disk IO / network IO, largest first (again: the other way)"),
     ("w", "all columns (the table scrolls sideways) / only those that fit the terminal"),
     ("a", "add a host: name, URI, read-only; saved in hosts.toml like `vmtui hosts add`"),
     ("M", "memory of the selected domain's host: balloons, the balloon plan, KSM savings and cost"),
-    ("M, then b / A", "balloon the selected guest (like `vmtui balloon`) / apply one step of the plan (asks first)"),
+    ("M, then B / E", "balloon the selected guest (like `vmtui balloon`) / apply one step of the plan (asks first)"),
     (
         "m",
-        "migrate the selected domain: pick the target among the hosts' pre-checks, then watch it (a aborts); "
+        "migrate the selected domain: pick the target among the hosts' pre-checks, then watch it (x aborts); "
         "on a domain that is migrating, show that job",
     ),
     ("ctrl+p, Remove host", "stop watching a host and forget it, like `vmtui hosts rm` (asks first)"),
-    ("v", "the selected domain's devices: class, virtio advice; v/V switch to virtio, a add disk, n add NIC"),
-    ("i", "SR-IOV of the selected domain's host: c VF count, p VF pool, a give a VF to a VM, d take it back"),
+    (
+        "v",
+        "the selected domain's devices: class, virtio advice; t/T switch one/all to virtio (asks first), "
+        "a add disk, n add NIC",
+    ),
+    (
+        "i",
+        "SR-IOV of the selected domain's host: C VF count (asks), n new VF pool, a give a VF to a VM, d take it back",
+    ),
     ("P", "storage of the selected domain's host: pools with bars, the selected pool's volumes"),
     ("n / delete", "in storage: new volume (name, size, format) / delete one (asks; refused while used)"),
     ("N", "virtual networks of the selected domain's host, with the selected network's DHCP leases"),
     ("A", "autostart on/off: the domain (domain screen) or the selected network (networks)"),
-    ("R", "storage, networks: ask the host again"),
+    ("ctrl+r", "storage, networks, devices, SR-IOV: ask the host again"),
 )
 TOOL_KEYS = (
     ("c", "serial console of the selected domain (virsh console); ctrl+] comes back to vmtui"),
@@ -49,8 +58,23 @@ TOOL_KEYS = (
 )
 
 
+def screen_table(screen: object) -> Table | None:
+    """The keys of `screen`, as its bindings say (None for a screen without keys of its own)."""
+    keys = screen_keys(screen)
+    if keys is None:
+        return None
+    table = Table(
+        title=f"Keys of this screen: {keys.title}", title_justify="left", box=None, pad_edge=False, header_style="bold"
+    )
+    table.add_column("key", style="bold cyan", no_wrap=True)
+    table.add_column("what it does")
+    for entry in keys.entries():
+        table.add_row(entry.keys, entry.name + (" (asks first)" if entry.destructive else ""))
+    return table
+
+
 def help_table() -> Table:
-    table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+    table = Table(title="Every key", title_justify="left", box=None, pad_edge=False, header_style="bold")
     table.add_column("key", style="bold cyan", no_wrap=True)
     table.add_column("what it does")
     for key, what in GENERAL_KEYS:
@@ -68,7 +92,16 @@ class HelpModal(ModalScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "app.pop_screen", "Close")]
 
+    def __init__(self, under: object = None) -> None:
+        """`under`: the screen `?` was pressed on; its keys come first."""
+        super().__init__()
+        self.under = under
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
             yield Static("[b]vmtui keys[/b]\n")
+            first = screen_table(self.under)
+            if first is not None:
+                yield Static(first, id="help-screen-keys")
+                yield Static("")
             yield Static(help_table())

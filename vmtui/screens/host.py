@@ -31,18 +31,35 @@ from vmtui.widgets.hosts_pane import HostsPane
 from vmtui.widgets.refusals import Refusals, explained
 
 ACTION_BINDINGS = explained(
-    *(Binding(a.binding, f"lifecycle('{a.key}')", a.key_label or a.label, show=a.in_footer) for a in ACTIONS),
+    *(
+        Binding(a.binding, f"lifecycle('{a.key}')", a.key_label or a.label, show=a.in_footer, tooltip=a.label)
+        for a in ACTIONS
+    ),
     Binding("m", "migrate", "Migrate"),
 )
 """Bindings for screens that act on one domain; `domain_refusal` hides those that cannot run now."""
 DEVICE_BINDINGS = explained(
-    Binding("v", "devices", "Devices", show=False),
+    Binding("v", "devices", "Devs", tooltip="Devices"),
     Binding("i", "sriov", "SR-IOV", show=False),
 )
 """The selected domain's devices screen, and its host's SR-IOV screen."""
 
-TOOL_BINDINGS = explained(Binding("c", "console", "Console", show=False), Binding("X", "xml", "XML", show=False))
+TOOL_BINDINGS = explained(Binding("c", "console", "Console"), Binding("X", "xml", "XML"))
 """The serial console and the XML of the selected domain (table and domain screen alike)."""
+
+HOST_BINDINGS = explained(
+    Binding("M", "memory", "Mem", tooltip="Memory and KSM"),
+    Binding("P", "resources('storage')", "Pools", tooltip="Storage"),
+    Binding("N", "resources('networks')", "Nets", tooltip="Networks"),
+)
+"""Screens of the selected domain's host (dashboard and domain screen alike)."""
+
+
+def host_refusal(fleet: Fleet, host: str | None) -> str | None:
+    """Why a key of HOST_BINDINGS cannot open `host`'s screens now (or None)."""
+    if host is None:
+        return "no host is watched"
+    return "a replay has no live host to ask" if fleet.hosts[host].recorded else None
 
 
 DOMAIN_ACTIONS = frozenset({"lifecycle", "migrate", "devices", "sriov", "console", "xml"})
@@ -81,16 +98,12 @@ class HostScreen(Refusals, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         # A priority binding runs as the app reads the key, before the keys behind it are routed: the
         # filter gets the focus in time for text typed or pasted in the same burst as "/".
-        # The footer holds what acts on the selected domain (and fits 80 columns); the keys that open
-        # other screens are in the help (?) and the palette (ctrl+p).
+        # The footer holds the main keys in short words (80 columns scroll the rest sideways); every
+        # key is in the help (?) and the palette (ctrl+p) by its full name.
         Binding("slash", "filter", "Filter", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False),
-        *explained(
-            Binding("a", "app.add_host", "Add host", show=False),
-            Binding("M", "memory", "Memory", show=False),
-            Binding("P", "resources('storage')", "Storage", show=False),
-            Binding("N", "resources('networks')", "Networks", show=False),
-        ),
+        *explained(Binding("a", "app.add_host", "Add host", show=False)),
+        *HOST_BINDINGS,
         *ACTION_BINDINGS,
         *DEVICE_BINDINGS,
         *TOOL_BINDINGS,

@@ -122,10 +122,10 @@ class MemoryScreen(Refusals, Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
-        # As on the dashboard: j and k move the cursor, which is the row `b` acts on.
+        # As on the dashboard: j and k move the cursor, which is the row `B` acts on.
         Binding("j", "cursor(1)", "Down", show=False),
         Binding("k", "cursor(-1)", "Up", show=False),
-        *explained(Binding("b", "balloon", "Balloon"), Binding("A", "policy_step", "Apply plan step")),
+        *explained(Binding("B", "balloon", "Balloon"), Binding("E", "policy_step", "Apply plan step")),
     ]
 
     def __init__(
@@ -310,7 +310,7 @@ class MemoryScreen(Refusals, Screen[None]):
 def plan_table(plan: BalloonPlan | None, knobs: BalloonKnobs, *, step_refused: str | None = None) -> Table:
     """The plan; its title offers `A` only when the key is offered (`step_refused` says why it is not)."""
     # Text, never markup: the refusal names the host.
-    how = f"dry run only: {step_refused}" if step_refused else "dry run; A applies one step"
+    how = f"dry run only: {step_refused}" if step_refused else "dry run; E applies one step"
     title = Text(f"Balloon policy plan (target host use {knobs.target_used_pct:g} %, {how})")
     table = Table(title=title, title_justify="left", box=None, pad_edge=False)
     for col in ("guest", "action", "now", "new", "floor", "why"):

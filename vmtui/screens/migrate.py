@@ -180,7 +180,7 @@ class MigrationScreen(Refusals, ModalScreen[None]):
     """The progress of one migration job: a bar that never runs backwards, the figures, and the log."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        *explained(Binding("a", "abort", "Abort migration")),
+        *explained(Binding("x", "abort", "Abort migration")),
         Binding("escape", "close", "Hide (it goes on)"),
     ]
 

@@ -19,6 +19,7 @@ from vmtui.ops.autostart import set_autostart
 from vmtui.present import MISSING, printable
 from vmtui.richtext import lease_cells, lit, network_cells
 from vmtui.tui.messages import DataFetched, FetchRequested, OperationRequested
+from vmtui.widgets.keys import REFRESH
 from vmtui.widgets.refusals import Refusals, explained
 
 
@@ -26,7 +27,7 @@ class NetworksScreen(Refusals, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
         *explained(Binding("A", "autostart", "Autostart")),
-        Binding("R", "refetch", "Refresh"),
+        Binding(REFRESH, "refetch", "Refresh"),
     ]
 
     def __init__(self, host: str, *, writable: bool) -> None:

@@ -26,6 +26,7 @@ from vmtui.present import printable
 from vmtui.screens.form import FormField, FormModal, Values
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested
+from vmtui.widgets.keys import REFRESH
 from vmtui.widgets.refusals import Refusals, explained
 
 COLUMNS = ("function", "netdev", "driver", "MAC", "VLAN", "VFs / used by", "pools")
@@ -43,12 +44,12 @@ class SriovScreen(Refusals, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
         *explained(
-            Binding("c", "vf_count", "VF count"),
-            Binding("p", "pool", "New pool"),
+            Binding("C", "vf_count", "VF count"),
+            Binding("n", "pool", "New pool"),
             Binding("a", "attach", "Give VF to VM"),
             Binding("d", "detach", "Take VF back"),
         ),
-        Binding("r", "refetch", "Refresh"),
+        Binding(REFRESH, "refetch", "Refresh"),
     ]
 
     def __init__(self, host: str, fleet: Fleet) -> None:

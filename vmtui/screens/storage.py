@@ -26,6 +26,7 @@ from vmtui.richtext import USAGE_BAR_WIDTH, lit, usage_bar, yes_no
 from vmtui.screens.fetching import say
 from vmtui.screens.form import FormField, FormModal, Values
 from vmtui.tui.messages import DataFetched, FetchRequested, OperationRequested
+from vmtui.widgets.keys import REFRESH
 from vmtui.widgets.refusals import Refusals, explained
 
 
@@ -33,7 +34,7 @@ class StorageScreen(Refusals, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
         *explained(Binding("n", "new_volume", "New volume"), Binding("delete,D", "delete_volume", "Delete volume")),
-        Binding("R", "refetch", "Refresh"),
+        Binding(REFRESH, "refetch", "Refresh"),
     ]
 
     def __init__(self, host: str, *, writable: bool) -> None:

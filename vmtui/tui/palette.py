@@ -1,5 +1,5 @@
-"""The command palette's vmtui commands: actions, console and XML of the selected domain, open any domain,
-add or remove a host.
+"""The command palette's vmtui commands: every key of every screen by its name, open any domain, remove a
+host.
 
 Commands only post the same request messages the screens post; the app decides and acts.
 """
@@ -10,28 +10,26 @@ from collections.abc import Callable
 from functools import partial
 from typing import Protocol
 
+from textual.actions import parse
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
 from textual.markup import escape
 from textual.message import Message
 
-from vmtui.ops.lifecycle import ACTIONS
 from vmtui.present import printable
+from vmtui.screens.host import DOMAIN_ACTIONS, HostScreen
+from vmtui.screens.keymap import SCREENS, ScreenKeys, opener, screen_keys
 from vmtui.tui.fleet import Fleet
-from vmtui.tui.messages import (
-    ActionRequested,
-    ConsoleRequested,
-    DomainOpenRequested,
-    HostRemoveRequested,
-    XmlRequested,
-)
+from vmtui.tui.messages import DomainOpenRequested, HostRemoveRequested
+from vmtui.widgets.refusals import Refusals
 
 
 class FleetApp(Protocol):
-    """What the palette needs of the app: its fleet state and the selected domain."""
+    """What the palette needs of the app: its fleet state, the selected domain and the dashboard."""
 
     fleet: Fleet
+    host_screen: HostScreen
 
     def selected_uuid(self) -> str | None: ...
 
@@ -42,7 +40,11 @@ Command = tuple[str, Callable[[], object], str]
 
 
 class DomainCommands(Provider):
-    """Lifecycle actions on the selected domain, opening any domain, adding and removing hosts."""
+    """Every key of every screen (`vmtui.screens.keymap`), opening any domain, removing hosts.
+
+    The current screen's keys run here; another screen's keys open that screen (as its dashboard key
+    does), and the help says the keys: "M, then B".
+    """
 
     def _post(self, message: Message) -> Callable[[], object]:
         return partial(self.app.post_message, message)
@@ -53,28 +55,64 @@ class DomainCommands(Provider):
         if not isinstance(fleet, Fleet):
             return []
         holder: FleetApp = app  # type: ignore[assignment]
+        here = screen_keys(self.screen)
         out: list[Command] = []
-        uuid = holder.selected_uuid()
-        found = fleet.find(uuid) if uuid else None
-        if uuid and found:
-            view = found[0]
-            name = printable(fleet.name_of(uuid))
-            for action in ACTIONS:
-                if fleet.action_refusal(uuid, action.key) is None:
-                    out.append(
-                        (f"{action.label} {name}", self._post(ActionRequested(uuid, action.key)), f"on {view.name}")
-                    )
-            if fleet.tool_refusal(uuid, running=True) is None:
-                out.append((f"Console {name}", self._post(ConsoleRequested(uuid)), "serial console (key c)"))
-            if fleet.tool_refusal(uuid, writes=False) is None:
-                out.append((f"XML of {name}", self._post(XmlRequested(uuid)), "the domain's XML (key v)"))
+        if here is not None:
+            out += self._keys_here(here, fleet)
+        for table in SCREENS:
+            if table is not here:
+                out += self._keys_elsewhere(table, holder.host_screen)
         for view in fleet.hosts.values():
             for d in view.domains.values():
                 out.append((f"Open {printable(d.name)}", self._post(DomainOpenRequested(d.uuid)), f"on {view.name}"))
         if holder.can_add_hosts():
-            out.append(("Add host…", partial(app.run_action, "add_host"), "save a libvirt URI and watch it (key a)"))
             for name in fleet.hosts:
                 out.append((f"Remove host {name}", self._post(HostRemoveRequested(name)), "stop watching it"))
+        return out
+
+    def _keys_here(self, table: ScreenKeys, fleet: Fleet) -> list[Command]:
+        """The screen's own keys, run on it: a refused one says why, as the key does."""
+        screen = self.screen
+        selected = getattr(screen, "selected_uuid", None)
+        uuid = selected() if callable(selected) else None
+        domain = printable(fleet.name_of(uuid)) if isinstance(uuid, str) else ""
+        out: list[Command] = []
+        for entry in table.entries():
+            node = screen if entry.owner is table.screen else next(iter(screen.query(entry.owner)), None)
+            if node is None:
+                continue
+            action = entry.binding.action
+            _namespace, name, parameters = parse(action)
+            text = f"{entry.name} {domain}" if domain and name in DOMAIN_ACTIONS else entry.name
+            why = node.refusal(name, parameters) if isinstance(node, Refusals) else None
+            if why is None:
+                command: Callable[[], object] = partial(self.app.run_action, action, node)
+                out.append((text, command, f"key {entry.keys}"))
+            else:
+                assert isinstance(node, Refusals)
+                command = partial(node.action_why_not, action, entry.name)
+                out.append((text, command, f"key {entry.keys}; not now: {why}"))
+        return out
+
+    def _keys_elsewhere(self, table: ScreenKeys, dashboard: HostScreen) -> list[Command]:
+        """Another screen's keys: each opens that screen from the dashboard's selection."""
+        opening = opener(table)
+        if opening is None:
+            return []
+        node = dashboard if opening.owner is HostScreen else next(iter(dashboard.query(opening.owner)), None)
+        if node is None:
+            return []
+        command: Callable[[], object] = partial(self.app.run_action, opening.binding.action, node)
+        _namespace, name, parameters = parse(opening.binding.action)
+        why = node.refusal(name, parameters) if isinstance(node, Refusals) else None
+        if why is not None:
+            assert isinstance(node, Refusals)
+            command = partial(node.action_why_not, opening.binding.action, opening.name)
+        out: list[Command] = [(table.title, command, f"key {opening.keys} on the dashboard: {table.about}")]
+        for entry in table.entries():
+            if entry.binding.action in ("app.pop_screen", "cancel", "close"):
+                continue  # leaving a screen is not a reason to open it
+            out.append((f"{table.title}: {entry.name}", command, f"{opening.keys}, then {entry.keys}"))
         return out
 
     async def discover(self) -> Hits:

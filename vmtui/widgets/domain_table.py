@@ -27,7 +27,17 @@ from vmtui.filters import DomainFilter, parse_filter
 from vmtui.present import STATE_STYLE, clock, count, host_label, hot_cpu_style, one_line, pct, printable, size, size_kib
 from vmtui.tui.fleet import DomainRow
 from vmtui.widgets.refusals import Refusals, explained
-from vmtui.widgets.table_layout import COLUMN_KEYS, COLUMNS, TEXT_KEYS, Column, choose, fit, header_cell, leaders
+from vmtui.widgets.table_layout import (
+    COLUMN_KEYS,
+    COLUMNS,
+    TEXT_KEYS,
+    Column,
+    as_shown,
+    choose,
+    fit,
+    header_cell,
+    leaders,
+)
 
 
 def host_cell(row: DomainRow) -> str:
@@ -82,10 +92,18 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "cursor(-1000000)", "First", show=False),
         Binding("end", "cursor(1000000)", "Last", show=False),
-        Binding("enter", "select", "Open", show=False),
-        Binding("s", "sort_next", "Sort", show=False),
+        Binding("enter", "select", "Open"),
+        Binding("s", "sort_next", "Sort"),
         Binding("S", "sort_reverse", "Reverse", show=False),
-        *explained(Binding("w", "toggle_wide", "Columns", show=False)),
+        # One key per figure an operator sorts by, as htop's P/M and k9s's shift+c/shift+m (those letters
+        # open screens here): again flips the order.
+        *explained(
+            Binding("1", "sort_column('cpu')", "Sort CPU", show=False, tooltip="Sort by CPU %"),
+            Binding("2", "sort_column('mem_cur_kib')", "Sort MEM", show=False, tooltip="Sort by memory"),
+            Binding("3", "sort_column('disk_bps')", "Sort DISK", show=False, tooltip="Sort by disk IO"),
+            Binding("4", "sort_column('net_bps')", "Sort NET", show=False, tooltip="Sort by network IO"),
+        ),
+        *explained(Binding("w", "toggle_wide", "Cols", tooltip="Columns: all / those that fit")),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -280,8 +298,11 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         keys = [k for k, r in rows.items() if flt is None or _matches(flt, r)]
         present = [k for k in keys if getattr(rows[k], key) is not None]
         missing = [k for k in keys if getattr(rows[k], key) is None]
-        present.sort(key=lambda k: (getattr(rows[k], key), rows[k].name, k[1], k[0]), reverse=self.sort_reverse)
-        missing.sort(key=lambda k: (rows[k].name, k[1], k[0]))
+        # Ties (as shown: `as_shown`) keep one order in either direction: by host, name, UUID. Sorted on
+        # that first; the value's sort is stable, reversed or not.
+        present.sort(key=lambda k: (k[0], rows[k].name, k[1]))
+        present.sort(key=lambda k: as_shown(key, getattr(rows[k], key)), reverse=self.sort_reverse)  # type: ignore[arg-type,return-value]
+        missing.sort(key=lambda k: (k[0], rows[k].name, k[1]))
         # Rows without a value (shut-off guests have no CPU %) always go last, whatever the direction.
         self._order = present + missing
         self._follow_selection(refiltered=refiltered)
@@ -398,6 +419,9 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         # Offered only when it changes something: some columns are hidden, or all are shown by `w`.
         if action == "toggle_wide" and not self.wide and len(self.columns) == len(COLUMNS):
             return "every column fits already"
+        if action == "sort_column" and parameters and parameters[0] not in {c.key for c in self.columns}:
+            title = next(c.title for c in COLUMNS if c.key == parameters[0])
+            return f"{title} is not shown at this width (w shows every column)"
         return None
 
     # ----- rendering ----------------------------------------------------------------------------
@@ -506,6 +530,9 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         shown = [c.key for c in self.columns]
         index = (shown.index(self.sort_key) + 1) % len(shown) if self.sort_key in shown else 0
         self.sort_by(shown[index])
+
+    def action_sort_column(self, key: str) -> None:
+        self.sort_by(key)
 
     def action_sort_reverse(self) -> None:
         self.sort_by(self.sort_key, reverse=not self.sort_reverse)

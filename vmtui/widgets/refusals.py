@@ -22,7 +22,8 @@ def explained(*bindings: Binding) -> list[Binding]:
     out: list[Binding] = []
     for binding in bindings:
         out.append(binding)
-        twin = f"{WHY_NOT}({binding.action!r}, {binding.description!r})"
+        # Said by its full name ("Memory and KSM"), not the footer's short word ("Mem").
+        twin = f"{WHY_NOT}({binding.action!r}, {(binding.tooltip or binding.description)!r})"
         out.append(Binding(binding.key, twin, show=False))
     return out
 

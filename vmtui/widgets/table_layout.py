@@ -29,17 +29,17 @@ COLUMNS: tuple[Column, ...] = (
     Column("host", "HOST", 10),
     Column("name", "NAME", 24),
     Column("state", "STATE", 14),
-    Column("accel", "ACCEL", 5),
-    Column("vcpus", "VCPU", 4, True),
+    Column("accel", "ACCEL", 6),
+    Column("vcpus", "VCPU", 5, True),
     Column("cpu", "CPU%", 6, True),
-    Column("steal", "STEAL%", 6, True),
+    Column("steal", "STEAL%", 7, True),
     Column("overhead", "OVHD%", 6, True),
     Column("mem_cur_kib", "MEM cur/max", 15, True),
     Column("disk_bps", "DISK/s", 9, True),
     Column("net_bps", "NET/s", 9, True),
     Column("exits", "EXITS/s", 8, True),
 )
-"""Every column, in display order, with its natural width."""
+"""Every column, in display order, with its natural width: one cell wider than its title, for the sort arrow."""
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 TEXT_KEYS = ("host", "name", "state", "accel")
 """Sorted A to Z first; every other column largest first."""
@@ -52,13 +52,14 @@ sort is sampled from the next tick on, and marked "old" until then."""
 PRIORITY = ("name", "state", "cpu", "mem_cur_kib", "host", "overhead", "exits", "disk_bps", "net_bps", "steal")
 """Kept first when the width runs out; columns not listed (ACCEL, VCPU) go first."""
 NAME_MIN, NAME_MAX = 16, 40
-HOST_MIN, HOST_MAX = 4, 24
+HOST_MIN, HOST_MAX = 5, 24
+"""HOST_MIN: "HOST" and its sort arrow."""
 
 
 def choose(width: int, host_width: int, *, wide: bool = False) -> tuple[Column, ...]:
     """The columns to show in `width` cells (all of them when `wide`), in display order.
 
-    The HOST column is as wide as the longest host label (4-24 cells); NAME takes what is left, up
+    The HOST column is as wide as the longest host label (5-24 cells); NAME takes what is left, up
     to 40 cells, but never less than 16.
     """
     host_w = max(HOST_MIN, min(HOST_MAX, host_width))
@@ -89,29 +90,61 @@ def fit(text: str, col: Column) -> str:
 
 
 def header_cell(col: Column, arrow: str) -> str:
-    """A column title with its sort arrow: the title is cut, never the arrow."""
-    if not arrow:
-        return fit(col.title, col)
-    title = col.title if cell_len(col.title) < col.width else set_cell_size(col.title, col.width - 1)
-    return fit(title + arrow, col)
+    """A column title with its sort arrow in a cell of its own ("CPU%▼", never "ACCE▲"): every column is
+    wider than its title (COLUMNS, HOST_MIN, NAME_MIN)."""
+    return fit(col.title + arrow, col)
+
+
+def as_shown(key: str, value: object) -> object:
+    """`value` rounded as the table shows it: rows that read the same sort as tied (then by host, name,
+    UUID), so 0.03 % and 0.04 %, both "0.0", stop swapping places from one sample to the next."""
+    if not isinstance(value, float | int) or key in ("vcpus",):
+        return value
+    if key in ("cpu", "steal", "overhead"):
+        return round(value, 1)  # present.pct: one decimal
+    if key == "mem_cur_kib":
+        return _shown_size(value * 1024)
+    if key in ("disk_bps", "net_bps"):
+        return _shown_size(value)
+    return _shown_count(value)
+
+
+def _shown_size(n_bytes: float) -> float:
+    """As present.size rounds: three significant digits of binary units."""
+    value, scale = float(n_bytes), 1.0
+    while abs(value) >= 1024 and scale < 1024**5:
+        value, scale = value / 1024, scale * 1024
+    return round(value, 1 if scale > 1 and abs(value) < 10 else 0) * scale
+
+
+def _shown_count(value: float) -> float:
+    """As present.count rounds: 0.5, 42, 123k, 4.2M."""
+    magnitude = abs(value)
+    if magnitude < 10:
+        return round(value, 1)
+    if magnitude < 100_000:
+        return round(value)
+    if magnitude < 10_000_000:
+        return round(value / 1000) * 1000
+    return round(value / 1_000_000, 1) * 1_000_000
 
 
 def leaders(rows: Iterable[DomainRow], n: int) -> frozenset[str]:
     """UUIDs of the first `n` rows of a sort by each of LIVE_KEYS, largest first: the first page `s`
     shows, so that it is sampled every tick before the user asks for it (DomainTable's focus).
 
-    The same order as DomainTable's sort: (value, name, uuid) descending, so ties go to the last names;
-    rows without a value come last, by name. About 1 ms for 1000 rows: computed when the data, the
-    filter or the page height change, not per scroll.
+    The same order as DomainTable's sort: the value as shown, largest first, ties by (host, name, uuid);
+    rows without a value come last, by host and name. About 1 ms for 1000 rows: computed when the data,
+    the filter or the page height change, not per scroll.
     """
     shown = list(rows)
     out: set[str] = set()
     for key in LIVE_KEYS:
         get = attrgetter(key)
-        present = [(v, r.name, r.uuid) for r in shown if (v := get(r)) is not None]
+        present = [(-as_shown(key, v), r.host, r.name, r.uuid) for r in shown if (v := get(r)) is not None]  # type: ignore[operator]
         # Tuples compared in C: no key function per row (7 keys x 1000 rows on every data change).
-        out.update(t[2] for t in heapq.nlargest(n, present))
+        out.update(t[3] for t in heapq.nsmallest(n, present))
         if len(present) < n:
-            missing = [(r.name, r.uuid) for r in shown if get(r) is None]
-            out.update(u for _, u in heapq.nsmallest(n - len(present), missing))
+            missing = [(r.host, r.name, r.uuid) for r in shown if get(r) is None]
+            out.update(t[2] for t in heapq.nsmallest(n - len(present), missing))
     return frozenset(out)

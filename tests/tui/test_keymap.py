@@ -1,0 +1,69 @@
+"""One meaning per key: a key that stops, restarts, deletes or takes something away on one screen
+never does something harmless on another (`vmtui.widgets.keys.DESTRUCTIVE` marks them).
+
+Every class with BINDINGS in vmtui/screens, vmtui/widgets and the app is found by walking the
+packages, not from the keymap, so a new screen is checked the day it is added.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from collections import defaultdict
+
+from textual.binding import Binding
+
+import vmtui.screens
+import vmtui.widgets
+from vmtui.app import VmtuiApp
+from vmtui.widgets.keys import is_destructive, keys_of, long_name
+from vmtui.widgets.refusals import WHY_NOT
+
+
+def binding_owners() -> list[type]:
+    owners: list[type] = [VmtuiApp]
+    for package in (vmtui.screens, vmtui.widgets):
+        for module in pkgutil.iter_modules(package.__path__):
+            mod = importlib.import_module(f"{package.__name__}.{module.name}")
+            for _name, cls in inspect.getmembers(mod, inspect.isclass):
+                if cls.__module__ == mod.__name__ and cls.__dict__.get("BINDINGS"):
+                    owners.append(cls)
+    return owners
+
+
+def meanings() -> dict[str, set[tuple[str, str, bool]]]:
+    """Per key: (screen, meaning, destructive) of every binding on it, over every screen."""
+    out: dict[str, set[tuple[str, str, bool]]] = defaultdict(set)
+    for owner in binding_owners():
+        for binding in owner.__dict__["BINDINGS"]:
+            assert isinstance(binding, Binding)
+            if binding.action.startswith(WHY_NOT):
+                continue
+            for key in keys_of(binding):
+                out[key].add((owner.__name__, long_name(binding), is_destructive(binding)))
+    return out
+
+
+def test_every_screen_is_walked() -> None:
+    names = {o.__name__ for o in binding_owners()}
+    assert {"HostScreen", "DomainTable", "DomainScreen", "MemoryScreen", "StorageScreen", "NetworksScreen"} <= names
+    assert {"DevicesScreen", "SriovScreen", "XmlScreen", "MigrationScreen", "MigrateModal", "VmtuiApp"} <= names
+
+
+def test_no_key_is_destructive_on_one_screen_and_harmless_on_another() -> None:
+    mixed = {
+        key: sorted(uses) for key, uses in meanings().items() if len({destructive for _s, _m, destructive in uses}) > 1
+    }
+    assert mixed == {}
+
+
+def test_refresh_resume_reboot_and_revert_have_one_meaning_each() -> None:
+    # The issue's examples, by hand: R reverted a snapshot and refreshed storage, r resumed a VM and
+    # refreshed devices, b rebooted and ballooned.
+    table = meanings()
+    assert {m for _s, m, _d in table["r"]} == {"Resume"}
+    assert {m for _s, m, _d in table["b"]} == {"Reboot"}
+    assert {m for _s, m, _d in table["R"]} == {"Revert"}
+    assert {m for _s, m, _d in table["ctrl+r"]} == {"Refresh"}
+    assert {s for s, _m, _d in table["ctrl+r"]} == {"StorageScreen", "NetworksScreen", "DevicesScreen", "SriovScreen"}

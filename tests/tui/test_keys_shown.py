@@ -1,0 +1,72 @@
+"""Each screen shows its main keys, `?` starts with the current screen's keys, and the host keys (M, P,
+N) act on the domain screen too (they did nothing there, and said nothing).
+
+On a real running guest of the local libvirtd, and on the recording (a replay says why not).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from textual.screen import Screen
+
+from tests.guest_disks import LOCAL_URI, DiskGuest
+from tests.tui.conftest import RECORDING, Recorder, wait_for
+from tests.tui.test_fits_80x24 import screen_text
+from vmtui.app import VmtuiApp
+from vmtui.drivers.replay import replay_entries
+from vmtui.models import HostEntry
+from vmtui.screens.domain import DomainScreen
+from vmtui.screens.help import HelpModal
+from vmtui.screens.memory import MemoryScreen
+from vmtui.screens.storage import StorageScreen
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def footer_keys(screen: Screen[Any]) -> set[str]:
+    """The keys the footer shows now (shown and enabled bindings)."""
+    return {key for key, b in screen.active_bindings.items() if b.binding.show and b.enabled}
+
+
+async def test_the_dashboard_footer_shows_its_main_keys_and_m_p_act_on_the_domain_screen(guest: DiskGuest) -> None:
+    app = VmtuiApp([HostEntry("local", LOCAL_URI)], interval=1.0)
+    async with app.run_test(size=(90, 40)) as pilot:  # some columns hidden: `w` applies
+        await wait_for(pilot, lambda: app.fleet.state_of(guest.uuid) == "running")
+        await pilot.press("slash", *guest.name.split("-")[2], "enter")
+        await wait_for(pilot, lambda: app.selected_uuid() == guest.uuid)
+        # The issue's list, by hand: the dashboard's footer left out Enter, M, v, c, X, P, N, s and w.
+        assert {"enter", "M", "v", "c", "X", "P", "N", "s", "w"} <= footer_keys(app.screen)
+        assert {"d", "b", "x", "p", "m", "slash"} <= footer_keys(app.screen)
+
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DomainScreen))
+        await pilot.press("M")
+        await wait_for(pilot, lambda: isinstance(app.screen, MemoryScreen))
+        assert app.screen.host == "local"  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, DomainScreen))
+        await pilot.press("P")
+        await wait_for(pilot, lambda: isinstance(app.screen, StorageScreen))
+        assert app.screen.host == "local"  # type: ignore[attr-defined]
+
+
+async def test_help_starts_with_the_current_screens_keys_and_m_says_why_in_a_replay() -> None:
+    app = VmtuiApp(replay_entries(RECORDING), interval=0.05)
+    seen = Recorder()
+    async with app.run_test(size=(120, 40), message_hook=seen) as pilot:
+        await wait_for(pilot, lambda: app.selected_uuid() is not None)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DomainScreen))
+        before = len(seen.notes())
+        await pilot.press("M")
+        await wait_for(pilot, lambda: any("a replay has no live host" in n.message for n in seen.notes()[before:]), 5)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpModal))
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Keys of this screen: Domain" in text
+        first = text[text.index("Keys of this screen") : text.index("Every key")]
+        for words in ("R  ", "Revert", "D  ", "Del snapshot", "e  ", "Edit XML", "Autostart", "M  ", "Memory and KSM"):
+            assert words in first, words

@@ -1,0 +1,104 @@
+"""Every screen's keys, read from the screens' own BINDINGS: the palette and `?` are built from this table,
+so what they say a key does cannot drift from what the key does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding, BindingType
+from textual.widget import Widget
+
+from vmtui.screens.devices import DevicesScreen
+from vmtui.screens.domain import DomainScreen
+from vmtui.screens.host import HostScreen
+from vmtui.screens.memory import MemoryScreen
+from vmtui.screens.migrate import MigrateModal, MigrationScreen
+from vmtui.screens.networks import NetworksScreen
+from vmtui.screens.sriov import SriovScreen
+from vmtui.screens.storage import StorageScreen
+from vmtui.screens.xml import XmlScreen
+from vmtui.widgets.domain_table import DomainTable
+from vmtui.widgets.keys import is_destructive, key_label, long_name
+from vmtui.widgets.refusals import WHY_NOT
+
+
+@dataclass(frozen=True, slots=True)
+class KeyEntry:
+    """One binding as help and the palette show it."""
+
+    binding: Binding
+    owner: type[Widget]
+    """The class whose BINDINGS hold it: the screen, or a widget on it (the domains table)."""
+
+    @property
+    def keys(self) -> str:
+        return key_label(self.binding)
+
+    @property
+    def name(self) -> str:
+        return long_name(self.binding)
+
+    @property
+    def destructive(self) -> bool:
+        return is_destructive(self.binding)
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenKeys:
+    title: str
+    owners: tuple[type[Widget], ...]
+    """The screen class first, then the widgets on it whose keys work there."""
+    opened_by: str | None
+    """The dashboard key that opens it (None: the dashboard itself)."""
+    about: str
+    """What is on it, in the words an operator searches the palette with ("KSM")."""
+
+    @property
+    def screen(self) -> type[Widget]:
+        return self.owners[0]
+
+    def entries(self) -> list[KeyEntry]:
+        """Its bindings, in the order the screens list them (the hidden twins that say why not left out)."""
+        out: list[KeyEntry] = []
+        for owner in self.owners:
+            for binding in bindings_of(owner):
+                if not binding.action.startswith(WHY_NOT):
+                    out.append(KeyEntry(binding, owner))
+        return out
+
+
+def bindings_of(owner: type[Widget]) -> list[Binding]:
+    """The class's own BINDINGS as Binding objects (a tuple form is made one)."""
+    spec: list[BindingType] = list(owner.__dict__.get("BINDINGS", []))
+    return [b if isinstance(b, Binding) else Binding(*b) for b in spec]
+
+
+SCREENS: tuple[ScreenKeys, ...] = (
+    ScreenKeys("Dashboard", (HostScreen, DomainTable), None, "every host's domains: filter, sort, act"),
+    ScreenKeys("Domain", (DomainScreen,), "enter", "one domain: snapshots, autostart, edit XML, vCPUs, why it costs"),
+    ScreenKeys("Memory and KSM", (MemoryScreen,), "M", "balloons, the balloon plan, KSM savings and cost"),
+    ScreenKeys("Storage", (StorageScreen,), "P", "storage pools and volumes"),
+    ScreenKeys("Networks", (NetworksScreen,), "N", "virtual networks and DHCP leases"),
+    ScreenKeys("Devices", (DevicesScreen,), "v", "disks and NICs, virtio advice"),
+    ScreenKeys("SR-IOV", (SriovScreen,), "i", "VFs, VF pools, passthrough"),
+    ScreenKeys("XML", (XmlScreen,), "X", "the domain's XML, live or persistent"),
+    ScreenKeys("Migrate", (MigrateModal,), "m", "pick the target host among the pre-checks"),
+    ScreenKeys("Migration", (MigrationScreen,), "m", "a migration under way (m on a migrating domain)"),
+)
+"""Every screen with keys of its own; the dashboard first."""
+
+
+def screen_keys(screen: object) -> ScreenKeys | None:
+    """The table row of a screen instance (None for the modals with no keys of their own: help, forms)."""
+    return next((s for s in SCREENS if isinstance(screen, s.screen)), None)
+
+
+def opener(target: ScreenKeys) -> KeyEntry | None:
+    """The dashboard binding that opens `target` (its `opened_by` key)."""
+    if target.opened_by is None:
+        return None
+    return next(
+        (e for e in SCREENS[0].entries() if target.opened_by in e.binding.key.split(",")),
+        None,
+    )

@@ -1,0 +1,52 @@
+"""What every key means, in one place: which bindings are destructive, and the keys shared by every screen.
+
+The rule (tests/tui/test_keymap.py checks it over every screen's bindings): a key that stops, restarts,
+deletes or takes something from a guest or a host on one screen never does something harmless on
+another, so a key learnt on one screen cannot hurt on the next. Refresh is ctrl+r everywhere.
+"""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+from vmtui.ops.lifecycle import ACTIONS
+
+REFRESH = "ctrl+r"
+"""Ask the host again, on every screen that fetches (as a browser's reload; `r` resumes a guest)."""
+
+DESTRUCTIVE: frozenset[str] = frozenset(
+    {
+        *(f"lifecycle('{a.key}')" for a in ACTIONS if a.destructive),
+        "snapshot('revert')",
+        "snapshot('delete')",
+        "delete_volume",
+        "convert",
+        "convert_all",
+        "vf_count",
+        "detach",
+        "balloon",
+        "policy_step",
+        "abort",
+    }
+)
+"""Binding actions that stop, restart, delete, shrink or rewire what runs (each asks or takes a value first)."""
+
+
+def is_destructive(binding: Binding) -> bool:
+    return binding.action in DESTRUCTIVE
+
+
+def keys_of(binding: Binding) -> tuple[str, ...]:
+    """The keys of a binding ("delete,D" is two keys)."""
+    return tuple(k.strip() for k in binding.key.split(","))
+
+
+def key_label(binding: Binding) -> str:
+    """How help and the palette write a binding's keys: "delete / D", "ctrl+r"."""
+    names = {"question_mark": "?", "slash": "/", "escape": "esc"}
+    return " / ".join(names.get(k, k) for k in keys_of(binding))
+
+
+def long_name(binding: Binding) -> str:
+    """The binding's full name: its tooltip when the footer's word is shortened ("Off" is "Force off")."""
+    return binding.tooltip or binding.description
