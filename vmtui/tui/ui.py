@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from textual.app import App, SuspendNotSupported
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.timer import Timer
 
 from vmtui.errors import VmtuiError
 from vmtui.present import one_line
@@ -46,6 +47,10 @@ class Ui:
     def say(self, message: str, *, title: str = "", severity: SeverityLevel = "information") -> None:
         """A notification, one line, shown literally (names and libvirt's words are never markup)."""
         self._app.notify(one_line(message), title=one_line(title, 60), severity=severity, markup=False)
+
+    def every(self, seconds: float, callback: Callable[[], None]) -> Timer:
+        """Call `callback` on the loop every `seconds` until the returned timer is stopped."""
+        return self._app.set_interval(seconds, callback)
 
     def show(self, screen: Screen[T], answered: Callable[[T | None], None] | None = None) -> None:
         """Push `screen`; `answered` gets what it returns when it is dismissed (a modal's answer)."""
