@@ -110,9 +110,19 @@ def printable(text: str) -> str:
 
 
 def one_line(text: str, limit: int = 160) -> str:
-    """A message from a host on one line, cut at `limit` characters (notifications stay short)."""
+    """A message from a host on one line, cut at `limit` characters (notifications stay short).
+
+    Cut at a word boundary, so no word reads as another ("requested" as "req"); only a word longer
+    than half the room (a long path) is cut inside.
+    """
     flat = " ".join(printable(part) for part in text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1]
+    space = cut.rfind(" ")
+    if flat[limit - 1] != " " and space >= (limit - 1) // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
 
 
 def host_label(name: str) -> str:

@@ -71,6 +71,7 @@ class DomainCommands(Provider):
         for view in fleet.hosts.values():
             for d in view.domains.values():
                 out.append((f"Open {printable(d.name)}", self._post(DomainOpenRequested(d.uuid)), f"on {view.name}"))
+        out.append(("Notifications", partial(app.run_action, "notifications"), "every notification whole (key ctrl+n)"))
         if holder.can_add_hosts():
             out.append(("Add host…", partial(app.run_action, "add_host"), "save a libvirt URI and watch it (key a)"))
             for name in fleet.hosts:
