@@ -205,7 +205,7 @@ class VmtuiApp(App[None]):
         cut at a word boundary, its title at `TITLE_LIMIT` characters."""
         self.notes.add(severity, title, message)
         if not markup:
-            message, title = one_line(message), one_line(title, TITLE_LIMIT)
+            message, title = one_line(message, whole_words=True), one_line(title, TITLE_LIMIT, whole_words=True)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def action_help(self) -> None:

@@ -9,16 +9,22 @@ from vmtui.present import one_line
 
 def test_a_long_line_is_cut_at_a_word_boundary() -> None:
     text = "Shut down web1: requested; the guest decides whether and when"
-    assert one_line(text, 30) == "Shut down web1: requested;…"
-    assert one_line(text, 28) == "Shut down web1: requested;…"
+    assert one_line(text, 30, whole_words=True) == "Shut down web1: requested;…"
+    assert one_line(text, 28, whole_words=True) == "Shut down web1: requested;…"
     # Exactly at a boundary: nothing of the next word.
-    assert one_line("aaaa bbbb cccc", 10) == "aaaa bbbb…"
-    assert one_line("short", 10) == "short"
+    assert one_line("aaaa bbbb cccc", 10, whole_words=True) == "aaaa bbbb…"
+    assert one_line("short", 10, whole_words=True) == "short"
+
+
+def test_a_table_cell_is_still_cut_where_its_room_ends() -> None:
+    assert one_line("Shut down web1: requested", 12) == "Shut down w…"
 
 
 def test_a_single_long_word_is_still_cut_to_fit() -> None:
     # A path is one word: cut inside it rather than show nothing.
-    assert one_line("vda (/var/lib/libvirt/images/a-very-long-name.qcow2)", 20) == "vda (/var/lib/libvi…"
+    assert (
+        one_line("vda (/var/lib/libvirt/images/a-very-long-name.qcow2)", 20, whole_words=True) == "vda (/var/lib/libvi…"
+    )
 
 
 def test_a_partial_success_says_the_half_that_worked_first_and_both_in_full() -> None:
