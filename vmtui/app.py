@@ -20,14 +20,17 @@ from typing import ClassVar
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import Provider
+from textual.notifications import SeverityLevel
 from textual.system_commands import SystemCommandsProvider
 
 from vmtui import config
 from vmtui.models import HostEntry
 from vmtui.monitor.poller import Connector, HostPoller, open_host
+from vmtui.present import one_line
 from vmtui.screens.help import HelpModal
 from vmtui.screens.host import HostScreen
 from vmtui.screens.memory import KsmHistory
+from vmtui.screens.notifications import NotificationsScreen
 from vmtui.tui.actions import JobStarter
 from vmtui.tui.domains import DomainActions
 from vmtui.tui.fleet import Fleet
@@ -61,12 +64,16 @@ from vmtui.tui.messages import (
 )
 from vmtui.tui.migrate_flow import MigrateFlow
 from vmtui.tui.migrations import Migrations
+from vmtui.tui.notes import NotificationLog
 from vmtui.tui.palette import DomainCommands
 from vmtui.tui.parts import Parts
 from vmtui.tui.resources import ResourceScreens
 from vmtui.tui.tools import DomainTools
 from vmtui.tui.ui import Ui
 from vmtui.widgets.domain_table import DomainTable
+
+TITLE_LIMIT = 60
+"""Characters of a notification's title (a host name, "refused"): the toast's first line."""
 
 log = logging.getLogger("vmtui.app")
 
@@ -83,6 +90,7 @@ class VmtuiApp(App[None]):
         # Ctrl-C quits at once, as in every terminal program (Textual's default only says how to quit).
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
+        Binding("ctrl+n", "notifications", "Notifications", show=False),
     ]
 
     def __init__(
@@ -102,6 +110,8 @@ class VmtuiApp(App[None]):
         clock: time.time stand-in, so tests can freeze what the hosts pane shows.
         """
         super().__init__()
+        self.notes = NotificationLog()
+        """Every notification, whole (`notify` adds it; `ctrl+n` shows them)."""
         self.entries = {e.name: e for e in entries}
         """The hosts watched, by name: shared with every part (adding and removing a host edits it)."""
         self.interval = interval
@@ -177,6 +187,26 @@ class VmtuiApp(App[None]):
 
     def action_add_host(self) -> None:
         self.hosts.add()
+
+    def action_notifications(self) -> None:
+        if not isinstance(self.screen, NotificationsScreen):
+            self.push_screen(NotificationsScreen(self.notes))
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification goes to the log whole; a literal one (hosts' words) is shown on one line,
+        cut at a word boundary, its title at `TITLE_LIMIT` characters."""
+        self.notes.add(severity, title, message)
+        if not markup:
+            message, title = one_line(message, whole_words=True), one_line(title, TITLE_LIMIT, whole_words=True)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpModal):

@@ -109,10 +109,21 @@ def printable(text: str) -> str:
     return text if text.isprintable() else "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
-def one_line(text: str, limit: int = 160) -> str:
-    """A message from a host on one line, cut at `limit` characters (notifications stay short)."""
+def one_line(text: str, limit: int = 160, *, whole_words: bool = False) -> str:
+    """A message from a host on one line, cut at `limit` characters (notifications stay short).
+
+    `whole_words` (notifications): cut at a word boundary, so no word reads as another ("requested" as
+    "req"); only a word longer than half the room (a long path) is cut inside. Without it the cut is
+    where the room ends (a table cell, whose column shows as much as fits).
+    """
     flat = " ".join(printable(part) for part in text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1]
+    space = cut.rfind(" ")
+    if whole_words and flat[limit - 1] != " " and space >= (limit - 1) // 2:
+        cut = cut[:space].rstrip()
+    return cut + "…"
 
 
 def host_label(name: str) -> str:

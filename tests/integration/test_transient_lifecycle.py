@@ -53,3 +53,11 @@ def test_destroying_a_transient_domain_succeeds_with_json(transient: str) -> Non
     assert body["domain"]["state"] == "shut-off"
     assert body["domain"]["persistent"] is False
     assert not _virsh_has(transient)
+
+
+def test_a_shutdown_says_it_was_requested_not_done(transient: str) -> None:
+    # The diskless test guest ignores ACPI: libvirt's call returns, and the guest keeps running.
+    proc = run_vmtui("shutdown", transient, "--yes", "-c", LOCAL_URI)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"shutdown: {transient} on {LOCAL_URI}: requested; the guest decides (it is running now)\n"
+    assert _virsh_has(transient)

@@ -69,7 +69,7 @@ async def test_devices_screen_switches_a_nic_to_virtio(shut_off_e1000: tuple[str
         await wait_for(pilot, lambda: bool(_done(seen)), within=30)
         (finished,) = _done(seen)
         assert finished.ok, finished.message
-        assert seen.said("config done")
+        assert seen.said("config: done (virtio from the next boot)")
         await wait_for(pilot, lambda: screen.report is not None and screen.report.devices[0].device.model == "virtio")
         with connect(SYSTEM_URI) as conn:
             xml = etree.fromstring(conn.domain_xml(uuid, inactive=True).encode())

@@ -91,3 +91,24 @@ def test_vmtui_in_tmux(local_guests: Guests, tmux_session: str, vmtui_home: Path
     else:
         raise AssertionError(f"vmtui did not quit on q:\n{_screen(tmux_session)}")
     assert os.path.isdir(vmtui_home)  # the app wrote its log under VMTUI_HOME, not the user's home
+
+
+def test_a_console_shows_nothing_of_the_previous_one(local_guests: Guests, tmux_session: str, vmtui_home: Path) -> None:
+    # Issue 27: the second guest's console showed "Connected to domain '<first guest>'" above its own banner.
+    first, second = local_guests.names
+    command = f"env -u COLUMNS -u LINES VMTUI_HOME={vmtui_home} {VMTUI} -c {local_guests.uri}"
+    _tmux("new-session", "-d", "-s", tmux_session, "-x", "200", "-y", "50", command)
+    _tmux("resize-window", "-t", tmux_session, "-x", "200", "-y", "50")
+    _wait_screen(tmux_session, second)
+    for name in (first, second):
+        _tmux("send-keys", "-t", tmux_session, "Escape")  # clears the filter
+        time.sleep(0.5)  # an Escape followed at once by "/" reads as Alt+/
+        _tmux("send-keys", "-t", tmux_session, "-l", f"/^{name}$")
+        _tmux("send-keys", "-t", tmux_session, "Enter")
+        time.sleep(1)  # the filter applies and the cursor lands on the one row left
+        _tmux("send-keys", "-t", tmux_session, "c")
+        screen = _wait_screen(tmux_session, f"Connected to domain '{name}'")
+        _tmux("send-keys", "-t", tmux_session, "C-]")
+        _wait_screen(tmux_session, "EXITS/s")
+    assert f"Connected to domain '{first}'" not in screen, screen
+    _tmux("send-keys", "-t", tmux_session, "q")

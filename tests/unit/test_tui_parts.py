@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import threading
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, cast
 
@@ -105,6 +106,9 @@ class _Ui:
 
     def redraw(self, host: str) -> None:
         self.redrawn.append(host)
+
+    def sample_arrived(self, host: str, uuids: Collection[str]) -> None:
+        """The screen on top is told when a job starts and ends (it shows the pending state)."""
 
 
 def _finished(posts: _Posts) -> JobFinished:

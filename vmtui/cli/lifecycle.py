@@ -77,7 +77,14 @@ def _action_command(action: lifecycle.LifecycleAction) -> Callable[..., None]:
             emit_json({**body, "restored": restored} if action.key == "start" else body)
         else:
             how = " (restored from its saved state)" if restored else ""
-            typer.echo(f"{action.key}: {printable(info.name)} on {label(entry)} is now {info.state}{how}")
+            if action.asks_the_guest:
+                # The call returns once the guest was asked, whatever it then does.
+                typer.echo(
+                    f"{action.key}: {printable(info.name)} on {label(entry)}: requested; the guest decides"
+                    f" (it is {info.state} now)"
+                )
+            else:
+                typer.echo(f"{action.key}: {printable(info.name)} on {label(entry)} is now {info.state}{how}")
 
     command.__name__ = f"{action.key}_cmd"
     command.__doc__ = action.help

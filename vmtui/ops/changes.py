@@ -57,6 +57,10 @@ def skipped(detail: str) -> Half:
     return Half(Outcome.SKIPPED, detail)
 
 
+_SAID_FIRST = {Outcome.DONE: 0, Outcome.FAILED: 1, Outcome.SKIPPED: 2}
+"""The order of a change's halves in its summary: what took effect, what failed, what was left out."""
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceChange:
     """One device changed on one domain."""
@@ -88,11 +92,19 @@ class DeviceChange:
         return Outcome.FAILED not in (self.live.outcome, self.config.outcome)
 
     def summary(self) -> str:
-        """One line: what changed where, and a failed half by name."""
+        """One line: what changed where, each half with its outcome and what it means.
+
+        A half that took effect comes first: when the other failed, the part that did work is read
+        first, not after the failure's long explanation (a notification may be cut short).
+        """
         head = f"{self.action} {self.device} on {self.domain}: {self.before} -> {self.after}"
-        parts = [f"{name} {half.outcome}" + (f" ({half.detail})" if half.outcome is Outcome.FAILED else "")
-                 for name, half in (("live", self.live), ("config", self.config))]  # fmt: skip
-        return f"{head}; " + ", ".join(parts)
+        halves = sorted((("live", self.live), ("config", self.config)), key=lambda h: _SAID_FIRST[h[1].outcome])
+        parts = [
+            f"{name}: {half.outcome}"
+            + (f" ({half.detail})" if half.detail and half.outcome is not Outcome.SKIPPED else "")
+            for name, half in halves
+        ]
+        return f"{head}; " + "; ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
         return {

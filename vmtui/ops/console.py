@@ -80,15 +80,27 @@ class ConsoleEnded:
     """What virsh said on stderr (its reason when it could not attach); "" when all went well."""
 
 
-def attach(command: ConsoleCommand) -> ConsoleEnded:
-    """Run the console on this process's terminal until the user presses Ctrl-] (blocks until then).
+CLEAN_TERMINAL = b"\x1b[0m\x1b[H\x1b[2J\x1b[3J"
+"""Written to the terminal before a console attaches: colours reset, cursor home, screen and scrollback
+cleared. The TUI hands over its terminal's main screen, which still shows the previous console session
+("Connected to domain ..." of another guest): nothing of it may show above the new guest's output."""
+
+
+def attach(command: ConsoleCommand, *, clean: bool = False, terminal: int = 1) -> ConsoleEnded:
+    """Run the console on this process's terminal (`terminal`, a file descriptor, stdout by default) until
+    the user presses Ctrl-] (blocks until then).
+
+    `clean`: the terminal is cleaned first (`CLEAN_TERMINAL`): the TUI's handed-over screen. The CLI's
+    console keeps the user's shell scrollback.
 
     stderr goes to a file, shown afterwards: an error printed while the terminal is handed over would
     otherwise be wiped by the screen that comes back.
     """
+    if clean and os.isatty(terminal):
+        os.write(terminal, CLEAN_TERMINAL)
     with tempfile.TemporaryFile(mode="w+b") as err:
         try:
-            proc = subprocess.run(list(command.argv), stderr=err, check=False)
+            proc = subprocess.run(list(command.argv), stdout=terminal, stderr=err, check=False)
         except OSError as exc:
             raise OperationError(f"cannot run {command.argv[0]}: {exc.strerror}") from exc
         err.seek(0)

@@ -42,6 +42,8 @@ class LifecycleAction:
     """Shown in the TUI's footer (80 columns hold only so many); the key works either way."""
     persistent_only: bool = False
     """Only a defined domain can do it (a transient one has nowhere to keep a saved state)."""
+    asks_the_guest: bool = False
+    """libvirt only passes the request on (ACPI): the call returns before the guest acts, or if it never does."""
 
 
 ACTIONS: tuple[LifecycleAction, ...] = (
@@ -55,8 +57,18 @@ ACTIONS: tuple[LifecycleAction, ...] = (
         ("running", "blocked", "paused"),
         "Ask the guest to shut down (ACPI).",
         key_label="Shutdown",
+        asks_the_guest=True,
     ),
-    LifecycleAction("reboot", "Reboot", "b", "rebooting…", True, ("running", "blocked"), "Ask the guest to reboot."),
+    LifecycleAction(
+        "reboot",
+        "Reboot",
+        "b",
+        "rebooting…",
+        True,
+        ("running", "blocked"),
+        "Ask the guest to reboot.",
+        asks_the_guest=True,
+    ),
     LifecycleAction(
         "destroy",
         "Force off",
@@ -97,6 +109,11 @@ def refusal(action: LifecycleAction, state: str, *, persistent: bool = True) -> 
 def question(action: LifecycleAction, name: str, host: str) -> str:
     """The question asked before a destructive action (names go in as they are: faces show them literally)."""
     return f"{action.label} {name} on {host}?"
+
+
+def requested(action: LifecycleAction, name: str) -> str:
+    """What was done by an action that only asks the guest: the request, not its outcome."""
+    return f"{action.label} {name}: requested; the guest decides"
 
 
 def has_saved_state(conn: Hypervisor, ident: str) -> bool:

@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets.data_table import ColumnKey
 
 from vmtui.drivers.base import Hypervisor
 from vmtui.drivers.xml.devices import check_mac, check_ref_name
@@ -46,6 +47,11 @@ def _check_nic(values: Values) -> None:
         check_mac(values["mac"])
 
 
+def _device_id(device: Device) -> str:
+    """How a change names a device: a NIC by its MAC, a disk by its target."""
+    return device.mac if device.kind == "nic" and device.mac else device.name
+
+
 class DevicesScreen(Refusals, Screen[None]):
     """Reads the fleet and fetched reports; posts requests to the app."""
 
@@ -68,6 +74,9 @@ class DevicesScreen(Refusals, Screen[None]):
         self.report: DevicesReport | None = None
         self._seen: tuple[Device, ...] | None = None
         """The poller's devices when the report was asked for: a change there asks again."""
+        self._changing: frozenset[str] = frozenset()
+        """The devices (MAC or target) the last change asked for names: marked in their rows while it runs."""
+        self._switch_column: ColumnKey | None = None
 
     @property
     def fetch_key(self) -> str:
@@ -81,7 +90,8 @@ class DevicesScreen(Refusals, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#dev-table", DataTable).add_columns(*COLUMNS)
+        keys = self.query_one("#dev-table", DataTable).add_columns(*COLUMNS)
+        self._switch_column = keys[COLUMNS.index("to virtio")]
         self.refetch()
 
     def host(self) -> str | None:
@@ -103,6 +113,7 @@ class DevicesScreen(Refusals, Screen[None]):
         """`vmtui.screens.live.LiveScreen`: data of these domains changed."""
         if self.uuid in uuids:
             self.refresh_data()
+            self._show_pending()
 
     def refresh_data(self) -> None:
         """Called for each sample of the host: ask again only when the running guest's devices changed."""
@@ -146,7 +157,22 @@ class DevicesScreen(Refusals, Screen[None]):
         if report.devices:
             table.move_cursor(row=min(row, len(report.devices) - 1))
         self._say(Text("v: selected device to virtio   V: all   a: add disk   n: add NIC   i: SR-IOV", "dim"))
+        self._show_pending()
         self.refresh_bindings()
+
+    def _show_pending(self) -> None:
+        """While a change runs on the domain, say so under the table and in the rows it changes."""
+        pending = self.fleet.pending(self.uuid)
+        if pending is None:
+            self._changing = frozenset()
+            return
+        self._say(Text(f"{pending} (its result comes as a notification)", "bold yellow"))
+        table = self.query_one("#dev-table", DataTable)
+        if self.report is None or self._switch_column is None:
+            return
+        for i, advice in enumerate(self.report.devices):
+            if _device_id(advice.device) in self._changing and str(i) in table.rows:
+                table.update_cell(str(i), self._switch_column, Text(pending, "bold yellow"))
 
     def _say(self, text: Text) -> None:
         for detail in self.query("#dev-detail").results(Static):
@@ -180,10 +206,13 @@ class DevicesScreen(Refusals, Screen[None]):
 
     # ----- actions: every change is an OperationRequested for the app to confirm and run -------------
 
-    def _request(self, label: str, run: DeviceOperation, question: str | None, detail: str) -> None:
+    def _request(
+        self, label: str, run: DeviceOperation, question: str | None, detail: str, changes: frozenset[str] = frozenset()
+    ) -> None:
         host = self.host()
         if host is None:
             return
+        self._changing = changes
         self.post_message(OperationRequested(host, self.uuid, label, run, question, detail))
 
     def action_convert(self) -> None:
@@ -200,7 +229,7 @@ class DevicesScreen(Refusals, Screen[None]):
             live = "Live: unplugged and plugged again, same MAC (a short outage; the guest must release it). "
             detail = (live if chosen.switch == "live" else "") + "Config: virtio from the next boot."
             question = f"Switch NIC {mac} ({d.model}) of {report.domain} to virtio?"
-            self._request(f"virtio NIC {mac} of {report.domain}", run_nic, question, detail)
+            self._request(f"virtio NIC {mac} of {report.domain}", run_nic, question, detail, frozenset({_device_id(d)}))
             return
         target = d.name
 
@@ -212,7 +241,9 @@ class DevicesScreen(Refusals, Screen[None]):
             "(fstab lines naming the device break; UUID= keeps working). It needs virtio-blk (Windows: viostor first)."
         )
         question = f"Move disk {target} ({d.model}) of {report.domain} to virtio-blk?"
-        self._request(f"virtio disk {target} of {report.domain}", run_disk, question, detail)
+        self._request(
+            f"virtio disk {target} of {report.domain}", run_disk, question, detail, frozenset({_device_id(d)})
+        )
 
     def action_convert_all(self) -> None:
         report, uuid = self.report, self.uuid
@@ -222,10 +253,10 @@ class DevicesScreen(Refusals, Screen[None]):
         def run_all(conn: Hypervisor, progress: Progress, cancel: threading.Event) -> object:
             return virtio.to_virtio(conn, uuid, every=True, progress=progress, cancel=cancel)
 
-        names = [a.device.mac or a.device.name for a in report.devices if a.switch in ("live", "next-boot")]
+        names = [_device_id(a.device) for a in report.devices if a.switch in ("live", "next-boot")]
         question = f"Switch {', '.join(names)} of {report.domain} to virtio?"
         detail = "NICs live (a short outage each) and in the config; disks in the config, from the next boot."
-        self._request(f"virtio all of {report.domain}", run_all, question, detail)
+        self._request(f"virtio all of {report.domain}", run_all, question, detail, frozenset(names))
 
     def action_add_disk(self) -> None:
         fields = (FormField("size", "Size", "10G"), FormField("pool", "Storage pool", value="default"))

@@ -10,7 +10,6 @@ from typing import Any, Protocol, runtime_checkable
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
-from vmtui.present import one_line
 from vmtui.tui.messages import DataFetched
 
 
@@ -28,5 +27,6 @@ class FetchingScreen(Protocol):
 
 
 def say(screen: Screen[Any], message: str, *, title: str = "", severity: SeverityLevel = "information") -> None:
-    """A notification as the app's `say` makes it: one line, shown literally (never markup)."""
-    screen.notify(one_line(message), title=one_line(title, 60), severity=severity, markup=False)
+    """A notification as the app's `say` makes it: shown literally (never markup); the app cuts it to one
+    line and keeps it whole in its log."""
+    screen.notify(message, title=title, severity=severity, markup=False)

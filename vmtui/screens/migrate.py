@@ -6,7 +6,7 @@ Host names, reasons and libvirt's messages are shown as `Text` (never markup).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -181,7 +181,9 @@ class MigrationScreen(Refusals, ModalScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *explained(Binding("x", "abort", "Abort migration")),
-        Binding("escape", "close", "Hide (it goes on)"),
+        # One key, two meanings: while the job runs the screen only hides; once it ended it closes.
+        Binding("escape", "hide", "Hide (it goes on)"),
+        Binding("escape", "close", "Close"),
     ]
 
     def __init__(self, job_id: int, title: str, last: Step | None = None) -> None:
@@ -191,6 +193,8 @@ class MigrationScreen(Refusals, ModalScreen[None]):
         self.log_lines: list[Text] = []
         self.ended: str | None = None
         self._last = last
+        self._figures_shown = False
+        """A progress step with figures came: the phase lines no longer take their place."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="migration-box"):
@@ -214,8 +218,12 @@ class MigrationScreen(Refusals, ModalScreen[None]):
         if step.fraction is not None:
             self.query_one("#migration-bar", ProgressBar).update(progress=step.fraction)
         if kind == "progress":
+            self._figures_shown = self._figures_shown or data.get("phase") != "setup"
             self.query_one("#migration-figures", Static).update(figures(data, step.text))
-        elif kind == "policy":
+        elif not self._figures_shown and kind in PHASE_LINES:
+            # Before the first figures: what the job does now, from the steps it already sent.
+            self.query_one("#migration-figures", Static).update(Text(PHASE_LINES[kind](step), "dim"))
+        if kind == "policy":
             self._log(Text.assemble((f"stall policy: {POLICY_WORDS.get(str(data.get('kind')), '?')} ", "cyan"),
                                     one_line(str(data.get("reason", "")))))  # fmt: skip
         elif kind in ("forecast", "phase", "precheck"):
@@ -246,21 +254,59 @@ class MigrationScreen(Refusals, ModalScreen[None]):
         self.query_one("#migration-lines", Static).update(Text("\n").join(self.log_lines[-200:]))
 
     def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
-        return f"the migration is over ({self.ended})" if action == "abort" and self.ended is not None else None
+        if action == "abort" and self.ended is not None:
+            return f"the migration is over ({self.ended})"
+        if action == "hide" and self.ended is not None:
+            return "the migration is over: esc closes"
+        if action == "close" and self.ended is None:
+            return "the migration goes on: esc hides it"
+        return None
 
     def action_abort(self) -> None:
         if self.ended is None:
             self.post_message(MigrationAbortRequested(self.job_id))
             self._log(Text("abort requested: the source keeps running", "yellow"))
 
+    def action_hide(self) -> None:
+        self.dismiss(None)
+
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+PHASE_LINES: dict[str, Callable[[Step], str]] = {
+    "precheck": lambda step: f"pre-checks: {step.data.get('label', step.text)}…",
+    "forecast": lambda step: "forecast made; starting the migration…",
+    "phase": lambda step: (
+        "setting up the target (its QEMU starts, the connections open)…"
+        if step.data.get("phase") == "started"
+        else f"{step.text}…"
+    ),
+}
+"""What the figures line says before the first figures, by the kind of the last step."""
+
+DOWNTIME_SHOWN_FACTOR = 10
+"""The expected downtime is shown as a figure while within this factor of the max: QEMU switches over
+once it fits the max, so a pause of minutes mid-pass is not a forecast of the downtime."""
+
+
+def downtime_line(expected_ms: object, max_ms: object) -> str:
+    """What the expected downtime (the pause if QEMU stopped the guest now) means beside the max."""
+    if not isinstance(expected_ms, (int, float)):
+        return ""
+    if not isinstance(max_ms, (int, float)):
+        return f"  expected downtime {ms(expected_ms)}"
+    if expected_ms <= DOWNTIME_SHOWN_FACTOR * max_ms:
+        return f"  expected downtime {ms(expected_ms)} (max {ms(max_ms)})"
+    return f"  switch-over once the rest fits {ms(max_ms)} (it would take {seconds(expected_ms / 1000)} now)"
 
 
 def figures(data: Mapping[str, Any], text: str) -> Text:
     """The figures of a progress step, one line each kind."""
     if data.get("phase") == "setup":
-        return Text(text, "dim")
+        elapsed = data.get("elapsed_s")
+        after = f" {seconds(elapsed)}" if elapsed is not None else ""
+        return Text(f"setting up the target (its QEMU starts, the connections open)…{after}", "dim")
     out = Text()
     out.append(f"pass {data.get('iteration') or 0}", "bold")
     if data.get("postcopy"):
@@ -269,7 +315,7 @@ def figures(data: Mapping[str, Any], text: str) -> Text:
     out.append(f"  throughput {rate(data.get('throughput_bps'))}  dirty {rate(data.get('dirty_bps'))}")
     eta = data.get("eta_s")
     out.append(f"\nETA {seconds(eta) if eta is not None else 'unknown (not converging now)'}")
-    out.append(f"  expected downtime {ms(data.get('expected_downtime_ms'))} (max {ms(data.get('max_downtime_ms'))})")
+    out.append(downtime_line(data.get("expected_downtime_ms"), data.get("max_downtime_ms")))
     if data.get("throttle_pct"):
         out.append(f"  auto-converge throttle {data.get('throttle_pct')} %")
     out.append(f"  elapsed {seconds(data.get('elapsed_s'))}")

@@ -113,6 +113,8 @@ class JobStarter:
         if pending and uuid is not None:
             self._fleet.begin(uuid, pending)
             self._ui.redraw(host)
+            # The screen on top (devices, domain) shows the pending state at once, not at the job's end.
+            self._ui.sample_arrived(host, (uuid,))
         return job
 
     def finished(self, message: JobFinished) -> None:
@@ -130,18 +132,25 @@ class JobStarter:
         if isinstance(top, FetchingScreen):
             top.refetch()
         self._ui.redraw(message.host)
+        if message.uuid is not None:
+            self._ui.sample_arrived(message.host, (message.uuid,))
         poller = self._pollers.get(message.host)
         if poller is not None and (after is None or after.changes):
             poller.request_refresh(message.uuid)
 
     def _say_summary(self, message: JobFinished) -> None:
         summary = getattr(message.result, "summary", None)
-        text = str(summary()) if callable(summary) else "done"
+        if message.ok and callable(summary):
+            # A result that says what it changed names the device and domain itself: the request's label
+            # goes to the title, so that the toast's one line holds the outcome.
+            title, text = f"{message.host}: {message.label}", str(summary())
+        else:
+            title, text = message.host, f"{message.label}: done"
         if message.ok and getattr(message.result, "ok", True) is False:
             # A device change can succeed in one half and fail in the other: that is an error to see.
-            self._ui.say(f"{message.label}: {text}", title=message.host, severity="error")
+            self._ui.say(text, title=title, severity="error")
         elif message.ok:
-            self._ui.say(f"{message.label}: {text}", title=message.host)
+            self._ui.say(text, title=title)
         else:
             self._ui.say(f"{message.label}: {message.message}", title=message.host, severity="error")
 

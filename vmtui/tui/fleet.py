@@ -141,6 +141,8 @@ class Fleet:
         # Written only by the methods of "operations in flight" below: the one place that says what is busy.
         self._pending: dict[str, str] = {}
         """UUID -> what runs on it now ("pausing…"): one operation at a time per domain."""
+        self._requested: dict[str, str] = {}
+        """UUID -> what the guest was asked to do and has not done yet ("shutting down…"): shown, never a lock."""
         self._migrating: dict[str, tuple[str, str | None]] = {}
         """UUID -> (source, target or None while unknown) of migrations in flight: one row shows both halves."""
         self._incoming: dict[str, str] = {}
@@ -198,13 +200,24 @@ class Fleet:
         """What runs on `uuid` now ("pausing…"), or None."""
         return self._pending.get(uuid)
 
+    def requested(self, uuid: str, word: str) -> None:
+        """The guest was asked (a shutdown): `word` shows in its row until `answered`.
+
+        Not an operation in flight: the other keys stay open (a guest that ignores the request is forced off).
+        """
+        self._requested[uuid] = word
+
+    def answered(self, uuid: str) -> None:
+        """The guest acted on the request, or the wait for it ended."""
+        self._requested.pop(uuid, None)
+
     def busy_refusal(self, uuid: str) -> str | None:
         """The "... still running" refusal while an operation runs on `uuid`, else None."""
         return refusals.busy_refusal(self._pending.get(uuid))
 
     def shown_state(self, uuid: str, host: str | None = None) -> str:
         """What a domain's row and screen say: the operation in flight, else the effective state."""
-        return self._pending.get(uuid) or self.state_of(uuid, host)
+        return self._pending.get(uuid) or self._requested.get(uuid) or self.state_of(uuid, host)
 
     def migration_began(self, uuid: str, source: str, target: str | None, pending: str) -> None:
         """A migration of `uuid` runs from `source` (to `target`, None while unknown): busy until it ends."""
@@ -459,7 +472,16 @@ class Fleet:
         metrics = view.tick.domains if view.tick else {}
         split = self.split_brain()
         # Compared with ==, which is identity first, in C: the pollers reuse unchanged objects.
-        key = (view.domains, metrics, stale, dict(self._pending), dict(self._migrating), dict(self._events), split)
+        key = (
+            view.domains,
+            metrics,
+            stale,
+            dict(self._pending),
+            dict(self._requested),
+            dict(self._migrating),
+            dict(self._events),
+            split,
+        )
         known = self._host_rows.get(name)
         if known is not None and known[0] == key:
             return known[1]
@@ -471,7 +493,7 @@ class Fleet:
             target = move[1] if move is not None else None
             info = view.domains.get(uuid)
             m = metrics.get(uuid)
-            state = self._pending.get(uuid)
+            state = self._pending.get(uuid) or self._requested.get(uuid)
             if state is None:
                 if move is None and uuid not in self._events:
                     state = m.state if m is not None else (info.state if info else "?")  # state_of, inlined

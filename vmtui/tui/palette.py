@@ -65,6 +65,7 @@ class DomainCommands(Provider):
         for view in fleet.hosts.values():
             for d in view.domains.values():
                 out.append((f"Open {printable(d.name)}", self._post(DomainOpenRequested(d.uuid)), f"on {view.name}"))
+        out.append(("Notifications", partial(app.run_action, "notifications"), "every notification whole (key ctrl+n)"))
         if holder.can_add_hosts():
             for name in fleet.hosts:
                 out.append((f"Remove host {name}", self._post(HostRemoveRequested(name)), "stop watching it"))

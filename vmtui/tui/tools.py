@@ -59,7 +59,9 @@ class DomainTools(Controller):
 
     def _attach_console(self, command: object) -> None:
         assert isinstance(command, console.ConsoleCommand)
-        _ran, ended = self.ui.hand_over(f"console of {command.domain.name}", partial(console.attach, command))
+        _ran, ended = self.ui.hand_over(
+            f"console of {command.domain.name}", partial(console.attach, command, clean=True)
+        )
         if ended is not None and ended.returncode != 0:
             self.ui.say(f"console of {command.domain.name}: {ended.error or 'virsh failed'}", severity="error")
 

@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 from textual.app import App, SuspendNotSupported
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.timer import Timer
 
 from vmtui.errors import VmtuiError
-from vmtui.present import one_line
 from vmtui.screens.domain import DomainScreen
 from vmtui.screens.host import HostScreen
 from vmtui.screens.live import LiveScreen
@@ -44,8 +44,13 @@ class Ui:
         return self._app.is_running
 
     def say(self, message: str, *, title: str = "", severity: SeverityLevel = "information") -> None:
-        """A notification, one line, shown literally (names and libvirt's words are never markup)."""
-        self._app.notify(one_line(message), title=one_line(title, 60), severity=severity, markup=False)
+        """A notification shown literally (names and libvirt's words are never markup); the app shows it
+        on one line and keeps it whole in its notification log (`VmtuiApp.notify`)."""
+        self._app.notify(message, title=title, severity=severity, markup=False)
+
+    def every(self, seconds: float, callback: Callable[[], None]) -> Timer:
+        """Call `callback` on the loop every `seconds` until the returned timer is stopped."""
+        return self._app.set_interval(seconds, callback)
 
     def show(self, screen: Screen[T], answered: Callable[[T | None], None] | None = None) -> None:
         """Push `screen`; `answered` gets what it returns when it is dismissed (a modal's answer)."""
