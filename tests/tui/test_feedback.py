@@ -75,7 +75,7 @@ async def test_a_device_change_shows_at_once_and_says_both_halves_whole(local_gu
         table = screen.query_one("#dev-table", DataTable)
         table.move_cursor(row=nic_row)
         await pilot.pause()
-        await pilot.press("v")
+        await pilot.press("t")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("y")
         await pilot.pause(0.3)
