@@ -16,6 +16,8 @@ from vmtui.app import VmtuiApp
 from vmtui.models import HostEntry
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.devices import COLUMNS, DevicesScreen
+from vmtui.screens.domain import DomainScreen
+from vmtui.screens.guest_panel import GuestPanel
 from vmtui.screens.notifications import NotificationsScreen
 from vmtui.tui import domains
 from vmtui.widgets.domain_table import DomainTable
@@ -105,3 +107,20 @@ async def test_a_device_change_shows_at_once_and_says_both_halves_whole(local_gu
         assert isinstance(app.screen, NotificationsScreen)
         shown_log = str(app.screen.query_one("#notes", Static).render())
         assert " ".join(whole.split()) in " ".join(shown_log.split())
+
+
+async def test_the_domain_screen_asks_the_guests_facts_when_it_opens(local_guests: Guests) -> None:
+    """The guest panel once said "loading…" until some job happened to end: the ask sat after a `return`."""
+    name = local_guests.names[1]
+    target = local_guests.uuids[name]
+    app = VmtuiApp([HostEntry("local", local_guests.uri)], interval=0.5)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_for(pilot, lambda: _state(app, target) == "running")
+        await pilot.press("slash", *f"^{name}$", "enter", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DomainScreen))
+        panel = app.screen.query_one(GuestPanel)
+        # No job runs: only the screen's own ask can bring the facts (a diskless guest has no agent, no lease).
+        await wait_for(pilot, lambda: panel.facts is not None or panel.error is not None)
+        assert app.jobs.jobs == {}
+        assert panel.facts is not None, panel.error
+        assert "agent absent" in str(panel.render())

@@ -190,6 +190,10 @@ class DomainScreen(Refusals, Screen[None]):
         self.refresh_data()
         self.show_snapshots(None, "loading…")
         self.post_message(SnapshotActionRequested(self.uuid, "list", None))
+        # The guest's facts: asked at once and every REFRESH_SECONDS while the screen is open.
+        if self._live_host() is not None:
+            self.refetch()
+            self.set_interval(REFRESH_SECONDS, self.refetch)
 
     def show_snapshots(self, snapshots: tuple[Snapshot, ...] | None, note: str = "") -> None:
         """Fill the panel (called by the app with a fresh list, or a note while there is none)."""
@@ -226,9 +230,6 @@ class DomainScreen(Refusals, Screen[None]):
         if not self.snapshots or not 0 <= table.cursor_row < len(self.snapshots):
             return None
         return self.snapshots[table.cursor_row]
-        if self._live_host() is not None:
-            self.refetch()
-            self.set_interval(REFRESH_SECONDS, self.refetch)
 
     def on_resize(self) -> None:
         self.refresh_data()
