@@ -88,7 +88,7 @@ class MigrateFlow(Controller):
                 ):
                     by = "a vmtui that exited" if job.orphaned else "another tool"
                     self.ui.say(f"{job.domain}: a migration started by {by} is running; watching it "
-                                "(m shows it, a there aborts it)", title=mig.host)  # fmt: skip
+                                "(m shows it, x there aborts it)", title=mig.host)  # fmt: skip
             return True
         if mig.kind == "precheck":
             if not message.ok:
