@@ -18,7 +18,7 @@ import vmtui.screens
 import vmtui.widgets
 from vmtui.app import VmtuiApp
 from vmtui.widgets.keys import is_destructive, keys_of, long_name
-from vmtui.widgets.refusals import WHY_NOT
+from vmtui.widgets.refusals import MOVED, WHY_NOT
 
 
 def binding_owners() -> list[type]:
@@ -38,8 +38,8 @@ def meanings() -> dict[str, set[tuple[str, str, bool]]]:
     for owner in binding_owners():
         for binding in owner.__dict__["BINDINGS"]:
             assert isinstance(binding, Binding)
-            if binding.action.startswith(WHY_NOT):
-                continue
+            if binding.action.startswith((WHY_NOT, MOVED)):
+                continue  # a twin that only says why, or where the key went: no meaning of its own
             for key in keys_of(binding):
                 out[key].add((owner.__name__, long_name(binding), is_destructive(binding)))
     return out
@@ -67,3 +67,16 @@ def test_refresh_resume_reboot_and_revert_have_one_meaning_each() -> None:
     assert {m for _s, m, _d in table["R"]} == {"Revert"}
     assert {m for _s, m, _d in table["ctrl+r"]} == {"Refresh"}
     assert {s for s, _m, _d in table["ctrl+r"]} == {"StorageScreen", "NetworksScreen", "DevicesScreen", "SriovScreen"}
+
+
+def test_a_moved_key_never_hides_a_key_of_its_own_screen() -> None:
+    """`moved` bindings only speak where the key means nothing: on their screen no other binding has the key."""
+    for owner in binding_owners():
+        bindings = [b for b in owner.__dict__["BINDINGS"] if isinstance(b, Binding)]
+        said = {k for b in bindings if b.action.startswith(MOVED) for k in keys_of(b)}
+        real = {k for b in bindings if not b.action.startswith((MOVED, WHY_NOT)) for k in keys_of(b)}
+        assert said & real == set(), owner.__name__
+    every_moved = {
+        k for o in binding_owners() for b in o.__dict__["BINDINGS"] if b.action.startswith(MOVED) for k in keys_of(b)
+    }
+    assert {"v", "b", "A", "a", "R", "r", "c", "p"} <= every_moved

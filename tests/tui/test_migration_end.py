@@ -99,3 +99,19 @@ async def test_the_progress_screen_says_the_setup_a_far_switch_over_and_close_af
 
 def footer_words(screen: Screen[Any]) -> set[str]:
     return {b.binding.description for b in screen.active_bindings.values() if b.binding.show and b.enabled}
+
+
+async def test_a_moved_key_says_where_its_action_went_and_does_nothing() -> None:
+    """`a` aborted a migration before `x` did: pressed now, it says so and aborts nothing (item 6, a key
+    that does not apply says why)."""
+    recorder = Recorder()
+    app = replay_app()
+    async with app.run_test(size=SIZE, message_hook=recorder) as pilot:
+        await finished(pilot)
+        app.migrations.by_job[JOB] = MigrationJob("migrate", "lab2", UUID, "g1", "lab1")
+        await app.push_screen(MigrationScreen(JOB, "Migrate g1 to lab1"))
+        await pilot.press("a")
+        await wait_for(pilot, lambda: recorder.said("x aborts the migration"))
+        (note,) = [n for n in recorder.notes() if "x aborts" in n.message]
+        assert note.message == "a does nothing here: x aborts the migration"
+        assert not [m for m in recorder.messages if type(m).__name__ == "MigrationAbortRequested"]

@@ -30,7 +30,7 @@ from vmtui.screens.form import FormField, FormModal, Values
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested, SriovOpenRequested
 from vmtui.widgets.keys import REFRESH
-from vmtui.widgets.refusals import Refusals, explained
+from vmtui.widgets.refusals import Refusals, explained, moved
 
 COLUMNS = ("kind", "name", "class", "bus/type", "model", "to virtio", "next boot", "guest driver", "note")
 
@@ -65,6 +65,10 @@ class DevicesScreen(Refusals, Screen[None]):
         ),
         Binding("i", "sriov", "SR-IOV"),
         Binding(REFRESH, "refetch", "Refresh"),
+        # Keys this screen used before, and `v`, which opened it: pressed, they say what does it now.
+        moved("v", "t switches the selected device to virtio, T every emulated one"),
+        moved("V", "T switches every emulated device to virtio"),
+        moved("r", "Ctrl+R asks the host again"),
     ]
 
     def __init__(self, uuid: str, fleet: Fleet) -> None:

@@ -20,7 +20,7 @@ from vmtui.screens.storage import StorageScreen
 from vmtui.screens.xml import XmlScreen
 from vmtui.widgets.domain_table import DomainTable
 from vmtui.widgets.keys import is_destructive, key_label, long_name
-from vmtui.widgets.refusals import WHY_NOT
+from vmtui.widgets.refusals import MOVED, WHY_NOT
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ class ScreenKeys:
         out: list[KeyEntry] = []
         for owner in self.owners:
             for binding in bindings_of(owner):
-                if not binding.action.startswith(WHY_NOT):
+                if not binding.action.startswith((WHY_NOT, MOVED)):
                     out.append(KeyEntry(binding, owner))
         return out
 

@@ -28,7 +28,7 @@ from vmtui.screens.form import FormField, FormModal, Values
 from vmtui.tui.fleet import Fleet, HostView
 from vmtui.tui.messages import BalloonPolicyStepRequested, BalloonRequested
 from vmtui.widgets.metric_graph import MetricGraph
-from vmtui.widgets.refusals import Refusals, explained
+from vmtui.widgets.refusals import Refusals, explained, moved
 
 KSM_POINTS = 150
 """KSM readings kept per host: five minutes at one every 2 s."""
@@ -126,6 +126,8 @@ class MemoryScreen(Refusals, Screen[None]):
         Binding("j", "cursor(1)", "Down", show=False),
         Binding("k", "cursor(-1)", "Up", show=False),
         *explained(Binding("B", "balloon", "Balloon"), Binding("E", "policy_step", "Apply plan step")),
+        moved("b", "B balloons the guest under the cursor"),
+        moved("A", "E applies one step of the plan"),
     ]
 
     def __init__(

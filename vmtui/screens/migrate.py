@@ -24,7 +24,7 @@ from vmtui.ops.migrate import MigrationOptions
 from vmtui.ops.migrate.precheck import PrecheckReport
 from vmtui.present import counted, ms, one_line, rate, seconds, size, size_kib
 from vmtui.tui.messages import MigrationAbortRequested
-from vmtui.widgets.refusals import Refusals, explained
+from vmtui.widgets.refusals import Refusals, explained, moved
 from vmtui.widgets.tick_box import TickBox
 
 REASON_MIN = 12
@@ -181,6 +181,7 @@ class MigrationScreen(Refusals, ModalScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *explained(Binding("x", "abort", "Abort migration")),
+        moved("a", "x aborts the migration"),
         # One key, two meanings: while the job runs the screen only hides; once it ended it closes.
         Binding("escape", "hide", "Hide (it goes on)"),
         Binding("escape", "close", "Close"),

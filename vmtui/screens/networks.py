@@ -20,7 +20,7 @@ from vmtui.present import MISSING, printable
 from vmtui.richtext import lease_cells, lit, network_cells
 from vmtui.tui.messages import DataFetched, FetchRequested, OperationRequested
 from vmtui.widgets.keys import REFRESH
-from vmtui.widgets.refusals import Refusals, explained
+from vmtui.widgets.refusals import Refusals, explained, moved
 
 
 class NetworksScreen(Refusals, Screen[None]):
@@ -28,6 +28,7 @@ class NetworksScreen(Refusals, Screen[None]):
         Binding("escape,backspace", "app.pop_screen", "Back"),
         *explained(Binding("A", "autostart", "Autostart")),
         Binding(REFRESH, "refetch", "Refresh"),
+        moved("R", "Ctrl+R asks the host again"),
     ]
 
     def __init__(self, host: str, *, writable: bool) -> None:

@@ -27,7 +27,7 @@ from vmtui.screens.form import FormField, FormModal, Values
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested
 from vmtui.widgets.keys import REFRESH
-from vmtui.widgets.refusals import Refusals, explained
+from vmtui.widgets.refusals import Refusals, explained, moved
 
 COLUMNS = ("function", "netdev", "driver", "MAC", "VLAN", "VFs / used by", "pools")
 
@@ -50,6 +50,9 @@ class SriovScreen(Refusals, Screen[None]):
             Binding("d", "detach", "Take VF back"),
         ),
         Binding(REFRESH, "refetch", "Refresh"),
+        moved("c", "C sets the VF count"),
+        moved("p", "n makes a VF pool"),
+        moved("r", "Ctrl+R asks the host again"),
     ]
 
     def __init__(self, host: str, fleet: Fleet) -> None:

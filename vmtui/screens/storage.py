@@ -27,7 +27,7 @@ from vmtui.screens.fetching import say
 from vmtui.screens.form import FormField, FormModal, Values
 from vmtui.tui.messages import DataFetched, FetchRequested, OperationRequested
 from vmtui.widgets.keys import REFRESH
-from vmtui.widgets.refusals import Refusals, explained
+from vmtui.widgets.refusals import Refusals, explained, moved
 
 
 class StorageScreen(Refusals, Screen[None]):
@@ -35,6 +35,7 @@ class StorageScreen(Refusals, Screen[None]):
         Binding("escape,backspace", "app.pop_screen", "Back"),
         *explained(Binding("n", "new_volume", "New volume"), Binding("delete,D", "delete_volume", "Delete volume")),
         Binding(REFRESH, "refetch", "Refresh"),
+        moved("R", "Ctrl+R asks the host again"),
     ]
 
     def __init__(self, host: str, *, writable: bool) -> None:

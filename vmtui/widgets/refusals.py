@@ -15,6 +15,7 @@ from textual.dom import DOMNode
 from vmtui.present import one_line
 
 WHY_NOT = "why_not"
+MOVED = "key_moved"
 
 
 def explained(*bindings: Binding) -> list[Binding]:
@@ -26,6 +27,12 @@ def explained(*bindings: Binding) -> list[Binding]:
         twin = f"{WHY_NOT}({binding.action!r}, {(binding.tooltip or binding.description)!r})"
         out.append(Binding(binding.key, twin, show=False))
     return out
+
+
+def moved(key: str, now: str) -> Binding:
+    """A key with no meaning here that a user may still press (it had one here before, or has one on
+    another screen): pressed, it says which key does what they want (a key never does nothing silently)."""
+    return Binding(key, f"{MOVED}({key!r}, {now!r})", show=False)
 
 
 class Refusals:
@@ -40,9 +47,13 @@ class Refusals:
         return None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == WHY_NOT:
-            return True  # the twin runs only when the key's own binding was refused
+        if action in (WHY_NOT, MOVED):
+            return True  # the twin runs only when the key's own binding was refused; a moved key always says
         return self.refusal(action, parameters) is None
+
+    def action_key_moved(self, key: str, now: str) -> None:
+        assert isinstance(self, DOMNode)
+        self.app.notify(one_line(f"{key} does nothing here: {now}"), title="key", markup=False)
 
     def action_why_not(self, action: str, description: str) -> None:
         assert isinstance(self, DOMNode)
