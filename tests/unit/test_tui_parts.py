@@ -170,3 +170,17 @@ def test_a_host_entry_is_what_the_starter_connects_with() -> None:
     starter.run(HostEntry("kvm1", "qemu+ssh://kvm1/system"), None, "Balloon policy step on kvm1", lambda c, p, x: 42)
     assert _finished(posts).result == 42
     assert opened == ["kvm1", "closed"]
+
+
+async def test_a_reading_that_arrives_after_the_app_closed_is_dropped_quietly() -> None:
+    """A KSM reading (or a job's end) posted by a thread can reach the app after its screens are gone: it
+    once raised ScreenStackError, and the user saw "vmtui: internal error" as they quit."""
+    from vmtui.ops.ksm import KsmStatus
+    from vmtui.tui.messages import KsmSampled
+
+    app = VmtuiApp([HostEntry("kvm1", "test:///default")], interval=0.5)
+    async with app.run_test(size=(80, 24)):
+        pass
+    assert app.screen_stack == []
+    app.memory.ksm_sampled(KsmSampled("kvm1", cast(KsmStatus, None), None))
+    assert len(app.memory.ksm_history["kvm1"]) == 1

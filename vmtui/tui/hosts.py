@@ -103,10 +103,10 @@ class HostWatch(Controller):
 
     def apply_focus(self) -> None:
         """The table's focus, plus the domain a domain or devices screen shows (it may be off the table)."""
-        if not self.ui.has_screens:
+        screen = self.ui.top
+        if screen is None:
             return  # the app is closing: a last FocusChanged can arrive after its screens are gone
         focus = self._focus
-        screen = self.ui.top
         if focus is not None and isinstance(screen, (DomainScreen, DevicesScreen)) and screen.uuid not in focus:
             focus = focus | {screen.uuid}
         for poller in self.pollers.values():

@@ -60,13 +60,11 @@ class Ui:
         self._app.pop_screen()
 
     @property
-    def top(self) -> Screen[Any]:
-        return self._app.screen
-
-    @property
-    def has_screens(self) -> bool:
-        """False while the app closes: its screens are gone, and `top` would raise."""
-        return bool(self._app.screen_stack)
+    def top(self) -> Screen[Any] | None:
+        """The screen on top; None while the app closes (or before it runs), when its screens are gone
+        but the messages of its threads (a KSM reading, a job's end) may still arrive."""
+        stack = self._app.screen_stack
+        return stack[-1] if stack else None
 
     @property
     def stack(self) -> list[Screen[Any]]:
