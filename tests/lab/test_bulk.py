@@ -46,7 +46,20 @@ def three(lab: LabHandle) -> Iterator[Three]:
 
 
 def virsh_states(lab: LabHandle, three: Three) -> dict[str, str]:
-    return {name: lab.virsh(host, "domstate", name).stdout.strip() for name, host in three.hosts.items()}
+    """name -> state, as virsh says it (one `virsh list` per host)."""
+    states: dict[str, str] = {}
+    for host in set(three.hosts.values()):
+        for line in lab.virsh(host, "list", "--all").stdout.splitlines():
+            _id, name, state = line.split(None, 2)
+            states[name] = state.strip()
+    return {name: states.get(name, "gone") for name in three.hosts}
+
+
+def all_running(lab: LabHandle, three: Three) -> None:
+    """Each test starts from three running guests, whatever the one before left (the fixture is shared)."""
+    for name, state in virsh_states(lab, three).items():
+        if state == "paused":
+            assert lab.virsh(three.hosts[name], "resume", name).returncode == 0
 
 
 def vmtui(lab: LabHandle, *args: str) -> subprocess.CompletedProcess[str]:
@@ -69,6 +82,7 @@ def results(proc: subprocess.CompletedProcess[str]) -> dict[str, tuple[str, str]
 
 
 def test_cli_bulk_pause_resume_refusal_and_exit_codes(lab: LabHandle, three: Three) -> None:
+    all_running(lab, three)
     names = set(three.hosts)
     everyone_else = {
         "lab1-tcg-e1000": lab.virsh("lab1", "domstate", "lab1-tcg-e1000").stdout.strip(),
@@ -127,6 +141,7 @@ async def _until(pilot: Pilot[None], condition: Callable[[], bool], within: floa
 
 
 async def test_tui_marks_one_question_and_every_rows_result(lab: LabHandle, three: Three) -> None:
+    all_running(lab, three)
     names = set(three.hosts)
     gone = f"{three.prefix}-gone"  # defined, shut off, marked, then undefined by another tool: it leaves the set
     with connect(lab.uris["lab2"]) as conn:
@@ -149,7 +164,7 @@ async def test_tui_marks_one_question_and_every_rows_result(lab: LabHandle, thre
 
             await _until(pilot, lambda: all(state(n) == "running" for n in names) and uuid_of(gone) is not None, 60,
                          "the three guests running and the shut-off one listed")  # fmt: skip
-            uuids = {n: uuid_of(n) for n in names}
+            uuids = {n: str(uuid_of(n)) for n in names}
 
             # Filter down to the test's four rows, mark each with space (it moves down a row).
             await pilot.press("slash", *three.prefix, "enter")

@@ -10,6 +10,7 @@ import pytest
 
 from vmtui.drivers import open_host
 from vmtui.drivers.base import Hypervisor
+from vmtui.errors import UsageError
 from vmtui.models import HostEntry
 from vmtui.ops import bulk
 from vmtui.ops.base import Step
@@ -117,5 +118,5 @@ def test_an_unreachable_host_fails_its_domains_only(host: HostEntry) -> None:
 
 
 def test_parallel_zero_is_refused_before_anything(host: HostEntry) -> None:
-    with pytest.raises(bulk.UsageError, match="--parallel: 0 is not from 1 to 64"):
+    with pytest.raises(UsageError, match="--parallel: 0 is not from 1 to 64"):
         bulk.run(_targets(host), bulk.lifecycle_action("suspend"), OneConnection(host), parallel=0)

@@ -106,7 +106,7 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         *explained(Binding("w", "toggle_wide", "Cols", tooltip="Columns: all / those that fit")),
         # Marks: a lifecycle key then acts on every marked domain (one question lists them).
         *explained(
-            Binding("space", "mark", "Mark", tooltip="Mark or unmark the row"),
+            Binding("space", "mark", "Mark", show=False, tooltip="Mark or unmark the row"),
             Binding("asterisk", "mark_shown", "Mark all", show=False, tooltip="Mark every row the filter shows"),
         ),
         # Not explained: with no marks, Esc goes on to the screen's own (it clears the filter).
