@@ -185,7 +185,7 @@ async def test_tui_marks_one_question_and_every_rows_result(lab: LabHandle, thre
             assert lab.virsh("lab2", "undefine", gone).returncode == 0
             await _until(pilot, lambda: len(table.marked) == 3, 30, "the undefined guest left the marks")
             assert table.marked == set(uuids.values())
-            assert str(marks_line.render()).startswith("3 domains marked")
+            await _until(pilot, lambda: str(marks_line.render()).startswith("3 domains marked"), 5, "the count says 3")
 
             # One question, listing the three by host and name; nothing changes before the answer.
             await pilot.press("p")
@@ -220,7 +220,7 @@ async def test_tui_marks_one_question_and_every_rows_result(lab: LabHandle, thre
             await pilot.press("escape")
             assert table.marked == set()
             assert table.result_of(uuids[first]) is None
-            assert not marks_line.display
+            await _until(pilot, lambda: not marks_line.display, 5, "the count line hidden")
     finally:
         with connect(lab.uris["lab2"]) as conn:
             conn.destroy_and_undefine(gone)
