@@ -24,6 +24,9 @@ from vmtui.tui.parts import Controller
 SEVERITY: dict[str, SeverityLevel] = {"all": "information", "some": "warning", "none": "error"}
 """How the end is said: all done, some, or none."""
 
+REQUESTED = "requested"
+"""A row's result after a shutdown or reboot request: libvirt passed it on; the guest decides."""
+
 Chosen = tuple[str, str, str]
 """(host, UUID, name) of a marked domain."""
 
@@ -106,7 +109,11 @@ class BulkActions(Controller):
         """Each domain's row shows its result; one notification sums them up with every reason."""
         for outcome in result.outcomes:
             self.fleet.end(outcome.uuid)
-        self.ui.host_screen.table.set_results({o.uuid: (o.result, o.state) for o in result.outcomes})
+        # A request the guest decides on (shutdown, reboot) is done once asked: the row says "requested".
+        asked = lifecycle.BY_KEY[result.action].asks_the_guest
+        self.ui.host_screen.table.set_results(
+            {o.uuid: (REQUESTED if asked and o.result == bulk.DONE else o.result, o.state) for o in result.outcomes}
+        )
         reasons = [f"{o.name}: {o.reason}" for o in result.outcomes if o.result != bulk.DONE and o.reason]
         text = result.summary() + ("; " + "; ".join(reasons) if reasons else "")
         self.ui.say(text, title=host, severity=SEVERITY[result.verdict])

@@ -570,9 +570,11 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         if found is None:
             return None
         result, after = found
-        if result == "done":
+        if result in ("done", "requested"):
             # Done: "✓ paused" while it is; once the state moves on (a poll, another action), the state.
-            return f"✓ {after}" if after is not None and row.state == after else None
+            # Requested (a shutdown): "✓ requested" until the guest acts on it.
+            word = after if result == "done" else result
+            return f"✓ {word}" if after is not None and row.state == after else None
         return f"✗ {result}"
 
     def _marks_changed(self) -> None:
