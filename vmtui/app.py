@@ -32,6 +32,7 @@ from vmtui.screens.host import HostScreen
 from vmtui.screens.memory import KsmHistory
 from vmtui.screens.notifications import NotificationsScreen
 from vmtui.tui.actions import JobStarter
+from vmtui.tui.bulk import BulkActions
 from vmtui.tui.domains import DomainActions
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.hosts import HostWatch
@@ -41,6 +42,7 @@ from vmtui.tui.messages import (
     ActionRequested,
     BalloonPolicyStepRequested,
     BalloonRequested,
+    BulkActionRequested,
     ConsoleRequested,
     DataFetched,
     DevicesOpenRequested,
@@ -126,6 +128,7 @@ class VmtuiApp(App[None]):
         self.migrations = Migrations(parts)
         self.hosts = HostWatch(parts, self.migrations, backoff=backoff, report=self.post_message)
         self.domains = DomainActions(parts)
+        self.bulk = BulkActions(parts)
         self.tools = DomainTools(parts)
         self.resources = ResourceScreens(parts)
         self.memory = MemoryTools(parts)
@@ -228,6 +231,9 @@ class VmtuiApp(App[None]):
 
     def on_action_requested(self, message: ActionRequested) -> None:
         self.domains.action(message)
+
+    def on_bulk_action_requested(self, message: BulkActionRequested) -> None:
+        self.bulk.act(message)
 
     def on_console_requested(self, message: ConsoleRequested) -> None:
         self.tools.console(message)

@@ -26,6 +26,8 @@ class ExitCode(IntEnum):
     UNKNOWN = 6
     """The end of an operation could not be learnt (a migration whose source stopped answering):
     neither success nor failure; `vmtui migrate jobs` settles it once the host answers."""
+    PARTIAL = 7
+    """An action over several domains was done on some of them, not all (each one's result is reported)."""
     INTERRUPTED = 130
 
 

@@ -101,3 +101,46 @@ def test_ctrl_c_during_start_cancels_it_cleanly(
     assert body["error"]["kind"] == "cancelled"
     assert body["error"]["message"] == f"start {shut_off_guest}: cancelled"
     assert _state(shut_off_guest) == "shut off"  # stopped before the start, not after it
+
+
+@pytest.fixture
+def two_shut_off_guests(local_conn: Connection) -> Iterator[tuple[str, str, str]]:
+    """Two defined, never started TCG guests sharing a prefix; undefined at the end whatever happened."""
+    prefix = f"vmtui-test-{secrets.token_hex(3)}-bulkc"
+    names = (f"{prefix}-1", f"{prefix}-2")
+    try:
+        for name in names:
+            local_conn._conn.defineXML(
+                build_guest_xml(GuestSpec(name, domain_type="qemu", nic_model=None, role="test"))
+            )
+        yield prefix, *names
+    finally:
+        for name in names:
+            local_conn.destroy_and_undefine(name)
+
+
+def test_ctrl_c_during_a_bulk_start_starts_nothing_more_and_names_what_never_started(
+    two_shut_off_guests: tuple[str, str, str], home_with_silent_host: tuple[Path, SilentHost]
+) -> None:
+    """One at a time (--parallel 1): Ctrl-C while the first start asks the silent host; neither starts."""
+    prefix, first, second = two_shut_off_guests
+    home, silent = home_with_silent_host
+    env = {**os.environ, "VMTUI_HOME": str(home), "COLUMNS": "200", "NO_COLOR": "1"}
+    env.pop("LIBVIRT_DEFAULT_URI", None)
+    argv = [VMTUI, "start", "--filter", prefix, "--yes", "--parallel", "1", "-c", LOCAL_URI, "--json"]
+    proc = run_as_foreground_job(argv, env=env)
+    try:
+        assert silent.accepted.wait(30), "vmtui never asked the saved host"
+        time.sleep(0.3)  # inside the first start's running-elsewhere check
+    finally:
+        out, err = ctrl_c_and_finish(proc)
+    assert proc.returncode == 130, (out, err)
+    assert "vmtui: stopping after the current step" in err
+    *outcomes, error = [json.loads(line) for line in out.splitlines()]
+    assert [(o["name"], o["result"], o["reason"]) for o in outcomes] == [
+        (first, "not-started", "cancelled before it started"),
+        (second, "not-started", "cancelled before it started"),
+    ]
+    assert error["error"]["kind"] == "cancelled"
+    assert error["error"]["message"] == f"start: cancelled; never started: {first}, {second}"
+    assert (_state(first), _state(second)) == ("shut off", "shut off")

@@ -6,17 +6,23 @@ from typing import Annotated
 
 import typer
 
-from vmtui.cli.common import ConnectOpt, DomainArg, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, guarded
+from vmtui.cli.bulk import ParallelOpt, one_or_filter, run_filtered
+from vmtui.cli.common import ConnectOpt, FilterOpt, HostOpt, JsonOpt, ReadOnlyOpt, YesOpt, emit_json, guarded
 from vmtui.cli.runner import run_op
 from vmtui.cli.targets import domain_host, label, on_each_host, open_entry, resolve_targets
 from vmtui.drivers.resources import live
 from vmtui.errors import NotFoundError, UsageError
 from vmtui.models import HostEntry
+from vmtui.ops import bulk
 from vmtui.ops.autostart import set_autostart
 from vmtui.ops.base import no_progress
 
 SWITCH = {"on": True, "off": False}
 SwitchArg = Annotated[str, typer.Argument(help="on or off.", metavar="on|off")]
+DomainOrSwitchArg = Annotated[
+    str | None, typer.Argument(help="Domain name, UUID or ID; with --filter, on or off.", metavar="[DOMAIN]")
+]
+OptionalSwitchArg = Annotated[str | None, typer.Argument(help="on or off.", metavar="on|off", show_default=False)]
 NetworkArg = Annotated[str, typer.Argument(help="Virtual network name (see `vmtui nets`).")]
 
 
@@ -60,16 +66,38 @@ def _done(host: str, kind: str, name: str, on: bool, as_json: bool) -> None:
 
 @guarded()
 def autostart_cmd(
-    domain: DomainArg,
-    switch: SwitchArg,
+    domain: DomainOrSwitchArg = None,
+    switch: OptionalSwitchArg = None,
     *,
+    filter_expr: FilterOpt = None,
+    parallel: ParallelOpt = None,
+    yes: YesOpt = False,
     connect: ConnectOpt = None,
     host: HostOpt = None,
     read_only: ReadOnlyOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Start DOMAIN when its host boots (on), or not (off)."""
+    """Start DOMAIN (or every domain --filter matches) when its host boots (on), or not (off)."""
+    if filter_expr is not None and switch is None:
+        domain, switch = None, domain  # `autostart --filter EXPR on`: the one argument is the switch
+    if switch is None:
+        raise UsageError("missing on|off")
     on = _switch(switch)
+    at_once = one_or_filter(domain, filter_expr, parallel)
+    if domain is None:
+        run_filtered(
+            bulk.autostart_action(on),
+            f"Autostart {switch.lower()} for",
+            filter_expr or "",
+            connect=connect,
+            host=host,
+            read_only=read_only,
+            yes=yes,
+            destructive=False,
+            parallel=at_once,
+            as_json=as_json,
+        )
+        return
     with domain_host(domain, connect, host, read_only=read_only) as (entry, conn):
         done = run_op(
             lambda progress, cancel: set_autostart(conn, "domain", domain, on, progress=progress, cancel=cancel),

@@ -83,12 +83,24 @@ HostOpt = Annotated[
 DomainArg = Annotated[
     str, typer.Argument(help="Domain name, UUID or ID (as in virsh).", autocompletion=complete_domains)
 ]
+OptionalDomainArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="Domain name, UUID or ID (as in virsh); or --filter for every matching domain.",
+        metavar="[DOMAIN]",
+        autocompletion=complete_domains,
+        show_default=False,
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 ReadOnlyOpt = Annotated[bool, typer.Option("--read-only", "-r", help="Open connections read-only.")]
 ReplayOpt = Annotated[
     Path | None, typer.Option("--replay", help="Read the hosts of a `vmtui record` file instead of live hosts.")
 ]
-YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before a destructive action.")]
+YesOpt = Annotated[
+    bool,
+    typer.Option("--yes", "-y", help="Do not ask first (a destructive action, or --filter matching several domains)."),
+]
 FilterOpt = Annotated[
     str | None,
     typer.Option(

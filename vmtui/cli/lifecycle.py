@@ -11,11 +11,13 @@ from collections.abc import Callable
 
 import typer
 
+from vmtui.cli.bulk import ParallelOpt, one_or_filter, run_filtered
 from vmtui.cli.common import (
     ConnectOpt,
-    DomainArg,
+    FilterOpt,
     HostOpt,
     JsonOpt,
+    OptionalDomainArg,
     ReadOnlyOpt,
     YesOpt,
     confirm,
@@ -25,7 +27,7 @@ from vmtui.cli.common import (
 )
 from vmtui.cli.runner import run_op
 from vmtui.cli.targets import domain_host, label, open_entry, resolve_targets
-from vmtui.ops import lifecycle
+from vmtui.ops import bulk, lifecycle
 from vmtui.ops.base import Step
 from vmtui.present import printable
 
@@ -38,14 +40,32 @@ def register(app: typer.Typer) -> None:
 def _action_command(action: lifecycle.LifecycleAction) -> Callable[..., None]:
     @guarded()
     def command(
-        domain: DomainArg,
+        domain: OptionalDomainArg = None,
         *,
+        filter_expr: FilterOpt = None,
+        parallel: ParallelOpt = None,
         yes: YesOpt = False,
         connect: ConnectOpt = None,
         host: HostOpt = None,
         read_only: ReadOnlyOpt = False,
         as_json: JsonOpt = False,
     ) -> None:
+        at_once = one_or_filter(domain, filter_expr, parallel)
+        if domain is None:
+            watched = resolve_targets(connect, host, read_only=True)
+            run_filtered(
+                bulk.lifecycle_action(action.key, lambda e: lifecycle.peer_hosts(e, watched), open_entry),
+                action.label,
+                filter_expr or "",
+                connect=connect,
+                host=host,
+                read_only=read_only,
+                yes=yes,
+                destructive=action.destructive,
+                parallel=at_once,
+                as_json=as_json,
+            )
+            return
         with domain_host(domain, connect, host, read_only=read_only) as (entry, conn):
             # Refused here, before the question and before any change: read-only, a migration in flight,
             # or a state that forbids it.

@@ -9,6 +9,7 @@ from typing import Any
 from vmtui.drivers.base import Hypervisor
 from vmtui.drivers.resources import live
 from vmtui.errors import OperationError, UsageError
+from vmtui.models import DomainInfo
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
 
 KINDS = ("domain", "network")
@@ -24,6 +25,12 @@ class AutostartSet:
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "autostart": self.autostart}
+
+
+def refuse_transient(info: DomainInfo, word: str) -> None:
+    """OperationError for a transient domain: it has no definition to start at boot (`word`: on or off)."""
+    if not info.persistent:
+        raise OperationError(f"autostart {word} {info.name}: a transient domain has no autostart (define it first)")
 
 
 def set_autostart(
@@ -44,8 +51,7 @@ def set_autostart(
     if kind == "domain":
         info = host.domain(ident)
         name, ident = info.name, info.uuid
-        if not info.persistent:
-            raise OperationError(f"autostart {word} {name}: a transient domain has no autostart (define it first)")
+        refuse_transient(info, word)
     else:
         net = host.network(ident)
         name = net.name

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
@@ -23,10 +24,12 @@ class ConfirmModal(ModalScreen[bool]):
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, question: str, *, detail: str = "") -> None:
+    def __init__(self, question: str, *, detail: str = "", listed: Sequence[str] = ()) -> None:
+        """`listed`: what the answer acts on, one line each (the marked domains), scrolled when long."""
         super().__init__()
         self.question = question
         self.detail = detail
+        self.listed = tuple(listed)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
@@ -34,6 +37,10 @@ class ConfirmModal(ModalScreen[bool]):
             yield Label(printable(self.question), id="confirm-question", markup=False)
             if self.detail:
                 yield Label(printable(self.detail), id="confirm-detail", markup=False)
+            if self.listed:
+                with VerticalScroll(id="confirm-listed"):
+                    for line in self.listed:
+                        yield Label(printable(line), markup=False)
             with Horizontal(id="confirm-buttons"):
                 yield Button("Yes (y)", variant="error", id="yes")
                 yield Button("No (n)", variant="primary", id="no")

@@ -10,13 +10,14 @@ from textual.binding import Binding, BindingType
 from textual.markup import escape
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input
+from textual.widgets import Footer, Header, Input, Static
 
 from vmtui.ops.lifecycle import ACTIONS
 from vmtui.screens.host_picker import HostPickerModal
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.messages import (
     ActionRequested,
+    BulkActionRequested,
     ConsoleRequested,
     DevicesOpenRequested,
     DomainOpenRequested,
@@ -124,6 +125,7 @@ class HostScreen(Refusals, Screen[None]):
         yield self._pane
         yield self._table
         yield Input(placeholder="regex on name, state:running, host:NAME (Enter keeps, Esc clears)", id="filter")
+        yield Static("", id="marks", markup=False)
         yield Footer(compact=True)
 
     @property
@@ -132,6 +134,7 @@ class HostScreen(Refusals, Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
+        self.query_one("#marks", Static).display = False
         self.table.focus()
         self.show_hosts()
         for host in self.fleet.hosts:
@@ -151,6 +154,7 @@ class HostScreen(Refusals, Screen[None]):
         table = self._table
         if table is not None and table.is_attached:
             table.update_host(host, rows, aged=aged)
+            table.forget_gone()
 
     def selected_uuid(self) -> str | None:
         table = self._table
@@ -192,6 +196,17 @@ class HostScreen(Refusals, Screen[None]):
     def on_domain_table_highlighted(self, _event: DomainTable.Highlighted) -> None:
         self.refresh_bindings()
 
+    def on_domain_table_marks_changed(self, event: DomainTable.MarksChanged) -> None:
+        line = self.query_one("#marks", Static)
+        line.display = event.count > 0
+        what = "1 domain" if event.count == 1 else f"{event.count} domains"
+        line.update(f"{what} marked: the action keys act on them all (space unmarks, Esc clears)")
+        self.refresh_bindings()
+
+    def marked(self) -> frozenset[str]:
+        table = self._table
+        return table.marked if table is not None and table.is_attached else frozenset()
+
     def selected_host(self) -> str | None:
         """The host M, P, N and i open: the hosts pane's (when it has the focus), the selected row's, or
         the only host watched; None when that leaves a choice (no row selected): the user is asked."""
@@ -232,6 +247,10 @@ class HostScreen(Refusals, Screen[None]):
         self._on_host(kind.capitalize(), lambda host: ResourcesOpenRequested(host, kind))
 
     def action_lifecycle(self, action: str) -> None:
+        marked = self.marked()
+        if marked:
+            self.post_message(BulkActionRequested(action, tuple(sorted(marked))))
+            return
         uuid = self.selected_uuid()
         if uuid is not None:
             self.post_message(ActionRequested(uuid, action, self.selected_row_host()))
@@ -275,6 +294,8 @@ class HostScreen(Refusals, Screen[None]):
         table = self._table
         if action in DOMAIN_ACTIONS and self._pane is not None and self._pane.has_focus:
             return "the hosts pane has the focus (Tab goes back to the domains)"
+        if action == "lifecycle" and self.marked():
+            return None  # on the marked set: each domain's refusal is said in its result
         if action in DOMAIN_ACTIONS and self.selected_uuid() is None and table is not None:
             return table.nothing_selected  # the chosen domain is gone or filtered out: said, never a neighbour
         return domain_refusal(self.fleet, self.selected_uuid(), action, parameters, self.selected_row_host())

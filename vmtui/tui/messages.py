@@ -80,6 +80,14 @@ class ActionRequested(Message):
 
 
 @dataclass
+class BulkActionRequested(Message):
+    """A lifecycle key with rows marked: the action on every marked domain (asked once, then run)."""
+
+    action: str
+    uuids: tuple[str, ...]
+
+
+@dataclass
 class HostRemoveRequested(Message):
     """The palette asked to stop watching a host and forget it."""
 

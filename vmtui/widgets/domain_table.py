@@ -104,6 +104,13 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
             Binding("4", "sort_column('net_bps')", "Sort NET", show=False, tooltip="Sort by network IO"),
         ),
         *explained(Binding("w", "toggle_wide", "Cols", tooltip="Columns: all / those that fit")),
+        # Marks: a lifecycle key then acts on every marked domain (one question lists them).
+        *explained(
+            Binding("space", "mark", "Mark", show=False, tooltip="Mark or unmark the row"),
+            Binding("asterisk", "mark_shown", "Mark all", show=False, tooltip="Mark every row the filter shows"),
+        ),
+        # Not explained: with no marks, Esc goes on to the screen's own (it clears the filter).
+        Binding("escape", "clear_marks", "Clear marks", show=False),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -111,6 +118,7 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         "domain-table--sorted",
         "domain-table--cursor",
         "domain-table--stale",
+        "domain-table--marked",
     }
 
     DEFAULT_CSS = """
@@ -120,6 +128,7 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
     DomainTable > .domain-table--cursor { background: $accent 40%; }
     DomainTable:focus > .domain-table--cursor { background: $accent; color: $text; }
     DomainTable > .domain-table--stale { color: $text-muted; text-style: italic; }
+    DomainTable > .domain-table--marked { background: $warning 35%; text-style: bold; }
     """
 
     class Selected(Message):
@@ -140,6 +149,13 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         def __init__(self, uuids: frozenset[str]) -> None:
             super().__init__()
             self.uuids = uuids
+
+    class MarksChanged(Message):
+        """Rows were marked or unmarked (or a marked domain went away): the footer's count and the keys change."""
+
+        def __init__(self, count: int) -> None:
+            super().__init__()
+            self.count = count
 
     class Highlighted(Message):
         """The cursor moved to another domain (screens refresh which action keys apply)."""
@@ -191,6 +207,10 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         self._header = ""
         self._fixed_width = 0
         """Cells of the leading FIXED_KEYS columns (with their separators): drawn at any scroll."""
+        self._marks: set[str] = set()
+        """UUIDs of the marked domains: kept apart from the rows, so sorting, filtering and polling keep them."""
+        self._results: dict[str, tuple[str, str | None]] = {}
+        """UUID -> (result, state after) of the last action on marked rows, drawn in the STATE cell."""
         self._update_header()
 
     # ----- data ---------------------------------------------------------------------------------
@@ -415,7 +435,7 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         self.wide = not self.wide
         self._relayout()
 
-    def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
+    def _layout_refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
         # Offered only when it changes something: some columns are hidden, or all are shown by `w`.
         if action == "toggle_wide" and not self.wide and len(self.columns) == len(COLUMNS):
             return "every column fits already"
@@ -448,6 +468,11 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
             # until the next tick samples it (a visible row is in the focus).
             age = max(1, round(self.clock() - sampled))
             line = format_row(replace(row, state=f"{row.state} {age}s old"), self.columns)
+        shown = self._result_word(row)
+        if shown is not None:
+            line = format_row(replace(row, state=shown), self.columns)
+        if row.uuid in self._marks:
+            style += self.get_component_rich_style("domain-table--marked")
         if key == self._cursor:
             style += self.get_component_rich_style("domain-table--cursor")
         strip = Strip([Segment(line, style)])
@@ -483,6 +508,87 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
             return strip.crop_extend(scroll_x, scroll_x + width, style)
         start = fixed + scroll_x
         return Strip.join([strip.crop_extend(0, fixed, style), strip.crop_extend(start, start + width - fixed, style)])
+
+    # ----- marks --------------------------------------------------------------------------------
+
+    @property
+    def marked(self) -> frozenset[str]:
+        """The marked domains' UUIDs (shown or hidden by the filter)."""
+        return frozenset(self._marks)
+
+    def action_mark(self) -> None:
+        """Mark the row (or unmark it) and go to the next, as htop's space does."""
+        if self._cursor is None:
+            return
+        uuid = self._cursor[1]
+        if uuid in self._marks:
+            self._marks.discard(uuid)
+        else:
+            self._marks.add(uuid)
+        self._marks_changed()
+        self.action_cursor(1)
+
+    def action_mark_shown(self) -> None:
+        """Mark every row the filter shows (every row without one)."""
+        self._marks.update(u for _h, u in self._order)
+        self._marks_changed()
+
+    def action_clear_marks(self) -> None:
+        self._marks.clear()
+        self._results.clear()
+        self._marks_changed()
+
+    def forget_gone(self) -> None:
+        """Marks and results of domains no host has any more leave the set (called after new rows)."""
+        if not self._marks and not self._results:
+            return
+        present = {u for _h, u in self._rows}
+        if self._marks - present:
+            self._marks &= present
+            self._marks_changed()
+        for uuid in self._results.keys() - present:
+            del self._results[uuid]
+
+    def set_results(self, results: Mapping[str, tuple[str, str | None]]) -> None:
+        """Show each domain's result (done, refused, failed, not-started) in its STATE cell; `(None)`
+        state: the cell says the result alone. A done row shows it while its state is still the one after."""
+        self._results.update(results)
+        self.refresh()
+
+    def clear_results(self, uuids: Iterable[str]) -> None:
+        for uuid in uuids:
+            self._results.pop(uuid, None)
+        self.refresh()
+
+    def result_of(self, uuid: str) -> str | None:
+        """What the row's STATE cell says of its last result (None: it shows the state)."""
+        row = self.row(uuid)
+        return self._result_word(row) if row is not None else None
+
+    def _result_word(self, row: DomainRow) -> str | None:
+        found = self._results.get(row.uuid)
+        if found is None:
+            return None
+        result, after = found
+        if result in ("done", "requested"):
+            # Done: "✓ paused" while it is; once the state moves on (a poll, another action), the state.
+            # Requested (a shutdown): "✓ requested" until the guest acts on it.
+            word = after if result == "done" else result
+            return f"✓ {word}" if after is not None and row.state == after else None
+        return f"✗ {result}"
+
+    def _marks_changed(self) -> None:
+        self.refresh()
+        self.post_message(self.MarksChanged(len(self._marks)))
+
+    def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        if action == "clear_marks" and not self._marks and not self._results:
+            return "nothing is marked"
+        if action == "mark" and self._cursor is None:
+            return "no domain selected"
+        if action == "mark_shown" and not self._order:
+            return "no row is shown"
+        return self._layout_refusal(action, parameters)
 
     # ----- interaction --------------------------------------------------------------------------
 

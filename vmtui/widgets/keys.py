@@ -43,7 +43,7 @@ def keys_of(binding: Binding) -> tuple[str, ...]:
 
 def key_label(binding: Binding) -> str:
     """How help and the palette write a binding's keys: "delete / D", "ctrl+r"."""
-    names = {"question_mark": "?", "slash": "/", "escape": "esc"}
+    names = {"question_mark": "?", "slash": "/", "escape": "esc", "asterisk": "*"}
     return " / ".join(names.get(k, k) for k in keys_of(binding))
 
 
