@@ -39,10 +39,17 @@ class LocalBackupStore:
         st = os.statvfs(probe)
         return st.f_bavail * st.f_frsize
 
-    def make_dir(self, path: str) -> None:
+    def make_dir(self, path: str) -> bool:
+        """Create the directory (and its parents); False when it exists already (another writer's)."""
+        try:
+            Path(path).mkdir(mode=0o755, parents=True, exist_ok=False)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise OperationError(f"cannot create {path} on {self.label}: {exc.strerror}") from exc
         # 0755: QEMU (another user under libvirt's dynamic ownership) must reach the files libvirt makes here.
-        Path(path).mkdir(mode=0o755, parents=True, exist_ok=False)
         os.chmod(path, 0o755)
+        return True
 
     def exists(self, path: str) -> bool:
         return Path(path).exists()

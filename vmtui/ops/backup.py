@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from vmtui import present
 from vmtui.drivers.backupstore import LocalBackupStore
@@ -49,8 +49,10 @@ ROOM_MARGIN_BYTES = 16 * 1024 * 1024
 """qcow2 metadata and the manifest on top of the data itself."""
 
 
+@runtime_checkable
 class BackupHost(Protocol):
-    """What a backup asks of a live libvirt connection (`drivers.libvirt.backups` and `jobs`)."""
+    """What a backup and a restore ask of a live libvirt connection (`drivers.libvirt.backups`, `jobs`,
+    `definitions`); a recording has none of it."""
 
     uri: str
 
@@ -66,6 +68,15 @@ class BackupHost(Protocol):
     def disk_allocation(self, ident: str, target: str) -> int: ...
     def freeze_filesystems(self, ident: str) -> tuple[int, str | None]: ...
     def thaw_filesystems(self, ident: str) -> None: ...
+    def find_by_name(self, name: str) -> tuple[str, bool] | None: ...
+    def define_xml(self, xml: str) -> DomainInfo: ...
+
+
+def live_host(conn: object) -> BackupHost:
+    """`conn` as a live host; refused (before any change) for a recording."""
+    if not isinstance(conn, BackupHost):
+        raise UsageError(f"{getattr(conn, 'uri', 'this host')} is a recording: it has no backups")
+    return conn
 
 
 # ----- what a backup is ---------------------------------------------------------------------------
@@ -337,11 +348,13 @@ def _freeze(conn: BackupHost, info: DomainInfo, progress: Progress) -> tuple[boo
 
 
 def _job_step(stats: JobStats, started: float) -> Step:
+    """The job's own figures as a step: bytes copied of the total, speed and time left."""
     total = stats.disk_total or 0
     remaining = stats.disk_remaining if stats.disk_remaining is not None else total
     done = max(0, total - remaining)
-    elapsed = max(time.monotonic() - started, 1e-3)
-    speed = done / elapsed if done else None
+    # QEMU's elapsed time when libvirt gives it: ours also counts the start of the job.
+    elapsed = stats.elapsed_ms / 1000 if stats.elapsed_ms else time.monotonic() - started
+    speed = done / elapsed if done and elapsed > 0 else None
     eta = remaining / speed if speed else None
     fraction = done / total if total else None
     text = f"copied {present.size(done)} of {present.size(total)}"
@@ -433,7 +446,8 @@ def take_backup(
     checkpoint = CHECKPOINT_PREFIX + backup_id
     targets = {d.target: posixpath.join(partial, f"{d.target}.qcow2") for d in disks}
     definition = conn.domain_xml(info.uuid, inactive=info.persistent)
-    store.make_dir(partial)
+    if not store.make_dir(partial):
+        raise OperationError(f"backup of {info.name} refused: {partial} exists: another backup is being written there")
     began = False
     try:
         what = f"incremental on {plan.parent.id}" if plan.parent else "full"
@@ -576,17 +590,6 @@ def _merge_into(store: LocalBackupStore, child: Backup) -> None:
 # ----- restoring ----------------------------------------------------------------------------------
 
 
-class RestoreHost(Protocol):
-    uri: str
-
-    def require_writable(self, action: str) -> None: ...
-    def find_by_name(self, name: str) -> tuple[str, bool] | None: ...
-    def domain(self, ident: str) -> DomainInfo: ...
-    def define_xml(self, xml: str) -> DomainInfo: ...
-    def checkpoint_names(self, ident: str) -> list[str]: ...
-    def delete_checkpoint(self, ident: str, name: str, *, metadata_only: bool = False) -> None: ...
-
-
 @dataclass(frozen=True, slots=True)
 class RestorePlan:
     backup: Backup
@@ -639,7 +642,7 @@ def find_backup(store: LocalBackupStore, root: str, domain: str, backup_id: str)
 
 
 def plan_restore(
-    conn: RestoreHost, store: LocalBackupStore, root: str, domain: str, backup_id: str, *, as_name: str | None
+    conn: BackupHost, store: LocalBackupStore, root: str, domain: str, backup_id: str, *, as_name: str | None
 ) -> RestorePlan:
     """What a restore would do, refused before any change when it cannot be done safely."""
     from vmtui.drivers.xml.edit import check_domain_name
@@ -673,7 +676,7 @@ def plan_restore(
 
 
 def restore(
-    conn: RestoreHost,
+    conn: BackupHost,
     store: LocalBackupStore,
     plan: RestorePlan,
     *,
