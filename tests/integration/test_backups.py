@@ -303,3 +303,43 @@ def test_bad_input_is_refused_before_any_change(local_conn: Connection, tmp_path
             assert proc.returncode == 1, proc.stdout + proc.stderr
             assert f"its chain is missing {full['id']}" in json.loads(proc.stdout)["error"]["message"]
         assert virsh("list", "--all", "--name").split().count(f"{g.name}-x") == 0
+
+
+def test_keep_merges_the_oldest_into_the_next_and_the_same_domain_restores_when_off(local_conn: Connection) -> None:
+    with backup_guest(local_conn, disk_mib=32, data_mib=4) as g:
+        full = vm_json("backup", g.name, "--to", str(g.root))["backup"]
+        write_while_running(g.name, 0x11, 8, 1)
+        inc1 = vm_json("backup", g.name, "--to", str(g.root), "--incremental")["backup"]
+        write_while_running(g.name, 0x22, 12, 1)
+        done = vm_json("backup", g.name, "--to", str(g.root), "--incremental", "--keep", "2")
+        inc2 = done["backup"]
+        assert isinstance(full, dict)
+        assert isinstance(inc1, dict)
+        assert isinstance(inc2, dict)
+        assert done["removed"] == [full["id"]]
+        listed = vm_json("backup", "list", g.name, "--to", str(g.root))["backups"]
+        assert isinstance(listed, list)
+        # The first increment became the chain's full backup; the newest still builds on it.
+        assert [(b["id"], b["kind"], b["parent"]) for b in listed] == [
+            (inc1["id"], "full", None),
+            (inc2["id"], "incremental", inc1["id"]),
+        ]
+        assert not Path(str(full["path"])).exists()
+        at_inc1 = reference(g.dir / "at-inc1.raw", 32, (0x5A, 0, 4), (0x11, 8, 1))
+        at_inc2 = reference(g.dir / "at-inc2.raw", 32, (0x5A, 0, 4), (0x11, 8, 1), (0x22, 12, 1))
+        restored = vm_json("backup", "restore", g.name, str(inc2["id"]), "--as", f"{g.name}-r2", "--to", str(g.root))
+        assert isinstance(restored["disks"], dict)
+        assert same_disk(restored["disks"]["vda"], at_inc2)
+
+        # The same domain: refused while it runs (tested above), asked first when off, disks overwritten.
+        virsh("destroy", g.name)
+        proc = vm("backup", "restore", g.name, str(inc1["id"]), "--to", str(g.root))
+        assert proc.returncode == 2, proc.stderr
+        assert "Not asked without a terminal" in proc.stderr
+        assert same_disk(g.disk, at_inc2)  # unchanged by the refusal
+        back = vm_json("backup", "restore", g.name, str(inc1["id"]), "--to", str(g.root), "--yes")
+        assert (back["uuid"], back["state"]) == (g.uuid, "shut-off")
+        assert same_disk(g.disk, at_inc1)
+        assert checkpoints(g.name) == []  # the old disk's checkpoints went with it
+        virsh("start", g.name)
+        assert virsh("domstate", g.name).strip() == "running"
