@@ -32,7 +32,12 @@ backup_app = typer.Typer(
 )
 
 ToOpt = Annotated[
-    str, typer.Option("--to", help="The backup folder on the domain's host (one folder per domain in it).")
+    str,
+    typer.Option(
+        "--to",
+        envvar="VMTUI_BACKUP_DIR",
+        help="The backup folder on the domain's host (one folder per domain in it).",
+    ),
 ]
 IdArg = Annotated[str, typer.Argument(help="The backup's id, as `vmtui backup list` shows it.")]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import posixpath
 import re
 import threading
@@ -26,6 +27,8 @@ from typing import Protocol, runtime_checkable
 
 from vmtui import present
 from vmtui.drivers.backupstore import LocalBackupStore
+from vmtui.drivers.base import Hypervisor
+from vmtui.drivers.resources import GuestFacts
 from vmtui.drivers.xml.backup import build_backup_xml, build_checkpoint_xml
 from vmtui.drivers.xml.parts import read_disks, writable_disks
 from vmtui.errors import NotFoundError, OperationError, UsageError, VmtuiError
@@ -36,7 +39,15 @@ from vmtui.ops.busy import refuse_if_migrating
 log = logging.getLogger("vmtui.ops.backup")
 
 DEFAULT_ROOT = "/var/lib/vmtui/backups"
-"""Where backups go on the host when `--to` is not given."""
+"""Where backups go on the host when `--to` is not given (and `VMTUI_BACKUP_DIR` is not set)."""
+ROOT_ENV = "VMTUI_BACKUP_DIR"
+
+
+def default_root() -> str:
+    """The backup folder when none is given: `VMTUI_BACKUP_DIR`, else DEFAULT_ROOT (the TUI always uses it)."""
+    return os.environ.get(ROOT_ENV) or DEFAULT_ROOT
+
+
 MANIFEST_FORMAT = 1
 CHECKPOINT_PREFIX = "vmtui-"
 """vmtui's checkpoints: the ones it deletes when a newer backup supersedes them (never anyone else's)."""
@@ -307,8 +318,20 @@ class _Plan:
 
 
 def _plan(
-    conn: BackupHost, store: LocalBackupStore, root: str, info: DomainInfo, disks: Sequence[DiskFile], incremental: bool
+    conn: BackupHost,
+    store: LocalBackupStore,
+    root: str,
+    info: DomainInfo,
+    disks: Sequence[DiskFile],
+    incremental: bool | None,
 ) -> _Plan:
+    """Full or incremental; `incremental` None: incremental when the last backup allows one, else full."""
+    if incremental is None:
+        try:
+            return _plan(conn, store, root, info, disks, True)
+        except OperationError as exc:
+            log.info("full backup of %s: %s", info.name, exc.message)
+            return _plan(conn, store, root, info, disks, False)
     if not incremental:
         return _Plan("full", None, sum(conn.disk_allocation(info.uuid, d.target) for d in disks))
     mine = backups_of(store, root, info.uuid)
@@ -414,13 +437,14 @@ def take_backup(
     ident: str,
     *,
     root: str = DEFAULT_ROOT,
-    incremental: bool = False,
+    incremental: bool | None = False,
     keep: int | None = None,
     host: str = "",
     progress: Progress = no_progress,
     cancel: threading.Event | None = None,
 ) -> BackupDone:
-    """Back up every disk of a running domain into root/DOMAIN/ID/ (full, or incremental on the last one)."""
+    """Back up every disk of a running domain into root/DOMAIN/ID/: full, incremental on the last backup,
+    or (`incremental` None, the TUI's key) incremental when the last backup allows one, else full."""
     cancel = cancel or never_cancelled()
     conn.require_writable("back up")
     if keep is not None and keep < 1:
@@ -724,3 +748,47 @@ def restore(
         raise
     progress(Step(f"defined {info.name}"))
     return RestoreDone(host or conn.uri, plan.backup, tuple(b.id for b in plan.chain), info, plan.disk_files)
+
+
+# ----- for the TUI's domain screen ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GuestAndBackups:
+    """What the domain screen reads off the loop every few seconds: the guest's facts and its backups."""
+
+    facts: GuestFacts
+    backups: tuple[Backup, ...]
+    backups_note: str
+    """Why no backups can be listed ("" when they could)."""
+
+
+def guest_and_backups(conn: Hypervisor, uuid: str) -> GuestAndBackups:
+    """The guest's facts (a failure is the answer's), and its backups in `default_root()` (a failure said)."""
+    from vmtui.drivers.backupstore import backup_store
+    from vmtui.drivers.resources import live
+
+    facts = live(conn, "guest facts").guest_facts(uuid)
+    try:
+        found = tuple(backups_of(backup_store(conn.uri), default_root(), uuid))
+    except VmtuiError as exc:
+        return GuestAndBackups(facts, (), exc.message)
+    return GuestAndBackups(facts, found, "")
+
+
+def restore_as_new(
+    conn: Hypervisor,
+    backup: Backup,
+    name: str,
+    *,
+    progress: Progress = no_progress,
+    cancel: threading.Event | None = None,
+) -> RestoreDone:
+    """Restore `backup` (from the folder it was listed in) as a new domain `name`, refused as the CLI's."""
+    from vmtui.drivers.backupstore import backup_store
+
+    host = live_host(conn)
+    store = backup_store(host.uri)
+    root = posixpath.dirname(posixpath.dirname(backup.path))
+    plan = plan_restore(host, store, root, backup.uuid, backup.id, as_name=name)
+    return restore(host, store, plan, progress=progress, cancel=cancel)
