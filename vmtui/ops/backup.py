@@ -370,6 +370,18 @@ def _freeze(conn: BackupHost, info: DomainInfo, progress: Progress) -> tuple[boo
     return False, said
 
 
+def _thaw(conn: BackupHost, info: DomainInfo, progress: Progress) -> None:
+    """Thaw at once; a thaw that fails is said loudly (a frozen guest hangs on its next write) but does
+    not stop the backup, whose point in time is already fixed."""
+    try:
+        conn.thaw_filesystems(info.uuid)
+    except VmtuiError as exc:
+        log.error("thaw of %s failed: %s", info.name, exc)
+        progress(Step(f"THAW FAILED for {info.name}: {exc.message}; run `virsh domfsthaw {info.name}` now"))
+        return
+    progress(Step(f"thawed {info.name}'s filesystems"))
+
+
 def _job_step(stats: JobStats, started: float) -> Step:
     """The job's own figures as a step: bytes copied of the total, speed and time left."""
     total = stats.disk_total or 0
@@ -486,8 +498,7 @@ def take_backup(
             began = True
         finally:
             if frozen:
-                conn.thaw_filesystems(info.uuid)
-                progress(Step(f"thawed {info.name}'s filesystems"))
+                _thaw(conn, info, progress)
         outcome = _wait_for_job(conn, info, progress, cancel)
         if outcome.type != "completed":
             raise OperationError(
