@@ -21,7 +21,7 @@ from vmtui.cli.targets import domain_host, label, one_host, open_entry, resolve_
 from vmtui.ops.backup import DEFAULT_ROOT
 
 if TYPE_CHECKING:
-    from vmtui.drivers.backupstore import LocalBackupStore
+    from vmtui.drivers.backupstore import BackupStore
     from vmtui.models import HostEntry
     from vmtui.ops.backup import BackupHost
 
@@ -45,7 +45,7 @@ IdArg = Annotated[str, typer.Argument(help="The backup's id, as `vmtui backup li
 @contextmanager
 def _one_host(
     connect: list[str] | None, host: list[str] | None, *, read_only: bool
-) -> Iterator[tuple[HostEntry, BackupHost, LocalBackupStore]]:
+) -> Iterator[tuple[HostEntry, BackupHost, BackupStore]]:
     from vmtui.drivers.backupstore import backup_store
     from vmtui.ops.backup import live_host
 

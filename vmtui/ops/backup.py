@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
 from vmtui import present
-from vmtui.drivers.backupstore import LocalBackupStore
+from vmtui.drivers.backupstore import BackupStore
 from vmtui.drivers.base import Hypervisor
 from vmtui.drivers.resources import GuestFacts
 from vmtui.drivers.xml.backup import build_backup_xml, build_checkpoint_xml
@@ -199,13 +199,13 @@ def domain_dir_name(info: DomainInfo) -> str:
     return info.name if SAFE_DIR_NAME.match(info.name) else info.uuid
 
 
-def all_backups(store: LocalBackupStore, root: str) -> list[Backup]:
+def all_backups(store: BackupStore, root: str) -> list[Backup]:
     """Every finished backup under root, oldest first."""
     found = [read_manifest(path, text) for path, text in store.manifests(root)]
     return sorted((b for b in found if b is not None), key=lambda b: (b.started, b.id))
 
 
-def backups_of(store: LocalBackupStore, root: str, domain: str) -> list[Backup]:
+def backups_of(store: BackupStore, root: str, domain: str) -> list[Backup]:
     """The backups of the domain named (or with the UUID) `domain`, oldest first."""
     return [b for b in all_backups(store, root) if domain in (b.domain, b.uuid)]
 
@@ -236,7 +236,7 @@ class BackupList:
         return {"host": self.host, "root": self.root, "backups": [b.to_json() for b in self.backups]}
 
 
-def list_backups(store: LocalBackupStore, root: str, domain: str | None = None, *, host: str = "") -> BackupList:
+def list_backups(store: BackupStore, root: str, domain: str | None = None, *, host: str = "") -> BackupList:
     found = all_backups(store, root) if domain is None else backups_of(store, root, domain)
     return BackupList(host or store.label, root, tuple(found))
 
@@ -300,7 +300,7 @@ def _refuse_if_busy(conn: BackupHost, info: DomainInfo) -> None:
         raise OperationError(f"backup of {info.name} refused: a {stats.operation} job holds it; wait for it")
 
 
-def _check_room(store: LocalBackupStore, where: str, needed: int, info: DomainInfo) -> None:
+def _check_room(store: BackupStore, where: str, needed: int, info: DomainInfo) -> None:
     free = store.free_bytes(where)
     if needed + ROOM_MARGIN_BYTES > free:
         raise OperationError(
@@ -319,7 +319,7 @@ class _Plan:
 
 def _plan(
     conn: BackupHost,
-    store: LocalBackupStore,
+    store: BackupStore,
     root: str,
     info: DomainInfo,
     disks: Sequence[DiskFile],
@@ -431,7 +431,7 @@ def _abort_and_wait(conn: BackupHost, info: DomainInfo) -> None:
         time.sleep(POLL_S)
 
 
-def _undo(conn: BackupHost, store: LocalBackupStore, info: DomainInfo, checkpoint: str, partial: str) -> list[str]:
+def _undo(conn: BackupHost, store: BackupStore, info: DomainInfo, checkpoint: str, partial: str) -> list[str]:
     """Remove what a backup that did not finish made: its checkpoint (and bitmaps) and its files."""
     problems = []
     if checkpoint in conn.checkpoint_names(info.uuid):
@@ -445,7 +445,7 @@ def _undo(conn: BackupHost, store: LocalBackupStore, info: DomainInfo, checkpoin
 
 def take_backup(
     conn: BackupHost,
-    store: LocalBackupStore,
+    store: BackupStore,
     ident: str,
     *,
     root: str = DEFAULT_ROOT,
@@ -525,7 +525,7 @@ def take_backup(
 
 
 def _finish(
-    store: LocalBackupStore,
+    store: BackupStore,
     info: DomainInfo,
     disks: Sequence[DiskFile],
     targets: dict[str, str],
@@ -582,7 +582,7 @@ def _forget_older_checkpoints(conn: BackupHost, info: DomainInfo, keep: str) -> 
 
 
 def apply_keep(
-    store: LocalBackupStore, root: str, domain: str, keep: int, *, progress: Progress = no_progress
+    store: BackupStore, root: str, domain: str, keep: int, *, progress: Progress = no_progress
 ) -> tuple[str, ...]:
     """Keep the newest `keep` restore points of the domain; older ones are merged away, oldest first.
 
@@ -612,7 +612,7 @@ def apply_keep(
         removed.append(oldest.id)
 
 
-def _merge_into(store: LocalBackupStore, child: Backup) -> None:
+def _merge_into(store: BackupStore, child: Backup) -> None:
     disks = []
     for disk in child.disks:
         path = posixpath.join(child.path, disk.file)
@@ -664,7 +664,7 @@ class RestoreDone:
         }
 
 
-def find_backup(store: LocalBackupStore, root: str, domain: str, backup_id: str) -> tuple[Backup, list[Backup]]:
+def find_backup(store: BackupStore, root: str, domain: str, backup_id: str) -> tuple[Backup, list[Backup]]:
     mine = backups_of(store, root, domain)
     for b in mine:
         if b.id == backup_id:
@@ -677,7 +677,7 @@ def find_backup(store: LocalBackupStore, root: str, domain: str, backup_id: str)
 
 
 def plan_restore(
-    conn: BackupHost, store: LocalBackupStore, root: str, domain: str, backup_id: str, *, as_name: str | None
+    conn: BackupHost, store: BackupStore, root: str, domain: str, backup_id: str, *, as_name: str | None
 ) -> RestorePlan:
     """What a restore would do, refused before any change when it cannot be done safely."""
     from vmtui.drivers.xml.edit import check_domain_name
@@ -712,7 +712,7 @@ def plan_restore(
 
 def restore(
     conn: BackupHost,
-    store: LocalBackupStore,
+    store: BackupStore,
     plan: RestorePlan,
     *,
     host: str = "",
