@@ -24,10 +24,29 @@ from pathlib import Path
 
 from lxml import etree
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from guest_disks import LOCAL_URI, guest_xml, virsh  # noqa: E402
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 
 VMTUI = Path(sys.executable).parent / "vmtui"
+LOCAL_URI = "qemu:///system"
+
+
+def virsh(*args: str, check: bool = True) -> str:
+    proc = subprocess.run(["virsh", "-c", LOCAL_URI, *args], capture_output=True, text=True, timeout=120)
+    if check and proc.returncode != 0:
+        raise SystemExit(f"virsh {' '.join(args)}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def guest_xml(name: str, disk: Path, *, kvm: bool) -> str:
+    """A small diskless BIOS guest (it idles) with the one virtio qcow2 disk to back up."""
+    root = etree.fromstring(
+        build_guest_xml(GuestSpec(name=name, role="test", domain_type="kvm" if kvm else "qemu", nic_model=None))
+    )
+    el = etree.SubElement(root.find("devices"), "disk", type="file", device="disk")  # type: ignore[arg-type]
+    etree.SubElement(el, "driver", name="qemu", type="qcow2")
+    etree.SubElement(el, "source", file=str(disk))
+    etree.SubElement(el, "target", dev="vda", bus="virtio")
+    return etree.tostring(root, encoding="unicode")
 
 
 def job_ms(name: str) -> int:
