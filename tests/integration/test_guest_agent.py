@@ -2,8 +2,9 @@
 
 qemu-guest-agent is not in the busybox image, so the test adds a small one: a shell loop in the guest
 that answers libvirt's agent commands (guest-sync, guest-network-get-interfaces, guest-get-osinfo,
-guest-get-host-name) on the org.qemu.guest_agent.0 port. The first guest has the agent channel and
-the agent; the second has neither, and pings the host so that the host's ARP table knows it.
+guest-get-host-name, and the fsfreeze commands for a backup) on the org.qemu.guest_agent.0 port. The
+first guest has the agent channel and the agent; the second has neither, and pings the host so that
+the host's ARP table knows it.
 Addresses, MACs, the hostname and the OS name are the test's own choices, known before the guests boot.
 """
 
@@ -79,6 +80,9 @@ while true; do
       *guest-network-get-interfaces*) printf '{"return": [%s, %s]}\n' "$lo" "$eth" >&3 ;;
       *guest-get-osinfo*) printf '{"return": {%s}}\n' "$os" >&3 ;;
       *guest-get-host-name*) printf '{"return": {"host-name": "%s"}}\n' "$(hostname)" >&3 ;;
+      *guest-fsfreeze-freeze*) echo frozen > /tmp/fsfreeze; printf '{"return": 1}\n' >&3 ;;
+      *guest-fsfreeze-thaw*) echo thawed > /tmp/fsfreeze; printf '{"return": 1}\n' >&3 ;;
+      *guest-fsfreeze-status*) printf '{"return": "%s"}\n' "$(cat /tmp/fsfreeze)" >&3 ;;
       *execute*) printf '{"error": {"class": "CommandNotFound", "desc": "not in this test agent"}}\n' >&3 ;;
     esac
   done
@@ -236,3 +240,28 @@ def test_without_an_agent_the_host_arp_table_gives_the_address_and_says_so(agent
     # The host's own neighbour table, read independently, agrees.
     neigh = subprocess.run(["ip", "neigh", "show", agent_lab.ips[name]], capture_output=True, text=True).stdout
     assert agent_lab.macs[name] in neigh
+
+
+def test_a_backup_freezes_the_guest_through_its_agent_and_thaws_it(agent_lab: AgentLab) -> None:
+    """With an agent that answers, the backup is taken frozen and says so; the manifest keeps it."""
+    from guest_disks import image_dir, qcow2, virsh
+
+    name = agent_lab.with_agent
+    with connect(LOCAL_URI) as conn:
+        _facts_when(conn, name, "agent")  # the agent answers
+    with image_dir() as folder:
+        disk = qcow2(folder / "data.qcow2")
+        virsh("attach-disk", name, str(disk), "vdb", "--driver", "qemu", "--subdriver", "qcow2", "--live")
+        try:
+            proc = run_vmtui("backup", name, "-c", LOCAL_URI, "--to", str(folder / "b"), "--json")
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            backup = json.loads(proc.stdout)["backup"]
+            assert backup["consistency"] == "frozen"
+            assert json.loads((Path(backup["path"]) / "manifest.json").read_text())["consistency"] == "frozen"
+            # The guest's own view: frozen by the backup, and thawed again since.
+            said = virsh("qemu-agent-command", name, '{"execute": "guest-fsfreeze-status"}')
+            assert json.loads(said)["return"] == "thawed"
+        finally:
+            for checkpoint in virsh("checkpoint-list", name, "--name").split():
+                virsh("checkpoint-delete", name, checkpoint)
+            virsh("detach-disk", name, "vdb", "--live")

@@ -55,7 +55,7 @@ async def test_the_dashboard_footer_shows_its_main_keys_and_m_p_act_on_the_domai
 async def test_help_starts_with_the_current_screens_keys_and_m_says_why_in_a_replay() -> None:
     app = VmtuiApp(replay_entries(RECORDING), interval=0.05)
     seen = Recorder()
-    async with app.run_test(size=(120, 40), message_hook=seen) as pilot:
+    async with app.run_test(size=(120, 44), message_hook=seen) as pilot:
         await wait_for(pilot, lambda: app.selected_uuid() is not None)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, DomainScreen))

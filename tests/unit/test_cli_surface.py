@@ -83,6 +83,8 @@ WRITES: dict[str, list[str]] = {
     "snapshot create": ["snapshot", "create", "test", "s1"],
     "snapshot revert": ["snapshot", "revert", "test", "s1", "--yes"],
     "snapshot delete": ["snapshot", "delete", "test", "s1", "--yes"],
+    "backup create": ["backup", "test"],
+    "backup restore": ["backup", "restore", "test", "20260101T000000Z-full", "--as", "t2"],
 }
 # Refused up front (exit 2) rather than by the connection: they change two hosts, or the lab itself.
 REFUSED_UP_FRONT = {
@@ -97,7 +99,7 @@ REFUSED_UP_FRONT = {
 OTHERS = {
     "list", "stats", "explain", "console", "display", "xml", "edit", "pools", "volumes", "nets", "place",
     "top", "record", "export", "hosts", "hosts add", "hosts rm", "devices show", "sriov list", "ksm",
-    "ksm status", "snapshot list", "migrate history", "migrate jobs", "migrate attach", "lab tour",
+    "ksm status", "snapshot list", "backup list", "migrate history", "migrate jobs", "migrate attach", "lab tour",
     "lab status", "lab image",
 }  # fmt: skip
 

@@ -33,6 +33,7 @@ REGISTRARS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("vmtui.cli.console:register", ("console", "display")),
     ("vmtui.cli.xml:register", ("xml", "edit", "define", "undefine")),
     ("vmtui.cli.snapshot:snapshot_app", ("snapshot",)),
+    ("vmtui.cli.backup:backup_app", ("backup",)),
     ("vmtui.cli.storage:register", ("pools", "volumes", "vol-create", "vol-delete")),
     ("vmtui.cli.networks:register", ("nets",)),
     ("vmtui.cli.autostart:register", ("autostart", "net-autostart")),

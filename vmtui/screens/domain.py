@@ -15,11 +15,22 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from vmtui import present
-from vmtui.drivers.resources import GuestFacts, live
+from vmtui.drivers.backupstore import backup_store
+from vmtui.drivers.resources import GuestFacts
+from vmtui.drivers.xml.edit import check_domain_name
 from vmtui.explain import explain
 from vmtui.metrics import DomainMetrics
 from vmtui.models import DomainInfo, Snapshot
 from vmtui.ops.autostart import set_autostart
+from vmtui.ops.backup import (
+    Backup,
+    GuestAndBackups,
+    default_root,
+    guest_and_backups,
+    live_host,
+    restore_as_new,
+    take_backup,
+)
 from vmtui.ops.snapshots import check_name
 from vmtui.present import count, pct, pct_sign, rate, size_kib
 from vmtui.richtext import SEVERITY_STYLE, device_class_text, state_text
@@ -151,6 +162,8 @@ class DomainScreen(Refusals, Screen[None]):
             Binding("R", "snapshot('revert')", "Revert", show=False),
             Binding("D", "snapshot('delete')", "Del snapshot", show=False),
             Binding("A", "autostart", "Autostart", show=False),
+            Binding("K", "backup", "Back up", tooltip="Back up (incremental when it can)", show=False),
+            Binding("O", "restore", "Restore", tooltip="Restore a backup as a new domain", show=False),
         ),
     ]
 
@@ -162,6 +175,8 @@ class DomainScreen(Refusals, Screen[None]):
         """The copy opened (its row's host), when one UUID runs on two hosts; it follows a migration."""
         self.snapshots: tuple[Snapshot, ...] = ()
         """As last listed by the app (`show_snapshots`), oldest first."""
+        self.backups: tuple[Backup, ...] = ()
+        """As last read from the host's backup folder with the guest's facts, oldest first."""
 
     def compose(self) -> ComposeResult:
         yield Header(icon="▣")
@@ -171,6 +186,9 @@ class DomainScreen(Refusals, Screen[None]):
                 yield GuestPanel(id="guest")
             yield Static("Snapshots", id="snapshots-title")
             yield DataTable(id="snapshots", cursor_type="row", show_cursor=True)
+            if self._live_host() is not None:
+                yield Static("Backups: loading…", id="backups-title")
+                yield DataTable(id="backups", cursor_type="row", show_cursor=True)
             with Horizontal(id="cpu-row"):
                 yield Static(id="vcpus")
                 yield Static(id="exits")
@@ -187,6 +205,11 @@ class DomainScreen(Refusals, Screen[None]):
         table = self.query_one("#snapshots", DataTable)
         for col in ("", "name", "created", "state", "location", "memory", "description"):
             table.add_column(col, key=col or "current")
+        if self.query("#backups"):
+            backups = self.query_one("#backups", DataTable)
+            for col in ("id", "kind", "parent", "taken", "size", "consistency"):
+                backups.add_column(col, key=col)
+            backups.display = False
         self.refresh_data()
         self.show_snapshots(None, "loading…")
         self.post_message(SnapshotActionRequested(self.uuid, "list", None))
@@ -352,6 +375,13 @@ class DomainScreen(Refusals, Screen[None]):
             if why is None and parameters[0] != "create" and not self.snapshots:
                 why = "no snapshot listed"
             return why
+        if action in ("backup", "restore"):
+            why = self.fleet.tool_refusal(self.uuid, running=action == "backup")
+            if why is None and self._live_host() is None:
+                why = "a recording has no backups"
+            if why is None and action == "restore" and self.highlighted_backup() is None:
+                why = "no backup listed"
+            return why
         if action == "autostart":
             facts = self._facts()
             why = self.fleet.write_refusal(found[0]) if found is not None else None
@@ -375,14 +405,86 @@ class DomainScreen(Refusals, Screen[None]):
         """Ask again (on mount, every REFRESH_SECONDS, after a job: saved, started, autostart)."""
         host, uuid = self._live_host(), self.uuid
         if host is not None:
-            self.post_message(
-                FetchRequested(host, self.fetch_key, lambda conn: live(conn, "guest facts").guest_facts(uuid))
-            )
+            self.post_message(FetchRequested(host, self.fetch_key, lambda conn: guest_and_backups(conn, uuid)))
 
     def show_data(self, message: DataFetched) -> None:
+        value = message.value
+        facts = value.facts if isinstance(value, GuestAndBackups) else None
         for panel in self.query(GuestPanel):
-            panel.show(message.value, message.error)
+            panel.show(facts, message.error)
+        if isinstance(value, GuestAndBackups):
+            self.show_backups(value.backups, value.backups_note)
         self.refresh_bindings()
+
+    def show_backups(self, backups: tuple[Backup, ...], note: str) -> None:
+        if not self.query("#backups"):
+            return
+        table = self.query_one("#backups", DataTable)
+        self.backups = backups
+        cursor = table.cursor_row
+        table.clear()
+        for b in backups:
+            taken = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(b.started))
+            table.add_row(
+                b.id,
+                b.kind,
+                b.parent or "-",
+                taken,
+                present.size(b.size),
+                Text(present.printable(b.consistency)),
+                key=b.id,
+            )
+        table.display = bool(backups)
+        if backups:
+            table.move_cursor(row=min(max(cursor, 0), len(backups) - 1))
+        how = note or ("K backs up" if not backups else "K backs up (incremental on the last); O restores as new")
+        self.query_one("#backups-title", Static).update(Text(f"Backups ({len(backups)}): {present.printable(how)}"))
+
+    def highlighted_backup(self) -> Backup | None:
+        if not self.query("#backups") or not self.backups:
+            return None
+        row = self.query_one("#backups", DataTable).cursor_row
+        return self.backups[row] if 0 <= row < len(self.backups) else None
+
+    def action_backup(self) -> None:
+        host = self._live_host()
+        if host is None:
+            return
+        uuid = self.uuid
+        self.post_message(
+            OperationRequested(
+                host,
+                uuid,
+                f"Back up {self.fleet.name_of(uuid)}",
+                lambda conn, progress, cancel: take_backup(
+                    live_host(conn), backup_store(conn.uri), uuid, root=default_root(), incremental=None,
+                    progress=progress, cancel=cancel,
+                ),
+                pending="backing up…",
+            )
+        )  # fmt: skip
+
+    def action_restore(self) -> None:
+        host, chosen = self._live_host(), self.highlighted_backup()
+        if host is None or chosen is None:
+            return
+
+        def named(name: str | None) -> None:
+            if not name:
+                return
+            self.post_message(
+                OperationRequested(
+                    host,
+                    None,
+                    f"Restore {chosen.domain} from {chosen.id} as {name}",
+                    lambda conn, progress, cancel: restore_as_new(conn, chosen, name, progress=progress, cancel=cancel),
+                    pending="restoring…",
+                )
+            )
+
+        default = f"{chosen.domain}-{chosen.id.split('-')[0].lower()}"
+        question = f"Restore backup {chosen.id} as a new domain named:"
+        self.app.push_screen(PromptModal(question, default, check_domain_name), named)
 
     def _facts(self) -> GuestFacts | None:
         panels = self.query(GuestPanel)

@@ -150,9 +150,11 @@ class DomainsMixin(ConnectionCore):
                     dom.destroy()
                 if dom.isPersistent():
                     try:
-                        # Snapshot metadata too: a test guest that was snapshotted must still go.
+                        # Snapshot and checkpoint metadata too: a guest that was snapshotted or backed up must still go.
                         dom.undefineFlags(
-                            libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+                            libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+                            | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+                            | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA
                         )
                     except libvirt.libvirtError as exc:
                         # Drivers without NVRAM support (the test driver) refuse the flag itself.

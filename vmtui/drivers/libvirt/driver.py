@@ -3,9 +3,10 @@
 Each subject lives in its own module (`connection`: opening, errors, events; `host`: facts and
 sampling; `domains`: lookup, XML and lifecycle; `devices`: attach, detach, update, disk volumes;
 `nodedev`: PCI functions, SR-IOV and VF pools; `memory`: balloon and KSM; `definitions`: define and
-undefine; `snapshots`; `guest`: agent facts, autostart, managed save; `storage`: pools and volumes;
-`networks`: networks and leases; `jobs`: migration, job stats, dirty rate; more as vmtui grows). Upper layers see the
-`vmtui.drivers.base.Hypervisor` protocol (and `Migrator`) and never libvirt itself.
+undefine; `snapshots`; `backups`: backup jobs and checkpoints; `guest`: agent facts, autostart,
+managed save; `storage`: pools and volumes; `networks`: networks and leases; `jobs`: migration, job
+stats, dirty rate; more as vmtui grows). Upper layers see the `vmtui.drivers.base.Hypervisor`
+protocol (and `Migrator`) and never libvirt itself.
 
 Every command opens a Connection, so importing this module must stay cheap: the subject modules
 import their XML readers and result types inside the methods that use them (`vmtui list` needs
@@ -14,6 +15,7 @@ only the domain reader).
 
 from __future__ import annotations
 
+from vmtui.drivers.libvirt.backups import BackupsMixin
 from vmtui.drivers.libvirt.definitions import DefinitionsMixin
 from vmtui.drivers.libvirt.devices import DevicesMixin
 from vmtui.drivers.libvirt.domains import DomainsMixin
@@ -38,6 +40,7 @@ class Connection(
     JobsMixin,
     NodeDevMixin,
     SnapshotsMixin,
+    BackupsMixin,
     DefinitionsMixin,
     DomainsMixin,
 ):

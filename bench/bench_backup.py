@@ -1,0 +1,133 @@
+"""Full backup of a disk: `vmtui backup` against `virsh backup-begin` with the same target, in one run.
+
+    .venv/bin/python bench/bench_backup.py --size-mib 1024
+
+A diskless guest with one qcow2 disk of `--size-mib` filled with data (qemu-io, before it starts) is
+made on qemu:///system and always removed, with its files. Each contender backs the whole disk up
+into a fresh folder of the same filesystem; the figures are QEMU's own job time (`domjobinfo
+--completed`) and the wall time until the command is done (for vmtui: the checksums and the manifest
+too), as throughput of the disk's size: medians over `--rounds`, the contenders taking turns first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from lxml import etree
+
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
+
+VMTUI = Path(sys.executable).parent / "vmtui"
+LOCAL_URI = "qemu:///system"
+
+
+def virsh(*args: str, check: bool = True) -> str:
+    proc = subprocess.run(["virsh", "-c", LOCAL_URI, *args], capture_output=True, text=True, timeout=120)
+    if check and proc.returncode != 0:
+        raise SystemExit(f"virsh {' '.join(args)}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def guest_xml(name: str, disk: Path, *, kvm: bool) -> str:
+    """A small diskless BIOS guest (it idles) with the one virtio qcow2 disk to back up."""
+    root = etree.fromstring(
+        build_guest_xml(GuestSpec(name=name, role="test", domain_type="kvm" if kvm else "qemu", nic_model=None))
+    )
+    el = etree.SubElement(root.find("devices"), "disk", type="file", device="disk")  # type: ignore[arg-type]
+    etree.SubElement(el, "driver", name="qemu", type="qcow2")
+    etree.SubElement(el, "source", file=str(disk))
+    etree.SubElement(el, "target", dev="vda", bus="virtio")
+    return etree.tostring(root, encoding="unicode")
+
+
+def job_ms(name: str) -> int:
+    said = virsh("domjobinfo", name, "--completed")
+    line = next(x for x in said.splitlines() if x.startswith("Time elapsed:"))
+    return int(line.split()[2])
+
+
+def with_virsh(name: str, target: Path) -> tuple[float, int]:
+    """backup-begin into `target`, waiting for the job's end as `vmtui backup` does (polling it)."""
+    root = etree.Element("domainbackup", mode="push")
+    disk = etree.SubElement(etree.SubElement(root, "disks"), "disk", name="vda", backup="yes", type="file")
+    etree.SubElement(disk, "target", file=str(target / "vda.qcow2"))
+    etree.SubElement(disk, "driver", type="qcow2")
+    xml = target / "backup.xml"
+    xml.write_bytes(etree.tostring(root))
+    started = time.monotonic()
+    virsh("backup-begin", name, str(xml))
+    while "Unbounded" in virsh("domjobinfo", name):
+        time.sleep(0.05)
+    return time.monotonic() - started, job_ms(name)
+
+
+def with_vmtui(name: str, root: Path) -> tuple[float, int]:
+    started = time.monotonic()
+    subprocess.run([str(VMTUI), "backup", name, "-c", LOCAL_URI, "--to", str(root), "--json"], check=True,
+                   capture_output=True)  # fmt: skip
+    # vmtui keeps the newest checkpoint; the next round's full backup must start as the first one did.
+    for checkpoint in virsh("checkpoint-list", name, "--name").split():
+        virsh("checkpoint-delete", name, checkpoint)
+    return time.monotonic() - started, job_ms(name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    size = args.size_mib * 1024 * 1024
+    name = f"vmtui-bench-{secrets.token_hex(3)}"
+    folder = Path(tempfile.mkdtemp(prefix="vmtui-bench-backup-"))
+    os.chmod(folder, 0o755)
+    try:
+        disk = folder / "disk.qcow2"
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), f"{args.size_mib}M"], check=True)
+        subprocess.run(["qemu-io", "-f", "qcow2", "-c", f"write -P 0x5a 0 {args.size_mib}M", str(disk)],
+                       check=True, capture_output=True)  # fmt: skip
+        kvm = os.path.exists("/dev/kvm")
+        (folder / "guest.xml").write_text(guest_xml(name, disk, kvm=kvm))
+        virsh("define", str(folder / "guest.xml"))
+        virsh("start", name)
+        results: dict[str, list[tuple[float, int]]] = {"virsh backup-begin": [], "vmtui backup": []}
+        for round_no in range(args.rounds):
+            # Contenders take turns first: the one that runs second finds more of the disk in the page cache.
+            order = ["virsh backup-begin", "vmtui backup"][:: 1 if round_no % 2 == 0 else -1]
+            for label in order:
+                target = folder / f"r{round_no}-{label.split()[0]}"
+                target.mkdir(mode=0o755)
+                runner = with_virsh if label.startswith("virsh") else with_vmtui
+                results[label].append(runner(name, target))
+                subprocess.run(["rm", "-rf", str(target)], check=True)
+        mib = size / 1024 / 1024
+        print(
+            f"full backup of a {args.size_mib} MiB disk (all data), {args.rounds} rounds, load {os.getloadavg()[0]:.2f}"
+        )
+        medians = {}
+        for label, runs in results.items():
+            wall = statistics.median(r[0] for r in runs)
+            job = statistics.median(r[1] for r in runs)
+            medians[label] = (wall, job)
+            job_rate, wall_rate = mib / (job / 1000), mib / wall
+            print(f"{label:20} job {job:6.0f} ms {job_rate:5.0f} MiB/s   wall {wall:5.2f} s {wall_rate:5.0f} MiB/s")
+        (virsh_wall, virsh_job), (vmtui_wall, vmtui_job) = medians["virsh backup-begin"], medians["vmtui backup"]
+        print(
+            json.dumps({"job_ratio": round(virsh_job / vmtui_job, 2), "wall_ratio": round(virsh_wall / vmtui_wall, 2)})
+        )
+    finally:
+        virsh("destroy", name, check=False)
+        virsh("undefine", name, "--checkpoints-metadata", check=False)
+        subprocess.run(["rm", "-rf", str(folder)], check=False)
+
+
+if __name__ == "__main__":
+    main()
