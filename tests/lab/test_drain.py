@@ -1,0 +1,204 @@
+"""`vmtui host drain` over the lab: plan, migrations N at once, maintenance, Ctrl-C; checked with virsh.
+
+lab1 holds the lab's three guests plus this module's two: an idle diskless one and one with a local
+disk (a qcow2 volume in a pool of lab1's own /var/lib/libvirt, which lab2 does not see; lab2 has a pool
+at the same path for libvirt to create the copy in). Every guest the drain moved is migrated back, the
+test guests, volumes and pools are removed from both hosts, and lab1 is taken out of maintenance at the
+end, also on failure.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fixtures_lab import LabHandle
+from test_migration import Live
+
+from vmtui.drivers import connect
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
+
+pytestmark = [pytest.mark.lab, pytest.mark.timeout(300)]
+
+POOL = "vmtui-test-drain"
+POOL_DIR = f"/var/lib/libvirt/images/{POOL}"
+
+
+def _json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _running(lab: LabHandle, host: str) -> set[str]:
+    out = lab.virsh(host, "list", "--name")  # running (and paused) domains only
+    assert out.returncode == 0, out.stderr
+    return {line.strip() for line in out.stdout.splitlines() if line.strip()}
+
+
+def _defined(lab: LabHandle, host: str) -> set[str]:
+    out = lab.virsh(host, "list", "--all", "--name")
+    assert out.returncode == 0, out.stderr
+    return {line.strip() for line in out.stdout.splitlines() if line.strip()}
+
+
+def _each_runs_on_one_host(lab: LabHandle, names: set[str]) -> dict[str, str]:
+    """Where each guest runs, asserting by virsh on both hosts that it runs on exactly one of them."""
+    running = {host: _running(lab, host) for host in ("lab1", "lab2")}
+    where = {}
+    for name in names:
+        hosts = [h for h, there in running.items() if name in there]
+        assert len(hosts) == 1, f"{name} runs on {hosts}"
+        where[name] = hosts[0]
+    return where
+
+
+def _plan_and_summary(lines: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    plan = next(line for line in lines if line.get("type") == "plan")
+    summary = next((line for line in lines if line.get("type") == "summary"), None)
+    return plan, summary
+
+
+def _print_forecast_against_outcome(summary: dict[str, Any]) -> None:
+    """The plan's forecast beside what happened (shown with -s or on failure; a record, not an assertion)."""
+    print(f"\ndrain of {summary['host']}: forecast {summary['forecast_seconds']} s, took {summary['seconds']} s")
+    for g in summary["guests"]:
+        print(f"  {g['domain']}: {g['outcome']}, forecast {g['forecast_seconds']} s / downtime "
+              f"{g['forecast_downtime_ms']} ms, took {g['seconds']} s / downtime {g['downtime_ms']} ms")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def pools(lab: LabHandle) -> Iterator[None]:
+    """A directory pool at the same path on both hosts (each its own directory): lab2 creates the copy in it."""
+    try:
+        for host in ("lab1", "lab2"):
+            for args in (("pool-define-as", POOL, "dir", "--target", POOL_DIR), ("pool-build", POOL),
+                         ("pool-start", POOL)):  # fmt: skip
+                made = lab.virsh(host, *args)
+                assert made.returncode == 0, made.stderr
+        yield
+    finally:
+        for host in ("lab1", "lab2"):
+            lab.virsh(host, "pool-destroy", POOL)
+            lab.virsh(host, "pool-delete", POOL)  # the directory, with any volume left in it
+            lab.virsh(host, "pool-undefine", POOL)
+
+
+@pytest.fixture
+def drain_guests(lab: LabHandle, pools: None) -> Iterator[dict[str, str]]:
+    """An idle diskless guest and a guest with a local disk on lab1; everything put back at the end."""
+    before = {host: _running(lab, host) for host in ("lab1", "lab2")}
+    prefix = f"vmtui-test-drain-{secrets.token_hex(2)}"
+    names = {"idle": f"{prefix}-idle", "disk": f"{prefix}-disk"}
+    try:
+        made = lab.virsh("lab1", "vol-create-as", POOL, f"{prefix}.qcow2", "8M", "--format", "qcow2")
+        assert made.returncode == 0, made.stderr
+        with connect(lab.uris["lab1"]) as conn:
+            kind = "kvm" if conn.host_info(probe=False).kvm_usable else "qemu"
+            conn.define_and_start(build_guest_xml(GuestSpec(names["idle"], domain_type=kind, role="test")))
+            conn.define_and_start(build_guest_xml(GuestSpec(names["disk"], domain_type=kind, role="test",
+                                                            disk=Path(f"{POOL_DIR}/{prefix}.qcow2"))))  # fmt: skip
+        yield names
+    finally:
+        lab.vmtui("host", "undrain", "lab1")
+        for host in ("lab1", "lab2"):
+            with connect(lab.uris[host]) as conn:
+                for name in names.values():
+                    conn.destroy_and_undefine(name)
+            lab.virsh(host, "vol-delete", f"{prefix}.qcow2", "--pool", POOL)
+        # The lab's own guests back where they ran, all at once.
+        moved = before["lab1"] & _running(lab, "lab2")
+        back = [subprocess.Popen([*lab.vmtui_argv(), "migrate", name, "lab1", "-H", "lab2"], env=lab.env(),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for name in moved]  # fmt: skip
+        for proc in back:
+            proc.wait(timeout=120)
+        assert {host: _running(lab, host) for host in ("lab1", "lab2")} == before
+
+
+def test_drain_moves_the_diskless_guests_and_the_local_disk_only_with_copy_storage(
+    lab: LabHandle, drain_guests: dict[str, str]
+) -> None:
+    lab_guests = _running(lab, "lab1") - set(drain_guests.values())
+    everyone = _running(lab, "lab1") | _running(lab, "lab2")
+
+    # The plan alone: the local disk needs --copy-storage; nothing moves, lab1 is not in maintenance.
+    dry = lab.vmtui("host", "drain", "lab1", "--to", "lab2", "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    plan, _ = _plan_and_summary(_json_lines(dry.stdout))
+    by_name = {g["domain"]: g for g in plan["guests"]}
+    assert by_name[drain_guests["disk"]]["action"] == "refused"
+    assert "--copy-storage" in by_name[drain_guests["disk"]]["reason"]
+    assert all(by_name[n]["action"] == "move" and by_name[n]["target"] == "lab2"
+               for n in lab_guests | {drain_guests["idle"]})  # fmt: skip
+    assert _running(lab, "lab1") >= lab_guests | set(drain_guests.values())
+
+    # The drain: every diskless guest moves; the one with a local disk stays, and says why (exit 1).
+    run = lab.vmtui("host", "drain", "lab1", "--to", "lab2", "--yes", "--json", timeout=240)
+    assert run.returncode == 1, run.stdout[-2000:] + run.stderr
+    _, summary = _plan_and_summary(_json_lines(run.stdout))
+    assert summary is not None
+    _print_forecast_against_outcome(summary)
+    ends = {g["domain"]: g for g in summary["guests"]}
+    assert ends[drain_guests["disk"]]["outcome"] == "refused"
+    assert all(ends[n]["outcome"] == "moved" for n in lab_guests | {drain_guests["idle"]})
+    where = _each_runs_on_one_host(lab, everyone)
+    assert where[drain_guests["disk"]] == "lab1"
+    assert all(where[n] == "lab2" for n in lab_guests | {drain_guests["idle"]})
+    assert not (lab_guests | {drain_guests["idle"]}) & _defined(lab, "lab1")  # undefined on the source
+
+    # lab1 is in maintenance: `vmtui hosts` says so, `place` does not offer it.
+    hosts = {h["name"]: h for h in json.loads(lab.vmtui("hosts", "--json").stdout)}
+    assert hosts["lab1"]["maintenance"] is True
+    placed = json.loads(lab.vmtui("place", drain_guests["idle"], "--json").stdout)
+    lab1 = next(h for h in placed["hosts"] if h["host"] == "lab1")
+    assert lab1["maintenance"] is True
+    assert lab1["score"] is None
+    assert lab1["prechecks"] is None  # not even contacted
+
+    # Again with --copy-storage (a host in maintenance may be drained again): the disk guest moves too.
+    run = lab.vmtui("host", "drain", "lab1", "--to", "lab2", "--copy-storage", "--yes", "--json", timeout=240)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr
+    _, summary = _plan_and_summary(_json_lines(run.stdout))
+    assert summary is not None
+    _print_forecast_against_outcome(summary)
+    assert [(g["domain"], g["outcome"]) for g in summary["guests"]] == [(drain_guests["disk"], "moved")]
+    where = _each_runs_on_one_host(lab, everyone)
+    assert all(host == "lab2" for name, host in where.items() if name in lab_guests | set(drain_guests.values()))
+    assert _running(lab, "lab1") == set()
+
+    # Undrained, lab1 is a candidate again.
+    undrained = lab.vmtui("host", "undrain", "lab1", "--json")
+    assert undrained.returncode == 0, undrained.stdout + undrained.stderr
+    placed = json.loads(lab.vmtui("place", drain_guests["idle"], "--json").stdout)
+    lab1 = next(h for h in placed["hosts"] if h["host"] == "lab1")
+    assert lab1["maintenance"] is False
+    assert lab1["score"] is not None
+
+
+def test_ctrl_c_during_a_drain_leaves_every_guest_running_on_one_host(
+    lab: LabHandle, drain_guests: dict[str, str]
+) -> None:
+    everyone = _running(lab, "lab1") | _running(lab, "lab2")
+    # 1 MiB/s per job: each guest's first pass lasts tens of seconds, time enough to press Ctrl-C.
+    live = Live(lab, "host", "drain", "lab1", "--to", "lab2", "--parallel", "2", "--bandwidth", "1", "--yes",
+                "--json")  # fmt: skip
+    try:
+        live.until(lambda line: line.get("type") == "progress" and line.get("fraction", 0) > 0, 120)
+        live.ctrl_c()
+        rc = live.finish(90)
+    finally:
+        if live.proc.poll() is None:
+            live.kill()
+    assert rc == 130, live.lines[-3:]
+    summary = next(line for line in live.lines if line.get("type") == "summary")
+    _print_forecast_against_outcome(summary)
+    outcomes = {g["domain"]: g["outcome"] for g in summary["guests"]}
+    assert "cancelled" in outcomes.values()
+    where = _each_runs_on_one_host(lab, everyone)
+    for name, outcome in outcomes.items():
+        if outcome in ("cancelled", "refused"):
+            assert where[name] == "lab1", (name, outcome)
+    assert lab.virsh("lab1", "domjobinfo", drain_guests["idle"]).stdout.split()[2] == "None"
