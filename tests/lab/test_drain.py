@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_lab import LabHandle
-from test_migration import Live
+from fixtures_lab import LabHandle, Live
 
 from vmtui.drivers import connect
 from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml

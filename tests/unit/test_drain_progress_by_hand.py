@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-from vmtui.ops import drain
 from vmtui.ops.drain import OverallProgress, lanes_seconds
 
 
@@ -16,11 +13,10 @@ def test_lanes_start_each_guest_when_a_lane_frees() -> None:
     assert lanes_seconds([4.0, None], 2) is None
 
 
-def test_the_eta_only_counts_down_and_the_fraction_only_grows(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_eta_only_counts_down_and_the_fraction_only_grows() -> None:
     clock = [100.0]
-    monkeypatch.setattr(drain.time, "monotonic", lambda: clock[0])
     # Two guests of equal weight, 10 s forecast each, one lane: 20 s to go.
-    overall = OverallProgress({"a": 1.0, "b": 1.0}, 1, {"a": 10.0, "b": 10.0})
+    overall = OverallProgress({"a": 1.0, "b": 1.0}, 1, {"a": 10.0, "b": 10.0}, clock=lambda: clock[0])
     assert overall.estimate() == (0.0, 20.0)
     overall.guest("a", 0.0, started=True)
     clock[0] = 102.0
@@ -35,10 +31,9 @@ def test_the_eta_only_counts_down_and_the_fraction_only_grows(monkeypatch: pytes
     assert overall.estimate() == (0.5, 0.0)  # past the deadline: 0, never a jump back up
 
 
-def test_a_guest_without_forecast_takes_the_rate_the_drain_achieved(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_guest_without_forecast_takes_the_rate_the_drain_achieved() -> None:
     clock = [0.0]
-    monkeypatch.setattr(drain.time, "monotonic", lambda: clock[0])
-    overall = OverallProgress({"a": 100.0, "b": 300.0}, 1, {"a": None, "b": None})
+    overall = OverallProgress({"a": 100.0, "b": 300.0}, 1, {"a": None, "b": None}, clock=lambda: clock[0])
     assert overall.estimate() == (0.0, None)
     overall.guest("a", 0.0, started=True)
     overall.guest("a", 0.5)

@@ -321,7 +321,7 @@ class OverallProgress:
     parallel: int
     expected: dict[str, float | None]
     """Per guest, its forecast seconds (None: unknown)."""
-    began: float = field(default_factory=time.monotonic)
+    clock: Callable[[], float] = time.monotonic
     fractions: dict[str, float] = field(default_factory=dict)
     started: dict[str, float] = field(default_factory=dict)
     fraction: float = 0.0
@@ -331,7 +331,7 @@ class OverallProgress:
 
     def guest(self, uuid: str, fraction: float | None, *, started: bool = False) -> None:
         if started:
-            self.started.setdefault(uuid, time.monotonic())
+            self.started.setdefault(uuid, self.clock())
         if fraction is not None:
             self.fractions[uuid] = max(self.fractions.get(uuid, 0.0), fraction)
 
@@ -340,7 +340,7 @@ class OverallProgress:
         if began is not None and self.fractions.get(uuid, 0.0) > 0:
             # What this drain really achieves: the estimate of guests that have no forecast of their own.
             self.moved_bytes += self.weights[uuid]
-            self.moving_seconds += time.monotonic() - began
+            self.moving_seconds += self.clock() - began
         self.fractions[uuid] = 1.0
 
     def estimate(self) -> tuple[float, float | None]:
@@ -349,7 +349,7 @@ class OverallProgress:
         now_fraction = sum(self.weights[u] * self.fractions.get(u, 0.0) for u in self.weights) / total
         self.fraction = max(self.fraction, min(1.0, now_fraction))
         fresh = self._fresh()
-        now = time.monotonic()
+        now = self.clock()
         if fresh is not None:
             candidate = now + fresh
             self.deadline = candidate if self.deadline is None else min(self.deadline, candidate)
@@ -358,7 +358,7 @@ class OverallProgress:
 
     def _fresh(self) -> float | None:
         """Seconds left: each running guest's rest of its forecast, then the queue over the lanes."""
-        now = time.monotonic()
+        now = self.clock()
         running, queued = [], []
         for uuid in self.weights:
             if self.fractions.get(uuid, 0.0) >= 1.0:
