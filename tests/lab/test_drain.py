@@ -1,6 +1,7 @@
 """`vmtui host drain` over the lab: plan, migrations N at once, maintenance, Ctrl-C; checked with virsh.
 
-lab1 holds the lab's three guests plus this module's two: an idle diskless one and one with a local
+The CLI's drain and the TUI's (the hosts pane's O) are both run. lab1 holds the lab's three guests plus
+this module's two: an idle diskless one and one with a local
 disk (a qcow2 volume in a pool of lab1's own /var/lib/libvirt, which lab2 does not see; lab2 has a pool
 at the same path for libvirt to create the copy in). Every guest the drain moved is migrated back, the
 test guests, volumes and pools are removed from both hosts, and lab1 is taken out of maintenance at the
@@ -12,15 +13,22 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fixtures_lab import LabHandle, Live
+from textual.pilot import Pilot
 
+from vmtui.app import VmtuiApp
+from vmtui.config import HostStore
 from vmtui.drivers import connect
 from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
+from vmtui.screens.confirm import ConfirmModal
+from vmtui.screens.drain import DrainScreen
+from vmtui.widgets.hosts_pane import HostsPane
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(300)]
 
@@ -201,3 +209,55 @@ def test_ctrl_c_during_a_drain_leaves_every_guest_running_on_one_host(
         if outcome in ("cancelled", "refused"):
             assert where[name] == "lab1", (name, outcome)
     assert lab.virsh("lab1", "domjobinfo", drain_guests["idle"]).stdout.split()[2] == "None"
+
+
+async def _until(pilot: Pilot[None], condition: Callable[[], bool], within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached in {within} s: {what}")
+        await pilot.pause(0.1)
+
+
+async def test_tui_drains_from_the_hosts_pane_after_the_plan_then_undrains(
+    lab: LabHandle, drain_guests: dict[str, str]
+) -> None:
+    everyone = _running(lab, "lab1") | _running(lab, "lab2")
+    app = VmtuiApp(HostStore().load(), interval=1.0)
+    async with app.run_test(size=(200, 50)) as pilot:
+        pane = app.host_screen.query_one(HostsPane)
+        await _until(pilot, lambda: all(v.status == "connected" for v in app.fleet.hosts.values()), 60, "both hosts")
+        await pilot.press("tab")
+        await _until(pilot, lambda: pane.has_focus, 5, "the hosts pane focused")
+        pane.select("lab1")
+        await pilot.press("O")
+        await _until(pilot, lambda: isinstance(app.screen, ConfirmModal), 60, "the plan to confirm")
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmModal)
+        plan = {line.split(" (", 1)[0]: line for line in confirm.lines}
+        assert "CANNOT MOVE" in plan[drain_guests["disk"]]
+        assert "--copy-storage" in plan[drain_guests["disk"]]
+        assert " -> lab2" in plan[drain_guests["idle"]]
+        assert _running(lab, "lab1") >= set(drain_guests.values())  # nothing moved before the yes
+        await pilot.press("y")
+        await _until(pilot, lambda: isinstance(app.screen, DrainScreen), 10, "the drain's progress")
+        screen = app.screen
+        assert isinstance(screen, DrainScreen)
+        await _until(pilot, lambda: screen.ended is not None, 120, "the drain's end")
+        moved = {g.domain for g in screen.plan.moving}
+        assert drain_guests["idle"] in moved
+        assert all(screen.fractions[g.uuid] == 1.0 for g in screen.plan.moving)  # every bar full: all moved
+        assert app.fleet.hosts["lab1"].maintenance
+        assert "MAINTENANCE" in str(pane.render())
+        assert "lab1" not in app.migrations.candidates("lab2")  # no migrate target while in maintenance
+        where = _each_runs_on_one_host(lab, everyone)
+        assert {n for n, h in where.items() if h == "lab1"} == {drain_guests["disk"]}
+        # O again on a host in maintenance: undrain, after a yes.
+        await pilot.press("escape")
+        pane.focus()
+        await pilot.press("O")
+        await _until(pilot, lambda: isinstance(app.screen, ConfirmModal), 10, "the undrain question")
+        await pilot.press("y")
+        await _until(pilot, lambda: not app.fleet.hosts["lab1"].maintenance, 10, "lab1 out of maintenance")
+        assert not HostStore().get("lab1").maintenance
+        assert "lab1" in app.migrations.candidates("lab2")

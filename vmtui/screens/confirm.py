@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -23,10 +24,12 @@ class ConfirmModal(ModalScreen[bool]):
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, question: str, *, detail: str = "") -> None:
+    def __init__(self, question: str, *, detail: str = "", lines: Sequence[str] = ()) -> None:
+        """`lines`: a list under the question (a drain's plan), each line literal and on its own."""
         super().__init__()
         self.question = question
         self.detail = detail
+        self.lines = tuple(lines)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
@@ -34,6 +37,8 @@ class ConfirmModal(ModalScreen[bool]):
             yield Label(printable(self.question), id="confirm-question", markup=False)
             if self.detail:
                 yield Label(printable(self.detail), id="confirm-detail", markup=False)
+            if self.lines:
+                yield Label("\n".join(printable(line) for line in self.lines), id="confirm-lines", markup=False)
             with Horizontal(id="confirm-buttons"):
                 yield Button("Yes (y)", variant="error", id="yes")
                 yield Button("No (n)", variant="primary", id="no")
