@@ -10,6 +10,7 @@ end, also on failure.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import subprocess
@@ -125,92 +126,6 @@ def drain_guests(lab: LabHandle, pools: None) -> Iterator[dict[str, str]]:
         assert {host: _running(lab, host) for host in ("lab1", "lab2")} == before
 
 
-def test_drain_moves_the_diskless_guests_and_the_local_disk_only_with_copy_storage(
-    lab: LabHandle, drain_guests: dict[str, str]
-) -> None:
-    lab_guests = _running(lab, "lab1") - set(drain_guests.values())
-    everyone = _running(lab, "lab1") | _running(lab, "lab2")
-
-    # The plan alone: the local disk needs --copy-storage; nothing moves, lab1 is not in maintenance.
-    dry = lab.vmtui("host", "drain", "lab1", "--to", "lab2", "--dry-run", "--json")
-    assert dry.returncode == 0, dry.stdout + dry.stderr
-    plan, _ = _plan_and_summary(_json_lines(dry.stdout))
-    by_name = {g["domain"]: g for g in plan["guests"]}
-    assert by_name[drain_guests["disk"]]["action"] == "refused"
-    assert "--copy-storage" in by_name[drain_guests["disk"]]["reason"]
-    assert all(by_name[n]["action"] == "move" and by_name[n]["target"] == "lab2"
-               for n in lab_guests | {drain_guests["idle"]})  # fmt: skip
-    assert _running(lab, "lab1") >= lab_guests | set(drain_guests.values())
-
-    # The drain: every diskless guest moves; the one with a local disk stays, and says why (exit 1).
-    run = lab.vmtui("host", "drain", "lab1", "--to", "lab2", "--yes", "--json", timeout=240)
-    assert run.returncode == 1, run.stdout[-2000:] + run.stderr
-    _, summary = _plan_and_summary(_json_lines(run.stdout))
-    assert summary is not None
-    _print_forecast_against_outcome(summary)
-    ends = {g["domain"]: g for g in summary["guests"]}
-    assert ends[drain_guests["disk"]]["outcome"] == "refused"
-    assert all(ends[n]["outcome"] == "moved" for n in lab_guests | {drain_guests["idle"]})
-    where = _each_runs_on_one_host(lab, everyone)
-    assert where[drain_guests["disk"]] == "lab1"
-    assert all(where[n] == "lab2" for n in lab_guests | {drain_guests["idle"]})
-    assert not (lab_guests | {drain_guests["idle"]}) & _defined(lab, "lab1")  # undefined on the source
-
-    # lab1 is in maintenance: `vmtui hosts` says so, `place` does not offer it.
-    hosts = {h["name"]: h for h in json.loads(lab.vmtui("hosts", "--json").stdout)}
-    assert hosts["lab1"]["maintenance"] is True
-    placed = json.loads(lab.vmtui("place", drain_guests["idle"], "--json").stdout)
-    lab1 = next(h for h in placed["hosts"] if h["host"] == "lab1")
-    assert lab1["maintenance"] is True
-    assert lab1["score"] is None
-    assert lab1["prechecks"] is None  # not even contacted
-
-    # Again with --copy-storage (a host in maintenance may be drained again): the disk guest moves too.
-    run = lab.vmtui("host", "drain", "lab1", "--to", "lab2", "--copy-storage", "--yes", "--json", timeout=240)
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr
-    _, summary = _plan_and_summary(_json_lines(run.stdout))
-    assert summary is not None
-    _print_forecast_against_outcome(summary)
-    assert [(g["domain"], g["outcome"]) for g in summary["guests"]] == [(drain_guests["disk"], "moved")]
-    where = _each_runs_on_one_host(lab, everyone)
-    assert all(host == "lab2" for name, host in where.items() if name in lab_guests | set(drain_guests.values()))
-    assert _running(lab, "lab1") == set()
-
-    # Undrained, lab1 is a candidate again.
-    undrained = lab.vmtui("host", "undrain", "lab1", "--json")
-    assert undrained.returncode == 0, undrained.stdout + undrained.stderr
-    placed = json.loads(lab.vmtui("place", drain_guests["idle"], "--json").stdout)
-    lab1 = next(h for h in placed["hosts"] if h["host"] == "lab1")
-    assert lab1["maintenance"] is False
-    assert lab1["score"] is not None
-
-
-def test_ctrl_c_during_a_drain_leaves_every_guest_running_on_one_host(
-    lab: LabHandle, drain_guests: dict[str, str]
-) -> None:
-    everyone = _running(lab, "lab1") | _running(lab, "lab2")
-    # 1 MiB/s per job: each guest's first pass lasts tens of seconds, time enough to press Ctrl-C.
-    live = Live(lab, "host", "drain", "lab1", "--to", "lab2", "--parallel", "2", "--bandwidth", "1", "--yes",
-                "--json")  # fmt: skip
-    try:
-        live.until(lambda line: line.get("type") == "progress" and line.get("fraction", 0) > 0, 120)
-        live.ctrl_c()
-        rc = live.finish(90)
-    finally:
-        if live.proc.poll() is None:
-            live.kill()
-    assert rc == 130, live.lines[-3:]
-    summary = next(line for line in live.lines if line.get("type") == "summary")
-    _print_forecast_against_outcome(summary)
-    outcomes = {g["domain"]: g["outcome"] for g in summary["guests"]}
-    assert "cancelled" in outcomes.values()
-    where = _each_runs_on_one_host(lab, everyone)
-    for name, outcome in outcomes.items():
-        if outcome in ("cancelled", "refused"):
-            assert where[name] == "lab1", (name, outcome)
-    assert lab.virsh("lab1", "domjobinfo", drain_guests["idle"]).stdout.split()[2] == "None"
-
-
 async def _until(pilot: Pilot[None], condition: Callable[[], bool], within: float, what: str) -> None:
     deadline = time.monotonic() + within
     while not condition():
@@ -219,10 +134,64 @@ async def _until(pilot: Pilot[None], condition: Callable[[], bool], within: floa
         await pilot.pause(0.1)
 
 
-async def test_tui_drains_from_the_hosts_pane_after_the_plan_then_undrains(
+def _cli_json(lab: LabHandle, *args: str) -> tuple[int, list[dict[str, Any]]]:
+    proc = lab.vmtui(*args, "--json", timeout=240)
+    return proc.returncode, _json_lines(proc.stdout)
+
+
+async def test_drain_plan_ctrl_c_tui_drain_copy_storage_place_and_undrain(
     lab: LabHandle, drain_guests: dict[str, str]
 ) -> None:
+    """One pass through a host's maintenance, in the order an operator meets it (one lab round trip of
+    the guests: each drain that moves guests costs their way back)."""
+    lab_guests = _running(lab, "lab1") - set(drain_guests.values())
     everyone = _running(lab, "lab1") | _running(lab, "lab2")
+    disk, idle = drain_guests["disk"], drain_guests["idle"]
+    began = time.monotonic()
+
+    def phase(done: str) -> None:
+        print(f"{done}: {time.monotonic() - began:.1f} s in")  # where the test's time goes (with -s)
+
+    # 1. The plan alone (CLI): the local disk needs --copy-storage; nothing moves, no maintenance.
+    rc, lines = await asyncio.to_thread(_cli_json, lab, "host", "drain", "lab1", "--to", "lab2", "--dry-run")
+    assert rc == 0, lines[-1:]
+    plan, _ = _plan_and_summary(lines)
+    by_name = {g["domain"]: g for g in plan["guests"]}
+    assert by_name[disk]["action"] == "refused"
+    assert "--copy-storage" in by_name[disk]["reason"]
+    assert all(by_name[n]["action"] == "move" and by_name[n]["target"] == "lab2" for n in lab_guests | {idle})
+    assert not HostStore().get("lab1").maintenance
+
+    phase("plan")
+
+    # 2. Ctrl-C during a drain (CLI, as a terminal sends it): the running job aborts, the queued ones never
+    # start; every guest still runs on exactly one host, the ones of lab1 on lab1.
+    live = Live(lab, "host", "drain", "lab1", "--to", "lab2", "--parallel", "1", "--bandwidth", "1", "--yes",
+                "--json")  # 1 MiB/s: the first guest's pass lasts tens of seconds  # fmt: skip
+    try:
+        await asyncio.to_thread(
+            live.until, lambda line: line.get("type") == "progress" and line.get("fraction", 0) > 0, 120
+        )
+        live.ctrl_c()
+        rc = await asyncio.to_thread(live.finish, 90)
+    finally:
+        if live.proc.poll() is None:
+            live.kill()
+    assert rc == 130, live.lines[-3:]
+    summary = next(line for line in live.lines if line.get("type") == "summary")
+    _print_forecast_against_outcome(summary)
+    outcomes = {g["domain"]: g["outcome"] for g in summary["guests"]}
+    assert outcomes[disk] == "refused"
+    assert set(outcomes.values()) == {"cancelled", "refused"}, outcomes
+    where = _each_runs_on_one_host(lab, everyone)
+    assert all(where[n] == "lab1" for n in lab_guests | set(drain_guests.values()))
+    assert lab.virsh("lab1", "domjobinfo", idle).stdout.split()[2] == "None"  # no job left behind
+    assert HostStore().get("lab1").maintenance  # a cancelled drain leaves the host in maintenance
+    assert (await asyncio.to_thread(lab.vmtui, "host", "undrain", "lab1")).returncode == 0
+
+    phase("Ctrl-C")
+
+    # 3. The drain from the TUI's hosts pane: the plan confirmed, then the diskless guests move.
     app = VmtuiApp(HostStore().load(), interval=1.0)
     async with app.run_test(size=(200, 50)) as pilot:
         pane = app.host_screen.query_one(HostsPane)
@@ -234,25 +203,54 @@ async def test_tui_drains_from_the_hosts_pane_after_the_plan_then_undrains(
         await _until(pilot, lambda: isinstance(app.screen, ConfirmModal), 60, "the plan to confirm")
         confirm = app.screen
         assert isinstance(confirm, ConfirmModal)
-        plan = {line.split(" (", 1)[0]: line for line in confirm.lines}
-        assert "CANNOT MOVE" in plan[drain_guests["disk"]]
-        assert "--copy-storage" in plan[drain_guests["disk"]]
-        assert " -> lab2" in plan[drain_guests["idle"]]
+        shown = {line.split(" (", 1)[0]: line for line in confirm.lines}
+        assert "CANNOT MOVE" in shown[disk]
+        assert "--copy-storage" in shown[disk]
+        assert " -> lab2" in shown[idle]
         assert _running(lab, "lab1") >= set(drain_guests.values())  # nothing moved before the yes
         await pilot.press("y")
         await _until(pilot, lambda: isinstance(app.screen, DrainScreen), 10, "the drain's progress")
         screen = app.screen
         assert isinstance(screen, DrainScreen)
         await _until(pilot, lambda: screen.ended is not None, 120, "the drain's end")
-        moved = {g.domain for g in screen.plan.moving}
-        assert drain_guests["idle"] in moved
+        assert {g.domain for g in screen.plan.moving} == lab_guests | {idle}
         assert all(screen.fractions[g.uuid] == 1.0 for g in screen.plan.moving)  # every bar full: all moved
         assert app.fleet.hosts["lab1"].maintenance
         assert "MAINTENANCE" in str(pane.render())
         assert "lab1" not in app.migrations.candidates("lab2")  # no migrate target while in maintenance
         where = _each_runs_on_one_host(lab, everyone)
-        assert {n for n, h in where.items() if h == "lab1"} == {drain_guests["disk"]}
-        # O again on a host in maintenance: undrain, after a yes.
+        assert {n for n, h in where.items() if h == "lab1"} == {disk}
+        assert not (lab_guests | {idle}) & _defined(lab, "lab1")  # undefined on the source
+
+        phase("TUI drain")
+
+        # 4. In maintenance (CLI): `vmtui hosts` says so, `place` does not offer lab1, not even asked.
+        listed = await asyncio.to_thread(lab.vmtui, "hosts", "--json")
+        assert {h["name"]: h["maintenance"] for h in json.loads(listed.stdout)} == {"lab1": True, "lab2": False}
+        placed = json.loads((await asyncio.to_thread(lab.vmtui, "place", idle, "--json")).stdout)
+        lab1 = next(h for h in placed["hosts"] if h["host"] == "lab1")
+        assert lab1["maintenance"] is True
+        assert lab1["score"] is None
+        assert lab1["prechecks"] is None
+
+        phase("hosts and place")
+
+        # 5. Drained again with --copy-storage (CLI; a host in maintenance may be): the disk guest moves.
+        rc, lines = await asyncio.to_thread(
+            _cli_json, lab, "host", "drain", "lab1", "--to", "lab2", "--copy-storage", "--yes"
+        )
+        assert rc == 0, lines[-1:]
+        _, summary = _plan_and_summary(lines)
+        assert summary is not None
+        _print_forecast_against_outcome(summary)
+        assert [(g["domain"], g["outcome"]) for g in summary["guests"]] == [(disk, "moved")]
+        where = _each_runs_on_one_host(lab, everyone)
+        assert all(where[n] == "lab2" for n in lab_guests | set(drain_guests.values()))
+        assert _running(lab, "lab1") == set()
+
+        phase("copy-storage drain")
+
+        # 6. O again on the host in maintenance: undrain after a yes; place offers lab1 again.
         await pilot.press("escape")
         pane.focus()
         await pilot.press("O")
@@ -261,3 +259,7 @@ async def test_tui_drains_from_the_hosts_pane_after_the_plan_then_undrains(
         await _until(pilot, lambda: not app.fleet.hosts["lab1"].maintenance, 10, "lab1 out of maintenance")
         assert not HostStore().get("lab1").maintenance
         assert "lab1" in app.migrations.candidates("lab2")
+    placed = json.loads((await asyncio.to_thread(lab.vmtui, "place", idle, "--json")).stdout)
+    lab1 = next(h for h in placed["hosts"] if h["host"] == "lab1")
+    assert lab1["maintenance"] is False
+    assert lab1["score"] is not None
