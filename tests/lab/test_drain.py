@@ -240,10 +240,10 @@ async def test_drain_plan_ctrl_c_tui_drain_copy_storage_place_and_undrain(
             _cli_json, lab, "host", "drain", "lab1", "--to", "lab2", "--copy-storage", "--yes"
         )
         assert rc == 0, lines[-1:]
-        _, summary = _plan_and_summary(lines)
-        assert summary is not None
-        _print_forecast_against_outcome(summary)
-        assert [(g["domain"], g["outcome"]) for g in summary["guests"]] == [(disk, "moved")]
+        _, copied = _plan_and_summary(lines)
+        assert copied is not None
+        _print_forecast_against_outcome(copied)
+        assert [(g["domain"], g["outcome"]) for g in copied["guests"]] == [(disk, "moved")]
         where = _each_runs_on_one_host(lab, everyone)
         assert all(where[n] == "lab2" for n in lab_guests | set(drain_guests.values()))
         assert _running(lab, "lab1") == set()
