@@ -14,7 +14,7 @@ from vmtui.models import HostEntry
 
 hosts_app = typer.Typer(
     help="Saved hosts: `vmtui hosts` shows them with reachability and maintenance; `add` and `rm` change them "
-    "(`vmtui host drain|undrain` puts one in maintenance and takes it out).",
+    "(maintenance: see `vmtui host --help`).",
     no_args_is_help=False,
 )
 
