@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -81,9 +82,20 @@ def _open(entry: HostEntry) -> Connection:
     return connect(entry.uri or None, read_only=entry.read_only)
 
 
+@dataclass
+class Opened:
+    """The connections of one drain: the drained host's, the targets' (or why not), and spares."""
+
+    src: Connection
+    targets: dict[str, Connection | VmtuiError]
+    spares: list[Connection]
+    """More connections to the drained host, opened beside the others: the migration workers' first ones
+    (each worker needs its own), so no worker waits for an SSH handshake after the plan."""
+
+
 @contextmanager
-def _opened(host: HostEntry, targets: list[HostEntry]) -> Iterator[tuple[Connection, dict[str, Any]]]:
-    """The drained host and every target, opened at once; a target's failure is kept, the host's raised."""
+def _opened(host: HostEntry, targets: list[HostEntry], spares: int) -> Iterator[Opened]:
+    """Every connection a drain needs, opened at once; a target's failure is kept, the host's raised."""
 
     def attempt(entry: HostEntry) -> Connection | VmtuiError:
         try:
@@ -91,16 +103,22 @@ def _opened(host: HostEntry, targets: list[HostEntry]) -> Iterator[tuple[Connect
         except VmtuiError as exc:
             return exc
 
-    with ThreadPoolExecutor(max_workers=min(8, 1 + len(targets))) as pool:
-        opened = list(pool.map(attempt, [host, *targets]))
-    with ExitStack() as stack:
-        for conn in opened:
-            if not isinstance(conn, VmtuiError):
-                stack.callback(conn.close)
-        src = opened[0]
-        if isinstance(src, VmtuiError):
-            raise src
-        yield src, {t.name: conn for t, conn in zip(targets, opened[1:], strict=True)}
+    wanted = [host, *targets, *[host] * spares]
+    with ThreadPoolExecutor(max_workers=min(16, len(wanted))) as pool:
+        opened = list(pool.map(attempt, wanted))
+    src, rest = opened[0], opened[1 + len(targets) :]
+    spare = [c for c in rest if not isinstance(c, VmtuiError)]
+    try:
+        with ExitStack() as stack:
+            for conn in opened[: 1 + len(targets)]:
+                if not isinstance(conn, VmtuiError):
+                    stack.callback(conn.close)
+            if isinstance(src, VmtuiError):
+                raise src
+            yield Opened(src, dict(zip((t.name for t in targets), opened[1 : 1 + len(targets)], strict=True)), spare)
+    finally:
+        for conn in spare:  # the spares the drain did not take (it closes the ones it took)
+            conn.close()
 
 
 @host_app.command("drain")
@@ -134,8 +152,8 @@ def drain_cmd(
     entry = saved_host(host)
     targets = drain_targets(entry, to)
     shield()  # before the first connection: Ctrl-C must reach vmtui, not the ssh processes of qemu+ssh
-    with drain_lock(entry.name), _opened(entry, targets) as (src, conns):
-        plan = _plan(src, conns, entry, options, parallel, as_json=as_json)
+    with drain_lock(entry.name), _opened(entry, targets, 0 if dry_run else parallel) as opened:
+        plan = _plan(opened.src, opened.targets, entry, options, parallel, as_json=as_json)
         _show_plan(plan, as_json=as_json)
         if dry_run:
             return
@@ -143,7 +161,7 @@ def drain_cmd(
             where = ", ".join(sorted({g.target or "" for g in plan.moving}))
             confirm(f"Drain {entry.name}: migrate {len(plan.moving)} guests to {where}?", yes=yes, as_json=as_json)
         _set_maintenance(entry.name, True)
-        summary = _run(entry, conns, targets, plan, as_json=as_json)
+        summary = _run(entry, opened, targets, plan, as_json=as_json)
     _show_summary(summary, as_json=as_json)
     if int(summary.exit_code):
         raise typer.Exit(int(summary.exit_code))
@@ -163,18 +181,22 @@ def _plan(
         )  # fmt: skip
 
 
-def _run(source: HostEntry, conns: dict[str, Any], targets: list[HostEntry], plan: DrainPlan, *, as_json: bool) -> Any:
+def _run(source: HostEntry, opened: Opened, targets: list[HostEntry], plan: DrainPlan, *, as_json: bool) -> Any:
     from vmtui.cli.drain_render import DrainPrinter
     from vmtui.cli.migrate_render import JsonProgress
     from vmtui.ops.drain import run_drain
 
-    live = {name: conn for name, conn in conns.items() if not isinstance(conn, VmtuiError)}
+    live = {name: conn for name, conn in opened.targets.items() if not isinstance(conn, VmtuiError)}
+
+    def lane() -> Connection:
+        return opened.spares.pop() if opened.spares else _open(source)
+
     uris = {t.name: t.uri for t in targets}
     printer: Progress = JsonProgress() if as_json else DrainPrinter(plan)
     with printer if isinstance(printer, DrainPrinter) else _nothing():
         return run_op(
             lambda progress, cancel: run_drain(
-                live, plan, connect_source=lambda: _open(source), target_uris=uris, progress=progress, cancel=cancel
+                live, plan, connect_source=lane, target_uris=uris, progress=progress, cancel=cancel
             ),
             printer,
         )

@@ -28,6 +28,7 @@ from vmtui.models import DomainInfo
 from vmtui.ops.base import Progress, Step, UserCancelledError, check_cancel, never_cancelled, no_progress
 from vmtui.ops.migrate import MigrationOptions, MigrationResult, migrate
 from vmtui.ops.migrate.forecast import Forecast
+from vmtui.ops.migrate.job import DIRTY_RATE_SECONDS
 from vmtui.ops.migrate.precheck import MIGRATABLE_STATES, PrecheckReport, available_kib, precheck
 from vmtui.ops.migrate.run import measure_forecast
 from vmtui.ops.place import Placement, cpu_busy_pct, rank
@@ -157,6 +158,8 @@ def plan_drain(
     progress(Step(f"planning the drain of {source}: {len(domains)} guests, {len(reached)} targets", 0.0,
                   {"type": "plan-start", "guests": len(domains), "targets": sorted(reached)}))  # fmt: skip
     active = [d for d in domains if d.state in MIGRATABLE_STATES]
+    # Each guest's dirty-rate second starts now and runs while the pre-checks and the room are asked.
+    sampling = {d.uuid for d in active if d.state == "running" and _start_sampling(src, d)}
 
     def checks(info: DomainInfo) -> tuple[DomainInfo, dict[str, PrecheckReport]]:
         check_cancel(cancel, f"drain plan of {source}")
@@ -182,7 +185,8 @@ def plan_drain(
         check_cancel(cancel, f"drain plan of {source}")
         info = next(i for i, _ in reports if i.uuid == plan.uuid)
         try:
-            fc = measure_forecast(src, info, options, source=source, target=plan.target or "", cancel=cancel)
+            fc = measure_forecast(src, info, options, source=source, target=plan.target or "", cancel=cancel,
+                                  started=info.uuid in sampling)  # fmt: skip
         except UserCancelledError:
             raise
         except VmtuiError as exc:
@@ -206,6 +210,18 @@ def plan_drain(
                   f"{len(guests) - len(plan.moving) - len(plan.refused)} not running", 0.0,
                   {"type": "plan-done"}))  # fmt: skip
     return plan
+
+
+def _start_sampling(src: Migrator, info: DomainInfo) -> bool:
+    """Start the guest's dirty-rate measurement (the forecast reads it); False when it cannot be."""
+    if src.read_only:
+        return False
+    try:
+        src.start_dirty_rate(info.uuid, DIRTY_RATE_SECONDS)
+    except VmtuiError as exc:
+        log.info("no dirty rate for %s: %s", info.name, exc)
+        return False
+    return True
 
 
 def _rooms(reached: Mapping[str, Migrator]) -> list[_Target]:
