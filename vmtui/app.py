@@ -34,6 +34,7 @@ from vmtui.screens.notifications import NotificationsScreen
 from vmtui.tui.actions import JobStarter
 from vmtui.tui.bulk import BulkActions
 from vmtui.tui.domains import DomainActions
+from vmtui.tui.drain import Drains
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.hosts import HostWatch
 from vmtui.tui.jobs import JobRunner
@@ -47,8 +48,10 @@ from vmtui.tui.messages import (
     DataFetched,
     DevicesOpenRequested,
     DomainOpenRequested,
+    DrainAbortRequested,
     EditRequested,
     FetchRequested,
+    HostDrainRequested,
     HostRemoveRequested,
     JobFinished,
     JobProgressed,
@@ -118,6 +121,8 @@ class VmtuiApp(App[None]):
         """The hosts watched, by name: shared with every part (adding and removing a host edits it)."""
         self.interval = interval
         self.fleet = Fleet([(e.name, e.read_only) for e in entries], interval=interval, clock=clock)
+        for entry in entries:
+            self.fleet.hosts[entry.name].maintenance = entry.maintenance
         self.host_screen = HostScreen(self.fleet, clock)
         self.ui = ui = Ui(self, self.fleet, self.host_screen)
         """What the parts may do to the app (say, show screens, redraw)."""
@@ -133,6 +138,7 @@ class VmtuiApp(App[None]):
         self.resources = ResourceScreens(parts)
         self.memory = MemoryTools(parts)
         self.migrate_flow = MigrateFlow(parts, self.migrations)
+        self.drains = Drains(parts, self.migrations)
 
     # ----- life cycle ---------------------------------------------------------------------------
 
@@ -286,9 +292,16 @@ class VmtuiApp(App[None]):
     def on_migration_abort_requested(self, message: MigrationAbortRequested) -> None:
         self.migrate_flow.abort(message)
 
+    def on_host_drain_requested(self, message: HostDrainRequested) -> None:
+        self.drains.requested(message)
+
+    def on_drain_abort_requested(self, message: DrainAbortRequested) -> None:
+        self.drains.abort(message)
+
     def on_job_progressed(self, message: JobProgressed) -> None:
         self.jobs.progressed(message.job_id, message.step)
         self.migrate_flow.progressed(message)
+        self.drains.progressed(message)
 
     def on_job_finished(self, message: JobFinished) -> None:
         self.jobs.finished(message.job_id)

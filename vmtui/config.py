@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vmtui.drivers.uri import validate_uri
@@ -67,7 +67,8 @@ def validate_host_name(name: str) -> str:
 
 
 class HostStore:
-    """The saved hosts: `[hosts.NAME] uri = "...", read_only = false` in hosts.toml."""
+    """The saved hosts: `[hosts.NAME] uri = "...", read_only = false` (and `maintenance = true` while a
+    host is drained) in hosts.toml."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or paths().hosts_file
@@ -126,6 +127,17 @@ class HostStore:
             self._write([e for e in entries if e.name != name])
         return found[0]
 
+    def set_maintenance(self, name: str, on: bool) -> HostEntry:
+        """Put a saved host in maintenance (a drain) or take it out (undrain); returns the new entry."""
+        with self._locked():
+            entries = self.load()
+            found = [e for e in entries if e.name == name]
+            if not found:
+                raise NotFoundError(f"no saved host named {name!r}", hint="see `vmtui hosts`")
+            changed = replace(found[0], maintenance=on)
+            self._write([changed if e.name == name else e for e in entries])
+        return changed
+
     @contextmanager
     def _locked(self) -> Iterator[None]:
         """One read-modify-write of the file at a time, across threads and processes.
@@ -149,7 +161,7 @@ class HostStore:
         """Replace the file with `entries`; the caller holds `_locked()`."""
         import tomli_w  # only writers pay for it
 
-        body = {"hosts": {e.name: {"uri": e.uri, "read_only": e.read_only} for e in entries}}
+        body = {"hosts": {e.name: _table(e) for e in entries}}
         # Write-then-rename so a crash never leaves a truncated hosts file behind.
         import tempfile
 
@@ -165,7 +177,44 @@ class HostStore:
             raise
 
 
-HOST_KEYS = {"uri": str, "read_only": bool}
+def _table(entry: HostEntry) -> dict[str, object]:
+    """One [hosts.NAME] table; `maintenance` only while it is true (the usual file keeps two keys)."""
+    table: dict[str, object] = {"uri": entry.uri, "read_only": entry.read_only}
+    if entry.maintenance:
+        table["maintenance"] = True
+    return table
+
+
+@contextmanager
+def drain_lock(name: str) -> Iterator[None]:
+    """Held while host `name` is being drained (by any process): a second drain is refused at once.
+
+    An flock, which the kernel drops when its holder dies, so a drain killed with -9 never leaves the
+    host "draining" for ever; the file keeps the holder's pid for the refusal's words.
+    """
+    import fcntl
+
+    folder = paths().state / "drain"
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / f"{validate_host_name(name)}.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise UsageError(
+                f"{name} is already being drained (vmtui pid {holder})",
+                hint="wait for that drain, or Ctrl-C it; nothing was changed",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+HOST_KEYS = {"uri": str, "read_only": bool, "maintenance": bool}
 """The keys of a [hosts.NAME] table and their TOML types; anything else is refused."""
 
 
@@ -231,7 +280,9 @@ def _entries(path: Path, text: str, data: dict[str, object]) -> list[HostEntry]:
             other = seen_uris[body["uri"]]
             raise fail(f"hosts.{name}.uri: the same URI as host {other!r} (every domain would show twice)", name, "uri")
         seen_uris[body["uri"]] = name
-        entries.append(HostEntry(name=name, uri=body["uri"], read_only=body.get("read_only", False)))
+        entries.append(
+            HostEntry(name, body["uri"], body.get("read_only", False), maintenance=body.get("maintenance", False))
+        )
     return entries
 
 
@@ -257,9 +308,9 @@ def resolve_targets(
     targets = [HostEntry(name=uri, uri=uri, read_only=read_only) for uri in connect or ()]
     for name in hosts or ():
         entry = store.get(name)
-        targets.append(HostEntry(entry.name, entry.uri, entry.read_only or read_only))
+        targets.append(replace(entry, read_only=entry.read_only or read_only))
     if not targets:
-        targets = [HostEntry(e.name, e.uri, e.read_only or read_only) for e in store.load()]
+        targets = [replace(e, read_only=e.read_only or read_only) for e in store.load()]
     if not targets:
         targets = [HostEntry(name="default", uri="", read_only=read_only)]
     if len({t.name for t in targets}) != len(targets):

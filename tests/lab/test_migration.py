@@ -13,94 +13,23 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import secrets
 import signal
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from fixtures_lab import VMTUI, LabHandle
+from fixtures_lab import LabHandle, Line, Live
 
 from vmtui.drivers import connect
 from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 from vmtui.lab import image
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(240)]
-
-Line = dict[str, Any]
-
-
-class Live:
-    """`vmtui ... --json` running in its own session, its JSON lines read as they come."""
-
-    def __init__(self, lab: LabHandle, *args: str) -> None:
-        env = {**os.environ, "VMTUI_HOME": str(lab.home), "COLUMNS": "200"}
-        self.proc = subprocess.Popen(
-            [str(VMTUI), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-            start_new_session=True,  # a process group of its own, as a terminal gives a foreground job
-        )  # fmt: skip
-        self.lines: list[Line] = []
-        self._queue: queue.Queue[Line | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            if raw.strip():
-                self._queue.put(json.loads(raw))
-        self._queue.put(None)
-
-    def until(self, wanted: Callable[[Line], bool], within: float) -> Line:
-        deadline = time.monotonic() + within
-        while True:
-            try:
-                line = self._queue.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"not seen within {within} s; last lines: {self.lines[-3:]}") from None
-            if line is None:
-                raise AssertionError(f"vmtui ended first ({self.proc.wait()}): {self.lines[-3:]}")
-            self.lines.append(line)
-            if wanted(line):
-                return line
-
-    def ctrl_c(self) -> None:
-        """What a terminal does on Ctrl-C: SIGINT to every process of the foreground group."""
-        os.killpg(self.proc.pid, signal.SIGINT)
-
-    def finish(self, within: float) -> int:
-        rc = self.proc.wait(timeout=within)
-        while (line := self._queue.get(timeout=5)) is not None:
-            self.lines.append(line)
-        return rc
-
-    def worker_pid(self) -> int | None:
-        """The child that does the work (vmtui forks so that Ctrl-C spares its ssh processes)."""
-        try:
-            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
-        except OSError:
-            return None
-        return int(children[0]) if children else None
-
-    def kill(self) -> None:
-        """SIGKILL, as when the terminal or the machine dies: the parent and the worker, nothing cleaned up."""
-        worker = self.worker_pid()
-        for pid in (worker, self.proc.pid):
-            if pid is not None:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        self.proc.wait(timeout=10)
-
-    def result(self) -> Line:
-        return next(line for line in reversed(self.lines) if line.get("type") == "result")
 
 
 def _run_json(lab: LabHandle, *args: str, timeout: float = 120) -> tuple[int, list[Line]]:

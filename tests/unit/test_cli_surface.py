@@ -93,14 +93,15 @@ REFUSED_UP_FRONT = {
     "lab up": ["lab", "up"],
     "lab down": ["lab", "down"],
     "lab restart": ["lab", "restart", "lab1"],
+    "host drain": ["host", "drain", "lab1"],
 }
-# Only read (or, for `hosts add|rm`, edit the user's own file), or need a terminal (`edit`, `console`:
-# tests/tui/test_edit_tmux.py and the lab's console test cover those).
+# Only read (or, for `hosts add|rm` and `host undrain`, edit the user's own file), or need a terminal
+# (`edit`, `console`: tests/tui/test_edit_tmux.py and the lab's console test cover those).
 OTHERS = {
     "list", "stats", "explain", "console", "display", "xml", "edit", "pools", "volumes", "nets", "place",
     "top", "record", "export", "hosts", "hosts add", "hosts rm", "devices show", "sriov list", "ksm",
     "ksm status", "snapshot list", "backup list", "migrate history", "migrate jobs", "migrate attach", "lab tour",
-    "lab status", "lab image",
+    "lab status", "lab image", "host undrain",
 }  # fmt: skip
 
 

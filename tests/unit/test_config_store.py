@@ -139,7 +139,7 @@ def test_concurrent_writers_in_processes_and_threads_lose_nothing(tmp_path: Path
         ('[hosts.a]\nuri.x = 1\n\n[hosts.b]\nuri = "test:///default"\n',
          ":1: hosts.a.uri: must be a string, not {'x': 1}"),
         ('[hosts.a]\nuri = "qemu:///system"\nreadonly = true\n',
-         ":3: hosts.a.readonly: unknown key (known: uri, read_only)"),
+         ":3: hosts.a.readonly: unknown key (known: uri, read_only, maintenance)"),
         ('[hosts.a]\nuri = "qemu:///system"\nread_only = "no"\n',
          ":3: hosts.a.read_only: must be true or false (without quotes), not 'no'"),
     ],

@@ -146,3 +146,39 @@ def test_events_and_the_call_end_racing_with_the_monitor_reach_it_once_each() ->
     # No orchestration past the start; repeated to meet many interleavings.
     shown = sum(race_once() for _round in range(40))
     assert shown > 0  # the monitor did look while the posts came in (not only after the call ended)
+
+
+@dataclass
+class EarlySource(StandInSource):
+    """A source whose job begins only after a while: an abort before that finds no job (libvirt's refusal)."""
+
+    begun: threading.Event = field(default_factory=threading.Event)
+    aborts: list[bool] = field(default_factory=list)
+
+    def abort_job(self, ident: str) -> None:
+        if not self.begun.is_set():
+            self.aborts.append(False)
+            self.begun.set()  # the call gets there right after this refusal
+            raise OperationError("Requested operation is not valid: no job is active on the domain")
+        self.aborts.append(True)
+        self.call_may_end.set()  # libvirt's call then ends (as cancelled)
+
+
+def test_a_cancel_before_the_job_has_begun_is_asked_again_until_libvirt_takes_it() -> None:
+    # Ctrl-C in the first moments (a drain's queued guest starting as the user presses it): the first
+    # abort finds no job yet; without asking again, the job would then run to its end unwatched.
+    handover = JobHandover(UUID)
+    source = EarlySource(lambda _n: None)
+    run = JobRun()
+    cancel = threading.Event()
+    cancel.set()
+    call = threading.Thread(
+        target=call_migrate, args=(cast(Migrator, source), UUID, "qemu+ssh://kvm2/system", MigrateSpec(), handover)
+    )
+    call.start()
+    monitor(cast(Migrator, source), UUID, run, handover=handover, policy=None, progress=lambda _s: None,
+            cancel=cancel)  # fmt: skip
+    call.join(30)
+    assert source.aborts == [False, True]
+    assert run.cancel_requested
+    assert run.abort_taken

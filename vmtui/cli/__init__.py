@@ -25,6 +25,7 @@ from vmtui.errors import ExitCode, UsageError
 
 REGISTRARS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("vmtui.cli.hosts:hosts_app", ("hosts",)),
+    ("vmtui.cli.drain:host_app", ("host",)),
     ("vmtui.cli.devices:devices_app", ("devices",)),
     ("vmtui.cli.sriov:sriov_app", ("sriov",)),
     ("vmtui.cli.domains:register", ("list", "stats", "explain")),

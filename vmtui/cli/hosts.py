@@ -13,7 +13,9 @@ from vmtui.config import HostStore, resolve_targets
 from vmtui.models import HostEntry
 
 hosts_app = typer.Typer(
-    help="Saved hosts: `vmtui hosts` shows them with reachability; `add` and `rm` change them.", no_args_is_help=False
+    help="Saved hosts: `vmtui hosts` shows them with reachability and maintenance; `add` and `rm` change them "
+    "(maintenance: see `vmtui host --help`).",
+    no_args_is_help=False,
 )
 
 
@@ -34,6 +36,7 @@ def hosts_list(
                     "name": o.entry.name,
                     "uri": o.entry.uri,
                     "read_only": o.entry.read_only,
+                    "maintenance": o.entry.maintenance,
                     "reachable": o.error is None,
                     "error": None if o.error is None else o.error.error_body(),
                     "info": asdict(o.value) if o.value is not None else None,
@@ -48,7 +51,8 @@ def hosts_list(
         console().print("No saved hosts. Add one with: vmtui hosts add NAME URI")
         return
     rows = [
-        (o.entry.name, o.entry.uri, o.entry.read_only, o.value, str(o.error) if o.error else None) for o in outcomes
+        (o.entry.name, o.entry.uri, o.entry.read_only, o.value, str(o.error) if o.error else None, o.entry.maintenance)
+        for o in outcomes
     ]
     console().print(hosts_table(rows))
 

@@ -456,10 +456,13 @@ def place_cmd(domain: DomainArg, *, connect: ConnectOpt = None, host: HostOpt = 
     """Rank the saved hosts by room for DOMAIN: free memory, CPU load, migration pre-checks."""
     from vmtui.cli.targets import find_domain
     from vmtui.config import HostStore, resolve_targets
-    from vmtui.ops.place import assess, rank
+    from vmtui.ops.place import assess, in_maintenance, rank
 
     src_entry = find_domain(resolve_targets(connect, host, read_only=True), domain)
-    candidates = [HostEntry(e.name, e.uri, True) for e in HostStore().load()]
+    saved = HostStore().load()
+    # A host in maintenance is not a candidate (not even contacted); the current host is always assessed.
+    held = [e for e in saved if e.maintenance and e.uri != src_entry.uri]
+    candidates = [HostEntry(e.name, e.uri, True) for e in saved if e not in held]
     if not any(c.uri == src_entry.uri for c in candidates):
         candidates.insert(0, HostEntry(label(src_entry), src_entry.uri, True))
     with _open(HostEntry(src_entry.name, src_entry.uri, True)) as src:
@@ -478,7 +481,8 @@ def place_cmd(domain: DomainArg, *, connect: ConnectOpt = None, host: HostOpt = 
                     conn.close()
 
         with ThreadPoolExecutor(max_workers=max(1, min(8, len(candidates)))) as pool:
-            placements = rank(list(pool.map(one, candidates)))
+            assessed = list(pool.map(one, candidates))
+    placements = rank(assessed) + [in_maintenance(e.name) for e in held]
     if as_json:
         emit_json({"domain": info.name, "uuid": info.uuid, "source": label(src_entry),
                    "hosts": [p.to_json() for p in placements]})  # fmt: skip

@@ -34,15 +34,17 @@ def console() -> Console:
     return Console(width=400, highlight=False)
 
 
-def hosts_table(rows: Iterable[tuple[str, str, bool, HostInfo | None, str | None]]) -> Table:
+def hosts_table(rows: Iterable[tuple[str, str, bool, HostInfo | None, str | None, bool]]) -> Table:
+    """`maintenance` (the last of a row) is said in STATE: placement, migrate targets and drains skip it."""
     table = Table(title="Hosts", title_justify="left")
     for col in ("NAME", "URI", "STATE", "LIBVIRT", "QEMU", "KERNEL", "KVM", "EPT/NPT", "CPUS", "MEMORY"):
         table.add_column(col, overflow="fold" if col == "URI" else "ellipsis")
-    for name, uri, read_only, info, error in rows:
+    for name, uri, read_only, info, error, maintenance in rows:
+        held = Text(", maintenance", "bold yellow") if maintenance else Text()
         if info is None:
-            table.add_row(lit(name), lit(uri), Text("unreachable", "red"), lit(error or "", "red"))
+            table.add_row(lit(name), lit(uri), Text("unreachable", "red").append_text(held), lit(error or "", "red"))
             continue
-        state = Text("connected" + (" (RO)" if read_only else ""), "green")
+        state = Text("connected" + (" (RO)" if read_only else ""), "green").append_text(held)
         table.add_row(
             lit(name),
             lit(uri),

@@ -64,6 +64,8 @@ class HostEntry:
     name: str
     uri: str
     read_only: bool = False
+    maintenance: bool = False
+    """In maintenance (`vmtui host drain`): placement, migrate targets and drains skip it until undrained."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,8 @@ class Placement:
     score: float | None = None
     """0..1, higher is roomier; None for hosts that cannot take the domain."""
     reason: str = ""
+    maintenance: bool = False
+    """A saved host in maintenance (`vmtui host drain`): skipped, not contacted."""
 
     def to_json(self) -> dict[str, Any]:
         body = {f: getattr(self, f) for f in self.__dataclass_fields__}
@@ -91,3 +93,10 @@ def rank(placements: list[Placement]) -> list[Placement]:
         return group, -(p.score or 0.0), p.host
 
     return sorted(scored, key=key)
+
+
+def in_maintenance(host: str) -> Placement:
+    """A saved host in maintenance: listed last, never a candidate, not contacted."""
+    return Placement(
+        host, False, False, maintenance=True, reason=f"in maintenance: skipped until `vmtui host undrain {host}`"
+    )

@@ -11,6 +11,7 @@ from textual.widget import Widget
 
 from vmtui.screens.devices import DevicesScreen
 from vmtui.screens.domain import DomainScreen
+from vmtui.screens.drain import DrainScreen
 from vmtui.screens.host import HostScreen
 from vmtui.screens.memory import MemoryScreen
 from vmtui.screens.migrate import MigrateModal, MigrationScreen
@@ -19,6 +20,7 @@ from vmtui.screens.sriov import SriovScreen
 from vmtui.screens.storage import StorageScreen
 from vmtui.screens.xml import XmlScreen
 from vmtui.widgets.domain_table import DomainTable
+from vmtui.widgets.hosts_pane import HostsPane
 from vmtui.widgets.keys import is_destructive, key_label, long_name
 from vmtui.widgets.refusals import MOVED, WHY_NOT
 
@@ -75,7 +77,12 @@ def bindings_of(owner: type[Widget]) -> list[Binding]:
 
 
 SCREENS: tuple[ScreenKeys, ...] = (
-    ScreenKeys("Dashboard", (HostScreen, DomainTable), None, "every host's domains: filter, sort, act"),
+    ScreenKeys(
+        "Dashboard",
+        (HostScreen, DomainTable, HostsPane),
+        None,
+        "every host's domains: filter, sort, act; Tab to the hosts: drain one",
+    ),
     ScreenKeys("Domain", (DomainScreen,), "enter", "one domain: snapshots, autostart, edit XML, vCPUs, why it costs"),
     ScreenKeys("Memory and KSM", (MemoryScreen,), "M", "balloons, the balloon plan, KSM savings and cost"),
     ScreenKeys("Storage", (StorageScreen,), "P", "storage pools and volumes"),
@@ -85,6 +92,7 @@ SCREENS: tuple[ScreenKeys, ...] = (
     ScreenKeys("XML", (XmlScreen,), "X", "the domain's XML, live or persistent"),
     ScreenKeys("Migrate", (MigrateModal,), "m", "pick the target host among the pre-checks"),
     ScreenKeys("Migration", (MigrationScreen,), "m", "a migration under way (m on a migrating domain)"),
+    ScreenKeys("Drain", (DrainScreen,), "O", "a host's drain under way: every guest's migration, abort"),
 )
 """Every screen with keys of its own; the dashboard first."""
 

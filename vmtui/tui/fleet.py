@@ -93,6 +93,8 @@ class HostView:
     retry_at: float | None = None
     tick: Tick | None = None
     domains: Mapping[str, DomainInfo] = field(default_factory=lambda: MappingProxyType({}))
+    maintenance: bool = False
+    """Saved as in maintenance (`vmtui host drain`): no migrate target, no drain target."""
 
     @property
     def last_sample_wall(self) -> float | None:

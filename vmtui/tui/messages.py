@@ -94,6 +94,20 @@ class HostRemoveRequested(Message):
     name: str
 
 
+@dataclass
+class HostDrainRequested(Message):
+    """The hosts pane asked to drain the host under its cursor (or take it out of maintenance)."""
+
+    name: str
+
+
+@dataclass
+class DrainAbortRequested(Message):
+    """The drain screen asked to abort its drain (running migrations abort, queued ones never start)."""
+
+    job_id: int
+
+
 DeviceOperation = Callable[[Hypervisor, Progress, threading.Event], object]
 """An ops function bound to its arguments: run by the app's job runner with a connection of its own."""
 

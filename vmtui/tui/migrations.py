@@ -67,11 +67,14 @@ class Migrations(Controller):
         return self.fleet.migrate_refusal(uuid, self.candidates(found[0].name) if found else [])
 
     def candidates(self, source: str) -> list[str]:
-        """Hosts a domain of `source` could move to: connected, writable, not the source."""
+        """Hosts a domain of `source` could move to: connected, writable, not the source, not in maintenance."""
         return [
             name
             for name, view in self.fleet.hosts.items()
-            if name != source and name in self.entries and self.fleet.write_refusal(view) is None
+            if name != source
+            and name in self.entries
+            and not self.entries[name].maintenance
+            and self.fleet.write_refusal(view) is None
         ]
 
     def _start(

@@ -14,6 +14,7 @@ from textual.widgets import Static
 from vmtui.present import clock, host_label, one_line, printable, size_kib
 from vmtui.richtext import tdp_text
 from vmtui.tui.fleet import Fleet, HostView
+from vmtui.tui.messages import HostDrainRequested
 
 """EPT/NPT as the pane says it: without it the host shadows guest page tables in software."""
 
@@ -50,6 +51,8 @@ def host_line(view: HostView, now: float, age: float | None = None) -> Text:
         line.append("  replay" if view.status != "ended" else "  replay finished", "green")
     else:
         line.append(f"  {view.status}", "green")
+    if view.maintenance:
+        line.append("  MAINTENANCE", "bold yellow")
     if age is not None:
         line.append(f"  last sample {age:.0f} s ago", "bold red")
     if (view.read_only or info.read_only) and not view.recorded:
@@ -93,6 +96,8 @@ class HostsPane(Static, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "move(-1)", "Up", show=False),
         Binding("down,j", "move(1)", "Down", show=False),
+        # The plan is shown and confirmed before anything moves; on a host in maintenance: undrain.
+        Binding("O", "drain", "Drain", tooltip="Drain the host / take it out of maintenance"),
     ]
 
     hosts: tuple[str, ...] = ()
@@ -109,6 +114,11 @@ class HostsPane(Static, can_focus=True):
         if host in self.hosts:
             self._cursor = self.hosts.index(host)
             self.update(self._unmarked, layout=False)
+
+    def action_drain(self) -> None:
+        host = self.selected
+        if host is not None:
+            self.post_message(HostDrainRequested(host))
 
     def action_move(self, delta: int) -> None:
         self._cursor = max(0, min(len(self.hosts) - 1, self._cursor + delta))

@@ -27,6 +27,7 @@ DESTRUCTIVE: frozenset[str] = frozenset(
         "balloon",
         "policy_step",
         "abort",
+        "drain",
     }
 )
 """Binding actions that stop, restart, delete, shrink or rewire what runs (each asks or takes a value first)."""

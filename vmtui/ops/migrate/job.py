@@ -64,6 +64,9 @@ class JobRun:
     forecast: Forecast | None = None
     forecast_revised: bool = False
     cancel_requested: bool = False
+    abort_taken: bool = False
+    """libvirt accepted the abort. Until it does (a cancel that comes before the call has begun the
+    job: "no job is active"), the monitor asks again at each look, or the job would run to its end."""
     aborted_by_policy: PolicyAction | None = None
     abort_error: str | None = None
     postcopy: bool = False
@@ -224,10 +227,13 @@ def monitor(
         handover.wake.wait(POLL_S)
         handover.wake.clear()
         handover.drain(run)
-        if cancel.is_set() and not run.cancel_requested:
-            run.cancel_requested = True
-            progress(Step("aborting: the source keeps running", run.fraction, {"type": "phase", "phase": "aborting"}))
-            _abort(src, uuid, run)
+        if cancel.is_set() and not run.abort_taken:
+            if not run.cancel_requested:
+                run.cancel_requested = True
+                progress(
+                    Step("aborting: the source keeps running", run.fraction, {"type": "phase", "phase": "aborting"})
+                )
+            run.abort_taken = _abort(src, uuid, run)
         if run.completed is not None and not attached:
             # The job is over and its completed event carried the figures: ask the source nothing more
             # while its daemon stops the old QEMU (a query then only queues behind that).
@@ -383,13 +389,18 @@ def _apply(src: Migrator, uuid: str, run: JobRun, action: PolicyAction, progress
     progress(Step(action.reason, run.fraction, {"type": "policy", **action.to_json()}))
 
 
-def _abort(src: Migrator, uuid: str, run: JobRun) -> None:
+def _abort(src: Migrator, uuid: str, run: JobRun) -> bool:
+    """Ask the source to abort the job; False when it refused (too early, too late, unreachable)."""
     try:
         src.abort_job(uuid)
     except VmtuiError as exc:
-        # Too late (the job just ended) or the source is unreachable: the facts decide what happened.
+        # Too early (the call has not begun the job yet: asked again), too late (the job just ended) or
+        # the source is unreachable: the facts decide what happened.
         run.abort_error = exc.message
         log.info("abort of %s: %s", uuid, exc)
+        return False
+    run.abort_error = None
+    return True
 
 
 @dataclass(frozen=True, slots=True)

@@ -205,11 +205,17 @@ def measure_forecast(
     source: str,
     target: str,
     cancel: threading.Event | None = None,
+    started: bool = False,
 ) -> Forecast:
-    """Measure the guest's dirty rate now (about a second) and predict the job with the known bandwidth."""
+    """Measure the guest's dirty rate now (about a second) and predict the job with the known bandwidth.
+
+    `started`: the caller already started the measurement (`start_dirty_rate`), to overlap its second
+    with other work (a drain's plan); only its result is waited for here.
+    """
     dirty: float | None = None
     if info.state == "running" and not src.read_only:  # the measurement is a write to libvirt's eyes
-        src.start_dirty_rate(info.uuid, DIRTY_RATE_SECONDS)
+        if not started:
+            src.start_dirty_rate(info.uuid, DIRTY_RATE_SECONDS)
         deadline = time.monotonic() + DIRTY_RATE_SECONDS + 5
         while time.monotonic() < deadline:
             check_cancel(cancel or never_cancelled(), f"forecast for {info.name}")

@@ -1,0 +1,267 @@
+"""`vmtui host drain` over the lab: plan, migrations N at once, maintenance, Ctrl-C; checked with virsh.
+
+The CLI's drain and the TUI's (the hosts pane's O) are both run. lab1 holds the lab's three guests plus
+this module's two: an idle diskless one and one with a local
+disk (a qcow2 volume in a pool of lab1's own /var/lib/libvirt, which lab2 does not see; lab2 has a pool
+at the same path for libvirt to create the copy in). Every guest the drain moved is migrated back, the
+test guests, volumes and pools are removed from both hosts, and lab1 is taken out of maintenance at the
+end, also on failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fixtures_lab import LabHandle, Live
+from textual.pilot import Pilot
+
+from vmtui.app import VmtuiApp
+from vmtui.config import HostStore
+from vmtui.drivers import connect
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
+from vmtui.screens.confirm import ConfirmModal
+from vmtui.screens.drain import DrainScreen
+from vmtui.widgets.hosts_pane import HostsPane
+
+pytestmark = [pytest.mark.lab, pytest.mark.timeout(300)]
+
+POOL = "vmtui-test-drain"
+POOL_DIR = f"/var/lib/libvirt/images/{POOL}"
+
+
+def _json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _running(lab: LabHandle, host: str) -> set[str]:
+    out = lab.virsh(host, "list", "--name")  # running (and paused) domains only
+    assert out.returncode == 0, out.stderr
+    return {line.strip() for line in out.stdout.splitlines() if line.strip()}
+
+
+def _defined(lab: LabHandle, host: str) -> set[str]:
+    out = lab.virsh(host, "list", "--all", "--name")
+    assert out.returncode == 0, out.stderr
+    return {line.strip() for line in out.stdout.splitlines() if line.strip()}
+
+
+def _each_runs_on_one_host(lab: LabHandle, names: set[str]) -> dict[str, str]:
+    """Where each guest runs, asserting by virsh on both hosts that it runs on exactly one of them."""
+    running = {host: _running(lab, host) for host in ("lab1", "lab2")}
+    where = {}
+    for name in names:
+        hosts = [h for h, there in running.items() if name in there]
+        assert len(hosts) == 1, f"{name} runs on {hosts}"
+        where[name] = hosts[0]
+    return where
+
+
+def _plan_and_summary(lines: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    plan = next(line for line in lines if line.get("type") == "plan")
+    summary = next((line for line in lines if line.get("type") == "summary"), None)
+    return plan, summary
+
+
+def _print_forecast_against_outcome(summary: dict[str, Any]) -> None:
+    """The plan's forecast beside what happened (shown with -s or on failure; a record, not an assertion)."""
+    print(f"\ndrain of {summary['host']}: forecast {summary['forecast_seconds']} s, took {summary['seconds']} s")
+    for g in summary["guests"]:
+        print(f"  {g['domain']}: {g['outcome']}, forecast {g['forecast_seconds']} s / downtime "
+              f"{g['forecast_downtime_ms']} ms, took {g['seconds']} s / downtime {g['downtime_ms']} ms")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def pools(lab: LabHandle) -> Iterator[None]:
+    """A directory pool at the same path on both hosts (each its own directory): lab2 creates the copy in it."""
+    try:
+        for host in ("lab1", "lab2"):
+            for args in (("pool-define-as", POOL, "dir", "--target", POOL_DIR), ("pool-build", POOL),
+                         ("pool-start", POOL)):  # fmt: skip
+                made = lab.virsh(host, *args)
+                assert made.returncode == 0, made.stderr
+        yield
+    finally:
+        for host in ("lab1", "lab2"):
+            lab.virsh(host, "pool-destroy", POOL)
+            lab.virsh(host, "pool-delete", POOL)  # the directory, with any volume left in it
+            lab.virsh(host, "pool-undefine", POOL)
+
+
+@pytest.fixture
+def drain_guests(lab: LabHandle, pools: None) -> Iterator[dict[str, str]]:
+    """An idle diskless guest and a guest with a local disk on lab1; everything put back at the end."""
+    before = {host: _running(lab, host) for host in ("lab1", "lab2")}
+    prefix = f"vmtui-test-drain-{secrets.token_hex(2)}"
+    names = {"idle": f"{prefix}-idle", "disk": f"{prefix}-disk"}
+    try:
+        made = lab.virsh("lab1", "vol-create-as", POOL, f"{prefix}.qcow2", "8M", "--format", "qcow2")
+        assert made.returncode == 0, made.stderr
+        with connect(lab.uris["lab1"]) as conn:
+            kind = "kvm" if conn.host_info(probe=False).kvm_usable else "qemu"
+            conn.define_and_start(build_guest_xml(GuestSpec(names["idle"], domain_type=kind, role="test")))
+            conn.define_and_start(build_guest_xml(GuestSpec(names["disk"], domain_type=kind, role="test",
+                                                            disk=Path(f"{POOL_DIR}/{prefix}.qcow2"))))  # fmt: skip
+        yield names
+    finally:
+        lab.vmtui("host", "undrain", "lab1")
+        for host in ("lab1", "lab2"):
+            with connect(lab.uris[host]) as conn:
+                for name in names.values():
+                    conn.destroy_and_undefine(name)
+            lab.virsh(host, "vol-delete", f"{prefix}.qcow2", "--pool", POOL)
+        # The lab's own guests back where they ran, all at once.
+        moved = before["lab1"] & _running(lab, "lab2")
+        back = [subprocess.Popen([*lab.vmtui_argv(), "migrate", name, "lab1", "-H", "lab2"], env=lab.env(),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for name in moved]  # fmt: skip
+        for proc in back:
+            proc.wait(timeout=120)
+        assert {host: _running(lab, host) for host in ("lab1", "lab2")} == before
+
+
+async def _until(pilot: Pilot[None], condition: Callable[[], bool], within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached in {within} s: {what}")
+        await pilot.pause(0.1)
+
+
+def _cli_json(lab: LabHandle, *args: str) -> tuple[int, list[dict[str, Any]]]:
+    proc = lab.vmtui(*args, "--json", timeout=240)
+    return proc.returncode, _json_lines(proc.stdout)
+
+
+async def test_drain_plan_ctrl_c_tui_drain_copy_storage_place_and_undrain(
+    lab: LabHandle, drain_guests: dict[str, str]
+) -> None:
+    """One pass through a host's maintenance, in the order an operator meets it (one lab round trip of
+    the guests: each drain that moves guests costs their way back)."""
+    lab_guests = _running(lab, "lab1") - set(drain_guests.values())
+    everyone = _running(lab, "lab1") | _running(lab, "lab2")
+    disk, idle = drain_guests["disk"], drain_guests["idle"]
+    began = time.monotonic()
+
+    def phase(done: str) -> None:
+        print(f"{done}: {time.monotonic() - began:.1f} s in")  # where the test's time goes (with -s)
+
+    # 1. The plan alone (CLI): the local disk needs --copy-storage; nothing moves, no maintenance.
+    rc, lines = await asyncio.to_thread(_cli_json, lab, "host", "drain", "lab1", "--to", "lab2", "--dry-run")
+    assert rc == 0, lines[-1:]
+    plan, _ = _plan_and_summary(lines)
+    by_name = {g["domain"]: g for g in plan["guests"]}
+    assert by_name[disk]["action"] == "refused"
+    assert "--copy-storage" in by_name[disk]["reason"]
+    assert all(by_name[n]["action"] == "move" and by_name[n]["target"] == "lab2" for n in lab_guests | {idle})
+    assert not HostStore().get("lab1").maintenance
+
+    phase("plan")
+
+    # 2. Ctrl-C during a drain (CLI, as a terminal sends it), while the lab's 256 MiB TCG Linux guest is on
+    # its way at 1 MiB/s (minutes): the running jobs abort (a KVM guest's zero pages may be through
+    # already), the queued ones never start; every guest runs on exactly one host, wherever it ended.
+    live = Live(lab, "host", "drain", "lab1", "--to", "lab2", "--parallel", "2", "--bandwidth", "1", "--yes",
+                "--json")  # fmt: skip
+    try:
+        await asyncio.to_thread(live.until, lambda line: line.get("type") == "progress" and line.get("domain")
+                                == "lab1-linux" and line.get("fraction", 0) > 0, 120)  # fmt: skip
+        live.ctrl_c()
+        rc = await asyncio.to_thread(live.finish, 90)
+    finally:
+        if live.proc.poll() is None:
+            live.kill()
+    assert rc == 130, live.lines[-3:]
+    summary = next(line for line in live.lines if line.get("type") == "summary")
+    _print_forecast_against_outcome(summary)
+    outcomes = {g["domain"]: g["outcome"] for g in summary["guests"]}
+    assert outcomes[disk] == "refused"
+    assert outcomes["lab1-linux"] == "cancelled"
+    assert set(outcomes.values()) <= {"cancelled", "refused", "moved"}, outcomes
+    where = _each_runs_on_one_host(lab, everyone)
+    assert all(where[name] == ("lab2" if outcome == "moved" else "lab1") for name, outcome in outcomes.items())
+    assert lab.virsh("lab1", "domjobinfo", "lab1-linux").stdout.split()[2] == "None"  # no job left behind
+    assert HostStore().get("lab1").maintenance  # a cancelled drain leaves the host in maintenance
+    assert (await asyncio.to_thread(lab.vmtui, "host", "undrain", "lab1")).returncode == 0
+    lab_guests &= _running(lab, "lab1")  # what the TUI's drain will move, with the idle guest
+    assert idle in _running(lab, "lab1")
+    phase("Ctrl-C")
+
+    # 3. The drain from the TUI's hosts pane: the plan confirmed, then the diskless guests move.
+    app = VmtuiApp(HostStore().load(), interval=1.0)
+    async with app.run_test(size=(200, 50)) as pilot:
+        pane = app.host_screen.query_one(HostsPane)
+        await _until(pilot, lambda: all(v.status == "connected" for v in app.fleet.hosts.values()), 60, "both hosts")
+        await pilot.press("tab")
+        await _until(pilot, lambda: pane.has_focus, 5, "the hosts pane focused")
+        pane.select("lab1")
+        await pilot.press("O")
+        await _until(pilot, lambda: isinstance(app.screen, ConfirmModal), 60, "the plan to confirm")
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmModal)
+        shown = {line.split(" (", 1)[0]: line for line in confirm.lines}
+        assert "CANNOT MOVE" in shown[disk]
+        assert "--copy-storage" in shown[disk]
+        assert " -> lab2" in shown[idle]
+        assert _running(lab, "lab1") >= set(drain_guests.values())  # nothing moved before the yes
+        await pilot.press("y")
+        await _until(pilot, lambda: isinstance(app.screen, DrainScreen), 10, "the drain's progress")
+        screen = app.screen
+        assert isinstance(screen, DrainScreen)
+        await _until(pilot, lambda: screen.ended is not None, 120, "the drain's end")
+        assert {g.domain for g in screen.plan.moving} == lab_guests | {idle}
+        assert all(screen.fractions[g.uuid] == 1.0 for g in screen.plan.moving)  # every bar full: all moved
+        assert app.fleet.hosts["lab1"].maintenance
+        assert "MAINTENANCE" in str(pane.render())
+        assert "lab1" not in app.migrations.candidates("lab2")  # no migrate target while in maintenance
+        where = _each_runs_on_one_host(lab, everyone)
+        assert {n for n, h in where.items() if h == "lab1"} == {disk}
+        assert not (lab_guests | {idle}) & _defined(lab, "lab1")  # undefined on the source
+
+        phase("TUI drain")
+
+        # 4. In maintenance (CLI): `vmtui hosts` says so, `place` does not offer lab1, not even asked.
+        listed = await asyncio.to_thread(lab.vmtui, "hosts", "--json")
+        assert {h["name"]: h["maintenance"] for h in json.loads(listed.stdout)} == {"lab1": True, "lab2": False}
+        placed = json.loads((await asyncio.to_thread(lab.vmtui, "place", idle, "--json")).stdout)
+        lab1 = next(h for h in placed["hosts"] if h["host"] == "lab1")
+        assert lab1["maintenance"] is True
+        assert lab1["score"] is None
+        assert lab1["prechecks"] is None
+
+        phase("hosts and place")
+
+        # 5. Drained again with --copy-storage (CLI; a host in maintenance may be): the disk guest moves.
+        rc, lines = await asyncio.to_thread(
+            _cli_json, lab, "host", "drain", "lab1", "--to", "lab2", "--copy-storage", "--yes"
+        )
+        assert rc == 0, lines[-1:]
+        _, copied = _plan_and_summary(lines)
+        assert copied is not None
+        _print_forecast_against_outcome(copied)
+        assert [(g["domain"], g["outcome"]) for g in copied["guests"]] == [(disk, "moved")]
+        where = _each_runs_on_one_host(lab, everyone)
+        assert all(where[n] == "lab2" for n in lab_guests | set(drain_guests.values()))
+        assert _running(lab, "lab1") == set()
+
+        phase("copy-storage drain")
+
+        # 6. O again on the host in maintenance: undrain after a yes; place offers lab1 again.
+        await pilot.press("escape")
+        pane.focus()
+        await pilot.press("O")
+        await _until(pilot, lambda: isinstance(app.screen, ConfirmModal), 10, "the undrain question")
+        await pilot.press("y")
+        await _until(pilot, lambda: not app.fleet.hosts["lab1"].maintenance, 10, "lab1 out of maintenance")
+        assert not HostStore().get("lab1").maintenance
+        assert "lab1" in app.migrations.candidates("lab2")
+    placed = json.loads((await asyncio.to_thread(lab.vmtui, "place", idle, "--json")).stdout)
+    lab1 = next(h for h in placed["hosts"] if h["host"] == "lab1")
+    assert lab1["maintenance"] is False
+    assert lab1["score"] is not None
