@@ -40,3 +40,20 @@ def test_a_guest_without_forecast_takes_the_rate_the_drain_achieved() -> None:
     clock[0] = 10.0
     overall.done("a")  # 100 bytes in 10 s: b's 300 bytes take 30 s
     assert overall.estimate() == (0.25, 30.0)
+
+
+def test_the_exit_code_says_whether_all_some_or_none_moved() -> None:
+    from vmtui.ops.drain import DrainPlan, DrainSummary, GuestOutcome
+    from vmtui.ops.migrate import MigrationOptions
+
+    def summary(*outcomes: str) -> int:
+        plan = DrainPlan("lab1", ("lab2",), 2, MigrationOptions(), ())
+        guests = tuple(GuestOutcome(f"g{i}", f"u{i}", "lab2", o, "") for i, o in enumerate(outcomes))
+        return int(DrainSummary("lab1", plan, guests, 1.0).exit_code)
+
+    assert summary("moved", "moved", "stays") == 0  # a shut-off guest stays by design
+    assert summary("moved", "refused") == 7  # some moved: partial, as a bulk action
+    assert summary("refused", "failed", "stays") == 1  # none moved
+    assert summary("moved", "cancelled") == 130
+    assert summary("moved", "unknown", "cancelled") == 6  # an unknown end outranks everything
+    assert summary() == 0  # nothing ran on the host: nothing to move

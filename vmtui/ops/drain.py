@@ -311,14 +311,15 @@ class DrainSummary:
 
     @property
     def exit_code(self) -> ExitCode:
-        """0 when every running guest moved; 130 when cancelled; 6 when an end is unknown; else 1."""
+        """0 when every running guest moved; 130 when cancelled; 6 when an end is unknown; else 7 when
+        some moved (as a bulk action done on some domains), 1 when none did."""
         kinds = {o.outcome for o in self.outcomes}
         if "unknown" in kinds:
             return ExitCode.UNKNOWN
         if "cancelled" in kinds:
             return ExitCode.INTERRUPTED
         if kinds & {"failed", "refused"}:
-            return ExitCode.FAILED
+            return ExitCode.PARTIAL if "moved" in kinds else ExitCode.FAILED
         return ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:

@@ -92,7 +92,7 @@ SCREENS: tuple[ScreenKeys, ...] = (
     ScreenKeys("XML", (XmlScreen,), "X", "the domain's XML, live or persistent"),
     ScreenKeys("Migrate", (MigrateModal,), "m", "pick the target host among the pre-checks"),
     ScreenKeys("Migration", (MigrationScreen,), "m", "a migration under way (m on a migrating domain)"),
-    ScreenKeys("Drain", (DrainScreen,), "O", "a host's drain under way: every guest's migration, abort"),
+    ScreenKeys("Drain", (DrainScreen,), "D", "a host's drain under way: every guest's migration, abort"),
 )
 """Every screen with keys of its own; the dashboard first."""
 

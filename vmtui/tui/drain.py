@@ -70,7 +70,7 @@ class Drains(Controller):
         if name not in saved:
             return "only a saved host can be drained (its maintenance is saved with it): `vmtui hosts add` it"
         if name in self.running.values():
-            return "a drain of it is running (its screen: O again)"
+            return "a drain of it is running (its screen: D again)"
         write = self.fleet.write_refusal(view)
         if write is not None:
             return write

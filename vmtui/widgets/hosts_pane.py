@@ -97,7 +97,7 @@ class HostsPane(Static, can_focus=True):
         Binding("up,k", "move(-1)", "Up", show=False),
         Binding("down,j", "move(1)", "Down", show=False),
         # The plan is shown and confirmed before anything moves; on a host in maintenance: undrain.
-        Binding("O", "drain", "Drain", tooltip="Drain the host / take it out of maintenance"),
+        Binding("D", "drain", "Drain", tooltip="Drain the host / take it out of maintenance"),
     ]
 
     hosts: tuple[str, ...] = ()
