@@ -37,20 +37,20 @@ POOL = "vmtui-test-drain"
 POOL_DIR = f"/var/lib/libvirt/images/{POOL}"
 
 
-def _json_listed(text: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in text.splitlisted() if line.strip()]
+def _json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def _running(lab: LabHandle, host: str) -> set[str]:
     out = lab.virsh(host, "list", "--name")  # running (and paused) domains only
     assert out.returncode == 0, out.stderr
-    return {line.strip() for line in out.stdout.splitlisted() if line.strip()}
+    return {line.strip() for line in out.stdout.splitlines() if line.strip()}
 
 
 def _defined(lab: LabHandle, host: str) -> set[str]:
     out = lab.virsh(host, "list", "--all", "--name")
     assert out.returncode == 0, out.stderr
-    return {line.strip() for line in out.stdout.splitlisted() if line.strip()}
+    return {line.strip() for line in out.stdout.splitlines() if line.strip()}
 
 
 def _each_runs_on_one_host(lab: LabHandle, names: set[str]) -> dict[str, str]:
@@ -64,9 +64,9 @@ def _each_runs_on_one_host(lab: LabHandle, names: set[str]) -> dict[str, str]:
     return where
 
 
-def _plan_and_summary(listed: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    plan = next(line for line in listed if line.get("type") == "plan")
-    summary = next((line for line in listed if line.get("type") == "summary"), None)
+def _plan_and_summary(lines: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    plan = next(line for line in lines if line.get("type") == "plan")
+    summary = next((line for line in lines if line.get("type") == "summary"), None)
     return plan, summary
 
 
@@ -136,7 +136,7 @@ async def _until(pilot: Pilot[None], condition: Callable[[], bool], within: floa
 
 def _cli_json(lab: LabHandle, *args: str) -> tuple[int, list[dict[str, Any]]]:
     proc = lab.vmtui(*args, "--json", timeout=240)
-    return proc.returncode, _json_listed(proc.stdout)
+    return proc.returncode, _json_lines(proc.stdout)
 
 
 async def test_drain_plan_ctrl_c_tui_drain_copy_storage_place_and_undrain(
@@ -153,9 +153,9 @@ async def test_drain_plan_ctrl_c_tui_drain_copy_storage_place_and_undrain(
         print(f"{done}: {time.monotonic() - began:.1f} s in")  # where the test's time goes (with -s)
 
     # 1. The plan alone (CLI): the local disk needs --copy-storage; nothing moves, no maintenance.
-    rc, listed = await asyncio.to_thread(_cli_json, lab, "host", "drain", "lab1", "--to", "lab2", "--dry-run")
-    assert rc == 0, listed[-1:]
-    plan, _ = _plan_and_summary(listed)
+    rc, lines = await asyncio.to_thread(_cli_json, lab, "host", "drain", "lab1", "--to", "lab2", "--dry-run")
+    assert rc == 0, lines[-1:]
+    plan, _ = _plan_and_summary(lines)
     by_name = {g["domain"]: g for g in plan["guests"]}
     assert by_name[disk]["action"] == "refused"
     assert "--copy-storage" in by_name[disk]["reason"]
@@ -177,8 +177,8 @@ async def test_drain_plan_ctrl_c_tui_drain_copy_storage_place_and_undrain(
     finally:
         if live.proc.poll() is None:
             live.kill()
-    assert rc == 130, live.listed[-3:]
-    summary = next(line for line in live.listed if line.get("type") == "summary")
+    assert rc == 130, live.lines[-3:]
+    summary = next(line for line in live.lines if line.get("type") == "summary")
     _print_forecast_against_outcome(summary)
     outcomes = {g["domain"]: g["outcome"] for g in summary["guests"]}
     assert outcomes[disk] == "refused"
@@ -238,11 +238,11 @@ async def test_drain_plan_ctrl_c_tui_drain_copy_storage_place_and_undrain(
         phase("hosts and place")
 
         # 5. Drained again with --copy-storage (CLI; a host in maintenance may be): the disk guest moves.
-        rc, listed = await asyncio.to_thread(
+        rc, lines = await asyncio.to_thread(
             _cli_json, lab, "host", "drain", "lab1", "--to", "lab2", "--copy-storage", "--yes"
         )
-        assert rc == 0, listed[-1:]
-        _, copied = _plan_and_summary(listed)
+        assert rc == 0, lines[-1:]
+        _, copied = _plan_and_summary(lines)
         assert copied is not None
         _print_forecast_against_outcome(copied)
         assert [(g["domain"], g["outcome"]) for g in copied["guests"]] == [(disk, "moved")]
