@@ -120,3 +120,39 @@ def test_an_unreachable_host_fails_its_domains_only(host: HostEntry) -> None:
 def test_parallel_zero_is_refused_before_anything(host: HostEntry) -> None:
     with pytest.raises(UsageError, match="--parallel: 0 is not from 1 to 64"):
         bulk.run(_targets(host), bulk.lifecycle_action("suspend"), OneConnection(host), parallel=0)
+
+
+def test_a_bulk_resume_asks_each_peer_once_and_refuses_the_copy_running_there(
+    host: HostEntry, tmp_path: Path
+) -> None:
+    """A bulk start or resume asks the other hosts whether each UUID runs there: one connection per peer
+    for all the domains, not one per domain (over SSH each is a handshake), and the domain whose copy
+    runs on the peer is refused while the others resume."""
+    connector = OneConnection(host)
+    for uuid in (t.uuid for t in _targets(host)):
+        connector.conn.lifecycle(uuid, "suspend")
+    twin = tmp_path / "peer.xml"  # a peer where g2's UUID runs (as after a `migrate --temporary`)
+    twin.write_text(
+        "<node><domain type='test'><name>g2</name><uuid>6f1e1d0c-5a1b-4c3d-9e8f-000000000002</uuid>"
+        "<memory>131072</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain></node>"
+    )
+    peers = [HostEntry("peer", f"test://{twin}", read_only=True), HostEntry("peer2", "test:///default")]
+    asked: list[str] = []
+
+    def peer_connector(entry: HostEntry) -> Hypervisor:
+        asked.append(entry.name)
+        return open_host(entry.uri, read_only=True)
+
+    action = bulk.lifecycle_action("resume", peers_of=lambda _h: peers, connector=peer_connector)
+    result = bulk.run(_targets(host), action, connector, parallel=2)
+    assert [(o.name, o.result) for o in result.outcomes] == [("g1", "done"), ("g2", "refused"), ("g3", "done")]
+    assert result.outcomes[1].reason == (
+        "g2 already runs on peer (same UUID): resuming it here would run it twice"
+    )
+    assert sorted(asked) == ["peer", "peer2"]  # three domains, two peers: each peer opened once
+    assert {d.name: d.state for d in connector.conn.list_domains()} == {
+        "g1": "running",
+        "g2": "paused",
+        "g3": "running",
+    }
+    connector.conn.close()

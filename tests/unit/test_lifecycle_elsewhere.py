@@ -235,7 +235,7 @@ def test_a_silent_peer_is_given_up_on_at_the_timeout_and_never_holds_the_exit() 
 
 def test_peers_are_opened_read_only() -> None:
     # Only asked, never changed: a write on the connection a peer check opens is refused.
-    from vmtui.ops.lifecycle import _open_peer
+    from vmtui.ops.lifecycle import open_peer
 
-    with _open_peer(HostEntry("peer", "test:///default")) as peer, pytest.raises(DeniedError):
+    with open_peer(HostEntry("peer", "test:///default")) as peer, pytest.raises(DeniedError):
         peer.require_writable("destroy")

@@ -110,10 +110,51 @@ class BulkAction:
     """The command's name ("suspend", "autostart")."""
     pending: str
     """What a domain's line says while it runs ("pausing…")."""
-    refuse: Callable[[Hypervisor, DomainInfo], None]
+    refuse: Callable[[Hypervisor, Target, DomainInfo], None]
     """Raises OperationError when the domain cannot take the action now; nothing has been changed."""
     act: Callable[[Hypervisor, Target, DomainInfo, Progress, threading.Event], tuple[str | None, str]]
     """Does it; returns (state after, a word for the result: "" or "requested; the guest decides")."""
+    prepare: Callable[[Sequence[Target]], None] = lambda _targets: None
+    """Told every target before the first one starts (what the action asks once for all of them)."""
+
+
+class PeerAnswers:
+    """Whether the targets of a start or resume already run on another host, asked once per host for
+    all of its targets (`lifecycle.runs_elsewhere`: one connection per peer) when its first domain's
+    turn comes, with that thread's connection (whose URI tells an alias of the host from a peer).
+
+    The answer is as old as the host's first turn, as the single check's is as old as its call; a
+    start on a peer through vmtui in between is what `lifecycle.refuse_if_running_elsewhere` cannot
+    see either way.
+    """
+
+    def __init__(self, peers_of: Callable[[HostEntry], Sequence[HostEntry]], connector: Connector | None) -> None:
+        self._peers_of = peers_of
+        self._connector = connector
+        self._uuids: dict[str, list[str]] = {}
+        self._answers: dict[str, dict[str, lifecycle.Elsewhere]] = {}
+        self._lock = threading.Lock()
+
+    def prepare(self, targets: Sequence[Target]) -> None:
+        for target in targets:
+            self._uuids.setdefault(target.host.name, []).append(target.uuid)
+
+    def of(self, conn: Hypervisor, target: Target) -> lifecycle.Elsewhere | None:
+        """The peers' answer for `target`; None when its host has no peer to ask."""
+        peers = self._peers_of(target.host)
+        if not peers:
+            return None
+        host = target.host.name
+        with self._lock:  # the host's other threads wait for the one answer instead of asking again
+            answers = self._answers.get(host)
+            if answers is None or target.uuid not in answers:
+                uuids = self._uuids.get(host) or [target.uuid]
+                if target.uuid not in uuids:
+                    uuids = [*uuids, target.uuid]
+                connector = self._connector or lifecycle.open_peer
+                answers = lifecycle.runs_elsewhere(uuids, conn.uri, peers, connector)
+                self._answers[host] = answers
+            return answers[target.uuid]
 
 
 def check_parallel(value: int) -> int:
@@ -131,27 +172,29 @@ def lifecycle_action(
     `peers_of(host)`: the hosts asked, before a start or resume, whether the UUID already runs there.
     """
     spec = lifecycle.BY_KEY[key]
+    asked = PeerAnswers(peers_of, connector)
+    doing = "resuming" if key == "resume" else "starting"
 
-    def refuse(conn: Hypervisor, info: DomainInfo) -> None:
+    def refuse(conn: Hypervisor, target: Target, info: DomainInfo) -> None:
         lifecycle.refuse(conn, spec, info)
+        if key in lifecycle.MAKES_IT_RUN and (found := asked.of(conn, target)) is not None and found.running:
+            lifecycle.refuse_if_running_elsewhere(info, conn.uri, (), lifecycle.open_peer, doing=doing, found=found)
 
     def act(
         conn: Hypervisor, target: Target, _info: DomainInfo, progress: Progress, cancel: threading.Event
     ) -> tuple[str | None, str]:
-        peers = peers_of(target.host) if key in lifecycle.MAKES_IT_RUN else ()
-        after = lifecycle.run(
-            conn, target.uuid, key, peers=peers, connector=connector, progress=progress, cancel=cancel
-        )
+        elsewhere = asked.of(conn, target) if key in lifecycle.MAKES_IT_RUN else None
+        after = lifecycle.run(conn, target.uuid, key, elsewhere=elsewhere, progress=progress, cancel=cancel)
         return after.state, "requested; the guest decides" if spec.asks_the_guest else ""
 
-    return BulkAction(key, spec.pending, refuse, act)
+    return BulkAction(key, spec.pending, refuse, act, prepare=asked.prepare)
 
 
 def autostart_action(on: bool) -> BulkAction:
     """Autostart on or off (`vmtui.ops.autostart`): a transient domain is refused."""
     word = "on" if on else "off"
 
-    def refuse(_conn: Hypervisor, info: DomainInfo) -> None:
+    def refuse(_conn: Hypervisor, _target: Target, info: DomainInfo) -> None:
         refuse_transient(info, word)
 
     def act(
@@ -181,6 +224,7 @@ def run(
     """
     check_parallel(parallel)
     cancel = cancel or never_cancelled()
+    action.prepare(targets)
     by_host: dict[str, list[int]] = {}
     for index, target in enumerate(targets):
         by_host.setdefault(target.host.name, []).append(index)
@@ -240,7 +284,7 @@ def _one(
         info = conn.domain(uuid)
         name = info.name
         try:
-            action.refuse(conn, info)
+            action.refuse(conn, target, info)
         except OperationError as exc:
             return Outcome(host, uuid, name, REFUSED, state=info.state, reason=exc.message, error=exc)
         state, word = action.act(conn, target, info, progress, cancel)

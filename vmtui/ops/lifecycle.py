@@ -175,33 +175,42 @@ class Elsewhere:
     """(host, why) for hosts that could not be asked in time."""
 
 
+PEER_CHECK_PER_DOMAIN = 0.05
+"""Seconds more per UUID asked (one lookup each over the peer's one connection)."""
+
+
 def runs_elsewhere(
-    uuid: str,
+    uuids: Sequence[str],
     here_uri: str,
     peers: Sequence[HostEntry],
     connector: Connector,
     *,
     timeout: float = PEER_CHECK_TIMEOUT,
-) -> Elsewhere:
-    """Ask every peer, in parallel and for at most `timeout` seconds, whether `uuid` is active there.
+) -> dict[str, Elsewhere]:
+    """Ask every peer, in parallel, whether each of `uuids` is active there: one connection per peer
+    for all of them (a bulk start of 200 guests opens one per peer, not 200), for at most `timeout`
+    seconds plus `PEER_CHECK_PER_DOMAIN` per UUID after the first.
 
     A peer that does not answer in time is left to finish on a daemon thread (it closes its own
-    connection) and reported unchecked: it never holds the caller for longer than `timeout`.
+    connection) and reported unchecked for every UUID: it never holds the caller past the deadline.
     """
-    answers: queue.Queue[tuple[str, bool | None, str]] = queue.Queue()
+    answers: queue.Queue[tuple[str, frozenset[str] | None, str]] = queue.Queue()
+    """(peer, the UUIDs active there or None when it could not be asked, why not)."""
 
     def ask(entry: HostEntry) -> None:
         try:
             with connector(entry) as peer:
                 if peer.uri == here_uri:  # an alias of this very host
-                    answers.put((entry.name, False, ""))
+                    answers.put((entry.name, frozenset(), ""))
                     return
-                try:
-                    info = peer.domain(uuid)
-                except NotFoundError:
-                    answers.put((entry.name, False, ""))
-                    return
-                answers.put((entry.name, info.id is not None, ""))
+                active = set()
+                for uuid in uuids:
+                    try:
+                        if peer.domain(uuid).id is not None:
+                            active.add(uuid)
+                    except NotFoundError:
+                        pass
+                answers.put((entry.name, frozenset(active), ""))
         except VmtuiError as exc:
             answers.put((entry.name, None, exc.message))
         except Exception as exc:  # never let one host's surprise stop the answer; logged with its traceback
@@ -210,21 +219,24 @@ def runs_elsewhere(
 
     for entry in peers:
         threading.Thread(target=ask, args=(entry,), name=f"peer check {entry.name}", daemon=True).start()
-    deadline = time.monotonic() + timeout
-    said: dict[str, tuple[bool | None, str]] = {}
+    allowed = timeout + PEER_CHECK_PER_DOMAIN * max(0, len(uuids) - 1)
+    deadline = time.monotonic() + allowed
+    said: dict[str, tuple[frozenset[str] | None, str]] = {}
     while len(said) < len(peers):
         try:
             name, active, why = answers.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
             break
         said[name] = (active, why)
-    running = tuple(e.name for e in peers if said.get(e.name, (None, ""))[0])
     unchecked = tuple(
-        (e.name, said[e.name][1] if e.name in said else f"no answer within {timeout:g} s")
+        (e.name, said[e.name][1] if e.name in said else f"no answer within {allowed:g} s")
         for e in peers
         if said.get(e.name, (None, ""))[0] is None
     )
-    return Elsewhere(running, unchecked)
+    return {
+        uuid: Elsewhere(tuple(e.name for e in peers if uuid in (said.get(e.name, (None, ""))[0] or ())), unchecked)
+        for uuid in uuids
+    }
 
 
 def refuse_if_running_elsewhere(
@@ -236,14 +248,18 @@ def refuse_if_running_elsewhere(
     doing: str = "starting",
     progress: Progress = no_progress,
     timeout: float = PEER_CHECK_TIMEOUT,
+    found: Elsewhere | None = None,
 ) -> None:
     """Refuse (OperationError) to make `info` run here while its UUID is active on a peer.
 
-    Hosts that could not be asked are reported as `warning` steps, and do not stop the action.
+    `found`: the peers' answer already asked (a bulk start asks once for all its domains); without
+    it the peers are asked now. Hosts that could not be asked are reported as `warning` steps, and
+    do not stop the action.
     """
-    if not peers:
-        return
-    found = runs_elsewhere(info.uuid, here_uri, peers, connector, timeout=timeout)
+    if found is None:
+        if not peers:
+            return
+        found = runs_elsewhere([info.uuid], here_uri, peers, connector, timeout=timeout)[info.uuid]
     if found.running:
         where = " and ".join(found.running)
         raise OperationError(
@@ -276,13 +292,15 @@ def run(
     *,
     peers: Sequence[HostEntry] = (),
     connector: Connector | None = None,
+    elsewhere: Elsewhere | None = None,
     progress: Progress = no_progress,
     cancel: threading.Event | None = None,
 ) -> DomainInfo:
     """Run one lifecycle action; refused before any change when the host or the domain's state forbids it.
 
     `peers` (see `peer_hosts`) are asked first, with `connector`, whether the domain already runs
-    there, before a start or resume: the same UUID never runs twice through vmtui.
+    there, before a start or resume: the same UUID never runs twice through vmtui. `elsewhere` is
+    their answer when it was already asked (`runs_elsewhere` for many domains at once).
     Returns the domain's facts after the call. Raises DeniedError (read-only), NotFoundError,
     OperationError (state does not allow it, it runs elsewhere, or libvirt refused), UserCancelledError.
     """
@@ -292,7 +310,9 @@ def run(
     refuse(conn, spec, info)
     if action in MAKES_IT_RUN:
         doing = "resuming" if action == "resume" else "starting"
-        refuse_if_running_elsewhere(info, conn.uri, peers, connector or _open_peer, doing=doing, progress=progress)
+        refuse_if_running_elsewhere(
+            info, conn.uri, peers, connector or open_peer, doing=doing, progress=progress, found=elsewhere
+        )
     check_cancel(cancel or never_cancelled(), f"{spec.label.lower()} {info.name}")
     if action == "start" and has_saved_state(conn, info.uuid):
         progress(Step(f"restoring {info.name} from its saved state"))
@@ -303,7 +323,7 @@ def run(
     return after if after is not None else replace(info, state="shut-off", id=None)
 
 
-def _open_peer(entry: HostEntry) -> Hypervisor:
+def open_peer(entry: HostEntry) -> Hypervisor:
     from vmtui.drivers import open_host
 
     return open_host(entry.uri or None, read_only=True)
