@@ -122,9 +122,7 @@ def test_parallel_zero_is_refused_before_anything(host: HostEntry) -> None:
         bulk.run(_targets(host), bulk.lifecycle_action("suspend"), OneConnection(host), parallel=0)
 
 
-def test_a_bulk_resume_asks_each_peer_once_and_refuses_the_copy_running_there(
-    host: HostEntry, tmp_path: Path
-) -> None:
+def test_a_bulk_resume_asks_each_peer_once_and_refuses_the_copy_running_there(host: HostEntry, tmp_path: Path) -> None:
     """A bulk start or resume asks the other hosts whether each UUID runs there: one connection per peer
     for all the domains, not one per domain (over SSH each is a handshake), and the domain whose copy
     runs on the peer is refused while the others resume."""
@@ -146,9 +144,7 @@ def test_a_bulk_resume_asks_each_peer_once_and_refuses_the_copy_running_there(
     action = bulk.lifecycle_action("resume", peers_of=lambda _h: peers, connector=peer_connector)
     result = bulk.run(_targets(host), action, connector, parallel=2)
     assert [(o.name, o.result) for o in result.outcomes] == [("g1", "done"), ("g2", "refused"), ("g3", "done")]
-    assert result.outcomes[1].reason == (
-        "g2 already runs on peer (same UUID): resuming it here would run it twice"
-    )
+    assert result.outcomes[1].reason == ("g2 already runs on peer (same UUID): resuming it here would run it twice")
     assert sorted(asked) == ["peer", "peer2"]  # three domains, two peers: each peer opened once
     assert {d.name: d.state for d in connector.conn.list_domains()} == {
         "g1": "running",
