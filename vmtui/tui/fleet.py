@@ -17,7 +17,7 @@ from vmtui.metrics import DomainMetrics
 from vmtui.models import ACTIVE_STATES, DomainInfo, HostInfo
 from vmtui.monitor.collector import Tick
 from vmtui.ops.lifecycle import BY_KEY
-from vmtui.split_brain import also_on, running_uuids, split_refusal, twins
+from vmtui.split_brain import also_on, running_after, running_uuids, split_refusal, twins
 from vmtui.tui import refusals
 
 HISTORY_POINTS = 300
@@ -332,6 +332,7 @@ class Fleet:
                 point = HistoryPoint(m.cpu_pct or 0.0, m.overhead_pct or 0.0, io, float(mem))
                 self._last_point[uuid] = (m, point)
             hist.append(point)
+        self._carry_running(name, old_tick, old_domains, tick)
         # Only this host's vanished domains lose their history: other hosts' samples arrive separately.
         if old_domains is not domains or old_tick is None or old_tick.domains.keys() != metrics.keys():
             before = set(old_domains) | set(old_tick.domains if old_tick else ())
@@ -451,6 +452,34 @@ class Fleet:
         write the same disks. Per host, the running set is recomputed only when its domains or samples
         changed."""
         return twins([(view.name, self._running(view)) for view in self.hosts.values()])
+
+    def _carry_running(
+        self, name: str, old_tick: Tick | None, old_domains: Mapping[str, DomainInfo], tick: Tick
+    ) -> None:
+        """After a focused round, the host's running set from the last one's and the domains it sampled.
+
+        Its other domains carry their metrics objects over unchanged, so only those sampled can have
+        started or stopped: ~the rows on screen, not the 10 000 of a large host (split_brain() runs per
+        tick). Anything else (new facts, a domain gone or new, a full round) recomputes it in `_running`.
+        """
+        view = self.hosts[name]
+        known = self._running_sets.get(name)
+        if (
+            known is None
+            or old_tick is None
+            or not tick.aged
+            or known[0] is not old_domains
+            or view.domains is not old_domains
+            or known[1] is not old_tick.domains
+            or tick.domains.keys() != old_tick.domains.keys()
+        ):
+            return
+        changed = (d.uuid for d in tick.sample.domains)
+        self._running_sets[name] = (
+            view.domains,
+            tick.domains,
+            running_after(known[2], tick.domains, view.domains, changed),
+        )
 
     def _running(self, view: HostView) -> frozenset[str]:
         metrics = view.tick.domains if view.tick else {}

@@ -1,0 +1,121 @@
+"""A large host's focused rounds cost the rows they sampled, not the whole host.
+
+A scripted host of 2000 running domains, polled with a focus of one domain (the rows on screen): each
+focused round samples that one; every SLOW_ROUND-th round samples all. The split-brain rule (a UUID
+running on two hosts, asked per tick when the rows are drawn) must then look at the domains a round
+sampled, not at all 2000 of them: counted by how often a domain's state is checked against
+RUNNING_STATES. A host's running set, whatever the path, must be what `running_uuids` says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from types import MappingProxyType
+
+import pytest
+
+from vmtui import split_brain
+from vmtui.models import Accelerator, DomainInfo, DomainStats, HostInfo, HostSample
+from vmtui.monitor.collector import Collector
+from vmtui.tui.fleet import Fleet
+
+SIZE = 2000
+T0 = 1_700_000_000.0
+
+
+def uuid_of(i: int) -> str:
+    return f"00000000-0000-0000-0000-{i:012d}"
+
+
+class ManyHost:
+    """SIZE running domains whose cpu.time moves by 10 ms a second; `paused` ones report state 3."""
+
+    finite = False
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.paused: set[str] = set()
+
+    def host_info(self, *, probe: bool = True) -> HostInfo:
+        return HostInfo(
+            uri="test:///many",
+            hostname="h",
+            libvirt_version="9.0.0",
+            hypervisor="QEMU",
+            hypervisor_version="7.2.0",
+            kernel=None,
+            cpus=8,
+            cpu_model="x",
+            memory_kib=1 << 30,
+            kvm_usable=True,
+            tdp=True,
+            tdp_detail="",
+        )
+
+    def list_domains(self) -> list[DomainInfo]:
+        return [
+            DomainInfo(uuid_of(i), f"d{i:04d}", 1, "running", Accelerator.KVM, 1, 1024, 1024, True) for i in range(SIZE)
+        ]
+
+    def domain(self, ident: str) -> DomainInfo:
+        return next(d for d in self.list_domains() if ident == d.uuid)
+
+    def sample(self, host: str | None = None, *, only: Collection[str] | None = None) -> HostSample:
+        uuids = [uuid_of(i) for i in range(SIZE)] if only is None else list(only)
+        domains = tuple(
+            DomainStats(
+                u,
+                u,
+                MappingProxyType({"state.state": 3 if u in self.paused else 1, "cpu.time": int(self.now * 1e7)}),
+            )
+            for u in uuids
+        )
+        return HostSample(
+            host=host or "many",
+            uri="test:///many",
+            monotonic=self.now,
+            wall=T0 + self.now,
+            cpu_ns={},
+            memory_kib={},
+            domains=domains,
+        )
+
+
+class CountingStates(frozenset[str]):
+    """RUNNING_STATES that counts how often a domain's state is checked against it."""
+
+    asked = 0
+
+    def __contains__(self, item: object) -> bool:
+        CountingStates.asked += 1
+        return super().__contains__(item)
+
+
+def test_a_focused_round_checks_the_states_of_the_domains_it_sampled_not_of_the_whole_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    host = ManyHost()
+    collector = Collector(host, "many")  # type: ignore[arg-type]
+    fleet = Fleet([("many", True)], clock=lambda: T0 + host.now)
+    watched = uuid_of(7)
+    focus = frozenset({watched})
+    facts = MappingProxyType(dict(collector.domains))  # the poller re-sends one object until the facts change
+
+    def poll() -> None:
+        host.now += 1.0
+        tick = collector.tick(focus)
+        fleet.sampled("many", tick, facts)
+        fleet.split_brain()  # as drawing the rows does, every tick
+
+    for _ in range(2):  # a full round, then a focused one
+        poll()
+    monkeypatch.setattr(split_brain, "RUNNING_STATES", CountingStates(split_brain.RUNNING_STATES))
+    CountingStates.asked = 0
+    host.paused.add(watched)
+    poll()  # focused: the watched domain alone was sampled, and it paused
+    assert CountingStates.asked == 1
+    view = fleet.host("many")
+    assert view.tick is not None
+    assert fleet._running(view) == split_brain.running_uuids(view.tick.domains, view.domains)
+    assert watched not in fleet._running(view)
+    assert len(fleet._running(view)) == SIZE - 1
