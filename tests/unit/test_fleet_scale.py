@@ -15,8 +15,10 @@ from types import MappingProxyType
 import pytest
 
 from vmtui import split_brain
-from vmtui.models import Accelerator, DomainInfo, DomainStats, HostInfo, HostSample
+from vmtui.models import Accelerator, DomainInfo, DomainStats, HostEntry, HostInfo, HostSample
 from vmtui.monitor.collector import Collector
+from vmtui.monitor.events import HostSampled
+from vmtui.monitor.poller import HostPoller
 from vmtui.tui.fleet import Fleet
 
 SIZE = 2000
@@ -35,6 +37,8 @@ class ManyHost:
     def __init__(self) -> None:
         self.now = 0.0
         self.paused: set[str] = set()
+        self.listed = 0
+        """Calls of list_domains (one XMLDesc round trip per domain on a real host)."""
 
     def host_info(self, *, probe: bool = True) -> HostInfo:
         return HostInfo(
@@ -53,9 +57,19 @@ class ManyHost:
         )
 
     def list_domains(self) -> list[DomainInfo]:
+        self.listed += 1
         return [
             DomainInfo(uuid_of(i), f"d{i:04d}", 1, "running", Accelerator.KVM, 1, 1024, 1024, True) for i in range(SIZE)
         ]
+
+    def on_lifecycle(self, _callback: object) -> None: ...
+
+    def on_closed(self, _callback: object) -> None: ...
+
+    def close(self) -> None: ...
+
+    def is_alive(self) -> bool:
+        return True
 
     def domain(self, ident: str) -> DomainInfo:
         return next(d for d in self.list_domains() if ident == d.uuid)
@@ -119,3 +133,30 @@ def test_a_focused_round_checks_the_states_of_the_domains_it_sampled_not_of_the_
     assert fleet._running(view) == split_brain.running_uuids(view.tick.domains, view.domains)
     assert watched not in fleet._running(view)
     assert len(fleet._running(view)) == SIZE - 1
+
+
+def test_a_large_hosts_first_sample_goes_out_before_its_domains_facts_are_read() -> None:
+    host = ManyHost()
+    events: list[object] = []
+    poller = HostPoller(HostEntry("many", "test:///many"), events.append, connector=lambda _entry: host)  # type: ignore[arg-type,return-value]
+    assert poller._connect() is None
+    assert host.listed == 0  # connected without reading 2000 domains' XML
+    assert poller._poll_once() is None
+    first = [e for e in events if isinstance(e, HostSampled)][0]
+    assert len(first.tick.domains) == SIZE  # every row, named and with its state, from the bulk call
+    assert dict(first.domains) == {}  # the facts come next
+    assert host.listed == 0
+    assert poller._poll_once() is None
+    second = [e for e in events if isinstance(e, HostSampled)][1]
+    assert host.listed == 1
+    assert second.domains[uuid_of(7)].name == "d0007"
+
+
+def test_a_small_hosts_first_sample_carries_its_facts() -> None:
+    host = ManyHost()
+    collector = Collector(host, "many", facts_at_once=SIZE)  # type: ignore[arg-type]
+    assert host.listed == 0
+    collector.tick()
+    assert host.listed == 1
+    assert collector.domains[uuid_of(7)].name == "d0007"
+    assert not collector.facts_due
