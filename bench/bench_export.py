@@ -147,6 +147,8 @@ class Result:
     wall_s: float
     scrapes: list[float] = field(default_factory=list)
     """Seconds per scrape (request to last byte)."""
+    scrape_cpu: list[float] = field(default_factory=list)
+    """The exporter's CPU seconds during each scrape (a poll that lands in one counts too: rarely)."""
     scrape_bytes: int = 0
     series: int = 0
     rss_mb: float = 0.0
@@ -166,17 +168,19 @@ PROMETHEUS_ACCEPT = (
 """What Prometheus 2.x sends when it scrapes."""
 
 
-def scrape(url: str) -> tuple[float, int, int]:
-    """One scrape as Prometheus does it (its Accept header, gzip): seconds, bytes on the wire, samples."""
+def scrape(url: str, process: psutil.Process) -> tuple[float, float, int, int]:
+    """One scrape as Prometheus does it (its Accept header, gzip): seconds, the exporter's CPU seconds meanwhile,
+    bytes on the wire, samples."""
     req = urllib.request.Request(url, headers={"Accept-Encoding": "gzip", "Accept": PROMETHEUS_ACCEPT})
-    start = time.perf_counter()
+    start, before = time.perf_counter(), process.cpu_times()
     with urllib.request.urlopen(req, timeout=60) as resp:
         body = resp.read()
         encoding = resp.headers.get("Content-Encoding")
-    took = time.perf_counter() - start
+    took, after = time.perf_counter() - start, process.cpu_times()
+    cpu = (after.user - before.user) + (after.system - before.system)
     text = gzip.decompress(body).decode() if encoding == "gzip" else body.decode()
     samples = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
-    return took, len(body), samples
+    return took, cpu, len(body), samples
 
 
 def wait_until_all_sampled(url: str, hosts: int, deadline: float) -> None:
@@ -234,8 +238,9 @@ def measure(source: str, contender: str, args: argparse.Namespace, env: dict[str
         next_scrape = began
         while time.monotonic() - began < args.seconds:
             if contender in SCRAPED and time.monotonic() >= next_scrape:
-                took, size, samples = scrape(url)
+                took, cpu, size, samples = scrape(url, process)
                 result.scrapes.append(took)
+                result.scrape_cpu.append(cpu)
                 result.scrape_bytes, result.series = size, samples
                 next_scrape += args.scrape
             time.sleep(min(0.5, max(0.0, args.seconds - (time.monotonic() - began))))
@@ -252,9 +257,10 @@ def report(results: Sequence[Result], args: argparse.Namespace) -> None:
         f" scraped every {args.scrape:g} s; CPU of the process over {args.seconds:g} s =="
     )
     header = f"{'source':<11} {'contender':<14} {'CPU s':>7} {'% of a core':>12}"
-    print(f"{header} {'scrape ms':>10} {'series':>7} {'gzip KB':>8} {'RSS MB':>7}")
+    print(f"{header} {'scrape ms':>10} {'CPU ms':>7} {'series':>7} {'gzip KB':>8} {'RSS MB':>7}")
     for r in results:
         scrape_ms = f"{statistics.median(r.scrapes) * 1000:10.1f}" if r.scrapes else f"{'-':>10}"
+        scrape_ms += f" {statistics.median(r.scrape_cpu) * 1000:7.1f}" if r.scrape_cpu else f" {'-':>7}"
         series = f"{r.series:7d}" if r.scrapes else f"{'-':>7}"
         kb = f"{r.scrape_bytes / 1024:8.1f}" if r.scrapes else f"{'-':>8}"
         line = f"{r.source:<11} {r.contender:<14} {r.cpu_s:7.2f} {r.pct:11.2f}% {scrape_ms} {series} {kb}"
@@ -266,13 +272,11 @@ def report(results: Sequence[Result], args: argparse.Namespace) -> None:
             if mon is None or not {idle_name, name} <= set(by):
                 continue
             idle, exp = by[idle_name], by[name]
-            n = max(1, len(exp.scrapes))
-            per_scrape = (exp.cpu_s - idle.cpu_s) / n * 1000
+            per_scrape = statistics.median(exp.scrape_cpu) * 1000 if exp.scrape_cpu else 0.0
             print(
-                f"  {source} {name}: {exp.pct:.2f} % of a core; the pollers alone {mon.pct:.2f} %;"
-                f" on top of them {exp.pct - mon.pct:+.2f} % (bookkeeping and rendering {idle.pct - mon.pct:+.2f} %,"
-                f" scrapes {exp.pct - idle.pct:+.2f} %: ~{per_scrape:.0f} ms of CPU per scrape of {exp.series} series);"
-                f" RSS {exp.rss_mb:.0f} MB"
+                f"  {source} {name}: {exp.pct:.2f} % of a core; the pollers alone {mon.pct:.2f} %; on top of them"
+                f" {exp.pct - mon.pct:+.2f} % (never scraped: {idle.pct - mon.pct:+.2f} %); a scrape of {exp.series}"
+                f" series {per_scrape:.0f} ms of CPU (median); RSS {exp.rss_mb:.0f} MB"
             )
 
 
