@@ -9,6 +9,7 @@ RUNNING_STATES. A host's running set, whatever the path, must be what `running_u
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Collection
 from types import MappingProxyType
 
@@ -19,7 +20,7 @@ from vmtui.models import Accelerator, DomainInfo, DomainStats, HostEntry, HostIn
 from vmtui.monitor.collector import Collector
 from vmtui.monitor.events import HostSampled
 from vmtui.monitor.poller import HostPoller
-from vmtui.tui.fleet import Fleet
+from vmtui.tui.fleet import Fleet, History, HistoryPoint
 
 SIZE = 2000
 T0 = 1_700_000_000.0
@@ -160,3 +161,29 @@ def test_a_small_hosts_first_sample_carries_its_facts() -> None:
     assert host.listed == 1
     assert collector.domains[uuid_of(7)].name == "d0007"
     assert not collector.facts_due
+
+
+def test_a_domains_history_keeps_its_last_points_oldest_first_in_a_bounded_few_kilobytes() -> None:
+    ring = History(3)
+    for i in range(5):
+        ring.append(HistoryPoint(float(i), i + 0.5, i * 10.0, i * 100.0))
+    assert len(ring) == 3
+    assert list(ring) == [
+        HistoryPoint(2.0, 2.5, 20.0, 200.0),
+        HistoryPoint(3.0, 3.5, 30.0, 300.0),
+        HistoryPoint(4.0, 4.5, 40.0, 400.0),
+    ]
+    # 1000 moving points into a history of 300: what it holds stays 300 points of four doubles (9600 bytes),
+    # where HistoryPoint objects with their floats took ~170 bytes a point (51 KB per domain).
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        full = History(300)
+        for i in range(1000):
+            full.append(HistoryPoint(i * 0.25, i * 0.5, i * 1000.0, i * 4096.0))
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(full) == 300
+    assert next(iter(full)) == HistoryPoint(700 * 0.25, 700 * 0.5, 700 * 1000.0, 700 * 4096.0)
+    assert held < 12_000

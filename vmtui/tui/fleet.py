@@ -7,9 +7,10 @@ The effective state of a domain is decided here and nowhere else (`Fleet.state_o
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections import deque
-from collections.abc import Callable, Mapping
+from array import array
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -79,6 +80,40 @@ class HistoryPoint:
     memory_kib: float
 
 
+class History:
+    """One domain's last `maxlen` points as four columns of doubles in a ring: 32 bytes a point.
+
+    A deque of HistoryPoint objects cost ~170 bytes a point (the object and its four floats) once a
+    domain's figures move: 51 KB per domain at 300 points, 500 MB for a host of 10 000 domains whose
+    off-screen rows get a point every slow round. Iterating yields HistoryPoints, oldest first.
+    """
+
+    __slots__ = ("_next", "_values", "maxlen")
+
+    def __init__(self, maxlen: int) -> None:
+        self.maxlen = maxlen
+        self._values = array("d")
+        self._next = 0
+        """Where the next point goes once the ring is full (the oldest point's index)."""
+
+    def append(self, point: HistoryPoint) -> None:
+        values = (point.cpu, point.overhead, point.io_bps, point.memory_kib)
+        if len(self._values) < 4 * self.maxlen:
+            self._values.extend(values)
+            return
+        at = 4 * self._next
+        self._values[at : at + 4] = array("d", values)
+        self._next = (self._next + 1) % self.maxlen
+
+    def __len__(self) -> int:
+        return len(self._values) // 4
+
+    def __iter__(self) -> Iterator[HistoryPoint]:
+        values = self._values
+        for i in itertools.chain(range(self._next, len(self)), range(self._next)):
+            yield HistoryPoint(*values[4 * i : 4 * i + 4])
+
+
 @dataclass(slots=True)
 class HostView:
     """One host as the UI sees it."""
@@ -135,7 +170,7 @@ class Fleet:
         history_points: int = HISTORY_POINTS,
     ) -> None:
         self.hosts: dict[str, HostView] = {name: HostView(name, ro) for name, ro in hosts}
-        self.history: dict[str, deque[HistoryPoint]] = {}
+        self.history: dict[str, History] = {}
         self.interval = interval
         self.clock = clock
         # Written only by the methods of "operations in flight" below: the one place that says what is busy.
@@ -322,7 +357,7 @@ class Fleet:
                 continue  # the first sample of a domain has no rates yet
             hist = self.history.get(uuid)
             if hist is None:
-                hist = self.history[uuid] = deque(maxlen=self._points)
+                hist = self.history[uuid] = History(self._points)
             last = self._last_point.get(uuid)
             if last is not None and last[0] is m:
                 point = last[1]
