@@ -17,7 +17,7 @@ import pytest
 
 from vmtui import split_brain
 from vmtui.models import Accelerator, DomainInfo, DomainStats, HostEntry, HostInfo, HostSample
-from vmtui.monitor.collector import Collector
+from vmtui.monitor.collector import SLOW_ROUND, Collector
 from vmtui.monitor.events import HostSampled
 from vmtui.monitor.poller import HostPoller
 from vmtui.tui.fleet import Fleet, History, HistoryPoint
@@ -35,7 +35,10 @@ class ManyHost:
 
     finite = False
 
-    def __init__(self) -> None:
+    def __init__(self, size: int = SIZE) -> None:
+        self.size = size
+        self.asked: list[int] = []
+        """How many domains each sample() call asked about."""
         self.now = 0.0
         self.paused: set[str] = set()
         self.listed = 0
@@ -60,7 +63,8 @@ class ManyHost:
     def list_domains(self) -> list[DomainInfo]:
         self.listed += 1
         return [
-            DomainInfo(uuid_of(i), f"d{i:04d}", 1, "running", Accelerator.KVM, 1, 1024, 1024, True) for i in range(SIZE)
+            DomainInfo(uuid_of(i), f"d{i:04d}", 1, "running", Accelerator.KVM, 1, 1024, 1024, True)
+            for i in range(self.size)
         ]
 
     def on_lifecycle(self, _callback: object) -> None: ...
@@ -76,7 +80,8 @@ class ManyHost:
         return next(d for d in self.list_domains() if ident == d.uuid)
 
     def sample(self, host: str | None = None, *, only: Collection[str] | None = None) -> HostSample:
-        uuids = [uuid_of(i) for i in range(SIZE)] if only is None else list(only)
+        uuids = [uuid_of(i) for i in range(self.size)] if only is None else list(only)
+        self.asked.append(len(uuids))
         domains = tuple(
             DomainStats(
                 u,
@@ -187,3 +192,16 @@ def test_a_domains_history_keeps_its_last_points_oldest_first_in_a_bounded_few_k
     assert len(full) == 300
     assert next(iter(full)) == HistoryPoint(700 * 0.25, 700 * 0.5, 700 * 1000.0, 700 * 4096.0)
     assert held < 12_000
+
+
+def test_a_host_of_6000_domains_is_sampled_whole_every_6th_round_one_of_2000_every_5th() -> None:
+    for size, every in ((6000, 6), (SIZE, SLOW_ROUND)):
+        host = ManyHost(size)
+        collector = Collector(host, "many")  # type: ignore[arg-type]
+        for _ in range(2 * every + 1):
+            host.now += 1.0
+            collector.tick(frozenset({uuid_of(7)}))
+        # Whole rounds (every domain asked) at rounds 0, every, 2 x every; the focus alone in between.
+        whole = [i for i, n in enumerate(host.asked) if n == size]
+        assert whole == [0, every, 2 * every], size
+        assert all(n == 1 for i, n in enumerate(host.asked) if i not in whole)
