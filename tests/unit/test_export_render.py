@@ -193,3 +193,7 @@ def test_only_the_polls_a_scrape_serves_are_rendered_and_an_early_scrape_still_g
     assert f"{steal} 7.0 {int((LAB1_WALL + 35) * 1000)}\n" in text
     now = LAB1_WALL + 36.0
     assert_same_lines(text, exposition(scrape(page.views(), now=now, guard=CounterGuard())))
+    # Scraped no more (the last scrape at 36, a period of 5 s): after 4 x 5 s polls wait for a scrape.
+    poll(60.0, 8_000_000_000)
+    assert 8.0 not in formatted
+    assert f"{steal} 8.0 {int((LAB1_WALL + 60) * 1000)}\n" in scrape_at(300.0)

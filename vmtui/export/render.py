@@ -203,6 +203,11 @@ class Page:
         return len(self.body.text) + len(self.tail)
 
 
+IDLE_PERIODS = 4
+"""Not scraped for this many periods (or poll intervals, whichever is longer): polls are rendered by the
+next scrape only."""
+
+
 class ScrapeClock:
     """When the next scrape is due, from when the last ones came (Prometheus scrapes at a fixed period).
 
@@ -229,6 +234,8 @@ class ScrapeClock:
         if interval is None or len(times) < 2:
             return True
         period = times[1] - times[0]
+        if at - times[1] > IDLE_PERIODS * max(period, interval):
+            return False  # no longer scraped: the next scrape, if any, renders what it serves
         if period <= interval:
             return True  # scraped at least as often as polled: every poll is served
         due = times[-1] + period
