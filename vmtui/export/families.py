@@ -1,4 +1,8 @@
-"""The metric families of one scrape, from what the pollers last reported: pure, no I/O, no threads.
+"""What is exported, read from what the pollers last reported: pure, no I/O, no threads.
+
+`Walk` reads a host's samples into series and hands them to a sink: the exporter's renderer
+(`vmtui.export.render`) or `Families`, prometheus-client's metric families, the reference the rendered page
+is tested against.
 
 Counters are libvirt's own cumulative counters in base units (seconds, bytes), exported as Prometheus
 counters: Prometheus computes the rates (`rate(vmtui_domain_cpu_seconds_total[1m])`), so nothing here
@@ -6,7 +10,7 @@ divides by time. Each counter carries the time of the sample it was read in, so 
 counter was read, not when it was scraped. Gauges and info metrics carry no time: they say what is, as of
 the last sample, and when a domain goes away or changes state Prometheus marks the old series stale at the
 next scrape (it never does that for series with explicit times). Strings from hosts (names, devices,
-versions, errors) only ever appear as label values, which prometheus-client escapes.
+versions, errors) only ever appear as label values, escaped as prometheus-client escapes them.
 
 `FAMILIES` is the one list of what is exported: name, type, extra labels and help. docs/export.md
 describes the same list (a unit test checks that every name is there)."""
