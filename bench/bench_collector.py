@@ -326,6 +326,10 @@ class _StubConn:
             out.append((dom, rec))
         return out
 
+    def getType(self) -> str:  # noqa: N802
+        """QEMU, as the records are: the busy rule of the NOWAIT bulk call is QEMU's (one lookup per host)."""
+        return "QEMU"
+
     def getCPUStats(self, _which: int, _flags: int) -> dict[str, int]:  # noqa: N802
         return {"kernel": 1, "user": 2, "idle": 3, "iowait": 4}
 

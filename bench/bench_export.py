@@ -1,6 +1,7 @@
 """`vmtui export`'s CPU with 50 hosts x 20 domains, polled every 5 s and scraped every 15 s, with baselines.
 
-    .venv/bin/python bench/bench_export.py [--hosts 50] [--domains 20] [--seconds 90] [--sources testdriver,stub]
+    .venv/bin/python bench/bench_export.py [--hosts 50] [--domains 20] [--seconds 90] [--sources stub,testdriver]
+                                           [--baseline DIR]
 
 Each contender is a separate process whose own CPU time (user + system, psutil; not libvirtd's) is read over
 `--seconds` of steady state, after every host has been sampled once:
@@ -8,15 +9,17 @@ Each contender is a separate process whose own CPU time (user + system, psutil; 
   monitor      the same pollers driven every --interval with nothing on top: what any face pays (the floor)
   export-idle  `vmtui export`, never scraped: pollers + the exporter's bookkeeping
   export       `vmtui export` scraped every --scrape seconds by this script, as Prometheus would (gzip): the figure
+  baseline-idle, baseline   (with --baseline DIR) the same two as another tree of vmtui has them (PYTHONPATH=DIR),
+               in the same run: before and after on the same machine at the same load
 
-Two sources of hosts:
+Two sources of hosts, the realistic one first:
 
+  stub         N in-process hosts returning QEMU-shaped records (bench_collector's synthetic 4-vCPU KVM guest
+               with a disk and a NIC, 183 keys, every counter moving) through vmtui's real Connection.sample():
+               the series a real fleet has (~71 per domain), without I/O.
   testdriver   N libvirt test-driver nodes served by the system libvirtd (`test+unix://`, bench/testdriver.py),
                each with M running domains. Real connections and bulk calls, but the test driver fills only
-               `state.*`: few series per domain.
-  stub         N in-process hosts returning QEMU-shaped records (bench_collector's synthetic 4-vCPU KVM guest
-               with a disk and a NIC, 115 keys, counters moving) through vmtui's real Connection.sample(): the
-               series a real fleet has (~75 per domain), without I/O.
+               `state.*`: few series per domain, no fleet looks like it.
 
 For the testdriver source both exports are the real CLI (`vmtui export -H ...` over a private VMTUI_HOME
 whose hosts.toml lists the nodes); the other contenders run this file in child mode (the same `Exporter`
@@ -112,7 +115,9 @@ def child(mode: str, source: str, hosts: int, domains: int, interval: float) -> 
     if mode == "export":
         exporter = Exporter(entries, interval=interval, listen=Listen("127.0.0.1", 0), connector=connector)
         bound = exporter.start()
-        print(json.dumps({"listen": str(bound)}), flush=True)
+        import vmtui
+
+        print(json.dumps({"listen": str(bound), "vmtui": vmtui.__file__}), flush=True)
         exporter.wait()
         return
     # The pollers alone, driven as the exporter drives them: tick every interval, drain the events.
@@ -142,13 +147,19 @@ class Result:
     wall_s: float
     scrapes: list[float] = field(default_factory=list)
     """Seconds per scrape (request to last byte)."""
+    scrape_cpu: list[float] = field(default_factory=list)
+    """The exporter's CPU seconds during each scrape (a poll that lands in one counts too: rarely)."""
     scrape_bytes: int = 0
     series: int = 0
+    rss_mb: float = 0.0
+    """Resident memory of the process at the end of the measurement."""
 
     @property
     def pct(self) -> float:
         return self.cpu_s / self.wall_s * 100
 
+
+SCRAPED = frozenset({"export", "baseline"})
 
 PROMETHEUS_ACCEPT = (
     "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
@@ -157,17 +168,19 @@ PROMETHEUS_ACCEPT = (
 """What Prometheus 2.x sends when it scrapes."""
 
 
-def scrape(url: str) -> tuple[float, int, int]:
-    """One scrape as Prometheus does it (its Accept header, gzip): seconds, bytes on the wire, samples."""
+def scrape(url: str, process: psutil.Process) -> tuple[float, float, int, int]:
+    """One scrape as Prometheus does it (its Accept header, gzip): seconds, the exporter's CPU seconds meanwhile,
+    bytes on the wire, samples."""
     req = urllib.request.Request(url, headers={"Accept-Encoding": "gzip", "Accept": PROMETHEUS_ACCEPT})
-    start = time.perf_counter()
+    start, before = time.perf_counter(), process.cpu_times()
     with urllib.request.urlopen(req, timeout=60) as resp:
         body = resp.read()
         encoding = resp.headers.get("Content-Encoding")
-    took = time.perf_counter() - start
+    took, after = time.perf_counter() - start, process.cpu_times()
+    cpu = (after.user - before.user) + (after.system - before.system)
     text = gzip.decompress(body).decode() if encoding == "gzip" else body.decode()
     samples = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
-    return took, len(body), samples
+    return took, cpu, len(body), samples
 
 
 def wait_until_all_sampled(url: str, hosts: int, deadline: float) -> None:
@@ -201,14 +214,19 @@ def started(cmd: list[str], env: dict[str, str]) -> Iterator[tuple[subprocess.Po
 def measure(source: str, contender: str, args: argparse.Namespace, env: dict[str, str], names: Sequence[str]) -> Result:
     common = ["--source", source, "--hosts", str(args.hosts), "--domains", str(args.domains)]
     common += ["--interval", str(args.interval)]
+    if contender.startswith("baseline"):
+        # The other tree's vmtui (its package first on the path), driven by this file's stub and scraper.
+        env = {**env, "PYTHONPATH": str(args.baseline)}
     if contender != "monitor" and source == "testdriver":
-        cmd = [str(VMTUI), "export", "--listen", "127.0.0.1:0", "--json", "--interval", str(args.interval)]
-        cmd += [arg for name in names for arg in ("-H", name)]
+        cmd = [sys.executable, "-m", "vmtui", "export", "--listen", "127.0.0.1:0", "--json"]
+        cmd += ["--interval", str(args.interval), *(arg for name in names for arg in ("-H", name))]
     else:
         mode = "monitor" if contender == "monitor" else "export"
         cmd = [sys.executable, __file__, "child", "--mode", mode, *common]
     print(f"  {source}: {contender} ...", file=sys.stderr, flush=True)
     with started(cmd, env) as (proc, hello):
+        if "vmtui" in hello:
+            print(f"    vmtui from {Path(hello['vmtui']).parent}", file=sys.stderr, flush=True)
         url = f"http://{hello['listen']}/metrics" if "listen" in hello else ""
         if url:
             wait_until_all_sampled(url, args.hosts, time.monotonic() + 120)
@@ -219,13 +237,15 @@ def measure(source: str, contender: str, args: argparse.Namespace, env: dict[str
         result = Result(source, contender, 0.0, 0.0)
         next_scrape = began
         while time.monotonic() - began < args.seconds:
-            if contender == "export" and time.monotonic() >= next_scrape:
-                took, size, samples = scrape(url)
+            if contender in SCRAPED and time.monotonic() >= next_scrape:
+                took, cpu, size, samples = scrape(url, process)
                 result.scrapes.append(took)
+                result.scrape_cpu.append(cpu)
                 result.scrape_bytes, result.series = size, samples
                 next_scrape += args.scrape
             time.sleep(min(0.5, max(0.0, args.seconds - (time.monotonic() - began))))
         after = process.cpu_times()
+        result.rss_mb = process.memory_info().rss / 1e6
         result.wall_s = time.monotonic() - began
         result.cpu_s = (after.user - before.user) + (after.system - before.system)
     return result
@@ -236,23 +256,27 @@ def report(results: Sequence[Result], args: argparse.Namespace) -> None:
         f"\n== vmtui export: {args.hosts} hosts x {args.domains} domains, polled every {args.interval:g} s,"
         f" scraped every {args.scrape:g} s; CPU of the process over {args.seconds:g} s =="
     )
-    header = f"{'source':<11} {'contender':<12} {'CPU s':>7} {'% of a core':>12}"
-    print(f"{header} {'scrape ms':>10} {'series':>7} {'gzip KB':>8}")
+    header = f"{'source':<11} {'contender':<14} {'CPU s':>7} {'% of a core':>12}"
+    print(f"{header} {'scrape ms':>10} {'CPU ms':>7} {'series':>7} {'gzip KB':>8} {'RSS MB':>7}")
     for r in results:
         scrape_ms = f"{statistics.median(r.scrapes) * 1000:10.1f}" if r.scrapes else f"{'-':>10}"
+        scrape_ms += f" {statistics.median(r.scrape_cpu) * 1000:7.1f}" if r.scrape_cpu else f" {'-':>7}"
         series = f"{r.series:7d}" if r.scrapes else f"{'-':>7}"
         kb = f"{r.scrape_bytes / 1024:8.1f}" if r.scrapes else f"{'-':>8}"
-        print(f"{r.source:<11} {r.contender:<12} {r.cpu_s:7.2f} {r.pct:11.2f}% {scrape_ms} {series} {kb}")
+        line = f"{r.source:<11} {r.contender:<14} {r.cpu_s:7.2f} {r.pct:11.2f}% {scrape_ms} {series} {kb}"
+        print(f"{line} {r.rss_mb:7.1f}")
     for source in dict.fromkeys(r.source for r in results):
         by = {r.contender: r for r in results if r.source == source}
-        if {"monitor", "export-idle", "export"} <= set(by):
-            mon, idle, exp = by["monitor"], by["export-idle"], by["export"]
-            n = max(1, len(exp.scrapes))
-            per_scrape = (exp.cpu_s - idle.cpu_s) / n * 1000
+        mon = by.get("monitor")
+        for idle_name, name in (("baseline-idle", "baseline"), ("export-idle", "export")):
+            if mon is None or not {idle_name, name} <= set(by):
+                continue
+            idle, exp = by[idle_name], by[name]
+            per_scrape = statistics.median(exp.scrape_cpu) * 1000 if exp.scrape_cpu else 0.0
             print(
-                f"  {source}: export {exp.pct:.2f} % of a core; the pollers alone {mon.pct:.2f} %;"
-                f" bookkeeping {idle.pct - mon.pct:+.2f} %; scrapes {exp.pct - idle.pct:+.2f} %"
-                f" (~{per_scrape:.0f} ms of CPU per scrape of {exp.series} series)"
+                f"  {source} {name}: {exp.pct:.2f} % of a core; the pollers alone {mon.pct:.2f} %; on top of them"
+                f" {exp.pct - mon.pct:+.2f} % (never scraped: {idle.pct - mon.pct:+.2f} %); a scrape of {exp.series}"
+                f" series {per_scrape:.0f} ms of CPU (median); RSS {exp.rss_mb:.0f} MB"
             )
 
 
@@ -291,8 +315,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     kid.add_argument("--source", choices=["testdriver", "stub"], required=True)
     parser.add_argument("--scrape", type=float, default=15.0, help="seconds between scrapes")
     parser.add_argument("--seconds", type=float, default=90.0, help="measured seconds per contender")
-    parser.add_argument("--sources", default="testdriver,stub", help="testdriver, stub, or both")
+    parser.add_argument("--sources", default="stub,testdriver", help="stub, testdriver, or both")
+    parser.add_argument("--baseline", type=Path, help="another vmtui tree, measured as `baseline` in the same run")
     args = parser.parse_args(argv)
+    if args.baseline:
+        args.baseline = args.baseline.resolve()
     if args.command == "child":
         child(args.mode, args.source, args.hosts, args.domains, args.interval)
         return 0
@@ -302,13 +329,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"host: {cpus} CPUs, load average {load:.2f}" + ("  (BUSY HOST: noisy)" if load > cpus / 2 else ""))
     results = []
     sources = [s.strip() for s in args.sources.split(",") if s.strip()]
+    contenders = ["monitor", *(["baseline-idle", "baseline"] if args.baseline else []), "export-idle", "export"]
     for source in sources:
         with ExitStack() as stack:
             if source == "testdriver":
                 env, names = stack.enter_context(testdriver_home(args.hosts, args.domains))
             else:
                 env, names = dict(os.environ), []
-            for contender in ("monitor", "export-idle", "export"):
+            for contender in contenders:
                 results.append(measure(source, contender, args, env, names))
     report(results, args)
     return 0

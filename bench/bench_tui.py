@@ -137,6 +137,7 @@ def measure(variant: str, uri: str, seconds: float, warmup: float, tree: Path = 
         f"env -u COLUMNS -u LINES VMTUI_HOME={home} PYTHONPATH={tree} {sys.executable} {script}"
         f" --run {run} --uri '{uri}'"
     )
+    started = time.monotonic()
     tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", command)
     try:
         tmux("resize-window", "-t", session, "-x", "200", "-y", "50")
@@ -146,7 +147,8 @@ def measure(variant: str, uri: str, seconds: float, warmup: float, tree: Path = 
         while "bench-0" not in tmux("capture-pane", "-p", "-t", session):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{variant}: no rows after 60 s:\n" + tmux("capture-pane", "-p", "-t", session))
-            time.sleep(0.5)
+            time.sleep(0.1)
+        first_rows = time.monotonic() - started
         time.sleep(warmup)
         t0, c0 = time.monotonic(), proc.cpu_times()
         peak_rss = 0
@@ -157,7 +159,7 @@ def measure(variant: str, uri: str, seconds: float, warmup: float, tree: Path = 
         cpu = (c1.user - c0.user + c1.system - c0.system) / (t1 - t0) * 100
         screen = tmux("capture-pane", "-p", "-t", session)
         rows_seen = screen.count("bench-")
-        return {"cpu_pct": cpu, "rss_mb": peak_rss / 2**20, "rows_on_screen": rows_seen}
+        return {"cpu_pct": cpu, "rss_mb": peak_rss / 2**20, "rows_on_screen": rows_seen, "first_rows_s": first_rows}
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False, capture_output=True)
         shutil.rmtree(home, ignore_errors=True)
@@ -192,7 +194,10 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"{args.domains} domains, 1 Hz, 200x50 tmux terminal, {args.seconds:.0f} s measured per variant")
     for name, r in results.items():
-        print(f"  {name:9s}  CPU {r['cpu_pct']:5.2f} % of a core   peak RSS {r['rss_mb']:6.1f} MB")
+        print(
+            f"  {name:9s}  CPU {r['cpu_pct']:5.2f} % of a core   peak RSS {r['rss_mb']:6.1f} MB"
+            f"   first rows {r['first_rows_s']:5.1f} s after start"
+        )
     line = results["line"]
     for other in ("datatable", "baseline"):
         if other in results:

@@ -6,7 +6,7 @@ plant bugs in them alone. `Fleet` (vmtui/fleet.py) feeds them each host's domain
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Protocol
 
@@ -24,6 +24,27 @@ def running_uuids(sampled: Mapping[str, HasState], defined: Mapping[str, HasStat
     running = {u for u, m in sampled.items() if m.state in RUNNING_STATES}
     running.update(u for u, i in defined.items() if u not in sampled and i.state in RUNNING_STATES)
     return frozenset(running)
+
+
+def running_after(
+    running: frozenset[str], sampled: Mapping[str, HasState], defined: Mapping[str, HasState], changed: Iterable[str]
+) -> frozenset[str]:
+    """`running_uuids` of a host after a round that sampled only `changed`: the others are as they were.
+
+    What a focused round costs: the domains it sampled, not the whole host (RUNNING_STATES is asked once
+    per changed domain). The same object comes back when none of them started or stopped running.
+    """
+    now: set[str] | None = None
+    for uuid in changed:
+        m = sampled.get(uuid) or defined.get(uuid)
+        runs = m is not None and m.state in RUNNING_STATES
+        if runs != (uuid in running):
+            now = set(running) if now is None else now
+            if runs:
+                now.add(uuid)
+            else:
+                now.discard(uuid)
+    return running if now is None else frozenset(now)
 
 
 def twins(running: Sequence[tuple[str, frozenset[str]]]) -> Mapping[str, tuple[str, ...]]:

@@ -1,8 +1,6 @@
 """The exporter's metric families, from a recording of two real lab hosts, checked against the raw counters.
 
-`tests/fixtures/lab-2hosts.jsonl` was recorded with `vmtui record --host lab1 --host lab2 --interval 1`
-over the lab (qemu+ssh), with one extra guest on lab1, `rec-bios-disk-tap` (TCG, 2 vCPUs, a SATA disk
-and a tap NIC), so that disk and network counters are real too. Every expected value below is worked out
+The fixture is tests/fixtures_export.py's: two lab hosts' recorded samples. Every expected value below is worked out
 by hand from the raw libvirt counters of the last sample (quoted in the comments), not recomputed with the
 exporter's own code. The text goes through prometheus-client's renderer and back through its parser,
 as Prometheus would read it.
@@ -16,52 +14,15 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import Metric
+from fixtures_export import DISK, KVM, LAB1_WALL, LINUX, exposition, views
 from prometheus_client.parser import text_string_to_metric_families
 
-from vmtui.drivers.replay import ReplayHost, load_recording, replay_uri
-from vmtui.export.families import FAMILIES, STALE_AFTER, CounterGuard, HostView, scrape
+from vmtui.export.families import FAMILIES, STALE_AFTER, CounterGuard, scrape
 from vmtui.models import DomainStats
-from vmtui.monitor.collector import Collector
-from vmtui.monitor.events import HostSampled
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "lab-2hosts.jsonl"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "export.md"
-LAB1_WALL = 1796180645.2134695
-"""`wall` of lab1's last sample: every series from that sample carries it (in ms)."""
-KVM = {"host": "lab1", "domain": "lab1-kvm-virtio", "uuid": "63d36f51-901c-4c96-9cd8-98c4f5396859"}
-DISK = {"host": "lab1", "domain": "rec-bios-disk-tap", "uuid": "65f07cea-9a35-40cf-b518-191522a7f724"}
-LINUX = {"host": "lab1", "domain": "lab1-linux", "uuid": "bc472d4e-0efe-48d8-aeeb-e4665c6dee4d"}
 
 Series = dict[tuple[str, frozenset[tuple[str, str]]], tuple[float, float | None]]
-
-
-def last_sampled(host: str) -> HostSampled:
-    """The host's last sample, through the real collector (as a poller would report it)."""
-    collector = Collector(ReplayHost(replay_uri(FIXTURE, host)), host)
-    for _ in range(len(load_recording(FIXTURE).samples[host])):
-        tick = collector.tick()
-    return HostSampled(host, tick, MappingProxyType(dict(collector.domains)))
-
-
-def views(*, up: bool = True, error: str | None = None) -> list[HostView]:
-    info = load_recording(FIXTURE).hosts
-    return [HostView(h, up, info[h], last_sampled(h), error) for h in ("lab1", "lab2")]
-
-
-class _Fixed:
-    def __init__(self, families: list[Metric]) -> None:
-        self.families = families
-
-    def collect(self) -> list[Metric]:
-        return self.families
-
-
-def exposition(families: list[Metric]) -> str:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Fixed(families))
-    return generate_latest(registry).decode()
 
 
 def parsed(text: str) -> Series:

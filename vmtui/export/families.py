@@ -1,4 +1,8 @@
-"""The metric families of one scrape, from what the pollers last reported: pure, no I/O, no threads.
+"""What is exported, read from what the pollers last reported: pure, no I/O, no threads.
+
+`Walk` reads a host's samples into series and hands them to a sink: the exporter's renderer
+(`vmtui.export.render`) or `Families`, prometheus-client's metric families, the reference the rendered page
+is tested against.
 
 Counters are libvirt's own cumulative counters in base units (seconds, bytes), exported as Prometheus
 counters: Prometheus computes the rates (`rate(vmtui_domain_cpu_seconds_total[1m])`), so nothing here
@@ -6,14 +10,14 @@ divides by time. Each counter carries the time of the sample it was read in, so 
 counter was read, not when it was scraped. Gauges and info metrics carry no time: they say what is, as of
 the last sample, and when a domain goes away or changes state Prometheus marks the old series stale at the
 next scrape (it never does that for series with explicit times). Strings from hosts (names, devices,
-versions, errors) only ever appear as label values, which prometheus-client escapes.
+versions, errors) only ever appear as label values, escaped as prometheus-client escapes them.
 
 `FAMILIES` is the one list of what is exported: name, type, extra labels and help. docs/export.md
 describes the same list (a unit test checks that every name is there)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import cast
@@ -205,6 +209,11 @@ HOST_MEMORY = (
 )
 DEVICE_CLASSES = (DeviceClass.PARAVIRTUAL, DeviceClass.EMULATED, DeviceClass.PASSTHROUGH)
 
+AddSample = Callable[[str, tuple[str, ...], float, float | None], None]
+"""A sink's sample: family, label values (in FAMILIES' order), value, its host sample's time (or None)."""
+AddInfo = Callable[[str, tuple[str, ...], dict[str, str]], None]
+"""A sink's info sample: family, identifying label values, the info's own labels and values."""
+
 
 @dataclass(frozen=True, slots=True)
 class HostView:
@@ -269,73 +278,88 @@ def _vcpu_key(i: int, field: str) -> str:
     return f"vcpu.{i}.{field}"
 
 
+@cache
+def _vcpu_keys(n_vcpu: int, field: str) -> tuple[str, ...]:
+    """`vcpu.0.<field>` ... `vcpu.<n-1>.<field>`: built once per vCPU count, not per domain and poll."""
+    return tuple(_vcpu_key(i, field) for i in range(n_vcpu))
+
+
+@cache
+def _indexed_keys(group: str, i: int, values: tuple[tuple[str, str, float], ...]) -> tuple[tuple[str, str, float], ...]:
+    """(family, `<group>.<i>.<key>`, scale) of one disk or NIC, built once per index."""
+    return tuple((family, f"{group}.{i}.{key}", scale) for family, key, scale in values)
+
+
 def _number(raw: Mapping[str, StatValue], key: str) -> float | None:
     value = raw.get(key)
     # Exact types: libvirt's booleans (`vcpu.N.guest_mode.cur`) are bools, which are ints but no counters.
     return float(value) if type(value) is int or type(value) is float else None
 
 
-class Scrape:
-    """The families of one scrape, filled host by host."""
+class Walk:
+    """What one host exports, sample by sample, handed to a sink: the one place that reads the samples.
 
-    def __init__(self, *, now: float, guard: CounterGuard) -> None:
-        self.now = now
+    Two sinks take them: the exporter's renderer (`vmtui.export.render`, text by hand, at poll time) and
+    `Families` (prometheus-client's metric families: the reference the renderer is tested against). Within
+    each family the samples come host by host, domain by domain, as the page lists them.
+    """
+
+    def __init__(self, add: AddSample, info: AddInfo, guard: CounterGuard) -> None:
+        self._add = add
+        self._info = info
         self.guard = guard
-        self.families: dict[str, Metric] = {name: new_family(name) for name in FAMILIES}
-
-    def _add(self, name: str, labels: Sequence[str], value: float, ts: float | None = None) -> None:
-        """One sample; `ts` (its host sample's time) is kept for counters only (see the module's docstring)."""
-        # A cast, not an isinstance check: this runs ~70 times per domain per scrape.
-        family = cast(CounterMetricFamily | GaugeMetricFamily, self.families[name])
-        family.add_metric(labels, value, timestamp=ts if name in COUNTERS else None)
-
-    def _info(self, name: str, labels: Sequence[str], values: dict[str, str]) -> None:
-        cast(InfoMetricFamily, self.families[name]).add_metric(labels, values)
-
-    def collect(self) -> list[Metric]:
-        """Families in FAMILIES order; empty ones too, so that HELP and TYPE are always there."""
-        return list(self.families.values())
 
     # ----- hosts ---------------------------------------------------------------------------------
 
-    def add_host(self, view: HostView) -> None:
+    def host_facts(self, view: HostView) -> None:
+        """What holds without a fresh sample: up, why not, the host's facts, when it was last sampled."""
         host = (view.name,)
-        self._add("vmtui_host_up", host, 1.0 if view.up else 0.0)
+        self._add("vmtui_host_up", host, 1.0 if view.up else 0.0, None)
         if view.error is not None and not view.up:
             self._info("vmtui_host_error_info", host, {"reason": view.error})
         info = view.info
         if info is not None:
             self._info("vmtui_host_info", host, host_facts(info))
-            self._add("vmtui_host_cpus", host, float(info.cpus))
+            self._add("vmtui_host_cpus", host, float(info.cpus), None)
             if info.hugepage_size_kib:
-                self._add("vmtui_host_hugepages", host, float(info.hugepages_total or 0))
-                self._add("vmtui_host_hugepage_size_bytes", host, info.hugepage_size_kib * KIB)
+                self._add("vmtui_host_hugepages", host, float(info.hugepages_total or 0), None)
+                self._add("vmtui_host_hugepage_size_bytes", host, info.hugepage_size_kib * KIB, None)
+        if view.sampled is not None:
+            self._add("vmtui_host_last_sample_timestamp_seconds", host, view.sampled.tick.sample.wall, None)
+
+    def host_age(self, view: HostView, now: float) -> None:
+        """The one series that moves with the clock, not with the samples."""
+        if view.sampled is not None:
+            age = max(0.0, now - view.sampled.tick.sample.wall)
+            self._add("vmtui_host_sample_age_seconds", (view.name,), age, None)
+
+    def host_sample(self, view: HostView) -> None:
+        """The host's last sample and its domains: served while it is fresh (`is_fresh`)."""
         if view.sampled is None:
             return
+        host = (view.name,)
         sample = view.sampled.tick.sample
-        self._add("vmtui_host_last_sample_timestamp_seconds", host, sample.wall)
-        self._add("vmtui_host_sample_age_seconds", host, max(0.0, self.now - sample.wall))
-        if self.now - sample.wall > STALE_AFTER:
-            return
         ts = sample.wall
+        add = self._add
         for mode, ns in sample.cpu_ns.items():
-            self._add("vmtui_host_cpu_seconds_total", (view.name, mode), ns * NS, ts)
+            add("vmtui_host_cpu_seconds_total", (view.name, mode), ns * NS, ts)
         mem = sample.memory_kib
         for name, key in HOST_MEMORY:
             if key in mem:
-                self._add(name, host, mem[key] * KIB, ts)
+                add(name, host, mem[key] * KIB, ts)
         used = view.sampled.tick.host.memory_used_kib
         if used is not None:
-            self._add("vmtui_host_memory_used_bytes", host, used * KIB, ts)
+            add("vmtui_host_memory_used_bytes", host, used * KIB, ts)
         ksm = sample.ksm
         for name, key, scale in KSM_VALUES:
             if key in ksm:
-                self._add(name, host, ksm[key] * scale, ts)
+                add(name, host, ksm[key] * scale, ts)
+        info = view.info
         if "pages_sharing" in ksm and info is not None and info.page_size_kib:
-            self._add("vmtui_host_ksm_saved_bytes", host, ksm["pages_sharing"] * info.page_size_kib * KIB, ts)
+            add("vmtui_host_ksm_saved_bytes", host, ksm["pages_sharing"] * info.page_size_kib * KIB, ts)
+        facts_of = view.sampled.domains.get
         for dom in sample.domains:
-            facts = view.sampled.domains.get(dom.uuid)
-            self.add_domain(view.name, dom.uuid, dom.name, dom.raw, ts, facts, busy=dom.busy)
+            self.add_domain(view.name, dom.uuid, dom.name, dom.raw, ts, facts_of(dom.uuid), busy=dom.busy)
 
     # ----- domains -------------------------------------------------------------------------------
 
@@ -353,17 +377,19 @@ class Scrape:
         """One domain's series from its raw libvirt stats (`facts`: what its XML says, when known)."""
         d = (host, name, uuid)
         state = raw.get("state.state")
-        self._add("vmtui_domain_state", (*d, state_name(int(state)) if isinstance(state, int) else "nostate"), 1, ts)
+        self._add("vmtui_domain_state", (*d, state_name(int(state)) if isinstance(state, int) else "nostate"), 1.0, ts)
         self._add("vmtui_domain_busy", d, 1.0 if busy else 0.0, ts)
         if facts is not None:
             self._info("vmtui_domain_info", d, {"accelerator": str(facts.accelerator), "machine": facts.machine})
             for cls in DEVICE_CLASSES:
                 count = sum(1 for dev in facts.devices if dev.dev_class is cls)
                 self._add("vmtui_domain_devices", (*d, str(cls)), float(count), ts)
+        add, get = self._add, raw.get
         for family, key, scale in DOMAIN_VALUES:
-            value = _number(raw, key)
-            if value is not None:
-                self._add(family, d, value * scale, ts)
+            value = get(key)
+            # _number inlined: this is the hot loop of a poll (exact types: libvirt's booleans are no numbers)
+            if type(value) is int or type(value) is float:
+                add(family, d, float(value) * scale, ts)
         last_update = _number(raw, "balloon.last-update")
         if last_update:  # 0 until the guest's balloon driver reports once
             self._add("vmtui_domain_guest_memory_last_update_timestamp_seconds", d, last_update, ts)
@@ -372,11 +398,11 @@ class Scrape:
         for i in range(n_vcpu):
             label = (*d, str(i))
             for family, key in VCPU_VALUES:
-                value = _number(raw, _vcpu_key(i, key))
-                if value is not None:
-                    self._add(family, label, value * NS, ts)
+                value = get(_vcpu_key(i, key))
+                if type(value) is int or type(value) is float:
+                    add(family, label, float(value) * NS, ts)
                     if key == "time":
-                        vcpu_total += value
+                        vcpu_total += float(value)
         cpu = _number(raw, "cpu.time")
         if cpu is not None and n_vcpu and _number(raw, _vcpu_key(0, "time")) is not None:
             overhead = self.guard.value(("overhead", host, uuid), (cpu - vcpu_total) * NS, cpu)
@@ -393,8 +419,10 @@ class Scrape:
     ) -> None:
         """KVM's own counters (absent under TCG), summed over vCPUs."""
 
+        get = raw.get
+
         def over_vcpus(counter: str) -> float | None:
-            values = [v for i in range(n_vcpu) if (v := _number(raw, _vcpu_key(i, counter))) is not None]
+            values = [float(v) for k in _vcpu_keys(n_vcpu, counter) if type(v := get(k)) is int or type(v) is float]
             return sum(values) if values else None
 
         known = 0.0
@@ -431,15 +459,16 @@ class Scrape:
         raw: Mapping[str, StatValue],
         group: str,
         i: int,
-        values: Sequence[tuple[str, str, float]],
+        values: tuple[tuple[str, str, float], ...],
         ts: float,
     ) -> None:
         """One disk (`block.N.*`) or NIC (`net.N.*`); a user-mode NIC has no counters and yields nothing."""
         label = (*d, str(raw.get(f"{group}.{i}.name", f"{group}{i}")))
-        for family, key, scale in values:
-            value = _number(raw, f"{group}.{i}.{key}")
-            if value is not None:
-                self._add(family, label, value * scale, ts)
+        add, get = self._add, raw.get
+        for family, key, scale in _indexed_keys(group, i, values):
+            value = get(key)
+            if type(value) is int or type(value) is float:
+                add(family, label, float(value) * scale, ts)
 
 
 def host_facts(info: HostInfo) -> dict[str, str]:
@@ -457,11 +486,39 @@ def host_facts(info: HostInfo) -> dict[str, str]:
     }
 
 
+def is_fresh(view: HostView, now: float) -> bool:
+    """Whether the host's last sample is still served (see STALE_AFTER)."""
+    return view.sampled is not None and now - view.sampled.tick.sample.wall <= STALE_AFTER
+
+
+class Families:
+    """A sink of `Walk` that fills prometheus-client's metric families: the reference rendering.
+
+    The exporter renders its page by hand (`vmtui.export.render`); the tests compare that page with
+    prometheus-client's rendering of these families, byte for byte after sorting the lines.
+    """
+
+    def __init__(self) -> None:
+        self.families: dict[str, Metric] = {name: new_family(name) for name in FAMILIES}
+
+    def add(self, name: str, labels: tuple[str, ...], value: float, ts: float | None) -> None:
+        """One sample; `ts` (its host sample's time) is kept for counters only (see the module's docstring)."""
+        family = cast(CounterMetricFamily | GaugeMetricFamily, self.families[name])
+        family.add_metric(labels, value, timestamp=ts if name in COUNTERS else None)
+
+    def info(self, name: str, labels: tuple[str, ...], values: dict[str, str]) -> None:
+        cast(InfoMetricFamily, self.families[name]).add_metric(labels, values)
+
+
 def scrape(views: Sequence[HostView], *, now: float, guard: CounterGuard) -> list[Metric]:
-    """Every family for these hosts: what the exporter's collector hands prometheus-client."""
+    """Every family for these hosts at `now`, as prometheus-client's metric families (empty ones too)."""
+    out = Families()
+    walk = Walk(out.add, out.info, guard)
     guard.begin()
-    out = Scrape(now=now, guard=guard)
     for view in views:
-        out.add_host(view)
+        walk.host_facts(view)
+        walk.host_age(view, now)
+        if is_fresh(view, now):
+            walk.host_sample(view)
     guard.end()
-    return out.collect()
+    return list(out.families.values())

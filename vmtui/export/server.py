@@ -5,9 +5,10 @@ Threads, and what each may do:
 - one HostPoller per host (`vmtui.monitor`): the only ones that talk to hosts, with their reconnect and
   backoff, exactly as under the TUI and `vmtui top`;
 - the driver: every `interval` it asks each poller for one sample (`Monitor.tick`, which only sets an
-  Event, so a hung host stalls nothing but its own poller) and folds their events into `ExportState`;
-- the HTTP server's threads (`vmtui.export.http`): a scrape copies the state's references under a lock and
-  renders them; it never calls a host and never waits for a poll.
+  Event, so a hung host stalls nothing but its own poller), folds their events into `ExportState` and
+  renders the series of the host each one is about;
+- the HTTP server's threads (`vmtui.export.http`): a scrape serves the page the driver rendered (joined and
+  gzipped once per change, `vmtui.export.render`); it never calls a host and never waits for a poll.
 """
 
 from __future__ import annotations
@@ -18,18 +19,16 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import Metric
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from vmtui.errors import UsageError, VmtuiError
-from vmtui.export.families import CounterGuard, scrape
 from vmtui.export.http import metrics_app, serve
 from vmtui.export.state import ExportState
 from vmtui.models import HostEntry
@@ -135,25 +134,6 @@ def is_loopback(host: str) -> bool:
     return bool(infos) and all(ipaddress.ip_address(str(i[4][0]).split("%")[0]).is_loopback for i in infos)
 
 
-class FleetCollector:
-    """prometheus-client's view of the fleet: every scrape renders the hosts' last reports."""
-
-    def __init__(self, state: ExportState) -> None:
-        self.state = state
-        self._guard = CounterGuard()
-        self._lock = threading.Lock()
-        """Two scrapes at once (two Prometheus servers) take turns: the counter guard is shared."""
-
-    def describe(self) -> list[Metric]:
-        # Nothing to describe up front: registering must not trigger a scrape.
-        return []
-
-    def collect(self) -> Iterable[Metric]:
-        views = self.state.views()
-        with self._lock:
-            return scrape(views, now=time.time(), guard=self._guard)
-
-
 class Exporter:
     """Pollers, their driver thread and the HTTP endpoint, started and stopped together."""
 
@@ -163,10 +143,9 @@ class Exporter:
         self.entries = list(entries)
         self.interval = interval
         self.listen = listen
-        self.state = ExportState([e.name for e in self.entries])
+        self.state = ExportState([e.name for e in self.entries], interval=interval)
         self.monitor = Monitor(self.entries, connector=connector)
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(FleetCollector(self.state))
         # The exporter's own CPU, memory and Python runtime, as every Prometheus exporter reports them.
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
@@ -180,7 +159,7 @@ class Exporter:
     def start(self) -> Listen:
         """Listen first (a taken port fails before any host is contacted), then start the pollers."""
         try:
-            httpd = serve(self.listen.host, self.listen.port, metrics_app(self.registry))
+            httpd = serve(self.listen.host, self.listen.port, metrics_app(self.registry, self.state.page))
         except OSError as exc:
             raise VmtuiError(f"cannot listen on {self.listen}: {exc.strerror or exc}") from exc
         self._httpd = httpd

@@ -6,6 +6,7 @@ Collector per connection, never shared between threads. The only place a `Tick` 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -17,6 +18,14 @@ from vmtui.models import DomainInfo, DomainStats, HostInfo, HostSample
 
 SLOW_ROUND = 5
 """With a focus, every SLOW_ROUND-th tick samples every domain; the others sample only the focus."""
+SLOW_ROUND_DOMAINS = 1000
+"""...and on a host of more domains than SLOW_ROUND x this, every (domains / this)-th: the full round's bulk
+call is the cost of a large host (libvirt-python decodes every record: ~125 ms of CPU for 10 000 test-driver
+domains), so off-screen rows are refreshed at ~this many a second, not all of them every 5 s (10 000: every
+10 s; rows show their age meanwhile, as always)."""
+FACTS_AT_ONCE = 1000
+"""A host with more domains than this shows its first sample before their XML facts are read (one
+XMLDesc round trip each: ~5 s for 10 000 test-driver domains); see Collector's `facts_at_once`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +50,21 @@ class Tick:
 class Collector:
     """The newest sample of each domain of one host, and the metrics of each new one."""
 
-    def __init__(self, conn: Hypervisor, host: str, *, slow_round: int = SLOW_ROUND) -> None:
+    def __init__(
+        self, conn: Hypervisor, host: str, *, slow_round: int = SLOW_ROUND, facts_at_once: int | None = None
+    ) -> None:
+        """`facts_at_once`: read the domains' XML facts with the first round, not before it, and only for
+        a host of at most this many domains; a larger host's first round goes out without them
+        (`facts_due`: its poller reads them next). None reads them here, before any sample."""
         self.conn = conn
         self.host = host
         self.finite = conn.finite
         self.slow_round = slow_round
         self.info: HostInfo = conn.host_info()
-        self.domains: dict[str, DomainInfo] = {d.uuid: d for d in conn.list_domains()}
+        self._facts_at_once = facts_at_once
+        self.domains: dict[str, DomainInfo] = {} if facts_at_once is not None else self._read_domains()
+        self.facts_due = False
+        """The first round went out without the domains' facts: read them (`refresh_domains`) next."""
         self.domains_version = 0
         """Counts changes of `domains`: the poller hands out the same read-only copy until it moves."""
         self._prev: HostSample | None = None
@@ -62,9 +79,14 @@ class Collector:
         domains): while they stay put, the same object is handed out again instead of recomputed."""
         self._round = 0
 
+    def _read_domains(self) -> dict[str, DomainInfo]:
+        self._facts_at_once = None  # read once: from now on unknown UUIDs are read at once, as always
+        self.facts_due = False
+        return {d.uuid: d for d in self.conn.list_domains()}
+
     def refresh_domains(self) -> None:
         """Re-read every domain's XML facts (after lifecycle events, or when unknown UUIDs appear)."""
-        self.domains = {d.uuid: d for d in self.conn.list_domains()}
+        self.domains = self._read_domains()
         self.domains_version += 1
 
     def refresh_domain(self, uuid: str) -> None:
@@ -82,7 +104,9 @@ class Collector:
         full round (after lifecycle events). A recording is always played whole.
         """
         only = None
-        if focus is not None and not full and not self.finite and self._round % self.slow_round and self._last:
+        full = full or self.facts_due  # a focused round would take the domains without facts for gone
+        slow_round = max(self.slow_round, math.ceil(len(self._last) / SLOW_ROUND_DOMAINS))
+        if focus is not None and not full and not self.finite and self._round % slow_round and self._last:
             only = [u for u in focus if u in self._last]
             if len(only) * 2 > len(self._last):
                 only = None  # most of the host is wanted: one call for all costs less than the bookkeeping
@@ -132,7 +156,9 @@ class Collector:
                 static.pop(uuid, None)
                 continue
             last[uuid] = (d, now_mono)
-        if unknown:
+        if unknown and self._facts_at_once is not None and len(sample.domains) > self._facts_at_once:
+            self.facts_due = True  # this round goes out first: thousands of XMLDesc calls can wait a tick
+        elif unknown:
             self.refresh_domains()
         # Gone: missing from a full round, or (carried by a focused one) dropped from the facts after an event.
         gone = metrics.keys() - self.domains.keys() if partial else last.keys() - metrics.keys()

@@ -28,7 +28,7 @@ from vmtui.drivers import open_host as open_source
 from vmtui.drivers.base import Hypervisor, Migrator
 from vmtui.errors import EndOfRecordingError, VmtuiError
 from vmtui.models import DomainInfo, HostEntry
-from vmtui.monitor.collector import Collector
+from vmtui.monitor.collector import FACTS_AT_ONCE, Collector
 from vmtui.monitor.events import (
     DomainChanged,
     HostConnected,
@@ -194,7 +194,7 @@ class HostPoller(threading.Thread):
             log.exception("connecting %s failed", self.entry.name)
             return f"internal error: {exc}"
         try:
-            collector = Collector(conn, self.entry.name)
+            collector = Collector(conn, self.entry.name, facts_at_once=FACTS_AT_ONCE)
             self._register_events(conn)
             # A dropped connection wakes the poller now; its next call fails and the rows go stale.
             conn.on_closed(lambda _reason: self._wake.set())
@@ -220,7 +220,7 @@ class HostPoller(threading.Thread):
             with self._refresh_lock:
                 refresh_all, uuids = self._refresh_all, self._refresh_uuids
                 self._refresh_all, self._refresh_uuids = False, set()
-            if refresh_all:
+            if refresh_all or collector.facts_due:  # due: a large host's first round went out without them
                 collector.refresh_domains()
             for uuid in uuids:
                 collector.refresh_domain(uuid)
@@ -243,6 +243,8 @@ class HostPoller(threading.Thread):
             sent = self._domains = (collector, collector.domains_version, MappingProxyType(dict(collector.domains)))
         domains = sent[2]
         self._emit(HostSampled(self.entry.name, tick, domains, lossless=collector.finite))
+        if collector.facts_due:
+            self._wake.set()  # the first round is out: read the facts now, not a tick later
         return None
 
     def _register_events(self, conn: Hypervisor) -> None:

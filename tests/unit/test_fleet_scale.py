@@ -1,0 +1,207 @@
+"""A large host's focused rounds cost the rows they sampled, not the whole host.
+
+A scripted host of 2000 running domains, polled with a focus of one domain (the rows on screen): each
+focused round samples that one; every SLOW_ROUND-th round samples all. The split-brain rule (a UUID
+running on two hosts, asked per tick when the rows are drawn) must then look at the domains a round
+sampled, not at all 2000 of them: counted by how often a domain's state is checked against
+RUNNING_STATES. A host's running set, whatever the path, must be what `running_uuids` says.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Collection
+from types import MappingProxyType
+
+import pytest
+
+from vmtui import split_brain
+from vmtui.models import Accelerator, DomainInfo, DomainStats, HostEntry, HostInfo, HostSample
+from vmtui.monitor.collector import SLOW_ROUND, Collector
+from vmtui.monitor.events import HostSampled
+from vmtui.monitor.poller import HostPoller
+from vmtui.tui.fleet import Fleet, History, HistoryPoint
+
+SIZE = 2000
+T0 = 1_700_000_000.0
+
+
+def uuid_of(i: int) -> str:
+    return f"00000000-0000-0000-0000-{i:012d}"
+
+
+class ManyHost:
+    """SIZE running domains whose cpu.time moves by 10 ms a second; `paused` ones report state 3."""
+
+    finite = False
+
+    def __init__(self, size: int = SIZE) -> None:
+        self.size = size
+        self.asked: list[int] = []
+        """How many domains each sample() call asked about."""
+        self.now = 0.0
+        self.paused: set[str] = set()
+        self.listed = 0
+        """Calls of list_domains (one XMLDesc round trip per domain on a real host)."""
+
+    def host_info(self, *, probe: bool = True) -> HostInfo:
+        return HostInfo(
+            uri="test:///many",
+            hostname="h",
+            libvirt_version="9.0.0",
+            hypervisor="QEMU",
+            hypervisor_version="7.2.0",
+            kernel=None,
+            cpus=8,
+            cpu_model="x",
+            memory_kib=1 << 30,
+            kvm_usable=True,
+            tdp=True,
+            tdp_detail="",
+        )
+
+    def list_domains(self) -> list[DomainInfo]:
+        self.listed += 1
+        return [
+            DomainInfo(uuid_of(i), f"d{i:04d}", 1, "running", Accelerator.KVM, 1, 1024, 1024, True)
+            for i in range(self.size)
+        ]
+
+    def on_lifecycle(self, _callback: object) -> None: ...
+
+    def on_closed(self, _callback: object) -> None: ...
+
+    def close(self) -> None: ...
+
+    def is_alive(self) -> bool:
+        return True
+
+    def domain(self, ident: str) -> DomainInfo:
+        return next(d for d in self.list_domains() if ident == d.uuid)
+
+    def sample(self, host: str | None = None, *, only: Collection[str] | None = None) -> HostSample:
+        uuids = [uuid_of(i) for i in range(self.size)] if only is None else list(only)
+        self.asked.append(len(uuids))
+        domains = tuple(
+            DomainStats(
+                u,
+                u,
+                MappingProxyType({"state.state": 3 if u in self.paused else 1, "cpu.time": int(self.now * 1e7)}),
+            )
+            for u in uuids
+        )
+        return HostSample(
+            host=host or "many",
+            uri="test:///many",
+            monotonic=self.now,
+            wall=T0 + self.now,
+            cpu_ns={},
+            memory_kib={},
+            domains=domains,
+        )
+
+
+class CountingStates(frozenset[str]):
+    """RUNNING_STATES that counts how often a domain's state is checked against it."""
+
+    asked = 0
+
+    def __contains__(self, item: object) -> bool:
+        CountingStates.asked += 1
+        return super().__contains__(item)
+
+
+def test_a_focused_round_checks_the_states_of_the_domains_it_sampled_not_of_the_whole_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    host = ManyHost()
+    collector = Collector(host, "many")  # type: ignore[arg-type]
+    fleet = Fleet([("many", True)], clock=lambda: T0 + host.now)
+    watched = uuid_of(7)
+    focus = frozenset({watched})
+    facts = MappingProxyType(dict(collector.domains))  # the poller re-sends one object until the facts change
+
+    def poll() -> None:
+        host.now += 1.0
+        tick = collector.tick(focus)
+        fleet.sampled("many", tick, facts)
+        fleet.split_brain()  # as drawing the rows does, every tick
+
+    for _ in range(2):  # a full round, then a focused one
+        poll()
+    monkeypatch.setattr(split_brain, "RUNNING_STATES", CountingStates(split_brain.RUNNING_STATES))
+    CountingStates.asked = 0
+    host.paused.add(watched)
+    poll()  # focused: the watched domain alone was sampled, and it paused
+    assert CountingStates.asked == 1
+    view = fleet.host("many")
+    assert view.tick is not None
+    assert fleet._running(view) == split_brain.running_uuids(view.tick.domains, view.domains)
+    assert watched not in fleet._running(view)
+    assert len(fleet._running(view)) == SIZE - 1
+
+
+def test_a_large_hosts_first_sample_goes_out_before_its_domains_facts_are_read() -> None:
+    host = ManyHost()
+    events: list[object] = []
+    poller = HostPoller(HostEntry("many", "test:///many"), events.append, connector=lambda _entry: host)  # type: ignore[arg-type,return-value]
+    assert poller._connect() is None
+    assert host.listed == 0  # connected without reading 2000 domains' XML
+    assert poller._poll_once() is None
+    first = [e for e in events if isinstance(e, HostSampled)][0]
+    assert len(first.tick.domains) == SIZE  # every row, named and with its state, from the bulk call
+    assert dict(first.domains) == {}  # the facts come next
+    assert host.listed == 0
+    assert poller._poll_once() is None
+    second = [e for e in events if isinstance(e, HostSampled)][1]
+    assert host.listed == 1
+    assert second.domains[uuid_of(7)].name == "d0007"
+
+
+def test_a_small_hosts_first_sample_carries_its_facts() -> None:
+    host = ManyHost()
+    collector = Collector(host, "many", facts_at_once=SIZE)  # type: ignore[arg-type]
+    assert host.listed == 0
+    collector.tick()
+    assert host.listed == 1
+    assert collector.domains[uuid_of(7)].name == "d0007"
+    assert not collector.facts_due
+
+
+def test_a_domains_history_keeps_its_last_points_oldest_first_in_a_bounded_few_kilobytes() -> None:
+    ring = History(3)
+    for i in range(5):
+        ring.append(HistoryPoint(float(i), i + 0.5, i * 10.0, i * 100.0))
+    assert len(ring) == 3
+    assert list(ring) == [
+        HistoryPoint(2.0, 2.5, 20.0, 200.0),
+        HistoryPoint(3.0, 3.5, 30.0, 300.0),
+        HistoryPoint(4.0, 4.5, 40.0, 400.0),
+    ]
+    # 1000 moving points into a history of 300: what it holds stays 300 points of four doubles (9600 bytes),
+    # where HistoryPoint objects with their floats took ~170 bytes a point (51 KB per domain).
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        full = History(300)
+        for i in range(1000):
+            full.append(HistoryPoint(i * 0.25, i * 0.5, i * 1000.0, i * 4096.0))
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(full) == 300
+    assert next(iter(full)) == HistoryPoint(700 * 0.25, 700 * 0.5, 700 * 1000.0, 700 * 4096.0)
+    assert held < 12_000
+
+
+def test_a_host_of_6000_domains_is_sampled_whole_every_6th_round_one_of_2000_every_5th() -> None:
+    for size, every in ((6000, 6), (SIZE, SLOW_ROUND)):
+        host = ManyHost(size)
+        collector = Collector(host, "many")  # type: ignore[arg-type]
+        for _ in range(2 * every + 1):
+            host.now += 1.0
+            collector.tick(frozenset({uuid_of(7)}))
+        # Whole rounds (every domain asked) at rounds 0, every, 2 x every; the focus alone in between.
+        whole = [i for i, n in enumerate(host.asked) if n == size]
+        assert whole == [0, every, 2 * every], size
+        assert all(n == 1 for i, n in enumerate(host.asked) if i not in whole)
