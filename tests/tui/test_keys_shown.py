@@ -70,3 +70,32 @@ async def test_help_starts_with_the_current_screens_keys_and_m_says_why_in_a_rep
         first = text[text.index("Keys of this screen") : text.index("Every key")]
         for words in ("R  ", "Revert", "D  ", "Del snapshot", "e  ", "Edit XML", "Autostart", "M  ", "Memory and KSM"):
             assert words in first, words
+
+
+def bottom_line(app: VmtuiApp) -> str:
+    """The terminal's last row as it is drawn (the footer), every cell's character."""
+    strips = app.screen._compositor.render_strips()
+    return "".join(segment.text for segment in strips[-1])
+
+
+# By hand: each key takes its key, a space, its word and a space; at 80 columns "▏^p palette" takes the
+# last 12, which leaves 68 for these (65 columns; "M Mem" would make 71). At 200 every main key fits.
+FOOTER_AT = {
+    80: "⏎ Open s Sort / Filter d Shutdown x Off p Pause m Migrate ? Help",
+    200: "⏎ Open s Sort / Filter M Mem P Pools N Nets d Shutdown b Reboot x Off p Pause m Migrate v Devs "
+    "c Console X XML q Quit ? Help",
+}
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 50)], ids=["80x24", "200x50"])
+async def test_the_dashboard_footer_shows_whole_keys_and_help_at_80_and_200_columns(size: tuple[int, int]) -> None:
+    # libvirt's test driver: its running guest "test" offers every key; the footer's layout is the UI's own.
+    app = VmtuiApp([HostEntry("t", "test:///default")], interval=1.0)
+    async with app.run_test(size=size) as pilot:
+        await wait_for(pilot, lambda: app.selected_uuid() is not None)
+        await wait_for(pilot, lambda: "d Shutdown" in bottom_line(app))  # the domain's keys are in
+        await pilot.pause()
+        line = bottom_line(app)
+        keys, palette = line.split("▏")
+        assert palette.strip() == "^p palette"
+        assert keys.rstrip() == FOOTER_AT[size[0]]

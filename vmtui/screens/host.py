@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.markup import escape
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input
+from textual.widgets import Header, Input
 
 from vmtui.ops.lifecycle import ACTIONS
 from vmtui.screens.host_picker import HostPickerModal
@@ -27,6 +27,7 @@ from vmtui.tui.messages import (
     XmlRequested,
 )
 from vmtui.widgets.domain_table import DomainTable
+from vmtui.widgets.fitting_footer import FittingFooter
 from vmtui.widgets.hosts_pane import HostsPane
 from vmtui.widgets.refusals import Refusals, explained
 
@@ -53,6 +54,10 @@ HOST_BINDINGS = explained(
     Binding("N", "resources('networks')", "Nets", tooltip="Networks"),
 )
 """Screens of the selected domain's host (dashboard and domain screen alike)."""
+
+FOOTER_RANKING = ("enter", "slash", "d", "x", "m", "s", "p", "b", "M", "P", "N", "v", "c", "X", "w", "u", "r", "q")
+"""The dashboard's keys by use, for the footer at narrow widths (80 columns hold about the first seven;
+`?` always stays): open, filter, then what a console is for: stop, force off, move."""
 
 
 def host_refusal(fleet: Fleet, host: str | None) -> str | None:
@@ -98,8 +103,8 @@ class HostScreen(Refusals, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         # A priority binding runs as the app reads the key, before the keys behind it are routed: the
         # filter gets the focus in time for text typed or pasted in the same burst as "/".
-        # The footer holds the main keys in short words (80 columns scroll the rest sideways); every
-        # key is in the help (?) and the palette (ctrl+p) by its full name.
+        # The footer holds the main keys in short words (at 80 columns the most used, FOOTER_RANKING);
+        # every key is in the help (?) and the palette (ctrl+p) by its full name.
         Binding("slash", "filter", "Filter", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         *explained(Binding("a", "app.add_host", "Add host", show=False)),
@@ -124,7 +129,7 @@ class HostScreen(Refusals, Screen[None]):
         yield self._pane
         yield self._table
         yield Input(placeholder="regex on name, state:running, host:NAME (Enter keeps, Esc clears)", id="filter")
-        yield Footer(compact=True)
+        yield FittingFooter(FOOTER_RANKING)
 
     @property
     def table(self) -> DomainTable:
