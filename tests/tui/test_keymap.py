@@ -90,6 +90,9 @@ def test_refresh_resume_reboot_and_revert_have_one_meaning_each() -> None:
     assert {m for _s, m, _d in table["b"]} == {"Reboot"}
     assert {m for _s, m, _d in table["R"]} == {"Revert"}
     assert {m for _s, m, _d in table["ctrl+r"]} == {"Refresh"}
+    # `i` opened SR-IOV on the dashboard but switched live/definition in the XML view.
+    assert {m for _s, m, _d in table["i"]} == {"SR-IOV"}
+    assert {m for _s, m, _d in table["l"]} == {"Live / definition"}
     assert {s for s, _m, _d in table["ctrl+r"]} == {"StorageScreen", "NetworksScreen", "DevicesScreen", "SriovScreen"}
 
 
@@ -103,4 +106,4 @@ def test_a_moved_key_never_hides_a_key_of_its_own_screen() -> None:
     every_moved = {
         k for o in binding_owners() for b in o.__dict__["BINDINGS"] if b.action.startswith(MOVED) for k in keys_of(b)
     }
-    assert {"v", "b", "A", "a", "R", "r", "c", "p"} <= every_moved
+    assert {"v", "b", "A", "a", "R", "r", "c", "p", "i"} <= every_moved
