@@ -99,3 +99,19 @@ async def test_the_dashboard_footer_shows_whole_keys_and_help_at_80_and_200_colu
         keys, palette = line.split("▏")
         assert palette.strip() == "^p palette"
         assert keys.rstrip() == FOOTER_AT[size[0]]
+
+
+async def test_the_devices_and_sr_iov_hint_lines_name_their_keys_of_today() -> None:
+    # They read "v: selected device to virtio   V: all" and "c: VF count …   r: refresh" after the keys
+    # moved to t/T, C/n and Ctrl+R. libvirt's test driver: its guest "test" has devices, its host no PF.
+    app = VmtuiApp([HostEntry("t", "test:///default")], interval=1.0)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_for(pilot, lambda: app.selected_uuid() is not None)
+        await pilot.press("v")
+        await wait_for(pilot, lambda: "Add NIC" in screen_text(app))
+        assert "t: To virtio   T: All to virtio   a: Add disk   n: Add NIC   i: SR-IOV   ctrl+r: Refresh" in (
+            screen_text(app)
+        )
+        await pilot.press("i")
+        await wait_for(pilot, lambda: "Take VF back" in screen_text(app))
+        assert "C: VF count   n: New pool   a: Give VF to VM   d: Take VF back   ctrl+r: Refresh" in screen_text(app)

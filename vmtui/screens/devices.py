@@ -29,7 +29,7 @@ from vmtui.richtext import device_class_text
 from vmtui.screens.form import FormField, FormModal, Values
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested, SriovOpenRequested
-from vmtui.widgets.keys import REFRESH
+from vmtui.widgets.keys import REFRESH, keys_hint
 from vmtui.widgets.refusals import Refusals, explained, moved
 
 COLUMNS = ("kind", "name", "class", "bus/type", "model", "to virtio", "next boot", "guest driver", "note")
@@ -160,7 +160,7 @@ class DevicesScreen(Refusals, Screen[None]):
             )
         if report.devices:
             table.move_cursor(row=min(row, len(report.devices) - 1))
-        self._say(Text("v: selected device to virtio   V: all   a: add disk   n: add NIC   i: SR-IOV", "dim"))
+        self._say(Text(keys_hint(self.BINDINGS), "dim"))
         self._show_pending()
         self.refresh_bindings()
 

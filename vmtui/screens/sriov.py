@@ -26,7 +26,7 @@ from vmtui.present import printable
 from vmtui.screens.form import FormField, FormModal, Values
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested
-from vmtui.widgets.keys import REFRESH
+from vmtui.widgets.keys import REFRESH, keys_hint
 from vmtui.widgets.refusals import Refusals, explained, moved
 
 COLUMNS = ("function", "netdev", "driver", "MAC", "VLAN", "VFs / used by", "pools")
@@ -131,8 +131,7 @@ class SriovScreen(Refusals, Screen[None]):
                 self._rows.append((pf, v))
         if self._rows:
             table.move_cursor(row=min(row, len(self._rows) - 1))
-        hint = "c: VF count of the PF   p: new VF pool   a: give the VF to a VM   d: take it back   r: refresh"
-        self.query_one("#sriov-detail", Static).update(Text(hint, "dim"))
+        self.query_one("#sriov-detail", Static).update(Text(keys_hint(self.BINDINGS), "dim"))
         self.refresh_bindings()
 
     def selected(self) -> tuple[PfView, VfView | None] | None:
