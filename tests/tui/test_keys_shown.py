@@ -115,3 +115,26 @@ async def test_the_devices_and_sr_iov_hint_lines_name_their_keys_of_today() -> N
         await pilot.press("i")
         await wait_for(pilot, lambda: "Take VF back" in screen_text(app))
         assert "C: VF count   n: New pool   a: Give VF to VM   d: Take VF back   ctrl+r: Refresh" in screen_text(app)
+
+
+async def test_every_screens_footer_ends_whole_with_help_at_80x24() -> None:
+    # The domain screen's read "… v Devs c Consol▏^p palettee" at 80 columns (found by the tmux walk).
+    app = VmtuiApp([HostEntry("t", "test:///default")], interval=1.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.selected_uuid() is not None)
+        for keys, screen in (
+            (["enter"], "DomainScreen"),
+            (["v"], "DevicesScreen"),
+            (["i"], "SriovScreen"),
+            (["escape", "escape", "X"], "XmlScreen"),
+            (["escape", "M"], "MemoryScreen"),
+            (["escape", "P"], "StorageScreen"),
+            (["escape", "N"], "NetworksScreen"),
+            (["escape", "ctrl+n"], "NotificationsScreen"),
+        ):
+            await pilot.press(*keys)
+            await wait_for(pilot, lambda: type(app.screen).__name__ == screen)  # noqa: B023 (awaited here)
+            await wait_for(pilot, lambda: "Back" in bottom_line(app))  # the screen's own keys are in
+            keys_part, palette = bottom_line(app).split("▏")
+            assert keys_part.rstrip().endswith(" ? Help"), (screen, keys_part)
+            assert palette.strip() == "^p palette", screen

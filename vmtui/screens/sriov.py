@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from vmtui.drivers.base import Hypervisor
 from vmtui.drivers.xml.devices import check_mac, check_new_name, check_vlan
@@ -26,6 +26,7 @@ from vmtui.present import printable
 from vmtui.screens.form import FormField, FormModal, Values
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested
+from vmtui.widgets.fitting_footer import FittingFooter
 from vmtui.widgets.keys import REFRESH, keys_hint
 from vmtui.widgets.refusals import Refusals, explained, moved
 
@@ -71,7 +72,7 @@ class SriovScreen(Refusals, Screen[None]):
         yield Static(id="sriov-summary")
         yield DataTable(id="sriov-table", cursor_type="row")
         yield Static(id="sriov-detail")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.title = printable(f"SR-IOV on {self.host}")

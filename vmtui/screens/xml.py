@@ -9,10 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from vmtui.present import printable, printable_text
 from vmtui.tui.messages import XmlRequested
+from vmtui.widgets.fitting_footer import FittingFooter
 from vmtui.widgets.refusals import Refusals, moved
 
 
@@ -39,7 +40,7 @@ class XmlScreen(Refusals, Screen[None]):
         with VerticalScroll(id="xml-body"):
             # Syntax renders the text as code, never as markup: names from hosts stay literal.
             yield Static(Syntax(printable_text(self.xml), "xml", theme="ansi_dark", word_wrap=False), id="xml")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.query_one("#xml-body").focus()

@@ -42,9 +42,10 @@ def fitting(keys: list[FooterKey], width: int, ranking: tuple[str, ...]) -> list
 
 class FittingFooter(Footer):
     """Footer(compact=True) that fits its keys to the terminal's width; `ranking` names the main keys,
-    most used first (the bindings' first key, as Textual spells it: "enter", "slash")."""
+    most used first (the bindings' first key, as Textual spells it: "enter", "slash"); without it the
+    screen's own order ranks them."""
 
-    def __init__(self, ranking: tuple[str, ...]) -> None:
+    def __init__(self, ranking: tuple[str, ...] = ()) -> None:
         super().__init__(compact=True)
         self.ranking = ranking
         self._laid_out_for = 0
