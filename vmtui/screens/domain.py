@@ -334,7 +334,7 @@ class DomainScreen(Refusals, Screen[None]):
         the dashboard): `B` there balloons the guest under the cursor."""
         found = self._found()
         if found is not None:
-            self.post_message(MemoryOpenRequested(found[0].name))
+            self.post_message(MemoryOpenRequested(found[0].name, self.uuid))
 
     def action_resources(self, kind: str) -> None:
         found = self._found()
