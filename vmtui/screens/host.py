@@ -106,7 +106,10 @@ class HostScreen(Refusals, Screen[None]):
         # The footer holds the main keys in short words (at 80 columns the most used, FOOTER_RANKING);
         # every key is in the help (?) and the palette (ctrl+p) by its full name.
         Binding("slash", "filter", "Filter", priority=True),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        # Enter and Esc leave the filter line as the app reads them, too: keys typed right behind them
+        # ("/web⏎d") reach the table, not the filter line.
+        Binding("enter", "keep_filter", "Keep filter", show=False, priority=True),
+        Binding("escape", "clear_filter", "Clear filter", show=False, priority=True),
         *explained(Binding("a", "app.add_host", "Add host", show=False)),
         *HOST_BINDINGS,
         *ACTION_BINDINGS,
@@ -179,17 +182,18 @@ class HostScreen(Refusals, Screen[None]):
         box.border_subtitle = ""
         box.display = False
         self.table.set_filter("")
-        self.table.focus()
+        self.set_focus(self.table)
+
+    def action_keep_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        # Keep the filter, hide the line only if it is empty, and go back to the rows.
+        box.display = bool(box.value)
+        self.set_focus(self.table)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         problems = self.table.set_filter(event.value)
         # Said where the user looks, while typing; an empty subtitle once it makes sense again.
         event.input.border_subtitle = escape(problems[0]) if problems else ""
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        # Keep the filter, hide the line only if it is empty, and go back to the rows.
-        event.input.display = bool(event.value)
-        self.table.focus()
 
     def on_domain_table_selected(self, event: DomainTable.Selected) -> None:
         self.post_message(DomainOpenRequested(event.uuid, event.host))
@@ -267,6 +271,8 @@ class HostScreen(Refusals, Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "filter":
             return not isinstance(self.focused, Input)  # in the filter line, "/" is a character
+        if action == "keep_filter":
+            return isinstance(self.focused, Input)  # elsewhere Enter opens the selected domain
         return super().check_action(action, parameters)
 
     def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
