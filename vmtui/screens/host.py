@@ -110,6 +110,9 @@ class HostScreen(Refusals, Screen[None]):
         # ("/web⏎d") reach the table, not the filter line.
         Binding("enter", "keep_filter", "Keep filter", show=False, priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False, priority=True),
+        # Between the domains and the hosts pane only: Textual's own Tab also stops in a kept filter line,
+        # where the next letter would replace the filter.
+        Binding("tab,shift+tab", "switch_pane", "Hosts pane / domains", show=False),
         *explained(Binding("a", "app.add_host", "Add host", show=False)),
         *HOST_BINDINGS,
         *ACTION_BINDINGS,
@@ -183,6 +186,11 @@ class HostScreen(Refusals, Screen[None]):
         box.display = False
         self.table.set_filter("")
         self.set_focus(self.table)
+
+    def action_switch_pane(self) -> None:
+        pane = self._pane
+        if pane is not None:
+            self.set_focus(self.table if pane.has_focus else pane)
 
     def action_keep_filter(self) -> None:
         box = self.query_one("#filter", Input)
