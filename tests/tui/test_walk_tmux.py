@@ -35,6 +35,8 @@ DASHBOARD = "vmtui — KVM/QEMU"
 """The dashboard's title (a domain screen's reads "NAME on HOST — KVM/QEMU fleet")."""
 TOAST_EDGE = "▌"
 """The left edge of a notification: the text after it on each line is the toast's, wrapped."""
+DIALOG_TOP = "█▀▀▀"
+"""A question's or a form's top edge: while it shows, the dialog is open."""
 DIALOG_EDGE = "█"
 """A question's or a form's frame: the text between two on each line is the dialog's, wrapped."""
 
@@ -258,7 +260,7 @@ class Walk:
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"after {step}: virsh says {states}, autostart {self.autostarted()}, wanted {self.want}, "
-                    f"no autostart:\n{self.screen()}"
+                    f"no autostart; notifications: {self.toasts()!r}:\n{self.screen()}"
                 )
             time.sleep(0.1)
 
@@ -290,9 +292,17 @@ class Walk:
         TUI says "LABEL NAME: done" (one action at a time per domain: the next key waits for it)."""
         done = f"{label} {self.guests.selected}: done"
         self.wait_gone(done)  # an earlier round's notification
+        refused = f"{label}: "  # how a refusal starts ("Resume: it is running"); said for 5 s only
+        before = self.toasts().count(refused)
         self.press(key)
         self.want[self.guests.selected] = state
-        self.check(f"{key} -> {state}", within=30)
+        deadline = time.monotonic() + 30
+        while self.states() != self.want:
+            toasts = self.toasts()
+            assert toasts.count(refused) <= before, f"{key} refused: {toasts}"
+            assert time.monotonic() < deadline, f"{key}: never {state}; notifications {toasts!r}"
+            time.sleep(0.1)
+        self.check(f"{key} -> {state}")
         self.wait(done, within=30)
         # And the TUI shows the new state (the row, or the domain screen's first line): the next key is
         # judged by it.
@@ -303,8 +313,10 @@ class Walk:
             time.sleep(0.05)
 
     def wait_gone(self, text: str, within: float = 15.0) -> None:
+        """`text` is gone, and no question or form is open (a notification over a dialog's line can hide
+        the dialog's words, not its frame)."""
         deadline = time.monotonic() + within
-        while self.shows(text):
+        while self.shows(text) or DIALOG_TOP in self.screen():
             screen = self.screen()
             if time.monotonic() > deadline:
                 raise AssertionError(f"{text!r} never went; last screen:\n{screen}")
@@ -378,7 +390,7 @@ def host_screens(w: Walk, home: str = DASHBOARD) -> None:
     b = w.guests.selected
     w.press("M")
     w.wait_title(f"memory of {HOST}")
-    w.wait("balloon now")
+    w.wait(b)  # its row in the guests' table
     # The cursor starts on the selected guest: B asks to balloon b, not the host's first guest.
     w.press("B")
     w.wait(f"Balloon {b}: now")
