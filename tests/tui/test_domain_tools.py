@@ -89,7 +89,14 @@ async def test_snapshot_panel_xml_screen_and_console_key(guest: DiskGuest) -> No
         assert isinstance(xml_screen, XmlScreen)
         assert xml_screen.xml.strip() == virsh("dumpxml", guest.uuid).strip()
         assert guest.name in str(xml_screen.title)
+        # `i` is SR-IOV elsewhere: here it only says where its old meaning went, and stays on the live XML.
+        before = len(seen.notes())
         await pilot.press("i")
+        await wait_for(pilot, lambda: len(seen.notes()) > before)
+        assert seen.notes()[-1].message == "i does nothing here: l switches between the live XML and the definition"
+        assert app.screen is xml_screen
+        assert not xml_screen.inactive
+        await pilot.press("l")
         await wait_for(pilot, lambda: isinstance(app.screen, XmlScreen) and app.screen.inactive)
         assert isinstance(app.screen, XmlScreen)
         assert app.screen.xml.strip() == virsh("dumpxml", "--inactive", guest.uuid).strip()

@@ -9,7 +9,7 @@ Two watched hosts on libvirt's test driver (in this process: both show its one g
 from __future__ import annotations
 
 from textual.pilot import Pilot
-from textual.widgets import OptionList
+from textual.widgets import Input, OptionList
 
 from tests.tui.conftest import Recorder, wait_for
 from tests.tui_reading import visible_uuids
@@ -108,3 +108,20 @@ async def test_one_host_watched_opens_without_asking() -> None:
         await pilot.press("N")
         await wait_for(pilot, lambda: isinstance(app.screen, NetworksScreen))
         assert app.screen.title == "networks on solo"
+
+
+async def test_tab_goes_to_the_hosts_pane_and_back_past_a_kept_filter() -> None:
+    # Found by the tmux walk: with a filter kept, Tab stopped in the filter line, and the next letter ("a")
+    # replaced the filter instead of reaching the hosts pane.
+    app = VmtuiApp([HostEntry("one", "test:///default")], interval=1.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.host_screen.query_one(DomainTable)
+        await wait_for(pilot, lambda: len(visible_uuids(table)) == 1)
+        await pilot.press("slash", "t", "e", "enter")
+        await wait_for(pilot, lambda: app.focused is table)
+        for _ in range(2):
+            await pilot.press("tab")
+            await wait_for(pilot, lambda: isinstance(app.focused, HostsPane))
+            await pilot.press("tab")
+            await wait_for(pilot, lambda: app.focused is table)
+        assert app.host_screen.query_one("#filter", Input).value == "te"

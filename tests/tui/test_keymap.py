@@ -17,7 +17,7 @@ from textual.binding import Binding
 import vmtui.screens
 import vmtui.widgets
 from vmtui.app import VmtuiApp
-from vmtui.widgets.keys import is_destructive, keys_of, long_name
+from vmtui.widgets.keys import DESTRUCTIVE, is_destructive, keys_of, long_name
 from vmtui.widgets.refusals import MOVED, WHY_NOT
 
 
@@ -58,6 +58,30 @@ def test_no_key_is_destructive_on_one_screen_and_harmless_on_another() -> None:
     assert mixed == {}
 
 
+def test_every_destructive_action_is_bound_so_the_rule_sees_it() -> None:
+    # An action renamed in its screen but not in DESTRUCTIVE would count as harmless, silently: `B`
+    # (balloon) would then be free to mean something harmless elsewhere.
+    bound = {b.action for o in binding_owners() for b in o.__dict__["BINDINGS"] if isinstance(b, Binding)}
+    assert DESTRUCTIVE - bound == set()
+    # By hand, from the screens: the destructive keys of each screen.
+    destructive_keys = {
+        (s, k) for k, uses in meanings().items() for s, _m, destructive in uses if destructive and s != "HostScreen"
+    }
+    assert destructive_keys >= {
+        ("DomainScreen", "R"),
+        ("DomainScreen", "D"),
+        ("StorageScreen", "D"),
+        ("StorageScreen", "delete"),
+        ("DevicesScreen", "t"),
+        ("DevicesScreen", "T"),
+        ("SriovScreen", "C"),
+        ("SriovScreen", "d"),
+        ("MemoryScreen", "B"),
+        ("MemoryScreen", "E"),
+        ("MigrationScreen", "x"),
+    }
+
+
 def test_refresh_resume_reboot_and_revert_have_one_meaning_each() -> None:
     # The examples, by hand: R reverted a snapshot and refreshed storage, r resumed a VM and
     # refreshed devices, b rebooted and ballooned.
@@ -66,6 +90,9 @@ def test_refresh_resume_reboot_and_revert_have_one_meaning_each() -> None:
     assert {m for _s, m, _d in table["b"]} == {"Reboot"}
     assert {m for _s, m, _d in table["R"]} == {"Revert"}
     assert {m for _s, m, _d in table["ctrl+r"]} == {"Refresh"}
+    # `i` opened SR-IOV on the dashboard but switched live/definition in the XML view.
+    assert {m for _s, m, _d in table["i"]} == {"SR-IOV"}
+    assert {m for _s, m, _d in table["l"]} == {"Live / definition"}
     assert {s for s, _m, _d in table["ctrl+r"]} == {"StorageScreen", "NetworksScreen", "DevicesScreen", "SriovScreen"}
 
 
@@ -79,4 +106,4 @@ def test_a_moved_key_never_hides_a_key_of_its_own_screen() -> None:
     every_moved = {
         k for o in binding_owners() for b in o.__dict__["BINDINGS"] if b.action.startswith(MOVED) for k in keys_of(b)
     }
-    assert {"v", "b", "A", "a", "R", "r", "c", "p"} <= every_moved
+    assert {"v", "b", "A", "a", "R", "r", "c", "p", "i"} <= every_moved

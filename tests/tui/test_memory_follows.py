@@ -15,6 +15,7 @@ from tests.tui.conftest import Guests, wait_for
 from tests.tui_reading import visible_uuids
 from vmtui.app import VmtuiApp
 from vmtui.models import HostEntry
+from vmtui.screens.domain import DomainScreen
 from vmtui.screens.memory import BalloonModal, MemoryScreen
 from vmtui.widgets.domain_table import DomainTable
 
@@ -49,3 +50,24 @@ async def test_m_from_a_row_of_host_two_starts_on_it_and_j_b_balloons_the_next(l
         question = str(app.screen.query_one("#balloon-question", Label).render())
         assert question.startswith(f"Balloon {virtio}: now ")
         await pilot.press("escape")
+
+
+async def test_m_from_the_domain_screen_starts_on_that_domain(local_guests: Guests) -> None:
+    # Found by the tmux walk: from the domain screen, M opened with the cursor on the host's first guest
+    # (another engineer's, on the shared libvirtd), and the next B would have ballooned it.
+    virtio = local_guests.uuids[local_guests.names[1]]  # "-virtio": never the first row ("-e1000" is before)
+    app = VmtuiApp([HostEntry("local", local_guests.uri)], interval=0.5)
+    async with app.run_test(size=(160, 50)) as pilot:
+        table = app.host_screen.query_one(DomainTable)
+        await wait_for(pilot, lambda: virtio in visible_uuids(table))
+        table.move_cursor(visible_uuids(table).index(virtio))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DomainScreen))
+        await pilot.press("M")
+        await wait_for(pilot, lambda: isinstance(app.screen, MemoryScreen))
+        await wait_for(pilot, lambda: app.screen.query_one("#memory-guests", DataTable).row_count >= 2)
+        assert cursor_row(app.screen.query_one("#memory-guests", DataTable)) == virtio
+        await pilot.press("B")
+        await wait_for(pilot, lambda: isinstance(app.screen, BalloonModal))
+        question = str(app.screen.query_one("#balloon-question", Label).render())
+        assert question.startswith(f"Balloon {local_guests.names[1]}: now ")

@@ -1,7 +1,7 @@
 """The selection follows the domain (its host and UUID), never the row's position: through a sort and
 the samples that reorder it, a filter that hides it and shows it again, and a migration's end (its
-UUID on the new host). When the chosen domain goes away, nothing is selected and it is said: the next
-key cannot hit a neighbour (issue 27, item 1).
+UUID on the new host) and a host's reconnect. When the chosen domain goes away, nothing is selected and it
+is said: the next key cannot hit a neighbour (issue 27, item 1).
 
 The table alone gets the two-host lab's rows as the dashboard hands them (`DomainTable.update_host`, one
 host at a time, each sample); a domain that goes away is a real guest undefined on the local libvirtd.
@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from textual.app import App, ComposeResult
 
-from tests.tui.conftest import Guests, Recorder, wait_for
+from tests.tui.conftest import TEST_DRIVER_XML, Guests, PrivateDaemon, Recorder, wait_for
 from tests.tui_reading import visible_uuids
 from vmtui.app import VmtuiApp
 from vmtui.models import HostEntry
@@ -137,3 +137,51 @@ async def test_a_domain_that_goes_away_leaves_nothing_selected_and_keys_refuse(l
         assert seen.said(f"nothing selected ({gone_name} is gone)")
         await pilot.press("j")  # the user moves: the remaining guest is selected again
         assert table.cursor_uuid == local_guests.uuids[other_name]
+
+
+TWO = "6f1e1d0c-5a1b-4c3d-9e8f-000000000002"
+"""priv-two, the private daemon's second guest (tests/tui/conftest.py TEST_DRIVER_XML)."""
+NEW = """  <domain type='test'>
+    <name>priv-a-new</name>
+    <uuid>6f1e1d0c-5a1b-4c3d-9e8f-000000000003</uuid>
+    <memory>131072</memory><currentMemory>131072</currentMemory><vcpu>1</vcpu>
+    <os><type arch='x86_64'>hvm</type></os>
+  </domain>
+</node>"""
+
+
+async def test_the_selection_stays_on_its_domain_through_a_reconnect_or_says_it_is_gone(
+    private_daemon: PrivateDaemon,
+) -> None:
+    """A real libvirtd of our own is killed and started again (the test driver reads its guests from a
+    file at each connection): once with a guest added that sorts first, once without the selected one."""
+    app = VmtuiApp([HostEntry("priv", private_daemon.uri)], interval=0.2, backoff=(0.3, 1.0))
+    seen = Recorder()
+    async with app.run_test(size=(200, 50), message_hook=seen) as pilot:
+        table = app.host_screen.query_one(DomainTable)
+        await wait_for(pilot, lambda: len(visible_uuids(table)) == 2)
+        await pilot.press("end")  # by name: priv-one, priv-two
+        assert table.cursor_uuid == TWO
+
+        private_daemon.kill()
+        await wait_for(pilot, lambda: app.fleet.hosts["priv"].status == "disconnected")
+        assert table.cursor_uuid == TWO  # its row stays, stale, and so does the selection
+        private_daemon.xml.write_text(TEST_DRIVER_XML.replace("</node>", NEW), encoding="utf-8")
+        private_daemon.start()
+        await wait_for(pilot, lambda: len(visible_uuids(table)) == 3, within=20)
+        await wait_for(pilot, lambda: app.fleet.hosts["priv"].status == "connected")
+        await pilot.pause()
+        # By hand: priv-a-new, priv-one, priv-two. The row under the old position (1) is priv-one now.
+        assert visible_uuids(table).index(TWO) == 2
+        assert table.cursor_uuid == TWO
+
+        private_daemon.kill()
+        await wait_for(pilot, lambda: app.fleet.hosts["priv"].status == "disconnected")
+        without_two = TEST_DRIVER_XML[: TEST_DRIVER_XML.index("  <domain type='test'>\n    <name>priv-two")]
+        private_daemon.xml.write_text(without_two + "</node>\n", encoding="utf-8")
+        private_daemon.start()
+        await wait_for(pilot, lambda: TWO not in visible_uuids(table), within=20)
+        await pilot.pause()
+        assert visible_uuids(table) == ["6f1e1d0c-5a1b-4c3d-9e8f-000000000001"]
+        assert table.cursor_uuid is None  # not priv-one, the neighbour that took its place
+        assert seen.said("priv-two is gone; nothing selected")

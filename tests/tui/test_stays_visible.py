@@ -178,3 +178,18 @@ async def test_the_vcpu_tables_headers_fit(size: tuple[int, int]) -> None:
         # One line, every title whole: nothing folded onto the next line, nothing cut with an ellipsis.
         assert re.search(r"vCPU +CPU +% +steal% +exits/s", lines[1]), lines
         assert "…" not in "".join(lines[:2]), lines
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+async def test_names_that_differ_at_the_end_stay_apart(size: tuple[int, int]) -> None:
+    # Found by the tmux walk: at 80 columns three rows read "vmtui-test-walk-cb5…", the letter that tells
+    # them apart cut off. A long HOST leaves NAME its least (16 cells at 80 columns).
+    rows = [domain(f"vmtui-test-walk-cb5b-{n}", "qemu+ssh://root@kvm-host-01/system") for n in "ab"]
+    app = OneTable(rows)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        lines = table_lines(app)
+        for line, letter in zip(lines[1:3], "ab", strict=True):
+            name = re.search(r"(vmtui-t\S*)", line)
+            assert name, lines
+            assert name.group(1).endswith(f"-cb5b-{letter}"), lines

@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.widgets.data_table import ColumnKey
 
 from vmtui.drivers.base import Hypervisor
@@ -29,7 +29,8 @@ from vmtui.richtext import device_class_text
 from vmtui.screens.form import FormField, FormModal, Values
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested, SriovOpenRequested
-from vmtui.widgets.keys import REFRESH
+from vmtui.widgets.fitting_footer import FittingFooter
+from vmtui.widgets.keys import REFRESH, keys_hint
 from vmtui.widgets.refusals import Refusals, explained, moved
 
 COLUMNS = ("kind", "name", "class", "bus/type", "model", "to virtio", "next boot", "guest driver", "note")
@@ -91,7 +92,7 @@ class DevicesScreen(Refusals, Screen[None]):
         yield Static(id="dev-summary")
         yield DataTable(id="dev-table", cursor_type="row", zebra_stripes=True)
         yield Static(id="dev-detail")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         keys = self.query_one("#dev-table", DataTable).add_columns(*COLUMNS)
@@ -160,7 +161,7 @@ class DevicesScreen(Refusals, Screen[None]):
             )
         if report.devices:
             table.move_cursor(row=min(row, len(report.devices) - 1))
-        self._say(Text("v: selected device to virtio   V: all   a: add disk   n: add NIC   i: SR-IOV", "dim"))
+        self._say(Text(keys_hint(self.BINDINGS), "dim"))
         self._show_pending()
         self.refresh_bindings()
 

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from vmtui import present
 from vmtui.drivers.backupstore import backup_store
@@ -60,6 +60,7 @@ from vmtui.tui.messages import (
     SriovOpenRequested,
     XmlRequested,
 )
+from vmtui.widgets.fitting_footer import FittingFooter
 from vmtui.widgets.metric_graph import MetricGraph
 from vmtui.widgets.refusals import Refusals, explained
 
@@ -199,7 +200,7 @@ class DomainScreen(Refusals, Screen[None]):
                 yield MetricGraph("Memory", size_kib, id="g-mem")
             yield Static(id="findings")
             yield Static(id="devices")
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#snapshots", DataTable)
@@ -352,10 +353,11 @@ class DomainScreen(Refusals, Screen[None]):
         self.post_message(MigrateRequested(self.uuid))
 
     def action_memory(self) -> None:
-        """The memory screen of the host this domain runs on (as M on its row in the dashboard)."""
+        """The memory screen of the host this domain runs on, its cursor on this domain (as M on its row in
+        the dashboard): `B` there balloons the guest under the cursor."""
         found = self._found()
         if found is not None:
-            self.post_message(MemoryOpenRequested(found[0].name))
+            self.post_message(MemoryOpenRequested(found[0].name, self.uuid))
 
     def action_resources(self, kind: str) -> None:
         found = self._found()

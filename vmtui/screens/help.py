@@ -51,7 +51,7 @@ GENERAL_KEYS = (
 )
 TOOL_KEYS = (
     ("c", "serial console of the selected domain (virsh console); ctrl+] comes back to vmtui"),
-    ("X", "the domain's XML; in it, i switches between the live XML and the persistent definition"),
+    ("X", "the domain's XML; in it, l switches between the live XML and the persistent definition"),
     ("e (domain screen)", "edit the persistent XML in $EDITOR; a definition libvirt refuses changes nothing"),
     ("n (domain screen)", "take a snapshot (a running guest's memory included)"),
     ("tab, R / D (domain screen)", "choose a snapshot, revert to it / delete it (both ask first)"),

@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.markup import escape
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from vmtui.ops.lifecycle import ACTIONS
 from vmtui.screens.host_picker import HostPickerModal
@@ -28,6 +28,7 @@ from vmtui.tui.messages import (
     XmlRequested,
 )
 from vmtui.widgets.domain_table import DomainTable
+from vmtui.widgets.fitting_footer import FittingFooter
 from vmtui.widgets.hosts_pane import HostsPane
 from vmtui.widgets.refusals import Refusals, explained
 
@@ -54,6 +55,10 @@ HOST_BINDINGS = explained(
     Binding("N", "resources('networks')", "Nets", tooltip="Networks"),
 )
 """Screens of the selected domain's host (dashboard and domain screen alike)."""
+
+FOOTER_RANKING = ("enter", "slash", "d", "x", "m", "s", "p", "b", "M", "P", "N", "v", "c", "X", "w", "u", "r", "q")
+"""The dashboard's keys by use, for the footer at narrow widths (80 columns hold about the first seven;
+`?` always stays): open, filter, then what a console is for: stop, force off, move."""
 
 
 def host_refusal(fleet: Fleet, host: str | None) -> str | None:
@@ -99,10 +104,16 @@ class HostScreen(Refusals, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         # A priority binding runs as the app reads the key, before the keys behind it are routed: the
         # filter gets the focus in time for text typed or pasted in the same burst as "/".
-        # The footer holds the main keys in short words (80 columns scroll the rest sideways); every
-        # key is in the help (?) and the palette (ctrl+p) by its full name.
+        # The footer holds the main keys in short words (at 80 columns the most used, FOOTER_RANKING);
+        # every key is in the help (?) and the palette (ctrl+p) by its full name.
         Binding("slash", "filter", "Filter", priority=True),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        # Enter and Esc leave the filter line as the app reads them, too: keys typed right behind them
+        # ("/web⏎d") reach the table, not the filter line.
+        Binding("enter", "keep_filter", "Keep filter", show=False, priority=True),
+        Binding("escape", "clear_filter", "Clear filter", show=False, priority=True),
+        # Between the domains and the hosts pane only: Textual's own Tab also stops in a kept filter line,
+        # where the next letter would replace the filter.
+        Binding("tab,shift+tab", "switch_pane", "Hosts pane / domains", show=False),
         *explained(Binding("a", "app.add_host", "Add host", show=False)),
         *HOST_BINDINGS,
         *ACTION_BINDINGS,
@@ -126,7 +137,7 @@ class HostScreen(Refusals, Screen[None]):
         yield self._table
         yield Input(placeholder="regex on name, state:running, host:NAME (Enter keeps, Esc clears)", id="filter")
         yield Static("", id="marks", markup=False)
-        yield Footer(compact=True)
+        yield FittingFooter(FOOTER_RANKING)
 
     @property
     def table(self) -> DomainTable:
@@ -178,17 +189,23 @@ class HostScreen(Refusals, Screen[None]):
         box.border_subtitle = ""
         box.display = False
         self.table.set_filter("")
-        self.table.focus()
+        self.set_focus(self.table)
+
+    def action_switch_pane(self) -> None:
+        pane = self._pane
+        if pane is not None:
+            self.set_focus(self.table if pane.has_focus else pane)
+
+    def action_keep_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        # Keep the filter, hide the line only if it is empty, and go back to the rows.
+        box.display = bool(box.value)
+        self.set_focus(self.table)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         problems = self.table.set_filter(event.value)
         # Said where the user looks, while typing; an empty subtitle once it makes sense again.
         event.input.border_subtitle = escape(problems[0]) if problems else ""
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        # Keep the filter, hide the line only if it is empty, and go back to the rows.
-        event.input.display = bool(event.value)
-        self.table.focus()
 
     def on_domain_table_selected(self, event: DomainTable.Selected) -> None:
         self.post_message(DomainOpenRequested(event.uuid, event.host))
@@ -281,6 +298,12 @@ class HostScreen(Refusals, Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "filter":
             return not isinstance(self.focused, Input)  # in the filter line, "/" is a character
+        if action == "keep_filter":
+            return isinstance(self.focused, Input)  # elsewhere Enter opens the selected domain
+        if action == "clear_filter":
+            # On the rows, Esc clears the marks first (the table's own Esc); with none, the filter.
+            table = self._table
+            return isinstance(self.focused, Input) or table is None or table.refusal("clear_marks", ()) is not None
         return super().check_action(action, parameters)
 
     def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:

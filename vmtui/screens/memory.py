@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from vmtui.ops.balloon_policy import BalloonKnobs, BalloonPlan, GuestMemory, HostMemory, plan_balloons
 from vmtui.ops.ksm import RUN_NAMES, KsmStatus
@@ -27,6 +27,7 @@ from vmtui.present import MISSING, pct_sign, printable, size, size_kib
 from vmtui.screens.form import FormField, FormModal, Values
 from vmtui.tui.fleet import Fleet, HostView
 from vmtui.tui.messages import BalloonPolicyStepRequested, BalloonRequested
+from vmtui.widgets.fitting_footer import FittingFooter
 from vmtui.widgets.metric_graph import MetricGraph
 from vmtui.widgets.refusals import Refusals, explained, moved
 
@@ -172,7 +173,7 @@ class MemoryScreen(Refusals, Screen[None]):
             with Horizontal(id="memory-graphs"):
                 yield MetricGraph("KSM saved", size, id="g-ksm-saved")
                 yield MetricGraph("ksmd CPU % (cost)", lambda v: f"{v:.1f}%", id="g-ksm-cpu")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.title = printable(f"memory of {self.host}")

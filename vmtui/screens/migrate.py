@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, ProgressBar, Static
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, ProgressBar, Static
 
 from vmtui.errors import UsageError
 from vmtui.ops.base import Step
@@ -24,6 +24,7 @@ from vmtui.ops.migrate import MigrationOptions
 from vmtui.ops.migrate.precheck import PrecheckReport
 from vmtui.present import counted, ms, one_line, rate, seconds, size, size_kib
 from vmtui.tui.messages import MigrationAbortRequested
+from vmtui.widgets.fitting_footer import FittingFooter
 from vmtui.widgets.refusals import Refusals, explained, moved
 from vmtui.widgets.tick_box import TickBox
 
@@ -75,7 +76,7 @@ class MigrateModal(ModalScreen[MigrateChoice | None]):
             with Horizontal(id="migrate-buttons"):
                 yield Button("Migrate (enter)", variant="primary", id="go", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#migrate-hosts", DataTable)
@@ -204,7 +205,7 @@ class MigrationScreen(Refusals, ModalScreen[None]):
             yield Static(id="migration-figures")
             with VerticalScroll(id="migration-log"):
                 yield Static(id="migration-lines")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         if self._last is not None:

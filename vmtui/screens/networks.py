@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from vmtui.drivers.resources import NetworkInfo
 from vmtui.ops import networks
@@ -19,6 +19,7 @@ from vmtui.ops.autostart import set_autostart
 from vmtui.present import MISSING, printable
 from vmtui.richtext import lease_cells, lit, network_cells
 from vmtui.tui.messages import DataFetched, FetchRequested, OperationRequested
+from vmtui.widgets.fitting_footer import FittingFooter
 from vmtui.widgets.keys import REFRESH
 from vmtui.widgets.refusals import Refusals, explained, moved
 
@@ -47,7 +48,7 @@ class NetworksScreen(Refusals, Screen[None]):
         yield DataTable(id="networks", cursor_type="row", zebra_stripes=True)
         yield Static(id="leases-title", classes="res-title")
         yield DataTable(id="leases", cursor_type="row", zebra_stripes=True)
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.title = printable(f"networks on {self.host}")

@@ -11,10 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from vmtui.present import printable
 from vmtui.tui.notes import NotificationLog
+from vmtui.widgets.fitting_footer import FittingFooter
 
 SEVERITY_STYLE = {"information": "green", "warning": "yellow", "error": "bold red"}
 
@@ -33,7 +34,7 @@ class NotificationsScreen(Screen[None]):
         yield Header(icon="▣")
         with VerticalScroll(id="notes-body"):
             yield Static(self.rendered(), id="notes")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.query_one("#notes-body").focus()

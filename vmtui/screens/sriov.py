@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from vmtui.drivers.base import Hypervisor
 from vmtui.drivers.xml.devices import check_mac, check_new_name, check_vlan
@@ -26,7 +26,8 @@ from vmtui.present import printable
 from vmtui.screens.form import FormField, FormModal, Values
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested
-from vmtui.widgets.keys import REFRESH
+from vmtui.widgets.fitting_footer import FittingFooter
+from vmtui.widgets.keys import REFRESH, keys_hint
 from vmtui.widgets.refusals import Refusals, explained, moved
 
 COLUMNS = ("function", "netdev", "driver", "MAC", "VLAN", "VFs / used by", "pools")
@@ -71,7 +72,7 @@ class SriovScreen(Refusals, Screen[None]):
         yield Static(id="sriov-summary")
         yield DataTable(id="sriov-table", cursor_type="row")
         yield Static(id="sriov-detail")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.title = printable(f"SR-IOV on {self.host}")
@@ -131,8 +132,7 @@ class SriovScreen(Refusals, Screen[None]):
                 self._rows.append((pf, v))
         if self._rows:
             table.move_cursor(row=min(row, len(self._rows) - 1))
-        hint = "c: VF count of the PF   p: new VF pool   a: give the VF to a VM   d: take it back   r: refresh"
-        self.query_one("#sriov-detail", Static).update(Text(hint, "dim"))
+        self.query_one("#sriov-detail", Static).update(Text(keys_hint(self.BINDINGS), "dim"))
         self.refresh_bindings()
 
     def selected(self) -> tuple[PfView, VfView | None] | None:

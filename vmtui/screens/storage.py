@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from vmtui.drivers.resources import PoolInfo, VolumeInfo
 from vmtui.drivers.xml.resources import FILE_POOL_TYPES
@@ -26,6 +26,7 @@ from vmtui.richtext import USAGE_BAR_WIDTH, lit, usage_bar, yes_no
 from vmtui.screens.fetching import say
 from vmtui.screens.form import FormField, FormModal, Values
 from vmtui.tui.messages import DataFetched, FetchRequested, OperationRequested
+from vmtui.widgets.fitting_footer import FittingFooter
 from vmtui.widgets.keys import REFRESH
 from vmtui.widgets.refusals import Refusals, explained, moved
 
@@ -65,7 +66,7 @@ class StorageScreen(Refusals, Screen[None]):
         yield DataTable(id="pools", cursor_type="row", zebra_stripes=True)
         yield Static(id="volumes-title", classes="res-title")
         yield DataTable(id="volumes", cursor_type="row", zebra_stripes=True)
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.title = printable(f"storage on {self.host}")

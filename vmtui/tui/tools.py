@@ -82,7 +82,7 @@ class DomainTools(Controller):
     def _show_xml(self, result: object) -> None:
         assert isinstance(result, xml_ops.DomainXml)
         if isinstance(self.ui.top, XmlScreen):
-            self.ui.close_top()  # `i` switched live/definition: one XML screen at a time
+            self.ui.close_top()  # `l` switched live/definition: one XML screen at a time
         d = result.domain
         self.ui.show(XmlScreen(d.uuid, d.name, result.host, result.xml, inactive=result.inactive))
 

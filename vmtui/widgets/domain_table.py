@@ -35,6 +35,7 @@ from vmtui.widgets.table_layout import (
     as_shown,
     choose,
     fit,
+    fit_middle,
     header_cell,
     leaders,
 )
@@ -67,7 +68,9 @@ def format_row(row: DomainRow, columns: tuple[Column, ...] = COLUMNS) -> str:
         "net_bps": size(row.net_bps),
         "exits": count(row.exits),
     }
-    return " ".join(fit(cells[col.key], col) for col in columns)
+    return " ".join(
+        fit_middle(cells[col.key], col) if col.key == "name" else fit(cells[col.key], col) for col in columns
+    )
 
 
 NO_AGED: Mapping[str, float] = MappingProxyType({})

@@ -7,9 +7,12 @@ another, so a key learnt on one screen cannot hurt on the next. Refresh is ctrl+
 
 from __future__ import annotations
 
-from textual.binding import Binding
+from collections.abc import Iterable
+
+from textual.binding import Binding, BindingType
 
 from vmtui.ops.lifecycle import ACTIONS
+from vmtui.widgets.refusals import MOVED, WHY_NOT
 
 REFRESH = "ctrl+r"
 """Ask the host again, on every screen that fetches (as a browser's reload; `r` resumes a guest)."""
@@ -51,3 +54,14 @@ def key_label(binding: Binding) -> str:
 def long_name(binding: Binding) -> str:
     """The binding's full name: its tooltip when the footer's word is shortened ("Off" is "Force off")."""
     return binding.tooltip or binding.description
+
+
+def keys_hint(bindings: Iterable[BindingType]) -> str:
+    """A screen's keys on one line by their full names ("t: To virtio   a: Add disk"), for the hint under
+    its table: built from the bindings, it cannot name a key that moved (it read "v: … V: …" after t/T)."""
+    named = [
+        b
+        for b in bindings
+        if isinstance(b, Binding) and b.action != "app.pop_screen" and not b.action.startswith((WHY_NOT, MOVED))
+    ]
+    return "   ".join(f"{key_label(b)}: {long_name(b)}" for b in named)
