@@ -8,6 +8,8 @@ so that a screen that ignored the selection would show another host or another r
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from textual.widgets import DataTable, Label
 
@@ -71,3 +73,32 @@ async def test_m_from_the_domain_screen_starts_on_that_domain(local_guests: Gues
         await wait_for(pilot, lambda: isinstance(app.screen, BalloonModal))
         question = str(app.screen.query_one("#balloon-question", Label).render())
         assert question.startswith(f"Balloon {local_guests.names[1]}: now ")
+
+
+async def test_long_names_leave_balloon_now_and_target_set_on_an_80_column_screen(tmp_path: Path) -> None:
+    # Found by the tmux walk: other engineers' 40-character guest names pushed "balloon now" off the
+    # memory screen at 80x24. Names that differ only at the end must still be told apart.
+    names = [f"vmtui-test-a-rather-long-guest-name-for-memory-{n}" for n in ("01", "02")]
+    domains = "".join(
+        f"<domain type='test'><name>{name}</name><uuid>6f1e1d0c-5a1b-4c3d-9e8f-0000000000a{i}</uuid>"
+        "<memory>131072</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>"
+        for i, name in enumerate(names)
+    )
+    node = tmp_path / "node.xml"
+    node.write_text(f"<node>{domains}</node>")
+    app = VmtuiApp([HostEntry("one", f"test://{node}")], interval=0.5)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.host_screen.query_one(DomainTable)
+        await wait_for(pilot, lambda: len(visible_uuids(table)) == 2)
+        await pilot.press("M")
+        await wait_for(pilot, lambda: isinstance(app.screen, MemoryScreen))
+        guests = app.screen.query_one("#memory-guests", DataTable)
+        await wait_for(pilot, lambda: guests.row_count == 2)
+        await pilot.pause()
+        shown = [str(guests.get_row_at(i)[0]) for i in range(2)]
+        # 24 cells, the middle cut: 11 of the start, the ellipsis, 12 of the end (worked out by hand).
+        assert shown == ["vmtui-test-…or-memory-01", "vmtui-test-…or-memory-02"]
+        # Every column up to "target set" is inside the table's width, unscrolled.
+        widths = {str(c.label): c.get_render_width(guests) for c in guests.columns.values()}
+        upto = list(widths)[: list(widths).index("target set") + 1]
+        assert sum(widths[c] for c in upto) <= guests.size.width, (widths, guests.size.width)

@@ -30,9 +30,13 @@ from vmtui.tui.messages import BalloonPolicyStepRequested, BalloonRequested
 from vmtui.widgets.fitting_footer import FittingFooter
 from vmtui.widgets.metric_graph import MetricGraph
 from vmtui.widgets.refusals import Refusals, explained, moved
+from vmtui.widgets.table_layout import cut_middle
 
 KSM_POINTS = 150
 """KSM readings kept per host: five minutes at one every 2 s."""
+GUEST_CELLS = 24
+"""The guest column's most cells: a longer name loses its middle, so "balloon now" and "target set"
+stay on an 80-column screen beside the fleet's long names (the dashboard's NAME is as wide)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +256,7 @@ class MemoryScreen(Refusals, Screen[None]):
         for g in guests_of(self.fleet, view):
             target = self.targets.get(g.uuid)
             table.add_row(
-                Text(printable(g.name)),
+                Text(cut_middle(printable(g.name), GUEST_CELLS)),
                 g.state,
                 size_kib(g.actual_kib),
                 size_kib(target) if target is not None else MISSING,

@@ -89,19 +89,25 @@ def fit(text: str, col: Column) -> str:
     return pad + text if col.right else text + pad
 
 
-def fit_middle(text: str, col: Column) -> str:
-    """As `fit`, but a long text loses its middle ("web-prod-…-db-02"): names of one fleet share their
-    start and differ at the end (web-01, web-02), so the end must stay to tell the rows apart."""
-    if cell_len(text) <= col.width:
-        return fit(text, col)
-    head_w = (col.width - 1) // 2
-    tail_w = col.width - 1 - head_w
+def cut_middle(text: str, width: int) -> str:
+    """`text` in at most `width` terminal cells; a longer one loses its middle ("web-prod-…-db-02"):
+    names of one fleet share their start and differ at the end (web-01, web-02), so the end must stay
+    to tell the rows apart."""
+    if cell_len(text) <= width:
+        return text
+    head_w = (width - 1) // 2
+    tail_w = width - 1 - head_w
     tail = ""
     for char in reversed(text):
         if cell_len(char + tail) > tail_w:
             break
         tail = char + tail
-    return fit(set_cell_size(text, head_w) + "…" + tail, col)
+    return set_cell_size(text, head_w) + "…" + tail
+
+
+def fit_middle(text: str, col: Column) -> str:
+    """As `fit`, but a long text loses its middle (`cut_middle`)."""
+    return fit(cut_middle(text, col.width), col)
 
 
 def header_cell(col: Column, arrow: str) -> str:
