@@ -2,7 +2,8 @@
 # The whole suite. pytest exits 5 when it collected nothing: that must fail, not pass.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-.venv/bin/pytest -p no:cacheprovider "$@"
+# Two workers (pytest-xdist): the lab's tests stay together on one (their xdist_group), the rest is shared.
+.venv/bin/pytest -p no:cacheprovider -n 2 --dist loadgroup "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then
   echo "run-tests: no tests were collected" >&2

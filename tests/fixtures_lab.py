@@ -236,9 +236,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "lab_last: runs after all other tests (may take the lab down)")
 
 
+LAB_TESTS = Path(__file__).parent / "lab"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Stable sort: tests that tear the lab down run last, so the session lab serves everyone first.
     items.sort(key=lambda item: item.get_closest_marker("lab_last") is not None)
+    # Under pytest-xdist (`make test` runs two workers) the lab's tests are one group, so one worker
+    # runs them all, in this order, on one session lab; the other tests go to either worker.
+    for item in items:
+        if LAB_TESTS in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group("lab"))
 
 
 @pytest.fixture(scope="session")
