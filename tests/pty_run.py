@@ -11,14 +11,32 @@ from collections.abc import Sequence
 
 
 def run_in_pty(
-    argv: Sequence[str], answers: Sequence[tuple[str, str]] = (), *, env: dict[str, str], timeout: float = 60
+    argv: Sequence[str],
+    answers: Sequence[tuple[str, str]] = (),
+    *,
+    env: dict[str, str],
+    timeout: float = 60,
+    controlling: bool = False,
 ) -> tuple[int, str]:
     """Run `argv` with a terminal for stdin, stdout and stderr; when the output shows a prompt, type its answer.
 
-    `answers` are (text to wait for, what to type), in order. Returns the exit code and everything printed.
+    `answers` are (text to wait for, what to type), in order. `controlling`: the terminal is the
+    command's controlling terminal and the command its foreground job, as a shell starts it (process
+    groups and SIGTTIN then apply). Returns the exit code and everything printed.
     """
     master, slave = pty.openpty()
-    proc = subprocess.Popen(list(argv), stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+
+    def take_the_terminal() -> None:
+        import fcntl
+        import termios
+
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(
+        list(argv), stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
+        preexec_fn=take_the_terminal if controlling else None,
+    )  # fmt: skip
     os.close(slave)
     out = b""
     pending = list(answers)

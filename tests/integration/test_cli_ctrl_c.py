@@ -144,3 +144,26 @@ def test_ctrl_c_during_a_bulk_start_starts_nothing_more_and_names_what_never_sta
     assert error["error"]["kind"] == "cancelled"
     assert error["error"]["message"] == f"start: cancelled; never started: {first}, {second}"
     assert (_state(first), _state(second)) == ("shut off", "shut off")
+
+
+def test_a_question_after_the_ctrl_c_shield_is_asked_and_answered_at_a_terminal() -> None:
+    """`shield` moves the command's worker out of the terminal's foreground (Ctrl-C must not reach the ssh
+    of qemu+ssh); a question it asks from there must still reach the user. Reading the terminal from a
+    background group stopped the worker (SIGTTIN) and `vmtui host drain` without --yes hung at its
+    question. Run as a shell runs a command: the terminal is its controlling terminal."""
+    import sys
+
+    from pty_run import run_in_pty
+
+    script = (
+        "from vmtui.cli.migrate_terminal import shield\n"
+        "from vmtui.cli.common import confirm\n"
+        "shield()\n"
+        "confirm('Drain kvm1: migrate 2 guests to kvm2?', yes=False, as_json=False)\n"
+        "print('answered yes')\n"
+    )
+    code, out = run_in_pty(
+        [sys.executable, "-c", script], [("[y/N]", "y\r")], env=dict(os.environ), timeout=15, controlling=True
+    )
+    assert code == 0, out
+    assert out.replace("\r", "").splitlines()[-1] == "answered yes", out

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import subprocess
 import time
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_lab import LabHandle, Live
+from fixtures_lab import VMTUI, LabHandle, Live
 from textual.pilot import Pilot
 
 from vmtui.app import VmtuiApp
@@ -265,3 +266,23 @@ async def test_drain_plan_ctrl_c_tui_drain_copy_storage_place_and_undrain(
     lab1 = next(h for h in placed["hosts"] if h["host"] == "lab1")
     assert lab1["maintenance"] is False
     assert lab1["score"] is not None
+
+
+def test_a_drain_asked_at_a_terminal_waits_for_the_answer_and_no_moves_nothing(lab: LabHandle) -> None:
+    """Without --yes at a real terminal (its foreground job, as a shell starts it) the drain asks and waits.
+
+    The drain's worker runs in a process group of its own (so that Ctrl-C does not kill the ssh of
+    qemu+ssh); reading the terminal from there stopped it (SIGTTIN), and the command hung at its question.
+    """
+    from pty_run import run_in_pty
+
+    on_lab1 = _running(lab, "lab1")
+    assert on_lab1, "lab1 runs none of the lab's guests: nothing to ask about"
+    env = {**os.environ, "VMTUI_HOME": str(lab.home), "COLUMNS": "200"}
+    code, out = run_in_pty(
+        [str(VMTUI), "host", "drain", "lab1", "--to", "lab2"], [("[y/N]", "n\r")], env=env, timeout=90,
+        controlling=True,
+    )  # fmt: skip
+    assert (code, out.strip().splitlines()[-1]) == (2, "vmtui: error: not confirmed; nothing done"), out
+    assert _running(lab, "lab1") == on_lab1
+    assert not any(e.maintenance for e in HostStore().load() if e.name == "lab1")

@@ -305,10 +305,12 @@ def confirm(question: str, *, yes: bool, as_json: bool) -> None:
         return
     if as_json or not sys.stdin.isatty():
         raise UsageError(f"{question} Not asked without a terminal.", hint="add --yes to proceed")
+    from vmtui.cli.migrate_terminal import terminal_for_a_question
     from vmtui.present import printable
 
-    sys.stderr.write(f"{printable(question)} [y/N] ")
-    sys.stderr.flush()
-    answer = sys.stdin.readline().strip().lower()
+    with terminal_for_a_question():
+        sys.stderr.write(f"{printable(question)} [y/N] ")
+        sys.stderr.flush()
+        answer = sys.stdin.readline().strip().lower()
     if answer not in ("y", "yes"):
         raise UsageError("not confirmed; nothing done")

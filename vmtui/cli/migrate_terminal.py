@@ -11,6 +11,8 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 from vmtui.errors import ExitCode
@@ -57,6 +59,32 @@ def shield() -> None:
     code = os.waitstatus_to_exitcode(status)
     # The child printed everything; this copy has nothing of its own to flush or clean up.
     os._exit(code if code >= 0 else 128 - code)
+
+
+@contextmanager
+def terminal_for_a_question() -> Iterator[None]:
+    """Make this process's group the terminal's foreground while a question is asked, then give it back.
+
+    After `shield` the worker is in a background group of its own: reading the terminal there stops it
+    (SIGTTIN), and the command would hang at its question (`host drain` without `--yes`). A Ctrl-C at
+    the question then also reaches the ssh processes; that is harmless, as it means "no" and nothing
+    has changed yet. Outside a shielded worker (the usual case) this does nothing.
+    """
+    try:
+        fd = sys.stdin.fileno()
+        foreground = os.tcgetpgrp(fd)
+    except (OSError, ValueError):  # no terminal: `confirm` does not ask then
+        yield
+        return
+    ours = os.getpgrp()
+    if foreground == ours:
+        yield
+        return
+    os.tcsetpgrp(fd, ours)  # allowed from the background: `shield`'s worker ignores SIGTTOU
+    try:
+        yield
+    finally:
+        os.tcsetpgrp(fd, foreground)
 
 
 PR_SET_PDEATHSIG = 1
