@@ -234,6 +234,8 @@ def free_lab_id() -> int:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "lab_last: runs after all other tests (may take the lab down)")
+    # pytest-xdist's own mark, declared for runs without it (`pytest tests/lab/...` by hand).
+    config.addinivalue_line("markers", "xdist_group(name): tests that one xdist worker runs together")
 
 
 LAB_TESTS = Path(__file__).parent / "lab"
