@@ -30,7 +30,7 @@ from vmtui.models import DomainInfo, HostEntry
 if TYPE_CHECKING:
     from vmtui.drivers.resources import GuestFacts
     from vmtui.metrics import DomainMetrics
-    from vmtui.models import HostInfo
+    from vmtui.models import HostInfo, HostSample
 
 
 def register(app: typer.Typer) -> None:
@@ -103,16 +103,36 @@ def _measure(
             return entry, info, None, host_info, None
         if guest and isinstance(conn, ResourceHost):
             facts = conn.guest_facts(info.uuid)
-        first = conn.sample(label(entry))
+        first = _whole_sample(conn, label(entry), info.uuid)
         if not conn.finite:
             time.sleep(interval)
-        second = conn.sample(label(entry))
+        second = _whole_sample(conn, label(entry), info.uuid)
     before = next((d for d in first.domains if d.uuid == info.uuid), None)
     now = next((d for d in second.domains if d.uuid == info.uuid), None)
     if now is None:
         raise NotFoundError(f"domain {domain!r} disappeared while it was sampled")
     metrics = domain_metrics(before, now, second.monotonic - first.monotonic, host_cpus=host_info.cpus)
     return entry, info, metrics, host_info, facts
+
+
+WHOLE_TRIES = 10
+"""Samples taken, 0.1 s apart, for a domain's record that another client's query made half (busy)."""
+
+
+def _whole_sample(conn: Hypervisor, host: str, uuid: str) -> HostSample:
+    """A sample of the host with the domain's whole record: a busy domain (another client holds its
+    query job, e.g. a TUI polling the same host) answers without its vCPU, disk and balloon counters,
+    and two samples of which one is half give no exit or IO rates. Asked again briefly, then taken as is."""
+    import time
+
+    sample = conn.sample(host)
+    for _ in range(WHOLE_TRIES - 1):
+        record = next((d for d in sample.domains if d.uuid == uuid), None)
+        if record is None or not record.busy:
+            break
+        time.sleep(0.1)
+        sample = conn.sample(host)
+    return sample
 
 
 def _open_for_guest(entry: HostEntry) -> Hypervisor:

@@ -29,7 +29,7 @@ from vmtui.cli.common import (
 )
 from vmtui.cli.targets import resolve_targets
 from vmtui.errors import UsageError
-from vmtui.models import HostEntry
+from vmtui.models import ACTIVE_STATES, HostEntry
 
 if TYPE_CHECKING:
     from vmtui.filters import DomainFilter
@@ -128,6 +128,21 @@ def _json_line(s: HostSampled, flt: DomainFilter, sort: SortKey) -> dict[str, ob
     }
 
 
+BASE_ROUNDS = 5
+"""Samples of a host after which it is shown even with domains still without rates."""
+
+
+def _has_rates(s: HostSampled, samples: int) -> bool:
+    """A host's sample is shown once its domains have rates: its first is only their base, and a domain
+    that was busy at its first sight (another client held its query job: a half record) has no base
+    until its next whole one. Shown anyway from the BASE_ROUNDS-th sample (a domain busy all along)."""
+    if samples < 2:
+        return False
+    if samples >= BASE_ROUNDS:
+        return True
+    return all(m.cpu_pct is not None or m.state not in ACTIVE_STATES for m in s.tick.domains.values())
+
+
 def _start(targets: list[HostEntry]) -> Monitor:
     from vmtui.monitor.watch import Monitor
 
@@ -202,7 +217,7 @@ def top(
                     _report_event(event, as_json=as_json)
                 for h in batch.samples:
                     seen[h] = seen.get(h, 0) + 1
-                fresh = [s for h, s in batch.samples.items() if seen[h] > 1 or s.tick.host.cpu_pct is not None]
+                fresh = [s for h, s in batch.samples.items() if _has_rates(s, seen[h])]
                 if fresh:
                     done += 1
                     if live is None:
