@@ -109,3 +109,24 @@ def test_a_recording_keeps_which_domains_were_busy() -> None:
     line = json.loads(sample_line(whole))
     assert "busy" not in line["domains"][0]  # recordings made before it read the same
     assert [d.busy for d in _sample(line).domains] == [False]
+
+
+def test_a_samples_wall_time_is_when_it_was_asked_not_when_it_returned() -> None:
+    """A bulk call that began before a lifecycle event and returned after it holds the state from before:
+    stamped with its return time, it replaced the event's newer state (a resumed row read `paused` again
+    for a moment). Stamped when asked, it is older than the event and waits for the next sample."""
+    import time
+
+    from vmtui.drivers import connect
+
+    with connect("test:///default") as conn:
+        slow = conn._bulk_stats  # noqa: SLF001
+
+        def slow_bulk(only: object) -> object:
+            time.sleep(0.3)
+            return slow(only)  # type: ignore[arg-type]
+
+        conn._bulk_stats = slow_bulk  # type: ignore[method-assign,assignment]  # noqa: SLF001
+        asked = time.time()
+        sample = conn.sample("h")
+    assert asked <= sample.wall < asked + 0.2  # not ~0.3 s later, when the answer came

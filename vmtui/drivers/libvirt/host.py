@@ -130,8 +130,12 @@ class HostMixin(ConnectionCore):
         from vmtui.models import DomainStats, HostSample
 
         with mapped(self.uri, "collect stats"):
+            # The wall time the sample answers for is when it was asked: a call that began before a
+            # lifecycle event and returned after it holds the state from before (the TUI lets a sample
+            # replace an event's state only when it is newer than the event).
+            wall = time.time()
             records, nowait = self._bulk_stats(only)
-            mono, wall = time.monotonic(), time.time()
+            mono = time.monotonic()
             # The stats dicts are fresh from libvirt and ours alone: wrap them read-only, no copy.
             stats_of, proxy = DomainStats, MappingProxyType  # 1000 records per call: no lookups per record
             busy = self._busy_rule() if nowait else None
