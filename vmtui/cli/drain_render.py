@@ -8,11 +8,11 @@ libvirt's messages are always `Text` (`lit`), never markup.
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import TaskID
 from rich.table import Table
 from rich.text import Text
 
-from vmtui.cli.migrate_render import OUTCOME_STYLE, forecast_text, policy_text
+from vmtui.cli.migrate_render import OUTCOME_STYLE, forecast_text, migration_bars, policy_text
 from vmtui.ops.base import Step
 from vmtui.ops.drain import DrainPlan, DrainSummary, GuestPlan
 from vmtui.present import MISSING, ms, seconds, size_kib
@@ -71,14 +71,7 @@ class DrainPrinter:
 
     def __init__(self, plan: DrainPlan) -> None:
         self.console = Console(stderr=True, highlight=False)
-        self.progress = Progress(
-            TextColumn("{task.description}", markup=False),
-            BarColumn(bar_width=24),
-            TextColumn("{task.percentage:>5.1f} %"),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[detail]}", markup=False),
-            console=self.console,
-        )
+        self.progress = migration_bars(self.console, bar_width=24)
         self.overall: TaskID = self.progress.add_task(f"drain {plan.host}", total=1.0, detail="")
         self.guests: dict[str, TaskID] = {
             g.uuid: self.progress.add_task(f"  {g.domain} -> {g.target}", total=1.0, detail="queued")

@@ -70,20 +70,24 @@ class JsonProgress:
         emit_json({"type": "step", **step.data, "text": step.text})
 
 
+def migration_bars(console: Console, *, bar_width: int) -> Progress:
+    """The bars of a migration (and of a drain's guests): name, bar, percent, time, and a detail field."""
+    return Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(bar_width=bar_width),
+        TextColumn("{task.percentage:>5.1f} %"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[detail]}", markup=False),
+        console=console,
+    )
+
+
 class ProgressPrinter:
     """A rich progress bar on stderr, with checks, the forecast and policy steps printed above it."""
 
     def __init__(self, label: str) -> None:
         self.console = Console(stderr=True, highlight=False)
-        self.progress = Progress(
-            TextColumn("{task.description}", markup=False),
-            BarColumn(bar_width=30),
-            TextColumn("{task.percentage:>5.1f} %"),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[detail]}", markup=False),
-            console=self.console,
-            transient=False,
-        )
+        self.progress = migration_bars(self.console, bar_width=30)
         self.label = label
         self.task: TaskID | None = None
 
