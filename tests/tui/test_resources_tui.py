@@ -4,6 +4,7 @@ libvirtd with a pool, a network and a guest of their own (`res_lab`); virsh is t
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from textual.pilot import Pilot
@@ -131,6 +132,54 @@ async def test_storage_screen_delete_of_a_base_the_pool_has_not_seen_used_is_ref
         for name in (overlay, base):
             virsh("vol-delete", "--pool", res_lab.pool, name, check=False)
             (res_lab.pool_dir / name).unlink(missing_ok=True)
+
+
+async def test_a_change_waits_for_the_read_after_the_last_one(res_lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`A` pressed again right after "done", before the screen has read the network again, is refused:
+    decided from the row it still showed ("no"), it would have asked "autostart on" a second time."""
+    from vmtui.ops import networks as networks_ops
+
+    gate = threading.Event()
+    gate.set()
+    real = networks_ops.networks
+
+    def gated(conn: object) -> object:
+        gate.wait(30)  # the read itself is the real one; only its answer is held back
+        return real(conn)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(networks_ops, "networks", gated)
+    recorder = Recorder()
+    app = VmtuiApp([HostEntry("local", SYSTEM_URI)], interval=0.5)
+    async with app.run_test(size=(200, 50), message_hook=recorder) as pilot:
+        await wait_for(pilot, lambda: app.fleet.hosts["local"].status == "connected")
+        await pilot.press("N")
+        await wait_for(pilot, lambda: isinstance(app.screen, NetworksScreen) and bool(app.screen.networks))
+        nets = app.screen
+        assert isinstance(nets, NetworksScreen)
+        row = [n.name for n in nets.networks].index(res_lab.net)
+        await _go_to(pilot, nets, "#networks", row)
+        assert _cells(nets, "#networks", row)[2] == "no"
+        try:
+            gate.clear()
+            await pilot.press("A")
+            await wait_for(pilot, lambda: recorder.said(f"Autostart on for network {res_lab.net}: done"))
+            assert virsh_fields("net-info", res_lab.net)["Autostart"] == "yes"
+            assert _cells(nets, "#networks", row)[2] == "no"  # the read after the change is held back
+            await pilot.press("A")
+            await wait_for(pilot, lambda: recorder.said("still reading the host"))
+            gate.set()
+            await wait_for(pilot, lambda: _cells(nets, "#networks", row)[2] == "yes")
+            await pilot.press("A")
+            await wait_for(pilot, lambda: virsh_fields("net-info", res_lab.net)["Autostart"] == "no")
+            done = [n.message for n in recorder.notes() if n.message.endswith(": done")]
+            assert done == [
+                f"Autostart on for network {res_lab.net}: done",
+                f"Autostart off for network {res_lab.net}: done",
+            ]
+        finally:
+            gate.set()
+            if virsh_fields("net-info", res_lab.net)["Autostart"] != "no":
+                virsh("net-autostart", res_lab.net, "--disable")
 
 
 async def test_networks_screen_and_guest_facts_with_autostart(res_lab: Lab) -> None:

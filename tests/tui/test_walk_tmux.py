@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +54,12 @@ class WalkGuests:
     @property
     def selected(self) -> str:
         return self.names[1]
+
+
+def _shown_autostart(screen: str, net: str) -> str | None:
+    """The autostart cell of `net`'s row on the networks screen as shown ("yes"/"no")."""
+    rows = (line.split() for line in screen.splitlines())
+    return next((cols[2] for cols in rows if len(cols) >= 4 and cols[0] == net), None)
 
 
 def _network_autostart() -> dict[str, str]:
@@ -312,6 +318,13 @@ class Walk:
             assert time.monotonic() < deadline, f"{key}: the TUI never showed {shown}:\n{self.screen()}"
             time.sleep(0.05)
 
+    def wait_until(self, condition: Callable[[], bool], what: str, within: float = 15.0) -> None:
+        deadline = time.monotonic() + within
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what}: never; last screen:\n{self.screen()}")
+            time.sleep(0.05)
+
     def wait_gone(self, text: str, within: float = 15.0) -> None:
         """`text` is gone, and no question or form is open (a notification over a dialog's line can hide
         the dialog's words, not its frame)."""
@@ -425,6 +438,7 @@ def host_screens(w: Walk, home: str = DASHBOARD) -> None:
         w.wait_gone(f"Autostart {second} for network {net}: done")  # the other round's
         w.press("A")
         w.wait(f"Autostart {first} for network {net}: done")
+        w.wait_until(lambda: _shown_autostart(w.screen(), net) != before[net], f"{net}'s row read again")
         w.press("A")
         w.wait(f"Autostart {second} for network {net}: done")
         assert _network_autostart() == before

@@ -26,6 +26,7 @@ from vmtui.ops.base import Progress
 from vmtui.ops.devices import DeviceAdvice, DevicesReport, disk_capacity
 from vmtui.present import printable
 from vmtui.richtext import device_class_text
+from vmtui.screens.fetching import Reads
 from vmtui.screens.form import FormField, FormModal, Values
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested, SriovOpenRequested
@@ -77,6 +78,7 @@ class DevicesScreen(Refusals, Screen[None]):
         self.uuid = uuid
         self.fleet = fleet
         self.report: DevicesReport | None = None
+        self.reads = Reads()
         self._seen: tuple[Device, ...] | None = None
         """The poller's devices when the report was asked for: a change there asks again."""
         self._changing: frozenset[str] = frozenset()
@@ -112,6 +114,7 @@ class DevicesScreen(Refusals, Screen[None]):
         info = found[1] if found else None
         self._seen = info.devices if info else None
         uuid = self.uuid
+        self.reads.asked()
         self.post_message(FetchRequested(host, self.fetch_key, lambda conn: devices.report(conn, uuid)))
 
     def sample_arrived(self, host: str, uuids: Collection[str]) -> None:
@@ -128,6 +131,7 @@ class DevicesScreen(Refusals, Screen[None]):
             self.refetch()
 
     def show_data(self, message: DataFetched) -> None:
+        self.reads.answered()
         if not self.query("#dev-table"):
             return  # closing
         if message.error is not None:
@@ -197,7 +201,7 @@ class DevicesScreen(Refusals, Screen[None]):
             return None
         found = self.fleet.find(self.uuid)
         why = self.fleet.write_refusal(found[0]) if found is not None else "the domain is gone"
-        why = why or self.fleet.busy_refusal(self.uuid)
+        why = why or self.fleet.busy_refusal(self.uuid) or self.reads.refusal()
         if why is None and self.report is None and action != "add_nic" and action != "add_disk":
             why = "the devices are still being read"
         if why is None and action == "convert":

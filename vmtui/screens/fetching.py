@@ -30,3 +30,25 @@ def say(screen: Screen[Any], message: str, *, title: str = "", severity: Severit
     """A notification as the app's `say` makes it: shown literally (never markup); the app cuts it to one
     line and keeps it whole in its log."""
     screen.notify(message, title=title, severity=severity, markup=False)
+
+
+class Reads:
+    """Counts the reads a screen asked for and has not had answered yet.
+
+    A job's end asks the screen to read again, and the "done" notification comes before the answer: until
+    it comes, the screen still shows the host as it was before the change. A change decided from that is
+    wrong (pressing `A` twice on a network would ask "autostart on" twice), so a screen refuses its changes
+    while a read is out.
+    """
+
+    def __init__(self) -> None:
+        self._out = 0
+
+    def asked(self) -> None:
+        self._out += 1
+
+    def answered(self) -> None:
+        self._out = max(0, self._out - 1)
+
+    def refusal(self) -> str | None:
+        return "still reading the host (after the last change); again in a moment" if self._out else None

@@ -18,6 +18,7 @@ from vmtui.ops import networks
 from vmtui.ops.autostart import set_autostart
 from vmtui.present import MISSING, printable
 from vmtui.richtext import lease_cells, lit, network_cells
+from vmtui.screens.fetching import Reads
 from vmtui.tui.messages import DataFetched, FetchRequested, OperationRequested
 from vmtui.widgets.fitting_footer import FittingFooter
 from vmtui.widgets.keys import REFRESH
@@ -37,6 +38,7 @@ class NetworksScreen(Refusals, Screen[None]):
         self.host = host
         self.writable = writable
         self.networks: list[NetworkInfo] = []
+        self.reads = Reads()
 
     @property
     def fetch_key(self) -> str:
@@ -59,6 +61,7 @@ class NetworksScreen(Refusals, Screen[None]):
         self.refetch()
 
     def refetch(self) -> None:
+        self.reads.asked()
         self.post_message(FetchRequested(self.host, self.fetch_key, networks.networks))
 
     def action_refetch(self) -> None:
@@ -69,6 +72,7 @@ class NetworksScreen(Refusals, Screen[None]):
         return self.networks[row] if self.networks and row < len(self.networks) else None
 
     def show_data(self, message: DataFetched) -> None:
+        self.reads.answered()
         if not self.query("#networks"):
             return  # closing
         title = self.query_one("#networks-title", Static)
@@ -121,6 +125,8 @@ class NetworksScreen(Refusals, Screen[None]):
         net = self.selected()
         if not self.writable:
             return f"{self.host} is connected read-only"
+        if why := self.reads.refusal():
+            return why
         if net is None:
             return "no network selected"
         return None if net.persistent else f"{printable(net.name)} is transient: nothing starts it at boot"

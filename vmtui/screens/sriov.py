@@ -23,6 +23,7 @@ from vmtui.ops import sriov, vf
 from vmtui.ops.base import Progress
 from vmtui.ops.sriov import PfView, SriovReport, VfView
 from vmtui.present import printable
+from vmtui.screens.fetching import Reads
 from vmtui.screens.form import FormField, FormModal, Values
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested
@@ -61,6 +62,7 @@ class SriovScreen(Refusals, Screen[None]):
         self.host = host
         self.fleet = fleet
         self.report: SriovReport | None = None
+        self.reads = Reads()
         self._rows: list[tuple[PfView, VfView | None]] = []
 
     @property
@@ -80,9 +82,11 @@ class SriovScreen(Refusals, Screen[None]):
         self.refetch()
 
     def refetch(self) -> None:
+        self.reads.asked()
         self.post_message(FetchRequested(self.host, self.fetch_key, sriov.inventory))
 
     def show_data(self, message: DataFetched) -> None:
+        self.reads.answered()
         if not self.query("#sriov-table"):
             return
         if message.error is not None:
@@ -149,6 +153,7 @@ class SriovScreen(Refusals, Screen[None]):
             return None
         view = self.fleet.hosts.get(self.host)
         why = self.fleet.write_refusal(view) if view is not None else f"{self.host} is no longer watched"
+        why = why or self.reads.refusal()
         chosen = self.selected()
         if why is None and chosen is None:
             why = "no physical function selected"

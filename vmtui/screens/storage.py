@@ -23,7 +23,7 @@ from vmtui.ops import storage
 from vmtui.ops.storage import StorageOverview
 from vmtui.present import MISSING, printable, size
 from vmtui.richtext import USAGE_BAR_WIDTH, lit, usage_bar, yes_no
-from vmtui.screens.fetching import say
+from vmtui.screens.fetching import Reads, say
 from vmtui.screens.form import FormField, FormModal, Values
 from vmtui.tui.messages import DataFetched, FetchRequested, OperationRequested
 from vmtui.widgets.fitting_footer import FittingFooter
@@ -45,6 +45,7 @@ class StorageScreen(Refusals, Screen[None]):
         self.writable = writable
         self.view: StorageOverview | None = None
         self.want: str | None = None
+        self.reads = Reads()
         """The pool whose volumes the user wants (the pools' cursor); None: the host's first."""
 
     @property
@@ -83,12 +84,14 @@ class StorageScreen(Refusals, Screen[None]):
 
     def refetch(self) -> None:
         want = self.want
+        self.reads.asked()
         self.post_message(FetchRequested(self.host, self.fetch_key, lambda conn: storage.overview(conn, want)))
 
     def action_refetch(self) -> None:
         self.refetch()
 
     def show_data(self, message: DataFetched) -> None:
+        self.reads.answered()
         if not self.query("#pools"):
             return  # closing
         title = self.query_one("#pools-title", Static)
@@ -188,6 +191,8 @@ class StorageScreen(Refusals, Screen[None]):
             return None
         if not self.writable:
             return f"{self.host} is connected read-only"
+        if why := self.reads.refusal():
+            return why
         if action == "new_volume":
             pool = self.selected_pool()
             if pool is None:
