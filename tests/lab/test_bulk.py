@@ -132,11 +132,14 @@ def test_cli_bulk_pause_resume_refusal_and_exit_codes(lab: LabHandle, three: Thr
         assert lab.virsh(name.split("-")[0], "domstate", name).stdout.strip() == state
 
 
-async def _until(pilot: Pilot[None], condition: Callable[[], bool], within: float, what: str) -> None:
+async def _until(
+    pilot: Pilot[None], condition: Callable[[], bool], within: float, what: str, seen: Callable[[], object] = str
+) -> None:
+    """`seen()`: what the app showed instead, said when it fails."""
     deadline = time.monotonic() + within
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"not reached in {within} s: {what}")
+            raise AssertionError(f"not reached in {within} s: {what}; seen: {seen()}")
         await pilot.pause(0.1)
 
 
@@ -165,6 +168,9 @@ async def test_tui_marks_one_question_and_every_rows_result(lab: LabHandle, thre
             await _until(pilot, lambda: all(state(n) == "running" for n in names) and uuid_of(gone) is not None, 60,
                          "the three guests running and the shut-off one listed")  # fmt: skip
             uuids = {n: str(uuid_of(n)) for n in names}
+
+            def rows_seen() -> object:
+                return {n: (state(n), table.result_of(uuids[n])) for n in names}, [n.message for n in app.notes]
 
             # Filter down to the test's four rows, mark each with space (it moves down a row).
             await pilot.press("slash", *three.prefix, "enter")
@@ -196,7 +202,7 @@ async def test_tui_marks_one_question_and_every_rows_result(lab: LabHandle, thre
             assert virsh_states(lab, three) == dict.fromkeys(names, "running")
             await pilot.press("y")
             await _until(pilot, lambda: all(table.result_of(u) == "✓ paused" for u in uuids.values()), 60,
-                         "every row says it was paused")  # fmt: skip
+                         "every row says it was paused", rows_seen)  # fmt: skip
             assert virsh_states(lab, three) == dict.fromkeys(names, "paused")
 
             # One resumed by another tool meanwhile: it is refused, the other two are resumed.
@@ -208,7 +214,7 @@ async def test_tui_marks_one_question_and_every_rows_result(lab: LabHandle, thre
             await pilot.press("y")
             rest = [uuids[n] for n in names - {first}]
             await _until(pilot, lambda: all(table.result_of(u) == "✓ running" for u in rest), 60,
-                         "the two paused ones resumed")  # fmt: skip
+                         "the two paused ones resumed", rows_seen)  # fmt: skip
             assert table.result_of(uuids[first]) == "✗ refused"
             said = [note.message for note in app.notes]
             assert any(f"{first}: it is running (resume needs paused)" in m for m in said), said
