@@ -115,7 +115,7 @@ class VmtuiApp(App[None]):
         connector: opens a host; jobs use it too, each with its own connection.
         backoff: first and maximum reconnect delay in seconds.
         clock: time.time stand-in, so tests can freeze what the hosts pane shows.
-        thresholds: the warn and critical levels (hosts.toml `[thresholds]`, `config.load_thresholds`).
+        thresholds: the warn and critical levels (hosts.toml `[thresholds]`, `richtext.checked_settings`).
         """
         super().__init__()
         self.notes = NotificationLog()

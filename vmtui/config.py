@@ -252,9 +252,9 @@ def host_key_error(name: str, key: str, message: str) -> ConfigError:
     return ConfigError(f"{store.path}:{line}: {message}" if line else f"{store.path}: {message}")
 
 
-def load_thresholds() -> Thresholds:
-    """The levels from hosts.toml (the defaults without one); a bad value is a ConfigError naming its line."""
-    return HostStore().settings().thresholds
+def load_settings() -> Settings:
+    """hosts.toml's hosts and levels (defaults without a file); a bad value is a ConfigError naming its line."""
+    return HostStore().settings()
 
 
 class ConfigError(UsageError):

@@ -17,8 +17,8 @@ import typer
 
 from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, RoundIntervalOpt, emit_json, guarded
 from vmtui.cli.targets import resolve_targets
-from vmtui.config import load_thresholds
 from vmtui.errors import UsageError
+from vmtui.richtext import checked_settings
 
 ListenOpt = Annotated[
     str,
@@ -96,7 +96,7 @@ def _print_rules(*, as_json: bool) -> None:
         raise UsageError("--rules prints a YAML rules file; it has no --json form")
     from vmtui.export.rules import rules_yaml
 
-    sys.stdout.write(rules_yaml(load_thresholds()))
+    sys.stdout.write(rules_yaml(checked_settings().thresholds))
 
 
 def _stop_on_sigterm(stop: Callable[[], None]) -> None:

@@ -28,10 +28,9 @@ from vmtui.cli.common import (
     seconds_in,
 )
 from vmtui.cli.targets import resolve_targets
-from vmtui.config import load_thresholds
 from vmtui.errors import UsageError
 from vmtui.models import ACTIVE_STATES, HostEntry
-from vmtui.richtext import check_host_colours
+from vmtui.richtext import checked_settings
 from vmtui.thresholds import Thresholds, domain_figures, worst
 
 if TYPE_CHECKING:
@@ -208,9 +207,8 @@ def top(
 
     flt = parse_filter(filter_expr or "", strict=True)
     targets = resolve_targets(connect, host, read_only=True, replay=replay)
-    thresholds = load_thresholds()
+    thresholds = checked_settings().thresholds
     colours = {t.name: t.colour for t in targets if t.colour}
-    check_host_colours(targets)
     monitor = _start(targets)
     try:
         _first_contact(monitor, connect_timeout() + 5, as_json=as_json)

@@ -9,10 +9,10 @@ from pathlib import Path
 import typer
 
 from vmtui.cli.common import fail
-from vmtui.config import load_thresholds, resolve_targets
+from vmtui.config import resolve_targets
 from vmtui.errors import UsageError, VmtuiError
 from vmtui.logsetup import setup_logging
-from vmtui.richtext import check_host_colours
+from vmtui.richtext import checked_settings
 
 
 def run_tui(
@@ -29,8 +29,7 @@ def run_tui(
             raise UsageError("the full-screen TUI needs a terminal", hint="for a stream use `vmtui top` (or --json)")
         entries = resolve_targets(connect, host, read_only=read_only, replay=replay)
         # Read even with -c or --replay: a bad [thresholds] refuses to start, never half-configured.
-        thresholds = load_thresholds()
-        check_host_colours(entries)
+        thresholds = checked_settings().thresholds
         from vmtui.app import launch
     except VmtuiError as exc:
         raise fail(exc, as_json=as_json) from None
