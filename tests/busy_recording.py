@@ -21,19 +21,27 @@ IDLE = "vmtui-tui-b"
 NS = 1_000_000_000
 
 
-def write_busy_recording(path: Path, busy_cpu_pct: Sequence[float]) -> Path:
+def write_busy_recording(path: Path, busy_cpu_pct: Sequence[float], *, busy_name: str = BUSY) -> Path:
     """`path` with a first sample, then one sample per entry of `busy_cpu_pct` (the busy guest's CPU, %
-    of one core, over the second before it); the idle guest stays where it was (0 %)."""
-    header, first = SOURCE.read_text().splitlines()[:2]
+    of one core, over the second before it); the idle guest stays where it was (0 %). `busy_name`: the
+    busy guest's name as its host would report it (markup, say)."""
+    header_text, first = SOURCE.read_text().splitlines()[:2]
+    header = json.loads(header_text)
+    for domain in header["hosts"]["lab1"]["domains"]:
+        if domain["name"] == BUSY:
+            domain["name"] = busy_name
     base = json.loads(first)
-    lines = [header, first]
+    for domain in base["domains"]:
+        if domain["name"] == BUSY:
+            domain["name"] = busy_name
+    lines = [json.dumps(header), json.dumps(base)]
     sample = base
     for pct in busy_cpu_pct:
         sample = copy.deepcopy(sample)
         sample["monotonic"] += 1.0
         sample["wall"] += 1.0
         for domain in sample["domains"]:
-            if domain["name"] == BUSY:
+            if domain["name"] == busy_name:
                 ran = round(pct / 100 * NS)
                 domain["raw"]["cpu.time"] += ran
                 domain["raw"]["vcpu.0.time"] += round(ran * 0.95)
