@@ -178,3 +178,17 @@ def test_top_json_gives_each_row_its_levels(tmp_path: Path) -> None:
     assert [r for r in rows if r[0] == BUSY][-2:] == [(BUSY, calmer, "warn"), (BUSY, busy, "critical")]
     assert {(r[1]["cpu"], r[2]) for r in rows if r[0] == IDLE} == {("ok", "ok")}
     assert all(r[1] == idle for r in rows if r[0] == IDLE)
+
+
+@pytest.mark.parametrize(("cpu", "style"), [(3.0, "bold"), (10.0, "yellow"), (24.9, "yellow"), (25.0, "bold red")])
+def test_the_memory_screens_ksm_cost_has_its_levels(cpu: float, style: str) -> None:
+    from collections import deque
+
+    from vmtui.ops.ksm import KsmStatus
+    from vmtui.screens.memory import KsmPoint, ksm_text
+
+    status = KsmStatus("h", 0.0, 1, {}, 4, None, cpu, None, 0.0)
+    text = ksm_text(deque([KsmPoint(status, cpu)]))  # the defaults: warn from 10, critical from 25
+    cost = f"{cpu:.1f} %"
+    spans = [str(s.style) for s in text.spans if text.plain[s.start : s.end] == cost]
+    assert spans == [style], (text.plain, text.spans)
