@@ -100,7 +100,12 @@ BAD = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("text", "said"), BAD)
+@pytest.mark.parametrize(
+    ("text", "said"),
+    BAD,
+    ids=["warn-above-critical", "not-a-table", "unknown-figure", "not-a-number", "a-bool", "negative",
+         "unknown-bound", "thresholds-not-a-table"],
+)  # fmt: skip
 def test_a_bad_threshold_is_one_line_with_the_file_the_line_and_the_key(tmp_path: Path, text: str, said: str) -> None:
     path = tmp_path / "hosts.toml"
     path.write_text('[hosts.a]\nuri = "test:///default"\n\n' + text if text.startswith("[") else text)
