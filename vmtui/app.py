@@ -31,6 +31,7 @@ from vmtui.screens.help import HelpModal
 from vmtui.screens.host import HostScreen
 from vmtui.screens.memory import KsmHistory
 from vmtui.screens.notifications import NotificationsScreen
+from vmtui.thresholds import DEFAULT, Thresholds
 from vmtui.tui.actions import JobStarter
 from vmtui.tui.bulk import BulkActions
 from vmtui.tui.domains import DomainActions
@@ -106,6 +107,7 @@ class VmtuiApp(App[None]):
         connector: Connector = open_host,
         backoff: tuple[float, float] = (1.0, 30.0),
         clock: Callable[[], float] = time.time,
+        thresholds: Thresholds = DEFAULT,
     ) -> None:
         """Args:
         entries: hosts to watch: libvirt URIs, or the hosts of a recording (`replay.replay_entries`).
@@ -113,6 +115,7 @@ class VmtuiApp(App[None]):
         connector: opens a host; jobs use it too, each with its own connection.
         backoff: first and maximum reconnect delay in seconds.
         clock: time.time stand-in, so tests can freeze what the hosts pane shows.
+        thresholds: the warn and critical levels (hosts.toml `[thresholds]`, `richtext.checked_settings`).
         """
         super().__init__()
         self.notes = NotificationLog()
@@ -120,9 +123,12 @@ class VmtuiApp(App[None]):
         self.entries = {e.name: e for e in entries}
         """The hosts watched, by name: shared with every part (adding and removing a host edits it)."""
         self.interval = interval
-        self.fleet = Fleet([(e.name, e.read_only) for e in entries], interval=interval, clock=clock)
+        self.fleet = Fleet(
+            [(e.name, e.read_only) for e in entries], interval=interval, clock=clock, thresholds=thresholds
+        )
         for entry in entries:
             self.fleet.hosts[entry.name].maintenance = entry.maintenance
+            self.fleet.hosts[entry.name].colour = entry.colour
         self.host_screen = HostScreen(self.fleet, clock)
         self.ui = ui = Ui(self, self.fleet, self.host_screen)
         """What the parts may do to the app (say, show screens, redraw)."""
@@ -309,6 +315,6 @@ class VmtuiApp(App[None]):
             self.starter.finished(message)
 
 
-def launch(entries: Sequence[HostEntry]) -> None:
+def launch(entries: Sequence[HostEntry], thresholds: Thresholds = DEFAULT) -> None:
     """Entry point of `vmtui` without a subcommand: run the app until the user quits."""
-    VmtuiApp(entries).run()
+    VmtuiApp(entries, thresholds=thresholds).run()

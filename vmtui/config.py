@@ -17,6 +17,7 @@ from pathlib import Path
 from vmtui.drivers.uri import validate_uri
 from vmtui.errors import NotFoundError, UsageError
 from vmtui.models import HostEntry
+from vmtui.thresholds import DEFAULT, ThresholdError, Thresholds, parse_thresholds
 
 APP = "vmtui"
 HOST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -79,10 +80,19 @@ class HostStore:
         A typo must never change what vmtui does: `readonly = true` would otherwise open a host
         read-write that its owner meant to be read-only.
         """
+        return self.settings().hosts
+
+    def settings(self) -> Settings:
+        """The saved hosts and the `[thresholds]`, read and checked together (one reading of the file)."""
+        text, data = self._read()
+        return Settings(_entries(self.path, text, data), _thresholds(self.path, text, data))
+
+    def _read(self) -> tuple[str, dict[str, object]]:
+        """The file's text and its TOML (empty when there is no file)."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
-            return []
+            return "", {}
         except IsADirectoryError as exc:
             raise ConfigError(f"{self.path} is a directory, not a hosts file") from exc
         except OSError as exc:
@@ -97,7 +107,7 @@ class HostStore:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{self.path}: not valid TOML: {exc}") from exc
-        return _entries(self.path, text, data)
+        return text, data
 
     def get(self, name: str) -> HostEntry:
         for entry in self.load():
@@ -161,7 +171,9 @@ class HostStore:
         """Replace the file with `entries`; the caller holds `_locked()`."""
         import tomli_w  # only writers pay for it
 
-        body = {"hosts": {e.name: _table(e) for e in entries}}
+        # The other tables ([thresholds]) stay as the user wrote them: a `hosts add` must not drop them.
+        _text, data = self._read()
+        body = {**{k: v for k, v in data.items() if k != "hosts"}, "hosts": {e.name: _table(e) for e in entries}}
         # Write-then-rename so a crash never leaves a truncated hosts file behind.
         import tempfile
 
@@ -182,6 +194,8 @@ def _table(entry: HostEntry) -> dict[str, object]:
     table: dict[str, object] = {"uri": entry.uri, "read_only": entry.read_only}
     if entry.maintenance:
         table["maintenance"] = True
+    if entry.colour is not None:
+        table["colour"] = entry.colour
     return table
 
 
@@ -214,8 +228,33 @@ def drain_lock(name: str) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-HOST_KEYS = {"uri": str, "read_only": bool, "maintenance": bool}
+HOST_KEYS = {"uri": str, "read_only": bool, "maintenance": bool, "colour": str}
 """The keys of a [hosts.NAME] table and their TOML types; anything else is refused."""
+
+
+TOP_LEVEL_KEYS = {"hosts", "thresholds"}
+"""The tables hosts.toml may hold; anything else is refused."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What hosts.toml says: the saved hosts and the levels of their figures."""
+
+    hosts: list[HostEntry]
+    thresholds: Thresholds
+
+
+def host_key_error(name: str, key: str, message: str) -> ConfigError:
+    """An error about saved host `name`'s `key`, naming hosts.toml and the line (for checks made above)."""
+    store = HostStore()
+    text, _data = store._read()
+    line = _line_of(text, name, key)
+    return ConfigError(f"{store.path}:{line}: {message}" if line else f"{store.path}: {message}")
+
+
+def load_settings() -> Settings:
+    """hosts.toml's hosts and levels (defaults without a file); a bad value is a ConfigError naming its line."""
+    return HostStore().settings()
 
 
 class ConfigError(UsageError):
@@ -247,13 +286,13 @@ def _entries(path: Path, text: str, data: dict[str, object]) -> list[HostEntry]:
         where = f"{path}:{line}" if line else str(path)
         return ConfigError(f"{where}: {message}")
 
-    extra = sorted(set(data) - {"hosts"})
+    extra = sorted(set(data) - TOP_LEVEL_KEYS)
     if extra:
         line = next(
             (n for n, t in enumerate(text.splitlines(), 1) if re.match(rf"^\s*{re.escape(extra[0])}\s*[=.]", t)), 0
         )
         where = f"{path}:{line}" if line else str(path)
-        raise ConfigError(f"{where}: unknown top-level key {extra[0]!r} (only [hosts.NAME] tables belong here)")
+        raise ConfigError(f"{where}: unknown top-level key {extra[0]!r} (known: [hosts.NAME], [thresholds])")
     hosts = data.get("hosts", {})
     if not isinstance(hosts, dict):
         raise fail("'hosts' must be a table of [hosts.NAME] tables")
@@ -280,10 +319,50 @@ def _entries(path: Path, text: str, data: dict[str, object]) -> list[HostEntry]:
             other = seen_uris[body["uri"]]
             raise fail(f"hosts.{name}.uri: the same URI as host {other!r} (every domain would show twice)", name, "uri")
         seen_uris[body["uri"]] = name
+        # Whether Rich can draw the colour is asked where it is drawn (`richtext.check_host_colours`):
+        # no UI library below the faces.
+        colour = body.get("colour")
         entries.append(
-            HostEntry(name, body["uri"], body.get("read_only", False), maintenance=body.get("maintenance", False))
+            HostEntry(
+                name,
+                body["uri"],
+                body.get("read_only", False),
+                maintenance=body.get("maintenance", False),
+                colour=colour,
+            )
         )
     return entries
+
+
+def _thresholds(path: Path, text: str, data: dict[str, object]) -> Thresholds:
+    """The `[thresholds]` table (`vmtui.thresholds` checks it); a mistake names the file, line and key."""
+    if "thresholds" not in data:
+        return DEFAULT
+    try:
+        return parse_thresholds(data["thresholds"])
+    except ThresholdError as exc:
+        line = _line_of_threshold(text, exc.keys)
+        raise ConfigError(f"{path}:{line}: {exc.message}" if line else f"{path}: {exc.message}") from exc
+
+
+def _line_of_threshold(text: str, keys: tuple[str, ...]) -> int:
+    """The line of `[thresholds] cpu = ...` or of `[thresholds.cpu] warn = ...`; 0 when not found."""
+    lines = text.splitlines()
+    sections = [("thresholds", keys[:1])]
+    if keys:
+        sections.insert(0, (f"thresholds.{keys[0]}", keys[1:2]))
+    for section, key in sections:
+        inside = False
+        for number, line in enumerate(lines, 1):
+            stripped = line.strip().replace(" ", "")
+            if stripped.startswith("["):
+                inside = stripped == f"[{section}]"
+                if inside and not key:
+                    return number
+                continue
+            if inside and key and re.match(rf"^[\"']?{re.escape(key[0])}[\"']?\s*=", line.strip()):
+                return number
+    return 0
 
 
 def resolve_targets(

@@ -164,15 +164,6 @@ def usage_style(fraction: float | None) -> str:
     return "red" if fraction >= 0.9 else "yellow" if fraction >= 0.75 else "green"
 
 
-def hot_cpu_style(cpu_pct: float | None, vcpus: int) -> str:
-    """Rich style of a guest's CPU % (of one host core) when it is busy for its vCPUs: `usage_style`'s
-    yellow from 75 % and red from 90 % of what its vCPUs can use; nothing below (most guests idle)."""
-    if cpu_pct is None:
-        return ""
-    fraction = cpu_pct / (100 * max(1, vcpus))
-    return usage_style(fraction) if fraction >= 0.75 else ""
-
-
 def expiry(when: int, now: float) -> str:
     """A DHCP lease's end: "never", "expired", or how long is left ("in 55 min")."""
     if when <= 0:

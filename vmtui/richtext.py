@@ -8,11 +8,15 @@ carries a control character to the terminal.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from rich.color import Color, ColorParseError
 from rich.text import Text
 
+from vmtui.config import Settings, host_key_error, load_settings
 from vmtui.drivers.resources import Lease, NetworkInfo
 from vmtui.explain import Severity
-from vmtui.models import DeviceClass
+from vmtui.models import DeviceClass, HostEntry
 from vmtui.present import MISSING, STATE_STYLE, bar_cells, expiry, pct, printable, usage_style
 
 SEVERITY_STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan", Severity.INFO: "dim"}
@@ -95,3 +99,29 @@ def lease_cells(lease: Lease, now: float) -> list[Text | str]:
         lit(lease.domain, "cyan") if lease.domain else Text("(no domain has this MAC)", "dim"),
         expiry(lease.expiry, now),
     ]
+
+
+def colour_problem(value: str) -> str | None:
+    """Why `value` is not a colour Rich can draw (a name like red or bright_blue, #rrggbb, rgb(r,g,b),
+    color(N)), or None. Rich's own parser: a copy of its 256 names would drift from it."""
+    try:
+        Color.parse(value)
+    except ColorParseError:
+        return f"{value!r} is not a colour (a name like red or bright_blue, or #rrggbb)"
+    return None
+
+
+def check_host_colours(entries: Iterable[HostEntry]) -> None:
+    """Refuse to start on a saved host's `colour` that is not a colour: one line, with file, line and key."""
+    for entry in entries:
+        problem = None if entry.colour is None else colour_problem(entry.colour)
+        if problem is not None:
+            raise host_key_error(entry.name, "colour", f"hosts.{entry.name}.colour: {problem}")
+
+
+def checked_settings() -> Settings:
+    """What a face starts with: hosts.toml's hosts and thresholds, every saved host's colour checked too
+    (also when -c or --replay chooses other hosts: vmtui never starts half-configured)."""
+    settings = load_settings()
+    check_host_colours(settings.hosts)
+    return settings

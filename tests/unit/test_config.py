@@ -57,7 +57,7 @@ def test_the_cli_says_it_in_one_line_with_exit_2_and_changes_nothing(own_home: P
     for args in (("list",), ("hosts", "add", "x", "test:///default"), ("hosts", "rm", "lab"), ("suspend", "test")):
         proc = run_vmtui(*args)
         assert proc.returncode == 2, args
-        known = "uri, read_only, maintenance"
+        known = "uri, read_only, maintenance, colour"
         assert proc.stderr == f"vmtui: error: {hosts}:3: hosts.lab.readonly: unknown key (known: {known})\n"
         assert hosts.read_text() == body
 

@@ -132,14 +132,14 @@ def test_concurrent_writers_in_processes_and_threads_lose_nothing(tmp_path: Path
     [
         # No line to point at: the file alone is named.
         ("hosts = 5\n", ": 'hosts' must be a table of [hosts.NAME] tables"),
-        ("[timeout]\nx = 1\n", ": unknown top-level key 'timeout' (only [hosts.NAME] tables belong here)"),
+        ("[timeout]\nx = 1\n", ": unknown top-level key 'timeout' (known: [hosts.NAME], [thresholds])"),
         ("[hosts]\na = 5\n", ': hosts.a: must be a table with uri = "..."'),
         ('[hosts]\na = {uri = 5}\n', ": hosts.a.uri: must be a string, not 5"),
         # The key is not on a line of its own (a dotted table): the host's header line is named.
         ('[hosts.a]\nuri.x = 1\n\n[hosts.b]\nuri = "test:///default"\n',
          ":1: hosts.a.uri: must be a string, not {'x': 1}"),
         ('[hosts.a]\nuri = "qemu:///system"\nreadonly = true\n',
-         ":3: hosts.a.readonly: unknown key (known: uri, read_only, maintenance)"),
+         ":3: hosts.a.readonly: unknown key (known: uri, read_only, maintenance, colour)"),
         ('[hosts.a]\nuri = "qemu:///system"\nread_only = "no"\n',
          ":3: hosts.a.read_only: must be true or false (without quotes), not 'no'"),
     ],

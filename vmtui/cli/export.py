@@ -18,6 +18,7 @@ import typer
 from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, RoundIntervalOpt, emit_json, guarded
 from vmtui.cli.targets import resolve_targets
 from vmtui.errors import UsageError
+from vmtui.richtext import checked_settings
 
 ListenOpt = Annotated[
     str,
@@ -36,6 +37,14 @@ AllowRemoteOpt = Annotated[
     ),
 ]
 
+RulesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--rules",
+        help="Print Prometheus alerting rules (YAML) from the [thresholds] of hosts.toml and exit; serves nothing.",
+    ),
+]
+
 
 @guarded(read_only_safe=True)
 def export(
@@ -46,13 +55,18 @@ def export(
     connect: ConnectOpt = None,
     host: HostOpt = None,
     as_json: JsonOpt = False,
+    rules: RulesOpt = False,
 ) -> None:
     """Serve every selected host's metrics to Prometheus, polling each host every --interval seconds.
 
     A scrape never waits on a host: it gets each host's last sample with its age (vmtui_host_up says which are down).
+    With --rules: print Prometheus alerting rules from the [thresholds] of hosts.toml, and serve nothing.
 
     Ctrl-C exits 130, SIGTERM exits 0. Metrics, scrape config and queries: docs/export.md.
     """
+    if rules:
+        _print_rules(as_json=as_json)
+        return
     from vmtui.export.server import Exporter, is_loopback, parse_listen
 
     address = parse_listen(listen)
@@ -74,6 +88,15 @@ def export(
         exporter.wait()
     finally:
         exporter.stop()
+
+
+def _print_rules(*, as_json: bool) -> None:
+    """The alerting rules on stdout, for Prometheus' `rule_files`; no host is contacted."""
+    if as_json:
+        raise UsageError("--rules prints a YAML rules file; it has no --json form")
+    from vmtui.export.rules import rules_yaml
+
+    sys.stdout.write(rules_yaml(checked_settings().thresholds))
 
 
 def _stop_on_sigterm(stop: Callable[[], None]) -> None:

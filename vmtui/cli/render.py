@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
@@ -21,6 +22,7 @@ from vmtui.metrics import DomainMetrics
 from vmtui.models import DomainInfo, HostInfo
 from vmtui.present import count, ms, pct, per_s, printable, rate, size_kib
 from vmtui.richtext import SEVERITY_STYLE, device_class_text, lit, state_text, tdp_text
+from vmtui.thresholds import DEFAULT, LEVEL_STYLE, Level, Thresholds, domain_figures, worst
 
 if TYPE_CHECKING:
     from vmtui.monitor.events import HostSampled
@@ -122,9 +124,20 @@ def top_columns(width: int) -> list[str]:
     return [c for c, _ in TOP_COLUMNS if c in keep]
 
 
+TOP_LEVEL_COLUMNS = {"CPU%": "cpu", "STEAL%": "steal", "OVHD%": "overhead", "EXITS/s": "exits"}
+"""top's columns that have levels (vmtui.thresholds), by their measure's key."""
+
+
 def top_view(
-    rows: Sequence[tuple[str, DomainInfo | None, DomainMetrics]], samples: Sequence[HostSampled], monitor: Monitor
+    rows: Sequence[tuple[str, DomainInfo | None, DomainMetrics]],
+    samples: Sequence[HostSampled],
+    monitor: Monitor,
+    *,
+    thresholds: Thresholds = DEFAULT,
+    colours: Mapping[str, str] = MappingProxyType({}),
 ) -> Group:
+    """The table of `vmtui top`: figures at warn or critical in their level's colour, the NAME in the
+    row's worst (memory pressure and disk latency have no column), a saved host's HOST in its colour."""
     summary = Text("  ").join(_host_summary(s, monitor) for s in samples)
     columns = top_columns(console().width)
     table = Table(box=None, header_style="bold reverse")
@@ -133,9 +146,10 @@ def top_view(
     busy = frozenset().union(*(s.tick.busy for s in samples))
     for host, info, m in rows:
         stale = host in monitor.down
+        levels = {} if stale else thresholds.levels(domain_figures(m))
         cells: dict[str, Text | str] = {
-            "HOST": lit(host, "dim" if stale else ""),
-            "NAME": lit(m.name),
+            "HOST": lit(host, "dim" if stale else colours.get(host, "")),
+            "NAME": lit(m.name, LEVEL_STYLE.get(worst(levels.values()), "")),
             # Busy: its own job held it (an incoming migration); its figures are from before, the rest fresh.
             "STATE": Text("stale", "bold red")
             if stale
@@ -151,6 +165,10 @@ def top_view(
             "DISK R/W": f"{rate(m.disk_read_bps)} {rate(m.disk_write_bps)}",
             "NET RX/TX": f"{rate(m.net_rx_bps)} {rate(m.net_tx_bps)}",
         }
+        for column, key in TOP_LEVEL_COLUMNS.items():
+            style = LEVEL_STYLE.get(levels.get(key, Level.OK))
+            if style and isinstance(cells[column], str):
+                cells[column] = Text(str(cells[column]), style)
         table.add_row(*(cells[c] for c in columns))
     return Group(summary, table)
 

@@ -30,6 +30,8 @@ from vmtui.cli.common import (
 from vmtui.cli.targets import resolve_targets
 from vmtui.errors import UsageError
 from vmtui.models import ACTIVE_STATES, HostEntry
+from vmtui.richtext import checked_settings
+from vmtui.thresholds import Thresholds, domain_figures, worst
 
 if TYPE_CHECKING:
     from vmtui.filters import DomainFilter
@@ -116,16 +118,27 @@ def _report_event(event: MonitorEvent, *, as_json: bool) -> None:
             sys.stderr.write(f"vmtui: {event.host}: reconnected\n")
 
 
-def _json_line(s: HostSampled, flt: DomainFilter, sort: SortKey) -> dict[str, object]:
+def _json_line(s: HostSampled, flt: DomainFilter, sort: SortKey, thresholds: Thresholds) -> dict[str, object]:
     return {
         "host": s.host,
         "time": s.tick.sample.wall,
         "host_metrics": asdict(s.tick.host),
         "domains": [
-            {**m.to_json(), "accelerator": str(info.accelerator) if info else None, "busy": m.uuid in s.tick.busy}
+            {
+                **m.to_json(),
+                "accelerator": str(info.accelerator) if info else None,
+                "busy": m.uuid in s.tick.busy,
+                **_levels_json(m, thresholds),
+            }
             for _h, info, m in rows_of([s], flt, sort)
         ],
     }
+
+
+def _levels_json(m: DomainMetrics, thresholds: Thresholds) -> dict[str, object]:
+    """`levels`: every measure's level ("ok", "warn", "critical"); `level`: the worst of them."""
+    levels = thresholds.levels(domain_figures(m))
+    return {"levels": {k: lv.word for k, lv in levels.items()}, "level": worst(levels.values()).word}
 
 
 BASE_ROUNDS = 5
@@ -194,6 +207,8 @@ def top(
 
     flt = parse_filter(filter_expr or "", strict=True)
     targets = resolve_targets(connect, host, read_only=True, replay=replay)
+    thresholds = checked_settings().thresholds
+    colours = {t.name: t.colour for t in targets if t.colour}
     monitor = _start(targets)
     try:
         _first_contact(monitor, connect_timeout() + 5, as_json=as_json)
@@ -222,12 +237,15 @@ def top(
                     done += 1
                     if live is None:
                         for s in fresh:
-                            emit_json(_json_line(s, flt, sort))
+                            emit_json(_json_line(s, flt, sort, thresholds))
                     else:
                         from vmtui.cli.render import top_view
 
                         shown = [monitor.last_sample[h] for h in sorted(monitor.last_sample)]
-                        live.update(top_view(rows_of(shown, flt, sort), shown, monitor), refresh=True)
+                        view = top_view(
+                            rows_of(shown, flt, sort), shown, monitor, thresholds=thresholds, colours=colours
+                        )
+                        live.update(view, refresh=True)
                 if count is not None and done >= count:
                     break
                 if not monitor.finished:

@@ -12,6 +12,7 @@ from vmtui.cli.common import fail
 from vmtui.config import resolve_targets
 from vmtui.errors import UsageError, VmtuiError
 from vmtui.logsetup import setup_logging
+from vmtui.richtext import checked_settings
 
 
 def run_tui(
@@ -27,13 +28,15 @@ def run_tui(
             # Escape codes written into a pipe or a file help nobody.
             raise UsageError("the full-screen TUI needs a terminal", hint="for a stream use `vmtui top` (or --json)")
         entries = resolve_targets(connect, host, read_only=read_only, replay=replay)
+        # Read even with -c or --replay: a bad [thresholds] refuses to start, never half-configured.
+        thresholds = checked_settings().thresholds
         from vmtui.app import launch
     except VmtuiError as exc:
         raise fail(exc, as_json=as_json) from None
     except ImportError as exc:
         raise fail(VmtuiError(f"the TUI is not available: {exc}"), as_json=False) from None
     try:
-        launch(entries)
+        launch(entries, thresholds)
     except VmtuiError as exc:
         raise fail(exc, as_json=False) from None
     except KeyboardInterrupt:

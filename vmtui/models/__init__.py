@@ -66,6 +66,8 @@ class HostEntry:
     read_only: bool = False
     maintenance: bool = False
     """In maintenance (`vmtui host drain`): placement, migrate targets and drains skip it until undrained."""
+    colour: str | None = None
+    """`colour = "red"`: its rows' HOST cell and its screens' header in this colour (a production host)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,6 +133,8 @@ class HostScreen(Refusals, Screen[None]):
         yield Header(icon="▣")
         self._pane = HostsPane(id="hosts")
         self._table = DomainTable(clock=self.clock, id="domains")
+        self._table.thresholds = self.fleet.thresholds
+        self._table.host_colours = {name: view.colour for name, view in self.fleet.hosts.items() if view.colour}
         yield self._pane
         yield self._table
         yield Input(placeholder="regex on name, state:running, host:NAME (Enter keeps, Esc clears)", id="filter")

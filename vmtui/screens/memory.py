@@ -25,6 +25,7 @@ from vmtui.ops.ksm import RUN_NAMES, KsmStatus
 from vmtui.ops.sizes import parse_size_kib
 from vmtui.present import MISSING, pct_sign, printable, size, size_kib
 from vmtui.screens.form import FormField, FormModal, Values
+from vmtui.thresholds import DEFAULT, LEVEL_STYLE, Thresholds
 from vmtui.tui.fleet import Fleet, HostView
 from vmtui.tui.messages import BalloonPolicyStepRequested, BalloonRequested
 from vmtui.widgets.fitting_footer import FittingFooter
@@ -82,7 +83,8 @@ def plan_of(fleet: Fleet, view: HostView, knobs: BalloonKnobs) -> BalloonPlan | 
     return plan_balloons(host, guests_of(fleet, view), knobs)
 
 
-def ksm_text(history: KsmHistory) -> Text:
+def ksm_text(history: KsmHistory, thresholds: Thresholds = DEFAULT) -> Text:
+    """KSM's state, savings and cost; the cost (ksmd's CPU) in its level's colour (`ksm_cost`)."""
     if not history:
         return Text("KSM: reading…", "dim")
     point = history[-1]
@@ -93,7 +95,8 @@ def ksm_text(history: KsmHistory) -> Text:
     out.append(size(s.saved_bytes), "bold green")
     out.append(f" (pages_sharing {s.get('pages_sharing')} x {s.page_kib} KiB)")
     out.append("   cost: ksmd ")
-    out.append(pct_sign(point.cpu_pct), "bold yellow")
+    level = thresholds.level("ksm_cost", point.cpu_pct)
+    out.append(pct_sign(point.cpu_pct), LEVEL_STYLE.get(level, "bold"))
     out.append(f" of a core, {s.get('pages_to_scan')} pages every {s.get('sleep_millisecs')} ms")
     out.append(f"\nshared {s.get('pages_shared')}  unshared {s.get('pages_unshared')}")
     out.append(f"  volatile {s.get('pages_volatile')}  full scans {s.get('full_scans')}")
@@ -273,7 +276,7 @@ class MemoryScreen(Refusals, Screen[None]):
     def show_ksm(self) -> None:
         if not self.query("#memory-ksm"):
             return
-        self.query_one("#memory-ksm", Static).update(ksm_text(self.ksm))
+        self.query_one("#memory-ksm", Static).update(ksm_text(self.ksm, self.fleet.thresholds))
         saved = [float(p.status.saved_bytes or 0) for p in self.ksm]
         cpu = [p.cpu_pct or 0.0 for p in self.ksm]
         self.query_one("#g-ksm-saved", MetricGraph).show(saved)

@@ -19,6 +19,7 @@ from vmtui.models import ACTIVE_STATES, DomainInfo, HostInfo
 from vmtui.monitor.collector import Tick
 from vmtui.ops.lifecycle import BY_KEY
 from vmtui.split_brain import also_on, running_after, running_uuids, split_refusal, twins
+from vmtui.thresholds import DEFAULT, Level, Thresholds, cpu_of_vcpus, worst, worst_disk_latency_ms
 from vmtui.tui import refusals
 
 HISTORY_POINTS = 300
@@ -68,6 +69,29 @@ class DomainRow:
     """time.time() of the row's last sample while its host is unreachable or silent, else None."""
     target: str | None = None
     """While it migrates: the host it moves to (one row for both halves, read "lab1→lab2")."""
+    major_faults: float | None = None
+    """The guest's major page faults/s (memory pressure): no column, but it has levels (thresholds)."""
+    disk_latency_ms: float | None = None
+    """Its slowest disk's time per request: no column, but it has levels."""
+
+
+def row_figures(row: DomainRow) -> dict[str, float | None]:
+    """A row's figures that have levels (`vmtui.thresholds.MEASURES`); CPU as a share of its vCPUs."""
+    return {
+        "cpu": cpu_of_vcpus(row.cpu, row.vcpus),
+        "steal": row.steal,
+        "overhead": row.overhead,
+        "exits": row.exits,
+        "memory": row.major_faults,
+        "disk_latency": row.disk_latency_ms,
+    }
+
+
+def row_alerts(row: DomainRow, thresholds: Thresholds) -> tuple[tuple[str, Level], ...]:
+    """The row's figures at warn or worse; none for a row whose figures are stale or that has no process."""
+    if row.stale_since is not None or row.state == "shut-off":
+        return ()
+    return thresholds.alerts(row_figures(row))
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +154,8 @@ class HostView:
     domains: Mapping[str, DomainInfo] = field(default_factory=lambda: MappingProxyType({}))
     maintenance: bool = False
     """Saved as in maintenance (`vmtui host drain`): no migrate target, no drain target."""
+    colour: str | None = None
+    """The saved host's colour (hosts.toml `colour`): its rows' HOST cell and its screens' header."""
 
     @property
     def last_sample_wall(self) -> float | None:
@@ -170,8 +196,14 @@ class Fleet:
         interval: float = 1.0,
         clock: Callable[[], float] = time.time,
         history_points: int = HISTORY_POINTS,
+        thresholds: Thresholds = DEFAULT,
     ) -> None:
         self.hosts: dict[str, HostView] = {name: HostView(name, ro) for name, ro in hosts}
+        self.thresholds = thresholds
+        """The warn and critical levels (hosts.toml `[thresholds]`)."""
+        self._critical: dict[str, frozenset[str]] = {}
+        """Per host, the UUIDs last seen critical: a notification goes once per crossing into critical."""
+        self._alert_counts: dict[str, tuple[list[DomainRow], tuple[int, int]]] = {}
         self.history: dict[str, History] = {}
         self.interval = interval
         self.clock = clock
@@ -211,6 +243,8 @@ class Fleet:
         view = self.hosts.pop(name, None)
         self._host_rows.pop(name, None)
         self._running_sets.pop(name, None)
+        self._critical.pop(name, None)
+        self._alert_counts.pop(name, None)
         if view is not None:
             self._forget(set(view.domains) | set(view.tick.domains if view.tick else ()))
 
@@ -597,11 +631,43 @@ class Fleet:
                 exits=m.exits_per_s if m else None,
                 stale_since=stale,
                 target=target,
+                major_faults=m.major_faults_per_s if m else None,
+                disk_latency_ms=worst_disk_latency_ms(m) if m else None,
             )
             self._last_row[(name, uuid)] = (m, info, stale, state, row)
             out.append(row)
         self._host_rows[name] = (key, out)
         return out
+
+    # ----- thresholds ------------------------------------------------------------------------------
+
+    def alert_counts(self, name: str) -> tuple[int, int]:
+        """(warn, critical): how many of the host's domains are at each level at worst."""
+        rows = self.rows(name)
+        known = self._alert_counts.get(name)
+        if known is not None and known[0] is rows:
+            return known[1]  # the very rows of last time (the pane asks on every report)
+        levels = [worst(lv for _k, lv in row_alerts(r, self.thresholds)) for r in rows]
+        counts = levels.count(Level.WARN), levels.count(Level.CRITICAL)
+        self._alert_counts[name] = (rows, counts)
+        return counts
+
+    def newly_critical(self, name: str) -> list[tuple[DomainRow, tuple[str, ...]]]:
+        """The host's rows that became critical since the last call, with their critical figures' keys.
+
+        Once per crossing: a row stays known as critical while it is, and is told again only after a
+        sample below critical (a stale host's rows keep what they were: no sample said otherwise).
+        """
+        if self.stale_since(self.host(name)) is not None:
+            return []
+        now: dict[str, tuple[DomainRow, tuple[str, ...]]] = {}
+        for row in self.rows(name):
+            keys = tuple(k for k, lv in row_alerts(row, self.thresholds) if lv is Level.CRITICAL)
+            if keys:
+                now[row.uuid] = (row, keys)
+        was = self._critical.get(name, frozenset())
+        self._critical[name] = frozenset(now)
+        return [now[u] for u in sorted(now, key=lambda u: now[u][0].name) if u not in was]
 
 
 def _add(a: float | None, b: float | None) -> float | None:

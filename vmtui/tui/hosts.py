@@ -16,10 +16,13 @@ from vmtui.errors import NotFoundError, UsageError, VmtuiError
 from vmtui.models import HostEntry
 from vmtui.monitor.events import DomainChanged, HostConnected, HostDisconnected, HostSampled, SourceEnded
 from vmtui.monitor.poller import HostPoller
+from vmtui.present import count, host_label
 from vmtui.screens.add_host import AddHostModal
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.devices import DevicesScreen
 from vmtui.screens.domain import DomainScreen
+from vmtui.thresholds import MEASURES
+from vmtui.tui.fleet import row_figures
 from vmtui.tui.messages import HostRemoveRequested, MonitorReported
 from vmtui.tui.migrations import Migrations
 from vmtui.tui.parts import Controller, Parts
@@ -132,6 +135,7 @@ class HostWatch(Controller):
                     self.migrations.start_scan(event.host)
             case HostSampled():
                 self.fleet.sampled(event.host, event.tick, event.domains)
+                self._tell_critical(event.host)
                 self.ui.host_screen.update_rows(event.host)
                 self.ui.sample_arrived(event.host, view.domains)
                 self.ui.refresh_keys()
@@ -162,6 +166,17 @@ class HostWatch(Controller):
                 if set(self.sources_ended) == set(self.fleet.hosts):
                     self.ui.subtitle(f"replay finished ({max(self.sources_ended.values())} samples)")
         self.ui.host_screen.show_hosts()
+
+    def _tell_critical(self, host: str) -> None:
+        """One notification per domain that crossed into critical (again only after it left it)."""
+        for row, keys in self.fleet.newly_critical(host):
+            figures = row_figures(row)
+            said = "; ".join(
+                f"{MEASURES[k].title} {count(figures[k])}{MEASURES[k].unit} "
+                f"(critical from {count(self.fleet.thresholds.limits[k].critical)})"
+                for k in keys
+            )
+            self.ui.say(f"{row.name} on {host_label(host)}: {said}", title="critical", severity="error")
 
     # ----- hosts: add and remove, as `vmtui hosts add` / `hosts rm` ---------------------------------
 

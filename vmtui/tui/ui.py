@@ -12,10 +12,13 @@ import logging
 from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
+from rich.color import Color as RichColor
 from textual.app import App, SuspendNotSupported
+from textual.color import Color
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widgets import Header
 
 from vmtui.errors import VmtuiError
 from vmtui.screens.domain import DomainScreen
@@ -27,6 +30,13 @@ log = logging.getLogger("vmtui.app")
 
 T = TypeVar("T")
 S = TypeVar("S", bound=Screen[Any])
+
+
+def paint_header(screen: Screen[Any], colour: str) -> None:
+    """A host's screen framed in its colour (k9s's red production context): the header's background."""
+    for header in screen.query(Header):
+        header.styles.background = Color.from_rich_color(RichColor.parse(colour))
+        header.styles.color = header.styles.background.get_contrast_text()
 
 
 class Ui:
@@ -55,6 +65,19 @@ class Ui:
     def show(self, screen: Screen[T], answered: Callable[[T | None], None] | None = None) -> None:
         """Push `screen`; `answered` gets what it returns when it is dismissed (a modal's answer)."""
         self._app.push_screen(screen, answered)
+        colour = self.host_colour(screen)
+        if colour is not None:
+            screen.call_after_refresh(paint_header, screen, colour)
+
+    def host_colour(self, screen: Screen[Any]) -> str | None:
+        """The saved colour of the host a screen is about (its `host`, else its domain's), if it has one."""
+        host = getattr(screen, "host", None)
+        uuid = getattr(screen, "uuid", None)
+        if not isinstance(host, str) and isinstance(uuid, str):
+            found = self._fleet.find(uuid)
+            host = found[0].name if found is not None else None
+        view = self._fleet.hosts.get(host) if isinstance(host, str) else None
+        return view.colour if view is not None else None
 
     def close_top(self) -> None:
         self._app.pop_screen()

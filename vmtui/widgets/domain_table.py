@@ -24,8 +24,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from vmtui.filters import DomainFilter, parse_filter
-from vmtui.present import STATE_STYLE, clock, count, host_label, hot_cpu_style, one_line, pct, printable, size, size_kib
-from vmtui.tui.fleet import DomainRow
+from vmtui.present import STATE_STYLE, clock, count, host_label, one_line, pct, printable, size, size_kib
+from vmtui.thresholds import DEFAULT, LEVEL_STYLE, Thresholds, worst
+from vmtui.tui.fleet import DomainRow, row_alerts
 from vmtui.widgets.refusals import Refusals, explained
 from vmtui.widgets.table_layout import (
     COLUMN_KEYS,
@@ -74,9 +75,13 @@ def format_row(row: DomainRow, columns: tuple[Column, ...] = COLUMNS) -> str:
 
 
 NO_AGED: Mapping[str, float] = MappingProxyType({})
+NO_COLOURS: Mapping[str, str] = MappingProxyType({})
 
 DIM = Style(dim=True)
 NO_STYLE = Style()
+
+LEVEL_COLUMNS = frozenset(("cpu", "steal", "overhead", "exits"))
+"""The measures (vmtui.thresholds) that are columns here, under the same keys."""
 
 FIXED_KEYS = ("host", "name")
 """The leading columns that never scroll sideways: which guest a row is."""
@@ -214,6 +219,10 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         """UUIDs of the marked domains: kept apart from the rows, so sorting, filtering and polling keep them."""
         self._results: dict[str, tuple[str, str | None]] = {}
         """UUID -> (result, state after) of the last action on marked rows, drawn in the STATE cell."""
+        self.thresholds: Thresholds = DEFAULT
+        """The levels a figure's cell is coloured by (the fleet's, set by the screen)."""
+        self.host_colours: Mapping[str, str] = NO_COLOURS
+        """Saved hosts' colours (hosts.toml `colour`): the HOST cell of their rows."""
         self._update_header()
 
     # ----- data ---------------------------------------------------------------------------------
@@ -484,10 +493,18 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         return self._scrolled(strip, scroll_x, width, style)
 
     def _coloured(self, strip: Strip, row: DomainRow) -> Strip:
-        """The STATE cell in its state's colour (a shut-off row dimmed whole), a busy CPU% cell in yellow or red."""
+        """The STATE cell in its state's colour (a shut-off row dimmed whole); each figure at warn or
+        critical (thresholds) in its level's colour, the NAME in the row's worst level (figures without
+        a column count too); the HOST cell in the saved host's colour."""
+        colours = {"host": self.host_colours.get(row.host, "")}
         if row.state == "shut-off":
-            return restyled(strip, DIM)
-        colours = {"state": STATE_STYLE.get(row.state, ""), "cpu": hot_cpu_style(row.cpu, row.vcpus)}
+            strip = restyled(strip, DIM)
+        else:
+            alerts = row_alerts(row, self.thresholds)
+            colours["state"] = STATE_STYLE.get(row.state, "")
+            colours.update((key, LEVEL_STYLE[level]) for key, level in alerts if key in LEVEL_COLUMNS)
+            if alerts:
+                colours["name"] = LEVEL_STYLE[worst(level for _k, level in alerts)]
         cuts: list[int] = []
         styles: list[str] = []
         left = 0

@@ -13,21 +13,24 @@ from textual.widgets import Static
 
 from vmtui.present import clock, host_label, one_line, printable, size_kib
 from vmtui.richtext import tdp_text
+from vmtui.thresholds import LEVEL_STYLE, Level
 from vmtui.tui.fleet import Fleet, HostView
 from vmtui.tui.messages import HostDrainRequested
 
 """EPT/NPT as the pane says it: without it the host shadows guest page tables in software."""
 
 
-def host_line(view: HostView, now: float, age: float | None = None) -> Text:
+def host_line(view: HostView, now: float, age: float | None = None, alerts: tuple[int, int] = (0, 0)) -> Text:
     """One host as rich Text, two lines; `now` (time.time()) is passed in so screens can be frozen in tests.
 
     `age`: seconds since the host's last sample, when that is long enough to say so.
+    `alerts`: (warn, critical), its domains at each level at worst (thresholds).
     """
     line = Text()
+    name_style = f"bold {view.colour}" if view.colour else "bold"
     if view.status == "disconnected":
         line.append("✖ ", "bold red")
-        line.append(printable(host_label(view.name)), "bold")
+        line.append(printable(host_label(view.name)), name_style)
         since = clock(view.down_since) if view.down_since else "?"
         line.append(f"  disconnected since {since}", "red")
         if view.retry_at is not None:
@@ -41,12 +44,12 @@ def host_line(view: HostView, now: float, age: float | None = None) -> Text:
         return line
     if view.status == "connecting" or view.info is None:
         line.append("… ", "yellow")
-        line.append(printable(host_label(view.name)), "bold")
+        line.append(printable(host_label(view.name)), name_style)
         line.append("  connecting", "yellow")
         return line
     info = view.info
     line.append("● ", "bold green")
-    line.append(printable(host_label(view.name)), "bold")
+    line.append(printable(host_label(view.name)), name_style)
     if view.recorded:
         line.append("  replay" if view.status != "ended" else "  replay finished", "green")
     else:
@@ -71,6 +74,11 @@ def host_line(view: HostView, now: float, age: float | None = None) -> Text:
         line.append(f"  overcommit {ratio:.2f}x", "bold yellow" if ratio > 1 else "")
     running = view.active_count()
     line.append(f"  {len(view.domains)} domains ({running} active)", "dim")
+    warn, critical = alerts
+    if critical:
+        line.append(f"  {critical} critical", LEVEL_STYLE[Level.CRITICAL])
+    if warn:
+        line.append(f"  {warn} warn", LEVEL_STYLE[Level.WARN])
     line.append("\n  KVM ")
     line.append("yes" if info.kvm_usable else "no", "green" if info.kvm_usable else "bold red")
     line.append("  EPT/NPT ")
@@ -147,7 +155,11 @@ class HostsPane(Static, can_focus=True):
         # Wrapped here, to the width of now, so that the number of lines says when the pane's height changes.
         width = self.content_region.width or self.app.size.width - 4
         text = Text("\n", no_wrap=True, overflow="ellipsis").join(
-            Text("\n").join(host_line(v, now, fleet.sample_age(v)).wrap(self.app.console, max(20, width)))
+            Text("\n").join(
+                host_line(v, now, fleet.sample_age(v), fleet.alert_counts(v.name)).wrap(
+                    self.app.console, max(20, width)
+                )
+            )
             for v in fleet.hosts.values()
         )
         if self._last is not None and text.plain == self._last.plain and text.spans == self._last.spans:
