@@ -105,9 +105,8 @@ def build_domain_xml(plan: DomainPlan) -> str:
     features = _sub(dom, "features")
     _sub(features, "acpi")
     _sub(features, "apic")
-    if plan.domain_type == "kvm":
-        # The host's CPU as it is: the guest gets every feature (a migration target needs the same CPU).
-        _sub(dom, "cpu", mode="host-passthrough", check="none", migratable="on")
+    # No <cpu>: QEMU's default model, which every host runs and a migration never refuses. A
+    # host-passthrough CPU dies at start under nested KVM (kvm_pvm: "failed to set MSR 0x10a").
     clock = _sub(dom, "clock", offset="utc")
     _sub(clock, "timer", name="rtc", tickpolicy="catchup")
     _sub(clock, "timer", name="pit", tickpolicy="delay")
