@@ -88,6 +88,11 @@ def dumpxml(name: str) -> etree._Element:
     return etree.fromstring(virsh("dumpxml", name).encode())
 
 
+def at(el: etree._Element, path: str) -> str:
+    """The string value of an XPath from `el` (an attribute, a text); "" when it selects nothing."""
+    return str(el.xpath(f"string({path})"))
+
+
 def request(p: Pools, name: str, **kw: object) -> ops.CreateRequest:
     base: dict[str, object] = {"pool": p.pool, "network": "user", "memory": "128MiB"}
     return ops.CreateRequest(name=f"{p.prefix}-{name}", **{**base, **kw})  # type: ignore[arg-type]
@@ -119,16 +124,14 @@ def test_image_uploaded_with_seed_and_started(local_conn: Connection, pools: Poo
     kvm = local_conn.host_info(probe=False).kvm_usable
     assert xml.get("type") == ("kvm" if kvm else "qemu")
     assert (xml.findtext("os/type") or "") == "hvm"
-    assert "q35" in (xml.find("os/type").get("machine") or "")  # type: ignore[union-attr]
-    (vda,) = xml.xpath("devices/disk[target/@dev='vda']")
-    assert (vda.find("target").get("bus"), vda.find("driver").get("type")) == ("virtio", "qcow2")  # type: ignore[union-attr]
-    assert vda.find("source").get("volume") == f"{name}.qcow2"  # type: ignore[union-attr]
-    cdrom = xml.find("devices/disk[@device='cdrom']")
-    assert cdrom is not None
-    assert cdrom.find("source").get("volume") == f"{name}-seed.iso"  # type: ignore[union-attr]
-    assert xml.find("devices/interface/model").get("type") == "virtio"  # type: ignore[union-attr]
-    assert xml.find("devices/memballoon").get("model") == "virtio"  # type: ignore[union-attr]
-    assert xml.find("devices/memballoon/stats").get("period") == "5"  # type: ignore[union-attr]
+    assert "q35" in at(xml, "os/type/@machine")
+    vda = "devices/disk[target/@dev='vda']"
+    assert (at(xml, f"{vda}/target/@bus"), at(xml, f"{vda}/driver/@type")) == ("virtio", "qcow2")
+    assert at(xml, f"{vda}/source/@volume") == f"{name}.qcow2"
+    assert at(xml, "devices/disk[@device='cdrom']/source/@volume") == f"{name}-seed.iso"
+    assert at(xml, "devices/interface/model/@type") == "virtio"
+    assert at(xml, "devices/memballoon/@model") == "virtio"
+    assert at(xml, "devices/memballoon/stats/@period") == "5"
     assert xml.find("devices/channel/target[@name='org.qemu.guest_agent.0']") is not None
     assert xml.find("devices/serial") is not None
     # The upload reported a bar's figures: bytes of the image, then of the seed.
@@ -146,7 +149,7 @@ def test_copy_and_linked_overlay_of_a_pool_volume(local_conn: Connection, pools:
     linked = request(pools, "linked", image=f"{pools.pool}/{base}", linked=True, disk="32MiB")
     ops.create(local_conn, ops.plan_create(local_conn, linked))
     copied = etree.fromstring(virsh("vol-dumpxml", "--pool", pools.pool, f"{copy.name}.qcow2").encode())
-    assert copied.find("target/format").get("type") == "qcow2"  # type: ignore[union-attr]
+    assert at(copied, "target/format/@type") == "qcow2"
     assert copied.findtext("capacity") == str(16 * 2**20)
     assert copied.find("backingStore/path") is None
     overlay = etree.fromstring(virsh("vol-dumpxml", "--pool", pools.pool, f"{linked.name}.qcow2").encode())
@@ -165,7 +168,7 @@ def test_installer_iso_boots_cdrom_then_disk(local_conn: Connection, pools: Pool
     ops.create(local_conn, ops.plan_create(local_conn, req))
     xml = dumpxml(req.name)
     assert [b.get("dev") for b in xml.findall("os/boot")] == ["cdrom", "hd"]
-    assert xml.find("devices/disk[@device='cdrom']/source").get("volume") == f"{req.name}-install.iso"  # type: ignore[union-attr]
+    assert at(xml, "devices/disk[@device='cdrom']/source/@volume") == f"{req.name}-install.iso"
     empty = etree.fromstring(virsh("vol-dumpxml", "--pool", pools.pool, f"{req.name}.qcow2").encode())
     assert empty.findtext("capacity") == str(64 * 2**20)
 
@@ -177,9 +180,9 @@ def test_os_variant_gives_defaults_and_no_virtio_for_windows(local_conn: Connect
     )
     assert plan.domain.memory_kib == 2 * 1024 * 1024
     xml = etree.fromstring(plan.xml.encode())
-    assert xml.find("devices/disk[@device='disk']/target").get("bus") == "sata"  # type: ignore[union-attr]
-    assert xml.find("devices/interface/model").get("type") == "e1000e"  # type: ignore[union-attr]
-    assert xml.find(".//{http://libosinfo.org/xmlns/libvirt/domain/1.0}os").get("id") == "http://microsoft.com/win/10"  # type: ignore[union-attr]
+    assert at(xml, "devices/disk[@device='disk']/target/@bus") == "sata"
+    assert at(xml, "devices/interface/model/@type") == "e1000e"
+    assert at(xml, "metadata/*[local-name()='libosinfo']/*[local-name()='os']/@id") == "http://microsoft.com/win/10"
     plan = ops.plan_create(
         local_conn, request(pools, "deb", image=str(pools.image), memory=None, os_variant="debian11"), dry_run=True
     )
