@@ -195,7 +195,8 @@ class CreateResult:
             "uuid": self.uuid,
             "state": self.state,
             "volumes": [
-                {**step.to_json(), "path": vol.path} for step, vol in zip(self.plan.volumes, self.volumes, strict=True)
+                {**step.to_json(), "capacity": vol.capacity or step.capacity, "path": vol.path}
+                for step, vol in zip(self.plan.volumes, self.volumes, strict=True)
             ],
         }
 
