@@ -21,8 +21,8 @@ from vmtui.lab import image
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(240)]
 
 
-def read_console(uri: str, name: str, wanted: str, within: float) -> str:
-    """The guest's serial console through libvirt (as `virsh console` reads it) until `wanted` shows."""
+def read_console(uri: str, name: str, wanted: tuple[str, ...], within: float) -> str:
+    """The guest's serial console through libvirt (as `virsh console` reads it) until one of `wanted` shows."""
     conn = libvirt.open(uri)
     seen = bytearray()
     found = threading.Event()
@@ -37,7 +37,7 @@ def read_console(uri: str, name: str, wanted: str, within: float) -> str:
                     if not isinstance(data, bytes) or not data:
                         return
                     seen.extend(data)
-                    if wanted.encode() in seen:
+                    if any(w.encode() in seen for w in wanted):
                         found.set()
             except libvirt.libvirtError:
                 return
@@ -102,8 +102,9 @@ def test_create_over_ssh_uploads_boots_and_the_guest_reads_its_seed(
         for vol in (f"{name}.qcow2", f"{name}-kernel", f"{name}-initrd", f"{name}-seed.iso"):
             assert vol in volumes
         started = time.monotonic()
-        # The init's hostname is "(none)" until it reads the seed: "host seeded-lab" is the seed applied.
-        read_console(uri, name, "host seeded-lab", within=120)
+        # The init's hostname is "(none)" until it reads the seed: it says the seed's hostname once when
+        # it sets it (seen when the console is open by then), and in its "up" line every 10 s.
+        read_console(uri, name, ("VMTUI-SEED hostname=seeded-lab", "host seeded-lab"), within=120)
         print(f"seed hostname on the console {time.monotonic() - started:.1f} s after the start")
     finally:
         lab.virsh("lab2", "destroy", name)

@@ -120,10 +120,10 @@ def create_cmd(
         start=start or console,
     )
     # Everything this machine can tell is refused before any host is contacted.
-    ops.check_request(request)
+    checked = ops.check_request(request)
     entry = one_host(resolve_targets(connect, host, read_only=read_only or dry_run), "create")
     with open_entry(entry) as conn:
-        plan = ops.plan_create(conn, request, dry_run=dry_run)
+        plan = ops.plan_create(conn, request, dry_run=dry_run, checked=checked)
         if dry_run:
             _show_plan(plan, as_json=as_json)
             return

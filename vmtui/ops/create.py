@@ -70,9 +70,8 @@ class CloudInit:
 
     @property
     def given(self) -> bool:
-        return any(v is not None for v in (self.user_data, self.hostname, self.user, self.ssh_key)) or (
-            self.password_hash is not None or self.network_config is not None
-        )
+        fields = (self.user_data, self.hostname, self.user, self.ssh_key, self.password_hash, self.network_config)
+        return any(v is not None for v in fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +215,7 @@ def _local_or_volume(text: str) -> tuple[Path | None, tuple[str, str] | None]:
 
 
 @dataclass(frozen=True, slots=True)
-class _Local:
+class LocalFacts:
     """What `check_request` found on this machine."""
 
     image: ImageFacts | None
@@ -249,7 +248,7 @@ def _seed_of(req: CreateRequest) -> SeedSpec | None:
     return SeedSpec(new_instance_id(), hostname, user_data, network)
 
 
-def check_request(req: CreateRequest) -> _Local:
+def check_request(req: CreateRequest) -> LocalFacts:
     """Every check that needs no host: name, sizes, files, user-data. Raises the first problem."""
     check_domain_name(req.name)
     if req.image and req.iso:
@@ -276,7 +275,7 @@ def check_request(req: CreateRequest) -> _Local:
         _nic_of(req.network)  # the form is checked here; the network itself on the host
     image = iso = None
     if req.image:
-        path, vol = _local_or_volume(req.image)
+        path, _ = _local_or_volume(req.image)
         if path is not None:
             if req.linked:
                 raise UsageError("--linked needs a base volume in a pool (POOL/VOLUME), not a file")
@@ -298,7 +297,7 @@ def check_request(req: CreateRequest) -> _Local:
         initrd = inspect_boot_file(path, "--initrd") if path is not None else None
     if not req.cmdline.isprintable():
         raise UsageError("--cmdline must not hold control characters")
-    return _Local(image, iso, kernel, initrd, memory_kib, disk_bytes, _seed_of(req))
+    return LocalFacts(image, iso, kernel, initrd, memory_kib, disk_bytes, _seed_of(req))
 
 
 def _nic_of(text: str) -> NicPlan:
@@ -333,7 +332,7 @@ def _pool_volume(host: Provisioner, text: str, option: str) -> VolumeInfo:
         raise NotFoundError(f"{option} {text}: {exc.message}", hint=exc.hint) from None
 
 
-def _volume_steps(host: Provisioner, req: CreateRequest, local: _Local, disk_bytes: int | None) -> list[VolumeStep]:
+def _volume_steps(host: Provisioner, req: CreateRequest, local: LocalFacts, disk_bytes: int | None) -> list[VolumeStep]:
     name = req.name
     steps: list[VolumeStep] = []
     if req.image:
@@ -398,12 +397,15 @@ def _network(host: Provisioner, req: CreateRequest, notes: list[str]) -> NicPlan
     return NicPlan("user")
 
 
-def plan_create(conn: Hypervisor, req: CreateRequest, *, dry_run: bool = False) -> CreatePlan:
+def plan_create(
+    conn: Hypervisor, req: CreateRequest, *, dry_run: bool = False, checked: LocalFacts | None = None
+) -> CreatePlan:
     """Check `req` on this machine and against the host, and decide every step; changes nothing.
 
     `dry_run` plans over a read-only connection too (the CLI opens one for it: nothing can change).
+    `checked`: what `check_request(req)` returned, when the caller asked it before connecting.
     """
-    local = check_request(req)
+    local = checked or check_request(req)
     if not dry_run:
         conn.require_writable("create")
     host = provisioner(conn, "create")
