@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import secrets
 import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pycdlib
 import pytest
-from conftest import LOCAL_URI, run_vmtui
+from conftest import LOCAL_URI, VMTUI, run_vmtui
 from fixtures_resources import virsh, vol_names
 from lxml import etree
+from pty_run import ctrl_c_and_finish, run_as_foreground_job
 
 from vmtui.drivers.libvirt.driver import Connection
 from vmtui.errors import NotFoundError, OperationError, UsageError, VmtuiError
@@ -79,8 +82,9 @@ def pools(local_conn: Connection) -> Iterator[Pools]:
 
 
 def world(p: Pools) -> tuple[list[str], list[str], list[str]]:
-    """What a failed create must leave as it found: domains, and volumes of both pools (virsh's lists)."""
-    domains = sorted(virsh("list", "--all", "--name").split())
+    """What a failed create must leave as it found: this module's domains (other tests' guests come and
+    go beside it), and the volumes of both pools (virsh's lists)."""
+    domains = sorted(d for d in virsh("list", "--all", "--name").split() if d.startswith(p.prefix))
     return domains, vol_names(p.pool, p.pool_dir), vol_names(p.small, p.pool_dir.parent / "small")
 
 
@@ -296,4 +300,28 @@ def test_start_failure_and_cancel_leave_nothing(local_conn: Connection, pools: P
     req = request(pools, "cancel", image=str(pools.image), cloud_init=ops.CloudInit(hostname="x"))
     with pytest.raises(UserCancelledError):
         ops.create(local_conn, ops.plan_create(local_conn, req), progress=press_ctrl_c, cancel=cancel)
+    assert world(pools) == before
+
+
+def test_ctrl_c_during_the_upload_leaves_nothing(pools: Pools, tmp_path: Path) -> None:
+    """The real Ctrl-C (SIGINT to the foreground job) while the disk streams: exit 130, cancelled,
+    and the half-uploaded volume is gone."""
+    big = tmp_path / "big.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(big), "1G"], check=True)
+    subprocess.run(["qemu-io", "-c", "write -P 0x33 0 256M", str(big)], check=True, capture_output=True)
+    before = world(pools)
+    name = f"{pools.prefix}-ctrlc"
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    argv = [VMTUI, "create", name, "--image", str(big), "--pool", pools.pool, "--memory", "128M", "-c", LOCAL_URI]
+    proc = run_as_foreground_job([*argv, "--json"], env=env)
+    try:
+        uploading = pools.pool_dir / f"{name}.qcow2"
+        deadline = time.monotonic() + 60
+        # Blocks allocated: the stream has written into the (sparse, fresh) volume; it is half-way.
+        while not (uploading.exists() and uploading.stat().st_blocks > 0) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        out, err = ctrl_c_and_finish(proc)
+    assert proc.returncode == 130, (out, err)
+    assert json.loads(out)["error"]["kind"] == "cancelled"
     assert world(pools) == before
