@@ -325,3 +325,21 @@ def test_ctrl_c_during_the_upload_leaves_nothing(pools: Pools, tmp_path: Path) -
     assert proc.returncode == 130, (out, err)
     assert json.loads(out)["error"]["kind"] == "cancelled"
     assert world(pools) == before
+
+
+def test_sparse_raw_image_keeps_its_holes(local_conn: Connection, pools: Pools, tmp_path: Path) -> None:
+    """A raw disk (an MBR boot signature) of 64 MiB with 1 MiB written: the stream sends the holes as
+    holes, so the volume holds the same bytes and takes about 1 MiB of the pool, not 64."""
+    raw = tmp_path / "disk.raw"
+    with raw.open("wb") as f:
+        f.truncate(64 * 2**20)
+        f.seek(510)
+        f.write(b"\x55\xaa")
+        f.seek(32 * 2**20)
+        f.write(b"\x77" * 2**20)
+    req = request(pools, "raw", image=str(raw))
+    ops.create(local_conn, ops.plan_create(local_conn, req))
+    vol = pools.pool_dir / f"{req.name}.raw"
+    subprocess.run(["cmp", str(raw), str(vol)], check=True)
+    assert vol.stat().st_blocks * 512 < 4 * 2**20
+    assert at(dumpxml(req.name), "devices/disk[@device='disk']/driver/@type") == "raw"
