@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   libvirt-daemon-system libvirt-clients libvirt-dev pkg-config qemu-system-x86 qemu-utils
   openssh-server busybox-static iproute2 tmux gcc libc6-dev python3-dev python3-venv
-  prometheus
+  prometheus osinfo-db
 )
 PYTHON=${PYTHON:-python3}
 VENV=.venv

@@ -63,6 +63,7 @@ WRITES: dict[str, list[str]] = {
     "undefine": ["undefine", "test", "--yes"],
     "vol-create": ["vol-create", "default", "v1", "1MiB"],
     "vol-delete": ["vol-delete", "default", "v1", "--yes"],
+    "create": ["create", "t2", "--image", "default/v1"],
     "autostart": ["autostart", "test", "on"],
     "net-autostart": ["net-autostart", "default", "on"],
     "devices virtio": ["devices", "virtio", "test", "--all"],

@@ -36,6 +36,7 @@ REGISTRARS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("vmtui.cli.snapshot:snapshot_app", ("snapshot",)),
     ("vmtui.cli.backup:backup_app", ("backup",)),
     ("vmtui.cli.storage:register", ("pools", "volumes", "vol-create", "vol-delete")),
+    ("vmtui.cli.create:register", ("create",)),
     ("vmtui.cli.networks:register", ("nets",)),
     ("vmtui.cli.autostart:register", ("autostart", "net-autostart")),
     ("vmtui.cli.migrate:register", ("migrate", "place")),

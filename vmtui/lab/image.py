@@ -45,12 +45,28 @@ MODULES = (
     "drivers/net/virtio_net",
     "drivers/net/ethernet/intel/e1000/e1000",
 )
+SEED_MODULES = (
+    "drivers/scsi/scsi_common",
+    "drivers/scsi/scsi_mod",
+    "drivers/ata/libata",
+    "drivers/ata/libahci",
+    "drivers/ata/ahci",
+    "drivers/cdrom/cdrom",
+    "drivers/scsi/sr_mod",
+)
+"""q35's SATA CD-ROM, where `vmtui create` attaches a cloud-init seed; loaded in the background, in order."""
 INIT = """#!/bin/busybox sh
 # vmtui lab guest init: load the virtio modules, start the dirtier and a console shell, stay alive as PID 1.
 /bin/busybox --install -s /bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 for m in {modules}; do insmod /lib/modules/$m.ko || echo "vmtui-guest: insmod $m failed"; done
 ip link set lo up; ip link set eth0 up 2>/dev/null
+# The lab's stand-in for cloud-init: a NoCloud seed on the SATA CD-ROM (as `vmtui create` attaches it)
+# gives the guest its meta-data's local-hostname, said once on the console and in every "up" line.
+(for m in {seed_modules}; do insmod /lib/modules/$m.ko 2>/dev/null; done
+ for i in $(seq 1 100); do [ -b /dev/sr0 ] && break; sleep 0.2; done
+ h=$(grep -a -m1 '^local-hostname:' /dev/sr0 2>/dev/null | cut -d' ' -f2)
+ [ -n "$h" ] && hostname "$h" && echo "VMTUI-SEED hostname=$h") &
 echo "VMTUI-GUEST-UP $(cut -d' ' -f1 /proc/uptime) s"
 /bin/dirtier &
 # A little IO, so that every column of vmtui's table moves: the NIC pings its host's bridge, the disk
@@ -70,14 +86,16 @@ done) &
 [ "$load" = flood ] && [ -n "$gw" ] && (while true; do ping -A -q -s 1000 "$gw" >/dev/null 2>&1; done) &
 # A shell on the serial console (vmtui console, virsh console); cttyhack gives it job control.
 (while true; do setsid cttyhack sh -l; done) </dev/console >/dev/console 2>&1 &
-while true; do echo "vmtui-guest: up $(cut -d' ' -f1 /proc/uptime) s, $(grep MemTotal /proc/meminfo)"; sleep 10; done
+while true; do
+  echo "vmtui-guest: up $(cut -d' ' -f1 /proc/uptime) s, $(grep MemTotal /proc/meminfo), host $(hostname)"; sleep 10
+done
 """
 
 APT_FIX = "run `apt-get update`, then `vmtui lab up` again"
 """What to do when apt cannot name or fetch the kernel (its package lists are missing or stale)."""
 
 Progress = Callable[[str], None]
-IMAGE_VERSION = 4
+IMAGE_VERSION = 5
 """Bumped whenever the init or the modules change: an image of another version is rebuilt."""
 
 
@@ -106,6 +124,15 @@ class GuestImage:
             "kernel_version": self.kernel_version,
             "build_seconds": round(self.build_seconds, 2),
         }
+
+
+def init_script() -> str:
+    """The guest's /init, with the module lists filled in."""
+
+    def names(modules: tuple[str, ...]) -> str:
+        return " ".join(Path(m).name for m in modules)
+
+    return INIT.format(modules=names(MODULES), seed_modules=names(SEED_MODULES))
 
 
 def image_dir() -> Path:
@@ -152,7 +179,7 @@ def build_image(*, force: bool = False, progress: Progress | None = None) -> Gue
     busybox_deb = _fetch_deb(BUSYBOX_PKG, downloads)
     say("image: extracting kernel, modules and busybox")
     wanted = {f"./boot/vmlinuz-{kernel_version}": "vmlinuz"}
-    wanted |= {f"./lib/modules/{kernel_version}/kernel/{mod}.ko": Path(mod).name for mod in MODULES}
+    wanted |= {f"./lib/modules/{kernel_version}/kernel/{mod}.ko": Path(mod).name for mod in MODULES + SEED_MODULES}
     files = _extract(kernel_deb, wanted)
     files |= _extract(busybox_deb, {"./bin/busybox": "busybox"})
     if missing_files := sorted(set(wanted.values()) - set(files)):
@@ -165,9 +192,9 @@ def build_image(*, force: bool = False, progress: Progress | None = None) -> Gue
     entries += [
         ("bin/busybox", 0o100755, files["busybox"]),
         ("bin/dirtier", 0o100755, dirtier),
-        ("init", 0o100755, INIT.format(modules=" ".join(Path(m).name for m in MODULES)).encode()),
+        ("init", 0o100755, init_script().encode()),
     ]
-    entries += [(f"lib/modules/{Path(m).name}.ko", 0o100644, files[Path(m).name]) for m in MODULES]
+    entries += [(f"lib/modules/{Path(m).name}.ko", 0o100644, files[Path(m).name]) for m in MODULES + SEED_MODULES]
     _write_atomic(out / "initrd.img", gzip.compress(_cpio(entries), compresslevel=1))
     _write_atomic(out / "vmlinuz", files["vmlinuz"])
     image = GuestImage(out / "vmlinuz", out / "initrd.img", kernel_version, time.monotonic() - started)

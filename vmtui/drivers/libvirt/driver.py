@@ -4,9 +4,9 @@ Each subject lives in its own module (`connection`: opening, errors, events; `ho
 sampling; `domains`: lookup, XML and lifecycle; `devices`: attach, detach, update, disk volumes;
 `nodedev`: PCI functions, SR-IOV and VF pools; `memory`: balloon and KSM; `definitions`: define and
 undefine; `snapshots`; `backups`: backup jobs and checkpoints; `guest`: agent facts, autostart,
-managed save; `storage`: pools and volumes; `networks`: networks and leases; `jobs`: migration, job
-stats, dirty rate; more as vmtui grows). Upper layers see the `vmtui.drivers.base.Hypervisor`
-protocol (and `Migrator`) and never libvirt itself.
+managed save; `storage`: pools and volumes; `provision`: new VMs' volumes uploaded or copied;
+`networks`: networks and leases; `jobs`: migration, job stats, dirty rate; more as vmtui grows).
+Upper layers see the `vmtui.drivers.base.Hypervisor` protocol (and `Migrator`) and never libvirt itself.
 
 Every command opens a Connection, so importing this module must stay cheap: the subject modules
 import their XML readers and result types inside the methods that use them (`vmtui list` needs
@@ -25,6 +25,7 @@ from vmtui.drivers.libvirt.jobs import JobsMixin
 from vmtui.drivers.libvirt.memory import MemoryMixin
 from vmtui.drivers.libvirt.networks import NetworksMixin
 from vmtui.drivers.libvirt.nodedev import NodeDevMixin
+from vmtui.drivers.libvirt.provision import ProvisionMixin
 from vmtui.drivers.libvirt.snapshots import SnapshotsMixin
 from vmtui.drivers.libvirt.storage import StorageMixin
 
@@ -32,6 +33,7 @@ from vmtui.drivers.libvirt.storage import StorageMixin
 # Subject mixins that build on domain lookup subclass DomainsMixin; it comes last so the order is consistent.
 class Connection(
     HostMixin,
+    ProvisionMixin,
     DevicesMixin,
     GuestMixin,
     StorageMixin,

@@ -183,10 +183,11 @@ FILE_POOL_TYPES = frozenset({"dir", "fs", "netfs", "gluster", "vstorage"})
 """Pools whose volumes are files, so a volume has a format (raw, qcow2) of its own."""
 
 
-def build_volume_xml(name: str, capacity: int, fmt: str | None) -> str:
+def build_volume_xml(name: str, capacity: int, fmt: str | None, *, backing: tuple[str, str] | None = None) -> str:
     """A new sparse volume (allocation 0): `name` and `capacity` (bytes) already validated.
 
-    `fmt` None leaves the format to the pool (block-based pools have none).
+    `fmt` None leaves the format to the pool (block-based pools have none). `backing` (path, format)
+    makes a qcow2 overlay on that file: it reads through to it and writes only its own clusters.
     """
     vol = etree.Element("volume")
     etree.SubElement(vol, "name").text = name
@@ -196,4 +197,8 @@ def build_volume_xml(name: str, capacity: int, fmt: str | None) -> str:
     if fmt is not None:
         target = etree.SubElement(vol, "target")
         etree.SubElement(target, "format", type=fmt)
+    if backing is not None:
+        store = etree.SubElement(vol, "backingStore")
+        etree.SubElement(store, "path").text = backing[0]
+        etree.SubElement(store, "format", type=backing[1])
     return etree.tostring(vol, encoding="unicode")
