@@ -24,7 +24,19 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from vmtui.filters import DomainFilter, parse_filter
-from vmtui.present import STATE_STYLE, clock, count, host_label, hot_cpu_style, one_line, pct, printable, size, size_kib
+from vmtui.present import (
+    STATE_STYLE,
+    TEMPLATE_STATE,
+    clock,
+    count,
+    host_label,
+    hot_cpu_style,
+    one_line,
+    pct,
+    printable,
+    size,
+    size_kib,
+)
 from vmtui.tui.fleet import DomainRow
 from vmtui.widgets.refusals import Refusals, explained
 from vmtui.widgets.table_layout import (
@@ -485,7 +497,7 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
 
     def _coloured(self, strip: Strip, row: DomainRow) -> Strip:
         """The STATE cell in its state's colour (a shut-off row dimmed whole), a busy CPU% cell in yellow or red."""
-        if row.state == "shut-off":
+        if row.state in ("shut-off", TEMPLATE_STATE):
             return restyled(strip, DIM)
         colours = {"state": STATE_STYLE.get(row.state, ""), "cpu": hot_cpu_style(row.cpu, row.vcpus)}
         cuts: list[int] = []

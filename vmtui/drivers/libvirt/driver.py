@@ -25,6 +25,7 @@ from vmtui.drivers.libvirt.jobs import JobsMixin
 from vmtui.drivers.libvirt.memory import MemoryMixin
 from vmtui.drivers.libvirt.networks import NetworksMixin
 from vmtui.drivers.libvirt.nodedev import NodeDevMixin
+from vmtui.drivers.libvirt.provision import ProvisionMixin
 from vmtui.drivers.libvirt.snapshots import SnapshotsMixin
 from vmtui.drivers.libvirt.storage import StorageMixin
 
@@ -32,6 +33,7 @@ from vmtui.drivers.libvirt.storage import StorageMixin
 # Subject mixins that build on domain lookup subclass DomainsMixin; it comes last so the order is consistent.
 class Connection(
     HostMixin,
+    ProvisionMixin,
     DevicesMixin,
     GuestMixin,
     StorageMixin,
