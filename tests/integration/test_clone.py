@@ -201,6 +201,8 @@ def test_delete_storage_removes_only_what_nothing_else_uses(pool: ClonePool, tem
     overlay = pool.path / f"{one}-vda.qcow2"
     # Without a terminal the question is shown and nothing is done.
     refused(pool, 2, f"the storage volumes {overlay}", "delete", one, "--storage")
+    fails(1, f"{template.name} is the base of linked clones {one}, {two}", "template", template.name, "--unset")
+    assert vmtui_meta(template.name)["template"] == "yes"
 
     done = vm_json("delete", one, "--storage", "--yes")
     assert (done["volumes_removed"], done["kept_shared"]) == ([str(overlay)], [])

@@ -31,7 +31,7 @@ from vmtui.models import DiskFile, DomainInfo
 from vmtui.ops import lifecycle
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
 from vmtui.ops.busy import refuse_if_migrating
-from vmtui.ops.storage import validate_volume_name
+from vmtui.ops.storage import still_needed, validate_volume_name
 from vmtui.present import size
 
 log = logging.getLogger("vmtui.ops.clone")
@@ -80,9 +80,22 @@ def mark_template(
         )
     if info.template == on:
         return TemplateMarked(host or conn.uri, info, changed=False)
+    if not on:
+        _refuse_unmark_under_clones(prov, info)
     check_cancel(cancel or never_cancelled(), f"template {info.name}")
     progress(Step(f"{'marking' if on else 'unmarking'} {info.name} as a template"))
     return TemplateMarked(host or conn.uri, prov.set_template(info.uuid, on), changed=True)
+
+
+def _refuse_unmark_under_clones(prov: Provisioner, info: DomainInfo) -> None:
+    """The mark is what keeps a base unchanged: it stays while linked clones read from its volumes."""
+    paths = tuple(d.source or "" for d in prov.undefine_facts(info.uuid).volumes)
+    clones = sorted({name for s in still_needed(prov, info.uuid, paths) for name in s.backing_of})
+    if clones:
+        raise OperationError(
+            f"{info.name} is the base of linked clones {', '.join(clones)}: started, it would change their disks",
+            hint="delete the linked clones first (vmtui delete NAME --storage)",
+        )
 
 
 # ----- clones --------------------------------------------------------------------------------------
