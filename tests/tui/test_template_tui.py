@@ -19,12 +19,14 @@ pytestmark = pytest.mark.timeout(120)
 async def test_a_template_reads_template_and_its_start_is_refused_with_the_reason() -> None:
     with clone_pool() as pool, connect("qemu:///system") as conn:
         made = define_template(pool, "tpl", kvm=conn.host_info(probe=False).kvm_usable)
-        mark_template(conn, made.name)
         app = VmtuiApp([HostEntry("local", "qemu:///system")], interval=0.3)
         seen = Recorder()
         async with app.run_test(size=(200, 50), message_hook=seen) as pilot:
             table = app.host_screen.query_one(DomainTable)
-            await wait_for(pilot, lambda: table.row(made.uuid) is not None)
+            await wait_for(pilot, lambda: (r := table.row(made.uuid)) is not None and r.state == "shut-off")
+            # Marked by another client while the TUI watches: libvirt's metadata event makes it re-read the domain.
+            mark_template(conn, made.name)
+            await wait_for(pilot, lambda: (r := table.row(made.uuid)) is not None and r.state == "template")
             row = table.row(made.uuid)
             assert row is not None
             assert row.state == "template"
