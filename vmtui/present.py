@@ -22,8 +22,16 @@ STATE_STYLE = {
     "crashed": "bold red",
     "migrating": "bold cyan",
     "gone": "bold red",
+    "template": "dim",
 }
 """Rich style names for domain states (both faces)."""
+TEMPLATE_STATE = "template"
+"""What a table's STATE cell says of a shut-off template (`vmtui template`) in place of "shut-off"."""
+
+
+def shown_state(state: str, *, template: bool) -> str:
+    """A domain's state as the tables show it: a shut-off template says what it is for (it is always off)."""
+    return TEMPLATE_STATE if template and state == "shut-off" else state
 
 
 def size(n_bytes: float | None) -> str:

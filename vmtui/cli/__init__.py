@@ -33,6 +33,8 @@ REGISTRARS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("vmtui.cli.memory:register", ("balloon", "ksm")),
     ("vmtui.cli.console:register", ("console", "display")),
     ("vmtui.cli.xml:register", ("xml", "edit", "define", "undefine")),
+    ("vmtui.cli.provision:register", ("template", "clone", "delete")),
+    ("vmtui.cli.provision:disk_app", ("disk",)),
     ("vmtui.cli.snapshot:snapshot_app", ("snapshot",)),
     ("vmtui.cli.backup:backup_app", ("backup",)),
     ("vmtui.cli.storage:register", ("pools", "volumes", "vol-create", "vol-delete")),

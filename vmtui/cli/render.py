@@ -20,7 +20,7 @@ from rich.text import Text
 from vmtui.explain import Finding
 from vmtui.metrics import DomainMetrics
 from vmtui.models import DomainInfo, HostInfo
-from vmtui.present import count, ms, pct, per_s, printable, rate, size_kib
+from vmtui.present import count, ms, pct, per_s, printable, rate, shown_state, size_kib
 from vmtui.richtext import SEVERITY_STYLE, device_class_text, lit, state_text, tdp_text
 from vmtui.thresholds import DEFAULT, LEVEL_STYLE, Level, Thresholds, domain_figures, worst
 
@@ -80,7 +80,7 @@ def domains_table(rows: Sequence[tuple[str, DomainInfo]]) -> Table:
         if not narrow:
             cells.append(d.uuid)
         cells += [
-            state_text(d.state),
+            state_text(shown_state(d.state, template=d.template)),
             "-" if d.id is None else str(d.id),
             d.accelerator.value,
             str(d.vcpus),

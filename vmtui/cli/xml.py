@@ -210,5 +210,5 @@ def undefine_cmd(
     if done.facts.active:
         lines.append("  it runs on as a transient domain until it stops")
     lines += [f"  removed volume {_name(d.source or d.target)}" for d in done.volumes]
-    lines += [f"  kept {_name(d.source or d.target)}" for d in done.kept]
+    lines += [f"  kept {_name(text)}" for text in done.kept_text()]
     typer.echo("\n".join(lines))

@@ -116,6 +116,8 @@ class DomainInfo:
     """None when the domain has no <memballoon>; "none" when it is explicitly disabled."""
     balloon_period: int | None = None
     """The balloon statistics period in seconds; without it guest memory stats never update."""
+    template: bool = False
+    """Marked a template (`vmtui template`): it is cloned, never started."""
 
 
 if TYPE_CHECKING:

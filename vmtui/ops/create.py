@@ -116,8 +116,8 @@ class VolumeStep:
     """The local file, or POOL/VOLUME, it comes from."""
     local: Path | None = None
     data: bytes | None = None
-    source_pool: str = ""
-    source_volume: str = ""
+    source_path: str = ""
+    """A copy's source volume, by its path on the host."""
     backing: tuple[str, str] | None = None
 
     def xml(self) -> str:
@@ -351,7 +351,7 @@ def _volume_steps(host: Provisioner, req: CreateRequest, local: LocalFacts, disk
                 steps.append(
                     VolumeStep(
                         "copy", "disk", f"{name}.{fmt}", fmt, base.capacity, base.allocation, ref,
-                        source_pool=base.pool, source_volume=base.name,
+                        source_path=base.path,
                     )
                 )  # fmt: skip
     if req.iso:
@@ -574,7 +574,7 @@ def _make_volume(host: Provisioner, pool: str, step: VolumeStep, uploads: _Uploa
         uploads.before += step.takes
         return vol
     if step.action == "copy":
-        return host.copy_volume(pool, step.xml(), step.source_pool, step.source_volume)
+        return host.copy_volume(pool, step.xml(), step.source_path)
     if step.action in ("overlay", "empty"):
         return host.create_volume(pool, step.xml())
     raise AssertionError(step.action)

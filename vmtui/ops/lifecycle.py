@@ -97,8 +97,14 @@ ACTIONS: tuple[LifecycleAction, ...] = (
 BY_KEY = {a.key: a for a in ACTIONS}
 
 
-def refusal(action: LifecycleAction, state: str, *, persistent: bool = True) -> str | None:
-    """Why `action` cannot run on a domain in `state`, or None when it can."""
+TEMPLATE_REFUSAL = "it is a template: clone it"
+"""A template's disks are the base of its linked clones: started, it would write to them under the clones."""
+
+
+def refusal(action: LifecycleAction, state: str, *, persistent: bool = True, template: bool = False) -> str | None:
+    """Why `action` cannot run on a domain in `state` (a `template` is never started), or None when it can."""
+    if template and action.key == "start":
+        return TEMPLATE_REFUSAL
     if action.persistent_only and not persistent:
         return f"it is transient ({action.label.lower()} needs a defined domain)"
     if state in action.allowed_states:
@@ -280,7 +286,7 @@ def refuse(conn: Hypervisor, spec: LifecycleAction, info: DomainInfo) -> None:
     forbids it. Asked before any question and any change (the CLI asks it before its confirmation)."""
     if spec.key != "destroy":  # a force-off ends any job (QEMU is killed): the way out when all else hangs
         refuse_if_migrating(conn, info.uuid, spec.label.lower(), name=info.name)
-    why = refusal(spec, info.state, persistent=info.persistent)
+    why = refusal(spec, info.state, persistent=info.persistent, template=info.template)
     if why is not None:
         raise OperationError(f"{spec.label.lower()} {info.name}: {why}")
 

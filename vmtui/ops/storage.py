@@ -241,3 +241,64 @@ def delete_volume(
     progress(Step(f"deleting {name} from {pool}"))
     host.delete_volume(pool, name)
     return VolumeChanged("deleted", vol, host.pool(pool))
+
+
+@dataclass(frozen=True, slots=True)
+class SharedVolume:
+    """A volume of a domain being removed that something else still needs: it is kept, and named."""
+
+    path: str
+    volume: str
+    used_by: tuple[str, ...]
+    """Other domains with a disk on it."""
+    backing_of: tuple[str, ...]
+    """Other domains whose disk reads from it through an overlay (linked clones of a template)."""
+    backing_of_volumes: tuple[str, ...] = ()
+    """Overlay volumes on it that no domain uses."""
+
+    def reason(self) -> str:
+        parts = []
+        if self.used_by:
+            parts.append("used by " + ", ".join(self.used_by))
+        if self.backing_of:
+            parts.append("backing file of " + ", ".join(self.backing_of))
+        if self.backing_of_volumes:
+            parts.append("backing file of volume " + ", ".join(self.backing_of_volumes))
+        return f"{self.volume}, " + "; ".join(parts)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "volume": self.volume,
+            "used_by": list(self.used_by),
+            "backing_of": list(self.backing_of),
+            "backing_of_volumes": list(self.backing_of_volumes),
+        }
+
+
+def still_needed(host: ResourceHost, uuid: str, paths: tuple[str, ...]) -> tuple[SharedVolume, ...]:
+    """Of the volumes at `paths` (a domain's disks), those another domain or volume still needs.
+
+    Asked of the host now, every active pool rescanned first (as `delete_refusal`): a base volume whose
+    linked clones read from it is kept, whatever the domain being removed says.
+    """
+    everything = host_volumes(host, refresh=True)
+    by_path = {_norm(v.path): v for v in everything}
+    others = [u for u in host.disk_uses() if u.uuid != uuid]
+    out = []
+    for path in paths:
+        vol = by_path.get(_norm(path))
+        if vol is None:
+            continue
+        direct = sorted(
+            {u.domain for u in others if _norm(u.path) == _norm(vol.path) or (u.pool, u.volume) == (vol.pool, vol.name)}
+        )
+        through = sorted(set(users(vol, others, everything)) - set(direct))
+        lone = sorted(
+            v.name
+            for v in overlays_of(vol, everything)
+            if not any(_norm(u.path) == _norm(v.path) or _norm(v.path) in map(_norm, u.chain) for u in others)
+        )
+        if direct or through or lone:
+            out.append(SharedVolume(vol.path, vol.name, tuple(direct), tuple(through), tuple(lone)))
+    return tuple(out)

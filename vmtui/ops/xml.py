@@ -20,11 +20,13 @@ from types import FrameType
 from typing import Any
 
 from vmtui.drivers.base import Hypervisor
+from vmtui.drivers.resources import live
 from vmtui.drivers.xml.parts import identity
 from vmtui.errors import NotFoundError, OperationError, UsageError
 from vmtui.models import DiskFile, DomainInfo, UndefineFacts
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
 from vmtui.ops.busy import refuse_if_migrating
+from vmtui.ops.storage import SharedVolume, still_needed
 
 MAX_XML_BYTES = 10 * 1024 * 1024
 """virsh's own limit for an XML file (VSH_MAX_XML_FILE)."""
@@ -202,22 +204,39 @@ class UndefinePlan:
     facts: UndefineFacts
     keep_nvram: bool
     remove_storage: bool
+    shared: tuple[SharedVolume, ...] = ()
+    """Volumes of its disks that another domain (a linked clone) or volume still needs: always kept."""
 
     @property
     def volumes(self) -> tuple[DiskFile, ...]:
-        return self.facts.volumes if self.remove_storage else ()
+        if not self.remove_storage:
+            return ()
+        needed = {s.path for s in self.shared}
+        return tuple(d for d in self.facts.volumes if d.source not in needed)
 
     @property
     def kept(self) -> tuple[DiskFile, ...]:
-        """Disks left on the host: all of them without --remove-storage, else those no pool holds."""
+        """Disks left on the host: all of them without --remove-storage, else those no pool holds or
+        something else needs."""
         removed = {d.target for d in self.volumes}
         return tuple(d for d in self.facts.disks if d.source and d.target not in removed)
+
+    def kept_text(self) -> list[str]:
+        """Each kept disk, a shared volume with why ("base.qcow2, backing file of clone1, clone2")."""
+        why = {s.path: s.reason() for s in self.shared}
+        return [why.get(d.source or "", d.source or d.target) for d in self.kept]
 
     def question(self) -> str:
         f = self.facts
         parts = [f"Undefine {f.name} on {self.host}?"]
         if f.active:
             parts.append("It keeps running as a transient domain and is gone when it stops.")
+        return " ".join(parts + self.details())
+
+    def details(self) -> list[str]:
+        """The question's "Also removed: ..." and "Kept: ..." sentences."""
+        f = self.facts
+        parts = []
         also = []
         if f.snapshots:
             also.append(f"the metadata of {f.snapshots} snapshot{'s' if f.snapshots != 1 else ''}")
@@ -229,9 +248,13 @@ class UndefinePlan:
             also.append("the storage volumes " + ", ".join(d.source or d.target for d in self.volumes))
         if also:
             parts.append("Also removed: " + "; ".join(also) + ".")
-        if self.kept:
-            parts.append("Kept: " + ", ".join(d.source or d.target for d in self.kept) + ".")
-        return " ".join(parts)
+        needed = {s.path for s in self.shared}
+        plain = [d.source or d.target for d in self.kept if d.source not in needed]
+        if plain:
+            parts.append("Kept: " + ", ".join(plain) + ".")
+        # One sentence each: the reason holds commas of its own ("base.qcow2, backing file of c1, c2").
+        parts += [f"Kept: {s.reason()}." for s in self.shared]
+        return parts
 
     def to_json(self) -> dict[str, object]:
         f = self.facts
@@ -245,6 +268,7 @@ class UndefinePlan:
             "nvram_removed": f.nvram if f.nvram and not self.keep_nvram else None,
             "volumes_removed": [d.source for d in self.volumes],
             "kept": [d.source for d in self.kept],
+            "kept_shared": [s.to_json() for s in self.shared],
         }
 
 
@@ -263,7 +287,28 @@ def plan_undefine(
         raise OperationError(
             f"{facts.name} is running: its storage cannot be removed", hint="shut it down (or force it off) first"
         )
-    return UndefinePlan(host or conn.uri, facts, keep_nvram, remove_storage)
+    return UndefinePlan(host or conn.uri, facts, keep_nvram, remove_storage, shared_of(conn, facts, remove_storage))
+
+
+def shared_of(conn: Hypervisor, facts: UndefineFacts, remove_storage: bool) -> tuple[SharedVolume, ...]:
+    """The domain's volumes something else needs (asked only when its storage is to go)."""
+    if not remove_storage or not facts.volumes:
+        return ()
+    return still_needed(live(conn, "remove storage"), facts.uuid, tuple(d.source or "" for d in facts.volumes))
+
+
+def unchanged_since(conn: Hypervisor, plan: UndefinePlan, *, state_too: bool = True) -> UndefineFacts:
+    """The domain's facts now; refused (nothing done) when its disks, volumes, the volumes others need,
+    or (`state_too`) its state changed since the plan was shown."""
+    try:
+        now = conn.undefine_facts(plan.facts.uuid)
+    except NotFoundError as exc:
+        raise NotFoundError(f"{plan.facts.name} is gone already (undefined by another tool?)") from exc
+    before = (plan.facts.disks, plan.facts.volumes, {s.path for s in plan.shared})
+    after = (now.disks, now.volumes, {s.path for s in shared_of(conn, now, plan.remove_storage)})
+    if before != after or (state_too and now.active != plan.facts.active):
+        raise OperationError(f"{plan.facts.name} changed since the question: nothing done", hint="run it again")
+    return now
 
 
 def undefine(
@@ -275,17 +320,12 @@ def undefine(
 ) -> UndefinePlan:
     """Carry out a plan the user agreed to; refused if the domain changed since (state, disks, snapshots)."""
     conn.require_writable("undefine")
-    try:
-        now = conn.undefine_facts(plan.facts.uuid)
-    except NotFoundError as exc:
-        raise NotFoundError(f"{plan.facts.name} is gone already (undefined by another tool?)") from exc
-    if (now.active, now.disks, now.volumes) != (plan.facts.active, plan.facts.disks, plan.facts.volumes):
-        raise OperationError(f"{plan.facts.name} changed since the question: nothing done", hint="run it again")
+    now = unchanged_since(conn, plan)
     check_cancel(cancel or never_cancelled(), f"undefine {plan.facts.name}")
     progress(Step(f"undefining {plan.facts.name}"))
     conn.undefine(plan.facts.uuid, keep_nvram=plan.keep_nvram, volumes=plan.volumes)
     # Counted again, as it was when the call was made.
-    return UndefinePlan(plan.host, now, plan.keep_nvram, plan.remove_storage)
+    return UndefinePlan(plan.host, now, plan.keep_nvram, plan.remove_storage, plan.shared)
 
 
 # ----- the editor -----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from vmtui.metrics import DomainMetrics
 from vmtui.models import ACTIVE_STATES, DomainInfo, HostInfo
 from vmtui.monitor.collector import Tick
 from vmtui.ops.lifecycle import BY_KEY
+from vmtui.present import shown_state
 from vmtui.split_brain import also_on, running_after, running_uuids, split_refusal, twins
 from vmtui.thresholds import DEFAULT, Level, Thresholds, cpu_of_vcpus, worst, worst_disk_latency_ms
 from vmtui.tui import refusals
@@ -468,6 +469,7 @@ class Fleet:
             pending=self._pending.get(uuid),
             state=self.state_of(uuid, view.name),
             persistent=info.persistent if info else True,
+            template=info.template if info else False,
         )
 
     def tool_refusal(self, uuid: str | None, *, running: bool = False, writes: bool = True) -> str | None:
@@ -600,6 +602,7 @@ class Fleet:
                 else:
                     state = self.state_of(uuid, name)
             state = also_on(state, split.get(uuid), name)
+            state = shown_state(state, template=info is not None and info.template)
             cached = self._last_row.get((name, uuid))
             # Identity, not equality, for the metrics and facts: comparing them field by field costs more.
             if (

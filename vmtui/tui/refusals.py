@@ -46,10 +46,16 @@ def operation_refusal(*, write: str | None, pending: str | None) -> str | None:
 
 
 def action_refusal(
-    action: LifecycleAction, *, write: str | None, pending: str | None, state: str, persistent: bool
+    action: LifecycleAction,
+    *,
+    write: str | None,
+    pending: str | None,
+    state: str,
+    persistent: bool,
+    template: bool = False,
 ) -> str | None:
-    """A lifecycle action (start, pause, ...): the host, then the job in flight, then the state."""
-    return write or busy_refusal(pending) or lifecycle_refusal(action, state, persistent=persistent)
+    """A lifecycle action (start, pause, ...): the host, then the job in flight, then the state (a template's too)."""
+    return write or busy_refusal(pending) or lifecycle_refusal(action, state, persistent=persistent, template=template)
 
 
 def tool_refusal(

@@ -24,7 +24,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from vmtui.filters import DomainFilter, parse_filter
-from vmtui.present import STATE_STYLE, clock, count, host_label, one_line, pct, printable, size, size_kib
+from vmtui.present import STATE_STYLE, TEMPLATE_STATE, clock, count, host_label, one_line, pct, printable, size, size_kib
 from vmtui.thresholds import DEFAULT, LEVEL_STYLE, Thresholds, worst
 from vmtui.tui.fleet import DomainRow, row_alerts
 from vmtui.widgets.refusals import Refusals, explained
@@ -497,7 +497,7 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         critical (thresholds) in its level's colour, the NAME in the row's worst level (figures without
         a column count too); the HOST cell in the saved host's colour."""
         colours = {"host": self.host_colours.get(row.host, "")}
-        if row.state == "shut-off":
+        if row.state in ("shut-off", TEMPLATE_STATE):
             strip = restyled(strip, DIM)
         else:
             alerts = row_alerts(row, self.thresholds)

@@ -37,6 +37,8 @@ LIFECYCLE_EVENTS = {
     libvirt.VIR_DOMAIN_EVENT_PMSUSPENDED: "pmsuspended",
     libvirt.VIR_DOMAIN_EVENT_CRASHED: "crashed",
 }
+METADATA_EVENT = "metadata"
+"""The event name of a change of a domain's <metadata> (the template mark)."""
 SUSPENDED_MIGRATION_DETAILS = frozenset(
     {libvirt.VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED, libvirt.VIR_DOMAIN_EVENT_SUSPENDED_POSTCOPY}
 )
@@ -288,7 +290,8 @@ class ConnectionCore:
     # ----- events -------------------------------------------------------------------------------
 
     def on_lifecycle(self, callback: LifecycleCallback) -> None:
-        """Call `callback(uuid, event, detail)` on every domain lifecycle event of this host."""
+        """Call `callback(uuid, event, detail)` on every domain lifecycle event of this host, and with
+        event "metadata" when a domain's <metadata> changes (the template mark)."""
 
         def relay(_conn: object, dom: Any, event: int, detail: int, _opaque: object) -> None:
             try:
@@ -303,7 +306,18 @@ class ConnectionCore:
             except Exception:  # never let a callback error escape into libvirt's loop
                 log.exception("lifecycle callback failed")
 
+        def metadata(_conn: object, dom: Any, _kind: int, _ns: str | None, _opaque: object) -> None:
+            # Not a lifecycle change, but one a watcher shows: `vmtui template` on another client marks or
+            # unmarks a template, and the TUI re-reads the domain at once (the event implies no state).
+            try:
+                callback(dom.UUIDString(), METADATA_EVENT, 0)
+            except Exception:
+                log.exception("metadata callback failed")
+
         with mapped(self.uri, "register events"):
             self._callback_ids.append(
                 self._conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, relay, None)
+            )
+            self._callback_ids.append(
+                self._conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, metadata, None)
             )

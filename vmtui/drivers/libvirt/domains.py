@@ -50,6 +50,7 @@ class DomainsMixin(ConnectionCore):
             devices=xml.devices,
             balloon_model=xml.balloon_model,
             balloon_period=xml.balloon_period,
+            template=xml.template,
         )
 
     def list_domains(self) -> list[DomainInfo]:

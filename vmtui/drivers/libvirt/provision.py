@@ -1,4 +1,5 @@
-"""New VMs' storage: a volume uploaded through libvirt's stream, a volume copied by the host.
+"""New VMs and their storage: a volume uploaded through libvirt's stream, a volume copied by the host, the
+template mark, and disks grown (block resize live, volume resize offline).
 
 The upload is virStorageVolUpload over the connection itself (qemu+ssh:// included): no scp and no
 shell on the host. It is sparse (holes are sent as holes, as `virsh vol-upload --sparse` does), so a
@@ -15,9 +16,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import libvirt
 
+from vmtui.drivers.libvirt.connection import mapped
 from vmtui.drivers.libvirt.definitions import DefinitionsMixin
 from vmtui.drivers.libvirt.storage import StorageMixin
+from vmtui.drivers.xml.edit import VMTUI_NS
 from vmtui.errors import OperationError, VmtuiError
+from vmtui.models import DomainInfo
 
 if TYPE_CHECKING:
     from vmtui.drivers.resources import VolumeInfo
@@ -116,8 +120,6 @@ class ProvisionMixin(StorageMixin, DefinitionsMixin):
                 self._undo_upload(stream, vol)
 
     def _mapped_upload(self, pool: str) -> Any:
-        from vmtui.drivers.libvirt.connection import mapped
-
         return mapped(self.uri, f"upload a volume to pool {pool!r}")
 
     def _undo_upload(self, stream: Any, vol: Any) -> None:
@@ -133,18 +135,75 @@ class ProvisionMixin(StorageMixin, DefinitionsMixin):
         except libvirt.libvirtError as exc:
             log.warning("could not delete the half-uploaded volume %s: %s", vol.name(), exc)
 
-    def copy_volume(self, pool: str, xml: str, source_pool: str, source_name: str) -> VolumeInfo:
-        self.require_writable("copy volume")
-        from vmtui.drivers.libvirt.connection import mapped
-
-        target = self._active_pool(pool)
-        source = self._lookup_volume(self._active_pool(source_pool), source_name)
-        with mapped(self.uri, f"copy volume {source_name!r} into pool {pool!r}"):
-            vol = target.createXMLFrom(xml, source, 0)
-            return self._volume_info(pool, vol)
-
     def remove_domain(self, ident: str) -> None:
         try:
             self.destroy_and_undefine(ident)
         except VmtuiError as exc:
             raise OperationError(f"could not remove domain {ident} again: {exc.message}") from exc
+
+    def set_template(self, ident: str, on: bool) -> DomainInfo:
+        """Set or clear the template mark in the persistent definition's vmtui metadata (only there:
+        the caller refuses a running domain, whose live XML would not have it)."""
+        from vmtui.drivers.xml.provision import template_mark
+
+        self.require_writable("mark a template")
+        dom = self.lookup(ident)
+        config = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+        with mapped(self.uri, f"mark {dom.name()} as a template"):
+            try:
+                current = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, VMTUI_NS, config)
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN_METADATA:
+                    raise
+                current = None
+            new = template_mark(current, on)
+            if new is None:
+                dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, None, None, VMTUI_NS, config)
+            else:
+                dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, new, "vmtui", VMTUI_NS, config)
+            return self.domain_info(dom)
+
+    def _volume_at(self, path: str) -> Any | None:
+        try:
+            return self._conn.storageVolLookupByPath(path)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() in (libvirt.VIR_ERR_NO_STORAGE_VOL, libvirt.VIR_ERR_NO_STORAGE_POOL):
+                return None
+            raise
+
+    def volume_at(self, path: str) -> VolumeInfo | None:
+        """The volume whose file is `path` on the host, or None when no active pool holds it."""
+        with mapped(self.uri, f"look up volume {path}"):
+            vol = self._volume_at(path)
+            return None if vol is None else self._volume_info(vol.storagePoolLookupByVolume().name(), vol)
+
+    def copy_volume(self, pool: str, xml: str, source_path: str) -> VolumeInfo:
+        """A new volume of `pool` (from `xml`) filled with the data of the volume at `source_path`.
+
+        Blocks until libvirt has copied it; a copy that fails leaves no volume (libvirt removes it)."""
+        self.require_writable("copy volume")
+        handle = self._active_pool(pool)
+        with mapped(self.uri, f"copy volume {source_path}"):
+            source = self._conn.storageVolLookupByPath(source_path)
+            return self._volume_info(pool, handle.createXMLFrom(xml, source, 0))
+
+    def block_capacity(self, ident: str, target: str) -> int:
+        """The size in bytes a running domain's disk `target` has now (QEMU's view)."""
+        dom = self.lookup(ident)
+        with mapped(self.uri, f"read {target} of {dom.name()}"):
+            return int(dom.blockInfo(target, 0)[0])
+
+    def block_resize(self, ident: str, target: str, capacity: int) -> None:
+        """Grow a running domain's disk to `capacity` bytes (QEMU grows the image; the guest sees it)."""
+        self.require_writable("resize disk")
+        dom = self.lookup(ident)
+        with mapped(self.uri, f"resize {target} of {dom.name()}"):
+            dom.blockResize(target, capacity, libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
+
+    def resize_volume(self, pool: str, name: str, capacity: int) -> VolumeInfo:
+        """Grow a volume no running domain has open to `capacity` bytes (qemu-img resize for qcow2)."""
+        self.require_writable("resize volume")
+        vol = self._lookup_volume(self._active_pool(pool), name)
+        with mapped(self.uri, f"resize volume {name}"):
+            vol.resize(capacity, 0)
+            return self._volume_info(pool, vol)

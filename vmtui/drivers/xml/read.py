@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from lxml import etree
 
+from vmtui.drivers.xml.edit import VMTUI_NS
 from vmtui.models import Accelerator, Device, DeviceClass
 
 _PARSER = etree.XMLParser(
@@ -204,6 +205,17 @@ def devices_of(root: etree._Element) -> tuple[Device, ...]:
     return tuple(out)
 
 
+GUEST_TAG = f"{{{VMTUI_NS}}}guest"
+"""vmtui's element inside <metadata> (libvirt hands it over alone through virDomainGetMetadata)."""
+TEMPLATE_ATTR = "template"
+
+
+def is_template(root: etree._Element) -> bool:
+    """Whether a parsed domain document carries vmtui's template mark (drivers/xml/provision.py)."""
+    mark = root.find(f"metadata/{GUEST_TAG}")
+    return mark is not None and mark.get(TEMPLATE_ATTR) == "yes"
+
+
 @dataclass(frozen=True, slots=True)
 class DomainXml:
     """The parts of a domain's XML the rest of vmtui uses."""
@@ -218,6 +230,8 @@ class DomainXml:
     devices: tuple[Device, ...]
     balloon_model: str | None
     balloon_period: int | None
+    template: bool = False
+    """Marked a template by `vmtui template` (see drivers/xml/provision.py): cloned, never started."""
 
 
 def read_domain_xml(text: str) -> DomainXml:
@@ -250,6 +264,7 @@ def read_domain_xml(text: str) -> DomainXml:
         devices=devices_of(root),
         balloon_model=balloon.get("model") if balloon is not None else None,
         balloon_period=period,
+        template=is_template(root),
     )
 
 

@@ -1,0 +1,319 @@
+"""Templates, clones, delete and disk resize on the real local libvirtd, through the real `vmtui` command.
+
+Each test gets a template guest of its own on a fresh 16 MiB qcow2 base in a test pool (`clone_pool`);
+`virsh`, `qemu-img` and sha256 are the witnesses. Every refused command is checked to leave the pool's
+volumes and the domains exactly as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from clone_pool import (
+    LOCAL_URI,
+    ClonePool,
+    Template,
+    clone_pool,
+    define_template,
+    domains,
+    macs,
+    remove_domain,
+    sha256,
+    virsh,
+    vol_field,
+    volumes,
+    what_exists,
+)
+from conftest import VMTUI, run_vmtui
+from lxml import etree
+
+from vmtui.drivers.libvirt.driver import Connection
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
+from vmtui.errors import OperationError
+from vmtui.ops import clone as ops
+from vmtui.ops.base import Step, UserCancelledError
+
+pytestmark = pytest.mark.timeout(180)
+
+MIB = 1024 * 1024
+
+
+def vm(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real `vmtui` on the local host (the host option before a "--" that ends the options)."""
+    cut = args.index("--") if "--" in args else len(args)
+    return run_vmtui(*args[:cut], "-c", LOCAL_URI, *args[cut:])
+
+
+def vm_json(*args: str) -> Any:
+    proc = vm(*args, "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(proc.stdout)
+
+
+def fails(rc: int, words: str, *args: str) -> None:
+    """The command fails with `rc` and says `words` in one line, without a traceback."""
+    proc = vm(*args)
+    assert proc.returncode == rc, f"{args}: {proc.returncode}\n{proc.stdout}{proc.stderr}"
+    assert words in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def refused(
+    pool: ClonePool, rc: int, words: str, *args: str, before: tuple[list[str], list[str]] | None = None
+) -> None:
+    """`fails`, and no volume or domain appeared or went (`before`: listed already)."""
+    before = before or what_exists(pool)
+    fails(rc, words, *args)
+    assert what_exists(pool) == before, args
+
+
+def vmtui_meta(name: str) -> dict[str, str]:
+    """The attributes of vmtui's element in the persistent definition's <metadata>, read with lxml."""
+    root = etree.fromstring(virsh("dumpxml", "--inactive", name).encode())
+    mark = root.find("metadata/{urn:vmtui:guest}guest")
+    return {str(k): str(v) for k, v in mark.attrib.items()} if mark is not None else {}
+
+
+def backing_of(path: Path | str) -> str | None:
+    info = json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json", str(path)], capture_output=True,
+                                     text=True, check=True, timeout=30).stdout)  # fmt: skip
+    value = info.get("backing-filename")
+    return str(value) if value is not None else None
+
+
+def state(name: str) -> str:
+    return virsh("domstate", name).strip()
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[ClonePool]:
+    with clone_pool() as made:
+        yield made
+
+
+@pytest.fixture
+def template(pool: ClonePool, local_conn: Connection) -> Iterator[Template]:
+    suffix = f"t{secrets.token_hex(2)}"
+    made = define_template(pool, suffix, kvm=local_conn.host_info(probe=False).kvm_usable)
+    try:
+        yield made
+    finally:
+        for name in domains(pool):
+            if name.startswith(made.name):
+                remove_domain(name)
+        for vol in volumes(pool):
+            if vol.startswith((made.name, suffix)):
+                virsh("vol-delete", "--pool", pool.name, vol, check=False)
+
+
+def test_template_mark_refuses_start_and_is_seen_by_list(template: Template) -> None:
+    done = vm_json("template", template.name)
+    assert (done["template"], done["changed"]) == (True, True)
+    # In the persistent XML, beside the role vmtui's test guests carry (kept, since cleanup finds guests by it).
+    assert vmtui_meta(template.name) == {"role": "test", "template": "yes"}
+    listed = vm_json("list")
+    assert [d["template"] for d in listed["domains"] if d["name"] == template.name] == [True]
+    assert "template" in vm("list").stdout.split(template.name, 1)[1].splitlines()[0]
+
+    start = vm("start", template.name)
+    assert start.returncode == 1
+    assert f"start {template.name}: it is a template: clone it" in start.stderr
+    assert state(template.name) == "shut off"
+    assert vm_json("template", template.name)["changed"] is False
+
+    unset = vm_json("template", template.name, "--unset")
+    assert unset["template"] is False
+    assert vmtui_meta(template.name) == {"role": "test"}
+
+
+def test_full_clone_has_its_own_uuid_macs_and_copied_volume(pool: ClonePool, template: Template) -> None:
+    vm_json("template", template.name)
+    base_sum = sha256(template.base)
+    name = f"{template.name}-full"
+    done = vm_json("clone", template.name, name)
+    assert done["uuid"] == virsh("domuuid", name).strip() != template.uuid
+    assert macs(name)
+    assert macs(template.name)
+    assert set(macs(name)).isdisjoint(macs(template.name))
+    assert done["macs"] == macs(name)
+    copy = pool.path / f"{name}-vda.qcow2"
+    assert done["volumes"] == [
+        {"pool": pool.name, "name": copy.name, "path": str(copy), "format": "qcow2", "backing": None}
+    ]
+    assert copy.name in volumes(pool)
+    assert backing_of(copy) is None  # a full copy stands alone
+    same = subprocess.run(["qemu-img", "compare", "-U", str(template.base), str(copy)], capture_output=True, timeout=60)
+    assert same.returncode == 0, same.stdout  # the guest sees the same data
+    blocks = virsh("domblklist", name)
+    assert str(copy) in blocks
+    assert str(pool.iso) in blocks  # the CD-ROM is shared, not copied
+    assert done["shared"] == [str(pool.iso)]
+    assert vmtui_meta(name) == {"role": "test"}  # a clone is no template
+    assert sha256(template.base) == base_sum
+
+
+def test_three_linked_clones_start_at_once_and_the_base_stays(pool: ClonePool, template: Template) -> None:
+    vm_json("template", template.name)
+    base_sum = sha256(template.base)
+    names = [f"{template.name}-l{i}" for i in range(3)]
+    procs = [
+        subprocess.Popen(
+            [VMTUI, "clone", template.name, n, "--linked", "--start", "--json", "-c", LOCAL_URI],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in names
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, out + err
+        results.append(json.loads(out))
+    assert [r["started"] for r in results] == [True] * 3
+    assert [state(n) for n in names] == ["running"] * 3
+    uuids = {virsh("domuuid", n).strip() for n in names} | {template.uuid}
+    assert len(uuids) == 4
+    all_macs = [m for n in [*names, template.name] for m in macs(n)]
+    assert len(all_macs) == len(set(all_macs)) == 4
+    for n in names:
+        overlay = pool.path / f"{n}-vda.qcow2"
+        assert backing_of(overlay) == str(template.base)
+    assert sha256(template.base) == base_sum  # three guests ran on it and wrote nothing to it
+    fails(1, f"{names[0]} is running: only a shut-off domain becomes a template", "template", names[0])
+    assert vmtui_meta(names[0]) == {"role": "test"}
+
+
+def test_delete_storage_removes_only_what_nothing_else_uses(pool: ClonePool, template: Template) -> None:
+    vm_json("template", template.name)
+    base_sum = sha256(template.base)
+    one, two = f"{template.name}-d1", f"{template.name}-d2"
+    vm_json("clone", template.name, one, "--linked")
+    vm_json("clone", template.name, two, "--linked")
+    overlay = pool.path / f"{one}-vda.qcow2"
+    # Without a terminal the question is shown and nothing is done.
+    refused(pool, 2, f"the storage volumes {overlay}", "delete", one, "--storage")
+    fails(1, f"{template.name} is the base of linked clones {one}, {two}", "template", template.name, "--unset")
+    assert vmtui_meta(template.name)["template"] == "yes"
+
+    done = vm_json("delete", one, "--storage", "--yes")
+    assert (done["volumes_removed"], done["kept_shared"]) == ([str(overlay)], [])
+    assert not overlay.exists()
+    assert template.base.exists()
+    assert one not in domains(pool)
+
+    refused(pool, 2, f"Kept: {template.base.name}, backing file of {two}.", "delete", template.name, "--storage")
+    done = vm_json("delete", template.name, "--storage", "--yes")
+    assert done["volumes_removed"] == []
+    assert done["kept_shared"] == [
+        {"path": str(template.base), "volume": template.base.name, "used_by": [], "backing_of": [two],
+         "backing_of_volumes": []}
+    ]  # fmt: skip
+    assert template.name not in domains(pool)
+    assert sha256(template.base) == base_sum
+    virsh("start", two)  # its base is still there
+    assert state(two) == "running"
+
+
+def test_undefine_remove_storage_keeps_a_base_linked_clones_use(pool: ClonePool, template: Template) -> None:
+    vm_json("template", template.name)
+    clone = f"{template.name}-u1"
+    vm_json("clone", template.name, clone, "--linked")
+    # It deleted the base of linked clones before: now kept, and why.
+    refused(
+        pool, 2, f"Kept: {template.base.name}, backing file of {clone}.", "undefine", template.name, "--remove-storage"
+    )
+    done = vm_json("undefine", template.name, "--remove-storage", "--yes")
+    assert done["volumes_removed"] == []
+    assert template.base.exists()
+
+
+def test_delete_refuses_running_unless_forced_and_takes_snapshot_metadata(pool: ClonePool, template: Template) -> None:
+    name = f"{template.name}-snap"
+    vm_json("clone", template.name, name)
+    virsh("snapshot-create-as", name, "s1")  # an internal snapshot: libvirt keeps its metadata
+    virsh("start", name)
+    refused(pool, 1, f"delete {name}: it is running", "delete", name, "--yes")
+    assert state(name) == "running"
+    done = vm_json("delete", name, "--force", "--storage", "--yes")
+    assert (done["forced_off"], done["snapshots_metadata_removed"]) == (True, 1)
+    assert done["volumes_removed"] == [str(pool.path / f"{name}-vda.qcow2")]
+    assert name not in domains(pool)
+    assert f"{name}-vda.qcow2" not in volumes(pool)
+
+
+def test_resize_offline_then_live_and_every_refusal(pool: ClonePool, template: Template) -> None:
+    name = f"{template.name}-r"
+    vm_json("clone", template.name, name)
+    disk = pool.path / f"{name}-vda.qcow2"
+    for rc, words, args in (
+        (1, "vda is 16 MiB; shrinking it to 8.0 MiB is refused", ("vda", "8M")),
+        (2, "size '100' has no unit", ("vda", "100")),
+        (2, "has no disk 'vdb' (its disks: vda, sda)", ("vdb", "1G")),
+        (1, "sda is a cdrom", ("sda", "1G")),
+        (1, f"needs that much free in pool {pool.name}", ("vda", "+1P")),
+        (2, "shrinking a disk is refused", ("vda", "--", "-1M")),
+    ):
+        fails(rc, words, "disk", "resize", name, *args)
+        assert vol_field(disk, "Capacity") == str(16 * MIB)  # a resize makes nothing: its size is the witness
+
+    done = vm_json("disk", "resize", name, "vda", "+16M")
+    assert (done["before"], done["after"], done["live"]) == (16 * MIB, 32 * MIB, False)
+    assert vol_field(disk, "Capacity") == str(32 * MIB)
+
+    virsh("start", name)
+    done = vm_json("disk", "resize", name, "vda", "48M")
+    assert (done["before"], done["after"], done["live"]) == (32 * MIB, 48 * MIB, True)
+    assert f"Capacity:       {48 * MIB}" in virsh("domblkinfo", name, "vda")
+    fails(1, "vda is 48 MiB; shrinking it to 40 MiB is refused", "disk", "resize", name, "vda", "40M")
+    assert f"Capacity:       {48 * MIB}" in virsh("domblkinfo", name, "vda")
+
+
+def test_clone_refusals_leave_nothing_behind(pool: ClonePool, template: Template) -> None:
+    plain = f"{template.name}-plain"
+    vm_json("clone", template.name, plain)  # a full clone of a domain that is no template is allowed
+    virsh("vol-create-as", pool.name, f"{template.name}-taken-vda.qcow2", "1M", "--format", "qcow2")
+    before = what_exists(pool)  # listed once: each refusal below is compared with it
+    for rc, words, *args in (
+        (2, f"a domain named {plain} exists", template.name, plain),
+        (2, "no '/'", template.name, "a/b"),
+        (1, "it is not a template", plain, f"{template.name}-x", "--linked"),
+        (2, f"has a volume {template.name}-taken-vda.qcow2 already", template.name, f"{template.name}-taken"),
+        (3, "no-such-domain", f"{template.name}-no-such-domain", f"{template.name}-y"),
+    ):
+        refused(pool, int(rc), str(words), "clone", *map(str, args), before=before)
+    virsh("start", plain)
+    refused(pool, 1, f"clone {plain}: it is running; the source must be shut off", "clone", plain, f"{template.name}-z",
+            before=before)  # fmt: skip
+
+
+def test_failure_or_cancel_half_way_leaves_nothing(pool: ClonePool, template: Template, local_conn: Connection) -> None:
+    name = f"{template.name}-half"
+    plan = ops.plan_clone(local_conn, template.name, name)
+    before = what_exists(pool)
+    # Another tool takes the name between the checks and the definition: the copied volume goes again.
+    other = local_conn.define_xml(build_guest_xml(GuestSpec(name=name, role="test", nic_model=None)))
+    with pytest.raises(OperationError, match="already exists"):
+        ops.clone(local_conn, plan)
+    assert volumes(pool) == before[0]
+    assert virsh("domuuid", name).strip() == other.uuid  # the other tool's domain is untouched
+    remove_domain(name)
+
+    # Ctrl-C (the cancel) once the definition is on its way: the definition and the volume both go.
+    plan = ops.plan_clone(local_conn, template.name, name)
+    cancel = threading.Event()
+
+    def press_ctrl_c(step: Step) -> None:
+        if step.text.startswith("defining"):
+            cancel.set()
+
+    with pytest.raises(UserCancelledError):
+        ops.clone(local_conn, plan, progress=press_ctrl_c, cancel=cancel)
+    assert what_exists(pool) == before
