@@ -24,7 +24,18 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from vmtui.filters import DomainFilter, parse_filter
-from vmtui.present import STATE_STYLE, TEMPLATE_STATE, clock, count, host_label, one_line, pct, printable, size, size_kib
+from vmtui.present import (
+    STATE_STYLE,
+    TEMPLATE_STATE,
+    clock,
+    count,
+    host_label,
+    one_line,
+    pct,
+    printable,
+    size,
+    size_kib,
+)
 from vmtui.thresholds import DEFAULT, LEVEL_STYLE, Thresholds, worst
 from vmtui.tui.fleet import DomainRow, row_alerts
 from vmtui.widgets.refusals import Refusals, explained
