@@ -14,6 +14,7 @@ typed is interpreted by the remote shell.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import posixpath
 import re
@@ -80,8 +81,13 @@ class BackupStore(ABC):
         Relative, so a backup tree moved or copied elsewhere as a whole keeps its chains."""
 
     @abstractmethod
-    def rebuild(self, top: str, dest: str) -> None:
-        """One standalone qcow2 at `dest` with what `top` and its chain hold (written beside, then renamed)."""
+    def rebuild(self, top: str, dest: str, *, into_volume: bool = False) -> None:
+        """One standalone qcow2 at `dest` with what `top` and its chain hold: written beside, then renamed;
+        `into_volume`, written into the qcow2 volume libvirt made at `dest` (as large as the disk)."""
+
+    @abstractmethod
+    def virtual_size(self, path: str) -> int:
+        """The size of the disk a qcow2 file holds, as its guest sees it."""
 
 
 class LocalBackupStore(BackupStore):
@@ -172,8 +178,12 @@ class LocalBackupStore(BackupStore):
         Relative, so a backup tree moved or copied elsewhere as a whole keeps its chains."""
         self._qemu_img("rebase", "-u", "-f", "qcow2", "-F", "qcow2", "-b", parent_relative, path)
 
-    def rebuild(self, top: str, dest: str) -> None:
-        """One standalone qcow2 at `dest` with what `top` and its chain hold (written beside, then renamed)."""
+    def rebuild(self, top: str, dest: str, *, into_volume: bool = False) -> None:
+        """One standalone qcow2 at `dest` with what `top` and its chain hold: written beside, then renamed;
+        `into_volume`, written into the qcow2 volume libvirt made at `dest` (as large as the disk)."""
+        if into_volume:
+            self._qemu_img("convert", "-n", "-f", "qcow2", "-O", "qcow2", top, dest)
+            return
         partial = dest + ".partial"
         try:
             self._qemu_img("convert", "-f", "qcow2", "-O", "qcow2", top, partial)
@@ -181,6 +191,16 @@ class LocalBackupStore(BackupStore):
             os.replace(partial, dest)
         finally:
             Path(partial).unlink(missing_ok=True)
+
+    def virtual_size(self, path: str) -> int:
+        return _virtual_size(self._qemu_img("info", "-U", "--output=json", "-f", "qcow2", path), path, self.label)
+
+
+def _virtual_size(info_json: str, path: str, label: str) -> int:
+    try:
+        return int(json.loads(info_json)["virtual-size"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise OperationError(f"qemu-img info {path} on {label}: unreadable answer ({exc})") from exc
 
 
 class SshBackupStore(BackupStore):
@@ -271,13 +291,23 @@ class SshBackupStore(BackupStore):
         script = f"qemu-img rebase -u -f qcow2 -F qcow2 -b {shlex.quote(parent_relative)} {self._q(path)}"
         self._check(self._run(script), "qemu-img rebase")
 
-    def rebuild(self, top: str, dest: str) -> None:
+    def rebuild(self, top: str, dest: str, *, into_volume: bool = False) -> None:
         t, d, partial = self._q(top), self._q(dest), self._q(dest + ".partial")
+        if into_volume:
+            self._check(
+                self._run(f"qemu-img convert -n -f qcow2 -O qcow2 {t} {d}", timeout=QEMU_IMG_TIMEOUT),
+                "qemu-img convert",
+            )
+            return
         script = (
             f"qemu-img convert -f qcow2 -O qcow2 {t} {partial} && chmod 0600 {partial} && mv -f {partial} {d}"
             f" || {{ rc=$?; rm -f {partial}; exit $rc; }}"
         )
         self._check(self._run(script, timeout=QEMU_IMG_TIMEOUT), "qemu-img convert")
+
+    def virtual_size(self, path: str) -> int:
+        out = self._check(self._run(f"qemu-img info -U --output=json -f qcow2 {self._q(path)}"), "qemu-img info")
+        return _virtual_size(out, path, self.label)
 
 
 def backup_store(uri: str) -> BackupStore:
