@@ -316,6 +316,16 @@ def test_bad_input_is_refused_before_any_change(local_conn: Connection, tmp_path
         assert proc.returncode == 1
         assert json.loads(proc.stdout)["error"]["message"] == f"restore of {g.name} refused: it is running"
 
+        # A damaged file under the point: its checksum no longer matches the manifest's.
+        damaged = Path(str(full["path"])) / "vda.qcow2"
+        with open(damaged, "ab") as fh:
+            fh.write(b"\0")
+        proc = vm("backup", "restore", g.name, str(inc["id"]), "--as", f"{g.name}-x", "--to", str(g.root), "--json")
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert json.loads(proc.stdout)["error"]["message"] == (
+            f"restore of {g.name}-x refused: {damaged} is missing or does not match its manifest's checksum"
+        )
+
         # A chain with a missing link: the full backup under the incremental is gone.
         subprocess.run(["rm", "-rf", str(full["path"])], check=True)
         for args in (("restore", g.name, str(inc["id"]), "--as", f"{g.name}-x"), (g.name, "--incremental")):

@@ -22,6 +22,8 @@ import shlex
 import shutil
 import subprocess
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -32,6 +34,8 @@ from vmtui.errors import ConnectError, OperationError, UsageError
 QEMU_IMG_TIMEOUT = 6 * 3600.0
 """A convert of a large disk takes as long as its data takes to copy; a hung one must end some day."""
 MANIFEST = "manifest.json"
+HASH_BUFFER = 4 * 1024 * 1024
+"""One buffer, filled in place and hashed without a copy: a backup's files are read at page-cache speed."""
 
 
 class BackupStore(ABC):
@@ -73,6 +77,15 @@ class BackupStore(ABC):
 
     @abstractmethod
     def sha256(self, path: str) -> str: ...
+
+    def sha256_many(self, paths: Sequence[str]) -> dict[str, str]:
+        """The sha256 of each file, all at once: one thread per file (up to the cores here). The hashing
+        runs outside Python's lock (or in the host's own process), so a domain's disks hash side by side
+        instead of one after the other."""
+        if not paths:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1)) as workers:
+            return dict(zip(paths, workers.map(self.sha256, paths), strict=True))
 
     @abstractmethod
     def link_to_parent(self, path: str, parent_relative: str) -> None:
@@ -155,9 +168,11 @@ class LocalBackupStore(BackupStore):
 
     def sha256(self, path: str) -> str:
         digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
+        buffer = bytearray(HASH_BUFFER)
+        view = memoryview(buffer)
+        with open(path, "rb", buffering=0) as fh:
+            while filled := fh.readinto(buffer):
+                digest.update(view[:filled])
         return digest.hexdigest()
 
     def _qemu_img(self, *args: str) -> str:
@@ -282,7 +297,11 @@ class SshBackupStore(BackupStore):
         return int(out[0]) * int(out[1])
 
     def sha256(self, path: str) -> str:
-        out = self._check(self._run(f"sha256sum {self._q(path)}", timeout=QEMU_IMG_TIMEOUT), f"checksum of {path}")
+        # openssl's sha256 uses the CPU's SHA instructions: ~5x faster than coreutils' sha256sum here.
+        # Both print "HASH <space-or-*>PATH".
+        q = self._q(path)
+        script = f"if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r {q}; else sha256sum {q}; fi"
+        out = self._check(self._run(script, timeout=QEMU_IMG_TIMEOUT), f"checksum of {path}")
         return out.split()[0]
 
     def link_to_parent(self, path: str, parent_relative: str) -> None:

@@ -53,8 +53,9 @@ MANIFEST_FORMAT = 1
 CHECKPOINT_PREFIX = "vmtui-"
 """vmtui's checkpoints: the ones it deletes when a newer backup supersedes them (never anyone else's)."""
 SAFE_DIR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
-POLL_S = 0.2
-"""How often a running job's figures are read (virsh domjobinfo takes ~1 ms here)."""
+POLL_S = 0.05
+"""How often a running job's figures are read (virsh domjobinfo takes ~1 ms here): the job's end is
+seen within 50 ms, not the 100 ms on average a 0.2 s poll cost every backup."""
 SHOW_EVERY_S = 1.0
 """At most one progress line a second: a progress line per poll would bury the output."""
 ROOM_MARGIN_BYTES = 16 * 1024 * 1024
@@ -543,20 +544,21 @@ def _finish(
     folder: str,
 ) -> Backup:
     """Link an incremental's files to its parent's, and describe the files for the manifest."""
-    out = []
-    for disk in disks:
-        path = targets[disk.target]
-        if plan.parent is not None:
-            store.link_to_parent(path, posixpath.join("..", plan.parent.id, f"{disk.target}.qcow2"))
-        out.append(
-            BackupDisk(
-                disk.target,
-                disk.source or "",
-                posixpath.basename(path),
-                store.allocated_bytes(path),
-                store.sha256(path),
-            )
+    if plan.parent is not None:
+        for disk in disks:  # before the checksums: the link is part of the file
+            link = posixpath.join("..", plan.parent.id, f"{disk.target}.qcow2")
+            store.link_to_parent(targets[disk.target], link)
+    sums = store.sha256_many([targets[d.target] for d in disks])
+    out = [
+        BackupDisk(
+            disk.target,
+            disk.source or "",
+            posixpath.basename(targets[disk.target]),
+            store.allocated_bytes(targets[disk.target]),
+            sums[targets[disk.target]],
         )
+        for disk in disks
+    ]
     return Backup(
         id=backup_id,
         domain=info.name,
@@ -783,17 +785,18 @@ def restore(
     conn.require_writable("restore")
     from vmtui.drivers.xml.backup import restored_domain_xml
 
-    for link in plan.chain:
-        for disk in link.disks:
-            path = posixpath.join(link.path, disk.file)
-            progress(Step(f"checking {link.id}/{disk.file}"))
-            if not store.exists(path) or store.sha256(path) != disk.sha256:
-                raise OperationError(
-                    f"restore of {plan.name} refused: {path} is missing or does not match its manifest's checksum",
-                    hint="the backup is damaged; restore an older point",
-                )
-            if cancel.is_set():
-                raise UserCancelledError(f"restore of {plan.name}: cancelled")
+    expected = {posixpath.join(link.path, disk.file): disk.sha256 for link in plan.chain for disk in link.disks}
+    progress(Step(f"checking {present.counted(len(expected), 'file', 'files')} of {len(plan.chain)} backup(s)"))
+    missing = [path for path in expected if not store.exists(path)]
+    found = store.sha256_many([path for path in expected if path not in missing])
+    damaged = missing + [path for path, digest in found.items() if digest != expected[path]]
+    if damaged:
+        raise OperationError(
+            f"restore of {plan.name} refused: {damaged[0]} is missing or does not match its manifest's checksum",
+            hint="the backup is damaged; restore an older point",
+        )
+    if cancel.is_set():
+        raise UserCancelledError(f"restore of {plan.name}: cancelled")
     made: list[tuple[str, str]] = []
     try:
         for disk in plan.backup.disks:
