@@ -7,6 +7,9 @@ made on qemu:///system and always removed, with its files. Each contender backs 
 into a fresh folder of the same filesystem; the figures are QEMU's own job time (`domjobinfo
 --completed`) and the wall time until the command is done (for vmtui: the checksums and the manifest
 too), as throughput of the disk's size: medians over `--rounds`, the contenders taking turns first.
+Also the CPU time the contender's own processes used (virsh's, or vmtui's: its start, its calls, the
+checksums) and its wall time beyond QEMU's job: both hold still when other work on the machine slows
+the job itself down, where the ratios do not.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import secrets
 import statistics
 import subprocess
@@ -55,7 +59,12 @@ def job_ms(name: str) -> int:
     return int(line.split()[2])
 
 
-def with_virsh(name: str, target: Path) -> tuple[float, int]:
+def children_cpu_s() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def with_virsh(name: str, target: Path) -> tuple[float, int, float]:
     """backup-begin into `target`, waiting for the job's end as `vmtui backup` does (polling it)."""
     root = etree.Element("domainbackup", mode="push")
     disk = etree.SubElement(etree.SubElement(root, "disks"), "disk", name="vda", backup="yes", type="file")
@@ -63,21 +72,23 @@ def with_virsh(name: str, target: Path) -> tuple[float, int]:
     etree.SubElement(disk, "driver", type="qcow2")
     xml = target / "backup.xml"
     xml.write_bytes(etree.tostring(root))
-    started = time.monotonic()
+    started, cpu = time.monotonic(), children_cpu_s()
     virsh("backup-begin", name, str(xml))
     while "Unbounded" in virsh("domjobinfo", name):
         time.sleep(0.05)
-    return time.monotonic() - started, job_ms(name)
+    return time.monotonic() - started, job_ms(name), children_cpu_s() - cpu
 
 
-def with_vmtui(name: str, root: Path) -> tuple[float, int]:
-    started = time.monotonic()
+def with_vmtui(name: str, root: Path) -> tuple[float, int, float]:
+    started, cpu = time.monotonic(), children_cpu_s()
     subprocess.run([str(VMTUI), "backup", name, "-c", LOCAL_URI, "--to", str(root), "--json"], check=True,
                    capture_output=True)  # fmt: skip
-    # vmtui keeps the newest checkpoint; the next round's full backup must start as the first one did.
+    wall, used = time.monotonic() - started, children_cpu_s() - cpu
+    # vmtui keeps the newest checkpoint; the next round's full backup must start as the first one did
+    # (the bench's own reset, outside the figures).
     for checkpoint in virsh("checkpoint-list", name, "--name").split():
         virsh("checkpoint-delete", name, checkpoint)
-    return time.monotonic() - started, job_ms(name)
+    return wall, job_ms(name), used
 
 
 def main() -> None:
@@ -98,7 +109,7 @@ def main() -> None:
         (folder / "guest.xml").write_text(guest_xml(name, disk, kvm=kvm))
         virsh("define", str(folder / "guest.xml"))
         virsh("start", name)
-        results: dict[str, list[tuple[float, int]]] = {"virsh backup-begin": [], "vmtui backup": []}
+        results: dict[str, list[tuple[float, int, float]]] = {"virsh backup-begin": [], "vmtui backup": []}
         for round_no in range(args.rounds):
             # Contenders take turns first: the one that runs second finds more of the disk in the page cache.
             order = ["virsh backup-begin", "vmtui backup"][:: 1 if round_no % 2 == 0 else -1]
@@ -116,9 +127,14 @@ def main() -> None:
         for label, runs in results.items():
             wall = statistics.median(r[0] for r in runs)
             job = statistics.median(r[1] for r in runs)
+            cpu = statistics.median(r[2] for r in runs)
+            beyond = statistics.median(r[0] - r[1] / 1000 for r in runs)
             medians[label] = (wall, job)
             job_rate, wall_rate = mib / (job / 1000), mib / wall
-            print(f"{label:20} job {job:6.0f} ms {job_rate:5.0f} MiB/s   wall {wall:5.2f} s {wall_rate:5.0f} MiB/s")
+            print(
+                f"{label:20} job {job:6.0f} ms {job_rate:5.0f} MiB/s   wall {wall:5.2f} s {wall_rate:5.0f} MiB/s"
+                f"   cpu {cpu:5.2f} s   wall beyond the job {beyond:5.2f} s"
+            )
         (virsh_wall, virsh_job), (vmtui_wall, vmtui_job) = medians["virsh backup-begin"], medians["vmtui backup"]
         print(
             json.dumps({"job_ratio": round(virsh_job / vmtui_job, 2), "wall_ratio": round(virsh_wall / vmtui_wall, 2)})

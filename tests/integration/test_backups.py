@@ -129,8 +129,10 @@ def backup_guest(conn: Connection, *, disk_mib: int, data_mib: int) -> Iterator[
     with image_dir() as folder:
         disk = qcow2(folder / "disk.qcow2", f"{disk_mib}M")
         write_before_start(disk, 0x5A, 0, data_mib)
-        info = conn.define_and_start(guest_xml(name, disk, kvm=kvm))
+        # The folder is a storage pool (transient: gone when destroyed): restored disks become its volumes.
+        virsh("pool-create-as", name, "dir", "--target", str(folder))
         try:
+            info = conn.define_and_start(guest_xml(name, disk, kvm=kvm))
             yield BackupGuest(name, info.uuid, disk, folder, folder / "backups")
         finally:
             for other in [name] + [n for n in virsh("list", "--all", "--name").split() if n.startswith(f"{name}-")]:
@@ -138,6 +140,7 @@ def backup_guest(conn: Connection, *, disk_mib: int, data_mib: int) -> Iterator[
                     conn.destroy_and_undefine(other)
                 except VmtuiError as exc:
                     print(f"cleanup of {other} failed: {exc}")
+            virsh("pool-destroy", name, check=False)
 
 
 def vm(*args: str) -> subprocess.CompletedProcess[str]:
@@ -292,9 +295,36 @@ def test_bad_input_is_refused_before_any_change(local_conn: Connection, tmp_path
         assert proc.returncode == 3, proc.stderr
         assert proc.stderr.startswith(f"vmtui: error: {g.name} has no backup 20200101T000000Z-full in ")
 
+        proc = vm(
+            "backup",
+            "restore",
+            g.name,
+            str(inc["id"]),
+            "--as",
+            f"{g.name}-x",
+            "--pool",
+            "vmtui-no-such-pool",
+            "--to",
+            str(g.root),
+        )
+        assert proc.returncode == 3, proc.stderr
+        assert proc.stderr.startswith(
+            f"vmtui: error: restore as {g.name}-x refused: no storage pool 'vmtui-no-such-pool'"
+        )
+
         proc = vm("backup", "restore", g.name, str(inc["id"]), "--to", str(g.root), "--yes", "--json")
         assert proc.returncode == 1
         assert json.loads(proc.stdout)["error"]["message"] == f"restore of {g.name} refused: it is running"
+
+        # A damaged file under the point: its checksum no longer matches the manifest's.
+        damaged = Path(str(full["path"])) / "vda.qcow2"
+        with open(damaged, "ab") as fh:
+            fh.write(b"\0")
+        proc = vm("backup", "restore", g.name, str(inc["id"]), "--as", f"{g.name}-x", "--to", str(g.root), "--json")
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert json.loads(proc.stdout)["error"]["message"] == (
+            f"restore of {g.name}-x refused: {damaged} is missing or does not match its manifest's checksum"
+        )
 
         # A chain with a missing link: the full backup under the incremental is gone.
         subprocess.run(["rm", "-rf", str(full["path"])], check=True)
@@ -343,3 +373,49 @@ def test_keep_merges_the_oldest_into_the_next_and_the_same_domain_restores_when_
         assert checkpoints(g.name) == []  # the old disk's checkpoints went with it
         virsh("start", g.name)
         assert virsh("domstate", g.name).strip() == "running"
+
+
+def fill(path: Path) -> None:
+    """Take every free byte of path's filesystem (QEMU writing there meanwhile): a MiB, then a page, at a time."""
+    with open(path, "wb") as fh:
+        offset = 0
+        for step in (MIB, 4096):
+            while True:
+                try:
+                    os.posix_fallocate(fh.fileno(), offset, step)
+                except OSError:  # ENOSPC: this step no longer fits
+                    break
+                offset += step
+
+
+def test_a_target_that_fills_up_during_the_job_keeps_nothing(local_conn: Connection) -> None:
+    with image_dir() as outer:
+        small = outer / "small"
+        small.mkdir(mode=0o755)
+        # Mounted before the guest starts: QEMU lives in a mount namespace of its own, copied at its start
+        # (a tmpfs mounted later would not reach it here, where / is a private mount).
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=320m,mode=0755", "tmpfs", str(small)], check=True)
+        try:
+            # 256 MiB in use: room enough, with the 16 MiB margin; QEMU copies ~100 MiB before a cap bites.
+            with backup_guest(local_conn, disk_mib=1024, data_mib=256) as g:
+                proc = subprocess.Popen(
+                    [VMTUI, "backup", g.name, "--to", str(small), "-c", LOCAL_URI],
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"},
+                )  # fmt: skip
+                assert proc.stderr is not None
+                for line in proc.stderr:
+                    if line.startswith("backing up"):  # room was checked: now the job starts
+                        set_job_speed(g.name, 1 * MIB)
+                        fill(small / "filler")
+                        set_job_speed(g.name, 0)
+                        break
+                out, err = proc.communicate(timeout=120)
+                assert proc.returncode == 1, out + err
+                last = err.splitlines()[-1]  # after the progress lines: the error, one line with its reason
+                assert last.startswith(f"vmtui: error: backup of {g.name} failed: No space left on device"), err
+                # Nothing of the backup is left (its folder's parent stays, empty), no checkpoint, no bitmap.
+                assert sorted(str(p.relative_to(small)) for p in small.rglob("*")) == ["filler", g.name]
+                assert checkpoints(g.name) == []
+                assert bitmaps(g.name) == []
+        finally:
+            subprocess.run(["umount", str(small)], check=True)

@@ -1,24 +1,39 @@
-"""Backups of a lab guest over qemu+ssh: lab2's Linux guest, whose qcow2 disk the guest itself writes
-all the time. Full, then incremental, listed and restored as a new domain that starts, all over the
-URI's SSH; virsh over the same URI and the files on lab2 (read over the same SSH) are the witnesses.
-The backups, the restored domain and its disk, and the checkpoints on the lab guest are always removed.
+"""Backups of a Linux guest on lab2 over qemu+ssh, checked by the data read inside restored guests.
+
+The test's own guest (the lab image's kernel and initramfs, a 32 MiB qcow2 volume in a dir pool it
+makes on lab2) writes random data through its serial console and checksums it inside; it gets a full
+backup, writes more, gets an incremental one; each point is restored as a new domain that boots, and
+the same regions are read inside it. The guest's own load rewrites the first MiB of its disk every 2 s:
+the data sits past it. virsh over the same URI and the files on lab2 (read over the same SSH) are the
+witnesses. Guests, volumes, the pool, the backups and the checkpoints go at the end, also on failure.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import secrets
 import subprocess
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 import pytest
 from fixtures_lab import LabHandle
+from serial_shell import SerialShell
 
+from vmtui.drivers import connect
 from vmtui.drivers.hostfiles import ssh_argv
+from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
+from vmtui.lab import image
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.timeout(300)]
 
-GUEST = "lab2-linux"
+MIB = 1024 * 1024
+BOOT_S = 90.0
+"""A TCG guest boots in 3 to 20 s here; a machine busy with other tests takes longer."""
 
 
 def on_lab2(lab: LabHandle, script: str) -> str:
@@ -27,52 +42,137 @@ def on_lab2(lab: LabHandle, script: str) -> str:
     return proc.stdout
 
 
+def virsh2(lab: LabHandle, *args: str) -> str:
+    proc = lab.virsh("lab2", *args)
+    assert proc.returncode == 0, f"virsh {' '.join(args)}: {proc.stderr}"
+    return proc.stdout
+
+
+@dataclass(frozen=True)
+class Scratch:
+    name: str
+    """The test's guest; restored copies are named NAME-r..."""
+    pool: str
+    pool_dir: str
+    root: str
+    """The backup folder on lab2."""
+
+
 @pytest.fixture
-def root(lab: LabHandle) -> Iterator[str]:
-    folder = f"/var/lib/libvirt/images/vmtui-test-{secrets.token_hex(3)}"
+def scratch(lab: LabHandle) -> Iterator[Scratch]:
+    name = f"vmtui-test-{secrets.token_hex(3)}-bk"
+    pool_dir = f"/var/lib/libvirt/images/{name}-pool"
+    virsh2(lab, "pool-create-as", name, "dir", "--target", pool_dir, "--build")
     try:
-        yield folder
+        yield Scratch(name, name, pool_dir, f"/var/lib/libvirt/images/{name}-backups")
     finally:
-        for name in lab.virsh("lab2", "list", "--all", "--name").stdout.split():
-            if name.startswith(f"{GUEST}-bk"):
-                disks = lab.virsh("lab2", "domblklist", name, "--details").stdout.split()
-                lab.virsh("lab2", "destroy", name)
-                lab.virsh("lab2", "undefine", name)
-                for path in disks[3::4]:  # type device target source, per disk
-                    on_lab2(lab, f"rm -f {path}")
-        for checkpoint in lab.virsh("lab2", "checkpoint-list", GUEST, "--name").stdout.split():
-            lab.virsh("lab2", "checkpoint-delete", GUEST, checkpoint)
-        on_lab2(lab, f"rm -rf {folder}")
+        with connect(lab.uris["lab2"]) as conn:
+            for dom in conn.list_domains():
+                if dom.name == name or dom.name.startswith(f"{name}-"):
+                    conn.destroy_and_undefine(dom.uuid)  # its checkpoints' metadata too
+        lab.virsh("lab2", "pool-destroy", name)
+        on_lab2(lab, f"rm -rf {pool_dir} /var/lib/libvirt/images/{name}-backups")
 
 
-def test_full_incremental_list_and_restore_over_ssh(lab: LabHandle, root: str) -> None:
+def boot(lab: LabHandle, name: str, disk: str) -> None:
+    """Define and start a Linux guest of the lab image (TCG, no NIC, no load but its disk's) on `disk`."""
+    linux = image.find_image()
+    assert linux is not None, "the lab's Linux guest image is missing"
+    spec = GuestSpec(
+        name, memory_mib=128, domain_type="qemu", nic_model=None, disk=PurePosixPath(disk), role="test",  # type: ignore[arg-type]
+        kernel=linux.kernel, initrd=linux.initrd, cmdline=linux.cmdline(),
+    )  # fmt: skip
+    with connect(lab.uris["lab2"]) as conn:
+        conn.define_and_start(build_guest_xml(spec))
+
+
+def checksum(shell: SerialShell, offset_mib: int, length_mib: int) -> str:
+    """sha256 of a region of the guest's disk, worked out inside the guest."""
+    said = shell.run(f"dd if=/dev/vda bs=1M skip={offset_mib} count={length_mib} 2>/dev/null | sha256sum")
+    found = re.search(r"\b([0-9a-f]{64})\s+-", said)
+    assert found, said
+    return found.group(1)
+
+
+def write_random(shell: SerialShell, offset_mib: int, length_mib: int) -> str:
+    said = shell.run(f"dd if=/dev/urandom of=/dev/vda bs=1M seek={offset_mib} count={length_mib} conv=fsync")
+    assert f"{length_mib}+0 records out" in said, said
+    return checksum(shell, offset_mib, length_mib)
+
+
+def test_data_written_in_the_guest_is_read_back_in_guests_restored_from_each_point(
+    lab: LabHandle, scratch: Scratch, tmp_path: Path
+) -> None:
     uri = lab.uris["lab2"]
 
     def vm(*args: str) -> dict[str, object]:
-        proc = lab.vmtui(*args, "-c", uri, "--to", root, "--json")
+        proc = lab.vmtui(*args, "-c", uri, "--to", scratch.root, "--json")
         assert proc.returncode == 0, proc.stdout + proc.stderr
         out: dict[str, object] = json.loads(proc.stdout)
         return out
 
-    full = vm("backup", GUEST)["backup"]
-    inc = vm("backup", GUEST, "--incremental")["backup"]
+    # qcow2 v3 (compat 1.1): libvirt's default for a new qcow2 volume is v2, which holds no bitmaps.
+    volume = tmp_path / "volume.xml"
+    volume.write_text(
+        "<volume><name>disk.qcow2</name><capacity unit='MiB'>32</capacity>"
+        "<target><format type='qcow2'/><compat>1.1</compat></target></volume>"
+    )
+    virsh2(lab, "vol-create", scratch.pool, str(volume))
+    boot(lab, scratch.name, virsh2(lab, "vol-path", "disk.qcow2", "--pool", scratch.pool).strip())
+    began = time.monotonic()
+    shell = SerialShell(uri, scratch.name)
+    try:
+        shell.wait_for_shell(BOOT_S)
+        print(f"the guest's shell answered after {time.monotonic() - began:.1f} s")
+        first = write_random(shell, 8, 12)  # MiB 8..20
+        print(f"written at {time.monotonic() - began:.1f} s")
+        full = vm("backup", scratch.name)["backup"]
+        print(f"full backup at {time.monotonic() - began:.1f} s")
+        second = write_random(shell, 24, 2)  # MiB 24..26, after the full backup
+        print(f"written at {time.monotonic() - began:.1f} s")
+        inc = vm("backup", scratch.name, "--incremental")["backup"]
+        print(f"incremental backup at {time.monotonic() - began:.1f} s")
+    finally:
+        shell.close()
     assert isinstance(full, dict)
     assert isinstance(inc, dict)
-    print(f"over ssh: full {full['size']} bytes, incremental {inc['size']} bytes")
-    assert inc["parent"] == full["id"]
-    assert lab.virsh("lab2", "checkpoint-list", GUEST, "--name").stdout.split() == [inc["checkpoint"]]
-    # On lab2 itself: the two folders, each with its manifest, and the incremental reads through to the full.
-    listed = on_lab2(lab, f"ls {root}/{GUEST}").split()
-    assert listed == sorted([str(full["id"]), str(inc["id"])])
-    backing = on_lab2(lab, f"qemu-img info -U --output=json {root}/{GUEST}/{inc['id']}/vda.qcow2")
-    assert json.loads(backing)["backing-filename"] == f"../{full['id']}/vda.qcow2"
+    full_size, inc_size = int(str(full["size"])), int(str(inc["size"]))
+    print(
+        f"over ssh: full {full_size} bytes ({full_size / MIB:.2f} MiB: 12 MiB of data + 1 MiB of the guest's load),"
+        f" incremental {inc_size} bytes ({inc_size / MIB:.2f} MiB: 2 MiB written since + the load's 1 MiB)"
+    )
+    # Each holds its data, the guest's rewritten first MiB at most, and qcow2 metadata (under 1 MiB here).
+    assert 12 * MIB <= full_size < 14 * MIB
+    assert 2 * MIB <= inc_size < 4 * MIB
+    assert (full["kind"], inc["kind"], inc["parent"]) == ("full", "incremental", full["id"])
+    assert virsh2(lab, "checkpoint-list", scratch.name, "--name").split() == [inc["checkpoint"]]
+    # On lab2 itself: the two folders, and the incremental reads through to the full one.
+    assert on_lab2(lab, f"ls {scratch.root}/{scratch.name}").split() == sorted([str(full["id"]), str(inc["id"])])
+    info = on_lab2(lab, f"qemu-img info -U --output=json {scratch.root}/{scratch.name}/{inc['id']}/vda.qcow2")
+    assert json.loads(info)["backing-filename"] == f"../{full['id']}/vda.qcow2"
+    listed = vm("backup", "list", scratch.name)["backups"]
+    assert isinstance(listed, list)
+    assert [b["id"] for b in listed] == [full["id"], inc["id"]]
 
-    backups = vm("backup", "list", GUEST)["backups"]
-    assert isinstance(backups, list)
-    assert [b["id"] for b in backups] == [full["id"], inc["id"]]
-
-    copy = f"{GUEST}-bk{secrets.token_hex(2)}"
-    done = vm("backup", "restore", GUEST, str(inc["id"]), "--as", copy)
-    assert done["chain"] == [full["id"], inc["id"]]
-    assert lab.virsh("lab2", "start", copy).returncode == 0
-    assert lab.virsh("lab2", "domstate", copy).stdout.strip() == "running"
+    zeros = hashlib.sha256(bytes(2 * MIB)).hexdigest()  # what the full backup's point held at MiB 24..26
+    points = {f"{scratch.name}-rf": (full, zeros), f"{scratch.name}-ri": (inc, second)}
+    for copy, (point, _expected) in points.items():
+        done = vm("backup", "restore", scratch.name, str(point["id"]), "--as", copy)
+        disks = done["disks"]
+        assert isinstance(disks, dict)
+        # Rebuilt as a volume of the source disk's pool: libvirt lists it (no refresh by the test).
+        volumes = virsh2(lab, "vol-list", scratch.pool).split()
+        assert disks["vda"] in volumes, volumes
+        print(f"restored at {time.monotonic() - began:.1f} s")
+    print(f"backed up and restored in {time.monotonic() - began:.1f} s")
+    for copy in points:
+        virsh2(lab, "start", copy)  # both boot at once: the wait is the slower one's
+    for copy, (point, expected_second) in points.items():
+        shell = SerialShell(uri, copy)
+        try:
+            shell.wait_for_shell(BOOT_S)
+            print(f"{copy} answered at {time.monotonic() - began:.1f} s")
+            assert (checksum(shell, 8, 12), checksum(shell, 24, 2)) == (first, expected_second), point["id"]
+        finally:
+            shell.close()
+    print(f"read back in both restored guests at {time.monotonic() - began:.1f} s")

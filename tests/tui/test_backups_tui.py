@@ -36,6 +36,9 @@ async def test_backup_key_backs_up_and_restore_key_asks_then_restores_as_new(
     copy = f"{guest.name}-copy"
     app = VmtuiApp([HostEntry("local", LOCAL_URI)], interval=1.0)
     seen = Recorder()
+    # The guest's folder as a (transient) storage pool: a restored disk becomes one of its volumes.
+    pool = f"vmtui-test-pool-{guest.uuid[:8]}"
+    virsh("pool-create-as", pool, "dir", "--target", str(guest.dir))
     try:
         async with app.run_test(size=(200, 60), message_hook=seen) as pilot:
             await wait_for(pilot, lambda: guest.uuid in app.fleet.hosts["local"].domains)
@@ -64,5 +67,7 @@ async def test_backup_key_backs_up_and_restore_key_asks_then_restores_as_new(
             await pilot.press("enter")
             await wait_for(pilot, lambda: copy in virsh("list", "--all", "--name").split(), 60)
             assert restored_disk(copy).parent == guest.dir
+            assert f"{copy}-vda.qcow2" in virsh("vol-list", pool).split()
     finally:
         virsh("undefine", copy, check=False)
+        virsh("pool-destroy", pool, check=False)

@@ -220,7 +220,7 @@ def test_disk_sources_nics_and_the_agent_channel() -> None:
 def test_the_volume_document_vmtui_writes() -> None:
     assert build_volume_xml("d<1>.qcow2", 10 * 2**30, "qcow2") == (
         '<volume><name>d&lt;1&gt;.qcow2</name><capacity unit="bytes">10737418240</capacity>'
-        '<allocation unit="bytes">0</allocation><target><format type="qcow2"/></target></volume>'
+        '<allocation unit="bytes">0</allocation><target><format type="qcow2"/><compat>1.1</compat></target></volume>'
     )
     assert build_volume_xml("lv0", 4096, None) == (
         '<volume><name>lv0</name><capacity unit="bytes">4096</capacity><allocation unit="bytes">0</allocation></volume>'

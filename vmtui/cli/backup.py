@@ -153,6 +153,10 @@ def restore_cmd(
     as_name: Annotated[
         str | None, typer.Option("--as", help="Restore as a new domain of this name, beside the original.")
     ] = None,
+    pool: Annotated[
+        str | None,
+        typer.Option("--pool", help="With --as: the storage pool for the disks (default: the backed-up disk's)."),
+    ] = None,
     to: ToOpt = DEFAULT_ROOT,
     yes: YesOpt = False,
     connect: ConnectOpt = None,
@@ -162,14 +166,14 @@ def restore_cmd(
 ) -> None:
     """Rebuild a backup's disks (its full backup plus incrementals) and define the domain from it.
 
-    Without --as, the same domain is restored: it must be shut off, and its disks are overwritten
-    (asks first).
+    With --as, a new domain whose disks are new qcow2 volumes of a storage pool. Without it, the same
+    domain is restored: it must be shut off, and its disks are overwritten (asks first).
     """
     from vmtui.ops import backup as ops
 
     with _one_host(connect, host, read_only=read_only) as (entry, conn, store):
         conn.require_writable("restore")
-        plan = ops.plan_restore(conn, store, to, domain, backup, as_name=as_name)
+        plan = ops.plan_restore(conn, store, to, domain, backup, as_name=as_name, pool=pool)
         if plan.replaces is not None:
             confirm(plan.question(label(entry)), yes=yes, as_json=as_json)
         result = run_op(

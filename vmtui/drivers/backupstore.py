@@ -14,6 +14,7 @@ typed is interpreted by the remote shell.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import posixpath
 import re
@@ -21,6 +22,8 @@ import shlex
 import shutil
 import subprocess
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -31,6 +34,8 @@ from vmtui.errors import ConnectError, OperationError, UsageError
 QEMU_IMG_TIMEOUT = 6 * 3600.0
 """A convert of a large disk takes as long as its data takes to copy; a hung one must end some day."""
 MANIFEST = "manifest.json"
+HASH_BUFFER = 4 * 1024 * 1024
+"""One buffer, filled in place and hashed without a copy: a backup's files are read at page-cache speed."""
 
 
 class BackupStore(ABC):
@@ -73,6 +78,15 @@ class BackupStore(ABC):
     @abstractmethod
     def sha256(self, path: str) -> str: ...
 
+    def sha256_many(self, paths: Sequence[str]) -> dict[str, str]:
+        """The sha256 of each file, all at once: one thread per file (up to the cores here). The hashing
+        runs outside Python's lock (or in the host's own process), so a domain's disks hash side by side
+        instead of one after the other."""
+        if not paths:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1)) as workers:
+            return dict(zip(paths, workers.map(self.sha256, paths), strict=True))
+
     @abstractmethod
     def link_to_parent(self, path: str, parent_relative: str) -> None:
         """Make an incremental's qcow2 read through to its parent's file (metadata only, no data moved).
@@ -80,8 +94,13 @@ class BackupStore(ABC):
         Relative, so a backup tree moved or copied elsewhere as a whole keeps its chains."""
 
     @abstractmethod
-    def rebuild(self, top: str, dest: str) -> None:
-        """One standalone qcow2 at `dest` with what `top` and its chain hold (written beside, then renamed)."""
+    def rebuild(self, top: str, dest: str, *, into_volume: bool = False) -> None:
+        """One standalone qcow2 at `dest` with what `top` and its chain hold: written beside, then renamed;
+        `into_volume`, written into the qcow2 volume libvirt made at `dest` (as large as the disk)."""
+
+    @abstractmethod
+    def virtual_size(self, path: str) -> int:
+        """The size of the disk a qcow2 file holds, as its guest sees it."""
 
 
 class LocalBackupStore(BackupStore):
@@ -149,9 +168,11 @@ class LocalBackupStore(BackupStore):
 
     def sha256(self, path: str) -> str:
         digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
+        buffer = bytearray(HASH_BUFFER)
+        view = memoryview(buffer)
+        with open(path, "rb", buffering=0) as fh:
+            while filled := fh.readinto(buffer):
+                digest.update(view[:filled])
         return digest.hexdigest()
 
     def _qemu_img(self, *args: str) -> str:
@@ -172,8 +193,12 @@ class LocalBackupStore(BackupStore):
         Relative, so a backup tree moved or copied elsewhere as a whole keeps its chains."""
         self._qemu_img("rebase", "-u", "-f", "qcow2", "-F", "qcow2", "-b", parent_relative, path)
 
-    def rebuild(self, top: str, dest: str) -> None:
-        """One standalone qcow2 at `dest` with what `top` and its chain hold (written beside, then renamed)."""
+    def rebuild(self, top: str, dest: str, *, into_volume: bool = False) -> None:
+        """One standalone qcow2 at `dest` with what `top` and its chain hold: written beside, then renamed;
+        `into_volume`, written into the qcow2 volume libvirt made at `dest` (as large as the disk)."""
+        if into_volume:
+            self._qemu_img("convert", "-n", "-f", "qcow2", "-O", "qcow2", top, dest)
+            return
         partial = dest + ".partial"
         try:
             self._qemu_img("convert", "-f", "qcow2", "-O", "qcow2", top, partial)
@@ -181,6 +206,16 @@ class LocalBackupStore(BackupStore):
             os.replace(partial, dest)
         finally:
             Path(partial).unlink(missing_ok=True)
+
+    def virtual_size(self, path: str) -> int:
+        return _virtual_size(self._qemu_img("info", "-U", "--output=json", "-f", "qcow2", path), path, self.label)
+
+
+def _virtual_size(info_json: str, path: str, label: str) -> int:
+    try:
+        return int(json.loads(info_json)["virtual-size"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise OperationError(f"qemu-img info {path} on {label}: unreadable answer ({exc})") from exc
 
 
 class SshBackupStore(BackupStore):
@@ -262,7 +297,11 @@ class SshBackupStore(BackupStore):
         return int(out[0]) * int(out[1])
 
     def sha256(self, path: str) -> str:
-        out = self._check(self._run(f"sha256sum {self._q(path)}", timeout=QEMU_IMG_TIMEOUT), f"checksum of {path}")
+        # openssl's sha256 uses the CPU's SHA instructions: ~5x faster than coreutils' sha256sum here.
+        # Both print "HASH <space-or-*>PATH".
+        q = self._q(path)
+        script = f"if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r {q}; else sha256sum {q}; fi"
+        out = self._check(self._run(script, timeout=QEMU_IMG_TIMEOUT), f"checksum of {path}")
         return out.split()[0]
 
     def link_to_parent(self, path: str, parent_relative: str) -> None:
@@ -271,13 +310,23 @@ class SshBackupStore(BackupStore):
         script = f"qemu-img rebase -u -f qcow2 -F qcow2 -b {shlex.quote(parent_relative)} {self._q(path)}"
         self._check(self._run(script), "qemu-img rebase")
 
-    def rebuild(self, top: str, dest: str) -> None:
+    def rebuild(self, top: str, dest: str, *, into_volume: bool = False) -> None:
         t, d, partial = self._q(top), self._q(dest), self._q(dest + ".partial")
+        if into_volume:
+            self._check(
+                self._run(f"qemu-img convert -n -f qcow2 -O qcow2 {t} {d}", timeout=QEMU_IMG_TIMEOUT),
+                "qemu-img convert",
+            )
+            return
         script = (
             f"qemu-img convert -f qcow2 -O qcow2 {t} {partial} && chmod 0600 {partial} && mv -f {partial} {d}"
             f" || {{ rc=$?; rm -f {partial}; exit $rc; }}"
         )
         self._check(self._run(script, timeout=QEMU_IMG_TIMEOUT), "qemu-img convert")
+
+    def virtual_size(self, path: str) -> int:
+        out = self._check(self._run(f"qemu-img info -U --output=json -f qcow2 {self._q(path)}"), "qemu-img info")
+        return _virtual_size(out, path, self.label)
 
 
 def backup_store(uri: str) -> BackupStore:

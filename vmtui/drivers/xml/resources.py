@@ -197,6 +197,10 @@ def build_volume_xml(name: str, capacity: int, fmt: str | None, *, backing: tupl
     if fmt is not None:
         target = etree.SubElement(vol, "target")
         etree.SubElement(target, "format", type=fmt)
+        if fmt == "qcow2":
+            # qcow2 v3: libvirt makes v2 (compat 0.10) without it, which cannot hold the dirty bitmaps
+            # of incremental backups (QEMU refuses the backup's checkpoint).
+            etree.SubElement(target, "compat").text = "1.1"
     if backing is not None:
         store = etree.SubElement(vol, "backingStore")
         etree.SubElement(store, "path").text = backing[0]
