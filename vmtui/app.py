@@ -31,8 +31,10 @@ from vmtui.screens.help import HelpModal
 from vmtui.screens.host import HostScreen
 from vmtui.screens.memory import KsmHistory
 from vmtui.screens.notifications import NotificationsScreen
+from vmtui.settings.load import Settings
 from vmtui.tui.actions import JobStarter
 from vmtui.tui.bulk import BulkActions
+from vmtui.tui.command_line import CommandLine
 from vmtui.tui.domains import DomainActions
 from vmtui.tui.drain import Drains
 from vmtui.tui.fleet import Fleet
@@ -96,6 +98,8 @@ class VmtuiApp(App[None]):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
         Binding("ctrl+n", "notifications", "Notifications", show=False),
+        # On every screen (a modal's keys stop at the modal): the `:` command line.
+        Binding("colon", "command_line", "Command", show=False),
     ]
 
     def __init__(
@@ -106,6 +110,7 @@ class VmtuiApp(App[None]):
         connector: Connector = open_host,
         backoff: tuple[float, float] = (1.0, 30.0),
         clock: Callable[[], float] = time.time,
+        settings: Settings | None = None,
     ) -> None:
         """Args:
         entries: hosts to watch: libvirt URIs, or the hosts of a recording (`replay.replay_entries`).
@@ -113,8 +118,11 @@ class VmtuiApp(App[None]):
         connector: opens a host; jobs use it too, each with its own connection.
         backoff: first and maximum reconnect delay in seconds.
         clock: time.time stand-in, so tests can freeze what the hosts pane shows.
+        settings: the user's config file, already checked (`vmtui.tui.usersettings.check_settings`).
         """
         super().__init__()
+        settings = settings or Settings()
+        self.command_line = CommandLine(self, settings.aliases)
         self.notes = NotificationLog()
         """Every notification, whole (`notify` adds it; `ctrl+n` shows them)."""
         self.entries = {e.name: e for e in entries}
@@ -196,6 +204,9 @@ class VmtuiApp(App[None]):
 
     def action_add_host(self) -> None:
         self.hosts.add()
+
+    def action_command_line(self) -> None:
+        self.command_line.open()
 
     def action_notifications(self) -> None:
         if not isinstance(self.screen, NotificationsScreen):
