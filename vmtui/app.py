@@ -74,9 +74,11 @@ from vmtui.tui.migrations import Migrations
 from vmtui.tui.notes import NotificationLog
 from vmtui.tui.palette import DomainCommands
 from vmtui.tui.parts import Parts
+from vmtui.tui.plugins import Plugins
 from vmtui.tui.resources import ResourceScreens
 from vmtui.tui.tools import DomainTools
 from vmtui.tui.ui import Ui
+from vmtui.tui.usersettings import apply_keys, check_settings, restore_keys
 from vmtui.widgets.domain_table import DomainTable
 
 TITLE_LIMIT = 60
@@ -122,6 +124,8 @@ class VmtuiApp(App[None]):
         """
         super().__init__()
         settings = settings or Settings()
+        # The user's keys go on the screens' classes before any screen is made (instances copy them).
+        apply_keys(check_settings(settings, type(self)))
         self.command_line = CommandLine(self, settings.aliases)
         self.notes = NotificationLog()
         """Every notification, whole (`notify` adds it; `ctrl+n` shows them)."""
@@ -147,6 +151,7 @@ class VmtuiApp(App[None]):
         self.memory = MemoryTools(parts)
         self.migrate_flow = MigrateFlow(parts, self.migrations)
         self.drains = Drains(parts, self.migrations)
+        self.user_plugins = Plugins(parts, settings.plugins)
 
     # ----- life cycle ---------------------------------------------------------------------------
 
@@ -173,6 +178,7 @@ class VmtuiApp(App[None]):
         # Daemon threads: a poller or job stuck in a libvirt call on a dead host never holds the exit.
         self.hosts.stop()
         self.memory.stop()
+        restore_keys()
         for job in self.jobs.jobs.values():
             job.cancel.set()
 
@@ -204,6 +210,9 @@ class VmtuiApp(App[None]):
 
     def action_add_host(self) -> None:
         self.hosts.add()
+
+    def action_plugin(self, name: str) -> None:
+        self.user_plugins.run(name)
 
     def action_command_line(self) -> None:
         self.command_line.open()
@@ -320,6 +329,6 @@ class VmtuiApp(App[None]):
             self.starter.finished(message)
 
 
-def launch(entries: Sequence[HostEntry]) -> None:
+def launch(entries: Sequence[HostEntry], settings: Settings | None = None) -> None:
     """Entry point of `vmtui` without a subcommand: run the app until the user quits."""
-    VmtuiApp(entries).run()
+    VmtuiApp(entries, settings=settings).run()

@@ -48,18 +48,22 @@ async def test_colon_completes_words_hosts_and_domains_and_runs_aliases(vmtui_ho
 
         # A word: "po" + Tab is "pools"; Enter opens storage, as P does.
         line = await typed("colon", "p", "o", "tab")
-        assert line is not None and line.value == "pools"
+        assert line is not None
+        assert line.value == "pools"
         await pilot.press("escape")
         # A word that takes a name gets its space; then the domain name as the fleet shows it.
         line = await typed("colon", "d", "o", "m", "tab")
-        assert line is not None and line.value == "domain "
+        assert line is not None
+        assert line.value == "domain "
         line = await typed("t", "tab")
-        assert line is not None and line.value == "domain test"
+        assert line is not None
+        assert line.value == "domain test"
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, DomainScreen))
         # `:host NAME` from any screen: back on the dashboard, the hosts pane on that host.
         line = await typed("colon", "h", "o", "s", "t", "space", "tab")
-        assert line is not None and line.value == "host t"
+        assert line is not None
+        assert line.value == "host t"
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, HostScreen) and isinstance(app.focused, HostsPane))
         # Aliases: `busy` is `sort cpu`; `only test` is `filter test` (the words after an alias follow it).

@@ -27,13 +27,19 @@ def run_tui(
             # Escape codes written into a pipe or a file help nobody.
             raise UsageError("the full-screen TUI needs a terminal", hint="for a stream use `vmtui top` (or --json)")
         entries = resolve_targets(connect, host, read_only=read_only, replay=replay)
-        from vmtui.app import launch
+        from vmtui.settings.load import load_settings
+
+        settings = load_settings()
+        from vmtui.app import VmtuiApp, launch
+        from vmtui.tui.usersettings import check_settings
+
+        check_settings(settings, VmtuiApp)  # before the terminal is taken: the error is one line in the shell
     except VmtuiError as exc:
         raise fail(exc, as_json=as_json) from None
     except ImportError as exc:
         raise fail(VmtuiError(f"the TUI is not available: {exc}"), as_json=False) from None
     try:
-        launch(entries)
+        launch(entries, settings)
     except VmtuiError as exc:
         raise fail(exc, as_json=False) from None
     except KeyboardInterrupt:

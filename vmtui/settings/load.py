@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vmtui.config import ConfigError, paths
+from vmtui.config import paths
 from vmtui.settings.aliases import Alias, parse_aliases
 from vmtui.settings.file import ConfigText, read_config_text
 from vmtui.settings.keys import KeyChoice, parse_keys
@@ -45,8 +46,10 @@ def load_settings(path: Path | None = None) -> Settings:
     try:
         data = tomllib.loads(doc.text)
     except tomllib.TOMLDecodeError as exc:
-        # tomllib says "(at line 3, column 7)": the file's name first, as every other mistake.
-        raise ConfigError(f"{doc.path}: not valid TOML: {exc}") from exc
+        # tomllib says "(at line 3, column 7)": FILE:LINE first, as every other mistake.
+        found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        line = int(found.group(1)) if found else 0
+        raise doc.at(line, f"not valid TOML: {exc}") from exc
     parsed: dict[str, object] = {}
     for key, value in data.items():
         parse = SECTIONS.get(key)

@@ -98,7 +98,7 @@ class CommandTable:
         for table in SCREENS:
             if table is not here:
                 out += self._keys_elsewhere(table, holder.host_screen)
-        plugins = getattr(self.app, "plugins", None)
+        plugins = getattr(self.app, "user_plugins", None)
         if plugins is not None:
             out += plugins.commands(self.screen)
         for view in self.fleet.hosts.values():
