@@ -1,0 +1,138 @@
+"""[[plugins]] on a real guest: variables put in per argument (a hostile domain name reaches the program as
+ONE argument, never through a shell), the output shown literally in a panel, and a `dangerous` plugin
+refused on a read-only host (by its key and by `:NAME` alike)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.widgets import Static
+
+from tests.conftest import need
+from tests.tui.conftest import SYSTEM_URI, Recorder, _libvirt_ready, wait_for
+from vmtui.app import VmtuiApp
+from vmtui.models import HostEntry
+from vmtui.ops.plugins import run_on_terminal
+from vmtui.screens.command_line import CommandLineModal
+from vmtui.screens.domain import DomainScreen
+from vmtui.screens.plugin_output import PluginOutputScreen
+from vmtui.settings.load import load_settings
+from vmtui.settings.plugins import Plugin
+from vmtui.tui.usersettings import restore_keys
+
+pytestmark = pytest.mark.timeout(90)
+
+HOSTILE = 'vmtui-test-plug-{tag} a\'b "c" $(touch vmtui-pwned-{tag}); echo `id` $UUID'
+"""A name a shell would split, quote, run and expand: the plugin must see it unchanged, as one argument."""
+
+ARGV_SCRIPT = """import json, sys
+with open(sys.argv[1], "w") as out:
+    json.dump(sys.argv[2:], out)
+print("[b]seen[/b]", sys.argv[2])
+"""
+
+
+@pytest.fixture
+def hostile_guest() -> Iterator[tuple[str, str]]:
+    """A small diskless guest on qemu:///system with a hostile name: (name, UUID), always removed."""
+    need(_libvirt_ready(), "needs the local libvirtd (qemu:///system) and /dev/kvm")
+    from vmtui.drivers import connect
+    from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
+
+    name = HOSTILE.format(tag=uuid.uuid4().hex[:6])
+    conn = connect(SYSTEM_URI)
+    made = None
+    try:
+        made = conn.define_and_start(build_guest_xml(GuestSpec(name=name, role="test", nic_model=None)))
+        yield name, made.uuid
+    finally:
+        if made is not None:
+            conn.destroy_and_undefine(made.uuid)
+        conn.close()
+
+
+@pytest.fixture(autouse=True)
+def shipped_keys() -> Iterator[None]:
+    yield
+    restore_keys()
+
+
+async def test_a_plugin_gets_each_variable_as_one_argument_and_a_dangerous_one_is_refused_read_only(
+    vmtui_home: Path, tmp_path: Path, hostile_guest: tuple[str, str]
+) -> None:
+    name, dom_uuid = hostile_guest
+    script = tmp_path / "argv.py"
+    script.write_text(ARGV_SCRIPT, encoding="utf-8")
+    seen, wiped = tmp_path / "seen.json", tmp_path / "wiped.json"
+    config = vmtui_home / "config" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(
+        f"""
+[[plugins]]
+name = "argv"
+key = "W"
+mode = "panel"
+command = [{json.dumps(sys.executable)}, {json.dumps(str(script))}, {json.dumps(str(seen))},
+           "$DOMAIN", "$UUID", "$HOST", "$URI", "$SSH_TARGET", "--name=$DOMAIN"]
+
+[[plugins]]
+name = "wipe"
+key = "Z"
+mode = "panel"
+dangerous = true
+command = [{json.dumps(sys.executable)}, {json.dumps(str(script))}, {json.dumps(str(wiped))}, "$DOMAIN"]
+""",
+        encoding="utf-8",
+    )
+    app = VmtuiApp([HostEntry("local", SYSTEM_URI, read_only=True)], interval=1.0, settings=load_settings())
+    said = Recorder()
+    async with app.run_test(size=(160, 40), message_hook=said) as pilot:
+        await wait_for(pilot, lambda: app.fleet.find(dom_uuid) is not None)
+        # `:domain` + Tab completes the hostile name as the fleet shows it; Enter opens it.
+        await pilot.press("colon", *"domain vmtui-test-plug", "tab")
+        assert isinstance(app.screen, CommandLineModal)
+        assert app.screen.line.value == f"domain {name}"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DomainScreen))
+        await pilot.press("W")
+        await wait_for(pilot, lambda: isinstance(app.screen, PluginOutputScreen))
+        # By hand: what each variable is for this guest on this host.
+        assert json.loads(seen.read_text(encoding="utf-8")) == [
+            name,
+            dom_uuid,
+            "local",
+            "qemu:///system",
+            "localhost",
+            f"--name={name}",
+        ]
+        assert not list(Path.cwd().glob("vmtui-pwned-*"))  # no shell ran the name's $(...)
+        shown = app.screen.query_one("#plugin-output", Static).content
+        assert f"[b]seen[/b] {name}" in str(shown)  # the program's words, never read as markup
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, DomainScreen))
+        # Dangerous on a read-only host: its key says why, `:wipe` says the same; nothing runs.
+        await pilot.press("Z")
+        reason = "plugin wipe: a dangerous plugin changes things: local is connected read-only"
+        await wait_for(pilot, lambda: said.said(reason))
+        count = sum(reason in n.message for n in said.notes())
+        await pilot.press("colon", *"wipe", "enter")
+        await wait_for(pilot, lambda: sum(reason in n.message for n in said.notes()) == count + 1)
+        await pilot.pause(0.3)
+        assert not wiped.exists()
+
+
+def test_a_terminal_plugin_runs_on_the_terminal_with_its_arguments(tmp_path: Path) -> None:
+    """`mode = "terminal"`: the program writes to the terminal given (the TUI hands over its own)."""
+    out = tmp_path / "terminal.txt"
+    plugin = Plugin(name="echo", command=("printf", "%s|", "$DOMAIN", "$SSH_TARGET"), mode="terminal")
+    values = {"DOMAIN": "a b;$(x)", "UUID": "u", "HOST": "h", "URI": "qemu+ssh://root@kvm1:2222/system"}
+    values["SSH_TARGET"] = "ssh://root@kvm1:2222"
+    with out.open("wb") as terminal:
+        ended = run_on_terminal(plugin, values, terminal=terminal.fileno())
+    assert ended.returncode == 0
+    assert out.read_text(encoding="utf-8") == "a b;$(x)|ssh://root@kvm1:2222|"
