@@ -67,6 +67,7 @@ MISTAKES = [
     ('[keys]\n\ndestroy = "l"\n', 3, "destructive here but 'Live / definition'"),
     ('[[plugins]]\nname = "wipe"\nkey = "l"\ndangerous = true\ncommand = ["x"]\n', 3, "destructive here"),
     ('[[plugins]]\nname = "peek"\nkey = "R"\ncommand = ["x"]\nscreens = ["pools"]\n', 3, "harmless here but 'Revert'"),
+    ('[[plugins]]\nname = "x"\ncommand = ["bash", "-c", "virsh dumpxml $DOMAIN"]\n', 3, "inside the shell's -c text"),
     ('[aliases]\nprod = "nosuch host:kvm1"\n', 2, "'nosuch' is not a command"),
     ('[aliases]\n# mine\nnets = "pools"\n', 3, "'nets' is already a command"),
     ("[aliases]\nprod = 3\n", 2, "command line in quotes"),
@@ -82,6 +83,15 @@ def test_each_config_mistake_is_refused_with_file_and_line(vmtui_home: Path, tex
     assert message.startswith(f"{path}:{line}: "), message
     assert words in message
     assert "\n" not in message
+
+
+def test_the_shipped_example_config_is_accepted(vmtui_home: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "docs" / "config.example.toml"
+    write_config(vmtui_home, example.read_text(encoding="utf-8"))
+    settings = load_settings()
+    check_settings(settings, VmtuiApp)
+    assert [p.name for p in settings.plugins] == ["viewer", "ssh", "dumpxml", "dominfo", "reset"]
+    assert [a.name for a in settings.aliases] == ["prod", "only", "busy"]
 
 
 def test_the_tui_and_the_cli_refuse_to_start_on_a_config_mistake(vmtui_home: Path) -> None:

@@ -7,16 +7,21 @@ through a shell: a domain called `a b; $(rm -rf ~)` reaches the program as that 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+from vmtui.config import ConfigError
 from vmtui.settings.aliases import WORD_RE
 from vmtui.settings.file import ConfigText
 from vmtui.settings.keys import KEY_RE
 
 VARIABLES = ("DOMAIN", "UUID", "HOST", "URI", "SSH_TARGET")
 """What `$NAME` in a plugin's arguments may name: the selected domain, its host and how to reach it."""
-VARIABLE_RE = re.compile(r"\$(\w+)")
+VARIABLE_RE = re.compile(r"\$([A-Z][A-Z_]*)")
+"""`$NAME` in capitals: a script's own `$1`, `$addr`, awk's `$4` are left alone (and `${HOME}` too)."""
+SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "fish"})
+"""Programs whose `-c` argument is shell text: a value pasted into it would be run, so none may be."""
 MODES = ("terminal", "panel")
 """terminal: the program gets the terminal (the TUI is suspended), as the console does; panel: its output
 is shown in a screen."""
@@ -77,8 +82,22 @@ def parse_plugins(doc: ConfigText, array: object) -> tuple[Plugin, ...]:
     return tuple(out)
 
 
+def _refuse_values_in_shell_text(command: list[object], fail: Callable[[str, str], ConfigError], label: str) -> None:
+    """`sh -c 'virsh dumpxml $DOMAIN'` would paste a host's name into a shell line: refused; the value goes
+    after the script (`"sh", "-c", 'virsh dumpxml "$1"', "sh", "$DOMAIN"`) and the script reads "$1"."""
+    if Path(str(command[0])).name not in SHELLS:
+        return
+    for before, arg in zip(command, command[1:], strict=False):
+        if before == "-c" and VARIABLE_RE.search(str(arg)):
+            raise fail(
+                f"{label}.command: ${VARIABLE_RE.search(str(arg)).group(1)} inside the shell's -c text would be run "  # type: ignore[union-attr]
+                'as shell code; pass it after the script ("sh", "-c", \'... "$1"\', "sh", "$DOMAIN")',
+                "command",
+            )
+
+
 def _plugin(doc: ConfigText, item: int, table: dict[str, object]) -> Plugin:
-    def fail(message: str, key: str | None = None) -> Exception:
+    def fail(message: str, key: str | None = None) -> ConfigError:
         return doc.error(message, "plugins", key, item=item)
 
     name = table.get("name")
@@ -103,6 +122,7 @@ def _plugin(doc: ConfigText, item: int, table: dict[str, object]) -> Plugin:
         if unknown:
             known = ", ".join(f"${v}" for v in VARIABLES)
             raise fail(f"{label}.command: unknown variable ${unknown[0]} (known: {known})", "command")
+    _refuse_values_in_shell_text(command, fail, label)
     key: object = table.get("key")
     if key is not None and not (isinstance(key, str) and KEY_RE.match(key)):
         raise fail(f'{label}.key: must be one key in quotes ("V", "ctrl+v"), not {key!r}', "key")
