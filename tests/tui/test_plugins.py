@@ -14,8 +14,9 @@ import pytest
 from textual.widgets import Static
 
 from tests.conftest import need
-from tests.tui.conftest import SYSTEM_URI, Recorder, _libvirt_ready, wait_for
+from tests.tui.conftest import RECORDING, SYSTEM_URI, Recorder, _libvirt_ready, wait_for
 from vmtui.app import VmtuiApp
+from vmtui.drivers.replay import replay_entries
 from vmtui.models import HostEntry
 from vmtui.ops.plugins import run_on_terminal
 from vmtui.screens.command_line import CommandLineModal
@@ -124,6 +125,32 @@ command = [{json.dumps(sys.executable)}, {json.dumps(str(script))}, {json.dumps(
         await wait_for(pilot, lambda: sum(reason in n.message for n in said.notes()) == count + 1)
         await pilot.pause(0.3)
         assert not wiped.exists()
+        # A key refused on a read-only host is refused by `:` with the same words (one table, one refusal).
+        await pilot.press("colon", *"destroy", "enter")
+        await wait_for(pilot, lambda: any(n.title == "not offered" and "read-only" in n.message for n in said.notes()))
+
+
+async def test_every_plugin_is_refused_in_a_replay(vmtui_home: Path, tmp_path: Path) -> None:
+    ran = tmp_path / "ran.json"
+    config = vmtui_home / "config" / "config.toml"
+    config.parent.mkdir(parents=True)
+    argv = f'[{json.dumps(sys.executable)}, "-c", "open({str(ran)!r}, \'w\')"]'
+    config.write_text(
+        f'[[plugins]]\nname = "peek"\ncommand = {argv}\n[[plugins]]\nname = "wipe"\ndangerous = true\ncommand = {argv}\n',
+        encoding="utf-8",
+    )
+    app = VmtuiApp(replay_entries(RECORDING), interval=0.05, settings=load_settings())
+    said = Recorder()
+    async with app.run_test(size=(160, 40), message_hook=said) as pilot:
+        await wait_for(pilot, lambda: app.host_screen.selected_uuid() is not None)
+        await pilot.press("colon", *"wipe", "enter")
+        await wait_for(
+            pilot, lambda: said.said("plugin wipe: a dangerous plugin changes things: a replay has no live host")
+        )
+        await pilot.press("colon", *"peek", "enter")
+        await wait_for(pilot, lambda: said.said("plugin peek: a replay has no live host to run it on"))
+        await pilot.pause(0.3)
+        assert not ran.exists()
 
 
 def test_a_terminal_plugin_runs_on_the_terminal_with_its_arguments(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ GENERAL_KEYS = (
     ("?", "this help"),
     ("q", "quit"),
     ("ctrl+p", "command palette (actions on the selected domain, themes)"),
+    (":", "command line: every command by its word (:pools, :host NAME, :filter EXPR, :sort cpu); Tab completes"),
     ("/", "filter domains: regex on the name, state:running, host:NAME (terms combine)"),
     ("escape", "clear the filter / back from a domain"),
     ("up/down, j/k, pgup/pgdn, home/end", "move the cursor"),
