@@ -136,7 +136,8 @@ async def test_every_plugin_is_refused_in_a_replay(vmtui_home: Path, tmp_path: P
     config.parent.mkdir(parents=True)
     argv = f'[{json.dumps(sys.executable)}, "-c", "open({str(ran)!r}, \'w\')"]'
     config.write_text(
-        f'[[plugins]]\nname = "peek"\ncommand = {argv}\n[[plugins]]\nname = "wipe"\ndangerous = true\ncommand = {argv}\n',
+        f'[[plugins]]\nname = "peek"\ncommand = {argv}\n'
+        f'[[plugins]]\nname = "wipe"\ndangerous = true\ncommand = {argv}\n',
         encoding="utf-8",
     )
     app = VmtuiApp(replay_entries(RECORDING), interval=0.05, settings=load_settings())
