@@ -5,6 +5,8 @@ refused on a read-only host (by its key and by `:NAME` alike)."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ from textual.widgets import Static
 
 from tests.conftest import need
 from tests.tui.conftest import RECORDING, SYSTEM_URI, Recorder, _libvirt_ready, wait_for
+from tests.tui.test_edit_tmux import VMTUI, _tmux, _wait_gone, _wait_screen
 from vmtui.app import VmtuiApp
 from vmtui.drivers.replay import replay_entries
 from vmtui.models import HostEntry
@@ -152,6 +155,31 @@ async def test_every_plugin_is_refused_in_a_replay(vmtui_home: Path, tmp_path: P
         await wait_for(pilot, lambda: said.said("plugin peek: a replay has no live host to run it on"))
         await pilot.pause(0.3)
         assert not ran.exists()
+
+
+def test_a_terminal_plugin_gets_the_terminal_and_gives_it_back(vmtui_home: Path, tmp_path: Path) -> None:
+    """`mode = "terminal"` in a real terminal (tmux): the TUI is suspended, the program writes its arguments
+    and waits for Enter, then the dashboard is back and still answers its keys."""
+    need(shutil.which("tmux") is not None and VMTUI.exists(), "needs tmux and the installed vmtui entry point")
+    config = vmtui_home / "config" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(
+        '[[plugins]]\nname = "show"\nkey = "W"\n'
+        'command = ["sh", "-c", \'printf "ARGS<%s|%s>" "$1" "$2"; read answer\', "sh", "$DOMAIN", "$HOST"]\n',
+        encoding="utf-8",
+    )
+    session = f"vmtui-plugin-{uuid.uuid4().hex[:6]}"
+    command = f"env -u COLUMNS -u LINES VMTUI_HOME={vmtui_home} {VMTUI} -c test:///default"
+    try:
+        _tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "40", command)
+        _wait_screen(session, "running")  # the test driver's domain "test" runs
+        _tmux("send-keys", "-t", session, "W")
+        _wait_screen(session, "ARGS<test|test:///default>")
+        _tmux("send-keys", "-t", session, "Enter")
+        _wait_gone(session, "ARGS<")
+        _wait_screen(session, "running")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False, capture_output=True)
 
 
 def test_a_terminal_plugin_runs_on_the_terminal_with_its_arguments(tmp_path: Path) -> None:
