@@ -125,7 +125,10 @@ class VmtuiApp(App[None]):
         super().__init__()
         settings = settings or Settings()
         # The user's keys go on the screens' classes before any screen is made (instances copy them).
-        apply_keys(check_settings(settings, type(self)))
+        plan = check_settings(settings, type(self))
+        apply_keys(plan)
+        self.key_changes = plan.changes
+        """The user's keys, for `?`: a command's name -> (the shipped key, the user's)."""
         self.command_line = CommandLine(self, settings.aliases)
         self.notes = NotificationLog()
         """Every notification, whole (`notify` adds it; `ctrl+n` shows them)."""
@@ -239,7 +242,7 @@ class VmtuiApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpModal):
-            self.push_screen(HelpModal(self.screen))
+            self.push_screen(HelpModal(self.screen, changed=self.key_changes))
 
     # ----- routes: each message to its part -------------------------------------------------------------
 

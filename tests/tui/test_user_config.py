@@ -138,3 +138,6 @@ async def test_a_rebound_key_acts_the_old_one_does_not_and_help_shows_it(vmtui_h
         rows = [line.split() for line in console.export_text().splitlines()]
         assert ["g", "Migrate"] in rows
         assert not any(row[:1] == ["m"] for row in rows)
+        # And above the shipped list of every key: what the user moved.
+        console.print(app.screen.query_one("#help-your-keys", Static).content)
+        assert "g Migrate (instead of m)" in " ".join(console.export_text().split())

@@ -159,11 +159,7 @@ class CommandTable:
     def _host(self, name: str) -> str | None:
         if self.fleet is None or name not in self.fleet.hosts:
             return f"no host named {name!r} is watched"
-        dashboard = self._dashboard()
-        pane = dashboard._pane
-        if pane is not None:
-            pane.select(name)
-            dashboard.set_focus(pane)
+        self._dashboard().focus_host(name)
         return None
 
     def _domain(self, name: str) -> str | None:

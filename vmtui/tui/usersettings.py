@@ -30,7 +30,7 @@ from vmtui.settings.file import ConfigText
 from vmtui.settings.load import Settings
 from vmtui.settings.plugins import Plugin
 from vmtui.tui.commands import APP_COMMANDS
-from vmtui.widgets.keys import is_destructive, keys_of, long_name
+from vmtui.widgets.keys import is_destructive, key_label, keys_of, long_name
 from vmtui.widgets.refusals import MOVED, WHY_NOT
 
 PLUGIN_ACTION = "app.plugin"
@@ -49,6 +49,8 @@ class KeyPlan:
     """A binding the user made or moved: its line and how the file names it (`keys.migrate`)."""
     dangerous: set[str] = field(default_factory=set)
     """The actions of plugins marked `dangerous`: destructive for the one-meaning-per-key rule."""
+    changes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """For `?`: each rebound command's full name -> (its shipped keys, the user's key)."""
 
     def where(self, line: int) -> str:
         return f"{self.path}:{line}" if line else self.path
@@ -152,6 +154,8 @@ def _plan(
             moved = replace(binding, key=_normalize_key_list(choice.key), key_display=None)
             out.append(moved)
             plan.lines[moved] = (choice.line, f"keys.{choice.command}")
+            if not binding.action.startswith(WHY_NOT):
+                plan.changes[long_name(binding)] = (key_label(binding), key_label(moved))
         plan.bindings[owner] = out
     for plugin in settings.plugins:
         _add_plugin(doc, plugin, plan)
