@@ -60,6 +60,9 @@ class WordCommand:
     run: Callable[[str], object]
 
 
+PLUGIN_ACTION = "app.plugin"
+"""The action of a plugin's key (`app.plugin('NAME')`): the palette lists plugins once, as plugins."""
+
 SORT_NAMES: dict[str, str] = {
     **{c.title.split()[0].rstrip("%/s").lower(): c.key for c in COLUMNS},
     **{c.key: c.key for c in COLUMNS},
@@ -199,6 +202,8 @@ class CommandTable:
             if node is None:
                 continue
             action = entry.binding.action
+            if action.startswith(PLUGIN_ACTION):
+                continue  # listed by the plugins, with their refusal
             _namespace, name, parameters = parse(action)
             text = f"{entry.name} {domain}" if domain and name in DOMAIN_ACTIONS else entry.name
             why = node.refusal(name, parameters) if isinstance(node, Refusals) else None

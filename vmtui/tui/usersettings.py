@@ -29,11 +29,10 @@ from vmtui.screens.keymap import SCREENS, ScreenKeys, command_word
 from vmtui.settings.file import ConfigText
 from vmtui.settings.load import Settings
 from vmtui.settings.plugins import Plugin
-from vmtui.tui.commands import APP_COMMANDS
+from vmtui.tui.commands import APP_COMMANDS, PLUGIN_ACTION
 from vmtui.widgets.keys import is_destructive, key_label, keys_of, long_name
 from vmtui.widgets.refusals import MOVED, WHY_NOT
 
-PLUGIN_ACTION = "app.plugin"
 WORD_COMMANDS = ("host", "domain", "filter", "sort")
 """The `:` commands that take a word (`vmtui.tui.commands.CommandTable.word_commands`)."""
 
