@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
@@ -23,7 +23,11 @@ class CommandLineModal(ModalScreen[str | None]):
     CommandLineModal { align: left bottom; background: $background 30%; }
     CommandLineModal > Vertical { height: auto; width: 100%; background: $panel; }
     CommandLineModal #command-choices { height: auto; max-height: 6; padding: 0 1; color: $text-muted; }
-    CommandLineModal Input { border: none; height: 1; padding: 0 0; }
+    CommandLineModal Horizontal { height: 1; }
+    CommandLineModal #command-colon { width: 1; height: 1; }
+    CommandLineModal Input#command-line, CommandLineModal Input#command-line:focus {
+        border: none; height: 1; padding: 0 0; width: 1fr;
+    }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
@@ -40,7 +44,9 @@ class CommandLineModal(ModalScreen[str | None]):
         with Vertical():
             # markup=False: completions are host and domain names, shown literally.
             yield Static("", id="command-choices", markup=False)
-            yield Input(placeholder="command (Tab completes; Esc closes)", id="command-line", select_on_focus=False)
+            with Horizontal():
+                yield Static(":", id="command-colon")
+                yield Input(placeholder="command (Tab completes; Esc closes)", id="command-line", select_on_focus=False)
 
     @property
     def line(self) -> Input:
