@@ -21,7 +21,7 @@ from tests.tui.test_edit_tmux import VMTUI, _tmux, _wait_gone, _wait_screen
 from vmtui.app import VmtuiApp
 from vmtui.drivers.replay import replay_entries
 from vmtui.models import HostEntry
-from vmtui.ops.plugins import run_on_terminal
+from vmtui.ops.plugins import plugin_values, run_on_terminal
 from vmtui.screens.command_line import CommandLineModal
 from vmtui.screens.domain import DomainScreen
 from vmtui.screens.plugin_output import PluginOutputScreen
@@ -186,9 +186,11 @@ def test_a_terminal_plugin_runs_on_the_terminal_with_its_arguments(tmp_path: Pat
     """`mode = "terminal"`: the program writes to the terminal given (the TUI hands over its own)."""
     out = tmp_path / "terminal.txt"
     plugin = Plugin(name="echo", command=("printf", "%s|", "$DOMAIN", "$SSH_TARGET"), mode="terminal")
-    values = {"DOMAIN": "a b;$(x)", "UUID": "u", "HOST": "h", "URI": "qemu+ssh://root@kvm1:2222/system"}
-    values["SSH_TARGET"] = "ssh://root@kvm1:2222"
+    values = plugin_values(domain="a b;$(x) $UUID", uuid="u", host="h", uri="qemu+ssh://root@kvm1:2222/system")
     with out.open("wb") as terminal:
         ended = run_on_terminal(plugin, values, terminal=terminal.fileno())
     assert ended.returncode == 0
-    assert out.read_text(encoding="utf-8") == "a b;$(x)|ssh://root@kvm1:2222|"
+    # By hand: the name as it is ($UUID in it not replaced: one pass), ssh's URL form of the URI's host.
+    assert out.read_text(encoding="utf-8") == "a b;$(x) $UUID|ssh://root@kvm1:2222|"
+    assert plugin_values(domain="d", uuid="u", host="h", uri="qemu+ssh://kvm1/system")["SSH_TARGET"] == "ssh://kvm1"
+    assert plugin_values(domain="d", uuid="u", host="h", uri="qemu:///system")["SSH_TARGET"] == "localhost"
