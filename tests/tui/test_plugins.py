@@ -23,6 +23,7 @@ from vmtui.drivers.replay import replay_entries
 from vmtui.models import HostEntry
 from vmtui.ops.plugins import plugin_values, run_on_terminal
 from vmtui.screens.command_line import CommandLineModal
+from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.domain import DomainScreen
 from vmtui.screens.plugin_output import PluginOutputScreen
 from vmtui.settings.load import load_settings
@@ -72,7 +73,7 @@ async def test_a_plugin_gets_each_variable_as_one_argument_and_a_dangerous_one_i
     name, dom_uuid = hostile_guest
     script = tmp_path / "argv.py"
     script.write_text(ARGV_SCRIPT, encoding="utf-8")
-    seen, wiped = tmp_path / "seen.json", tmp_path / "wiped.json"
+    seen, wiped, asked = tmp_path / "seen.json", tmp_path / "wiped.json", tmp_path / "asked.json"
     config = vmtui_home / "config" / "config.toml"
     config.parent.mkdir(parents=True)
     config.write_text(
@@ -90,6 +91,12 @@ key = "Z"
 mode = "panel"
 dangerous = true
 command = [{json.dumps(sys.executable)}, {json.dumps(str(script))}, {json.dumps(str(wiped))}, "$DOMAIN"]
+
+[[plugins]]
+name = "ask"
+mode = "panel"
+confirm = true
+command = [{json.dumps(sys.executable)}, {json.dumps(str(script))}, {json.dumps(str(asked))}, "$UUID"]
 """,
         encoding="utf-8",
     )
@@ -128,6 +135,19 @@ command = [{json.dumps(sys.executable)}, {json.dumps(str(script))}, {json.dumps(
         await wait_for(pilot, lambda: sum(reason in n.message for n in said.notes()) == count + 1)
         await pilot.pause(0.3)
         assert not wiped.exists()
+        # `confirm`: asked first; No runs nothing, Yes runs it.
+        await pilot.press("colon", *"ask", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, DomainScreen))
+        await pilot.pause(0.3)
+        assert not asked.exists()
+        await pilot.press("colon", *"ask", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, PluginOutputScreen))
+        assert json.loads(asked.read_text(encoding="utf-8")) == [dom_uuid]
+        await pilot.press("escape")
         # A key refused on a read-only host is refused by `:` with the same words (one table, one refusal).
         await pilot.press("colon", *"destroy", "enter")
         await wait_for(pilot, lambda: any(n.title == "not offered" and "read-only" in n.message for n in said.notes()))
