@@ -31,9 +31,11 @@ from vmtui.screens.help import HelpModal
 from vmtui.screens.host import HostScreen
 from vmtui.screens.memory import KsmHistory
 from vmtui.screens.notifications import NotificationsScreen
+from vmtui.settings.load import Settings
 from vmtui.thresholds import DEFAULT, Thresholds
 from vmtui.tui.actions import JobStarter
 from vmtui.tui.bulk import BulkActions
+from vmtui.tui.command_line import CommandLine
 from vmtui.tui.domains import DomainActions
 from vmtui.tui.drain import Drains
 from vmtui.tui.fleet import Fleet
@@ -73,9 +75,11 @@ from vmtui.tui.migrations import Migrations
 from vmtui.tui.notes import NotificationLog
 from vmtui.tui.palette import DomainCommands
 from vmtui.tui.parts import Parts
+from vmtui.tui.plugins import Plugins
 from vmtui.tui.resources import ResourceScreens
 from vmtui.tui.tools import DomainTools
 from vmtui.tui.ui import Ui
+from vmtui.tui.usersettings import apply_keys, check_settings, restore_keys
 from vmtui.widgets.domain_table import DomainTable
 
 TITLE_LIMIT = 60
@@ -97,6 +101,8 @@ class VmtuiApp(App[None]):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
         Binding("ctrl+n", "notifications", "Notifications", show=False),
+        # On every screen (a modal's keys stop at the modal): the `:` command line.
+        Binding("colon", "command_line", "Command", show=False),
     ]
 
     def __init__(
@@ -108,6 +114,7 @@ class VmtuiApp(App[None]):
         backoff: tuple[float, float] = (1.0, 30.0),
         clock: Callable[[], float] = time.time,
         thresholds: Thresholds = DEFAULT,
+        settings: Settings | None = None,
     ) -> None:
         """Args:
         entries: hosts to watch: libvirt URIs, or the hosts of a recording (`replay.replay_entries`).
@@ -116,8 +123,16 @@ class VmtuiApp(App[None]):
         backoff: first and maximum reconnect delay in seconds.
         clock: time.time stand-in, so tests can freeze what the hosts pane shows.
         thresholds: the warn and critical levels (hosts.toml `[thresholds]`, `richtext.checked_settings`).
+        settings: the user's config file, already checked (`vmtui.tui.usersettings.check_settings`).
         """
         super().__init__()
+        settings = settings or Settings()
+        # The user's keys go on the screens' classes before any screen is made (instances copy them).
+        plan = check_settings(settings, type(self))
+        apply_keys(plan)
+        self.key_changes = plan.changes
+        """The user's keys, for `?`: a command's name -> (the shipped key, the user's)."""
+        self.command_line = CommandLine(self, settings.aliases)
         self.notes = NotificationLog()
         """Every notification, whole (`notify` adds it; `ctrl+n` shows them)."""
         self.entries = {e.name: e for e in entries}
@@ -145,6 +160,7 @@ class VmtuiApp(App[None]):
         self.memory = MemoryTools(parts)
         self.migrate_flow = MigrateFlow(parts, self.migrations)
         self.drains = Drains(parts, self.migrations)
+        self.user_plugins = Plugins(parts, settings.plugins)
 
     # ----- life cycle ---------------------------------------------------------------------------
 
@@ -171,6 +187,7 @@ class VmtuiApp(App[None]):
         # Daemon threads: a poller or job stuck in a libvirt call on a dead host never holds the exit.
         self.hosts.stop()
         self.memory.stop()
+        restore_keys()
         for job in self.jobs.jobs.values():
             job.cancel.set()
 
@@ -203,6 +220,12 @@ class VmtuiApp(App[None]):
     def action_add_host(self) -> None:
         self.hosts.add()
 
+    def action_plugin(self, name: str) -> None:
+        self.user_plugins.run(name)
+
+    def action_command_line(self) -> None:
+        self.command_line.open()
+
     def action_notifications(self) -> None:
         if not isinstance(self.screen, NotificationsScreen):
             self.push_screen(NotificationsScreen(self.notes))
@@ -225,7 +248,7 @@ class VmtuiApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpModal):
-            self.push_screen(HelpModal(self.screen))
+            self.push_screen(HelpModal(self.screen, changed=self.key_changes))
 
     # ----- routes: each message to its part -------------------------------------------------------------
 
@@ -315,6 +338,6 @@ class VmtuiApp(App[None]):
             self.starter.finished(message)
 
 
-def launch(entries: Sequence[HostEntry], thresholds: Thresholds = DEFAULT) -> None:
+def launch(entries: Sequence[HostEntry], settings: Settings | None = None, thresholds: Thresholds = DEFAULT) -> None:
     """Entry point of `vmtui` without a subcommand: run the app until the user quits."""
-    VmtuiApp(entries, thresholds=thresholds).run()
+    VmtuiApp(entries, settings=settings, thresholds=thresholds).run()

@@ -17,6 +17,7 @@ from pathlib import Path
 from vmtui.drivers.uri import validate_uri
 from vmtui.errors import NotFoundError, UsageError
 from vmtui.models import HostEntry
+from vmtui.settings.lines import key_line
 from vmtui.thresholds import DEFAULT, ThresholdError, Thresholds, parse_thresholds
 
 APP = "vmtui"
@@ -263,21 +264,7 @@ class ConfigError(UsageError):
 
 def _line_of(text: str, name: str, key: str | None = None) -> int:
     """The line (1-based) of host `name`'s table, or of `key` inside it; 0 when not found."""
-    headers = (f"[hosts.{name}]", f'[hosts."{name}"]', f"[hosts.'{name}']")
-    start = None
-    for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip().replace(" ", "")
-        if start is None:
-            if stripped in {h.replace(" ", "") for h in headers}:
-                start = number
-                if key is None:
-                    return number
-            continue
-        if stripped.startswith("["):
-            break
-        if key is not None and re.match(rf"^[\"']?{re.escape(key)}[\"']?\s*=", line.strip()):
-            return number
-    return start or 0
+    return key_line(text, (f"hosts.{name}", f'hosts."{name}"', f"hosts.'{name}'"), key)
 
 
 def _entries(path: Path, text: str, data: dict[str, object]) -> list[HostEntry]:

@@ -21,6 +21,7 @@ from tests.guest_disks import LOCAL_URI
 from tests.tui.conftest import wait_for
 from vmtui.app import VmtuiApp
 from vmtui.models import HostEntry
+from vmtui.screens.command_line import CommandLineModal
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.form import FormModal
 from vmtui.screens.help import HelpModal
@@ -33,8 +34,8 @@ pytestmark = pytest.mark.timeout(120)
 WRITTEN = {"slash": "/", "escape": "esc", "question_mark": "?"}
 """How help and the palette write the keys Textual names."""
 
-ANSWERS = (ConfirmModal, HelpModal, FormModal, PromptModal)
-"""Modals that only answer a question: their keys (y, n, esc) are not commands."""
+ANSWERS = (ConfirmModal, HelpModal, FormModal, PromptModal, CommandLineModal)
+"""Modals that only answer a question (or take a `:` line): their keys (y, n, esc, tab) are not commands."""
 
 
 def screen_classes() -> list[type[Screen[object]]]:

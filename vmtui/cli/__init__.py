@@ -11,7 +11,16 @@ from collections.abc import Sequence
 import typer
 from typer.main import get_command
 
-from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, ReplayOpt, emit_json, set_global_options
+from vmtui.cli.common import (
+    ConnectOpt,
+    HostOpt,
+    JsonOpt,
+    ReadOnlyOpt,
+    ReplayOpt,
+    emit_json,
+    fail,
+    set_global_options,
+)
 from vmtui.cli.typer_internals import ClickException, ClickUsageError, Command
 from vmtui.errors import ExitCode, UsageError
 
@@ -147,10 +156,23 @@ def root(
         as_json=as_json,
     )
     if ctx.invoked_subcommand is not None:
+        _check_settings(as_json=as_json)
         return
     from vmtui.cli.tui import run_tui
 
     run_tui(connect=connect, host=host, read_only=read_only, replay=replay, as_json=as_json)
+
+
+def _check_settings(*, as_json: bool) -> None:
+    """A config file with a mistake stops every command before it starts, as it stops the TUI: vmtui never
+    runs half-configured (`vmtui.settings`; the TUI checks the keys against its screens as well)."""
+    from vmtui.errors import VmtuiError
+    from vmtui.settings.load import load_settings
+
+    try:
+        load_settings()
+    except VmtuiError as exc:
+        raise fail(exc, as_json=as_json) from None
 
 
 def main() -> None:

@@ -30,13 +30,19 @@ def run_tui(
         entries = resolve_targets(connect, host, read_only=read_only, replay=replay)
         # Read even with -c or --replay: a bad [thresholds] refuses to start, never half-configured.
         thresholds = checked_settings().thresholds
-        from vmtui.app import launch
+        from vmtui.settings.load import load_settings
+
+        settings = load_settings()
+        from vmtui.app import VmtuiApp, launch
+        from vmtui.tui.usersettings import check_settings
+
+        check_settings(settings, VmtuiApp)  # before the terminal is taken: the error is one line in the shell
     except VmtuiError as exc:
         raise fail(exc, as_json=as_json) from None
     except ImportError as exc:
         raise fail(VmtuiError(f"the TUI is not available: {exc}"), as_json=False) from None
     try:
-        launch(entries, thresholds)
+        launch(entries, settings, thresholds)
     except VmtuiError as exc:
         raise fail(exc, as_json=False) from None
     except KeyboardInterrupt:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from rich.table import Table
@@ -18,6 +19,7 @@ GENERAL_KEYS = (
     ("?", "this help"),
     ("q", "quit"),
     ("ctrl+p", "command palette (actions on the selected domain, themes)"),
+    (":", "command line: every command by its word (:pools, :host NAME, :filter EXPR, :sort cpu); Tab completes"),
     ("/", "filter domains: regex on the name, state:running, host:NAME (terms combine)"),
     ("escape", "clear the filter / back from a domain"),
     ("up/down, j/k, pgup/pgdn, home/end", "move the cursor"),
@@ -87,15 +89,33 @@ def help_table() -> Table:
     return table
 
 
+def changed_table(changed: Mapping[str, tuple[str, str]]) -> Table:
+    """The keys config.toml moved: the list below is the shipped one, read it with these instead."""
+    table = Table(
+        title="Your keys (config.toml [keys]; they replace the keys below)",
+        title_justify="left",
+        box=None,
+        pad_edge=False,
+        header_style="bold",
+    )
+    table.add_column("key", style="bold cyan", no_wrap=True)
+    table.add_column("what it does")
+    for name, (shipped, yours) in changed.items():
+        table.add_row(yours, f"{name} (instead of {shipped})")
+    return table
+
+
 class HelpModal(ModalScreen[None]):
     """Keys and what they do; any of escape, q or ? closes it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "app.pop_screen", "Close")]
 
-    def __init__(self, under: object = None) -> None:
-        """`under`: the screen `?` was pressed on; its keys come first."""
+    def __init__(self, under: object = None, *, changed: Mapping[str, tuple[str, str]] | None = None) -> None:
+        """`under`: the screen `?` was pressed on; its keys come first. `changed`: the keys config.toml
+        moved (a command's name -> its shipped key, the user's key), said before the shipped list."""
         super().__init__()
         self.under = under
+        self.changed = dict(changed or {})
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
@@ -103,5 +123,8 @@ class HelpModal(ModalScreen[None]):
             first = screen_table(self.under)
             if first is not None:
                 yield Static(first, id="help-screen-keys")
+                yield Static("")
+            if self.changed:
+                yield Static(changed_table(self.changed), id="help-your-keys")
                 yield Static("")
             yield Static(help_table())

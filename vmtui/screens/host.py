@@ -193,6 +193,20 @@ class HostScreen(Refusals, Screen[None]):
         self.table.set_filter("")
         self.set_focus(self.table)
 
+    def focus_host(self, name: str) -> None:
+        """The hosts pane's cursor on host `name`, and the focus there (`:host NAME`): M, P, N, i, D act on it."""
+        pane = self._pane
+        if pane is not None:
+            pane.select(name)
+            self.set_focus(pane)
+
+    def filter_to(self, text: str) -> None:
+        """The filter line set to `text` (as if typed after /), kept, and the rows given the focus (`:filter`)."""
+        box = self.query_one("#filter", Input)
+        box.value = text
+        box.display = bool(text)
+        self.set_focus(self.table)
+
     def action_switch_pane(self) -> None:
         pane = self._pane
         if pane is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from textual.actions import parse
 from textual.binding import Binding, BindingType
 from textual.widget import Widget
 
@@ -45,6 +46,41 @@ class KeyEntry:
     def destructive(self) -> bool:
         return is_destructive(self.binding)
 
+    @property
+    def word(self) -> str | None:
+        return command_word(self.binding.action)
+
+
+WORDS = {
+    "resources('storage')": "pools",
+    "resources('networks')": "nets",
+    "app.add_host": "add-host",
+    "app.pop_screen": "back",
+    "snapshot('create')": "snapshot",
+    "snapshot('revert')": "revert",
+    "snapshot('delete')": "delete-snapshot",
+    "toggle_inactive": "live",
+    "toggle_wide": "columns",
+    "select": "open",
+    "refetch": "refresh",
+}
+"""`:` words that are not the action's own name (`pools` reads better than `resources-storage`)."""
+
+
+def command_word(action: str) -> str | None:
+    """A binding's `:` word, also its name in `[keys]`: `lifecycle('start')` is `start`, `add_disk` is
+    `add-disk`; None for the moves of a cursor (`cursor(-1)`), which are keys, not commands."""
+    if action in WORDS:
+        return WORDS[action]
+    _namespace, name, parameters = parse(action)
+    name = name.replace("_", "-")
+    if not parameters:
+        return name
+    if len(parameters) == 1 and isinstance(parameters[0], str):
+        word = parameters[0].replace("_", "-")
+        return word if name == "lifecycle" else f"{name}-{word}"
+    return None
+
 
 @dataclass(frozen=True, slots=True)
 class ScreenKeys:
@@ -55,6 +91,8 @@ class ScreenKeys:
     """The dashboard key that opens it (None: the dashboard itself)."""
     about: str
     """What is on it, in the words an operator searches the palette with ("KSM")."""
+    word: str
+    """Its `:` word and its name in a plugin's `screens`."""
 
     @property
     def screen(self) -> type[Widget]:
@@ -82,17 +120,20 @@ SCREENS: tuple[ScreenKeys, ...] = (
         (HostScreen, DomainTable, HostsPane),
         None,
         "every host's domains: filter, sort, act; Tab to the hosts: drain one",
+        "dashboard",
     ),
-    ScreenKeys("Domain", (DomainScreen,), "enter", "one domain: snapshots, autostart, edit XML, vCPUs, why it costs"),
-    ScreenKeys("Memory and KSM", (MemoryScreen,), "M", "balloons, the balloon plan, KSM savings and cost"),
-    ScreenKeys("Storage", (StorageScreen,), "P", "storage pools and volumes"),
-    ScreenKeys("Networks", (NetworksScreen,), "N", "virtual networks and DHCP leases"),
-    ScreenKeys("Devices", (DevicesScreen,), "v", "disks and NICs, virtio advice"),
-    ScreenKeys("SR-IOV", (SriovScreen,), "i", "VFs, VF pools, passthrough"),
-    ScreenKeys("XML", (XmlScreen,), "X", "the domain's XML, live or persistent"),
-    ScreenKeys("Migrate", (MigrateModal,), "m", "pick the target host among the pre-checks"),
-    ScreenKeys("Migration", (MigrationScreen,), "m", "a migration under way (m on a migrating domain)"),
-    ScreenKeys("Drain", (DrainScreen,), "D", "a host's drain under way: every guest's migration, abort"),
+    ScreenKeys(
+        "Domain", (DomainScreen,), "enter", "one domain: snapshots, autostart, edit XML, vCPUs, why it costs", "domain"
+    ),
+    ScreenKeys("Memory and KSM", (MemoryScreen,), "M", "balloons, the balloon plan, KSM savings and cost", "memory"),
+    ScreenKeys("Storage", (StorageScreen,), "P", "storage pools and volumes", "pools"),
+    ScreenKeys("Networks", (NetworksScreen,), "N", "virtual networks and DHCP leases", "nets"),
+    ScreenKeys("Devices", (DevicesScreen,), "v", "disks and NICs, virtio advice", "devices"),
+    ScreenKeys("SR-IOV", (SriovScreen,), "i", "VFs, VF pools, passthrough", "sriov"),
+    ScreenKeys("XML", (XmlScreen,), "X", "the domain's XML, live or persistent", "xml"),
+    ScreenKeys("Migrate", (MigrateModal,), "m", "pick the target host among the pre-checks", "migrate"),
+    ScreenKeys("Migration", (MigrationScreen,), "m", "a migration under way (m on a migrating domain)", "migration"),
+    ScreenKeys("Drain", (DrainScreen,), "D", "a host's drain under way: every guest's migration, abort", "drain"),
 )
 """Every screen with keys of its own; the dashboard first."""
 

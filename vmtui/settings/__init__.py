@@ -1,0 +1,7 @@
+"""The user's config file (config.toml beside hosts.toml): `[aliases]` for `:` commands, `[keys]` to rebind
+keys, `[[plugins]]` to run programs on the selected domain.
+
+Textual-free: this layer reads and checks the file's shape, so the CLI refuses a broken file too; what
+needs the screens' keys (a rebinding that collides, an alias naming no command) is checked by
+`vmtui.tui.usersettings` before the TUI opens anything.
+"""
