@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from textual.actions import parse
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -45,6 +45,9 @@ class DomainCommands(Provider):
     The current screen's keys run here; another screen's keys open that screen (as its dashboard key
     does), and the help says the keys: "M, then B".
     """
+
+    CLI_OPTIONS: ClassVar[dict[str, str]] = {"hosts rm": "palette: Remove host NAME"}
+    """The CLI command only the palette offers (tests/unit/test_parity.py reads them)."""
 
     def _post(self, message: Message) -> Callable[[], object]:
         return partial(self.app.post_message, message)
