@@ -23,13 +23,15 @@ from typing import Any
 import pytest
 from fixtures_lab import VMTUI, LabHandle, Live
 from textual.pilot import Pilot
+from textual.widgets import Checkbox, DataTable, Input
 
 from vmtui.app import VmtuiApp
 from vmtui.config import HostStore
 from vmtui.drivers import connect
 from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
 from vmtui.screens.confirm import ConfirmModal
-from vmtui.screens.drain import DrainScreen
+from vmtui.screens.drain import DrainForm, DrainScreen
+from vmtui.screens.migrate import MigrateChoice, MigrateModal
 from vmtui.widgets.hosts_pane import HostsPane
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(300)]
@@ -135,6 +137,71 @@ async def _until(pilot: Pilot[None], condition: Callable[[], bool], within: floa
         await pilot.pause(0.1)
 
 
+async def _migrate_dialog_copy_storage(app: VmtuiApp, pilot: Pilot[None], disk: str) -> None:
+    """The disk guest's target picker: lab2 refused for its local disk; copy-storage ticked, the row says
+    "checking…" and lab2's storage pre-check passes; Enter hands copy_storage=True to the migration job."""
+    await pilot.press("slash", *disk, "enter")
+    await pilot.pause()
+    await pilot.press("m")
+    await _until(pilot, lambda: isinstance(app.screen, MigrateModal), 10, "the target picker")
+    modal = app.screen
+    assert isinstance(modal, MigrateModal)
+    await _until(pilot, lambda: "lab2" in modal.reports, 60, "lab2's pre-checks")
+    storage = {c.key: c for c in modal.reports["lab2"].checks}["storage"]
+    assert storage.status == "fail", storage
+    modal.query_one("#opt-copy-storage", Checkbox).value = True
+    await pilot.pause()
+    table = modal.query_one("#migrate-hosts", DataTable)
+    assert "lab2" not in modal.reports
+    assert str(table.get_row("lab2")[1]) == "checking…"
+    await _until(pilot, lambda: "lab2" in modal.reports, 60, "lab2's pre-checks with copy-storage")
+    storage = {c.key: c for c in modal.reports["lab2"].checks}["storage"]
+    assert storage.status == "ok", storage
+    assert modal.reports["lab2"].ok, modal.reports["lab2"].summary()
+    # In place, before Enter: the combination the CLI refuses.
+    modal.query_one("#opt-tunnelled", Checkbox).value = True
+    modal.query_one("#opt-parallel", Input).value = "4"
+    await pilot.pause()
+    assert "--tunnelled and --parallel exclude each other" in str(modal.query_one("#migrate-error").render())
+    modal.query_one("#opt-tunnelled", Checkbox).value = False
+    modal.query_one("#opt-max-downtime", Input).value = "700"
+    await pilot.pause()
+    started: list[MigrateChoice] = []
+    # The job itself is not run: this module's drains need the guest where it is (the CLI's copy-storage
+    # migration is tests/lab/test_migration.py's); what is checked is what reaches it.
+    app.migrations.start_migration = lambda uuid, target, options: started.append(  # type: ignore[method-assign]
+        MigrateChoice(target, options)
+    )
+    await pilot.press("enter")
+    await _until(pilot, lambda: bool(started), 10, "the migration asked for")
+    assert started[0].target == "lab2"
+    options = started[0].options
+    assert (options.copy_storage, options.parallel, options.max_downtime_ms, options.tunnelled) == (True, 4, 700, False)
+
+
+async def _answering(app: VmtuiApp, pilot: Pilot[None], host: str) -> None:
+    """The host's samples come again: a plan's dirty-rate measurements hold its guests' QEMU monitors (and
+    so the poller's sample) for seconds, and the TUI refuses a change to a host that has not answered."""
+    await _until(pilot, lambda: app.fleet.write_refusal(app.fleet.hosts[host]) is None, 30, f"{host} answering")
+
+
+async def _drain_plan(app: VmtuiApp, pilot: Pilot[None], *, parallel: str, copy_storage: bool) -> ConfirmModal:
+    """D on lab1 (the hosts pane focused), the drain form filled in, and the plan's confirmation."""
+    await _answering(app, pilot, "lab1")
+    await pilot.press("D")
+    await _until(pilot, lambda: isinstance(app.screen, DrainForm), 10, "the drain form")
+    form = app.screen
+    assert isinstance(form, DrainForm)
+    form.query_one("#drain-to", Input).value = "lab2"
+    form.query_one("#drain-parallel", Input).value = parallel
+    form.query_one("#drain-copy_storage", Checkbox).value = copy_storage
+    form.submit()
+    await _until(pilot, lambda: isinstance(app.screen, ConfirmModal), 60, "the plan to confirm")
+    confirm = app.screen
+    assert isinstance(confirm, ConfirmModal)
+    return confirm
+
+
 def _cli_json(lab: LabHandle, *args: str) -> tuple[int, list[dict[str, Any]]]:
     proc = lab.vmtui(*args, "--json", timeout=240)
     return proc.returncode, _json_lines(proc.stdout)
@@ -194,27 +261,41 @@ async def test_drain_plan_ctrl_c_tui_drain_copy_storage_place_and_undrain(
     assert idle in _running(lab, "lab1")
     phase("Ctrl-C")
 
-    # 3. The drain from the TUI's hosts pane: the plan confirmed, then the diskless guests move.
+    # 3. The TUI: the migrate dialog's copy-storage runs the pre-checks again and reaches the migration it
+    # starts; the drain form's options reach the plan; then a drain from the hosts pane moves the diskless guests.
     app = VmtuiApp(HostStore().load(), interval=1.0)
     async with app.run_test(size=(200, 50)) as pilot:
         pane = app.host_screen.query_one(HostsPane)
         await _until(pilot, lambda: all(v.status == "connected" for v in app.fleet.hosts.values()), 60, "both hosts")
+        await _migrate_dialog_copy_storage(app, pilot, disk)
+        phase("TUI migrate dialog")
+
         await pilot.press("tab")
         await _until(pilot, lambda: pane.has_focus, 5, "the hosts pane focused")
         pane.select("lab1")
-        await pilot.press("D")
-        await _until(pilot, lambda: isinstance(app.screen, ConfirmModal), 60, "the plan to confirm")
-        confirm = app.screen
-        assert isinstance(confirm, ConfirmModal)
+        # The form's copy-storage: the disk guest may move in the plan; no answers nothing and moves nothing.
+        confirm = await _drain_plan(app, pilot, parallel="1", copy_storage=True)
+        shown = {line.split(" (", 1)[0]: line for line in confirm.listed}
+        assert " -> lab2" in shown[disk]
+        assert "1 at once" in confirm.listed[-1]
+        await pilot.press("n")
+        await _until(pilot, lambda: not isinstance(app.screen, ConfirmModal), 10, "the confirmation closed")
+        pane.focus()
+        confirm = await _drain_plan(app, pilot, parallel="2", copy_storage=False)
         shown = {line.split(" (", 1)[0]: line for line in confirm.listed}
         assert "CANNOT MOVE" in shown[disk]
         assert "--copy-storage" in shown[disk]
         assert " -> lab2" in shown[idle]
         assert _running(lab, "lab1") >= set(drain_guests.values())  # nothing moved before the yes
+        await _answering(app, pilot, "lab1")
         await pilot.press("y")
-        await _until(pilot, lambda: isinstance(app.screen, DrainScreen), 10, "the drain's progress")
+        try:
+            await _until(pilot, lambda: isinstance(app.screen, DrainScreen), 10, "the drain's progress")
+        except AssertionError:
+            raise AssertionError(f"{app.screen_stack} {[n.message for n in app.notes]}") from None
         screen = app.screen
         assert isinstance(screen, DrainScreen)
+        assert screen.plan.parallel == 2
         await _until(pilot, lambda: screen.ended is not None, 120, "the drain's end")
         assert {g.domain for g in screen.plan.moving} == lab_guests | {idle}
         assert all(screen.fractions[g.uuid] == 1.0 for g in screen.plan.moving)  # every bar full: all moved

@@ -47,6 +47,16 @@ async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], within: fl
         await pilot.pause(0.05)
 
 
+async def open_devices(app: Any, pilot: Pilot[None], name: str, uuid: str) -> None:
+    """From the dashboard: the domain filtered in, `v`, and its devices screen once the devices are read."""
+    from vmtui.screens.devices import DevicesScreen
+
+    await wait_for(pilot, lambda: app.fleet.find(uuid) is not None)
+    await pilot.press("slash", *f"^{name}$", "enter")
+    await pilot.press("v")
+    await wait_for(pilot, lambda: isinstance(app.screen, DevicesScreen) and app.screen.report is not None)
+
+
 def offered(screen: Screen[Any]) -> set[str]:
     """The keys that act now: a refused key's hidden twin (it only says why, `widgets.refusals`) is not one."""
     return {key for key, b in screen.active_bindings.items() if not b.binding.action.startswith(WHY_NOT)}

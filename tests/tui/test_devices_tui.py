@@ -13,7 +13,7 @@ from lxml import etree
 from textual.widgets import Input
 
 from tests.sriov_host import GUEST, PF, make_sriov_host
-from tests.tui.conftest import SYSTEM_URI, Recorder, wait_for
+from tests.tui.conftest import SYSTEM_URI, Recorder, open_devices, wait_for
 from vmtui.app import VmtuiApp
 from vmtui.drivers import connect
 from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
@@ -53,10 +53,7 @@ async def test_devices_screen_switches_a_nic_to_virtio(shut_off_e1000: tuple[str
     app = VmtuiApp([HostEntry("local", SYSTEM_URI)], interval=0.5)
     seen = Recorder()
     async with app.run_test(size=(200, 50), message_hook=seen) as pilot:
-        await wait_for(pilot, lambda: app.fleet.find(uuid) is not None)
-        await pilot.press("slash", *f"^{name}$", "enter")
-        await pilot.press("v")
-        await wait_for(pilot, lambda: isinstance(app.screen, DevicesScreen) and app.screen.report is not None)
+        await open_devices(app, pilot, name, uuid)
         screen = app.screen
         assert isinstance(screen, DevicesScreen)
         assert screen.report is not None

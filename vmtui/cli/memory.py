@@ -25,7 +25,7 @@ from vmtui.cli.runner import run_op, step_printer
 from vmtui.cli.targets import find_domain, label, on_each_host, one_host, open_entry, resolve_targets
 from vmtui.errors import UsageError
 from vmtui.ops import ksm, memory
-from vmtui.ops.balloon_policy import BalloonKnobs
+from vmtui.ops.balloon_policy import BalloonKnobs, parse_shares
 from vmtui.ops.base import no_progress
 from vmtui.ops.ksm_policy import KsmKnobs
 from vmtui.ops.sizes import parse_percent, parse_size_kib
@@ -119,7 +119,7 @@ def balloon_policy(
         target_used_pct=parse_percent(target_host_used),
         floor_pct=parse_percent(floor),
         max_change_kib=parse_size_kib(max_change),
-        shares=_shares(shares or []),
+        shares=parse_shares(shares or []),
     )
     if knobs.max_change_kib <= 0:
         raise UsageError("--max-change must be above 0")
@@ -151,16 +151,6 @@ def balloon_policy(
         emit_json({"host": label(entry), "done": run.to_json()})
     else:
         console().print(f"balloon policy: {run.steps} steps, {run.moves} moves")
-
-
-def _shares(items: list[str]) -> dict[str, int]:
-    out = {}
-    for item in items:
-        name, sep, value = item.rpartition("=")
-        if not sep or not name or not value.isdigit():
-            raise UsageError(f"--shares {item!r}: expected NAME=N with N a whole number")
-        out[name] = int(value)
-    return out
 
 
 # ----- ksm --------------------------------------------------------------------------------------

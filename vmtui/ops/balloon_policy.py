@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from vmtui.errors import UsageError
 from vmtui.models import BalloonReading
 
 MIN_FLOOR_KIB = 64 * 1024
@@ -137,6 +138,17 @@ class BalloonKnobs:
 
     def shares_of(self, g: GuestMemory) -> int:
         return self.shares.get(g.name, self.shares.get(g.uuid, DEFAULT_SHARES))
+
+
+def parse_shares(items: Iterable[str]) -> dict[str, int]:
+    """NAME=N items (the CLI's repeated --shares, the TUI's space-separated field) as guest -> shares."""
+    out = {}
+    for item in items:
+        name, sep, value = item.rpartition("=")
+        if not sep or not name or not (value.isascii() and value.isdigit()):
+            raise UsageError(f"--shares {item!r}: expected NAME=N with N a whole number")
+        out[name] = int(value)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from textual.widgets.data_table import ColumnKey
 
 from vmtui.drivers.base import Hypervisor
 from vmtui.drivers.xml.devices import check_mac, check_ref_name
+from vmtui.errors import UsageError
 from vmtui.models import Device
 from vmtui.ops import devices, virtio
 from vmtui.ops.base import Progress
@@ -27,7 +28,7 @@ from vmtui.ops.devices import DeviceAdvice, DevicesReport, disk_capacity
 from vmtui.present import printable
 from vmtui.richtext import device_class_text
 from vmtui.screens.fetching import Reads
-from vmtui.screens.form import FormField, FormModal, Values
+from vmtui.screens.form import SCOPE_CHECKS, TICKED, FormField, FormModal, Values
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested, SriovOpenRequested
 from vmtui.widgets.fitting_footer import FittingFooter
@@ -40,10 +41,16 @@ COLUMNS = ("kind", "name", "class", "bus/type", "model", "to virtio", "next boot
 def _check_disk(values: Values) -> None:
     disk_capacity(values["size"])
     check_ref_name("pool", values["pool"] or "default")
+    if values["name"]:
+        check_ref_name("volume", values["name"])
 
 
 def _check_nic(values: Values) -> None:
-    if values["network"] and values["network"] != "user":
+    if values["bridge"]:
+        if values["network"] not in ("", "default"):
+            raise UsageError("a NIC is on a network or on a bridge: empty one of them")
+        check_ref_name("bridge", values["bridge"])
+    elif values["network"] and values["network"] != "user":
         check_ref_name("network", values["network"])
     if values["mac"]:
         check_mac(values["mac"])
@@ -72,6 +79,26 @@ class DevicesScreen(Refusals, Screen[None]):
         moved("V", "T switches every emulated device to virtio"),
         moved("r", "Ctrl+R asks the host again"),
     ]
+
+    CLI_OPTIONS: ClassVar[dict[str, str]] = {
+        "devices virtio": "key t",
+        "devices virtio --nic": "key t on a NIC's row",
+        "devices virtio --disk": "key t on a disk's row",
+        "devices virtio --all": "key T",
+        "devices add-disk": "key a",
+        "devices add-disk --pool": "key a: #form-pool",
+        "devices add-disk --name": "key a: #form-name",
+        "devices add-disk --live": "key a: #form-live",
+        "devices add-disk --config": "key a: #form-config",
+        "devices add-nic": "key n",
+        "devices add-nic --network": "key n: #form-network",
+        "devices add-nic --user": "key n: #form-network (user)",
+        "devices add-nic --bridge": "key n: #form-bridge",
+        "devices add-nic --mac": "key n: #form-mac",
+        "devices add-nic --live": "key n: #form-live",
+        "devices add-nic --config": "key n: #form-config",
+    }
+    """The CLI commands and options this screen's keys and forms stand for (tests/unit/test_parity.py reads them)."""
 
     def __init__(self, uuid: str, fleet: Fleet) -> None:
         super().__init__()
@@ -268,23 +295,33 @@ class DevicesScreen(Refusals, Screen[None]):
         self._request(f"virtio all of {report.domain}", run_all, question, detail, frozenset(names))
 
     def action_add_disk(self) -> None:
-        fields = (FormField("size", "Size", "10G"), FormField("pool", "Storage pool", value="default"))
+        fields = (
+            FormField("size", "Size", "10G"),
+            FormField("pool", "Storage pool", value="default"),
+            FormField("name", "Volume name (empty: named after the domain)"),
+            *SCOPE_CHECKS,
+        )
         self.app.push_screen(FormModal("Add a virtio disk (a new qcow2 volume)", fields, _check_disk), self._add_disk)
 
     def _add_disk(self, values: Values | None) -> None:
         if values is None or self.report is None:
             return
-        uuid, size, pool = self.uuid, values["size"], values["pool"] or "default"
+        uuid, size, pool, name = self.uuid, values["size"], values["pool"] or "default", values["name"] or None
+        live, config = values["live"] == TICKED, values["config"] == TICKED
 
         def run(conn: Hypervisor, progress: Progress, cancel: threading.Event) -> object:
-            return devices.add_disk(conn, uuid, size, pool=pool, progress=progress, cancel=cancel)
+            return devices.add_disk(
+                conn, uuid, size, pool=pool, name=name, live=live, config=config, progress=progress, cancel=cancel
+            )
 
         self._request(f"add {size} disk to {self.report.domain}", run, None, "")
 
     def action_add_nic(self) -> None:
         fields = (
             FormField("network", "libvirt network ('user' for user-mode networking)", value="default"),
+            FormField("bridge", "or a host bridge (empty: the network above)"),
             FormField("mac", "MAC address (empty: libvirt picks one)", "52:54:00:..."),
+            *SCOPE_CHECKS,
         )
         self.app.push_screen(FormModal("Add a virtio NIC", fields, _check_nic), self._add_nic)
 
@@ -292,12 +329,15 @@ class DevicesScreen(Refusals, Screen[None]):
         if values is None or self.report is None:
             return
         uuid, network, mac = self.uuid, values["network"] or "default", values["mac"] or None
-        user = network == "user"
+        bridge = values["bridge"] or None
+        user = network == "user" and bridge is None
+        live, config = values["live"] == TICKED, values["config"] == TICKED
 
         def run(conn: Hypervisor, progress: Progress, cancel: threading.Event) -> object:
             return devices.add_nic(
-                conn, uuid, network=None if user else network, user=user, mac=mac, progress=progress, cancel=cancel
-            )
+                conn, uuid, network=None if user or bridge else network, bridge=bridge, user=user, mac=mac,
+                live=live, config=config, progress=progress, cancel=cancel,
+            )  # fmt: skip
 
         self._request(f"add NIC to {self.report.domain}", run, None, "")
 

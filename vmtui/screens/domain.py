@@ -168,6 +168,18 @@ class DomainScreen(Refusals, Screen[None]):
         ),
     ]
 
+    CLI_OPTIONS: ClassVar[dict[str, str]] = {
+        "edit": "key e",
+        "snapshot create": "key n",
+        "snapshot revert": "key R",
+        "snapshot delete": "key D",
+        "autostart": "key A",
+        "backup create": "key K",
+        "backup restore": "key O",
+        "backup restore --as": "key O",
+    }
+    """The CLI commands and options this screen's keys stand for (tests/unit/test_parity.py reads them)."""
+
     def __init__(self, uuid: str, fleet: Fleet, *, host: str | None = None) -> None:
         super().__init__()
         self.uuid = uuid

@@ -6,7 +6,8 @@ up; it never imports the app. Names and libvirt's words are shown as `Text` (nev
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -16,9 +17,12 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, Static
 
+from vmtui.errors import UsageError
 from vmtui.ops.base import Step
-from vmtui.ops.drain import DrainPlan, DrainSummary, GuestPlan
+from vmtui.ops.drain import PARALLEL_DEFAULT, DrainPlan, DrainSummary, GuestPlan, validate_parallel
+from vmtui.ops.migrate import MigrationOptions
 from vmtui.present import bar_cells, ms, one_line, seconds, size_kib
+from vmtui.screens.form import FormCheck, FormField, FormModal, Values, whole_number
 from vmtui.tui.messages import DrainAbortRequested
 from vmtui.widgets.refusals import Refusals, explained
 
@@ -46,6 +50,56 @@ def plan_lines(plan: DrainPlan) -> list[str]:
         lines.append(f"{len(plan.moving)} to move, {plan.parallel} at once, about {seconds(total)} in all; "
                      "the host stays in maintenance until undrained")  # fmt: skip
     return lines
+
+
+@dataclass(frozen=True, slots=True)
+class DrainChoice:
+    """How to drain, as the CLI's `host drain` options say it: where to, how many at once, and how."""
+
+    targets: tuple[str, ...]
+    parallel: int
+    options: MigrationOptions
+
+
+class DrainForm(FormModal[DrainChoice]):
+    """Before the plan: the targets, migrations at once, copy-storage and the bandwidth cap (checked here,
+    the error in place). The plan's confirmation that follows is the CLI's --dry-run."""
+
+    PART_ID: ClassVar[str] = "form"
+    FIELD_ID: ClassVar[str] = "drain"
+    OK_BUTTON: ClassVar[tuple[str, str]] = ("Plan", "plan")
+    CLI_OPTIONS: ClassVar[dict[str, str]] = {
+        "host drain --to": "#drain-to",
+        "host drain --parallel": "#drain-parallel",
+        "host drain --copy-storage": "#drain-copy_storage",
+        "host drain --bandwidth": "#drain-bandwidth",
+    }
+    """The CLI's options this form's widgets stand for (tests/unit/test_parity.py reads them)."""
+
+    def __init__(self, host: str, candidates: Sequence[str]) -> None:
+        self.candidates = tuple(candidates)
+        fields = (
+            FormField("to", f"Targets (empty: all of {', '.join(self.candidates)})", "host names, space-separated"),
+            FormField("parallel", "Migrations at once", value=str(PARALLEL_DEFAULT)),
+            FormField("bandwidth", "Bandwidth cap per migration, MiB/s", "unlimited"),
+            FormCheck("copy_storage", "copy disks the target does not share"),
+        )
+        super().__init__(f"Drain {host}", fields)
+
+    def accept(self, values: Values) -> DrainChoice:
+        names = tuple(dict.fromkeys(values["to"].replace(",", " ").split()))
+        for name in names:
+            if name not in self.candidates:
+                raise UsageError(f"{name}: not a target now (read-only, down, in maintenance or the host itself)")
+        parallel = whole_number("migrations at once", values["parallel"])
+        if parallel is None:
+            raise UsageError("migrations at once: a number is needed")
+        validate_parallel(parallel)
+        options = MigrationOptions(
+            bandwidth_mib_s=whole_number("bandwidth", values["bandwidth"]), copy_storage=self.checked("copy_storage")
+        )
+        options.validate()
+        return DrainChoice(names or self.candidates, parallel, options)
 
 
 class DrainScreen(Refusals, ModalScreen[None]):

@@ -18,8 +18,18 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label
 from typing_extensions import TypeVar
 
-from vmtui.errors import VmtuiError
+from vmtui.errors import UsageError, VmtuiError
 from vmtui.widgets.tick_box import TickBox
+
+
+def whole_number(what: str, raw: str) -> int | None:
+    """A field's whole number, None when it is empty; anything else is refused in place."""
+    if not raw:
+        return None
+    # ASCII digits only: str.isdigit() also takes other scripts' digits.
+    if not (raw.isascii() and raw.isdigit()):
+        raise UsageError(f"{what} {raw!r}: a whole number is needed")
+    return int(raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +52,14 @@ class FormCheck:
 
 
 Values = dict[str, str]
+"""The text fields' values, and each tick box's: TICKED or ""."""
+TICKED = "yes"
+
+SCOPE_CHECKS = (
+    FormCheck("live", "only the running guest (--live)"),
+    FormCheck("config", "only the definition, from the next boot (--config)"),
+)
+"""A device change's scope, as the CLI's --live and --config say it: neither ticked, both halves where they exist."""
 ResultT = TypeVar("ResultT", default=Values)
 
 
@@ -83,7 +101,9 @@ class FormModal(ModalScreen[ResultT | None], Generic[ResultT]):
             yield Label(Text(self.form_title), id=self.TITLE_ID or f"{self.PART_ID}-title")  # never markup
             for f in self.fields:
                 if isinstance(f, FormCheck):
-                    yield TickBox(f.label, f.value, id=self._field_id(f.key))
+                    yield TickBox(
+                        f.label, f.value, id=self._field_id(f.key), compact=True
+                    )  # a row each: forms fit 80x24
                     continue
                 if f.label:
                     yield Label(Text(f.label), classes="form-label")
@@ -102,7 +122,9 @@ class FormModal(ModalScreen[ResultT | None], Generic[ResultT]):
         return [f for f in self.fields if isinstance(f, FormField)]
 
     def values(self) -> Values:
-        return {f.key: self.query_one(f"#{self._field_id(f.key)}", Input).value.strip() for f in self._text_fields()}
+        texts = {f.key: self.query_one(f"#{self._field_id(f.key)}", Input).value.strip() for f in self._text_fields()}
+        ticks = {f.key: TICKED if self.checked(f.key) else "" for f in self.fields if isinstance(f, FormCheck)}
+        return texts | ticks
 
     def checked(self, key: str) -> bool:
         return self.query_one(f"#{self._field_id(key)}", Checkbox).value

@@ -121,6 +121,14 @@ class HostScreen(Refusals, Screen[None]):
         *TOOL_BINDINGS,
     ]
 
+    CLI_OPTIONS: ClassVar[dict[str, str]] = {
+        **{a.key: f"key {a.binding}" for a in ACTIONS},
+        **{f"{a.key} --filter": "key slash, then space or * on the domain table" for a in ACTIONS},
+        "migrate start": "key m",
+        "hosts add": "key a",
+    }
+    """The CLI commands and options this screen's keys stand for (tests/unit/test_parity.py reads them)."""
+
     def __init__(self, fleet: Fleet, clock: Callable[[], float]) -> None:
         super().__init__()
         self.fleet = fleet

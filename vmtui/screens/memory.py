@@ -7,6 +7,7 @@ latest sample: pure arithmetic, no call to the host. Keys post requests; the app
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -20,14 +21,19 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
+from vmtui.drivers.base import Hypervisor
+from vmtui.ops import ksm, memory
 from vmtui.ops.balloon_policy import BalloonKnobs, BalloonPlan, GuestMemory, HostMemory, plan_balloons
+from vmtui.ops.base import Progress
 from vmtui.ops.ksm import RUN_NAMES, KsmStatus
+from vmtui.ops.ksm_policy import KsmKnobs
 from vmtui.ops.sizes import parse_size_kib
 from vmtui.present import MISSING, pct_sign, printable, size, size_kib
 from vmtui.screens.form import FormField, FormModal, Values
+from vmtui.screens.memory_forms import KsmSettings, KsmSettingsForm, PolicyKnobsForm
 from vmtui.thresholds import DEFAULT, LEVEL_STYLE, Thresholds
 from vmtui.tui.fleet import Fleet, HostView
-from vmtui.tui.messages import BalloonPolicyStepRequested, BalloonRequested
+from vmtui.tui.messages import BalloonPolicyStepRequested, BalloonRequested, OperationRequested
 from vmtui.widgets.fitting_footer import FittingFooter
 from vmtui.widgets.metric_graph import MetricGraph
 from vmtui.widgets.refusals import Refusals, explained, moved
@@ -133,10 +139,34 @@ class MemoryScreen(Refusals, Screen[None]):
         # As on the dashboard: j and k move the cursor, which is the row `B` acts on.
         Binding("j", "cursor(1)", "Down", show=False),
         Binding("k", "cursor(-1)", "Up", show=False),
-        *explained(Binding("B", "balloon", "Balloon"), Binding("E", "policy_step", "Apply plan step")),
+        *explained(
+            Binding("B", "balloon", "Balloon"),
+            Binding("E", "policy_step", "Apply plan step"),
+            Binding("o", "knobs", "Knobs", tooltip="The balloon and KSM policies' knobs"),
+            Binding("G", "ksm_settings", "KSM", tooltip="KSM on/off/unmerge and its tunables"),
+            Binding("L", "ksm_step", "KSM step", tooltip="Apply one step of the KSM policy"),
+            Binding("O", "ksm_opt('out')", "KSM opt-out", tooltip="Keep the guest's memory out of KSM", show=False),
+            Binding("I", "ksm_opt('in')", "KSM opt-in", tooltip="Let the guest's memory be merged again", show=False),
+        ),
         moved("b", "B balloons the guest under the cursor"),
         moved("A", "E applies one step of the plan"),
     ]
+
+    CLI_OPTIONS: ClassVar[dict[str, str]] = {
+        "balloon set": "key B",
+        "balloon policy": "key E",
+        "balloon policy --apply": "key E (one step each time)",
+        "ksm policy": "key L",
+        "ksm policy --apply": "key L (one step each time)",
+        "ksm opt-out": "key O",
+        "ksm opt-in": "key I",
+        "ksm tune": "key G",
+        "ksm on": "key G",
+        "ksm off": "key G",
+        "balloon policy --target-host-used": "key o",
+        "ksm policy --free-percent": "key o",
+    }
+    """The CLI commands and options this screen's keys and forms stand for (tests/unit/test_parity.py reads them)."""
 
     def __init__(
         self,
@@ -149,6 +179,8 @@ class MemoryScreen(Refusals, Screen[None]):
         closed: Callable[[str], object] | None = None,
         select: str | None = None,
         targets: Mapping[str, int] | None = None,
+        ksm_knobs: KsmKnobs | None = None,
+        knobs_set: Callable[[BalloonKnobs, KsmKnobs], object] | None = None,
     ) -> None:
         """Args:
         host: the host shown. fleet, ksm: state handed down by the app (read only here).
@@ -156,12 +188,15 @@ class MemoryScreen(Refusals, Screen[None]):
         targets: per UUID, the balloon target vmtui last set (`b`, a plan step `A`), kept by the app.
         ask: pushes a modal and calls back with its answer (`vmtui.tui.ui.Ui.show`).
         closed: told the host when this screen leaves the app (its KSM readings may stop).
+        knobs, ksm_knobs: the policies' knobs to start with; knobs_set is told when o changes them.
         """
         super().__init__()
         self.host = host
         self.fleet = fleet
         self.ksm = ksm
         self.knobs = knobs or BalloonKnobs()
+        self.ksm_knobs = ksm_knobs or KsmKnobs()
+        self._knobs_set = knobs_set
         self._ask = ask
         self._on_close = closed
         self._select = select
@@ -283,13 +318,13 @@ class MemoryScreen(Refusals, Screen[None]):
         self.query_one("#g-ksm-cpu", MetricGraph).show(cpu)
 
     def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
-        if action not in ("balloon", "policy_step"):
+        if action not in ("balloon", "policy_step", "ksm_settings", "ksm_step", "ksm_opt"):
             return None
         view = self.fleet.hosts.get(self.host)
         if view is None:
             return f"{self.host} is no longer watched"
         why = self.fleet.write_refusal(view)
-        if why is None and action == "balloon":
+        if why is None and action in ("balloon", "ksm_opt"):
             uuid = self.selected_uuid()
             if uuid is None:
                 why = "no guest selected"
@@ -314,7 +349,75 @@ class MemoryScreen(Refusals, Screen[None]):
         self._ask(BalloonModal(question), answered)
 
     def action_policy_step(self) -> None:
-        self.post_message(BalloonPolicyStepRequested(self.host))
+        self.post_message(BalloonPolicyStepRequested(self.host, self.knobs))
+
+    def action_knobs(self) -> None:
+        def answered(knobs: tuple[BalloonKnobs, KsmKnobs] | None) -> None:
+            if knobs is None:
+                return
+            self.knobs, self.ksm_knobs = knobs
+            if self._knobs_set is not None:
+                self._knobs_set(*knobs)
+            self.refresh_data()
+
+        self._ask(PolicyKnobsForm(self.host, self.knobs, self.ksm_knobs), answered)
+
+    def action_ksm_settings(self) -> None:
+        host = self.host
+
+        def answered(settings: KsmSettings | None) -> None:
+            if settings is None:
+                return
+
+            def run(conn: Hypervisor, progress: Progress, cancel: threading.Event) -> object:
+                mem = memory.memory_host(conn)
+                changed = None
+                if settings.run is not None:
+                    changed = ksm.set_run(mem, host, settings.run, progress=progress, cancel=cancel)
+                if settings.tunables:
+                    changed = ksm.tune(mem, host, pages_to_scan=settings.tunables.get("pages_to_scan"),
+                                       sleep_ms=settings.tunables.get("sleep_millisecs"),
+                                       merge_across_nodes=settings.tunables.get("merge_across_nodes"),
+                                       progress=progress, cancel=cancel)  # fmt: skip
+                return changed
+
+            said = [f"run {settings.run}"] if settings.run else []
+            said += [f"{k}={v}" for k, v in settings.tunables.items()]
+            question = f"KSM on {host}: {', '.join(said)}?"
+            detail = "Every guest of the host shares (or stops sharing) memory through it."
+            self.post_message(OperationRequested(host, None, f"KSM on {host}: {', '.join(said)}", run, question,
+                                                 detail, pending="changing KSM…"))  # fmt: skip
+
+        self._ask(KsmSettingsForm(host, self.ksm[-1].status if self.ksm else None), answered)
+
+    def action_ksm_step(self) -> None:
+        host, knobs = self.host, self.ksm_knobs
+
+        def run(conn: Hypervisor, progress: Progress, cancel: threading.Event) -> object:
+            return ksm.apply_policy(memory.memory_host(conn), host, knobs, interval=0, count=1, progress=progress,
+                                    cancel=cancel)  # fmt: skip
+
+        question = f"Apply one step of the KSM policy on {host}?"
+        detail = (f"Under {knobs.free_pct:g} % free memory ksmd scans harder (pages_to_scan {knobs.pages_min} to "
+                  f"{knobs.pages_max}); with room to spare it slows down or stops.")  # fmt: skip
+        self.post_message(OperationRequested(host, None, f"KSM policy step on {host}", run, question, detail,
+                                             pending="changing KSM…"))  # fmt: skip
+
+    def action_ksm_opt(self, way: str) -> None:
+        uuid, host = self.selected_uuid(), self.host
+        if uuid is None:
+            return
+        name = self.fleet.name_of(uuid)
+        opt_out = way == "out"
+
+        def run(conn: Hypervisor, progress: Progress, cancel: threading.Event) -> object:
+            return ksm.set_opt_out(memory.memory_host(conn), host, uuid, opt_out=opt_out)
+
+        question = (f"Keep {printable(name)}'s memory out of KSM?" if opt_out
+                    else f"Let {printable(name)}'s memory be merged by KSM again?")  # fmt: skip
+        detail = "From its next start (QEMU reads <nosharepages/> when it starts)."
+        self.post_message(OperationRequested(host, uuid, f"KSM opt-{way} of {name}", run, question, detail,
+                                             pending=f"KSM opt-{way}…"))  # fmt: skip
 
 
 def plan_table(plan: BalloonPlan | None, knobs: BalloonKnobs, *, step_refused: str | None = None) -> Table:

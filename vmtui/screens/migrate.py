@@ -21,6 +21,7 @@ from textual.widgets import Button, Checkbox, DataTable, Input, Label, ProgressB
 from vmtui.errors import UsageError
 from vmtui.ops.base import Step
 from vmtui.ops.migrate import MigrationOptions
+from vmtui.ops.migrate.policy import DOWNTIME_STEPS_MS
 from vmtui.ops.migrate.precheck import PrecheckReport
 from vmtui.present import counted, ms, one_line, rate, seconds, size, size_kib
 from vmtui.tui.messages import MigrationAbortRequested
@@ -50,13 +51,31 @@ class MigrateModal(ModalScreen[MigrateChoice | None]):
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "migrate", "Migrate", priority=True),
     ]
+    CLI_OPTIONS: ClassVar[dict[str, str]] = {
+        "migrate start --postcopy": "#opt-postcopy",
+        "migrate start --auto-converge": "#opt-autoconverge",
+        "migrate start --compressed": "#opt-compressed",
+        "migrate start --temporary": "#opt-temporary",
+        "migrate start --copy-storage": "#opt-copy-storage",
+        "migrate start --tunnelled": "#opt-tunnelled",
+        "migrate start --no-stall-policy": "#opt-stall-policy",
+        "migrate start --bandwidth": "#opt-bandwidth",
+        "migrate start --max-downtime": "#opt-max-downtime",
+        "migrate start --parallel": "#opt-parallel",
+    }
+    """The CLI's options this dialog's widgets stand for (tests/unit/test_parity.py reads them)."""
 
-    def __init__(self, name: str, source: str, targets: list[str]) -> None:
+    def __init__(
+        self, name: str, source: str, targets: list[str], recheck: Callable[[bool], object] | None = None
+    ) -> None:
+        """`recheck(copy_storage)`: run the pre-checks again (the storage check depends on copy-storage);
+        the reports then come to `show_report` as before."""
         super().__init__()
         self.domain_name = name
         self.source = source
         self.targets = targets
         self.reports: dict[str, PrecheckReport] = {}
+        self._recheck = recheck
 
     def compose(self) -> ComposeResult:
         with Vertical(id="migrate-box"):
@@ -69,9 +88,18 @@ class MigrateModal(ModalScreen[MigrateChoice | None]):
                 yield TickBox("auto-converge", id="opt-autoconverge", compact=True)
                 yield TickBox("compressed", id="opt-compressed", compact=True)
                 yield TickBox("temporary", id="opt-temporary", compact=True)
+            with Horizontal(id="migrate-options-2"):
+                yield TickBox("copy storage", id="opt-copy-storage", compact=True)
+                yield TickBox("tunnelled", id="opt-tunnelled", compact=True)
+                # On by default, as in the CLI (where --no-stall-policy turns it off).
+                yield TickBox("stall policy", True, id="opt-stall-policy", compact=True)
             with Horizontal(id="migrate-bandwidth"):
                 yield Label("bandwidth MiB/s ")
                 yield Input(placeholder="unlimited", id="opt-bandwidth", restrict=r"[0-9]*", compact=True)
+                yield Label(" max downtime ms ")
+                yield Input(value=str(DOWNTIME_STEPS_MS[0]), id="opt-max-downtime", restrict=r"[0-9]*", compact=True)
+                yield Label(" parallel ")
+                yield Input(placeholder="off", id="opt-parallel", restrict=r"[0-9]*", compact=True)
             yield Static(id="migrate-error")
             with Horizontal(id="migrate-buttons"):
                 yield Button("Migrate (enter)", variant="primary", id="go", compact=True)
@@ -133,17 +161,56 @@ class MigrateModal(ModalScreen[MigrateChoice | None]):
                     text.append(one_line(check.reason, WHY_LIMIT) + "\n")
         self.query_one("#migrate-why", Static).update(text)
 
+    def _number(self, selector: str) -> int | None:
+        raw = self.query_one(selector, Input).value.strip()
+        return int(raw) if raw else None
+
+    def _ticked(self, selector: str) -> bool:
+        return self.query_one(selector, Checkbox).value
+
     def _options(self) -> MigrationOptions:
-        raw = self.query_one("#opt-bandwidth", Input).value.strip()
+        downtime = self._number("#opt-max-downtime")
         options = MigrationOptions(
-            bandwidth_mib_s=int(raw) if raw else None,
-            postcopy=self.query_one("#opt-postcopy", Checkbox).value,
-            auto_converge=self.query_one("#opt-autoconverge", Checkbox).value,
-            compressed=self.query_one("#opt-compressed", Checkbox).value,
-            temporary=self.query_one("#opt-temporary", Checkbox).value,
+            bandwidth_mib_s=self._number("#opt-bandwidth"),
+            max_downtime_ms=DOWNTIME_STEPS_MS[0] if downtime is None else downtime,
+            postcopy=self._ticked("#opt-postcopy"),
+            auto_converge=self._ticked("#opt-autoconverge"),
+            compressed=self._ticked("#opt-compressed"),
+            temporary=self._ticked("#opt-temporary"),
+            copy_storage=self._ticked("#opt-copy-storage"),
+            tunnelled=self._ticked("#opt-tunnelled"),
+            stall_policy=self._ticked("#opt-stall-policy"),
+            parallel=self._number("#opt-parallel"),
         )
         options.validate()
         return options
+
+    def on_input_changed(self, _event: Input.Changed) -> None:
+        self._show_invalid()
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        self._show_invalid()
+        if event.checkbox.id == "opt-copy-storage" and self._recheck is not None:
+            # The storage pre-check depends on it: every host's rows are checked again.
+            self.reports.clear()
+            table = self.query_one("#migrate-hosts", DataTable)
+            columns = table.ordered_columns
+            for host in self.targets:
+                table.update_cell(host, columns[1].key, Text("checking…", "dim"))
+                table.update_cell(host, columns[2].key, "")
+                table.update_cell(host, columns[3].key, "")
+            self._show_why()
+            self._recheck(event.value)
+
+    def _show_invalid(self) -> None:
+        """A combination `MigrationOptions.validate` refuses is said at once, under the options."""
+        error = self.query_one("#migrate-error", Static)
+        try:
+            self._options()
+        except UsageError as exc:
+            error.update(Text(exc.message, "bold red"))
+            return
+        error.update("")
 
     def action_migrate(self) -> None:
         host = self._highlighted()
@@ -187,6 +254,8 @@ class MigrationScreen(Refusals, ModalScreen[None]):
         Binding("escape", "hide", "Hide (it goes on)"),
         Binding("escape", "close", "Close"),
     ]
+    CLI_OPTIONS: ClassVar[dict[str, str]] = {"migrate abort": "key x"}
+    """The CLI command this view's key stands for (tests/unit/test_parity.py reads them)."""
 
     def __init__(self, job_id: int, title: str, last: Step | None = None) -> None:
         super().__init__()

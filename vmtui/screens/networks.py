@@ -33,6 +33,9 @@ class NetworksScreen(Refusals, Screen[None]):
         moved("R", "Ctrl+R asks the host again"),
     ]
 
+    CLI_OPTIONS: ClassVar[dict[str, str]] = {"net-autostart": "key A"}
+    """The CLI commands and options this screen's keys and forms stand for (tests/unit/test_parity.py reads them)."""
+
     def __init__(self, host: str, *, writable: bool) -> None:
         super().__init__()
         self.host = host

@@ -24,7 +24,7 @@ from vmtui.ops.base import Progress
 from vmtui.ops.sriov import PfView, SriovReport, VfView
 from vmtui.present import printable
 from vmtui.screens.fetching import Reads
-from vmtui.screens.form import FormField, FormModal, Values
+from vmtui.screens.form import SCOPE_CHECKS, TICKED, FormField, FormModal, Values
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested
 from vmtui.widgets.fitting_footer import FittingFooter
@@ -56,6 +56,21 @@ class SriovScreen(Refusals, Screen[None]):
         moved("p", "n makes a VF pool"),
         moved("r", "Ctrl+R asks the host again"),
     ]
+
+    CLI_OPTIONS: ClassVar[dict[str, str]] = {
+        "sriov vfs": "key C",
+        "sriov pool": "key n",
+        "sriov pool --name": "key n: #form-name",
+        "sriov attach": "key a",
+        "sriov attach --vf": "key a on the VF's row",
+        "sriov attach --mac": "key a: #form-mac",
+        "sriov attach --vlan": "key a: #form-vlan",
+        "sriov attach --live": "key a: #form-live",
+        "sriov attach --config": "key a: #form-config",
+        "sriov detach": "key d",
+        "sriov detach --vf": "key d on the VF's row",
+    }
+    """The CLI commands and options this screen's keys and forms stand for (tests/unit/test_parity.py reads them)."""
 
     def __init__(self, host: str, fleet: Fleet) -> None:
         super().__init__()
@@ -258,6 +273,7 @@ class SriovScreen(Refusals, Screen[None]):
             FormField("domain", "Domain (name)"),
             FormField("mac", "MAC address (empty: libvirt picks one)"),
             FormField("vlan", "VLAN tag (empty: none)"),
+            *SCOPE_CHECKS,
         )
         self.app.push_screen(
             FormModal(f"Give VF {vf_view.address} to a VM", fields, check), lambda v: self._attach_vf(vf_view, v)
@@ -271,9 +287,12 @@ class SriovScreen(Refusals, Screen[None]):
             return
         address, mac = str(vf_view.address), values["mac"] or None
         vlan = int(values["vlan"]) if values["vlan"] else None
+        live, config = values["live"] == TICKED, values["config"] == TICKED
 
         def run(conn: Hypervisor, progress: Progress, cancel: threading.Event) -> object:
-            return vf.attach_vf(conn, uuid, vf=address, mac=mac, vlan=vlan, progress=progress, cancel=cancel)
+            return vf.attach_vf(
+                conn, uuid, vf=address, mac=mac, vlan=vlan, live=live, config=config, progress=progress, cancel=cancel
+            )
 
         self._request(f"VF {address} to {values['domain']}", run, uuid=uuid)
 

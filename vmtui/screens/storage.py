@@ -39,6 +39,13 @@ class StorageScreen(Refusals, Screen[None]):
         moved("R", "Ctrl+R asks the host again"),
     ]
 
+    CLI_OPTIONS: ClassVar[dict[str, str]] = {
+        "vol-create": "key n",
+        "vol-create --format": "key n: #form-format",
+        "vol-delete": "key D",
+    }
+    """The CLI commands and options this screen's keys and forms stand for (tests/unit/test_parity.py reads them)."""
+
     def __init__(self, host: str, *, writable: bool) -> None:
         super().__init__()
         self.host = host

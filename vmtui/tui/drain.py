@@ -19,16 +19,12 @@ from vmtui.errors import UsageError, VmtuiError
 from vmtui.models import HostEntry
 from vmtui.ops.base import Progress, Step
 from vmtui.ops.drain import DrainPlan, DrainSummary, plan_drain, run_drain
-from vmtui.ops.migrate import MigrationOptions
 from vmtui.screens.confirm import ConfirmModal
-from vmtui.screens.drain import DrainScreen, plan_lines
+from vmtui.screens.drain import DrainChoice, DrainForm, DrainScreen, plan_lines
 from vmtui.tui.actions import After
 from vmtui.tui.messages import DrainAbortRequested, HostDrainRequested, JobProgressed
 from vmtui.tui.migrations import Migrations
 from vmtui.tui.parts import Controller, Parts
-
-PARALLEL = 2
-"""Migrations at once from the TUI (the CLI's --parallel default)."""
 
 
 def _live(conn: Hypervisor) -> Migrator:
@@ -57,7 +53,8 @@ class Drains(Controller):
             detail = "Placement, migrate targets and drains may choose it again."
             self.ui.show(ConfirmModal(question, detail=detail), lambda ok: self._undrain(name) if ok else None)
             return
-        self._start_plan(name)
+        form = DrainForm(name, self.migrations.candidates(name))
+        self.ui.show(form, lambda choice: self._start_plan(name, choice) if choice is not None else None)
 
     def _refusal(self, name: str) -> str | None:
         entry, view = self.entries.get(name), self.fleet.hosts.get(name)
@@ -78,9 +75,18 @@ class Drains(Controller):
             return "no host to move its guests to (every other host is read-only, down or in maintenance)"
         return None
 
-    def _start_plan(self, name: str) -> None:
+    def _start_plan(self, name: str, choice: DrainChoice) -> None:
+        why = self._refusal(name)  # the hosts may have changed while the form was open
+        if why is not None:
+            self.ui.say(f"Drain {name}: {why}", title="refused", severity="error")
+            return
+        candidates = self.migrations.candidates(name)
+        gone = [t for t in choice.targets if t not in candidates]
+        if gone:
+            self.ui.say(f"Drain {name}: {', '.join(gone)} can no longer take guests", title="refused", severity="error")
+            return
+        targets = {t: self.entries[t] for t in choice.targets}
         src_entry = self.entries[name]
-        targets = {t: self.entries[t] for t in self.migrations.candidates(name)}
         connector = self.connector
 
         def operation(progress: Progress, cancel: threading.Event) -> DrainPlan:
@@ -92,7 +98,7 @@ class Drains(Controller):
                         conns[target] = _live(stack.enter_context(connector(entry)))
                     except VmtuiError as exc:
                         conns[target] = exc
-                return plan_drain(src, conns, MigrationOptions(), source=name, parallel=PARALLEL,
+                return plan_drain(src, conns, choice.options, source=name, parallel=choice.parallel,
                                   progress=progress, cancel=cancel)  # fmt: skip
 
         self.ui.say(f"planning the drain of {name}…", title=name)

@@ -21,6 +21,7 @@ from vmtui.monitor.poller import Connector
 from vmtui.ops import ksm, memory
 from vmtui.ops.balloon_policy import BalloonKnobs
 from vmtui.ops.base import Progress
+from vmtui.ops.ksm_policy import KsmKnobs
 from vmtui.present import size_kib
 from vmtui.screens.confirm import ConfirmModal
 from vmtui.screens.memory import KSM_POINTS, KsmHistory, KsmPoint, MemoryScreen
@@ -65,6 +66,8 @@ class MemoryTools(Controller):
         """Per host, the KSM readings of the memory screen's reader."""
         self._readers: dict[str, threading.Event] = {}
         """Per host, the cancel Event of its running KSM reader."""
+        self.knobs: dict[str, tuple[BalloonKnobs, KsmKnobs]] = {}
+        """Per host, the policies' knobs last set on its memory screen (o): a screen opened again starts with them."""
         self.targets: dict[str, int] = {}
         """Per UUID, the balloon target the last balloon or plan step of this session set (the memory
         screen's "target set": libvirt's <currentMemory> follows the balloon, not the target)."""
@@ -78,9 +81,11 @@ class MemoryTools(Controller):
             self.ui.say("a replay has no live host: memory needs a libvirt connection", severity="warning")
             return
         history = self.ksm_history.setdefault(host, deque(maxlen=KSM_POINTS))
+        balloon_knobs, ksm_knobs = self.knobs.get(host, (BalloonKnobs(), KsmKnobs()))
         screen = MemoryScreen(
             host, self.fleet, history, ask=self.ui.show, closed=self._screen_closed,
-            select=message.uuid, targets=self.targets,
+            select=message.uuid, targets=self.targets, knobs=balloon_knobs, ksm_knobs=ksm_knobs,
+            knobs_set=partial(self._knobs_set, host),
         )  # fmt: skip
         self.ui.show(screen)
         # KSM is read on a thread while the screen is open, never on this loop (it may take an SSH trip).
@@ -88,6 +93,9 @@ class MemoryTools(Controller):
         cancel = self._readers[host] = threading.Event()
         body = partial(read_ksm, entry, self.connector, cancel, self.jobs.post)
         self.jobs.background(f"ksm {host}", body, partial(KsmFailed, host))
+
+    def _knobs_set(self, host: str, balloon: BalloonKnobs, ksm_knobs: KsmKnobs) -> None:
+        self.knobs[host] = (balloon, ksm_knobs)
 
     def _stop_reader(self, host: str) -> None:
         cancel = self._readers.pop(host, None)
@@ -158,14 +166,17 @@ class MemoryTools(Controller):
             self.ui.say(f"balloon policy on {message.host}: {why}", title="refused", severity="error")
             return
 
+        knobs = message.knobs
+
         def work(conn: Hypervisor, progress: Progress, cancel: threading.Event) -> object:
             host = memory.memory_host(conn)
-            return memory.apply_policy(host, BalloonKnobs(), interval=0, count=1, progress=progress, cancel=cancel)
+            return memory.apply_policy(host, knobs, interval=0, count=1, progress=progress, cancel=cancel)
 
         def answered(ok: bool | None) -> None:
             if ok:
                 after = After(ok=partial(self._plan_moved, entry.name))
                 self.starter.run(entry, None, f"Balloon policy step on {entry.name}", work, after=after)
 
-        detail = "Each guest in the plan moves at most 100 MiB; guests without a driver are left alone."
+        detail = (f"Each guest in the plan moves at most {size_kib(knobs.max_change_kib)}; "
+                  "guests without a driver are left alone.")  # fmt: skip
         self.ui.show(ConfirmModal(f"Apply one step of the balloon plan on {message.host}?", detail=detail), answered)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from textual.message import Message
 
 from vmtui.drivers.base import Hypervisor
 from vmtui.monitor.events import HostSampled, MonitorEvent
+from vmtui.ops.balloon_policy import BalloonKnobs
 from vmtui.ops.base import Progress, Step
 
 
@@ -204,9 +205,10 @@ class BalloonRequested(Message):
 
 @dataclass
 class BalloonPolicyStepRequested(Message):
-    """The memory screen asked to apply one step of the balloon policy on a host."""
+    """The memory screen asked to apply one step of the balloon policy on a host, with its knobs."""
 
     host: str
+    knobs: BalloonKnobs = field(default_factory=BalloonKnobs)
 
 
 @dataclass

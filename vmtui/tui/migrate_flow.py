@@ -34,10 +34,17 @@ class MigrateFlow(Controller):
             self.ui.say(f"Migrate {name}: {why}", title="refused", severity="error")
             return
         source = found[0].name
-        modal = MigrateModal(name, source, self.migrations.candidates(source))
-        job = self.migrations.start_prechecks(uuid)
-        if job is not None:
-            self._picker = (job.job_id, modal)
+
+        def recheck(copy_storage: bool) -> None:
+            if self._picker is not None:
+                self.jobs.cancel(self._picker[0])  # its reports no longer reach the picker
+            self._picker = None
+            job = self.migrations.start_prechecks(uuid, copy_storage=copy_storage)
+            if job is not None:
+                self._picker = (job.job_id, modal)
+
+        modal = MigrateModal(name, source, self.migrations.candidates(source), recheck)
+        recheck(False)
 
         def chosen(choice: MigrateChoice | None) -> None:
             self._picker = None

@@ -90,8 +90,11 @@ class Migrations(Controller):
 
     # ----- the jobs ---------------------------------------------------------------------------------
 
-    def start_prechecks(self, uuid: str) -> Job | None:
-        """Pre-check every candidate host in parallel; each report arrives as a step (`type` host-report)."""
+    def start_prechecks(self, uuid: str, *, copy_storage: bool = False) -> Job | None:
+        """Pre-check every candidate host in parallel; each report arrives as a step (`type` host-report).
+
+        `copy_storage`: as the migration would be asked (disks the target lacks are then copied, not refused).
+        """
         view = self.fleet.find(uuid)
         if view is None:
             return None
@@ -109,7 +112,9 @@ class Migrations(Controller):
                 def one(target: str) -> PrecheckReport:
                     try:
                         with connector(self.entries[target]) as dst:
-                            report = precheck(src, _live(dst), info, source=source, target=target)
+                            report = precheck(
+                                src, _live(dst), info, source=source, target=target, copy_storage=copy_storage
+                            )
                     except VmtuiError as exc:
                         report = unreachable(info, source, target, exc)
                     progress(Step(report.summary(), None, {"type": "host-report", "host": target, "report": report}))

@@ -7,6 +7,7 @@ decides and acts.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
@@ -21,6 +22,9 @@ PaletteLine = tuple[str, Callable[[], object], str]
 class DomainCommands(Provider):
     """Every command of `CommandTable`: the current screen's keys, other screens by their opening key (the
     help says the keys: "M, then B"), opening any domain, removing hosts, the user's plugins."""
+
+    CLI_OPTIONS: ClassVar[dict[str, str]] = {"hosts rm": "palette: Remove host NAME"}
+    """The CLI command only the palette (and `:`) offers (tests/unit/test_parity.py reads them)."""
 
     def _commands(self) -> list[PaletteLine]:
         return [(c.title, c.run, c.help) for c in CommandTable(self.app, self.screen).commands()]

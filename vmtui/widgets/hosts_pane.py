@@ -108,6 +108,9 @@ class HostsPane(Static, can_focus=True):
         Binding("D", "drain", "Drain", tooltip="Drain the host / take it out of maintenance"),
     ]
 
+    CLI_OPTIONS: ClassVar[dict[str, str]] = {"host drain": "key D", "host undrain": "key D"}
+    """The CLI commands this pane's keys stand for (tests/unit/test_parity.py reads them)."""
+
     hosts: tuple[str, ...] = ()
     """The hosts in the order shown (set by the screen from the fleet)."""
     _cursor = 0

@@ -29,6 +29,8 @@ DESTRUCTIVE: frozenset[str] = frozenset(
         "detach",
         "balloon",
         "policy_step",
+        "ksm_settings",
+        "ksm_step",
         "abort",
         "drain",
     }
