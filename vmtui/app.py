@@ -32,7 +32,6 @@ from vmtui.screens.host import HostScreen
 from vmtui.screens.memory import KsmHistory
 from vmtui.screens.notifications import NotificationsScreen
 from vmtui.settings.load import Settings
-from vmtui.thresholds import DEFAULT, Thresholds
 from vmtui.tui.actions import JobStarter
 from vmtui.tui.bulk import BulkActions
 from vmtui.tui.command_line import CommandLine
@@ -113,7 +112,6 @@ class VmtuiApp(App[None]):
         connector: Connector = open_host,
         backoff: tuple[float, float] = (1.0, 30.0),
         clock: Callable[[], float] = time.time,
-        thresholds: Thresholds = DEFAULT,
         settings: Settings | None = None,
     ) -> None:
         """Args:
@@ -122,8 +120,8 @@ class VmtuiApp(App[None]):
         connector: opens a host; jobs use it too, each with its own connection.
         backoff: first and maximum reconnect delay in seconds.
         clock: time.time stand-in, so tests can freeze what the hosts pane shows.
-        thresholds: the warn and critical levels (hosts.toml `[thresholds]`, `richtext.checked_settings`).
-        settings: the user's config file, already checked (`vmtui.tui.usersettings.check_settings`).
+        settings: the user's config file (config.toml: aliases, keys, plugins and the thresholds that colour
+            figures), already checked (`vmtui.tui.usersettings.check_settings`).
         """
         super().__init__()
         settings = settings or Settings()
@@ -139,7 +137,7 @@ class VmtuiApp(App[None]):
         """The hosts watched, by name: shared with every part (adding and removing a host edits it)."""
         self.interval = interval
         self.fleet = Fleet(
-            [(e.name, e.read_only) for e in entries], interval=interval, clock=clock, thresholds=thresholds
+            [(e.name, e.read_only) for e in entries], interval=interval, clock=clock, thresholds=settings.thresholds
         )
         for entry in entries:
             self.fleet.hosts[entry.name].maintenance = entry.maintenance
@@ -338,6 +336,6 @@ class VmtuiApp(App[None]):
             self.starter.finished(message)
 
 
-def launch(entries: Sequence[HostEntry], settings: Settings | None = None, thresholds: Thresholds = DEFAULT) -> None:
+def launch(entries: Sequence[HostEntry], settings: Settings | None = None) -> None:
     """Entry point of `vmtui` without a subcommand: run the app until the user quits."""
-    VmtuiApp(entries, settings=settings, thresholds=thresholds).run()
+    VmtuiApp(entries, settings=settings).run()

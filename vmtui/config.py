@@ -17,8 +17,7 @@ from pathlib import Path
 from vmtui.drivers.uri import validate_uri
 from vmtui.errors import NotFoundError, UsageError
 from vmtui.models import HostEntry
-from vmtui.settings.lines import key_line
-from vmtui.thresholds import DEFAULT, ThresholdError, Thresholds, parse_thresholds
+from vmtui.settings.lines import key_line, top_level_line
 
 APP = "vmtui"
 HOST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -34,7 +33,13 @@ class Paths:
 
     @property
     def hosts_file(self) -> Path:
+        """The saved hosts (`HostStore`)."""
         return self.config / "hosts.toml"
+
+    @property
+    def config_file(self) -> Path:
+        """How vmtui behaves: aliases, keys, plugins, thresholds (`vmtui.settings`)."""
+        return self.config / "config.toml"
 
     @property
     def log_file(self) -> Path:
@@ -70,7 +75,8 @@ def validate_host_name(name: str) -> str:
 
 class HostStore:
     """The saved hosts: `[hosts.NAME] uri = "...", read_only = false` (and `maintenance = true` while a
-    host is drained) in hosts.toml."""
+    host is drained, `colour = "red"` to tell it apart) in hosts.toml, and nothing else: how vmtui behaves
+    is config.toml's (`vmtui.settings`)."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or paths().hosts_file
@@ -81,12 +87,8 @@ class HostStore:
         A typo must never change what vmtui does: `readonly = true` would otherwise open a host
         read-write that its owner meant to be read-only.
         """
-        return self.settings().hosts
-
-    def settings(self) -> Settings:
-        """The saved hosts and the `[thresholds]`, read and checked together (one reading of the file)."""
         text, data = self._read()
-        return Settings(_entries(self.path, text, data), _thresholds(self.path, text, data))
+        return _entries(self.path, text, data)
 
     def _read(self) -> tuple[str, dict[str, object]]:
         """The file's text and its TOML (empty when there is no file)."""
@@ -172,9 +174,8 @@ class HostStore:
         """Replace the file with `entries`; the caller holds `_locked()`."""
         import tomli_w  # only writers pay for it
 
-        # The other tables ([thresholds]) stay as the user wrote them: a `hosts add` must not drop them.
-        _text, data = self._read()
-        body = {**{k: v for k, v in data.items() if k != "hosts"}, "hosts": {e.name: _table(e) for e in entries}}
+        # `entries` is the whole file: the caller loaded it, and loading refuses any table but [hosts].
+        body = {"hosts": {e.name: _table(e) for e in entries}}
         # Write-then-rename so a crash never leaves a truncated hosts file behind.
         import tempfile
 
@@ -233,16 +234,8 @@ HOST_KEYS = {"uri": str, "read_only": bool, "maintenance": bool, "colour": str}
 """The keys of a [hosts.NAME] table and their TOML types; anything else is refused."""
 
 
-TOP_LEVEL_KEYS = {"hosts", "thresholds"}
-"""The tables hosts.toml may hold; anything else is refused."""
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """What hosts.toml says: the saved hosts and the levels of their figures."""
-
-    hosts: list[HostEntry]
-    thresholds: Thresholds
+MOVED_TO_CONFIG = ("thresholds",)
+"""Tables a build of issue 24 read from hosts.toml before they moved to config.toml: named as moved, not unknown."""
 
 
 def host_key_error(name: str, key: str, message: str) -> ConfigError:
@@ -253,13 +246,8 @@ def host_key_error(name: str, key: str, message: str) -> ConfigError:
     return ConfigError(f"{store.path}:{line}: {message}" if line else f"{store.path}: {message}")
 
 
-def load_settings() -> Settings:
-    """hosts.toml's hosts and levels (defaults without a file); a bad value is a ConfigError naming its line."""
-    return HostStore().settings()
-
-
 class ConfigError(UsageError):
-    """hosts.toml is not exactly right (exit 2, nothing changed)."""
+    """hosts.toml or config.toml is not exactly right (exit 2, nothing changed)."""
 
 
 def _line_of(text: str, name: str, key: str | None = None) -> int:
@@ -273,13 +261,16 @@ def _entries(path: Path, text: str, data: dict[str, object]) -> list[HostEntry]:
         where = f"{path}:{line}" if line else str(path)
         return ConfigError(f"{where}: {message}")
 
-    extra = sorted(set(data) - TOP_LEVEL_KEYS)
+    extra = sorted(set(data) - {"hosts"})
     if extra:
-        line = next(
-            (n for n, t in enumerate(text.splitlines(), 1) if re.match(rf"^\s*{re.escape(extra[0])}\s*[=.]", t)), 0
-        )
+        line = top_level_line(text, extra[0])
         where = f"{path}:{line}" if line else str(path)
-        raise ConfigError(f"{where}: unknown top-level key {extra[0]!r} (known: [hosts.NAME], [thresholds])")
+        if extra[0] in MOVED_TO_CONFIG:
+            beside = path.with_name("config.toml")
+            raise ConfigError(
+                f"{where}: [{extra[0]}] belongs in {beside} now (hosts.toml keeps the hosts); move it there"
+            )
+        raise ConfigError(f"{where}: unknown top-level key {extra[0]!r} (known: [hosts.NAME])")
     hosts = data.get("hosts", {})
     if not isinstance(hosts, dict):
         raise fail("'hosts' must be a table of [hosts.NAME] tables")
@@ -319,37 +310,6 @@ def _entries(path: Path, text: str, data: dict[str, object]) -> list[HostEntry]:
             )
         )
     return entries
-
-
-def _thresholds(path: Path, text: str, data: dict[str, object]) -> Thresholds:
-    """The `[thresholds]` table (`vmtui.thresholds` checks it); a mistake names the file, line and key."""
-    if "thresholds" not in data:
-        return DEFAULT
-    try:
-        return parse_thresholds(data["thresholds"])
-    except ThresholdError as exc:
-        line = _line_of_threshold(text, exc.keys)
-        raise ConfigError(f"{path}:{line}: {exc.message}" if line else f"{path}: {exc.message}") from exc
-
-
-def _line_of_threshold(text: str, keys: tuple[str, ...]) -> int:
-    """The line of `[thresholds] cpu = ...` or of `[thresholds.cpu] warn = ...`; 0 when not found."""
-    lines = text.splitlines()
-    sections = [("thresholds", keys[:1])]
-    if keys:
-        sections.insert(0, (f"thresholds.{keys[0]}", keys[1:2]))
-    for section, key in sections:
-        inside = False
-        for number, line in enumerate(lines, 1):
-            stripped = line.strip().replace(" ", "")
-            if stripped.startswith("["):
-                inside = stripped == f"[{section}]"
-                if inside and not key:
-                    return number
-                continue
-            if inside and key and re.match(rf"^[\"']?{re.escape(key[0])}[\"']?\s*=", line.strip()):
-                return number
-    return 0
 
 
 def resolve_targets(

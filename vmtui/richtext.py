@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from rich.color import Color, ColorParseError
 from rich.text import Text
 
-from vmtui.config import Settings, host_key_error, load_settings
+from vmtui.config import HostStore, host_key_error
 from vmtui.drivers.resources import Lease, NetworkInfo
 from vmtui.explain import Severity
 from vmtui.models import DeviceClass, HostEntry
@@ -119,9 +119,7 @@ def check_host_colours(entries: Iterable[HostEntry]) -> None:
             raise host_key_error(entry.name, "colour", f"hosts.{entry.name}.colour: {problem}")
 
 
-def checked_settings() -> Settings:
-    """What a face starts with: hosts.toml's hosts and thresholds, every saved host's colour checked too
-    (also when -c or --replay chooses other hosts: vmtui never starts half-configured)."""
-    settings = load_settings()
-    check_host_colours(settings.hosts)
-    return settings
+def check_saved_host_colours() -> None:
+    """Refuse to start on a saved host's colour Rich cannot draw (hosts.toml read and checked whole), also
+    when -c or --replay chooses other hosts: vmtui never starts half-configured."""
+    check_host_colours(HostStore().load())

@@ -1,10 +1,10 @@
-"""Warn and critical levels per figure, and the `[thresholds]` table of hosts.toml.
+"""Warn and critical levels per figure, and the `[thresholds]` table of config.toml.
 
 One set of levels for every face: the TUI colours cells and counts alerts with it, `vmtui top` colours
 its table and tags its JSON rows, and `vmtui export --rules` turns it into Prometheus alerting rules.
 The defaults' warn levels are the overhead explainer's own (`vmtui.explain`): where it starts to flag a
-guest is where a cell turns yellow. Pure: the config loader calls `parse_thresholds` and maps its
-errors to a line of the file.
+guest is where a cell turns yellow. Pure: `vmtui.settings.thresholds` calls `parse_thresholds` and puts
+its errors on a line of the file.
 """
 
 from __future__ import annotations

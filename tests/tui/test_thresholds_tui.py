@@ -1,6 +1,7 @@
 """Thresholds and a host's colour in the TUI (issue 24): a busy guest's cells coloured by their level, its
 host's alerts counted in the hosts pane, one notification per crossing into critical (its name shown
-literally), and a saved host's colour on its rows' HOST cell and its screens' header.
+literally), at the levels of the user's config.toml; and a saved host's colour on its rows' HOST cell and its
+screens' header.
 
 The busy guest is a recording (tests/busy_recording.py: real samples of a real 1-vCPU guest, its CPU
 set by hand per second) replayed through the real replay driver and pollers.
@@ -25,24 +26,29 @@ from tests.tui_reading import replay_finished
 from vmtui.app import VmtuiApp
 from vmtui.drivers.replay import replay_entries
 from vmtui.screens.domain import DomainScreen
+from vmtui.settings.load import load_settings
 from vmtui.widgets.domain_table import DomainTable
 
 pytestmark = pytest.mark.timeout(120)
 
-# The busy guest's CPU per second, % of its one vCPU (critical from 90 by default): critical at the 2nd
-# second and through the 3rd, below at the 4th, critical again from the 5th. Two crossings, two notes.
+# The busy guest's CPU per second, % of its one vCPU (critical from 50 in the config below, 90 by default):
+# critical at the 2nd second and through the 3rd, only warn at the 4th, critical again from the 5th. Two
+# crossings, two notes.
 CPU = [10, 97, 97, 20, 97, 97]
+LEVELS = "[thresholds]\ncpu = { warn = 15, critical = 50 }\n"
 
 
-async def test_a_busy_guest_is_coloured_counted_and_told_once_per_crossing(tmp_path: Path) -> None:
+async def test_a_busy_guest_is_coloured_counted_and_told_once_per_crossing(tmp_path: Path, vmtui_home: Path) -> None:
     recording = write_busy_recording(tmp_path / "busy.jsonl", CPU, busy_name=MARKUP_NAME)
     entries = [replace(e, colour="magenta") for e in replay_entries(recording)]
-    app = VmtuiApp(entries, interval=0.2, clock=lambda: 1_800_000_000.0)
+    (vmtui_home / "config").mkdir(parents=True)
+    (vmtui_home / "config" / "config.toml").write_text(LEVELS)
+    app = VmtuiApp(entries, interval=0.2, clock=lambda: 1_800_000_000.0, settings=load_settings())
     async with app.run_test(size=(160, 30)) as pilot:
         await wait_for(pilot, lambda: replay_finished(app), within=30)
         await pilot.pause()
         critical = [n for n in app.notes if n.title == "critical"]
-        said = f"{MARKUP_NAME} on lab1: CPU 97 % of its vCPUs (critical from 90)"
+        said = f"{MARKUP_NAME} on lab1: CPU 97 % of its vCPUs (critical from 50)"
         assert [(n.severity, n.message) for n in critical] == [("error", said)] * 2, list(app.notes)
 
         table = app.query_one(DomainTable)

@@ -92,6 +92,9 @@ def test_the_shipped_example_config_is_accepted(vmtui_home: Path) -> None:
     check_settings(settings, VmtuiApp)
     assert [p.name for p in settings.plugins] == ["viewer", "ssh", "dumpxml", "dominfo", "reset"]
     assert [a.name for a in settings.aliases] == ["prod", "only", "busy"]
+    levels = {k: (v.warn, v.critical) for k, v in settings.thresholds.limits.items()}
+    assert (levels["cpu"], levels["overhead"], levels["disk_latency"]) == ((80, 95), (10, 40), (30, 100))
+    assert levels["steal"] == (5, 20)  # not in the example: the default
 
 
 def test_the_tui_and_the_cli_refuse_to_start_on_a_config_mistake(vmtui_home: Path) -> None:

@@ -60,7 +60,7 @@ def growth(name: str, labels: dict[str, str]) -> float:
     if name == "vmtui_domain_vcpu_steal_seconds_total" and of == (DISK["host"], DISK["domain"]):
         return {"0": 0.10, "1": 0.20}[labels["vcpu"]] * STEP  # mean 15 %: warning (5 to 20)
     if name == "vmtui_domain_exits_total" and of == (KVM["host"], KVM["domain"]) and labels["reason"] == "other":
-        return 3000.0 * STEP  # 3000/s: a warning with hosts.toml's 1000 (the default's 5000 would not)
+        return 3000.0 * STEP  # 3000/s: a warning with config.toml's 1000 (the default's 5000 would not)
     return 0.0
 
 
@@ -96,7 +96,7 @@ def expected(alert: str) -> list[dict[str, object]]:
 def test_generated_rules_pass_promtool_and_fire_what_was_worked_out(tmp_path: Path) -> None:
     home = tmp_path / "home"
     (home / "config").mkdir(parents=True)
-    (home / "config" / "hosts.toml").write_text("[thresholds]\nexits = { warn = 1000, critical = 8000 }\n")
+    (home / "config" / "config.toml").write_text("[thresholds]\nexits = { warn = 1000, critical = 8000 }\n")
     proc = run_vmtui("export", "--rules", env_extra={"VMTUI_HOME": str(home)})
     assert proc.returncode == 0, proc.stderr
     rules = tmp_path / "vmtui-rules.yml"

@@ -1,5 +1,5 @@
-"""The thresholds (issue 24): levels worked out by hand, the [thresholds] table and a host's colour in
-hosts.toml, and a bad value refused at start in one line with the file, the line and the key."""
+"""The thresholds (issue 24): levels worked out by hand, the [thresholds] table in config.toml and a host's
+colour in hosts.toml, and a bad value refused at start in one line with the file, the line and the key."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pty_run import run_in_pty
 from vmtui.config import ConfigError, HostStore
 from vmtui.metrics import DiskMetrics, DomainMetrics
 from vmtui.models import HostEntry
+from vmtui.settings.load import load_settings
 from vmtui.thresholds import DEFAULT, Level, Limits, domain_figures, parse_thresholds, worst
 
 
@@ -96,7 +97,7 @@ BAD = [
     ("[thresholds]\nmemory = { warn = true }\n", ":2: thresholds.memory.warn: must be a number, not True"),
     ("[thresholds]\nmemory = { warn = -1 }\n", ":2: thresholds.memory.warn: must be 0 or more and finite, not -1"),
     ("[thresholds]\ncpu = { warm = 1 }\n", ":2: thresholds.cpu.warm: unknown key (known: warn, critical)"),
-    ("thresholds = 3\n", ": 'thresholds' must be a table: [thresholds] then cpu = { warn = 80, critical = 95 }"),
+    ("thresholds = 3\n", ":1: 'thresholds' must be a table: [thresholds] then cpu = { warn = 80, critical = 95 }"),
 ]  # fmt: skip
 
 
@@ -107,45 +108,64 @@ BAD = [
          "unknown-bound", "thresholds-not-a-table"],
 )  # fmt: skip
 def test_a_bad_threshold_is_one_line_with_the_file_the_line_and_the_key(tmp_path: Path, text: str, said: str) -> None:
-    path = tmp_path / "hosts.toml"
-    path.write_text('[hosts.a]\nuri = "test:///default"\n\n' + text if text.startswith("[") else text)
+    path = tmp_path / "config.toml"
+    # After another section (its lines counted), as a user's file would have it; a top-level key comes first.
+    path.write_text('[aliases]\nprod = "filter host:kvm1"\n\n' + text if text.startswith("[") else text)
     offset = 3 if text.startswith("[") else 0
     with pytest.raises(ConfigError) as caught:
-        HostStore(path).settings()
+        load_settings(path)
     message = str(caught.value.message)
-    if said.startswith(":") and said[1].isdigit():
-        line, rest = said[1:].split(":", 1)
-        said = f":{int(line) + offset}:{rest}"
+    line, rest = said[1:].split(":", 1)
+    said = f":{int(line) + offset}:{rest}"
     assert message == f"{path}{said}"
     assert "\n" not in message
 
 
-def test_writing_a_host_keeps_the_thresholds_and_the_colours(tmp_path: Path) -> None:
+def test_the_levels_come_from_config_toml_and_writing_a_host_keeps_its_colour(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("[thresholds]\ncpu = { warn = 60 }\n")
+    assert load_settings(tmp_path / "config.toml").thresholds.limits["cpu"] == Limits(60.0, 90.0)
+    assert load_settings(tmp_path / "none.toml").thresholds == DEFAULT
     path = tmp_path / "hosts.toml"
-    path.write_text('[hosts.prod]\nuri = "test:///default"\ncolour = "red"\n\n[thresholds]\ncpu = { warn = 60 }\n')
+    path.write_text('[hosts.prod]\nuri = "test:///default"\ncolour = "red"\n')
     store = HostStore(path)
     store.add(HostEntry("two", "test:///default?second"))
-    settings = store.settings()
-    assert [(e.name, e.colour) for e in settings.hosts] == [("prod", "red"), ("two", None)]
-    assert settings.thresholds.limits["cpu"] == Limits(60.0, 90.0)
+    assert [(e.name, e.colour) for e in store.load()] == [("prod", "red"), ("two", None)]
 
 
-def write_hosts(home: Path, text: str) -> None:
-    (home / "config").mkdir(parents=True, exist_ok=True)
-    (home / "config" / "hosts.toml").write_text(text)
+def test_thresholds_left_in_hosts_toml_are_refused_with_where_they_go_now(tmp_path: Path) -> None:
+    # Where a build of a few hours before read them: named as moved (not "unknown"), nothing written.
+    hosts = tmp_path / "config" / "hosts.toml"
+    body = '[hosts.prod]\nuri = "test:///default"\n\n[thresholds]\ncpu = { warn = 60 }\n'
+    write_file(hosts, body)
+    for argv in (["hosts"], ["hosts", "add", "two", "test:///default?second"]):
+        proc = run_vmtui(*argv, env_extra={"VMTUI_HOME": str(tmp_path)})
+        config = tmp_path / "config" / "config.toml"
+        said = f"{hosts}:4: [thresholds] belongs in {config} now (hosts.toml keeps the hosts); move it there"
+        assert (proc.returncode, proc.stderr) == (2, f"vmtui: error: {said}\n"), argv
+        assert hosts.read_text() == body
 
 
-BAD_THRESHOLD = "[thresholds]\noverhead = { critical = 2, warn = 3 }\n"
-THRESHOLD_SAID = ":6: thresholds.overhead: warn 3 is above critical 2"
+def write_file(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+BAD_THRESHOLD = '# levels\n[thresholds]\ncpu = { warn = 60 }\nsteal = { warn = "high" }\n'
+THRESHOLD_SAID = ":4: thresholds.steal.warn: must be a number, not 'high'"
 COLOUR_SAID = ":3: hosts.prod.colour: 'reddish' is not a colour (a name like red or bright_blue, or #rrggbb)"
-TOP = ["top", "--json", "-n", "1", "-c", "test:///default"]
+TOP = ["top", "--json", "-n", "1"]
+DEFAULT_URI = ["-c", "test:///default"]
 STARTS = [
-    # -c names another host: the saved ones are checked all the same (never half-configured).
-    pytest.param(TOP, "red", BAD_THRESHOLD, THRESHOLD_SAID, id="top-threshold"),
-    pytest.param(TOP, "reddish", "", COLOUR_SAID, id="top-colour"),
+    # -c and --replay name other hosts: the saved ones and the config are checked all the same (never
+    # half-configured). A threshold is config.toml's, a colour hosts.toml's.
+    pytest.param([*TOP, *DEFAULT_URI], "red", BAD_THRESHOLD, THRESHOLD_SAID, id="top-threshold"),
+    pytest.param([*TOP, "--replay"], "red", BAD_THRESHOLD, THRESHOLD_SAID, id="top-replay-threshold"),
+    pytest.param([*TOP, *DEFAULT_URI], "reddish", "", COLOUR_SAID, id="top-colour"),
     pytest.param(["export", "--rules"], "red", BAD_THRESHOLD, THRESHOLD_SAID, id="export-rules-threshold"),
     pytest.param(["export", "--rules"], "reddish", "", COLOUR_SAID, id="export-rules-colour"),
     pytest.param([], "red", BAD_THRESHOLD, THRESHOLD_SAID, id="tui-threshold"),
+    pytest.param(DEFAULT_URI, "red", BAD_THRESHOLD, THRESHOLD_SAID, id="tui-c-threshold"),
+    pytest.param(["--replay"], "red", BAD_THRESHOLD, THRESHOLD_SAID, id="tui-replay-threshold"),
     pytest.param([], "reddish", "", COLOUR_SAID, id="tui-colour"),
 ]
 
@@ -154,22 +174,28 @@ STARTS = [
 def test_vmtui_refuses_to_start_on_a_bad_threshold_or_colour(
     tmp_path: Path, argv: list[str], colour: str, body: str, said: str
 ) -> None:
-    write_hosts(tmp_path, f'[hosts.prod]\nuri = "test:///default"\ncolour = "{colour}"\n\n{body}')
     hosts = tmp_path / "config" / "hosts.toml"
-    if argv:
+    write_file(hosts, f'[hosts.prod]\nuri = "test:///default"\ncolour = "{colour}"\n')
+    config = tmp_path / "config" / "config.toml"
+    write_file(config, body)
+    if argv[-1:] == ["--replay"]:
+        argv = [*argv, str(write_busy_recording(tmp_path / "busy.jsonl", [97]))]
+    wrong = config if body else hosts
+    if argv and not argv[0].startswith("-"):  # a command (no command, only options: the TUI)
         proc = run_vmtui(*argv, env_extra={"VMTUI_HOME": str(tmp_path)})
         code, out = proc.returncode, proc.stdout + proc.stderr
     else:  # the TUI, on a terminal of its own: it must not take the screen
-        code, out = run_in_pty([VMTUI], env={**os.environ, "VMTUI_HOME": str(tmp_path)}, timeout=30)
+        code, out = run_in_pty([VMTUI, *argv], env={**os.environ, "VMTUI_HOME": str(tmp_path)}, timeout=30)
     assert code == 2, out
-    assert f"{hosts}{said}" in out
+    assert f"{wrong}{said}" in out
     assert len(out.strip().splitlines()) == 1, out
     assert "Traceback" not in out
 
 
 def test_top_json_gives_each_row_its_levels(tmp_path: Path) -> None:
     recording = write_busy_recording(tmp_path / "busy.jsonl", [97, 20, 97])
-    write_hosts(tmp_path, "[thresholds]\ncpu = { warn = 15, critical = 50 }\noverhead = { warn = 0.5, critical = 4 }\n")
+    levels = "[thresholds]\ncpu = { warn = 15, critical = 50 }\noverhead = { warn = 0.5, critical = 4 }\n"
+    write_file(tmp_path / "config" / "config.toml", levels)
     proc = run_vmtui("top", "--json", "--replay", str(recording), env_extra={"VMTUI_HOME": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]

@@ -18,7 +18,8 @@ import typer
 from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, RoundIntervalOpt, emit_json, guarded
 from vmtui.cli.targets import resolve_targets
 from vmtui.errors import UsageError
-from vmtui.richtext import checked_settings
+from vmtui.richtext import check_saved_host_colours
+from vmtui.settings.load import load_settings
 
 ListenOpt = Annotated[
     str,
@@ -41,7 +42,7 @@ RulesOpt = Annotated[
     bool,
     typer.Option(
         "--rules",
-        help="Print Prometheus alerting rules (YAML) from the [thresholds] of hosts.toml and exit; serves nothing.",
+        help="Print Prometheus alerting rules (YAML) from the [thresholds] of config.toml and exit; serves nothing.",
     ),
 ]
 
@@ -60,7 +61,7 @@ def export(
     """Serve every selected host's metrics to Prometheus, polling each host every --interval seconds.
 
     A scrape never waits on a host: it gets each host's last sample with its age (vmtui_host_up says which are down).
-    With --rules: print Prometheus alerting rules from the [thresholds] of hosts.toml, and serve nothing.
+    With --rules: print Prometheus alerting rules from the [thresholds] of config.toml, and serve nothing.
 
     Ctrl-C exits 130, SIGTERM exits 0. Metrics, scrape config and queries: docs/export.md.
     """
@@ -96,7 +97,9 @@ def _print_rules(*, as_json: bool) -> None:
         raise UsageError("--rules prints a YAML rules file; it has no --json form")
     from vmtui.export.rules import rules_yaml
 
-    sys.stdout.write(rules_yaml(checked_settings().thresholds))
+    thresholds = load_settings().thresholds
+    check_saved_host_colours()  # as every face: a broken hosts.toml refuses here too
+    sys.stdout.write(rules_yaml(thresholds))
 
 
 def _stop_on_sigterm(stop: Callable[[], None]) -> None:

@@ -30,7 +30,8 @@ from vmtui.cli.common import (
 from vmtui.cli.targets import resolve_targets
 from vmtui.errors import UsageError
 from vmtui.models import ACTIVE_STATES, HostEntry
-from vmtui.richtext import checked_settings
+from vmtui.richtext import check_saved_host_colours
+from vmtui.settings.load import load_settings
 from vmtui.thresholds import Thresholds, domain_figures, worst
 
 if TYPE_CHECKING:
@@ -207,7 +208,8 @@ def top(
 
     flt = parse_filter(filter_expr or "", strict=True)
     targets = resolve_targets(connect, host, read_only=True, replay=replay)
-    thresholds = checked_settings().thresholds
+    thresholds = load_settings().thresholds
+    check_saved_host_colours()
     colours = {t.name: t.colour for t in targets if t.colour}
     monitor = _start(targets)
     try:

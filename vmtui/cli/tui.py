@@ -12,7 +12,8 @@ from vmtui.cli.common import fail
 from vmtui.config import resolve_targets
 from vmtui.errors import UsageError, VmtuiError
 from vmtui.logsetup import setup_logging
-from vmtui.richtext import checked_settings
+from vmtui.richtext import check_saved_host_colours
+from vmtui.settings.load import load_settings
 
 
 def run_tui(
@@ -28,11 +29,10 @@ def run_tui(
             # Escape codes written into a pipe or a file help nobody.
             raise UsageError("the full-screen TUI needs a terminal", hint="for a stream use `vmtui top` (or --json)")
         entries = resolve_targets(connect, host, read_only=read_only, replay=replay)
-        # Read even with -c or --replay: a bad [thresholds] refuses to start, never half-configured.
-        thresholds = checked_settings().thresholds
-        from vmtui.settings.load import load_settings
-
+        # Both files read even with -c or --replay: a bad threshold or colour refuses to start, never
+        # half-configured.
         settings = load_settings()
+        check_saved_host_colours()
         from vmtui.app import VmtuiApp, launch
         from vmtui.tui.usersettings import check_settings
 
@@ -42,7 +42,7 @@ def run_tui(
     except ImportError as exc:
         raise fail(VmtuiError(f"the TUI is not available: {exc}"), as_json=False) from None
     try:
-        launch(entries, settings, thresholds)
+        launch(entries, settings)
     except VmtuiError as exc:
         raise fail(exc, as_json=False) from None
     except KeyboardInterrupt:

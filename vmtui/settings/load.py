@@ -12,11 +12,14 @@ from vmtui.settings.aliases import Alias, parse_aliases
 from vmtui.settings.file import ConfigText, read_config_text
 from vmtui.settings.keys import KeyChoice, parse_keys
 from vmtui.settings.plugins import Plugin, parse_plugins
+from vmtui.settings.thresholds import parse_thresholds_section
+from vmtui.thresholds import DEFAULT, Thresholds
 
 SECTIONS: dict[str, Callable[[ConfigText, object], object]] = {
     "aliases": parse_aliases,
     "keys": parse_keys,
     "plugins": parse_plugins,
+    "thresholds": parse_thresholds_section,
 }
 """Each top-level table of config.toml and the module that reads it; any other key is refused."""
 
@@ -30,10 +33,12 @@ class Settings:
     aliases: tuple[Alias, ...] = ()
     keys: tuple[KeyChoice, ...] = ()
     plugins: tuple[Plugin, ...] = ()
+    thresholds: Thresholds = DEFAULT
+    """The warn and critical levels every face colours by (the TUI, `top`, `export --rules`)."""
 
 
 def config_file() -> Path:
-    return paths().config / "config.toml"
+    return paths().config_file
 
 
 def load_settings(path: Path | None = None) -> Settings:

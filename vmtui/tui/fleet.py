@@ -201,7 +201,7 @@ class Fleet:
     ) -> None:
         self.hosts: dict[str, HostView] = {name: HostView(name, ro) for name, ro in hosts}
         self.thresholds = thresholds
-        """The warn and critical levels (hosts.toml `[thresholds]`)."""
+        """The warn and critical levels (config.toml `[thresholds]`)."""
         self._critical: dict[str, frozenset[str]] = {}
         """Per host, the UUIDs last seen critical: a notification goes once per crossing into critical."""
         self._alert_counts: dict[str, tuple[list[DomainRow], tuple[int, int]]] = {}
