@@ -10,10 +10,12 @@ witnesses. Guests, volumes, the pool, the backups and the checkpoints go at the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
 import secrets
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ from serial_shell import SerialShell
 from vmtui.drivers import connect
 from vmtui.drivers.hostfiles import ssh_argv
 from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
+from vmtui.errors import NotFoundError
 from vmtui.lab import image
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(300)]
@@ -176,3 +179,58 @@ def test_data_written_in_the_guest_is_read_back_in_guests_restored_from_each_poi
         finally:
             shell.close()
     print(f"read back in both restored guests at {time.monotonic() - began:.1f} s")
+
+
+@dataclass(frozen=True)
+class Copy:
+    name: str
+    """The domain lab2-linux is restored as."""
+    root: str
+    """The backup folder: in lab2's own dir, the same path inside its namespace and out."""
+
+
+@pytest.fixture
+def copy_of_lab2_linux(lab: LabHandle) -> Iterator[Copy]:
+    """The copy, its volume in `default`, the backups and the checkpoints the backup made on lab2-linux
+    go at the end, also on failure (one connection: each virsh over SSH costs a second)."""
+    name = f"vmtui-test-{secrets.token_hex(3)}-lr"
+    root = lab.root / "hosts" / "lab2" / f"{name}-backups"
+    with connect(lab.uris["lab2"]) as conn:
+        checkpoints = set(conn.checkpoint_names("lab2-linux"))
+    try:
+        yield Copy(name, str(root))
+    finally:
+        with connect(lab.uris["lab2"]) as conn:
+            conn.destroy_and_undefine(name)
+            for made in set(conn.checkpoint_names("lab2-linux")) - checkpoints:
+                conn.delete_checkpoint("lab2-linux", made)  # its bitmap in the guest's disk too
+            with contextlib.suppress(NotFoundError):  # no pool or no volume: the restore failed
+                conn.delete_volume("default", f"{name}-vda.qcow2")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_labs_own_guest_is_restored_as_a_new_domain_into_the_pool_default(
+    lab: LabHandle, copy_of_lab2_linux: Copy
+) -> None:
+    """README's first hour on `make demo`: back up lab2-linux, restore it as a new domain (`K`, `O`)."""
+    name, uri = copy_of_lab2_linux.name, lab.uris["lab2"]
+    began = time.monotonic()
+
+    def vm(*args: str) -> dict[str, object]:
+        proc = lab.vmtui(*args, "-c", uri, "--to", copy_of_lab2_linux.root, "--json")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        out: dict[str, object] = json.loads(proc.stdout)
+        print(f"{args[:2]} done at {time.monotonic() - began:.1f} s")
+        return out
+
+    backup = vm("backup", "lab2-linux")["backup"]
+    assert isinstance(backup, dict)
+    done = vm("backup", "restore", "lab2-linux", str(backup["id"]), "--as", name)
+    disks = lab.root / "hosts" / "lab2" / "disks"
+    assert (done["domain"], done["disks"]) == (name, {"vda": f"{disks}/{name}-vda.qcow2"})
+    # lab2's own view: the new domain's disk is a volume of `default`, beside lab2-linux's.
+    volumes, disk = virsh2(lab, "vol-list default; echo @@; domblklist " + name).split("@@")
+    assert volumes.split() == [
+        "lab2-linux.qcow2", f"{disks}/lab2-linux.qcow2", f"{name}-vda.qcow2", f"{disks}/{name}-vda.qcow2"
+    ]  # fmt: skip
+    assert disk.split()[:2] == ["vda", f"{disks}/{name}-vda.qcow2"]
