@@ -1,11 +1,12 @@
 """Backups of a Linux guest on lab2 over qemu+ssh, checked by the data read inside restored guests.
 
-The test's own guest (the lab image's kernel and initramfs, a 32 MiB qcow2 volume in a dir pool it
-makes on lab2) writes random data through its serial console and checksums it inside; it gets a full
-backup, writes more, gets an incremental one; each point is restored as a new domain that boots, and
-the same regions are read inside it. The guest's own load rewrites the first MiB of its disk every 2 s:
-the data sits past it. virsh over the same URI and the files on lab2 (read over the same SSH) are the
-witnesses. Guests, volumes, the pool, the backups and the checkpoints go at the end, also on failure.
+The test's own guest (the lab image's kernel and initramfs, a 32 MiB qcow2 volume in lab2's pool
+`default`, which `vmtui lab up` makes) writes random data through its serial console and checksums
+it inside; it gets a full backup, writes more, gets an incremental one; each point is restored as a
+new domain (its disk a volume of `default` too) that boots, and the same regions are read inside it.
+The guest's own load rewrites the first MiB of its disk every 2 s: the data sits past it. virsh over
+the same URI and the files on lab2 (read over the same SSH) are the witnesses. Guests, volumes, the
+backups and the checkpoints go at the end, also on failure.
 """
 
 from __future__ import annotations
@@ -56,7 +57,6 @@ class Scratch:
     name: str
     """The test's guest; restored copies are named NAME-r..."""
     pool: str
-    pool_dir: str
     root: str
     """The backup folder on lab2."""
 
@@ -64,17 +64,17 @@ class Scratch:
 @pytest.fixture
 def scratch(lab: LabHandle) -> Iterator[Scratch]:
     name = f"vmtui-test-{secrets.token_hex(3)}-bk"
-    pool_dir = f"/var/lib/libvirt/images/{name}-pool"
-    virsh2(lab, "pool-create-as", name, "dir", "--target", pool_dir, "--build")
     try:
-        yield Scratch(name, name, pool_dir, f"/var/lib/libvirt/images/{name}-backups")
+        yield Scratch(name, "default", f"/var/lib/libvirt/images/{name}-backups")
     finally:
         with connect(lab.uris["lab2"]) as conn:
             for dom in conn.list_domains():
                 if dom.name == name or dom.name.startswith(f"{name}-"):
                     conn.destroy_and_undefine(dom.uuid)  # its checkpoints' metadata too
-        lab.virsh("lab2", "pool-destroy", name)
-        on_lab2(lab, f"rm -rf {pool_dir} /var/lib/libvirt/images/{name}-backups")
+            for vol in conn.list_volumes("default"):  # the guest's and the restored copies' (NAME-...)
+                if vol.name.startswith(name):
+                    conn.delete_volume("default", vol.name)
+        on_lab2(lab, f"rm -rf /var/lib/libvirt/images/{name}-backups")
 
 
 def boot(lab: LabHandle, name: str, disk: str) -> None:
@@ -117,11 +117,11 @@ def test_data_written_in_the_guest_is_read_back_in_guests_restored_from_each_poi
     # qcow2 v3 (compat 1.1): libvirt's default for a new qcow2 volume is v2, which holds no bitmaps.
     volume = tmp_path / "volume.xml"
     volume.write_text(
-        "<volume><name>disk.qcow2</name><capacity unit='MiB'>32</capacity>"
+        f"<volume><name>{scratch.name}.qcow2</name><capacity unit='MiB'>32</capacity>"
         "<target><format type='qcow2'/><compat>1.1</compat></target></volume>"
     )
     virsh2(lab, "vol-create", scratch.pool, str(volume))
-    boot(lab, scratch.name, virsh2(lab, "vol-path", "disk.qcow2", "--pool", scratch.pool).strip())
+    boot(lab, scratch.name, virsh2(lab, "vol-path", f"{scratch.name}.qcow2", "--pool", scratch.pool).strip())
     began = time.monotonic()
     shell = SerialShell(uri, scratch.name)
     try:

@@ -161,6 +161,9 @@ def test_up_rebuilds_a_host_whose_daemon_died(lab: LabHandle) -> None:
         assert isinstance(body, dict)
         actions = {h["name"]: h["action"] for h in body["hosts"]}
         assert actions == {**dict.fromkeys(lab.names, "already running"), "lab2": "restarted"}
+        # lab2 rebuilt from scratch: its pool again, holding lab2-linux's new disk.
+        pools = {h["name"]: [(p["name"], p["state"], p["volumes"]) for p in h["pools"]] for h in body["hosts"]}
+        assert pools["lab2"] == [("default", "running", 1)], pools
         # Same address and MAC: peers' neighbour caches stay right (a new MAC stalled reconnects 10 s+).
         assert _eth0_mac(netns.namespace(2)) == mac_before
         assert _hosts_json(lab)["lab2"]["reachable"] is True
