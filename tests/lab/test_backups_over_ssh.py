@@ -1,19 +1,22 @@
 """Backups of a Linux guest on lab2 over qemu+ssh, checked by the data read inside restored guests.
 
-The test's own guest (the lab image's kernel and initramfs, a 32 MiB qcow2 volume in a dir pool it
-makes on lab2) writes random data through its serial console and checksums it inside; it gets a full
-backup, writes more, gets an incremental one; each point is restored as a new domain that boots, and
-the same regions are read inside it. The guest's own load rewrites the first MiB of its disk every 2 s:
-the data sits past it. virsh over the same URI and the files on lab2 (read over the same SSH) are the
-witnesses. Guests, volumes, the pool, the backups and the checkpoints go at the end, also on failure.
+The test's own guest (the lab image's kernel and initramfs, a 32 MiB qcow2 volume in lab2's pool
+`default`, which `vmtui lab up` makes) writes random data through its serial console and checksums
+it inside; it gets a full backup, writes more, gets an incremental one; each point is restored as a
+new domain (its disk a volume of `default` too) that boots, and the same regions are read inside it.
+The guest's own load rewrites the first MiB of its disk every 2 s: the data sits past it. virsh over
+the same URI and the files on lab2 (read over the same SSH) are the witnesses. Guests, volumes, the
+backups and the checkpoints go at the end, also on failure.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
 import secrets
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -27,6 +30,7 @@ from serial_shell import SerialShell
 from vmtui.drivers import connect
 from vmtui.drivers.hostfiles import ssh_argv
 from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
+from vmtui.errors import NotFoundError
 from vmtui.lab import image
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(300)]
@@ -53,7 +57,6 @@ class Scratch:
     name: str
     """The test's guest; restored copies are named NAME-r..."""
     pool: str
-    pool_dir: str
     root: str
     """The backup folder on lab2."""
 
@@ -61,17 +64,17 @@ class Scratch:
 @pytest.fixture
 def scratch(lab: LabHandle) -> Iterator[Scratch]:
     name = f"vmtui-test-{secrets.token_hex(3)}-bk"
-    pool_dir = f"/var/lib/libvirt/images/{name}-pool"
-    virsh2(lab, "pool-create-as", name, "dir", "--target", pool_dir, "--build")
     try:
-        yield Scratch(name, name, pool_dir, f"/var/lib/libvirt/images/{name}-backups")
+        yield Scratch(name, "default", f"/var/lib/libvirt/images/{name}-backups")
     finally:
         with connect(lab.uris["lab2"]) as conn:
             for dom in conn.list_domains():
                 if dom.name == name or dom.name.startswith(f"{name}-"):
                     conn.destroy_and_undefine(dom.uuid)  # its checkpoints' metadata too
-        lab.virsh("lab2", "pool-destroy", name)
-        on_lab2(lab, f"rm -rf {pool_dir} /var/lib/libvirt/images/{name}-backups")
+            for vol in conn.list_volumes("default"):  # the guest's and the restored copies' (NAME-...)
+                if vol.name.startswith(name):
+                    conn.delete_volume("default", vol.name)
+        on_lab2(lab, f"rm -rf /var/lib/libvirt/images/{name}-backups")
 
 
 def boot(lab: LabHandle, name: str, disk: str) -> None:
@@ -114,11 +117,11 @@ def test_data_written_in_the_guest_is_read_back_in_guests_restored_from_each_poi
     # qcow2 v3 (compat 1.1): libvirt's default for a new qcow2 volume is v2, which holds no bitmaps.
     volume = tmp_path / "volume.xml"
     volume.write_text(
-        "<volume><name>disk.qcow2</name><capacity unit='MiB'>32</capacity>"
+        f"<volume><name>{scratch.name}.qcow2</name><capacity unit='MiB'>32</capacity>"
         "<target><format type='qcow2'/><compat>1.1</compat></target></volume>"
     )
     virsh2(lab, "vol-create", scratch.pool, str(volume))
-    boot(lab, scratch.name, virsh2(lab, "vol-path", "disk.qcow2", "--pool", scratch.pool).strip())
+    boot(lab, scratch.name, virsh2(lab, "vol-path", f"{scratch.name}.qcow2", "--pool", scratch.pool).strip())
     began = time.monotonic()
     shell = SerialShell(uri, scratch.name)
     try:
@@ -176,3 +179,58 @@ def test_data_written_in_the_guest_is_read_back_in_guests_restored_from_each_poi
         finally:
             shell.close()
     print(f"read back in both restored guests at {time.monotonic() - began:.1f} s")
+
+
+@dataclass(frozen=True)
+class Copy:
+    name: str
+    """The domain lab2-linux is restored as."""
+    root: str
+    """The backup folder: in lab2's own dir, the same path inside its namespace and out."""
+
+
+@pytest.fixture
+def copy_of_lab2_linux(lab: LabHandle) -> Iterator[Copy]:
+    """The copy, its volume in `default`, the backups and the checkpoints the backup made on lab2-linux
+    go at the end, also on failure (one connection: each virsh over SSH costs a second)."""
+    name = f"vmtui-test-{secrets.token_hex(3)}-lr"
+    root = lab.root / "hosts" / "lab2" / f"{name}-backups"
+    with connect(lab.uris["lab2"]) as conn:
+        checkpoints = set(conn.checkpoint_names("lab2-linux"))
+    try:
+        yield Copy(name, str(root))
+    finally:
+        with connect(lab.uris["lab2"]) as conn:
+            conn.destroy_and_undefine(name)
+            for made in set(conn.checkpoint_names("lab2-linux")) - checkpoints:
+                conn.delete_checkpoint("lab2-linux", made)  # its bitmap in the guest's disk too
+            with contextlib.suppress(NotFoundError):  # no pool or no volume: the restore failed
+                conn.delete_volume("default", f"{name}-vda.qcow2")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_labs_own_guest_is_restored_as_a_new_domain_into_the_pool_default(
+    lab: LabHandle, copy_of_lab2_linux: Copy
+) -> None:
+    """README's first hour on `make demo`: back up lab2-linux, restore it as a new domain (`K`, `O`)."""
+    name, uri = copy_of_lab2_linux.name, lab.uris["lab2"]
+    began = time.monotonic()
+
+    def vm(*args: str) -> dict[str, object]:
+        proc = lab.vmtui(*args, "-c", uri, "--to", copy_of_lab2_linux.root, "--json")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        out: dict[str, object] = json.loads(proc.stdout)
+        print(f"{args[:2]} done at {time.monotonic() - began:.1f} s")
+        return out
+
+    backup = vm("backup", "lab2-linux")["backup"]
+    assert isinstance(backup, dict)
+    done = vm("backup", "restore", "lab2-linux", str(backup["id"]), "--as", name)
+    disks = lab.root / "hosts" / "lab2" / "disks"
+    assert (done["domain"], done["disks"]) == (name, {"vda": f"{disks}/{name}-vda.qcow2"})
+    # lab2's own view: the new domain's disk is a volume of `default`, beside lab2-linux's.
+    volumes, disk = virsh2(lab, "vol-list default; echo @@; domblklist " + name).split("@@")
+    assert volumes.split() == [
+        "lab2-linux.qcow2", f"{disks}/lab2-linux.qcow2", f"{name}-vda.qcow2", f"{disks}/{name}-vda.qcow2"
+    ]  # fmt: skip
+    assert disk.split()[:2] == ["vda", f"{disks}/{name}-vda.qcow2"]

@@ -60,6 +60,8 @@ def test_status_json_reports_daemons_and_contrasting_guests(lab: LabHandle) -> N
         assert report["action"] == "running"
         assert report["reachable"] is True, report["error"]
         assert all(report["pids"].values()), report["pids"]
+        pools = [(p["name"], p["state"], p["volumes"]) for p in report["pools"]]
+        assert pools == [("default", "running", 1 if host.name == "lab2" else 0)], pools
         guests = {g["name"]: g for g in report["guests"]}
         # A lab host starts empty: the system libvirtd's own definitions must not leak into it.
         system = {p.stem for p in Path("/etc/libvirt/qemu").glob("*.xml")}
@@ -87,14 +89,40 @@ def test_status_shows_a_markup_name_literally_and_aligned(lab: LabHandle, tmp_pa
     try:
         proc = lab.vmtui("lab", "status")
         assert proc.returncode == 0, proc.stderr
-        guests = [line for line in proc.stdout.splitlines() if line.startswith("      ") and "error" not in line]
+        lines = proc.stdout.splitlines()
+        guests = [
+            line for line in lines if line.startswith("      ") and not line.lstrip().startswith(("error", "pool "))
+        ]
         mine = [line for line in guests if name in line]
         assert len(mine) == 1, proc.stdout
         # The state column starts where every other guest's does: 6 spaces, the name in 18, a space.
         assert mine[0][25:].split() == ["shut-off", "tcg"]
         assert all(line[24] == " " and line[25] != " " for line in guests), proc.stdout
+        disks = lab.root / "hosts" / "lab2" / "disks"
+        assert f"\n      pool default (running, 1 volume) {disks}\n" in proc.stdout
     finally:
         lab.virsh("lab1", "undefine", name)
+
+
+def test_each_host_has_an_autostarted_pool_default_over_its_guest_disks(lab: LabHandle) -> None:
+    """`backup restore --as`, `create` and `clone` find their pool: lab2-linux's disk is a volume of `default`."""
+    for host in lab.hosts:
+        disks = lab.root / "hosts" / host.name / "disks"
+        # One virsh (one SSH session) per host: each costs about a second.
+        proc = lab.virsh(host.name, f"pool-info default; echo @@; pool-dumpxml default; echo @@; vol-list default;"
+                         f" echo @@; domblklist {host.name}-linux")  # fmt: skip
+        assert proc.returncode == 0, f"{host.name}: {proc.stderr}"
+        info, xml, volumes, disk = proc.stdout.split("@@")
+        fields = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in info.strip().splitlines())}
+        assert (fields["State"], fields["Persistent"], fields["Autostart"]) == ("running", "yes", "yes"), fields
+        assert f"<path>{disks}</path>" in xml
+        # The pool's definition sits in the host's own /etc/libvirt, which `lab down` removes with the host.
+        assert (lab.root / "hosts" / host.name / "etc-libvirt" / "storage" / "default.xml").is_file()
+        if host.name == "lab2":  # lab1-linux is diskless, so lab1's pool is empty
+            assert disk.split()[:2] == ["vda", f"{disks}/lab2-linux.qcow2"], disk
+            assert volumes.split() == ["lab2-linux.qcow2", f"{disks}/lab2-linux.qcow2"], volumes
+        else:
+            assert (volumes.split(), disk.split()) == ([], []), proc.stdout
 
 
 def test_hosts_are_distinct_libvirt_hosts(lab: LabHandle) -> None:
@@ -108,9 +136,14 @@ def test_hosts_are_distinct_libvirt_hosts(lab: LabHandle) -> None:
 
 def test_up_is_idempotent(lab: LabHandle) -> None:
     before = {h.name: netns.read_pidfile(lab.pidfile(h.name, "libvirtd")) for h in lab.hosts}
+    stopped = lab.virsh("lab1", "pool-destroy", "default")  # stopped by hand: up starts it again
+    assert stopped.returncode == 0, stopped.stderr
     body = _json(lab.vmtui("lab", "up", "--hosts", str(len(lab.hosts)), "--json"))
     assert isinstance(body, dict)
     assert {h["action"] for h in body["hosts"]} == {"already running"}
+    pools = {h["name"]: [(p["name"], p["state"], p["autostart"]) for p in h["pools"]] for h in body["hosts"]}
+    assert pools == dict.fromkeys(lab.names, [("default", "running", True)])
+    assert "running" in lab.virsh("lab1", "pool-info", "default").stdout
     after = {h.name: netns.read_pidfile(lab.pidfile(h.name, "libvirtd")) for h in lab.hosts}
     assert before == after
 
@@ -128,6 +161,9 @@ def test_up_rebuilds_a_host_whose_daemon_died(lab: LabHandle) -> None:
         assert isinstance(body, dict)
         actions = {h["name"]: h["action"] for h in body["hosts"]}
         assert actions == {**dict.fromkeys(lab.names, "already running"), "lab2": "restarted"}
+        # lab2 rebuilt from scratch: its pool again, holding lab2-linux's new disk.
+        pools = {h["name"]: [(p["name"], p["state"], p["volumes"]) for p in h["pools"]] for h in body["hosts"]}
+        assert pools["lab2"] == [("default", "running", 1)], pools
         # Same address and MAC: peers' neighbour caches stay right (a new MAC stalled reconnects 10 s+).
         assert _eth0_mac(netns.namespace(2)) == mac_before
         assert _hosts_json(lab)["lab2"]["reachable"] is True

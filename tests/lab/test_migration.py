@@ -506,8 +506,8 @@ def test_hostdev_is_refused_by_the_precheck(lab: LabHandle, tmp_path: Path) -> N
 
 
 def test_copy_storage_onto_the_same_file_is_refused_by_the_precheck(lab: LabHandle) -> None:
-    # lab2-linux's qcow2 lies in lab2's own directory, outside any pool, and lab1 runs on the same
-    # filesystem (and kernel): for lab1 it is the very same file. libvirt's pools know nothing of it.
+    # lab2-linux's qcow2 lies in lab2's own directory (lab2's pool default), and lab1 runs on the same
+    # filesystem (and kernel): for lab1 it is the very same file. lab1's pools know nothing of it.
     name = "lab2-linux"
     disk = re.search(r"<source file='([^']+)'", lab.virsh("lab2", "dumpxml", name).stdout)
     assert disk, "the lab's lab2-linux has no disk file"

@@ -24,6 +24,7 @@ from vmtui.drivers.xml.resources import (
     PoolXml,
     VolumeXml,
     agent_channel_state,
+    build_dir_pool_xml,
     build_volume_xml,
     disk_sources,
     nics,
@@ -225,6 +226,13 @@ def test_the_volume_document_vmtui_writes() -> None:
     assert build_volume_xml("lv0", 4096, None) == (
         '<volume><name>lv0</name><capacity unit="bytes">4096</capacity><allocation unit="bytes">0</allocation></volume>'
     )
+
+
+def test_the_dir_pool_document_the_lab_defines() -> None:
+    assert build_dir_pool_xml("default", "/srv/a&b <c>") == (
+        '<pool type="dir"><name>default</name><target><path>/srv/a&amp;b &lt;c&gt;</path></target></pool>'
+    )
+    assert read_pool_xml(build_dir_pool_xml("p", "/srv/p")) == PoolXml(pool_type="dir", path="/srv/p")
 
 
 def test_elements_present_without_the_attribute_read_as_empty() -> None:

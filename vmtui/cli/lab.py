@@ -18,7 +18,7 @@ from vmtui.cli.common import JsonOpt, emit_json, guarded
 from vmtui.cli.runner import steps_with_spinner
 from vmtui.errors import UsageError
 from vmtui.ops.base import Progress, Step
-from vmtui.present import one_line, printable
+from vmtui.present import counted, one_line, printable
 
 
 def _console(*, stderr: bool = False) -> Console:
@@ -134,7 +134,7 @@ def tour(*, as_json: JsonOpt = False) -> None:
 @lab_app.command()
 @guarded(read_only_safe=True)
 def status(*, as_json: JsonOpt = False) -> None:
-    """Per host: namespace, address, daemons, reachability over SSH, guests."""
+    """Per host: namespace, address, daemons, reachability over SSH, guests, storage pools."""
     from vmtui.lab import manager
 
     began = time.monotonic()
@@ -152,6 +152,9 @@ def status(*, as_json: JsonOpt = False) -> None:
         console.print(f"{r['name']:<5} {r['namespace']:<11} {r['address']:<11} {r['action']:<8} {reach}  {pids}")
         for g in r["guests"]:
             console.print(f"      {printable(g['name']):<18} {g['state']:<9} {g['accelerator']}")
+        for p in r["pools"]:
+            volumes = "" if p["volumes"] is None else f", {counted(p['volumes'], 'volume', 'volumes')}"
+            console.print(f"      pool {printable(p['name'])} ({p['state']}{volumes}) {printable(p['path'])}")
         if r["error"]:
             console.print(f"      error: {one_line(str(r['error']), 400)}")
     console.print(f"status in {time.monotonic() - began:.1f} s", highlight=False)

@@ -7,6 +7,10 @@ emulated NIC. When the image of `vmtui lab image` exists or can be built, lab1 a
 `labK-linux` (TCG, 256 MiB, virtio balloon): its virtio NIC sits on the host's bridge `vmtuibr0` and
 pings it, so the NET columns move; lab2's also has a virtio disk it writes and reads, so DISK moves.
 lab1-linux stays diskless: it is the guest to migrate without copying storage.
+
+Each host's guest disks sit in its disk folder, which is also the host's storage pool `default`
+(a dir pool, autostarted), as on a host set up by virt-manager: `backup restore --as`, `create` and
+`clone` find their disks' pool there.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
+from vmtui.drivers.xml.resources import build_dir_pool_xml
 from vmtui.errors import OperationError, VmtuiError
 from vmtui.lab import image
 from vmtui.lab.netns import run
@@ -23,6 +28,7 @@ from vmtui.models import DomainInfo
 
 if TYPE_CHECKING:
     from vmtui.drivers.libvirt.driver import Connection
+    from vmtui.drivers.resources import PoolInfo
 
 LINUX_GUEST = "lab1-linux"
 GUEST_BRIDGE = "vmtuibr0"
@@ -31,6 +37,8 @@ GUEST_NET = "192.168.123"
 """The guests' /24 on that bridge: the bridge is .1; each lab host has its own copy (separate namespaces)."""
 LINUX_HOSTS = ("lab1", "lab2")
 DISK_MIB = 64
+POOL = "default"
+"""The pool over each host's disk folder: the name `create`, `clone` and virt-manager default to."""
 
 
 def linux_image(progress: Callable[[str], None]) -> image.GuestImage:
@@ -105,6 +113,24 @@ def ensure(
         conn.define_and_start(build_guest_xml(spec))
         started.append(spec.name)
     return started
+
+
+def ensure_pool(conn: Connection, disk_dir: Path) -> PoolInfo:
+    """Keep the pool `default` over `disk_dir` defined, active and autostarted, rescanned (after the guests'
+    disks are made) so that each disk file is one of its volumes."""
+    disk_dir.mkdir(parents=True, exist_ok=True)
+    if any(p.name == POOL for p in conn.list_pools()):
+        conn.autostart_pool(POOL)  # up on a running lab: the pool exists, maybe stopped by hand
+    else:
+        conn.define_pool(build_dir_pool_xml(POOL, str(disk_dir)))
+    conn.refresh_pool(POOL)
+    return conn.pool(POOL)
+
+
+def pool_json(pool: PoolInfo) -> dict[str, object]:
+    """The JSON shape of a host's pool in `vmtui lab up/status --json`."""
+    return {"name": pool.name, "state": pool.state, "autostart": pool.autostart, "path": pool.path,
+            "volumes": pool.volumes}  # fmt: skip
 
 
 def guest_json(dom: DomainInfo) -> dict[str, str]:

@@ -57,6 +57,11 @@ class LabHost:
     def pidfile(self, daemon: str) -> Path:
         return self.dir / f"{daemon}.pid"
 
+    @property
+    def disk_dir(self) -> Path:
+        """The guests' disk files; also the folder of the host's pool `default` (removed with `dir`)."""
+        return self.dir / "disks"
+
 
 @dataclass(slots=True)
 class HostReport:
@@ -75,6 +80,7 @@ class HostReport:
     kvm_usable: bool | None = None
     error: str | None = None
     guests: list[dict[str, str]] = field(default_factory=list)
+    pools: list[dict[str, object]] = field(default_factory=list)
 
 
 def lab_root() -> Path:
@@ -256,12 +262,13 @@ def _start_host(host: LabHost, files: ssh.SshFiles) -> None:
 
 
 def _system_definitions(folder: str, names: list[str]) -> set[str]:
-    """What copying /etc/libvirt must leave out: the system's own domains and autostart links.
+    """What copying /etc/libvirt must leave out: the system's own domains, pools and autostart links.
 
     A lab host starts empty; it must not show (or `down` destroy copies of) the system's guests,
-    and the 'default' network would want dnsmasq and a NAT we do not want.
+    the 'default' network would want dnsmasq and a NAT we do not want, and the system's pools (its
+    own 'default' among them) would stand where the lab defines its pool 'default'.
     """
-    if Path(folder).name == "qemu":
+    if Path(folder).name in ("qemu", "storage"):
         return {n for n in names if n.endswith(".xml") or n == "autostart"}
     return {"autostart"} if Path(folder).name == "networks" else set()
 
@@ -295,9 +302,10 @@ def _ensure_guests(
             report.kvm_usable = Path("/dev/kvm").exists() and conn.host_info().kvm_usable
             report.reachable = True
             if start:
-                found = guests.ensure(conn, host.name, kvm=report.kvm_usable, linux=linux, disk_dir=host.dir / "disks")
+                found = guests.ensure(conn, host.name, kvm=report.kvm_usable, linux=linux, disk_dir=host.disk_dir)
                 for name in found:
                     progress(f"host {host.name}: guest {name} started")
+            report.pools = [guests.pool_json(guests.ensure_pool(conn, host.disk_dir))]
             report.guests = [guests.guest_json(d) for d in conn.list_domains()]
     except VmtuiError as exc:
         report.error = str(exc)
@@ -414,6 +422,7 @@ def _status_one(host: LabHost, report: HostReport) -> None:
         with connect(host.uri) as conn:
             report.reachable = True
             report.guests = [guests.guest_json(d) for d in conn.list_domains()]
+            report.pools = [guests.pool_json(p) for p in conn.list_pools()]
     except VmtuiError as exc:
         report.error = str(exc)
 

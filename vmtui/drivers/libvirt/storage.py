@@ -122,6 +122,35 @@ class StorageMixin(ConnectionCore):
         with mapped(self.uri, f"read volume {name!r}"):
             return self._volume_info(pool, vol)
 
+    def define_pool(self, xml: str) -> PoolInfo:
+        """Define a persistent pool from XML built by `xmlres.build_dir_pool_xml`, start it and mark it
+        autostarted (libvirtd starts it whenever it starts). A pool that cannot start is undefined again."""
+        self.require_writable("define pool")
+        with mapped(self.uri, "define pool"):
+            pool = self._conn.storagePoolDefineXML(xml, 0)
+        try:
+            with mapped(self.uri, f"start pool {pool.name()!r}"):
+                pool.create(0)
+                pool.setAutostart(1)
+        except BaseException:
+            try:
+                pool.undefine()
+            except libvirt.libvirtError as exc:
+                log.warning("pool %s left defined after it failed to start: %s", pool.name(), exc)
+            raise
+        with mapped(self.uri, f"read pool {pool.name()!r}"):
+            return self._pool_info(pool)
+
+    def autostart_pool(self, name: str) -> PoolInfo:
+        """Start a defined pool if it is inactive, and have libvirtd start it whenever it starts."""
+        self.require_writable("start pool")
+        pool = self._lookup_pool(name)
+        with mapped(self.uri, f"start pool {name!r}"):
+            if not pool.isActive():
+                pool.create(0)
+            pool.setAutostart(1)
+            return self._pool_info(pool)
+
     def refresh_pool(self, name: str) -> None:
         handle = self._active_pool(name)
         with mapped(self.uri, f"refresh pool {name!r}"):

@@ -1,6 +1,7 @@
 """The XML of pools, volumes and networks, and the parts of a domain's XML that name its storage,
-its NICs and its guest agent channel. Pure: XML text in, values out (hardened parser), and one
-builder (a new volume) that takes only validated values and never formats strings into XML.
+its NICs and its guest agent channel. Pure: XML text in, values out (hardened parser), and two
+builders (a new volume, a new directory pool) that take only validated values and never format
+strings into XML.
 """
 
 from __future__ import annotations
@@ -24,6 +25,15 @@ class PoolXml:
 def read_pool_xml(text: str) -> PoolXml:
     root = parse_xml(text)
     return PoolXml(pool_type=root.get("type", ""), path=root.findtext("target/path") or "")
+
+
+def build_dir_pool_xml(name: str, path: str) -> str:
+    """A directory pool `name` whose volumes are the files of the folder `path` (absolute, on the host)."""
+    pool = etree.Element("pool", type="dir")
+    etree.SubElement(pool, "name").text = name
+    target = etree.SubElement(pool, "target")
+    etree.SubElement(target, "path").text = path
+    return etree.tostring(pool, encoding="unicode")
 
 
 @dataclass(frozen=True, slots=True)
