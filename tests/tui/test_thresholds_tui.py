@@ -32,9 +32,9 @@ from vmtui.widgets.domain_table import DomainTable
 pytestmark = pytest.mark.timeout(120)
 
 # The busy guest's CPU per second, % of its one vCPU (critical from 50 in the config below, 90 by default):
-# critical at the 2nd second and through the 3rd, only warn at the 4th, critical again from the 5th. Two
-# crossings, two notes.
-CPU = [10, 97, 97, 20, 97, 97]
+# critical at the 2nd second and through the 3rd (one note), only warn at the 4th and critical again at the
+# 5th (no note: it never came back below warn), ok at the 6th, critical again at the 7th (the second note).
+CPU = [10, 97, 97, 20, 97, 5, 97]
 LEVELS = "[thresholds]\ncpu = { warn = 15, critical = 50 }\n"
 
 

@@ -658,18 +658,24 @@ class Fleet:
     def newly_critical(self, name: str) -> list[tuple[DomainRow, tuple[str, ...]]]:
         """The host's rows that became critical since the last call, with their critical figures' keys.
 
-        Once per crossing: a row stays known as critical while it is, and is told again only after a
-        sample below critical (a stale host's rows keep what they were: no sample said otherwise).
+        Once per crossing, with hysteresis: a row told is known as critical until a sample finds none of
+        its figures even at warn; only then does its next crossing into critical tell again. A figure
+        that wavers about its critical level (steal going 19, 22, 18, 25 %) is one notification, not
+        one per tick above the line. A stale host's rows keep what they were: no sample said otherwise.
         """
         if self.stale_since(self.host(name)) is not None:
             return []
         now: dict[str, tuple[DomainRow, tuple[str, ...]]] = {}
+        alerting: set[str] = set()
         for row in self.rows(name):
-            keys = tuple(k for k, lv in row_alerts(row, self.thresholds) if lv is Level.CRITICAL)
+            alerts = row_alerts(row, self.thresholds)
+            if alerts:
+                alerting.add(row.uuid)
+            keys = tuple(k for k, lv in alerts if lv is Level.CRITICAL)
             if keys:
                 now[row.uuid] = (row, keys)
         was = self._critical.get(name, frozenset())
-        self._critical[name] = frozenset(now)
+        self._critical[name] = frozenset(now) | (was & alerting)
         return [now[u] for u in sorted(now, key=lambda u: now[u][0].name) if u not in was]
 
 
