@@ -27,7 +27,13 @@ pytestmark = pytest.mark.timeout(90)
 
 @pytest.fixture
 def pool() -> Iterator[ClonePool]:
+    """The test's pool, and beside it (removed with it) two client files named with markup: a text file
+    and an 8 MiB qcow2."""
     with clone_pool() as made:
+        (made.iso.parent / "[b]notes.txt").write_text("not a disk\n" * 100)
+        image = made.iso.parent / "[b]x.qcow2"
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(image), "8M"], check=True, timeout=30)
+        image.chmod(0o644)
         yield made
 
 
@@ -42,11 +48,7 @@ def said_in_place(form: CreateForm) -> str:
 
 async def test_create_form_refuses_in_place_then_plans_confirms_and_creates_with_progress(pool: ClonePool) -> None:
     name = f"{pool.prefix}-new"
-    not_disk = pool.iso.parent / "[b]notes.txt"
-    not_disk.write_text("not a disk\n" * 100)
-    image = pool.iso.parent / "[b]x.qcow2"
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(image), "8M"], check=True, timeout=30)
-    image.chmod(0o644)
+    not_disk, image = pool.iso.parent / "[b]notes.txt", pool.iso.parent / "[b]x.qcow2"
     # A 5 s interval: on a loaded machine a 1 s poller's late sample makes the host stale (writes refused).
     app = VmtuiApp([HostEntry("local", LOCAL_URI)], interval=5.0)
     seen = Recorder()
@@ -62,7 +64,8 @@ async def test_create_form_refuses_in_place_then_plans_confirms_and_creates_with
         form.submit()  # (Enter in the last field does this)
         await wait_for(pilot, lambda: "not a disk image" in said_in_place(form))
         assert str(not_disk) in said_in_place(form)  # the markup file name as it is
-        assert app.screen is form and form.query_one("#form-name", Input).value == name  # nothing typed is lost
+        assert form.is_current  # still open
+        assert form.query_one("#form-name", Input).value == name  # nothing typed is lost
 
         fill(form, image=str(image), hostname="[b]x")
         form.submit()
@@ -90,7 +93,8 @@ async def test_create_form_refuses_in_place_then_plans_confirms_and_creates_with
         assert "100.0 %" in str(screen.query_one("#create-bar", Static).render())
         steps = [m.step for m in seen.of(JobProgressed) if isinstance(m, JobProgressed)]
         uploads = [s for s in steps if s.data.get("type") == "progress"]
-        assert uploads and uploads[-1].fraction == 1.0, [s.text for s in steps]
+        assert uploads, [s.text for s in steps]
+        assert uploads[-1].fraction == 1.0
         assert any(s.text.startswith(f"uploading {image}") for s in steps), [s.text for s in steps]
         await wait_for(pilot, lambda: any(d.name == name for d in app.fleet.hosts["local"].domains.values()), 15)
 
