@@ -91,6 +91,10 @@ async def test_create_form_refuses_in_place_then_plans_confirms_and_creates_with
         await wait_for(pilot, lambda: screen.ended is not None, 30)
         assert screen.ended == f"created {name}: running"
         assert "100.0 %" in str(screen.query_one("#create-bar", Static).render())
+        # The job's steps reached the screen, the client file's markup name as it is.
+        logged = [line.plain for line in screen.log_lines]
+        assert f"uploading {image} as {name}.qcow2" in logged, logged
+        assert f"starting {name}" in logged
         steps = [m.step for m in seen.of(JobProgressed) if isinstance(m, JobProgressed)]
         uploads = [s for s in steps if s.data.get("type") == "progress"]
         assert uploads, [s.text for s in steps]
@@ -111,5 +115,9 @@ async def test_create_key_is_refused_with_its_reason_on_a_read_only_host() -> No
     async with app.run_test(size=(120, 40), message_hook=seen) as pilot:
         await wait_for(pilot, lambda: app.fleet.hosts["ro"].status == "connected")
         await pilot.press("n")
+        # The key itself is refused (off the footer, its twin says why), before any form or job.
         await wait_for(pilot, lambda: seen.said("ro is connected read-only"))
+        assert [(n.title, n.message) for n in seen.notes()] == [
+            ("not offered", "Create a VM on the host: ro is connected read-only")
+        ]
         assert not isinstance(app.screen, CreateForm)
