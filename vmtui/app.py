@@ -35,6 +35,7 @@ from vmtui.settings.load import Settings
 from vmtui.tui.actions import JobStarter
 from vmtui.tui.bulk import BulkActions
 from vmtui.tui.command_line import CommandLine
+from vmtui.tui.create import Creations
 from vmtui.tui.domains import DomainActions
 from vmtui.tui.drain import Drains
 from vmtui.tui.fleet import Fleet
@@ -47,6 +48,8 @@ from vmtui.tui.messages import (
     BalloonRequested,
     BulkActionRequested,
     ConsoleRequested,
+    CreateAbortRequested,
+    CreateRequested,
     DataFetched,
     DevicesOpenRequested,
     DomainOpenRequested,
@@ -158,6 +161,7 @@ class VmtuiApp(App[None]):
         self.memory = MemoryTools(parts)
         self.migrate_flow = MigrateFlow(parts, self.migrations)
         self.drains = Drains(parts, self.migrations)
+        self.creations = Creations(parts)
         self.user_plugins = Plugins(parts, settings.plugins)
 
     # ----- life cycle ---------------------------------------------------------------------------
@@ -325,10 +329,17 @@ class VmtuiApp(App[None]):
     def on_drain_abort_requested(self, message: DrainAbortRequested) -> None:
         self.drains.abort(message)
 
+    def on_create_requested(self, message: CreateRequested) -> None:
+        self.creations.requested(message)
+
+    def on_create_abort_requested(self, message: CreateAbortRequested) -> None:
+        self.creations.abort(message)
+
     def on_job_progressed(self, message: JobProgressed) -> None:
         self.jobs.progressed(message.job_id, message.step)
         self.migrate_flow.progressed(message)
         self.drains.progressed(message)
+        self.creations.progressed(message)
 
     def on_job_finished(self, message: JobFinished) -> None:
         self.jobs.finished(message.job_id)

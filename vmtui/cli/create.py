@@ -165,19 +165,12 @@ def _show_plan(plan: ops.CreatePlan, *, as_json: bool) -> None:
         emit_json({"dry_run": True, **plan.to_json(), "xml": plan.xml})
         return
     from vmtui.cli.render import console
-    from vmtui.present import size
     from vmtui.richtext import lit
 
     out = console()
-    out.print(lit(f"plan for {plan.name} on {plan.uri} (dry run: nothing is made)", "bold"))
-    for note in plan.notes:
-        out.print(lit(f"  note: {note}", "yellow"))
-    for v in plan.volumes:
-        what = f"  {v.action} {v.role}: {v.name} ({v.fmt}, {size(v.capacity)})"
-        out.print(lit(what + (f" from {v.source}" if v.source else "") + f" in pool {plan.pool}"))
-    if plan.seed is not None:
-        out.print(lit(f"  cloud-init: hostname {plan.seed.hostname}, instance-id {plan.seed.instance_id}"))
-    out.print(lit("  then start it" if plan.start else "  not started (add --start)"))
+    styles = {"title": "bold", "note": "yellow", "": ""}
+    for line, kind in ops.plan_lines(plan):
+        out.print(lit(line, styles[kind]))
     out.file.flush()
     sys.stdout.write(plan.xml)  # XML as it is (lxml escaped every name in it): no markup, no wrapping
 

@@ -200,6 +200,25 @@ class CreateResult:
         }
 
 
+def plan_lines(plan: CreatePlan) -> list[tuple[str, str]]:
+    """What `--dry-run` prints before the XML, one (line, kind) each: kind is "title", "note" or "".
+
+    Both faces show these lines as they are (the TUI's confirmation, the CLI's dry run), each in its
+    own style; names and paths in them are the user's and the host's, never markup.
+    """
+    from vmtui.present import size
+
+    lines = [(f"plan for {plan.name} on {plan.uri} (dry run: nothing is made)", "title")]
+    lines += [(f"  note: {note}", "note") for note in plan.notes]
+    for v in plan.volumes:
+        what = f"  {v.action} {v.role}: {v.name} ({v.fmt}, {size(v.capacity)})"
+        lines.append((what + (f" from {v.source}" if v.source else "") + f" in pool {plan.pool}", ""))
+    if plan.seed is not None:
+        lines.append((f"  cloud-init: hostname {plan.seed.hostname}, instance-id {plan.seed.instance_id}", ""))
+    lines.append(("  then start it" if plan.start else "  not started (add --start)", ""))
+    return lines
+
+
 # ----- the request, checked on this machine (no host needed) -----------------------------------------
 
 

@@ -19,6 +19,7 @@ from vmtui.tui.messages import (
     ActionRequested,
     BulkActionRequested,
     ConsoleRequested,
+    CreateRequested,
     DevicesOpenRequested,
     DomainOpenRequested,
     MemoryOpenRequested,
@@ -115,6 +116,8 @@ class HostScreen(Refusals, Screen[None]):
         # where the next letter would replace the filter.
         Binding("tab,shift+tab", "switch_pane", "Hosts pane / domains", show=False),
         *explained(Binding("a", "app.add_host", "Add host", show=False)),
+        # On the hosts pane's host when it has the focus, else the selected row's (as M, P, N).
+        *explained(Binding("n", "create", "New VM", show=False, tooltip="Create a VM on the host")),
         *HOST_BINDINGS,
         *ACTION_BINDINGS,
         *DEVICE_BINDINGS,
@@ -126,6 +129,7 @@ class HostScreen(Refusals, Screen[None]):
         **{f"{a.key} --filter": "key slash, then space or * on the domain table" for a in ACTIONS},
         "migrate start": "key m",
         "hosts add": "key a",
+        "create": "key n (on the hosts pane's host, else the selected row's): the create form",
     }
     """The CLI commands and options this screen's keys stand for (tests/unit/test_parity.py reads them)."""
 
@@ -284,6 +288,9 @@ class HostScreen(Refusals, Screen[None]):
     def _selected_on(self, host: str) -> str | None:
         return self.selected_uuid() if self.selected_row_host() == host else None
 
+    def action_create(self) -> None:
+        self._on_host("Create a VM", CreateRequested)
+
     def action_resources(self, kind: str) -> None:
         self._on_host(kind.capitalize(), lambda host: ResourcesOpenRequested(host, kind))
 
@@ -338,6 +345,11 @@ class HostScreen(Refusals, Screen[None]):
             if host is None:
                 return None if self._live_hosts() else "a replay has no live host to ask"
             return "a replay has no live host to ask" if self.fleet.hosts[host].recorded else None
+        if action == "create":
+            host = self.selected_host()
+            if host is None:
+                return None if self._live_hosts() else "a replay has no host to create on"
+            return self.fleet.write_refusal(self.fleet.hosts[host])
         table = self._table
         if action in DOMAIN_ACTIONS and self._pane is not None and self._pane.has_focus:
             return "the hosts pane has the focus (Tab goes back to the domains)"

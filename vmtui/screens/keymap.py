@@ -10,6 +10,7 @@ from textual.actions import parse
 from textual.binding import Binding, BindingType
 from textual.widget import Widget
 
+from vmtui.screens.create import CreateScreen
 from vmtui.screens.devices import DevicesScreen
 from vmtui.screens.domain import DomainScreen
 from vmtui.screens.drain import DrainScreen
@@ -134,6 +135,7 @@ SCREENS: tuple[ScreenKeys, ...] = (
     ScreenKeys("Migrate", (MigrateModal,), "m", "pick the target host among the pre-checks", "migrate"),
     ScreenKeys("Migration", (MigrationScreen,), "m", "a migration under way (m on a migrating domain)", "migration"),
     ScreenKeys("Drain", (DrainScreen,), "D", "a host's drain under way: every guest's migration, abort", "drain"),
+    ScreenKeys("Creation", (CreateScreen,), "n", "a new VM being made: uploads and copies, cancel", "creation"),
 )
 """Every screen with keys of its own; the dashboard first."""
 

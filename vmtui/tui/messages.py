@@ -103,6 +103,20 @@ class HostDrainRequested(Message):
 
 
 @dataclass
+class CreateRequested(Message):
+    """The dashboard asked for the create form on host `host` (key n, `:create`)."""
+
+    host: str
+
+
+@dataclass
+class CreateAbortRequested(Message):
+    """The create screen asked to cancel its creation (what was made so far is removed)."""
+
+    job_id: int
+
+
+@dataclass
 class DrainAbortRequested(Message):
     """The drain screen asked to abort its drain (running migrations abort, queued ones never start)."""
 
