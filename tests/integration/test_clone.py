@@ -328,13 +328,13 @@ TEMPLATE_USER_DATA = "#cloud-config\nhostname: template\npackages: [htop]\n"
 
 
 def meta(path: Path) -> dict[str, str]:
-    return dict(line.split(": ", 1) for line in seed_file(path, "meta-data").splitlines())  # type: ignore[misc]
+    return dict(line.split(": ", 1) for line in seed_file(path, "meta-data").splitlines())
 
 
 def blocks(name: str) -> dict[str, str]:
     """target -> source, as virsh domblklist lists the domain's disks."""
     lines = virsh("domblklist", name).splitlines()[2:]
-    return dict(line.split(None, 1) for line in lines if line.strip())  # type: ignore[misc]
+    return dict(line.split(None, 1) for line in lines if line.strip())
 
 
 def test_each_linked_clone_gets_its_own_seed_and_the_templates_stays(pool: ClonePool, template: Template) -> None:
@@ -342,9 +342,16 @@ def test_each_linked_clone_gets_its_own_seed_and_the_templates_stays(pool: Clone
     vm_json("template", template.name)
     seed_sum = sha256(seed)
     names = [f"{template.name}-c{i}" for i in range(3)]
+    procs = [
+        subprocess.Popen([VMTUI, "clone", template.name, n, "--linked", "--json", "-c", LOCAL_URI],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for n in names
+    ]  # fmt: skip
     ids = set()
-    for n in names:
-        done = vm_json("clone", template.name, n, "--linked")
+    for n, proc in zip(names, procs, strict=True):
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, out + err
+        done = json.loads(out)
         own = pool.path / f"{n}-seed.iso"
         assert done["seed"]["path"] == str(own)
         assert done["seed"]["replaces"] == str(seed)
@@ -408,8 +415,6 @@ def test_bad_cloud_init_refused_before_anything(pool: ClonePool, template: Templ
     refused(pool, 2, f"{bad}:3: invalid YAML", "clone", template.name, name, "--cloud-init", str(bad), before=before)
     refused(pool, 2, f"--ssh-key {private} is a private key", "clone", template.name, name, "--ssh-key",
             str(private), before=before)  # fmt: skip
-    refused(pool, 2, "hostname 'a_b' is not a valid host name", "clone", template.name, name, "--hostname", "a_b",
-            before=before)  # fmt: skip
 
 
 def test_failure_or_cancel_half_way_leaves_no_seed(pool: ClonePool, template: Template, local_conn: Connection) -> None:
