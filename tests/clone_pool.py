@@ -158,3 +158,44 @@ def vol_field(path: Path | str, field: str) -> str:
         if key.strip() == field:
             return value.strip().split()[0]
     raise AssertionError(f"vol-info {path} has no {field}")
+
+
+def seed_file(path: Path, name: str) -> str:
+    """One file of a NoCloud seed ISO, by its Rock Ridge name, read with pycdlib (not with vmtui's reader)."""
+    import io
+
+    import pycdlib
+
+    iso = pycdlib.PyCdlib()
+    iso.open(str(path))
+    try:
+        assert iso.pvd.volume_identifier.decode().strip() == "cidata"
+        out = io.BytesIO()
+        iso.get_file_from_iso_fp(out, rr_path="/" + name)
+        return out.getvalue().decode()
+    finally:
+        iso.close()
+
+
+def attach_seed(pool: ClonePool, domain: str, volume: str, user_data: str) -> Path:
+    """A cidata ISO (made with pycdlib, as cloud-localds would) in the pool, attached to `domain` as its
+    CD-ROM sdb: the template's seed. Named without "seed": vmtui must find it by its label."""
+    import io
+
+    import pycdlib
+
+    iso = pycdlib.PyCdlib()
+    iso.new(interchange_level=3, joliet=3, rock_ridge="1.09", vol_ident="cidata")
+    meta = f"instance-id: iid-{domain}\nlocal-hostname: template\n"
+    for name, text in (("meta-data", meta), ("user-data", user_data)):
+        data = text.encode()
+        iso.add_fp(io.BytesIO(data), len(data), "/" + name.upper().replace("-", "_") + ".;1", rr_name=name,
+                   joliet_path="/" + name)  # fmt: skip
+    path = pool.path / volume
+    iso.write(str(path))
+    iso.close()
+    path.chmod(0o644)
+    virsh("pool-refresh", pool.name)
+    virsh("attach-disk", domain, str(path), "sdb", "--type", "cdrom", "--mode", "readonly", "--targetbus", "sata",
+          "--config")  # fmt: skip
+    return path

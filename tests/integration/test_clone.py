@@ -16,15 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from clone_pool import (
     LOCAL_URI,
     ClonePool,
     Template,
+    attach_seed,
     clone_pool,
     define_template,
     domains,
     macs,
     remove_domain,
+    seed_file,
     sha256,
     virsh,
     vol_field,
@@ -312,6 +315,127 @@ def test_failure_or_cancel_half_way_leaves_nothing(pool: ClonePool, template: Te
 
     def press_ctrl_c(step: Step) -> None:
         if step.text.startswith("defining"):
+            cancel.set()
+
+    with pytest.raises(UserCancelledError):
+        ops.clone(local_conn, plan, progress=press_ctrl_c, cancel=cancel)
+    assert what_exists(pool) == before
+
+
+# ----- each clone's cloud-init seed -----------------------------------------------------------------
+
+TEMPLATE_USER_DATA = "#cloud-config\nhostname: template\npackages: [htop]\n"
+
+
+def meta(path: Path) -> dict[str, str]:
+    return dict(line.split(": ", 1) for line in seed_file(path, "meta-data").splitlines())
+
+
+def blocks(name: str) -> dict[str, str]:
+    """target -> source, as virsh domblklist lists the domain's disks."""
+    lines = virsh("domblklist", name).splitlines()[2:]
+    return dict(line.split(None, 1) for line in lines if line.strip())
+
+
+def test_each_linked_clone_gets_its_own_seed_and_the_templates_stays(pool: ClonePool, template: Template) -> None:
+    seed = attach_seed(pool, template.name, f"{template.name}-cidata.iso", TEMPLATE_USER_DATA)
+    vm_json("template", template.name)
+    seed_sum = sha256(seed)
+    names = [f"{template.name}-c{i}" for i in range(3)]
+    procs = [
+        subprocess.Popen([VMTUI, "clone", template.name, n, "--linked", "--json", "-c", LOCAL_URI],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for n in names
+    ]  # fmt: skip
+    ids = set()
+    for n, proc in zip(names, procs, strict=True):
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, out + err
+        done = json.loads(out)
+        own = pool.path / f"{n}-seed.iso"
+        assert done["seed"]["path"] == str(own)
+        assert done["seed"]["replaces"] == str(seed)
+        assert done["shared"] == [str(pool.iso)]  # the installer ISO is shared, the seed is not
+        got = meta(own)
+        assert got["local-hostname"] == n
+        ids.add(got["instance-id"])
+        user_data = seed_file(own, "user-data")
+        assert user_data.startswith("#cloud-config\n")
+        assert yaml.safe_load(user_data) == {"hostname": n, "packages": ["htop"]}  # kept, renamed
+        assert blocks(n) == {"vda": str(pool.path / f"{n}-vda.qcow2"), "sda": str(pool.iso), "sdb": str(own)}
+    assert len(ids) == 3
+    assert f"iid-{template.name}" not in ids
+    assert sha256(seed) == seed_sum
+    assert meta(seed)["local-hostname"] == "template"
+
+    # The clone's seed is its own storage: deleted with it; the template's stays.
+    done = vm_json("delete", names[0], "--storage", "--yes")
+    assert sorted(done["volumes_removed"]) == sorted(
+        [str(pool.path / f"{names[0]}-vda.qcow2"), str(pool.path / f"{names[0]}-seed.iso")]
+    )
+    assert f"{names[0]}-seed.iso" not in volumes(pool)
+    assert sha256(seed) == seed_sum
+
+
+def test_clone_cloud_init_flags_and_a_seed_added(pool: ClonePool, template: Template, tmp_path: Path) -> None:
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOkR3xJ9Wq7m3gX0c1J8vYp2pQ5Xo7G0tP0m1E2cU3Aa test@vmtui"
+    key_file = tmp_path / "id.pub"
+    key_file.write_text(key + "\n")
+    attach_seed(pool, template.name, f"{template.name}-cidata.iso", TEMPLATE_USER_DATA)
+    vm_json("template", template.name)
+    name = f"{template.name}-k"
+    done = vm_json("clone", template.name, name, "--linked", "--hostname", "x", "--ssh-key", str(key_file))
+    own = pool.path / f"{name}-seed.iso"
+    assert (done["seed"]["hostname"], done["seed"]["user_data"]) == ("x", "options")
+    assert meta(own)["local-hostname"] == "x"
+    user_data = yaml.safe_load(seed_file(own, "user-data"))
+    assert (user_data["hostname"], user_data["ssh_authorized_keys"]) == ("x", [key])
+    assert "packages" not in user_data  # options replace the template's user-data
+
+    # A source with no seed gets one added with the options (here a full clone of a plain domain).
+    plain = f"{template.name}-plain"
+    vm_json("clone", template.name, plain)
+    virsh("detach-disk", plain, "sdb", "--config")
+    added = f"{template.name}-added"
+    done = vm_json("clone", plain, added, "--hostname", "y")
+    assert done["seed"]["replaces"] is None
+    own = pool.path / f"{added}-seed.iso"
+    assert meta(own)["local-hostname"] == "y"
+    assert blocks(added)["sdb"] == own.name  # a volume-type CD-ROM: domblklist names the volume
+
+
+def test_bad_cloud_init_refused_before_anything(pool: ClonePool, template: Template, tmp_path: Path) -> None:
+    attach_seed(pool, template.name, f"{template.name}-cidata.iso", TEMPLATE_USER_DATA)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("#cloud-config\nusers: [a\n")
+    private = tmp_path / "id"
+    private.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nxx\n")
+    before = what_exists(pool)
+    name = f"{template.name}-bad"
+    refused(pool, 2, f"{bad}:3: invalid YAML", "clone", template.name, name, "--cloud-init", str(bad), before=before)
+    refused(pool, 2, f"--ssh-key {private} is a private key", "clone", template.name, name, "--ssh-key",
+            str(private), before=before)  # fmt: skip
+
+
+def test_failure_or_cancel_half_way_leaves_no_seed(pool: ClonePool, template: Template, local_conn: Connection) -> None:
+    attach_seed(pool, template.name, f"{template.name}-cidata.iso", TEMPLATE_USER_DATA)
+    name = f"{template.name}-half"
+    before = what_exists(pool)
+    plan = ops.plan_clone(local_conn, template.name, name)
+    assert plan.seed is not None
+    other = local_conn.define_xml(build_guest_xml(GuestSpec(name=name, role="test", nic_model=None)))
+    with pytest.raises(OperationError, match="already exists"):
+        ops.clone(local_conn, plan)
+    assert volumes(pool) == before[0]  # neither the copied disk nor the seed is left
+    remove_domain(name)
+    assert other.uuid
+
+    # Ctrl-C while the seed is on its way: the seed volume and the copied disk both go.
+    plan = ops.plan_clone(local_conn, template.name, name)
+    cancel = threading.Event()
+
+    def press_ctrl_c(step: Step) -> None:
+        if "cloud-init seed" in step.text:
             cancel.set()
 
     with pytest.raises(UserCancelledError):

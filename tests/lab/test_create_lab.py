@@ -1,6 +1,7 @@
 """`vmtui create` over qemu+ssh: the lab's guest image (kernel, initramfs) and a small qcow2 reach lab2
 only through libvirt's stream upload, the VM boots, and its init reads the NoCloud seed and says the
-hostname on the serial console (the lab image's stand-in for cloud-init, vmtui/lab/image.py)."""
+hostname on the serial console (the lab image's stand-in for cloud-init, vmtui/lab/image.py). The same VM,
+then a template, gives a linked clone whose init says the clone's own hostname: its seed is its own."""
 
 from __future__ import annotations
 
@@ -84,6 +85,7 @@ def test_create_over_ssh_uploads_boots_and_the_guest_reads_its_seed(
     disk = tmp_path / "disk.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "16M"], check=True)
     name = f"vmtui-test-cr-{secrets.token_hex(2)}"
+    clone = f"{name}-clone"
     uri = lab.uris["lab2"]
     try:
         proc = lab.vmtui(
@@ -106,6 +108,21 @@ def test_create_over_ssh_uploads_boots_and_the_guest_reads_its_seed(
         # it sets it (seen when the console is open by then), and in its "up" line every 10 s.
         read_console(uri, name, ("VMTUI-SEED hostname=seeded-lab", "host seeded-lab"), within=120)
         print(f"seed hostname on the console {time.monotonic() - started:.1f} s after the start")
+
+        # The VM as a template, and a linked clone of it started over qemu+ssh: the clone's init reads
+        # the clone's own seed (the template's read back through the download stream and re-made) and
+        # says the clone's name as its hostname, not seeded-lab.
+        assert lab.virsh("lab2", "destroy", name).returncode == 0
+        assert lab.vmtui("template", name, "-c", uri).returncode == 0
+        proc = lab.vmtui("clone", name, clone, "--linked", "--start", "--json", "-c", uri)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        seed = json.loads(proc.stdout)["seed"]
+        assert (seed["hostname"], seed["volume"], seed["user_data"]) == (clone, f"{clone}-seed.iso", "source")
+        assert seed["replaces"].endswith(f"/{name}-seed.iso")
+        started = time.monotonic()
+        read_console(uri, clone, (f"VMTUI-SEED hostname={clone}", f"host {clone}"), within=120)
+        print(f"the clone's hostname on its console {time.monotonic() - started:.1f} s after the clone")
     finally:
-        lab.virsh("lab2", "destroy", name)
-        lab.virsh("lab2", "undefine", name)
+        for made in (clone, name):
+            lab.virsh("lab2", "destroy", made)
+            lab.virsh("lab2", "undefine", made)

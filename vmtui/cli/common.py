@@ -135,6 +135,20 @@ RoundIntervalOpt = Annotated[
 runs at most twice a second."""
 
 
+# The cloud-init options of `vmtui create` and `vmtui clone` (one definition: both read them with
+# `ops.seed.read_cloud_init`).
+CloudInitOpt = Annotated[
+    Path | None, typer.Option("--cloud-init", help="A #cloud-config user-data file for the NoCloud seed.")
+]
+HostnameOpt = Annotated[str | None, typer.Option("--hostname", help="cloud-init: the guest's hostname.")]
+UserOpt = Annotated[str | None, typer.Option("--user", help="cloud-init: a user to make (with sudo).")]
+SshKeyOpt = Annotated[Path | None, typer.Option("--ssh-key", help="cloud-init: an OpenSSH public key file.")]
+PasswordHashOpt = Annotated[
+    str | None, typer.Option("--password-hash", help="cloud-init: a crypt(3) hash ($6$...) for the user.")
+]
+NetworkConfigOpt = Annotated[
+    Path | None, typer.Option("--network-config", help="cloud-init: a network-config file (version 1 or 2).")
+]
 LiveOpt = Annotated[bool, typer.Option("--live", help="Only the running guest.")]
 ConfigOpt = Annotated[bool, typer.Option("--config", help="Only the persistent config (the next boot).")]
 ReleaseTimeoutOpt = Annotated[

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from vmtui.cli.common import ConnectOpt, HostOpt, JsonOpt, ReadOnlyOpt, emit_json, guarded
+from vmtui.cli.common import (
+    CloudInitOpt,
+    ConnectOpt,
+    HostnameOpt,
+    HostOpt,
+    JsonOpt,
+    NetworkConfigOpt,
+    PasswordHashOpt,
+    ReadOnlyOpt,
+    SshKeyOpt,
+    UserOpt,
+    emit_json,
+    guarded,
+)
 from vmtui.cli.runner import run_op
 from vmtui.cli.targets import label, one_host, open_entry, resolve_targets
 from vmtui.errors import OperationError, UsageError
@@ -47,18 +59,6 @@ AccelOpt = Annotated[
 StartOpt = Annotated[bool, typer.Option("--start", help="Start the VM once it is made.")]
 ConsoleFlag = Annotated[bool, typer.Option("--console", help="Start it and attach to its serial console.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the plan and the domain XML; change nothing.")]
-CloudInitOpt = Annotated[
-    Path | None, typer.Option("--cloud-init", help="A #cloud-config user-data file for the NoCloud seed.")
-]
-HostnameOpt = Annotated[str | None, typer.Option("--hostname", help="cloud-init: the guest's hostname.")]
-UserOpt = Annotated[str | None, typer.Option("--user", help="cloud-init: a user to make (with sudo).")]
-SshKeyOpt = Annotated[Path | None, typer.Option("--ssh-key", help="cloud-init: an OpenSSH public key file.")]
-PasswordHashOpt = Annotated[
-    str | None, typer.Option("--password-hash", help="cloud-init: a crypt(3) hash ($6$...) for the user.")
-]
-NetworkConfigOpt = Annotated[
-    Path | None, typer.Option("--network-config", help="cloud-init: a network-config file (version 1 or 2).")
-]
 
 
 def register(app: typer.Typer) -> None:

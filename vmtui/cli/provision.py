@@ -11,11 +11,17 @@ from typing import Annotated
 import typer
 
 from vmtui.cli.common import (
+    CloudInitOpt,
     ConnectOpt,
     DomainArg,
+    HostnameOpt,
     HostOpt,
     JsonOpt,
+    NetworkConfigOpt,
+    PasswordHashOpt,
     ReadOnlyOpt,
+    SshKeyOpt,
+    UserOpt,
     YesOpt,
     confirm,
     emit_json,
@@ -72,16 +78,27 @@ def clone_cmd(
         typer.Option("--linked", help="qcow2 overlays on the template's volumes (SOURCE must be a template)."),
     ] = False,
     start: Annotated[bool, typer.Option("--start", help="Start the clone once it is made.")] = False,
+    cloud_init: CloudInitOpt = None,
+    hostname: HostnameOpt = None,
+    user: UserOpt = None,
+    ssh_key: SshKeyOpt = None,
+    password_hash: PasswordHashOpt = None,
+    network_config: NetworkConfigOpt = None,
     connect: ConnectOpt = None,
     host: HostOpt = None,
     read_only: ReadOnlyOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Clone a shut-off domain: new name, UUID and MACs; each disk copied (or, --linked, overlaid) in its pool."""
+    """Clone a shut-off domain: new name, UUID and MACs; each disk copied (or, --linked, overlaid) in its pool;
+    a new cloud-init seed (instance-id, hostname NEW) when the source has one or cloud-init options are given."""
     from vmtui.ops import clone as ops
+    from vmtui.ops.seed import CloudInit, read_cloud_init
 
+    # The cloud-init files and flags are refused here, before any host is contacted.
+    options = CloudInit(cloud_init, hostname, user, ssh_key, password_hash, network_config)
+    parts = read_cloud_init(options, name) if options.given else None
     with domain_host(source, connect, host, read_only=read_only) as (entry, conn):
-        plan = ops.plan_clone(conn, source, name, linked=linked, host=label(entry))
+        plan = ops.plan_clone(conn, source, name, linked=linked, host=label(entry), cloud_init=parts)
         done = run_op(
             lambda progress, cancel: ops.clone(conn, plan, start=start, progress=progress, cancel=cancel),
             step_printer(as_json),
@@ -95,6 +112,11 @@ def clone_cmd(
         on = f", on {printable(vol.backing)}" if vol.backing else ""
         lines.append(f"  volume {printable(vol.path)} ({vol.format}{on})")
     lines += [f"  shares {printable(path)}" for path in done.shared]
+    if done.seed is not None and done.seed_volume is not None:
+        spec = done.seed.spec
+        lines.append(
+            f"  seed {printable(done.seed_volume.path)} (hostname {spec.hostname}, instance-id {spec.instance_id})"
+        )
     lines += [f"  MAC {mac}" for mac in done.macs]
     if done.started:
         lines.append("  started")

@@ -20,6 +20,11 @@ QEMU_IMG_TIMEOUT = 30.0
 DISK_FORMATS = ("qcow2", "raw")
 ISO_MAGIC_OFFSET = 0x8001
 """ISO 9660's "CD001" at the first volume descriptor (sector 16 of 2048 bytes, plus one)."""
+PVD_OFFSET = 16 * 2048
+PVD_SIZE = 2048
+"""The primary volume descriptor: where an ISO's volume label is."""
+SEED_LABEL = "cidata"
+"""The label cloud-init's NoCloud data source looks for (it also accepts CIDATA)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +64,19 @@ def _head(path: Path, length: int) -> bytes:
 
 def is_iso(path: Path) -> bool:
     return _head(path, ISO_MAGIC_OFFSET + 5)[ISO_MAGIC_OFFSET:] == b"CD001"
+
+
+def iso_label(sector: bytes) -> str | None:
+    """The volume label of an ISO 9660 primary volume descriptor (the 2048 bytes at 32768), or None."""
+    if len(sector) < 72 or sector[0] != 1 or sector[1:6] != b"CD001":
+        return None
+    return sector[40:72].decode("ascii", "replace").strip()
+
+
+def is_seed_label(sector: bytes) -> bool:
+    """Whether that descriptor names a NoCloud seed: cloud-init takes `cidata` or `CIDATA`."""
+    label = iso_label(sector)
+    return label is not None and label.lower() == SEED_LABEL
 
 
 def looks_like_disk(path: Path) -> bool:

@@ -35,6 +35,10 @@ class Provisioner(ResourceHost, Hypervisor, Protocol):
         """A new volume of `pool` (from `xml`) holding a copy of the volume at `source_path`, made by the
         host; a copy that fails leaves no volume."""
 
+    def download_volume(self, pool: str, name: str, offset: int, length: int) -> bytes:
+        """`length` bytes of volume `name` from `offset` (fewer at its end), read through libvirt's
+        stream: a clone's source seed is read back this way, locally or over qemu+ssh://."""
+
     def remove_domain(self, ident: str) -> None:
         """Force off and undefine; a missing domain is no error (a rollback's step)."""
 

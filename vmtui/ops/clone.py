@@ -7,10 +7,17 @@ base changed under it (the source booted and wrote), every linked clone would re
 existed. So `--linked` is refused on a domain that is not a template, and a template is never started
 (`lifecycle.refusal`): the mark is what keeps the base unchanged.
 
-A clone is made in steps (volumes one by one, then the definition); a failure or a cancel (Ctrl-C)
-at any step removes what the earlier steps made, so nothing is left behind. The cloud-init seed of a
-clone (a new instance-id) is made by the create command's seed builder and attached here as one
-more step before the definition: `ClonePlan` has no seed yet.
+A clone is made in steps (volumes one by one, its seed, then the definition); a failure or a cancel
+(Ctrl-C) at any step removes what the earlier steps made, so nothing is left behind.
+
+The cloud-init seed: a source's CD-ROM whose pool volume is an ISO labelled `cidata` (read through
+libvirt's download stream, so a seed made by any tool and named anything is found, and an installer
+ISO never is) is not shared like other CD-ROMs: cloud-init in the clone would see the source's
+instance-id and hostname and not run again. The clone gets a seed of its own instead, built by the
+create command's builder and uploaded by its upload step: a new instance-id, the hostname NEW (or
+`--hostname`), the source seed's user-data (its `hostname` key set to the clone's) unless the
+cloud-init options give user-data, and its network-config unless `--network-config` is given. With
+cloud-init options, a source without a seed gets a seed CD-ROM added.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import threading
 from dataclasses import dataclass, field
 
 from vmtui.drivers.base import Hypervisor
+from vmtui.drivers.imagefile import PVD_OFFSET, PVD_SIZE, is_seed_label
 from vmtui.drivers.provision import Provisioner, provisioner
 from vmtui.drivers.resources import VolumeInfo
 from vmtui.drivers.xml.edit import check_domain_name
@@ -31,6 +39,16 @@ from vmtui.models import DiskFile, DomainInfo
 from vmtui.ops import lifecycle
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
 from vmtui.ops.busy import refuse_if_migrating
+from vmtui.ops.create import VolumeStep, seed_step, upload_seed
+from vmtui.ops.seed import (
+    SeedParts,
+    SeedSpec,
+    hostname_for,
+    new_instance_id,
+    read_seed,
+    rehost_user_data,
+    user_data_from_flags,
+)
 from vmtui.ops.storage import still_needed, validate_volume_name
 from vmtui.present import size
 
@@ -116,6 +134,36 @@ class DiskCopy:
         return "qcow2" if self.linked else (self.source.format or "raw")
 
 
+MAX_SEED = 64 * 1024 * 1024
+"""A source seed larger than this is no seed vmtui reads back (user-data is at most 16 MiB)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CloneSeed:
+    """The clone's own cloud-init seed volume, built at planning (so bad options fail before anything)."""
+
+    spec: SeedSpec
+    step: VolumeStep
+    """create's seed step: the ISO's bytes and the volume's name ("NEW-seed.iso")."""
+    pool: str
+    target: str | None
+    """The source's seed CD-ROM the new seed replaces; None: the source had none, a CD-ROM is added."""
+    replaces: str | None
+    """The source seed's path (it stays the source's, unchanged)."""
+    user_data_from: str
+    """"source" (the source seed's, kept), "options" (the cloud-init options) or "hostname" (written)."""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "pool": self.pool,
+            "volume": self.step.name,
+            "instance_id": self.spec.instance_id,
+            "hostname": self.spec.hostname,
+            "replaces": self.replaces,
+            "user_data": self.user_data_from,
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class ClonePlan:
     host: str
@@ -124,8 +172,10 @@ class ClonePlan:
     linked: bool
     copies: tuple[DiskCopy, ...]
     shared: tuple[DiskFile, ...]
-    """Disks the clone uses as they are: CD-ROMs, floppies, read-only disks (an installer ISO)."""
+    """Disks the clone uses as they are: CD-ROMs, floppies, read-only disks (an installer ISO); never
+    the source's cloud-init seed (see `seed`)."""
     source_xml: str = field(repr=False, default="")
+    seed: CloneSeed | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -138,6 +188,7 @@ class ClonePlan:
                 for c in self.copies
             ],
             "shared": [d.source for d in self.shared if d.source],
+            "seed": self.seed.to_json() if self.seed is not None else None,
         }
 
 
@@ -150,6 +201,8 @@ class Cloned:
     volumes: tuple[VolumeInfo, ...]
     shared: tuple[str, ...]
     started: bool
+    seed: CloneSeed | None = None
+    seed_volume: VolumeInfo | None = None
 
     @property
     def macs(self) -> tuple[str, ...]:
@@ -168,6 +221,9 @@ class Cloned:
                 for v in self.volumes
             ],
             "shared": list(self.shared),
+            "seed": None
+            if self.seed is None
+            else {**self.seed.to_json(), "path": self.seed_volume.path if self.seed_volume else None},
             "started": self.started,
             "state": self.domain.state,
         }
@@ -178,16 +234,21 @@ def volume_name(clone: str, target: str, fmt: str) -> str:
     return validate_volume_name(f"{clone}-{target}.{'img' if fmt == 'raw' else fmt}")
 
 
-def _source_volume(prov: Provisioner, disk: DiskFile, name: str) -> VolumeInfo:
-    found: VolumeInfo | None = None
+def _volume_of(prov: Provisioner, disk: DiskFile) -> VolumeInfo | None:
+    """The pool volume behind a disk, or None when no pool of the host holds it."""
     if disk.source_type == "volume":
         pool, _, vol = (disk.source or "").partition("/")
         try:
-            found = prov.volume(pool, vol)
+            return prov.volume(pool, vol)
         except NotFoundError:
-            found = None
-    elif disk.source_type == "file" and disk.source:
-        found = prov.volume_at(disk.source)
+            return None
+    if disk.source_type == "file" and disk.source:
+        return prov.volume_at(disk.source)
+    return None
+
+
+def _source_volume(prov: Provisioner, disk: DiskFile, name: str) -> VolumeInfo:
+    found = _volume_of(prov, disk)
     if found is None:
         raise OperationError(
             f"clone {name}: disk {disk.target} ({disk.source}) is in no storage pool of this host",
@@ -209,12 +270,66 @@ def _check_linked_base(prov: Provisioner, vol: VolumeInfo, name: str, target: st
         )
 
 
-def _check_room(prov: Provisioner, copies: tuple[DiskCopy, ...], name: str) -> None:
-    """A full clone needs the sources' allocation free in their pools, asked before anything is made."""
+def _source_seed(prov: Provisioner, shared: list[DiskFile]) -> tuple[DiskFile, VolumeInfo] | None:
+    """The source's NoCloud seed: a CD-ROM whose pool volume's ISO label is `cidata` (its first bytes
+    read through libvirt's stream). A label, not a name: a seed made by cloud-localds or renamed is
+    one, and an installer ISO that happens to be called "x-seed.iso" is not."""
+    for disk in shared:
+        if disk.device != "cdrom" or not disk.source:
+            continue
+        vol = _volume_of(prov, disk)
+        if vol is None or vol.capacity < PVD_OFFSET + PVD_SIZE:
+            continue
+        if is_seed_label(prov.download_volume(vol.pool, vol.name, PVD_OFFSET, PVD_SIZE)):
+            return disk, vol
+    return None
+
+
+def _plan_seed(
+    prov: Provisioner, name: str, shared: list[DiskFile], copies: list[DiskCopy], options: SeedParts | None
+) -> CloneSeed | None:
+    """The clone's seed (see the module docstring); None when the source has none and no option asks."""
+    found = _source_seed(prov, shared)
+    if found is None and options is None:
+        return None
+    hostname = options.hostname if options is not None else hostname_for(name)
+    network = options.network_config if options is not None else None
+    user_data = options.user_data if options is not None else None
+    source = "options" if user_data is not None else "hostname"
+    if found is not None:
+        disk, vol = found
+        if vol.capacity > MAX_SEED:
+            raise OperationError(
+                f"clone {name}: the source's seed {vol.path} is {size(vol.capacity)}, too large for a seed to read back"
+            )
+        old = read_seed(prov.download_volume(vol.pool, vol.name, 0, vol.capacity), vol.path)
+        if user_data is None and old.user_data is not None:
+            user_data, source = rehost_user_data(old.user_data, hostname), "source"
+        network = network if network is not None else old.network_config
+    if user_data is None:
+        user_data = user_data_from_flags(hostname=hostname)
+    spec = SeedSpec(new_instance_id(), hostname, user_data, network)
+    # The seed goes where the source's is, else beside the clone's first disk.
+    pool = found[1].pool if found else (copies[0].source.pool if copies else "default")
+    return CloneSeed(
+        spec,
+        seed_step(name, spec),
+        pool,
+        found[0].target if found else None,
+        found[1].path if found else None,
+        source,
+    )
+
+
+def _check_room(prov: Provisioner, copies: tuple[DiskCopy, ...], name: str, seed: CloneSeed | None) -> None:
+    """A full clone needs the sources' allocation free in their pools, and a seed its bytes: asked
+    before anything is made."""
     need: dict[str, int] = {}
     for c in copies:
         if not c.linked:
             need[c.source.pool] = need.get(c.source.pool, 0) + c.source.allocation
+    if seed is not None:
+        need[seed.pool] = need.get(seed.pool, 0) + seed.step.takes
     for pool, wanted in need.items():
         free = prov.pool(pool).available
         if wanted > free:
@@ -224,8 +339,19 @@ def _check_room(prov: Provisioner, copies: tuple[DiskCopy, ...], name: str) -> N
             )
 
 
-def plan_clone(conn: Hypervisor, source: str, name: str, *, linked: bool = False, host: str = "") -> ClonePlan:
-    """Check everything a clone needs, before anything is made: refused with a one-line reason."""
+def plan_clone(
+    conn: Hypervisor,
+    source: str,
+    name: str,
+    *,
+    linked: bool = False,
+    host: str = "",
+    cloud_init: SeedParts | None = None,
+) -> ClonePlan:
+    """Check everything a clone needs, before anything is made: refused with a one-line reason.
+
+    `cloud_init`: the cloud-init options, read and checked already (`seed.read_cloud_init`).
+    """
     conn.require_writable("clone")
     check_domain_name(name)
     prov = provisioner(conn, "clone")
@@ -259,16 +385,20 @@ def plan_clone(conn: Hypervisor, source: str, name: str, *, linked: bool = False
             _check_linked_base(prov, vol, name, disk.target)
         copy = DiskCopy(disk.target, vol, "", linked)
         copies.append(DiskCopy(disk.target, vol, volume_name(name, disk.target, copy.format), linked))
-    for pool in {c.source.pool for c in copies}:
+    seed = _plan_seed(prov, name, shared, copies, cloud_init)
+    if seed is not None and seed.target is not None:
+        shared = [d for d in shared if d.target != seed.target]
+    new_volumes = [(c.source.pool, c.volume) for c in copies] + ([(seed.pool, seed.step.name)] if seed else [])
+    for pool in {p for p, _ in new_volumes}:
         there = {v.name for v in prov.list_volumes(pool)}
-        clash = sorted(c.volume for c in copies if c.source.pool == pool and c.volume in there)
+        clash = sorted(v for p, v in new_volumes if p == pool and v in there)
         if clash:
             raise UsageError(
                 f"clone {name}: pool {pool} has a volume {', '.join(clash)} already",
                 hint="pick another name, or delete the old volume (vmtui vol-delete)",
             )
-    _check_room(prov, tuple(copies), name)
-    return ClonePlan(host or conn.uri, info, name, linked, tuple(copies), tuple(shared), xml)
+    _check_room(prov, tuple(copies), name, seed)
+    return ClonePlan(host or conn.uri, info, name, linked, tuple(copies), tuple(shared), xml, seed)
 
 
 def _make_volume(prov: Provisioner, copy: DiskCopy) -> VolumeInfo:
@@ -312,20 +442,38 @@ def clone(
     stop = cancel or never_cancelled()
     made: list[VolumeInfo] = []
     uuid: str | None = None
-    steps = len(plan.copies) + 1 + (1 if start else 0)
+    seed_volume: VolumeInfo | None = None
+    before_define = len(plan.copies) + (1 if plan.seed else 0)
+    steps = before_define + 1 + (1 if start else 0)
     try:
         for done, copy in enumerate(plan.copies):
             check_cancel(stop, f"clone {plan.name}")
             how = "overlay on" if copy.linked else "copying"
             progress(Step(f"{plan.name}: {copy.volume} ({how} {copy.source.name})", fraction=done / steps))
             made.append(_make_volume(prov, copy))
-        check_cancel(stop, f"clone {plan.name}")
-        progress(Step(f"defining {plan.name}", fraction=len(plan.copies) / steps))
         disks = {
             v_copy.target: ClonedDisk(vol.path, vol.pool, vol.name, v_copy.format)
             for v_copy, vol in zip(plan.copies, made, strict=True)
         }
-        info = conn.define_xml(clone_domain_xml(plan.source_xml, plan.name, disks))
+        added_cdrom: ClonedDisk | None = None
+        if plan.seed is not None:
+            check_cancel(stop, f"clone {plan.name}")
+            seed = plan.seed
+            says = f"{plan.name}: {seed.step.name} (cloud-init seed, hostname {seed.spec.hostname})"
+            progress(Step(says, fraction=len(plan.copies) / steps))
+            # The seed is a few KiB: its bytes need no bar of their own, but a cancel still stops it.
+            seed_volume = upload_seed(
+                prov, seed.pool, seed.step, progress=no_progress, cancel=stop, what=f"clone {plan.name}"
+            )
+            made.append(seed_volume)
+            on_seed = ClonedDisk(seed_volume.path, seed_volume.pool, seed_volume.name, "raw")
+            if seed.target is not None:
+                disks[seed.target] = on_seed
+            else:
+                added_cdrom = on_seed
+        check_cancel(stop, f"clone {plan.name}")
+        progress(Step(f"defining {plan.name}", fraction=before_define / steps))
+        info = conn.define_xml(clone_domain_xml(plan.source_xml, plan.name, disks, add_cdrom=added_cdrom))
         uuid = info.uuid
         check_cancel(stop, f"clone {plan.name}")
     except BaseException as exc:
@@ -348,7 +496,9 @@ def clone(
         plan.source.name,
         info,
         plan.linked,
-        tuple(made),
+        tuple(v for v in made if v is not seed_volume),
         tuple(d.source for d in plan.shared if d.source),
         started=start,
+        seed=plan.seed,
+        seed_volume=seed_volume,
     )

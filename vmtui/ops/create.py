@@ -31,15 +31,12 @@ from vmtui.drivers.xml.edit import check_domain_name
 from vmtui.drivers.xml.resources import FILE_POOL_TYPES, build_volume_xml
 from vmtui.errors import NotFoundError, OperationError, UsageError, VmtuiError
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
+from vmtui.ops.seed import CloudInit as CloudInit  # re-exported: the faces fill in `ops.create.CloudInit`
 from vmtui.ops.seed import (
     SeedSpec,
     build_seed,
-    check_hostname,
-    hostname_for,
     new_instance_id,
-    read_network_config,
-    read_ssh_key,
-    read_user_data,
+    read_cloud_init,
     user_data_from_flags,
 )
 from vmtui.ops.sizes import parse_size_kib
@@ -54,24 +51,6 @@ DEFAULT_INSTALL_DISK = 20 * 1024**3
 MAX_VCPUS = 4096
 PROGRESS_EVERY_S = 0.2
 """At most this often an upload reports its bytes (a bar needs no more)."""
-
-
-@dataclass(frozen=True, slots=True)
-class CloudInit:
-    """The cloud-init options; any of them makes a seed."""
-
-    user_data: Path | None = None
-    """A `#cloud-config` file (`--cloud-init FILE`); the flags below then only give the hostname."""
-    hostname: str | None = None
-    user: str | None = None
-    ssh_key: Path | None = None
-    password_hash: str | None = None
-    network_config: Path | None = None
-
-    @property
-    def given(self) -> bool:
-        fields = (self.user_data, self.hostname, self.user, self.ssh_key, self.password_hash, self.network_config)
-        return any(v is not None for v in fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,24 +226,11 @@ class LocalFacts:
 
 
 def _seed_of(req: CreateRequest) -> SeedSpec | None:
-    ci = req.cloud_init
-    if not ci.given:
+    if not req.cloud_init.given:
         return None
-    hostname = check_hostname(ci.hostname) if ci.hostname else hostname_for(req.name)
-    network = read_network_config(ci.network_config) if ci.network_config else None
-    if ci.user_data is not None:
-        extra = [
-            f for f, v in (("--user", ci.user), ("--ssh-key", ci.ssh_key), ("--password-hash", ci.password_hash)) if v
-        ]
-        if extra:
-            raise UsageError(
-                f"{', '.join(extra)} and --cloud-init both given", hint="put users and keys in the user-data file"
-            )
-        user_data = read_user_data(ci.user_data)
-    else:
-        keys = (read_ssh_key(ci.ssh_key),) if ci.ssh_key else ()
-        user_data = user_data_from_flags(hostname=hostname, user=ci.user, ssh_keys=keys, password_hash=ci.password_hash)
-    return SeedSpec(new_instance_id(), hostname, user_data, network)
+    parts = read_cloud_init(req.cloud_init, req.name)
+    user_data = parts.user_data or user_data_from_flags(hostname=parts.hostname)
+    return SeedSpec(new_instance_id(), parts.hostname, user_data, parts.network_config)
 
 
 def check_request(req: CreateRequest) -> LocalFacts:
@@ -392,11 +358,14 @@ def _volume_steps(host: Provisioner, req: CreateRequest, local: LocalFacts, disk
     if req.kernel and not req.image and disk_bytes is not None:
         steps.append(VolumeStep("empty", "disk", f"{name}.qcow2", "qcow2", disk_bytes, 0))
     if local.seed is not None:
-        data = build_seed(local.seed)
-        steps.append(
-            VolumeStep("seed", "seed", f"{name}-seed.iso", "raw", len(data), len(data), "cloud-init", data=data)
-        )
+        steps.append(seed_step(name, local.seed))
     return steps
+
+
+def seed_step(vm: str, spec: SeedSpec) -> VolumeStep:
+    """The seed volume of VM `vm` ("NAME-seed.iso"), built now: `vmtui create`'s and `vmtui clone`'s."""
+    data = build_seed(spec)
+    return VolumeStep("seed", "seed", f"{vm}-seed.iso", "raw", len(data), len(data), "cloud-init", data=data)
 
 
 def _network(host: Provisioner, req: CreateRequest, notes: list[str]) -> NicPlan:
@@ -546,12 +515,13 @@ def _boot_path(pool: PoolInfo, steps: list[VolumeStep], role: str) -> str | None
 class _Uploads:
     """Progress over every byte the plan uploads: one bar for the whole creation's transfers."""
 
-    def __init__(self, total: int, progress: Progress, cancel: threading.Event, name: str) -> None:
+    def __init__(self, total: int, progress: Progress, cancel: threading.Event, what: str) -> None:
         self.total = max(total, 1)
         self.before = 0
         self.progress = progress
         self.cancel = cancel
-        self.name = name
+        self.what = what
+        """The operation a cancel stops: "create web1"."""
         self.last = 0.0
 
     @property
@@ -562,7 +532,7 @@ class _Uploads:
         from vmtui.present import size
 
         def sent(done: int) -> None:
-            check_cancel(self.cancel, f"create {self.name}")
+            check_cancel(self.cancel, self.what)
             now = time.monotonic()
             if now - self.last < PROGRESS_EVERY_S and done < step.takes:
                 return
@@ -599,6 +569,14 @@ def _make_volume(host: Provisioner, pool: str, step: VolumeStep, uploads: _Uploa
     raise AssertionError(step.action)
 
 
+def upload_seed(
+    host: Provisioner, pool: str, step: VolumeStep, *, progress: Progress, cancel: threading.Event, what: str
+) -> VolumeInfo:
+    """Upload a `seed_step` into `pool` through libvirt's stream, as `create` does; a cancel or failure
+    mid-stream leaves no volume (`upload_volume` deletes it)."""
+    return _make_volume(host, pool, step, _Uploads(step.takes, progress, cancel, what))
+
+
 _SAYS = {
     "upload": "uploading {source} as {name}",
     "seed": "uploading the cloud-init seed as {name}",
@@ -618,7 +596,7 @@ def create(
     """Make what `plan` says; on a failure or a cancel, remove everything made so far and re-raise."""
     cancel = cancel or never_cancelled()
     host = provisioner(conn, "create")
-    uploads = _Uploads(plan.upload_bytes, progress, cancel, plan.name)
+    uploads = _Uploads(plan.upload_bytes, progress, cancel, f"create {plan.name}")
     made: list[VolumeInfo] = []
     defined = False
     domain = plan.domain

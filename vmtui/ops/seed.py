@@ -4,7 +4,8 @@ The seed holds `meta-data` (a fresh `instance-id` for every VM and every clone, 
 again on a copy, and `local-hostname`), `user-data` (a `#cloud-config` YAML document: from the user's
 file, checked before anything is made, or written from flags) and, when given, `network-config`.
 cloud-init finds it by its volume label on any block device, a CD-ROM here. Pure: no libvirt, no
-files written; `vmtui create` and `vmtui clone` both call `build_seed(SeedSpec)`.
+files written; `vmtui create` and `vmtui clone` both call `build_seed(SeedSpec)`, and both read the
+cloud-init options through `read_cloud_init`. `read_seed` reads a seed back (a clone's source's).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from typing import Any
 
 import yaml
 
+from vmtui.drivers.imagefile import SEED_LABEL
 from vmtui.errors import UsageError
 
-VOLUME_LABEL = "cidata"
-"""The label cloud-init's NoCloud data source looks for (it also accepts CIDATA)."""
+VOLUME_LABEL = SEED_LABEL
 CLOUD_CONFIG = "#cloud-config"
 MAX_USER_DATA = 16 * 1024 * 1024
 """cloud-init has no hard limit; a larger file is a wrong file (an image given for user-data)."""
@@ -39,6 +40,35 @@ class SeedSpec:
 
     def meta_data(self) -> str:
         return yaml.safe_dump({"instance-id": self.instance_id, "local-hostname": self.hostname}, sort_keys=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CloudInit:
+    """The cloud-init options of `vmtui create` and `vmtui clone`, as given; any of them makes a seed."""
+
+    user_data: Path | None = None
+    """A `#cloud-config` file (`--cloud-init FILE`); the flags below then only give the hostname."""
+    hostname: str | None = None
+    user: str | None = None
+    ssh_key: Path | None = None
+    password_hash: str | None = None
+    network_config: Path | None = None
+
+    @property
+    def given(self) -> bool:
+        fields = (self.user_data, self.hostname, self.user, self.ssh_key, self.password_hash, self.network_config)
+        return any(v is not None for v in fields)
+
+
+@dataclass(frozen=True, slots=True)
+class SeedParts:
+    """The cloud-init options read and checked: what a seed gets from them."""
+
+    hostname: str
+    user_data: str | None
+    """None when no option says anything about user-data (only --hostname or --network-config given):
+    `vmtui create` then writes one for the hostname, `vmtui clone` keeps its source's."""
+    network_config: str | None
 
 
 def new_instance_id() -> str:
@@ -171,6 +201,87 @@ def user_data_from_flags(
     if password_hash is not None:
         doc["ssh_pwauth"] = True
     return CLOUD_CONFIG + "\n" + yaml.safe_dump(doc, sort_keys=False)
+
+
+def read_cloud_init(ci: CloudInit, vm: str) -> SeedParts:
+    """Every file and flag of `ci` read and checked (one-line errors), for a VM named `vm`: its hostname
+    is `--hostname`, else made from `vm`."""
+    hostname = check_hostname(ci.hostname) if ci.hostname else hostname_for(vm)
+    network = read_network_config(ci.network_config) if ci.network_config else None
+    if ci.user_data is not None:
+        extra = [
+            f for f, v in (("--user", ci.user), ("--ssh-key", ci.ssh_key), ("--password-hash", ci.password_hash)) if v
+        ]
+        if extra:
+            raise UsageError(
+                f"{', '.join(extra)} and --cloud-init both given", hint="put users and keys in the user-data file"
+            )
+        return SeedParts(hostname, read_user_data(ci.user_data), network)
+    if ci.user is None and ci.ssh_key is None and ci.password_hash is None:
+        return SeedParts(hostname, None, network)
+    keys = (read_ssh_key(ci.ssh_key),) if ci.ssh_key else ()
+    user_data = user_data_from_flags(hostname=hostname, user=ci.user, ssh_keys=keys, password_hash=ci.password_hash)
+    return SeedParts(hostname, user_data, network)
+
+
+def rehost_user_data(text: str, hostname: str) -> str:
+    """A copied seed's user-data for a VM named differently: a cloud-config `hostname` (or `fqdn`) key,
+    which cloud-init prefers to meta-data's `local-hostname`, set to `hostname`; anything else, and any
+    document without such a key (a script, MIME multipart), kept byte for byte."""
+    if not text.startswith(CLOUD_CONFIG):
+        return text
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text  # not ours to fix: cloud-init reads it as the source's guest did
+    if not isinstance(doc, dict) or not ({"hostname", "fqdn"} & doc.keys()):
+        return text
+    doc.pop("fqdn", None)
+    doc["hostname"] = hostname
+    return CLOUD_CONFIG + "\n" + yaml.safe_dump(doc, sort_keys=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadSeed:
+    """What a seed ISO holds (None: no such file on it)."""
+
+    meta_data: str | None
+    user_data: str | None
+    network_config: str | None
+
+
+def read_seed(data: bytes, where: str) -> ReadSeed:
+    """The files of a seed ISO, by their Rock Ridge, Joliet or plain ISO 9660 names (as cloud-init
+    mounts it, any of them); `where` names the seed in the error."""
+    import pycdlib
+    from pycdlib.pycdlibexception import PyCdlibException
+
+    iso = pycdlib.PyCdlib()
+    try:
+        iso.open_fp(io.BytesIO(data))
+    except PyCdlibException as exc:
+        raise UsageError(f"seed {where}: not a readable ISO 9660 image ({exc})") from None
+    try:
+
+        def one(name: str) -> str | None:
+            tries: list[dict[str, str]] = []
+            if iso.has_rock_ridge():
+                tries.append({"rr_path": "/" + name})
+            if iso.has_joliet():
+                tries.append({"joliet_path": "/" + name})
+            tries.append({"iso_path": "/" + name.upper().replace("-", "_") + ".;1"})
+            for how in tries:
+                out = io.BytesIO()
+                try:
+                    iso.get_file_from_iso_fp(out, **how)
+                except PyCdlibException:
+                    continue
+                return out.getvalue().decode("utf-8", "replace")
+            return None
+
+        return ReadSeed(one("meta-data"), one("user-data"), one("network-config"))
+    finally:
+        iso.close()
 
 
 def build_seed(spec: SeedSpec) -> bytes:

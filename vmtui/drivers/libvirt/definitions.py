@@ -17,6 +17,27 @@ if TYPE_CHECKING:
     from vmtui.models import DiskFile, UndefineFacts
 
 
+def read_volume(conn: Any, vol: Any, offset: int, length: int) -> bytes:
+    """`length` bytes of a storage volume from `offset`, through libvirt's download stream (over the
+    connection itself: qemu+ssh:// needs no scp); fewer when the volume ends first."""
+    stream = conn.newStream(0)
+    vol.download(stream, offset, length, 0)
+    parts: list[bytes] = []
+    got = 0
+    try:
+        while got < length:
+            chunk = stream.recv(min(256 * 1024, length - got))
+            if not chunk:  # b"": the end of the volume
+                break
+            parts.append(chunk)
+            got += len(chunk)
+        stream.finish()
+    except BaseException:
+        stream.abort()
+        raise
+    return b"".join(parts)
+
+
 class DefinitionsMixin(DomainsMixin):
     def find_domain_by_xml(self, xml: str) -> DomainInfo | None:
         """The domain a definition would replace (same UUID, else same name), or None for a new one."""
@@ -53,6 +74,19 @@ class DefinitionsMixin(DomainsMixin):
                 return None
             raise
 
+    def _is_seed(self, disk: DiskFile) -> bool:
+        """A cloud-init NoCloud seed volume (an ISO labelled cidata, whoever made it): the VM's own, so
+        removed with its storage (an installer ISO is not one: CD-ROMs are otherwise never removed)."""
+        from vmtui.drivers.imagefile import PVD_OFFSET, PVD_SIZE, is_seed_label
+
+        vol = self._volume(disk)
+        if vol is None:
+            return False
+        try:
+            return is_seed_label(read_volume(self._conn, vol, PVD_OFFSET, PVD_SIZE))
+        except libvirt.libvirtError:  # too short to hold a descriptor, or unreadable: no seed of ours
+            return False
+
     def undefine_facts(self, ident: str) -> UndefineFacts:
         """Everything undefining would take along: snapshots, managed save, NVRAM, storage volumes."""
         from vmtui.drivers.xml.parts import nvram_path, read_disks, writable_disks
@@ -64,6 +98,7 @@ class DefinitionsMixin(DomainsMixin):
             xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE if persistent else 0)
             disks = read_disks(xml)
             volumes = tuple(d for d in writable_disks(disks) if self._volume(d) is not None)
+            volumes += tuple(d for d in disks if d.device == "cdrom" and d.source and self._is_seed(d))
             return UndefineFacts(
                 uuid=dom.UUIDString(),
                 name=dom.name(),

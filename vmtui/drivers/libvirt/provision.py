@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import libvirt
 
 from vmtui.drivers.libvirt.connection import mapped
-from vmtui.drivers.libvirt.definitions import DefinitionsMixin
+from vmtui.drivers.libvirt.definitions import DefinitionsMixin, read_volume
 from vmtui.drivers.libvirt.storage import StorageMixin
 from vmtui.drivers.xml.edit import VMTUI_NS
 from vmtui.errors import OperationError, VmtuiError
@@ -118,6 +118,12 @@ class ProvisionMixin(StorageMixin, DefinitionsMixin):
         finally:
             if not finished:
                 self._undo_upload(stream, vol)
+
+    def download_volume(self, pool: str, name: str, offset: int, length: int) -> bytes:
+        """Bytes of a volume through libvirt's download stream (a seed to read back)."""
+        handle = self._active_pool(pool)
+        with mapped(self.uri, f"read volume {name!r} of pool {pool!r}"):
+            return read_volume(self._conn, handle.storageVolLookupByName(name), offset, length)
 
     def _mapped_upload(self, pool: str) -> Any:
         return mapped(self.uri, f"upload a volume to pool {pool!r}")

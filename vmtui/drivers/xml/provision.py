@@ -51,9 +51,12 @@ class ClonedDisk:
     """raw or qcow2: a linked clone's overlay is qcow2 whatever its base is."""
 
 
-def clone_domain_xml(source_xml: str, name: str, disks: Mapping[str, ClonedDisk]) -> str:
+def clone_domain_xml(
+    source_xml: str, name: str, disks: Mapping[str, ClonedDisk], *, add_cdrom: ClonedDisk | None = None
+) -> str:
     """The definition of a clone of `source_xml` (an inactive definition) named `name`, with the disks whose target
-    is in `disks` moved to their new volumes.
+    is in `disks` moved to their new volumes (a CD-ROM's too: the clone's own cloud-init seed), and
+    `add_cdrom` (a seed for a source that had none) as a new read-only SATA CD-ROM.
 
     Left for libvirt to make anew: the UUID, every NIC's MAC (libvirt generates one per <interface>
     without <mac>), the NVRAM file of a UEFI guest (a fresh copy of the firmware's template at the
@@ -96,7 +99,30 @@ def clone_domain_xml(source_xml: str, name: str, disks: Mapping[str, ClonedDisk]
         if driver is None:
             driver = etree.SubElement(disk, "driver", name="qemu")
         driver.set("type", new.driver_type)
+    if add_cdrom is not None:
+        _add_cdrom(root, add_cdrom)
     return etree.tostring(root, encoding="unicode")
+
+
+def _add_cdrom(root: etree._Element, new: ClonedDisk) -> None:
+    """A read-only SATA CD-ROM on the volume `new`, on the first sdX no disk uses (libvirt adds the SATA
+    controller a machine lacks)."""
+    devices = root.find("devices")
+    if devices is None:
+        devices = etree.SubElement(root, "devices")
+    used = {t.get("dev", "") for t in devices.iterfind("disk/target")}
+    dev = next(f"sd{c}" for c in "abcdefghijklmnopqrstuvwxyz" if f"sd{c}" not in used)
+    disk = etree.Element("disk", type="volume", device="cdrom")
+    etree.SubElement(disk, "driver", name="qemu", type=new.driver_type)
+    etree.SubElement(disk, "source", pool=new.pool, volume=new.volume)
+    etree.SubElement(disk, "target", dev=dev, bus="sata")
+    etree.SubElement(disk, "readonly")
+    # After the last disk: libvirt wants the disks together, before the other devices.
+    last = devices.findall("disk")
+    if last:
+        last[-1].addnext(disk)
+    else:
+        devices.insert(0, disk)
 
 
 def build_overlay_xml(name: str, capacity: int, backing_path: str, backing_format: str) -> str:
