@@ -344,3 +344,39 @@ def test_sparse_raw_image_keeps_its_holes(local_conn: Connection, pools: Pools, 
     subprocess.run(["cmp", str(raw), str(vol)], check=True)
     assert vol.stat().st_blocks * 512 < 4 * 2**20
     assert at(dumpxml(req.name), "devices/disk[@device='disk']/driver/@type") == "raw"
+
+
+def test_delete_storage_takes_a_direct_boot_vms_kernel_initrd_and_seed_but_keeps_a_kernel_another_boots(
+    local_conn: Connection, pools: Pools
+) -> None:
+    """`create --kernel --initrd` uploads both as volumes of the pool: `delete --storage` removes them with
+    the VM's seed, except a volume another domain still boots from (named as kept)."""
+    kernel, initrd = pools.work / "k-vmlinuz", pools.work / "k-initrd.img"
+    kernel.write_bytes(b"\x7fnot a real kernel" * 64)
+    initrd.write_bytes(b"not a real initrd" * 64)
+    first = request(pools, "k1", kernel=str(kernel), initrd=str(initrd), cloud_init=ops.CloudInit(hostname="k1"))
+    ops.create(local_conn, ops.plan_create(local_conn, first))
+    made = [f"{pools.prefix}-k1-kernel", f"{pools.prefix}-k1-initrd", f"{pools.prefix}-k1-seed.iso"]
+    assert set(made) <= set(vol_names(pools.pool, pools.pool_dir))
+    # A second domain boots from the first one's kernel volume (defined by hand, as another tool would).
+    other = dumpxml(f"{pools.prefix}-k1")
+    for tag in ("uuid", "devices"):
+        node = other.find(tag)
+        assert node is not None
+        other.remove(node)
+    name = other.find("name")
+    assert name is not None
+    name.text = f"{pools.prefix}-k2"
+    os_node = other.find("os")
+    assert os_node is not None
+    initrd_node = os_node.find("initrd")
+    assert initrd_node is not None
+    os_node.remove(initrd_node)  # only the kernel is shared
+    local_conn.define_xml(etree.tostring(other, encoding="unicode"))
+
+    proc = run_vmtui("delete", f"{pools.prefix}-k1", "--storage", "--yes", "-c", LOCAL_URI, "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    removed = sorted(Path(p).name for p in json.loads(proc.stdout)["volumes_removed"])
+    assert removed == sorted(made[1:])
+    left = [v for v in vol_names(pools.pool, pools.pool_dir) if v.startswith(f"{pools.prefix}-k1")]
+    assert left == [made[0]]  # the kernel the other domain boots from

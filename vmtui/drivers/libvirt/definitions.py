@@ -89,7 +89,7 @@ class DefinitionsMixin(DomainsMixin):
 
     def undefine_facts(self, ident: str) -> UndefineFacts:
         """Everything undefining would take along: snapshots, managed save, NVRAM, storage volumes."""
-        from vmtui.drivers.xml.parts import nvram_path, read_disks, writable_disks
+        from vmtui.drivers.xml.parts import boot_files, nvram_path, read_disks, writable_disks
         from vmtui.models import UndefineFacts
 
         dom = self.lookup(ident)
@@ -99,6 +99,9 @@ class DefinitionsMixin(DomainsMixin):
             disks = read_disks(xml)
             volumes = tuple(d for d in writable_disks(disks) if self._volume(d) is not None)
             volumes += tuple(d for d in disks if d.device == "cdrom" and d.source and self._is_seed(d))
+            # Its kernel and initrd when they are pool volumes (uploaded by `create`); `still_needed` keeps
+            # one another domain boots from too.
+            volumes += tuple(f for f in boot_files(xml) if self._volume(f) is not None)
             return UndefineFacts(
                 uuid=dom.UUIDString(),
                 name=dom.name(),

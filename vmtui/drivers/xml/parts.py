@@ -100,6 +100,21 @@ def identity(text: str) -> tuple[str, str]:
     return (root.findtext("name") or "").strip(), (root.findtext("uuid") or "").strip().lower()
 
 
+def boot_files(text: str) -> tuple[DiskFile, ...]:
+    """The direct-boot kernel and initrd (`<os><kernel>`, `<os><initrd>`), as read-only files named by
+    what they are: a VM made with `vmtui create --kernel` owns the volumes they were uploaded to."""
+    os_node = parse_xml(text).find("os")
+    out = []
+    for boot in ("kernel", "initrd"):
+        node = os_node.find(boot) if os_node is not None else None
+        if node is not None and node.text and node.text.strip():
+            path = node.text.strip()
+            out.append(
+                DiskFile(target=boot, device=boot, source=path, source_type="file", driver_type="", readonly=True)
+            )
+    return tuple(out)
+
+
 def nvram_path(text: str) -> str | None:
     node = parse_xml(text).find("os/nvram")
     return node.text.strip() if node is not None and node.text and node.text.strip() else None

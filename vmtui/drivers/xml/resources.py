@@ -132,11 +132,18 @@ def _disk_sources(devices_parent: etree._Element) -> list[DiskSource]:
                 chain=_chain(disk),
             )
         )
+    # A direct-boot kernel and initrd (`vmtui create --kernel`) are files the domain needs as much as a
+    # disk: a volume holding one is used, and never removed from under it.
+    for boot in ("kernel", "initrd"):
+        node = devices_parent.find(f"os/{boot}")
+        if node is not None and node.text and node.text.strip():
+            out.append(DiskSource(target=boot, path=node.text.strip(), pool="", volume=""))
     return out
 
 
 def disk_sources(text: str) -> list[DiskSource]:
-    """Every <disk> with a source: its target and its file, block device, or pool and volume."""
+    """Every <disk> with a source: its target and its file, block device, or pool and volume; and the
+    direct-boot kernel and initrd files (targets `kernel`, `initrd`)."""
     return _disk_sources(parse_xml(text))
 
 
