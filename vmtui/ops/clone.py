@@ -224,6 +224,17 @@ def _check_room(prov: Provisioner, copies: tuple[DiskCopy, ...], name: str) -> N
             )
 
 
+def linked_refusal(source: DomainInfo) -> OperationError | None:
+    """Why `source` cannot be the base of linked clones (it is no template), or None: the TUI's clone
+    form says it in place, before anything is asked of the host."""
+    if source.template:
+        return None
+    return OperationError(
+        f"clone {source.name} --linked: it is not a template; linked clones need a base that never changes",
+        hint=f"mark it first (vmtui template {source.name}), or make a full clone",
+    )
+
+
 def plan_clone(conn: Hypervisor, source: str, name: str, *, linked: bool = False, host: str = "") -> ClonePlan:
     """Check everything a clone needs, before anything is made: refused with a one-line reason."""
     conn.require_writable("clone")
@@ -242,11 +253,10 @@ def plan_clone(conn: Hypervisor, source: str, name: str, *, linked: bool = False
             f"clone {info.name}: it is {info.state}; the source must be shut off (its disks change while it runs)",
             hint=f"shut it down first (vmtui shutdown {info.name})",
         )
-    if linked and not info.template:
-        raise OperationError(
-            f"clone {info.name} --linked: it is not a template; linked clones need a base that never changes",
-            hint=f"mark it first (vmtui template {info.name}), or make a full clone",
-        )
+    if linked:
+        refused = linked_refusal(info)
+        if refused is not None:
+            raise refused
     xml = conn.domain_xml(info.uuid, inactive=True)
     copies: list[DiskCopy] = []
     shared: list[DiskFile] = []
