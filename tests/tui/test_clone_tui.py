@@ -164,7 +164,8 @@ async def grow_by_key(app: VmtuiApp, pilot: Pilot[Any], tpl: Template) -> None:
     await pilot.press("v")
     await wait_for(pilot, lambda: isinstance(app.screen, DevicesScreen) and app.screen.report is not None, 30)
     screen = app.screen
-    assert isinstance(screen, DevicesScreen) and screen.report is not None
+    assert isinstance(screen, DevicesScreen)
+    assert screen.report is not None
     row = [a.device.name for a in screen.report.devices].index("vda")
     screen.query_one("#dev-table", DataTable).move_cursor(row=row)
     await pilot.pause()
