@@ -72,7 +72,7 @@ class DevicesScreen(Refusals, Screen[None]):
             Binding("T", "convert_all", "All to virtio"),
             Binding("a", "add_disk", "Add disk"),
             Binding("n", "add_nic", "Add NIC"),
-            Binding("g", "resize", "Grow disk", tooltip="Grow the selected disk (+5G or a new size)"),
+            Binding("g", "resize", "Grow disk"),
         ),
         Binding("i", "sriov", "SR-IOV"),
         Binding(REFRESH, "refetch", "Refresh"),
