@@ -107,6 +107,8 @@ async def test_template_linked_clone_delete_and_grow_by_key() -> None:
             await wait_for(pilot, lambda: 'template="yes"' in virsh("dumpxml", "--inactive", tpl.name), 30)
             await wait_for(pilot, lambda: (f := app.fleet.find(tpl.uuid)) is not None and bool(f[1] and f[1].template))
             assert app.screen is screen
+            await clone_offered_on_the_dashboard(app, pilot, tpl)
+            await open_domain(app, pilot, tpl.name)
             clone = await clone_linked_by_key(app, pilot, pool, tpl)
             await delete_with_storage_by_key(app, pilot, pool, tpl, clone)
             await grow_by_key(app, pilot, tpl)
@@ -123,6 +125,18 @@ async def clone_refused_in_place_until_marked(app: VmtuiApp, pilot: Pilot[Any], 
     assert "it is not a template; linked clones need a base that never changes" in form_text(app, "error")
     await pilot.press("escape")
     assert what_exists(pool) == before
+
+
+async def clone_offered_on_the_dashboard(app: VmtuiApp, pilot: Pilot[Any], tpl: Template) -> None:
+    """Y on the template's row opens the same form, linked ticked (Esc: nothing made)."""
+    app.pop_screen()
+    await pilot.pause()
+    assert app.screen is app.host_screen
+    assert app.host_screen.selected_uuid() == tpl.uuid
+    await press_when_offered(pilot, app, "Y", "clone", CloneForm)
+    assert form_text(app, "title") == f"Clone template {tpl.name} on local"
+    assert app.screen.query_one("#form-linked", Checkbox).value is True
+    await pilot.press("escape")
 
 
 async def clone_linked_by_key(app: VmtuiApp, pilot: Pilot[Any], pool: ClonePool, tpl: Template) -> str:
