@@ -336,7 +336,7 @@ class VmtuiApp(App[None]):
         self.creations.abort(message)
 
     def on_job_progressed(self, message: JobProgressed) -> None:
-        self.jobs.progressed(message.job_id, message.step)
+        self.starter.progressed(self.jobs.progressed(message.job_id, message.step), message.step)
         self.migrate_flow.progressed(message)
         self.drains.progressed(message)
         self.creations.progressed(message)

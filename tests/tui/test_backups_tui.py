@@ -1,5 +1,5 @@
 """The domain screen's backups: listed, K backs up (full, then incremental) with the job's progress,
-O restores the highlighted one as a new domain after asking its name. On a real guest with a qcow2
+O restores the highlighted one as a new domain after asking its name and pool. On a real guest with a qcow2
 disk; what the TUI did is checked with virsh and the files on the host, not with vmtui.
 """
 
@@ -15,7 +15,7 @@ from tests.tui.conftest import Recorder, wait_for
 from vmtui.app import VmtuiApp
 from vmtui.models import HostEntry
 from vmtui.screens.domain import DomainScreen
-from vmtui.screens.prompt import PromptModal
+from vmtui.screens.form import FormModal
 from vmtui.tui.messages import JobProgressed
 
 pytestmark = pytest.mark.timeout(120)
@@ -39,6 +39,9 @@ async def test_backup_key_backs_up_and_restore_key_asks_then_restores_as_new(
     # The guest's folder as a (transient) storage pool: a restored disk becomes one of its volumes.
     pool = f"vmtui-test-pool-{guest.uuid[:8]}"
     virsh("pool-create-as", pool, "dir", "--target", str(guest.dir))
+    other, other_dir = f"vmtui-test-pool2-{guest.uuid[:8]}", guest.dir / "other-pool"
+    other_dir.mkdir(mode=0o755)
+    virsh("pool-create-as", other, "dir", "--target", str(other_dir))
     try:
         async with app.run_test(size=(200, 60), message_hook=seen) as pilot:
             await wait_for(pilot, lambda: guest.uuid in app.fleet.hosts["local"].domains)
@@ -62,12 +65,16 @@ async def test_backup_key_backs_up_and_restore_key_asks_then_restores_as_new(
             assert virsh("checkpoint-list", guest.uuid, "--name").split() == [screen.backups[1].checkpoint]
 
             await pilot.press("O")  # the highlighted one: the first, the full backup
-            await wait_for(pilot, lambda: isinstance(app.screen, PromptModal))
-            app.screen.query_one(Input).value = copy
-            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, FormModal))
+            app.screen.query_one("#form-name", Input).value = copy
+            # Another pool than the backed-up disk's (`vmtui backup restore --pool`).
+            app.screen.query_one("#form-pool", Input).value = other
+            await pilot.press("enter", "enter")  # name, then pool: submits
             await wait_for(pilot, lambda: copy in virsh("list", "--all", "--name").split(), 60)
-            assert restored_disk(copy).parent == guest.dir
-            assert f"{copy}-vda.qcow2" in virsh("vol-list", pool).split()
+            assert restored_disk(copy).parent == other_dir
+            assert f"{copy}-vda.qcow2" in virsh("vol-list", other).split()
+            assert f"{copy}-vda.qcow2" not in virsh("vol-list", pool).split()
     finally:
         virsh("undefine", copy, check=False)
         virsh("pool-destroy", pool, check=False)
+        virsh("pool-destroy", other, check=False)

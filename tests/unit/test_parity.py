@@ -74,8 +74,6 @@ INTENDED_GAPS: dict[str, str] = {
     "backup create --incremental": "K takes an incremental backup when it can, else a full one",
     "backup create --keep": "pruning old backups is the CLI's",
     "backup restore --to": "the TUI restores from the default backup root (O)",
-    "backup restore --pool": "O restores into the backed-up disk's pool; another pool is the CLI's (not yet)",
-    **dict.fromkeys(("clone", "template", "delete", "disk resize"), "not in the TUI yet (issue 22)"),
     "create --console": "the TUI has its own console key (c on the new row); --console is the CLI's attach",
     "lab up": LAB,
     "lab down": LAB,

@@ -15,7 +15,7 @@ from textual.message import Message
 
 from vmtui.app import VmtuiApp
 from vmtui.models import HostEntry
-from vmtui.ops.base import Progress
+from vmtui.ops.base import Progress, Step
 from vmtui.tui.actions import JobStarter
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.jobs import JobRunner
@@ -184,3 +184,32 @@ async def test_a_reading_that_arrives_after_the_app_closed_is_dropped_quietly() 
     assert app.screen_stack == []
     app.memory.ksm_sampled(KsmSampled("kvm1", cast(KsmStatus, None), None))
     assert len(app.memory.ksm_history["kvm1"]) == 1
+
+
+def test_a_clone_s_progress_shows_in_its_row_and_other_jobs_keep_their_word() -> None:
+    """`progress_in_row` (a clone's copies): each step's fraction follows the pending word; without it the
+    row keeps its word (a backup's steps have fractions too)."""
+    posts, ui = _Posts(), _Ui()
+    fleet = Fleet([("kvm1", False)])
+    runner = JobRunner(cast(App[Any], posts))
+
+    class _Conn:
+        def __enter__(self) -> _Conn:
+            return self
+
+        def __exit__(self, *_exc: object) -> None:
+            pass
+
+    starter = JobStarter(runner, fleet, lambda _e: _Conn(), cast(Ui, ui), {})  # type: ignore[arg-type,return-value]
+    release = threading.Event()
+    entry = HostEntry("kvm1", "qemu+ssh://kvm1/system")
+    cloning = starter.run(entry, "u1", "clone", lambda c, p, x: release.wait(5), pending="cloning…",
+                          progress_in_row=True)  # fmt: skip
+    backing = starter.run(entry, "u2", "back up", lambda c, p, x: release.wait(5), pending="backing up…")
+    assert cloning is not None
+    assert backing is not None
+    starter.progressed(cloning, Step("copying vda", fraction=0.5))
+    starter.progressed(backing, Step("copying vda", fraction=0.5))
+    starter.progressed(cloning, Step("defining", fraction=None))  # no fraction: the last one stays
+    assert (fleet.pending("u1"), fleet.pending("u2")) == ("cloning… 50%", "backing up…")
+    release.set()

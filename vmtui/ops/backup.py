@@ -874,14 +874,16 @@ def restore_as_new(
     backup: Backup,
     name: str,
     *,
+    pool: str | None = None,
     progress: Progress = no_progress,
     cancel: threading.Event | None = None,
 ) -> RestoreDone:
-    """Restore `backup` (from the folder it was listed in) as a new domain `name`, refused as the CLI's."""
+    """Restore `backup` (from the folder it was listed in) as a new domain `name`, its disks in `pool`
+    (None: the pool each backed-up disk was in), refused as the CLI's."""
     from vmtui.drivers.backupstore import backup_store
 
     host = live_host(conn)
     store = backup_store(host.uri)
     root = posixpath.dirname(posixpath.dirname(backup.path))
-    plan = plan_restore(host, store, root, backup.uuid, backup.id, as_name=name)
+    plan = plan_restore(host, store, root, backup.uuid, backup.id, as_name=name, pool=pool)
     return restore(host, store, plan, progress=progress, cancel=cancel)

@@ -339,6 +339,17 @@ def _check_room(prov: Provisioner, copies: tuple[DiskCopy, ...], name: str, seed
             )
 
 
+def linked_refusal(source: DomainInfo) -> OperationError | None:
+    """Why `source` cannot be the base of linked clones (it is no template), or None: the TUI's clone
+    form says it in place, before anything is asked of the host."""
+    if source.template:
+        return None
+    return OperationError(
+        f"clone {source.name} --linked: it is not a template; linked clones need a base that never changes",
+        hint=f"mark it first (vmtui template {source.name}), or make a full clone",
+    )
+
+
 def plan_clone(
     conn: Hypervisor,
     source: str,
@@ -368,11 +379,10 @@ def plan_clone(
             f"clone {info.name}: it is {info.state}; the source must be shut off (its disks change while it runs)",
             hint=f"shut it down first (vmtui shutdown {info.name})",
         )
-    if linked and not info.template:
-        raise OperationError(
-            f"clone {info.name} --linked: it is not a template; linked clones need a base that never changes",
-            hint=f"mark it first (vmtui template {info.name}), or make a full clone",
-        )
+    if linked:
+        refused = linked_refusal(info)
+        if refused is not None:
+            raise refused
     xml = conn.domain_xml(info.uuid, inactive=True)
     copies: list[DiskCopy] = []
     shared: list[DiskFile] = []

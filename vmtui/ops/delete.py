@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 
 from vmtui.drivers.base import Hypervisor
+from vmtui.drivers.provision import provisioner
 from vmtui.errors import OperationError
 from vmtui.ops.base import Progress, Step, check_cancel, never_cancelled, no_progress
 from vmtui.ops.busy import refuse_if_migrating
@@ -24,6 +25,15 @@ class DeletePlan:
     undefine: UndefinePlan
     force: bool
     """Force a running domain off first."""
+    bases: tuple[str, ...] = ()
+    """The backing files of the volumes it removes (a linked clone's template volume): never removed."""
+
+    def removed_and_kept(self) -> list[str]:
+        """The volumes that go and those that stay, with why, one line each (the TUI's question)."""
+        lines = [f"Removed: {d.source or d.target}" for d in self.undefine.volumes]
+        lines += [f"Kept: {why}" for why in self.undefine.kept_text()]
+        lines += [f"Kept: {base} (the base it was cloned from: only its template's)" for base in self.bases]
+        return lines
 
     def question(self) -> str:
         f = self.undefine.facts
@@ -54,7 +64,17 @@ def plan_delete(
             hint="shut it down first, or --force to force it off and delete it",
         )
     shared = shared_of(conn, facts, storage)
-    return DeletePlan(UndefinePlan(host or conn.uri, facts, False, storage, shared), force)
+    undefine = UndefinePlan(host or conn.uri, facts, False, storage, shared)
+    return DeletePlan(undefine, force, _bases(conn, undefine))
+
+
+def _bases(conn: Hypervisor, plan: UndefinePlan) -> tuple[str, ...]:
+    """The backing files of the volumes `plan` removes: libvirt deletes an overlay, never its base."""
+    if not plan.volumes:
+        return ()
+    prov = provisioner(conn, "delete")
+    found = (prov.volume_at(d.source) for d in plan.volumes if d.source)
+    return tuple(sorted({v.backing for v in found if v is not None and v.backing}))
 
 
 def delete(

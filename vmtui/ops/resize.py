@@ -85,12 +85,22 @@ def _volume_of(prov: Provisioner, disk: DiskFile) -> VolumeInfo | None:
     return prov.volume_at(disk.source) if disk.source and disk.source_type == "file" else None
 
 
-def plan_resize(conn: Hypervisor, ident: str, target: str, new_size: str, *, host: str = "") -> ResizePlan:
-    """Check the resize before anything: the disk, its size now, no shrink, room in the pool."""
-    conn.require_writable("disk resize")
+@dataclass(frozen=True, slots=True)
+class DiskNow:
+    """A domain's disk as it is before a resize: what the resize form shows and checks against."""
+
+    domain: DomainInfo
+    target: str
+    path: str
+    current: int
+    live: bool
+    volume: VolumeInfo | None
+
+
+def disk_now(conn: Hypervisor, ident: str, target: str) -> DiskNow:
+    """The disk `target` of `ident` and its size now (read live from QEMU on a running domain)."""
     prov = provisioner(conn, "disk resize")
     info = conn.domain(ident)
-    refuse_if_migrating(conn, info.uuid, "disk resize", name=info.name)
     live = info.state in LIVE_STATES
     if not live and info.state != "shut-off":
         raise OperationError(f"disk resize {info.name}: it is {info.state}", hint="start it, or shut it off")
@@ -109,16 +119,34 @@ def plan_resize(conn: Hypervisor, ident: str, target: str, new_size: str, *, hos
         )
     else:
         current = volume.capacity
+    return DiskNow(info, target, disk.source or "", current, live, volume)
+
+
+def grown_capacity(name: str, target: str, current: int, new_size: str) -> int:
+    """The size `new_size` asks for, refused when it shrinks the disk, leaves it as it is, or is no
+    whole number of sectors (no host is asked: the TUI's form checks with it in place)."""
     capacity = new_capacity(new_size, current)
     if capacity < current:
         raise OperationError(
-            f"disk resize {info.name}: {target} is {size(current)}; shrinking it to {size(capacity)} is refused",
+            f"disk resize {name}: {target} is {size(current)}; shrinking it to {size(capacity)} is refused",
             hint="the end of a disk holds the guest's data",
         )
     if capacity == current:
-        raise UsageError(f"disk resize {info.name}: {target} is {size(current)} already")
+        raise UsageError(f"disk resize {name}: {target} is {size(current)} already")
     if capacity > MAX_BYTES or capacity % SECTOR:
         raise UsageError(f"size {new_size!r}: a disk is a whole number of 512-byte sectors, at most {MAX_BYTES} bytes")
+    return capacity
+
+
+def plan_resize(conn: Hypervisor, ident: str, target: str, new_size: str, *, host: str = "") -> ResizePlan:
+    """Check the resize before anything: the disk, its size now, no shrink, room in the pool."""
+    conn.require_writable("disk resize")
+    prov = provisioner(conn, "disk resize")
+    info = conn.domain(ident)
+    refuse_if_migrating(conn, info.uuid, "disk resize", name=info.name)
+    now = disk_now(conn, info.uuid, target)
+    current, volume = now.current, now.volume
+    capacity = grown_capacity(info.name, target, current, new_size)
     if volume is not None:
         free = prov.pool(volume.pool).available
         if capacity - current > free:
@@ -127,7 +155,7 @@ def plan_resize(conn: Hypervisor, ident: str, target: str, new_size: str, *, hos
                 f"pool {volume.pool}, which has {size(free)}",
                 hint="free room in the pool first",
             )
-    return ResizePlan(host or conn.uri, info, target, disk.source or "", current, capacity, live, volume)
+    return ResizePlan(host or conn.uri, now.domain, target, now.path, current, capacity, now.live, volume)
 
 
 def resize(

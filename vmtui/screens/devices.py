@@ -22,13 +22,14 @@ from vmtui.drivers.base import Hypervisor
 from vmtui.drivers.xml.devices import check_mac, check_ref_name
 from vmtui.errors import UsageError
 from vmtui.models import Device
-from vmtui.ops import devices, virtio
+from vmtui.ops import devices, resize, virtio
 from vmtui.ops.base import Progress
 from vmtui.ops.devices import DeviceAdvice, DevicesReport, disk_capacity
 from vmtui.present import printable
 from vmtui.richtext import device_class_text
 from vmtui.screens.fetching import Reads
 from vmtui.screens.form import SCOPE_CHECKS, TICKED, FormField, FormModal, Values
+from vmtui.screens.provision import ResizeForm
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.messages import DataFetched, DeviceOperation, FetchRequested, OperationRequested, SriovOpenRequested
 from vmtui.widgets.fitting_footer import FittingFooter
@@ -71,6 +72,7 @@ class DevicesScreen(Refusals, Screen[None]):
             Binding("T", "convert_all", "All to virtio"),
             Binding("a", "add_disk", "Add disk"),
             Binding("n", "add_nic", "Add NIC"),
+            Binding("g", "resize", "Grow disk"),
         ),
         Binding("i", "sriov", "SR-IOV"),
         Binding(REFRESH, "refetch", "Refresh"),
@@ -97,6 +99,7 @@ class DevicesScreen(Refusals, Screen[None]):
         "devices add-nic --mac": "key n: #form-mac",
         "devices add-nic --live": "key n: #form-live",
         "devices add-nic --config": "key n: #form-config",
+        "disk resize": "key g on a disk's row",
     }
     """The CLI commands and options this screen's keys and forms stand for (tests/unit/test_parity.py reads them)."""
 
@@ -224,7 +227,7 @@ class DevicesScreen(Refusals, Screen[None]):
         self.refresh_bindings()
 
     def refusal(self, action: str, parameters: tuple[object, ...]) -> str | None:
-        if action not in ("convert", "convert_all", "add_disk", "add_nic"):
+        if action not in ("convert", "convert_all", "add_disk", "add_nic", "resize"):
             return None
         found = self.fleet.find(self.uuid)
         why = self.fleet.write_refusal(found[0]) if found is not None else "the domain is gone"
@@ -235,6 +238,10 @@ class DevicesScreen(Refusals, Screen[None]):
             chosen = self.selected()
             if chosen is None or chosen.switch not in ("live", "next-boot"):
                 why = "the selected device has nothing to move to virtio"
+        if why is None and action == "resize":
+            chosen = self.selected()
+            if chosen is None or chosen.device.kind != "disk":
+                why = "the selected device is no disk"
         if why is None and action == "convert_all" and self.report is not None:
             if not any(a.switch in ("live", "next-boot") for a in self.report.devices):
                 why = "nothing left to move to virtio"
@@ -340,6 +347,25 @@ class DevicesScreen(Refusals, Screen[None]):
             )  # fmt: skip
 
         self._request(f"add NIC to {self.report.domain}", run, None, "")
+
+    def action_resize(self) -> None:
+        chosen, report, host = self.selected(), self.report, self.host()
+        if chosen is None or report is None or host is None:
+            return
+        uuid, target, domain = self.uuid, chosen.device.name, report.domain
+
+        def answered(values: Values | None) -> None:
+            if values is None:
+                return
+            new_size = values["size"]
+
+            def run(conn: Hypervisor, progress: Progress, cancel: threading.Event) -> object:
+                plan = resize.plan_resize(conn, uuid, target, new_size, host=host)
+                return resize.resize(conn, plan, progress=progress, cancel=cancel)
+
+            self._request(f"grow disk {target} of {domain} ({new_size})", run, None, "", frozenset({target}))
+
+        self.app.push_screen(ResizeForm(host, uuid, domain, target), answered)
 
     def action_sriov(self) -> None:
         host = self.host()

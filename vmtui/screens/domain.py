@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Header, Static
 from vmtui import present
 from vmtui.drivers.backupstore import backup_store
 from vmtui.drivers.resources import GuestFacts
+from vmtui.drivers.xml.devices import check_ref_name
 from vmtui.drivers.xml.edit import check_domain_name
 from vmtui.explain import explain
 from vmtui.metrics import DomainMetrics
@@ -31,12 +32,16 @@ from vmtui.ops.backup import (
     restore_as_new,
     take_backup,
 )
+from vmtui.ops.clone import mark_template
+from vmtui.ops.delete import delete
 from vmtui.ops.snapshots import check_name
 from vmtui.present import count, pct, pct_sign, rate, size_kib
 from vmtui.richtext import SEVERITY_STYLE, device_class_text, state_text
+from vmtui.screens.form import FormField, FormModal, Values
 from vmtui.screens.guest_panel import REFRESH_SECONDS, GuestPanel
 from vmtui.screens.host import (
     ACTION_BINDINGS,
+    CLONE_BINDINGS,
     DEVICE_BINDINGS,
     HOST_BINDINGS,
     TOOL_BINDINGS,
@@ -44,6 +49,7 @@ from vmtui.screens.host import (
     host_refusal,
 )
 from vmtui.screens.prompt import PromptModal
+from vmtui.screens.provision import DeleteForm, ask_clone, template_refusal
 from vmtui.tui.fleet import Fleet, HostView
 from vmtui.tui.messages import (
     ActionRequested,
@@ -148,6 +154,12 @@ def devices_table(info: DomainInfo | None) -> Table:
     return table
 
 
+def _check_restore(values: Values) -> None:
+    check_domain_name(values["name"])
+    if values["pool"]:
+        check_ref_name("pool", values["pool"])
+
+
 class DomainScreen(Refusals, Screen[None]):
     """Details of one domain, refreshed from every sample of its host. Reads the fleet; posts requests."""
 
@@ -157,6 +169,7 @@ class DomainScreen(Refusals, Screen[None]):
         *DEVICE_BINDINGS,
         *TOOL_BINDINGS,
         *HOST_BINDINGS,
+        *CLONE_BINDINGS,
         *explained(
             Binding("e", "edit", "Edit XML", show=False),
             Binding("n", "snapshot('create')", "Snapshot", show=False),
@@ -165,6 +178,8 @@ class DomainScreen(Refusals, Screen[None]):
             Binding("A", "autostart", "Autostart", show=False),
             Binding("K", "backup", "Back up", tooltip="Back up (incremental when it can)", show=False),
             Binding("O", "restore", "Restore", tooltip="Restore a backup as a new domain", show=False),
+            Binding("ctrl+t", "template", "Template", tooltip="Template mark on / off (asks first)", show=False),
+            Binding("delete", "delete_domain", "Delete", tooltip="Delete the domain (asks: its volumes)", show=False),
         ),
     ]
 
@@ -177,6 +192,11 @@ class DomainScreen(Refusals, Screen[None]):
         "backup create": "key K",
         "backup restore": "key O",
         "backup restore --as": "key O",
+        "backup restore --pool": "key O: #form-pool",
+        "clone": "key Y",
+        "delete": "key delete",
+        "template": "key ctrl+t",
+        "template --unset": "key ctrl+t on a template",
     }
     """The CLI commands and options this screen's keys stand for (tests/unit/test_parity.py reads them)."""
 
@@ -389,6 +409,10 @@ class DomainScreen(Refusals, Screen[None]):
             if why is None and parameters[0] != "create" and not self.snapshots:
                 why = "no snapshot listed"
             return why
+        if action in ("template", "delete_domain"):
+            if action == "template":
+                return template_refusal(self.fleet, self.uuid)
+            return self.fleet.tool_refusal(self.uuid)
         if action in ("backup", "restore"):
             why = self.fleet.tool_refusal(self.uuid, running=action == "backup")
             if why is None and self._live_host() is None:
@@ -479,26 +503,33 @@ class DomainScreen(Refusals, Screen[None]):
         )  # fmt: skip
 
     def action_restore(self) -> None:
-        host, chosen = self._live_host(), self.highlighted_backup()
-        if host is None or chosen is None:
+        host, backup = self._live_host(), self.highlighted_backup()
+        if host is None or backup is None:
             return
 
-        def named(name: str | None) -> None:
-            if not name:
+        def named(values: Values | None) -> None:
+            if not values:
                 return
+            name, pool = values["name"], values["pool"] or None
             self.post_message(
                 OperationRequested(
                     host,
                     None,
-                    f"Restore {chosen.domain} from {chosen.id} as {name}",
-                    lambda conn, progress, cancel: restore_as_new(conn, chosen, name, progress=progress, cancel=cancel),
+                    f"Restore {backup.domain} from {backup.id} as {name}",
+                    lambda conn, progress, cancel: restore_as_new(
+                        conn, backup, name, pool=pool, progress=progress, cancel=cancel
+                    ),
                     pending="restoring…",
                 )
             )
 
-        default = f"{chosen.domain}-{chosen.id.split('-')[0].lower()}"
-        question = f"Restore backup {chosen.id} as a new domain named:"
-        self.app.push_screen(PromptModal(question, default, check_domain_name), named)
+        default = f"{backup.domain}-{backup.id.split('-')[0].lower()}"
+        fields = (
+            FormField("name", "Name of the new domain", value=default),
+            FormField("pool", "Storage pool for its disks (empty: the pool each backed-up disk was in)"),
+        )
+        title = f"Restore backup {backup.id} as a new domain"
+        self.app.push_screen(FormModal(title, fields, _check_restore), named)
 
     def _facts(self) -> GuestFacts | None:
         panels = self.query(GuestPanel)
@@ -520,3 +551,54 @@ class DomainScreen(Refusals, Screen[None]):
                 pending=f"autostart {'on' if on else 'off'}…",
             )
         )
+
+    # ----- clone, template mark, delete: forms and questions first, then a job ------------------------
+
+    def action_clone(self) -> None:
+        ask_clone(self, self.fleet, self.uuid, self.host)
+
+    def action_template(self) -> None:
+        found = self._found()
+        if found is None or found[1] is None:
+            return
+        uuid, name, on = self.uuid, found[1].name, not found[1].template
+        question = (
+            f"Mark {name} as a template? It is never started again; Y clones it (linked clones share its volumes)."
+            if on
+            else f"Clear the template mark of {name}? It can be started again (refused while linked clones use it)."
+        )
+        self.post_message(
+            OperationRequested(
+                found[0].name,
+                uuid,
+                f"{'Mark' if on else 'Unmark'} {name} as a template",
+                lambda conn, progress, cancel: mark_template(
+                    conn, uuid, on=on, host=found[0].name, progress=progress, cancel=cancel
+                ),
+                question,
+                pending="marking…" if on else "unmarking…",
+            )
+        )
+
+    def action_delete_domain(self) -> None:
+        found = self._found()
+        if found is None:
+            return
+        host, uuid = found[0].name, self.uuid
+        form = DeleteForm(host, uuid, self.fleet.name_of(uuid))
+
+        def answered(values: Values | None) -> None:
+            if values is None:
+                return
+            plan = form.plan(values)
+            self.post_message(
+                OperationRequested(
+                    host,
+                    uuid,
+                    f"Delete {plan.undefine.facts.name}",
+                    lambda conn, progress, cancel: delete(conn, plan, progress=progress, cancel=cancel),
+                    pending="deleting…",
+                )
+            )
+
+        self.app.push_screen(form, answered)

@@ -14,6 +14,7 @@ from textual.widgets import Header, Input, Static
 
 from vmtui.ops.lifecycle import ACTIONS
 from vmtui.screens.host_picker import HostPickerModal
+from vmtui.screens.provision import ask_clone, clone_refusal
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.messages import (
     ActionRequested,
@@ -50,6 +51,11 @@ DEVICE_BINDINGS = explained(
 TOOL_BINDINGS = explained(Binding("c", "console", "Console"), Binding("X", "xml", "XML"))
 """The serial console and the XML of the selected domain (table and domain screen alike)."""
 
+CLONE_BINDINGS = explained(
+    Binding("Y", "clone", "Clone", tooltip="Clone (a shut-off domain or a template)", show=False)
+)
+"""Clone the selected domain (a form: name, linked, start): on the dashboard and the domain screen."""
+
 HOST_BINDINGS = explained(
     Binding("M", "memory", "Mem", tooltip="Memory and KSM"),
     Binding("P", "resources('storage')", "Pools", tooltip="Storage"),
@@ -69,7 +75,7 @@ def host_refusal(fleet: Fleet, host: str | None) -> str | None:
     return "a replay has no live host to ask" if fleet.hosts[host].recorded else None
 
 
-DOMAIN_ACTIONS = frozenset({"lifecycle", "migrate", "devices", "sriov", "console", "xml"})
+DOMAIN_ACTIONS = frozenset({"lifecycle", "migrate", "devices", "sriov", "console", "xml", "clone"})
 
 
 def domain_refusal(
@@ -90,6 +96,8 @@ def domain_refusal(
         return fleet.write_refusal(view)
     if action == "console":
         return fleet.tool_refusal(uuid, running=True)
+    if action == "clone" and uuid is not None:
+        return fleet.tool_refusal(uuid) or clone_refusal(fleet.state_of(uuid, view.name))
     if action == "xml":
         return fleet.tool_refusal(uuid, writes=False)
     if action in ("devices", "sriov"):
@@ -122,6 +130,7 @@ class HostScreen(Refusals, Screen[None]):
         *ACTION_BINDINGS,
         *DEVICE_BINDINGS,
         *TOOL_BINDINGS,
+        *CLONE_BINDINGS,
     ]
 
     CLI_OPTIONS: ClassVar[dict[str, str]] = {
@@ -130,6 +139,7 @@ class HostScreen(Refusals, Screen[None]):
         "migrate start": "key m",
         "hosts add": "key a",
         "create": "key n (on the hosts pane's host, else the selected row's): the create form",
+        "clone": "key Y",
     }
     """The CLI commands and options this screen's keys stand for (tests/unit/test_parity.py reads them)."""
 
@@ -325,6 +335,11 @@ class HostScreen(Refusals, Screen[None]):
         uuid = self.selected_uuid()
         if uuid is not None:
             self.post_message(MigrateRequested(uuid))
+
+    def action_clone(self) -> None:
+        uuid = self.selected_uuid()
+        if uuid is not None:
+            ask_clone(self, self.fleet, uuid, self.selected_row_host())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "filter":

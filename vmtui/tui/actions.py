@@ -18,7 +18,7 @@ from typing import Any
 from vmtui.drivers.base import Hypervisor
 from vmtui.models import HostEntry
 from vmtui.monitor.poller import Connector, HostPoller
-from vmtui.ops.base import Progress
+from vmtui.ops.base import Progress, Step
 from vmtui.screens.fetching import FetchingScreen
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.jobs import Job, JobRunner, Operation
@@ -66,6 +66,8 @@ class JobStarter:
         self._pollers = pollers
         self._after: dict[int, After] = {}
         """Job ID -> what to do on the loop when it ends (the tools' follow-ups)."""
+        self._in_row: dict[int, str] = {}
+        """Job ID -> its row's pending word, for jobs whose progress shows in the row (a clone's copies)."""
 
     def run(
         self,
@@ -76,6 +78,7 @@ class JobStarter:
         *,
         pending: str = "",
         after: After | None = None,
+        progress_in_row: bool = False,
     ) -> Job | None:
         """Run `work` with a connection of its own to `entry` (see `start`)."""
         connector = self._connector
@@ -84,7 +87,10 @@ class JobStarter:
             with connector(entry) as conn:
                 return work(conn, progress, cancel)
 
-        return self.start(entry.name, uuid, label, operation, pending=pending, after=after)
+        job = self.start(entry.name, uuid, label, operation, pending=pending, after=after)
+        if job is not None and progress_in_row and pending and uuid is not None:
+            self._in_row[job.job_id] = pending
+        return job
 
     def start(
         self,
@@ -117,8 +123,20 @@ class JobStarter:
             self._ui.sample_arrived(host, (uuid,))
         return job
 
+    def progressed(self, job: Job | None, step: Step) -> None:
+        """A step of a job whose progress shows in its row: "cloning… 50%" there and on the screen on top."""
+        pending = self._in_row.get(job.job_id) if job is not None else None
+        if job is None or job.uuid is None or pending is None or step.fraction is None:
+            return
+        if self._fleet.pending(job.uuid) is None:
+            return  # ended already
+        self._fleet.begin(job.uuid, f"{pending} {step.fraction:.0%}")
+        self._ui.redraw(job.host)
+        self._ui.sample_arrived(job.host, (job.uuid,))
+
     def finished(self, message: JobFinished) -> None:
         """A job of `start` ended (its runner entry is gone): report, clear the busy mark, redraw."""
+        self._in_row.pop(message.job_id, None)
         if message.uuid is not None:
             self._fleet.end(message.uuid)
         after = self._after.pop(message.job_id, None)

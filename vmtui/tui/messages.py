@@ -170,6 +170,8 @@ class OperationRequested(Message):
     detail: str = ""
     pending: str = "changing devices…"
     """What the domain's row shows while it runs."""
+    progress_in_row: bool = False
+    """The job's progress steps show in the row after `pending` ("cloning… 50%"): a long copy moves."""
 
 
 @dataclass

@@ -83,4 +83,6 @@ class ResourceScreens(Controller):
 
     def _start(self, entry: HostEntry, message: OperationRequested) -> None:
         run = message.run
-        self.starter.run(entry, message.uuid, message.label, run, pending=message.pending)
+        self.starter.run(
+            entry, message.uuid, message.label, run, pending=message.pending, progress_in_row=message.progress_in_row
+        )

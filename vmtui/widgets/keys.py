@@ -23,6 +23,7 @@ DESTRUCTIVE: frozenset[str] = frozenset(
         "snapshot('revert')",
         "snapshot('delete')",
         "delete_volume",
+        "delete_domain",
         "convert",
         "convert_all",
         "vf_count",
