@@ -8,8 +8,11 @@ removed and the base as kept), then the template's disk grown from the devices s
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Any
 
+import pycdlib
 import pytest
 from rich.text import Text
 from textual.pilot import Pilot
@@ -144,6 +147,7 @@ async def clone_linked_by_key(app: VmtuiApp, pilot: Pilot[Any], pool: ClonePool,
     await press_when_offered(pilot, app, "Y", "clone", CloneForm)
     assert app.screen.query_one("#form-linked", Checkbox).value is True
     app.screen.query_one("#form-name", Input).value = clone
+    app.screen.query_one("#form-hostname", Input).value = "tui-clone-host"  # clone's --hostname: a seed of its own
     await submit(pilot, app)
     await wait_for(pilot, lambda: clone in names_on_host(), 60)
     # Its row on the dashboard: libvirt's define event reached the poller.
@@ -151,7 +155,20 @@ async def clone_linked_by_key(app: VmtuiApp, pilot: Pilot[Any], pool: ClonePool,
     overlay = pool.path / f"{clone}-vda.qcow2"
     assert overlay.name in volumes(pool)
     assert f"<path>{tpl.base}</path>" in virsh("vol-dumpxml", str(overlay))  # its backing store: the base
+    assert "local-hostname: tui-clone-host" in seed_meta_data(pool.path / f"{clone}-seed.iso")
     return clone
+
+
+def seed_meta_data(iso_path: Path) -> str:
+    """The meta-data file of a NoCloud seed, read back from the pool's file."""
+    iso = pycdlib.PyCdlib()
+    iso.open(str(iso_path))
+    try:
+        out = io.BytesIO()
+        iso.get_file_from_iso_fp(out, rr_path="/meta-data")
+        return out.getvalue().decode()
+    finally:
+        iso.close()
 
 
 async def delete_with_storage_by_key(
@@ -169,6 +186,7 @@ async def delete_with_storage_by_key(
     await submit(pilot, app)
     await wait_for(pilot, lambda: clone not in names_on_host(), 60)
     assert overlay.name not in volumes(pool)
+    assert f"{clone}-seed.iso" not in volumes(pool)  # its own seed went with it
     assert tpl.base.name in volumes(pool)
     assert tpl.base.is_file()
 

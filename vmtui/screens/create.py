@@ -22,9 +22,17 @@ from textual.widgets import Footer, Label, Static
 
 from vmtui.errors import VmtuiError
 from vmtui.ops.base import Step
-from vmtui.ops.create import CloudInit, CreatePlan, CreateRequest, plan_lines
+from vmtui.ops.create import CreatePlan, CreateRequest, plan_lines
 from vmtui.present import bar_cells, one_line
-from vmtui.screens.form import FormCheck, FormField, FormModal, whole_number
+from vmtui.screens.form import (
+    CLOUD_INIT_FIELDS,
+    CLOUD_INIT_OPTIONS,
+    FormCheck,
+    FormField,
+    FormModal,
+    cloud_init_of,
+    whole_number,
+)
 from vmtui.tui.messages import CreateAbortRequested
 from vmtui.widgets.refusals import Refusals, explained
 
@@ -56,12 +64,7 @@ class CreateForm(FormModal[CreatePlan]):
         "create --os": "#form-os",
         "create --accel": "#form-accel",
         "create --start": "#form-start",
-        "create --cloud-init": "#form-user_data",
-        "create --hostname": "#form-hostname",
-        "create --user": "#form-user",
-        "create --ssh-key": "#form-ssh_key",
-        "create --password-hash": "#form-password_hash",
-        "create --network-config": "#form-network_config",
+        **{f"create {option}": widget for option, widget in CLOUD_INIT_OPTIONS.items()},
         "create --dry-run": "the plan is shown, and asked about, before anything is made",
     }
     """The CLI's options this form's widgets stand for (tests/unit/test_parity.py reads them)."""
@@ -83,12 +86,7 @@ class CreateForm(FormModal[CreatePlan]):
             FormField("os", "", "osinfo short id (debian12); empty: generic"),
             FormField("accel", "", "kvm or tcg; empty: KVM where usable"),
             FormCheck("start", "start it once made (--start)"),
-            FormField("user_data", "cloud-init (any field makes a seed)", "user-data file (#cloud-config)"),
-            FormField("hostname", "", "hostname"),
-            FormField("user", "", "user to make (with sudo)"),
-            FormField("ssh_key", "", "OpenSSH public key file"),
-            FormField("password_hash", "", "password hash ($6$...)"),
-            FormField("network_config", "", "network-config file"),
+            *CLOUD_INIT_FIELDS,
         )
         super().__init__(f"Create a VM on {host}", fields)
         self.host = host
@@ -121,14 +119,7 @@ class CreateForm(FormModal[CreatePlan]):
             network=text("network"),
             os_variant=text("os"),
             accel=text("accel"),
-            cloud_init=CloudInit(
-                path("user_data"),
-                text("hostname"),
-                text("user"),
-                path("ssh_key"),
-                text("password_hash"),
-                path("network_config"),
-            ),
+            cloud_init=cloud_init_of(v),
             start=self.checked("start"),
         )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar, Generic, cast
 
 from rich.text import Text
@@ -19,6 +20,7 @@ from textual.widgets import Button, Checkbox, Input, Label
 from typing_extensions import TypeVar
 
 from vmtui.errors import UsageError, VmtuiError
+from vmtui.ops.seed import CloudInit
 from vmtui.widgets.tick_box import TickBox
 
 
@@ -159,3 +161,45 @@ class FormModal(ModalScreen[ResultT | None], Generic[ResultT]):
             self.query_one(f"#{self.PART_ID}-error", Label).update(Text(str(exc), style="bold red"))
             return
         self.dismiss(result)
+
+
+# ----- the cloud-init fields of the create and clone forms ------------------------------------------
+
+CLOUD_INIT_FIELDS = (
+    FormField("user_data", "cloud-init (any field makes a seed)", "user-data file (#cloud-config)"),
+    FormField("hostname", "", "hostname"),
+    FormField("user", "", "user to make (with sudo)"),
+    FormField("ssh_key", "", "OpenSSH public key file"),
+    FormField("password_hash", "", "password hash ($6$...)"),
+    FormField("network_config", "", "network-config file"),
+)
+"""`vmtui create`'s and `vmtui clone`'s cloud-init options, as form fields (one definition for both)."""
+
+CLOUD_INIT_OPTIONS = {
+    "--cloud-init": "#form-user_data",
+    "--hostname": "#form-hostname",
+    "--user": "#form-user",
+    "--ssh-key": "#form-ssh_key",
+    "--password-hash": "#form-password_hash",
+    "--network-config": "#form-network_config",
+}
+"""Each cloud-init option and its field's widget (tests/unit/test_parity.py reads them via CLI_OPTIONS)."""
+
+
+def cloud_init_of(values: Values) -> CloudInit:
+    """The cloud-init fields typed, as the CLI's options (an empty field: not given)."""
+
+    def path(key: str) -> Path | None:
+        return Path(values[key]) if values.get(key) else None
+
+    def text(key: str) -> str | None:
+        return values.get(key) or None
+
+    return CloudInit(
+        path("user_data"),
+        text("hostname"),
+        text("user"),
+        path("ssh_key"),
+        text("password_hash"),
+        path("network_config"),
+    )

@@ -24,8 +24,18 @@ from vmtui.ops.base import Progress
 from vmtui.ops.clone import clone, linked_refusal, plan_clone
 from vmtui.ops.delete import DeletePlan, plan_delete
 from vmtui.ops.resize import DiskNow, disk_now, grown_capacity
+from vmtui.ops.seed import read_cloud_init
 from vmtui.present import size
-from vmtui.screens.form import TICKED, FormCheck, FormField, FormModal, Values
+from vmtui.screens.form import (
+    CLOUD_INIT_FIELDS,
+    CLOUD_INIT_OPTIONS,
+    TICKED,
+    FormCheck,
+    FormField,
+    FormModal,
+    Values,
+    cloud_init_of,
+)
 from vmtui.tui.fleet import Fleet
 from vmtui.tui.messages import DataFetched, FetchRequested, OperationRequested
 
@@ -56,9 +66,11 @@ def ask_clone(screen: Screen[Any], fleet: Fleet, uuid: str, host: str | None) ->
         if values is None:
             return
         name, linked, start = values["name"], values["linked"] == TICKED, values["start"] == TICKED
+        options = cloud_init_of(values)
+        parts = read_cloud_init(options, name) if options.given else None  # checked in the form already
 
         def run(conn: Hypervisor, progress: Progress, cancel: threading.Event) -> object:
-            plan = plan_clone(conn, uuid, name, linked=linked, host=view.name)
+            plan = plan_clone(conn, uuid, name, linked=linked, host=view.name, cloud_init=parts)
             return clone(conn, plan, start=start, progress=progress, cancel=cancel)
 
         how = "linked clone" if linked else "clone"
@@ -77,6 +89,7 @@ class CloneForm(FormModal[Values]):
     CLI_OPTIONS: ClassVar[dict[str, str]] = {
         "clone --linked": "#form-linked",
         "clone --start": "#form-start",
+        **{f"clone {option}": widget for option, widget in CLOUD_INIT_OPTIONS.items()},
     }
     """The CLI's command and options this form stands for (tests/unit/test_parity.py reads them)."""
 
@@ -89,6 +102,7 @@ class CloneForm(FormModal[Values]):
             FormField("name", "Name of the clone", value=f"{source.name}-clone"),
             FormCheck("linked", "linked: qcow2 overlays on the template's volumes (--linked)", source.template),
             FormCheck("start", "start it once made (--start)"),
+            *CLOUD_INIT_FIELDS,
         )
         what = "template" if source.template else "domain"
         super().__init__(f"Clone {what} {source.name} on {host}", fields)
@@ -102,6 +116,9 @@ class CloneForm(FormModal[Values]):
             refused = linked_refusal(self.source)
             if refused is not None:
                 raise refused
+        options = cloud_init_of(values)
+        if options.given:
+            read_cloud_init(options, name)  # a file that is missing or wrong is said here, before anything
         return values
 
 
