@@ -241,11 +241,14 @@ def pytest_configure(config: pytest.Config) -> None:
 LAB_TESTS = Path(__file__).parent / "lab"
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Stable sort: tests that tear the lab down run last, so the session lab serves everyone first.
     items.sort(key=lambda item: item.get_closest_marker("lab_last") is not None)
     # Under pytest-xdist (`make test` runs two workers) the lab's tests are one group, so one worker
-    # runs them all, in this order, on one session lab; the other tests go to either worker.
+    # runs them all, in this order, on one session lab; the other tests go to either worker. First
+    # (tryfirst): xdist's own hook turns the group marks into node ids, and a mark added after it is
+    # ignored; the two workers then each brought a lab up, at the same time, on the same lab id.
     for item in items:
         if LAB_TESTS in item.path.parents:
             item.add_marker(pytest.mark.xdist_group("lab"))

@@ -67,9 +67,10 @@ async def test_migrate_options_look_unticked_until_ticked(size: tuple[int, int])
         app.push_screen(modal)
         await pilot.pause()
         boxes = list(modal.query(Checkbox))
-        assert len(boxes) == 4
-        for box in boxes:
-            assert "▐ ▌" in box_text(box), box_text(box)
+        assert len(boxes) == 7
+        for box in boxes:  # every option off but the stall policy (on unless --no-stall-policy)
+            want = "▐X▌ stall policy" if box.id == "opt-stall-policy" else "▐ ▌"
+            assert want in box_text(box), box_text(box)
         await pilot.click(boxes[1])
         await pilot.pause()
         assert boxes[1].value
