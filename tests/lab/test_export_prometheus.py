@@ -6,7 +6,10 @@ picks. It asks Prometheus' HTTP API, as a Grafana panel would:
 
 1. a busy guest's `rate(vmtui_domain_cpu_seconds_total[30s])` agrees with what `vmtui stats` measured over
    the same 30 s;
-2. after lab2's libvirtd is killed (that host only, by its pidfile), `vmtui_host_up{host="lab2"}` drops to 0
+2. the alerting rules of `vmtui export --rules` (levels from a config.toml of the test's: CPU critical from
+   2 % of the vCPUs), loaded into that Prometheus, evaluate over the real scrape without an error, and the
+   busy guest's CPU alert goes pending;
+3. after lab2's libvirtd is killed (that host only, by its pidfile), `vmtui_host_up{host="lab2"}` drops to 0
    while every scrape of the exporter still succeeds and lab1 keeps being sampled.
 
 Everything it starts is stopped, and everything it makes is removed, also on failure.
@@ -69,6 +72,13 @@ class Prometheus:
         result: list[dict[str, Any]] = body["data"]["result"]
         return result
 
+    def rules(self) -> list[dict[str, Any]]:
+        """Every alerting rule Prometheus loaded, with its health and last error (`/api/v1/rules`)."""
+        with urllib.request.urlopen(f"{self.base}/api/v1/rules?type=alert", timeout=10) as resp:
+            body = json.load(resp)
+        assert body["status"] == "success", body
+        return [rule for group in body["data"]["groups"] for rule in group["rules"]]
+
     def value(self, promql: str, at: float | None = None) -> float | None:
         """The one value of an instant query (None when it has no result)."""
         result = self.query(promql, at)
@@ -87,13 +97,19 @@ class Prometheus:
 
 
 @contextmanager
-def prometheus(target: str) -> Iterator[Prometheus]:
-    """Prometheus on a free loopback port, scraping `target` every 2 s; stopped and removed after."""
+def prometheus(target: str, rules: str = "") -> Iterator[Prometheus]:
+    """Prometheus on a free loopback port, scraping `target` every 2 s and evaluating `rules` (a rules
+    file's text) every 2 s; stopped and removed after."""
     with tempfile.TemporaryDirectory(prefix="vmtui-prometheus-") as tmp:
         config = Path(tmp) / "prometheus.yml"
+        rule_files = ""
+        if rules:
+            (Path(tmp) / "rules.yml").write_text(rules, encoding="utf-8")
+            rule_files = f"rule_files: ['{Path(tmp) / 'rules.yml'}']\n"
         config.write_text(
-            "global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\n"
-            f"scrape_configs:\n  - job_name: vmtui\n    static_configs:\n      - targets: ['{target}']\n",
+            "global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\n  evaluation_interval: 2s\n"
+            + rule_files
+            + f"scrape_configs:\n  - job_name: vmtui\n    static_configs:\n      - targets: ['{target}']\n",
             encoding="utf-8",
         )
         port = free_port()  # a tiny race with other tests on the machine: a clash fails loudly below
@@ -188,8 +204,26 @@ def busy_guest(lab: LabHandle) -> Iterator[str]:
 
 
 @pytest.mark.lab_last  # it kills lab2's daemon (and brings it back)
-def test_prometheus_scrapes_the_lab_rates_agree_with_stats_and_a_dead_host_is_down(lab: LabHandle) -> None:
-    with busy_guest(lab) as guest, exporter(lab) as (address, export_proc), prometheus(address) as prom:
+def alert_rules(tmp_path: Path) -> str:
+    """`vmtui export --rules` with the CPU levels of a config.toml of the test's own (the lab's home, which
+    other tests share, is not touched): warn from 1 %, critical from 2 % of the vCPUs."""
+    home = tmp_path / "rules-home"
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "config.toml").write_text("[thresholds]\ncpu = { warn = 1, critical = 2 }\n")
+    proc = subprocess.run(
+        [*([str(VMTUI)] if VMTUI.exists() else [sys.executable, "-m", "vmtui"]), "export", "--rules"],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "VMTUI_HOME": str(home)}, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_prometheus_scrapes_the_lab_rates_agree_with_stats_and_a_dead_host_is_down(
+    lab: LabHandle, tmp_path: Path
+) -> None:
+    rules = alert_rules(tmp_path)
+    with busy_guest(lab) as guest, exporter(lab) as (address, export_proc), prometheus(address, rules) as prom:
         cpu = f'vmtui_domain_cpu_seconds_total{{host="lab1",domain="{guest}"}}'
         prom.wait_for(f"count({cpu})", 1)
         began = time.time()
@@ -211,7 +245,15 @@ def test_prometheus_scrapes_the_lab_rates_agree_with_stats_and_a_dead_host_is_do
         assert stats_pct > 5, f"the guest is not busy ({stats_pct:.1f} % of a core): nothing to compare"
         assert rate * 100 == pytest.approx(stats_pct, rel=0.10, abs=1.0), (rate * 100, stats_pct)
 
-        # 2. One host dies; the exporter keeps answering, and says which host is down.
+        # 2. The alerting rules, over these real series: each evaluates without an error, and the busy
+        # guest (above 5 % of a core, so above 2 % of its one vCPU) has its CPU critical alert pending
+        # or firing (`for: 1m` keeps it pending for the first minute).
+        prom.wait_for(f'count(ALERTS{{alertname="VmtuiDomainCpuCritical",host="lab1",domain="{guest}"}})', 1)
+        loaded = prom.rules()  # evaluated at least once by now (the alert above came from an evaluation)
+        assert len(loaded) == 12, [r["name"] for r in loaded]
+        assert [(r["name"], r["health"], r.get("lastError", "")) for r in loaded if r["health"] != "ok"] == []
+
+        # 3. One host dies; the exporter keeps answering, and says which host is down.
         pid = netns.read_pidfile(lab.pidfile("lab2", "libvirtd"))
         assert pid, "lab2's libvirtd has no pidfile"
         killed = time.time()
