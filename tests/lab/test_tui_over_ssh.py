@@ -11,12 +11,15 @@ import pytest
 from fixtures_lab import LabHandle
 from textual.pilot import Pilot
 
+from tests.tui.test_colours import colour, style_of
 from tests.tui_reading import visible_uuids
 from vmtui.app import VmtuiApp
 from vmtui.drivers import connect
 from vmtui.lab import netns
 from vmtui.models import HostEntry
 from vmtui.screens.domain import DomainScreen
+from vmtui.settings.load import Settings
+from vmtui.thresholds import parse_thresholds
 from vmtui.widgets.domain_table import DomainTable
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(180)]
@@ -128,3 +131,32 @@ async def test_a_libvirtd_restart_keeps_the_same_rows(lab: LabHandle) -> None:
         await _until(pilot, lambda: all(table.row(u).stale_since is None for u in visible_uuids(table)), 20)  # type: ignore[union-attr]
         assert set(visible_uuids(table)) == before
         assert all(table.row(u).state == "running" for u in before)  # type: ignore[union-attr]
+
+
+async def test_a_busy_lab_guest_is_coloured_counted_and_told_once(lab: LabHandle) -> None:
+    """Thresholds on live lab guests over qemu+ssh: with CPU critical from 0.5 % of the vCPUs (levels of the
+    test's own, not the user's), lab1's Linux guest (its dirtier keeps one vCPU a few % busy under TCG) has
+    its CPU cell and name in red, lab1's pane line counts it critical, and it is told once, not per tick."""
+    settings = Settings(thresholds=parse_thresholds({"cpu": {"warn": 0.2, "critical": 0.5}}))
+    app = VmtuiApp([HostEntry(h.name, h.uri) for h in lab.hosts], interval=1.0, settings=settings)
+    guest = "lab1-linux"
+    async with app.run_test(size=(200, 50)) as pilot:
+        table = app.host_screen.query_one(DomainTable)
+
+        def told() -> list[str]:
+            return [n.message for n in app.notes if n.title == "critical" and n.message.startswith(f"{guest} on lab1:")]
+
+        await _until(pilot, lambda: bool(told()), 45)
+        row = next(r for u in visible_uuids(table) if (r := table.row(u)) and r.name == guest)
+        assert row.cpu is not None
+        assert row.cpu > 0.5, f"{guest} is not busy ({row.cpu:.2f} % of its vCPUs): nothing to colour"
+        assert app.fleet.alert_counts("lab1")[1] >= 1  # (warn, critical): the pane's count
+        table.blur()  # the cursor's background is not under test
+        table.sort_by("name")
+        await pilot.pause()
+        line = next(
+            strip for y in range(len(visible_uuids(table)) + 1) if guest in (strip := table.render_line(y)).text
+        )
+        assert colour(style_of(line, guest)) == "red"  # the row's worst level, on its name
+        await pilot.pause(6)  # six more samples, the guest still critical
+        assert len(told()) == 1, told()
