@@ -11,7 +11,6 @@ import pytest
 from fixtures_lab import LabHandle
 from textual.pilot import Pilot
 
-from tests.tui.test_colours import colour, style_of
 from tests.tui_reading import visible_uuids
 from vmtui.app import VmtuiApp
 from vmtui.drivers import connect
@@ -157,6 +156,10 @@ async def test_a_busy_lab_guest_is_coloured_counted_and_told_once(lab: LabHandle
         line = next(
             strip for y in range(len(visible_uuids(table)) + 1) if guest in (strip := table.render_line(y)).text
         )
-        assert colour(style_of(line, guest)) == "red"  # the row's worst level, on its name
+        name_styles = [seg.style for seg in line if guest in seg.text and seg.style is not None]
+        assert name_styles, [seg.text for seg in line]
+        drawn = name_styles[0].color
+        assert drawn is not None
+        assert drawn.name == "red"  # the row's worst level, on its name
         await pilot.pause(6)  # six more samples, the guest still critical
         assert len(told()) == 1, told()
