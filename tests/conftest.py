@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -46,6 +47,20 @@ def pytest_configure(config: pytest.Config) -> None:
     """A run stopped by SIGTERM (a CI timeout, `kill`) ends like Ctrl-C: pytest then runs every
     fixture's teardown, so the guests and the lab it made are removed instead of left running."""
     signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
+    # One tmux server per pytest-xdist worker: on the shared default socket, one worker's last
+    # `kill-session` stops the server while the other's `new-session` is connecting to it ("server
+    # exited unexpectedly", exit 1). The tests' tmux commands inherit this.
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and "TMUX_TMPDIR" not in os.environ:
+        tmux_dir = Path(f"/tmp/vmtui-tests-tmux-{os.getpid()}-{worker}")
+        tmux_dir.mkdir(mode=0o700, exist_ok=True)
+        os.environ["TMUX_TMPDIR"] = str(tmux_dir)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    tmux_dir = os.environ.get("TMUX_TMPDIR", "")
+    if tmux_dir.startswith("/tmp/vmtui-tests-tmux-"):
+        shutil.rmtree(tmux_dir, ignore_errors=True)
 
 
 @pytest.hookimpl(hookwrapper=True)

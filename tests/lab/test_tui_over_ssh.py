@@ -136,7 +136,7 @@ async def test_a_busy_lab_guest_is_coloured_counted_and_told_once(lab: LabHandle
     """Thresholds on live lab guests over qemu+ssh: with CPU critical from 0.5 % of the vCPUs (levels of the
     test's own, not the user's), lab1's Linux guest (its dirtier keeps one vCPU a few % busy under TCG) has
     its CPU cell and name in red, lab1's pane line counts it critical, and it is told once, not per tick."""
-    settings = Settings(thresholds=parse_thresholds({"cpu": {"warn": 0.2, "critical": 0.5}}))
+    settings = Settings(levels=parse_thresholds({"cpu": {"warn": 0.2, "critical": 0.5}}))
     app = VmtuiApp([HostEntry(h.name, h.uri) for h in lab.hosts], interval=1.0, settings=settings)
     guest = "lab1-linux"
     async with app.run_test(size=(200, 50)) as pilot:

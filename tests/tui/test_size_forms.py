@@ -53,15 +53,19 @@ async def test_balloon_dialog_refuses_a_bare_number_then_takes_a_unit() -> None:
 
 
 async def test_add_disk_form_refuses_a_bare_number_then_takes_a_unit() -> None:
-    fields = (FormField("size", "Size", "10G"), FormField("pool", "Storage pool", value="default"))
+    fields = (
+        FormField("size", "Size", "10G"),
+        FormField("pool", "Storage pool", value="default"),
+        FormField("name", "Volume name (empty: named after the domain)"),
+    )
     app = _Host(FormModal("Add a disk", fields, _check_disk))
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, FormModal))
-        await pilot.press(*"10", "enter", "enter")  # bytes to qemu-img: vmtui asks for a unit
+        await pilot.press(*"10", "enter", "enter", "enter")  # bytes to qemu-img: vmtui asks for a unit
         await wait_for(pilot, lambda: "has no unit" in _error(app, "#form-error"))
         assert isinstance(app.screen, FormModal)
         assert app.result == []
         app.screen.query_one("#form-size", Input).value = "1.5G"
         await pilot.press("enter")
         await wait_for(pilot, lambda: bool(app.result))
-        assert app.result == [{"size": "1.5G", "pool": "default"}]
+        assert app.result == [{"size": "1.5G", "pool": "default", "name": ""}]

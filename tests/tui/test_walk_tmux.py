@@ -56,6 +56,10 @@ class WalkGuests:
         return self.names[1]
 
 
+READING = "still reading the host"
+"""What a resource screen says of a change pressed while its last read is out (`screens.fetching.Reads`)."""
+
+
 def _shown_autostart(screen: str, net: str) -> str | None:
     """The autostart cell of `net`'s row on the networks screen as shown ("yes"/"no")."""
     rows = (line.split() for line in screen.splitlines())
@@ -318,6 +322,19 @@ class Walk:
             assert time.monotonic() < deadline, f"{key}: the TUI never showed {shown}:\n{self.screen()}"
             time.sleep(0.05)
 
+    def press_once_read(self, key: str, text: str) -> None:
+        """`key`, and again while the screen refuses it because its read (Ctrl+R just before) is still out;
+        then `text` must appear."""
+        deadline = time.monotonic() + 30
+        while True:
+            self.press(key)
+            self.wait_until(lambda: self.shows(text) or self.shows(READING), f"{text!r} or {READING!r}")
+            if self.shows(text):
+                return
+            self.wait_gone(READING)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{key} refused while reading for 30 s; screen:\n{self.screen()}")
+
     def wait_until(self, condition: Callable[[], bool], what: str, within: float = 15.0) -> None:
         deadline = time.monotonic() + within
         while not condition():
@@ -436,8 +453,7 @@ def host_screens(w: Walk, home: str = DASHBOARD) -> None:
         net = next(iter(before))
         first, second = ("off", "on") if before[net] == "yes" else ("on", "off")
         w.wait_gone(f"Autostart {second} for network {net}: done")  # the other round's
-        w.press("A")
-        w.wait(f"Autostart {first} for network {net}: done")
+        w.press_once_read("A", f"Autostart {first} for network {net}: done")
         w.wait_until(lambda: _shown_autostart(w.screen(), net) != before[net], f"{net}'s row read again")
         w.press("A")
         w.wait(f"Autostart {second} for network {net}: done")

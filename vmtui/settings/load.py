@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vmtui.config import paths
 from vmtui.settings.aliases import Alias, parse_aliases
@@ -13,7 +14,9 @@ from vmtui.settings.file import ConfigText, read_config_text
 from vmtui.settings.keys import KeyChoice, parse_keys
 from vmtui.settings.plugins import Plugin, parse_plugins
 from vmtui.settings.thresholds import parse_thresholds_section
-from vmtui.thresholds import DEFAULT, Thresholds
+
+if TYPE_CHECKING:
+    from vmtui.thresholds import Thresholds
 
 SECTIONS: dict[str, Callable[[ConfigText, object], object]] = {
     "aliases": parse_aliases,
@@ -33,8 +36,16 @@ class Settings:
     aliases: tuple[Alias, ...] = ()
     keys: tuple[KeyChoice, ...] = ()
     plugins: tuple[Plugin, ...] = ()
-    thresholds: Thresholds = DEFAULT
-    """The warn and critical levels every face colours by (the TUI, `top`, `export --rules`)."""
+    levels: Thresholds | None = None
+    """`[thresholds]` as written (None: the defaults); read it as `thresholds`."""
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The warn and critical levels every face colours by (the TUI, `top`, `export --rules`). The
+        defaults are imported only when asked: `vmtui list` reads config.toml, and needs no levels."""
+        from vmtui.thresholds import DEFAULT
+
+        return self.levels if self.levels is not None else DEFAULT
 
 
 def config_file() -> Path:
@@ -62,4 +73,6 @@ def load_settings(path: Path | None = None) -> Settings:
             known = ", ".join(f"[{name}]" for name in SECTIONS)
             raise doc.top_error(f"unknown key {key!r} (known: {known})", key)
         parsed[key] = parse(doc, value)
+    if "thresholds" in parsed:
+        parsed["levels"] = parsed.pop("thresholds")
     return Settings(doc, **parsed)  # type: ignore[arg-type]

@@ -6,12 +6,19 @@ file's line, as every other section's are.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from vmtui.config import ConfigError
 from vmtui.settings.file import ConfigText
-from vmtui.thresholds import ThresholdError, Thresholds, parse_thresholds
+
+if TYPE_CHECKING:
+    from vmtui.thresholds import ThresholdError, Thresholds
 
 
 def parse_thresholds_section(doc: ConfigText, table: object) -> Thresholds:
+    # Imported here: the levels pull in the explainer and the metrics, which `vmtui list` has no use for.
+    from vmtui.thresholds import ThresholdError, parse_thresholds
+
     try:
         return parse_thresholds(table)
     except ThresholdError as exc:
