@@ -231,7 +231,10 @@ class DevicesScreen(Refusals, Screen[None]):
             return None
         found = self.fleet.find(self.uuid)
         why = self.fleet.write_refusal(found[0]) if found is not None else "the domain is gone"
-        why = why or self.fleet.busy_refusal(self.uuid) or self.reads.refusal()
+        # No `reads` refusal here: the screen re-reads on every sample whose devices changed, so one is
+        # often out; a stale row cannot turn a change around (converting a device already virtio is refused
+        # by the operation itself).
+        why = why or self.fleet.busy_refusal(self.uuid)
         if why is None and self.report is None and action != "add_nic" and action != "add_disk":
             why = "the devices are still being read"
         if why is None and action == "convert":

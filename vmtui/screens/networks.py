@@ -128,11 +128,11 @@ class NetworksScreen(Refusals, Screen[None]):
         net = self.selected()
         if not self.writable:
             return f"{self.host} is connected read-only"
-        if why := self.reads.refusal():
-            return why
         if net is None:
             return "no network selected"
-        return None if net.persistent else f"{printable(net.name)} is transient: nothing starts it at boot"
+        if not net.persistent:
+            return f"{printable(net.name)} is transient: nothing starts it at boot"
+        return self.reads.refusal()  # last: what is shown may be stale only when it would act
 
     def action_autostart(self) -> None:
         net = self.selected()

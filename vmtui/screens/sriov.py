@@ -168,7 +168,6 @@ class SriovScreen(Refusals, Screen[None]):
             return None
         view = self.fleet.hosts.get(self.host)
         why = self.fleet.write_refusal(view) if view is not None else f"{self.host} is no longer watched"
-        why = why or self.reads.refusal()
         chosen = self.selected()
         if why is None and chosen is None:
             why = "no physical function selected"
@@ -180,7 +179,7 @@ class SriovScreen(Refusals, Screen[None]):
                 why = f"{printable(vf_row.used_by[0].domain)} holds it"
             elif action == "detach" and not vf_row.used_by:
                 why = "no domain holds it"
-        return why
+        return why or self.reads.refusal()  # last: what is shown may be stale only when it would act
 
     def _request(
         self,

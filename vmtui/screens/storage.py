@@ -198,14 +198,14 @@ class StorageScreen(Refusals, Screen[None]):
             return None
         if not self.writable:
             return f"{self.host} is connected read-only"
-        if why := self.reads.refusal():
-            return why
         if action == "new_volume":
             pool = self.selected_pool()
             if pool is None:
                 return "no pool selected"
-            return None if pool.active else f"pool {printable(pool.name)} is inactive"
-        return None if self.selected_volume() is not None else "no volume selected"
+            why = None if pool.active else f"pool {printable(pool.name)} is inactive"
+        else:
+            why = None if self.selected_volume() is not None else "no volume selected"
+        return why or self.reads.refusal()  # last: what is shown may be stale only when it would act
 
     def action_new_volume(self) -> None:
         pool = self.selected_pool()
