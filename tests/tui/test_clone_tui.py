@@ -70,7 +70,7 @@ async def opened(pilot: Pilot[Any], app: VmtuiApp, kind: type) -> None:
     try:
         await wait_for(pilot, lambda: isinstance(app.screen, kind), 30)
     except AssertionError:
-        said = [n.message for n in app._notifications if "steal" not in n.message]
+        said = [n.message for n in app.notes if "steal" not in n.message]
         raise AssertionError(f"no {kind.__name__}; the app said: {said}") from None
 
 
