@@ -73,7 +73,9 @@ def test_one_refusal_is_reported_while_the_others_act(host: HostEntry) -> None:
         ("g3", "done", "paused", ""),
     ]
     assert result.verdict == "some"
-    assert connector.opened == 2  # one connection per thread of the pool, never one per domain
+    # One connection per thread of the pool, never one per domain: the pool starts its second thread only
+    # when the first is busy, so a fast first thread may do all three alone (seen in CI).
+    assert 1 <= connector.opened <= 2
     assert {d.name: d.state for d in connector.conn.list_domains()} == dict.fromkeys(GUESTS, "paused")
     connector.conn.close()
 
