@@ -108,6 +108,20 @@ def same_disk(image: object, expected: Path) -> bool:
     return proc.returncode == 0
 
 
+def flip_one_data_byte(image: Path, pattern: int) -> None:
+    """Change one byte of a data cluster in the middle of a qcow2 file whose data is all `pattern`: the file
+    keeps its length and qemu-img still finds the image sound (the damage is in what the guest would read)."""
+    size = image.stat().st_size
+    with open(image, "r+b") as fh:
+        fh.seek(size // 2)
+        assert fh.read(1) == bytes([pattern]), "the middle of the file is not the guest's data"
+        fh.seek(size // 2)
+        fh.write(bytes([pattern ^ 0xFF]))
+    assert image.stat().st_size == size
+    check = subprocess.run(["qemu-img", "check", "-f", "qcow2", str(image)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
 def checkpoints(name: str) -> list[str]:
     return virsh("checkpoint-list", name, "--name").split()
 
@@ -316,10 +330,10 @@ def test_bad_input_is_refused_before_any_change(local_conn: Connection, tmp_path
         assert proc.returncode == 1
         assert json.loads(proc.stdout)["error"]["message"] == f"restore of {g.name} refused: it is running"
 
-        # A damaged file under the point: its checksum no longer matches the manifest's.
+        # A damaged file under the point: one byte of the guest's data changed in place (same length, and
+        # qcow2's own structure intact: `qemu-img check` finds nothing), so only the manifest's checksum tells.
         damaged = Path(str(full["path"])) / "vda.qcow2"
-        with open(damaged, "ab") as fh:
-            fh.write(b"\0")
+        flip_one_data_byte(damaged, 0x5A)
         proc = vm("backup", "restore", g.name, str(inc["id"]), "--as", f"{g.name}-x", "--to", str(g.root), "--json")
         assert proc.returncode == 1, proc.stdout + proc.stderr
         assert json.loads(proc.stdout)["error"]["message"] == (
