@@ -18,7 +18,7 @@ if [ "$#" -eq 0 ]; then
 fi
 .venv/bin/pytest -p no:cacheprovider "${xdist[@]}" "$@"
 rc=$?
-# Not killed: a build stopped half-way could leave the image tree's mounts behind. Done by now when the test ran.
+# Done by now when the test ran (it waits for the build); otherwise the build ends and the image is cached.
 if [ -n "$builder" ]; then wait "$builder"; fi
 if [ "$rc" -eq 5 ]; then
   echo "run-tests: no tests were collected" >&2

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -161,6 +162,8 @@ def ensure(cache: Path | None = None, *, timeout: float = BUILD_TIMEOUT) -> Clou
         found = _find(entry)
         if found is not None:
             return found
+        for stale in cache.glob(f"{entry.name}-*"):
+            _remove_tree(stale)  # a build killed half-way (only the lock's holder builds)
         started = time.monotonic()
         work = Path(tempfile.mkdtemp(prefix=f"{entry.name}-", dir=cache))
         try:
@@ -186,8 +189,8 @@ def ensure(cache: Path | None = None, *, timeout: float = BUILD_TIMEOUT) -> Clou
 
 
 def _remove_tree(path: Path) -> None:
-    """rm -rf `path`, unless something is still mounted in it (mmdebstrap mounts /dev, /proc and /sys in
-    the tree while it works; a build killed half-way may leave them): those, and the tree, are left."""
+    """rm -rf `path`, unless something is still mounted in it (never from mmdebstrap's unshare mode, but
+    rm -rf must not reach into a host's /dev): then the tree is left and said."""
     mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
     inside = [m for m in mounts if m.startswith(f"{path}/")]
     if inside:
@@ -212,7 +215,8 @@ def _build(work: Path) -> None:
         "mmdebstrap",
         "--quiet",
         "--variant=essential",
-        "--mode=root",
+        # Its own mount namespace: the /dev, /proc and /sys it mounts in the tree go with it, even when killed.
+        "--mode=unshare",
         f"--include={','.join(PACKAGES)}",
         f"--essential-hook={_essential_hook()}",
         *(f"--dpkgopt=path-exclude={p}" for p in EXCLUDED_PATHS),
@@ -221,7 +225,7 @@ def _build(work: Path) -> None:
     ]
     if HOST_SOURCES.is_file():
         command.append(str(HOST_SOURCES))
-    subprocess.run(command, check=True, stdin=subprocess.DEVNULL)
+    _run_or_kill(command)
     _configure(tree)
     boot = tree / "boot"
     shutil.copyfile(next(boot.glob("vmlinuz-*")), work / "vmlinuz")
@@ -235,6 +239,20 @@ def _build(work: Path) -> None:
         ["qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", str(raw), str(work / "disk.qcow2")], check=True
     )
     raw.unlink()
+
+
+def _run_or_kill(command: list[str]) -> None:
+    """Run `command` in a process group of its own; on Ctrl-C or SIGTERM kill the whole group (mmdebstrap
+    itself finishes its apt and dpkg run before it heeds SIGTERM) before the tree is removed."""
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        code = proc.wait()
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    if code != 0:
+        raise subprocess.CalledProcessError(code, command[0])
 
 
 def _configure(tree: Path) -> None:
@@ -251,7 +269,12 @@ def _configure(tree: Path) -> None:
         subprocess.run(["chroot", str(tree), "depmod", modules.name], check=True)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)  # a stopped build removes what it made, as on Ctrl-C
     cache = Path(sys.argv[1]) if len(sys.argv) > 1 else None
     image = ensure(cache)
     print(
