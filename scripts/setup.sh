@@ -5,10 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # prometheus: the real server that tests/lab/test_export_prometheus.py starts (on loopback) to scrape `vmtui export`.
+# mmdebstrap, e2fsprogs: the Debian cloud-init image of tests/integration/test_cloud_init_guest.py (tests/cloud_image.py).
 APT_PACKAGES=(
   libvirt-daemon-system libvirt-clients libvirt-dev pkg-config qemu-system-x86 qemu-utils
   openssh-server busybox-static iproute2 tmux gcc libc6-dev python3-dev python3-venv
-  prometheus osinfo-db
+  prometheus osinfo-db mmdebstrap e2fsprogs
 )
 PYTHON=${PYTHON:-python3}
 VENV=.venv
