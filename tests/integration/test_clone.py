@@ -283,8 +283,10 @@ def test_resize_offline_then_live_and_every_refusal(pool: ClonePool, template: T
     assert f"Capacity:       {48 * MIB}" in virsh("domblkinfo", name, "vda")
 
 
-INSIDE_WITHIN = 60.0
-"""Seconds for the guest's shell to answer (it boots in 3 to 20 s under TCG) or to see a new size (at once)."""
+BOOT_WITHIN = 90.0
+"""Seconds for the guest's shell to answer: it boots in 3 to 20 s under TCG, longer on a busy machine."""
+RESIZE_SEEN_WITHIN = 30.0
+"""Seconds for the guest's kernel to read the new size (it does at once; a busy machine delays it)."""
 
 
 def sectors_inside(shell: SerialShell) -> int:
@@ -309,13 +311,13 @@ def test_live_resize_is_seen_inside_the_guest_and_a_shrink_changes_nothing(
         local_conn.define_and_start(build_guest_xml(spec))
         shell = SerialShell(LOCAL_URI, name)
         try:
-            shell.wait_for_shell(INSIDE_WITHIN)
+            shell.wait_for_shell(BOOT_WITHIN)
             assert sectors_inside(shell) == 65536  # 32 MiB = 32 * 2048 sectors
 
             done = vm_json("disk", "resize", name, "vda", "+16M")
             assert (done["before"], done["after"], done["live"]) == (32 * MIB, 48 * MIB, True)
             # virtio-blk tells the guest of the change; its kernel reads the new size from a work queue.
-            deadline = time.monotonic() + INSIDE_WITHIN
+            deadline = time.monotonic() + RESIZE_SEEN_WITHIN
             while (inside := sectors_inside(shell)) == 65536 and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert inside == 98304  # 48 MiB = 48 * 2048 sectors
