@@ -2,7 +2,8 @@
 
 Each test gets a template guest of its own on a fresh 16 MiB qcow2 base in a test pool (`clone_pool`);
 `virsh`, `qemu-img` and sha256 are the witnesses. Every refused command is checked to leave the pool's
-volumes and the domains exactly as they were.
+volumes and the domains exactly as they were. A live resize is also read inside a running guest (the
+lab's Linux image, its disk a volume of the pool): /sys/block/vda/size on its serial console.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import secrets
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,9 @@ from clone_pool import (
     what_exists,
 )
 from conftest import VMTUI, run_vmtui
+from linux_image import cached_linux_image
 from lxml import etree
+from serial_shell import SerialShell
 
 from vmtui.drivers.libvirt.driver import Connection
 from vmtui.drivers.xml.edit import GuestSpec, build_guest_xml
@@ -277,6 +281,61 @@ def test_resize_offline_then_live_and_every_refusal(pool: ClonePool, template: T
     assert f"Capacity:       {48 * MIB}" in virsh("domblkinfo", name, "vda")
     fails(1, "vda is 48 MiB; shrinking it to 40 MiB is refused", "disk", "resize", name, "vda", "40M")
     assert f"Capacity:       {48 * MIB}" in virsh("domblkinfo", name, "vda")
+
+
+BOOT_WITHIN = 90.0
+"""Seconds for the guest's shell to answer: it boots in 3 to 20 s under TCG, longer on a busy machine."""
+RESIZE_SEEN_WITHIN = 30.0
+"""Seconds for the guest's kernel to read the new size (it does at once; a busy machine delays it)."""
+
+
+def sectors_inside(shell: SerialShell) -> int:
+    """/sys/block/vda/size as the guest's kernel reads it: 512-byte sectors."""
+    said = shell.run("cat /sys/block/vda/size").strip()
+    assert said.isdigit(), said
+    return int(said)
+
+
+def test_live_resize_is_seen_inside_the_guest_and_a_shrink_changes_nothing(
+    pool: ClonePool, local_conn: Connection
+) -> None:
+    linux = cached_linux_image()
+    name = f"{pool.prefix}-inside"
+    virsh("vol-create-as", pool.name, f"{name}.qcow2", "32M", "--format", "qcow2")
+    # TCG, as the lab runs it: under KVM here (nested, a CPU without pni) this kernel never reaches its console.
+    spec = GuestSpec(
+        name, domain_type="qemu", nic_model=None, disk=pool.path / f"{name}.qcow2", role="test",
+        kernel=linux.kernel, initrd=linux.initrd, cmdline=linux.cmdline(),
+    )  # fmt: skip
+    try:
+        local_conn.define_and_start(build_guest_xml(spec))
+        shell = SerialShell(LOCAL_URI, name)
+        try:
+            shell.wait_for_shell(BOOT_WITHIN)
+            assert sectors_inside(shell) == 65536  # 32 MiB = 32 * 2048 sectors
+
+            done = vm_json("disk", "resize", name, "vda", "+16M")
+            assert (done["before"], done["after"], done["live"]) == (32 * MIB, 48 * MIB, True)
+            # virtio-blk tells the guest of the change; its kernel reads the new size from a work queue.
+            deadline = time.monotonic() + RESIZE_SEEN_WITHIN
+            while (inside := sectors_inside(shell)) == 65536 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert inside == 98304  # 48 MiB = 48 * 2048 sectors
+
+            proc = vm("disk", "resize", name, "vda", "40M")
+            assert proc.returncode == 1, proc.stdout + proc.stderr
+            said = [line for line in proc.stderr.splitlines() if line.strip()]
+            assert said == [
+                f"vmtui: error: disk resize {name}: vda is 48 MiB; shrinking it to 40 MiB is refused"
+                " (the end of a disk holds the guest's data)"
+            ]
+            assert sectors_inside(shell) == 98304
+            assert f"Capacity:       {48 * MIB}" in virsh("domblkinfo", name, "vda")
+        finally:
+            shell.close()
+    finally:
+        remove_domain(name)
+        virsh("vol-delete", "--pool", pool.name, f"{name}.qcow2", check=False)
 
 
 def test_clone_refusals_leave_nothing_behind(pool: ClonePool, template: Template) -> None:

@@ -27,6 +27,7 @@ from fixtures_resources import virsh, vol_names
 from lxml import etree
 from pty_run import ctrl_c_and_finish, run_as_foreground_job
 
+from vmtui.drivers.libvirt.connection import event_loop_iterations, event_loop_quiet
 from vmtui.drivers.libvirt.driver import Connection
 from vmtui.errors import NotFoundError, OperationError, UsageError, VmtuiError
 from vmtui.ops import create as ops
@@ -344,6 +345,51 @@ def test_sparse_raw_image_keeps_its_holes(local_conn: Connection, pools: Pools, 
     subprocess.run(["cmp", str(raw), str(vol)], check=True)
     assert vol.stat().st_blocks * 512 < 4 * 2**20
     assert at(dumpxml(req.name), "devices/disk[@device='disk']/driver/@type") == "raw"
+
+
+def test_an_upload_keeps_the_event_loop_quiet_and_lets_it_run_after(
+    local_conn: Connection, pools: Pools, tmp_path: Path
+) -> None:
+    """Each 256 KiB sent used to wake libvirt's event loop about three times (a GIL hand-off each: 40%
+    more CPU, and a quarter of the throughput on a busy machine). While the stream sends, the loop is
+    held quiet and runs only a few times a second; after the upload, also a failed one, it runs as before."""
+    chunks = 128  # of 256 KiB: 32 MiB of data, no holes
+    data = tmp_path / "data.raw"
+    data.write_bytes(os.urandom(chunks * 256 * 1024))
+    name = f"{pools.prefix}-quiet.raw"
+    vol = etree.Element("volume")
+    etree.SubElement(vol, "name").text = name
+    etree.SubElement(vol, "capacity").text = str(data.stat().st_size)
+    etree.SubElement(etree.SubElement(vol, "target"), "format", type="raw")
+    xml = etree.tostring(vol, encoding="unicode")
+    quiet_when_sent: list[bool] = []
+    before = event_loop_iterations()
+    with data.open("rb") as f:
+        local_conn.upload_volume(pools.pool, xml, f, data.stat().st_size,
+                                 sent=lambda _done: quiet_when_sent.append(event_loop_quiet()))  # fmt: skip
+    during = event_loop_iterations() - before
+    assert len(quiet_when_sent) == chunks
+    assert all(quiet_when_sent)
+    assert during < chunks / 2, f"the event loop ran {during} times while {chunks} chunks were sent"
+    subprocess.run(["cmp", str(data), str(pools.pool_dir / name)], check=True)  # every byte arrived
+    assert not event_loop_quiet()
+    ran = event_loop_iterations()
+    local_conn.list_domains()  # a call wakes the loop: it hands the socket back to it
+    deadline = time.monotonic() + 10
+    while event_loop_iterations() == ran and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert event_loop_iterations() > ran, "the event loop did not run again after the upload"
+
+    def cancel(done: int) -> None:
+        if done > 2**20:
+            raise UserCancelledError("upload")
+
+    with data.open("rb") as f, pytest.raises(UserCancelledError):
+        local_conn.upload_volume(pools.pool, xml.replace("quiet.raw", "quiet2.raw"), f, data.stat().st_size,
+                                 sent=cancel)  # fmt: skip
+    assert not event_loop_quiet()
+    assert f"{pools.prefix}-quiet2.raw" not in vol_names(pools.pool, pools.pool_dir)
+    virsh("vol-delete", "--pool", pools.pool, name)
 
 
 def test_delete_storage_takes_a_direct_boot_vms_kernel_initrd_and_seed_but_keeps_a_kernel_another_boots(

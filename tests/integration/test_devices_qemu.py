@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from conftest import LOCAL_URI, run_vmtui
+from linux_image import cached_linux_image
 from lxml import etree
 
 from vmtui.drivers.libvirt.driver import Connection
@@ -111,25 +112,7 @@ def made(local_conn: Connection) -> Iterator[Made]:
 
 @pytest.fixture(scope="module")
 def linux_image() -> GuestImage:
-    """The lab's Linux guest image, kept between sessions (building it downloads a kernel package once)."""
-    from vmtui.lab import image
-
-    cache = Path(os.environ.get("VMTUI_TEST_CACHE", "/var/tmp/vmtui-test-cache"))
-    old = os.environ.get("VMTUI_HOME")
-    os.environ["VMTUI_HOME"] = str(cache)
-    try:
-        built = image.build_image()
-    finally:
-        if old is None:
-            os.environ.pop("VMTUI_HOME", None)
-        else:
-            os.environ["VMTUI_HOME"] = old
-    cache.chmod(0o755)
-    for parent in built.kernel.parents:
-        if parent == cache.parent:
-            break
-        parent.chmod(0o755)  # QEMU (libvirt-qemu) reads the kernel and initramfs
-    return built
+    return cached_linux_image()
 
 
 def wait_for_guest_os(conn: Connection, name: str) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import libvirt
 
-from vmtui.drivers.libvirt.connection import mapped
+from vmtui.drivers.libvirt.connection import mapped, quiet_event_loop
 from vmtui.drivers.libvirt.definitions import DefinitionsMixin, read_volume
 from vmtui.drivers.libvirt.storage import StorageMixin
 from vmtui.drivers.xml.edit import VMTUI_NS
@@ -89,7 +89,7 @@ class ProvisionMixin(StorageMixin, DefinitionsMixin):
         finished = False
         stream: Any = None
         try:
-            with self._mapped_upload(pool):
+            with self._mapped_upload(pool), quiet_event_loop():
                 stream = self._conn.newStream(0)
                 vol.upload(stream, 0, length, libvirt.VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM)
                 done = 0
@@ -105,12 +105,11 @@ class ProvisionMixin(StorageMixin, DefinitionsMixin):
                         chunk = source.read(min(CHUNK, left))
                         if not chunk:
                             raise OperationError(f"upload to {pool}: the file ended early (changed while read?)")
-                        view = memoryview(chunk)
-                        while view:
-                            n = stream.send(bytes(view))
-                            view = view[n:]
-                        left -= len(chunk)
-                        done += len(chunk)
+                        size_read = len(chunk)
+                        while chunk:  # send takes bytes: sent whole, no copy; the rest of a short send
+                            chunk = chunk[stream.send(chunk) :]
+                        left -= size_read
+                        done += size_read
                         sent(done)
                 stream.finish()
                 finished = True
