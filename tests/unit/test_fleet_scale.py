@@ -20,7 +20,8 @@ from vmtui.models import Accelerator, DomainInfo, DomainStats, HostEntry, HostIn
 from vmtui.monitor.collector import SLOW_ROUND, Collector
 from vmtui.monitor.events import HostSampled
 from vmtui.monitor.poller import HostPoller
-from vmtui.tui.fleet import Fleet, History, HistoryPoint
+from vmtui.tui import fleet as fleet_module
+from vmtui.tui.fleet import Fleet, History, HistoryPoint, HostRows
 
 SIZE = 2000
 T0 = 1_700_000_000.0
@@ -41,8 +42,17 @@ class ManyHost:
         """How many domains each sample() call asked about."""
         self.now = 0.0
         self.paused: set[str] = set()
+        self.hot: set[str] = set()
+        """Domains whose cpu.time moves by a second more a second (`advance`): 101 % of their one vCPU."""
+        self.burnt: dict[str, int] = {}
+
         self.listed = 0
         """Calls of list_domains (one XMLDesc round trip per domain on a real host)."""
+
+    def advance(self) -> None:
+        self.now += 1.0
+        for uuid in self.hot:
+            self.burnt[uuid] = self.burnt.get(uuid, 0) + 1_000_000_000
 
     def host_info(self, *, probe: bool = True) -> HostInfo:
         return HostInfo(
@@ -86,7 +96,12 @@ class ManyHost:
             DomainStats(
                 u,
                 u,
-                MappingProxyType({"state.state": 3 if u in self.paused else 1, "cpu.time": int(self.now * 1e7)}),
+                MappingProxyType(
+                    {
+                        "state.state": 3 if u in self.paused else 1,
+                        "cpu.time": int(self.now * 1e7) + self.burnt.get(u, 0),
+                    }
+                ),
             )
             for u in uuids
         )
@@ -205,3 +220,70 @@ def test_a_host_of_6000_domains_is_sampled_whole_every_6th_round_one_of_2000_eve
         whole = [i for i, n in enumerate(host.asked) if n == size]
         assert whole == [0, every, 2 * every], size
         assert all(n == 1 for i, n in enumerate(host.asked) if i not in whole)
+
+
+class CountingAlerts:
+    """fleet.row_alerts that counts the rows whose alerts are worked out."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+        self._real = fleet_module.row_alerts
+
+    def __call__(self, *args: object) -> object:
+        self.asked += 1
+        return self._real(*args)  # type: ignore[arg-type]
+
+
+def test_a_focused_round_rebuilds_and_judges_only_the_rows_it_sampled(monkeypatch: pytest.MonkeyPatch) -> None:
+    host = ManyHost()
+    collector = Collector(host, "many")  # type: ignore[arg-type]
+    fleet = Fleet([("many", True)], clock=lambda: T0 + host.now)
+    watched, other = uuid_of(7), uuid_of(8)
+    focus = frozenset({watched})
+    facts = MappingProxyType(dict(collector.domains))
+    built = []
+
+    def poll() -> HostRows:
+        host.advance()
+        fleet.sampled("many", collector.tick(focus), facts)
+        told.extend(fleet.newly_critical("many"))  # as each sample does
+        fleet.alert_counts("many")  # as the hosts pane does
+        rows = fleet.rows("many")  # as the table does
+        built.append(rows)
+        return rows
+
+    told: list[tuple[object, tuple[str, ...]]] = []
+    for _ in range(SLOW_ROUND + 1):  # two whole rounds (rates for every domain), focused ones between
+        poll()
+    counting = CountingAlerts()
+    monkeypatch.setattr(fleet_module, "row_alerts", counting)
+    idle = poll()  # focused; the watched domain's counters moved as before (1 % CPU): the same row
+    assert idle is built[-2]
+    assert counting.asked == 0
+    host.hot.add(watched)
+    host.hot.add(other)  # off screen: not sampled by a focused round, so its row cannot change yet
+    hot = poll()
+    assert hot.base is built[-2]
+    assert [r.uuid for r in hot.changed] == [watched]
+    assert len(hot) == SIZE
+    # One row changed: newly_critical and alert_counts each judged that one, not the 2000.
+    assert counting.asked == 2
+    # 101 % of its one vCPU is critical (90 %, thresholds.py's default): said once, counted once.
+    assert [row.uuid for row, keys in told] == [watched]
+    assert told[0][1] == ("cpu",)
+    assert fleet.alert_counts("many") == (0, 1)
+    by_uuid = {r.uuid: r for r in hot}
+    assert by_uuid[watched].cpu == pytest.approx(101.0, rel=0.01)
+    assert by_uuid[other].cpu == pytest.approx(1.0, rel=0.01)  # its last sample's figure, until sampled again
+    poll()
+    assert len(told) == 1  # still critical: no second notification
+    host.hot.discard(watched)
+    cooled = poll()
+    assert [r.uuid for r in cooled.changed] == [watched]
+    assert fleet.alert_counts("many") == (0, 0)
+    assert counting.asked == 4  # hot, then cooled: two rows judged twice (still hot: the same row, the same list)
+    whole = poll()  # the next whole round samples the off-screen one: 4 s burnt in its 5 s since, plus 1 %
+    assert whole.base is None  # built whole
+    assert {r.uuid: r.cpu for r in whole if r.cpu is not None and r.cpu > 2} == {other: pytest.approx(81.0, rel=0.01)}
+    assert fleet.alert_counts("many") == (1, 0)  # 81 % is at warn (75 %), not critical (90 %)
+    assert len(told) == 1
