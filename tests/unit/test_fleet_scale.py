@@ -21,7 +21,7 @@ from vmtui.monitor.collector import SLOW_ROUND, Collector
 from vmtui.monitor.events import HostSampled
 from vmtui.monitor.poller import HostPoller
 from vmtui.tui import fleet as fleet_module
-from vmtui.tui.fleet import Fleet, History, HistoryPoint, HostRows
+from vmtui.tui.fleet import DomainRow, Fleet, History, HistoryPoint, HostRows
 
 SIZE = 2000
 T0 = 1_700_000_000.0
@@ -252,7 +252,7 @@ def test_a_focused_round_rebuilds_and_judges_only_the_rows_it_sampled(monkeypatc
         built.append(rows)
         return rows
 
-    told: list[tuple[object, tuple[str, ...]]] = []
+    told: list[tuple[DomainRow, tuple[str, ...]]] = []
     for _ in range(SLOW_ROUND + 1):  # two whole rounds (rates for every domain), focused ones between
         poll()
     counting = CountingAlerts()
