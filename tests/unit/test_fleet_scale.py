@@ -19,7 +19,7 @@ from vmtui import split_brain
 from vmtui.models import Accelerator, DomainInfo, DomainStats, HostEntry, HostInfo, HostSample
 from vmtui.monitor.collector import SLOW_ROUND, Collector
 from vmtui.monitor.events import HostSampled
-from vmtui.monitor.poller import HostPoller
+from vmtui.monitor.poller import HostPoller, open_host
 from vmtui.tui import fleet as fleet_module
 from vmtui.tui.fleet import DomainRow, Fleet, History, HistoryPoint, HostRows
 
@@ -287,3 +287,56 @@ def test_a_focused_round_rebuilds_and_judges_only_the_rows_it_sampled(monkeypatc
     assert {r.uuid: r.cpu for r in whole if r.cpu is not None and r.cpu > 2} == {other: pytest.approx(81.0, rel=0.01)}
     assert fleet.alert_counts("many") == (1, 0)  # 81 % is at warn (75 %), not critical (90 %)
     assert len(told) == 1
+
+
+def test_what_the_fleet_holds_per_domain_stays_under_700_bytes() -> None:
+    # Rows, their cache, history of one point, alert levels: 624 bytes a domain here. Before the cached
+    # history point per domain went and the row cache was nested by host (no key tuple each): 809.
+    host = ManyHost()
+    collector = Collector(host, "many")  # type: ignore[arg-type]
+    facts = MappingProxyType(dict(collector.domains))
+    ticks = []
+    for _ in range(2):  # a first sample, then one with rates: a history point per domain
+        host.advance()
+        ticks.append(collector.tick())
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        fleet = Fleet([("many", True)], clock=lambda: T0 + host.now)
+        for tick in ticks:
+            fleet.sampled("many", tick, facts)
+            fleet.rows("many")
+            fleet.alert_counts("many")
+            fleet.newly_critical("many")
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert all(len(fleet.history[uuid_of(i)]) == 1 for i in range(SIZE))
+    assert held / SIZE < 700
+
+
+def test_a_domains_uuid_and_name_are_one_string_in_every_sample_and_in_its_facts() -> None:
+    # Each round's UUIDs and names are the strings every table keys by: one per domain, not one per round.
+    conn = open_host(HostEntry("t", "test:///default"))
+    try:
+        first, second = conn.sample().domains[0], conn.sample().domains[0]
+        facts = conn.list_domains()[0]
+    finally:
+        conn.close()
+    assert first.uuid == facts.uuid  # test:///default has one domain, "test"
+    assert first.uuid is second.uuid is facts.uuid
+    assert first.name is second.name is facts.name
+
+
+def test_domains_without_kvm_figures_share_one_empty_mapping_of_each() -> None:
+    host = ManyHost(2)
+    collector = Collector(host, "many")  # type: ignore[arg-type]
+    for _ in range(2):
+        host.advance()
+        tick = collector.tick()
+    a, b = tick.domains[uuid_of(0)], tick.domains[uuid_of(1)]
+    assert a is not b
+    assert a.exits_by_reason == a.mmu_per_s == a.pages == {}
+    assert a.exits_by_reason is b.exits_by_reason
+    assert a.mmu_per_s is b.mmu_per_s
+    assert a.pages is b.pages

@@ -204,7 +204,8 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         self._leaders_body = 0
         self._rows: dict[RowKey, DomainRow] = {}
         self._lines: dict[RowKey, str] = {}
-        """Pre-formatted line per row: only rows whose DomainRow changed are re-formatted."""
+        """Formatted line per row drawn, kept until its DomainRow changes: formatted when first drawn, so a
+        host of 10 000 rows formats the screenful shown (its first table, and per tick), not every row."""
         self._order: list[RowKey] = []
         """Rows shown, filtered and sorted."""
         self._filter: DomainFilter | None = None
@@ -239,7 +240,7 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
     # ----- data ---------------------------------------------------------------------------------
 
     def update_host(self, host: str, rows: Iterable[DomainRow], *, aged: Mapping[str, float] = NO_AGED) -> None:
-        """Replace `host`'s rows: changed rows are re-formatted, vanished ones removed; one refresh.
+        """Replace `host`'s rows: changed rows are kept (formatted when drawn), vanished ones removed; one refresh.
 
         `aged`: rows whose figures come from an earlier round than the host's last (off screen when it
         was polled): drawn dimmed, with their age, until a round samples them again.
@@ -270,7 +271,7 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
                 # Its migration ended on this host's side first: it is awaited on the target.
                 self._wanted = (moving_to, key[1])
             del self._rows[key]
-            del self._lines[key]
+            self._lines.pop(key, None)
             self._moving.pop(key, None)
         if changed or gone:
             self._leaders = None
@@ -291,7 +292,7 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
             old = self._rows.get(key)
             if old is not row and old != row:
                 self._rows[key] = row
-                self._lines[key] = format_row(row, self.columns)
+                self._lines.pop(key, None)  # formatted again when drawn
                 changed += 1
                 if row.target is not None:
                     self._moving[key] = cell_len(host_cell(row))
@@ -455,8 +456,7 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         if columns == self.columns:
             return False
         self.columns = columns
-        for key, row in self._rows.items():
-            self._lines[key] = format_row(row, columns)
+        self._lines.clear()  # each row is formatted for the new columns when drawn
         self._update_header()
         self._reorder()
         return True
@@ -493,7 +493,9 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         key = self._order[index]
         row = self._rows[key]
         style: Style = base
-        line = self._lines[key]
+        line = self._lines.get(key)
+        if line is None:
+            line = self._lines[key] = format_row(row, self.columns)
         sampled = self._aged.get(row.host, NO_AGED).get(row.uuid)
         if row.stale_since is not None or sampled is not None:
             style += self.get_component_rich_style("domain-table--stale")
