@@ -45,6 +45,8 @@ class ManyHost:
         self.hot: set[str] = set()
         """Domains whose cpu.time moves by a second more a second (`advance`): 101 % of their one vCPU."""
         self.burnt: dict[str, int] = {}
+        self.still = False
+        """Every counter stands still (an idle fleet, the test driver's): the collector reuses each metrics object."""
 
         self.listed = 0
         """Calls of list_domains (one XMLDesc round trip per domain on a real host)."""
@@ -99,7 +101,7 @@ class ManyHost:
                 MappingProxyType(
                     {
                         "state.state": 3 if u in self.paused else 1,
-                        "cpu.time": int(self.now * 1e7) + self.burnt.get(u, 0),
+                        "cpu.time": (0 if self.still else int(self.now * 1e7)) + self.burnt.get(u, 0),
                     }
                 ),
             )
@@ -283,7 +285,7 @@ def test_a_focused_round_rebuilds_and_judges_only_the_rows_it_sampled(monkeypatc
     assert fleet.alert_counts("many") == (0, 0)
     assert counting.asked == 4  # hot, then cooled: two rows judged twice (still hot: the same row, the same list)
     whole = poll()  # the next whole round samples the off-screen one: 4 s burnt in its 5 s since, plus 1 %
-    assert whole.base is None  # built whole
+    assert [r.uuid for r in whole.changed] == [other]  # the others' figures are as before (1 %)
     assert {r.uuid: r.cpu for r in whole if r.cpu is not None and r.cpu > 2} == {other: pytest.approx(81.0, rel=0.01)}
     assert fleet.alert_counts("many") == (1, 0)  # 81 % is at warn (75 %), not critical (90 %)
     assert len(told) == 1
@@ -340,3 +342,47 @@ def test_domains_without_kvm_figures_share_one_empty_mapping_of_each() -> None:
     assert a.exits_by_reason is b.exits_by_reason
     assert a.mmu_per_s is b.mmu_per_s
     assert a.pages is b.pages
+
+
+def test_a_whole_round_of_an_idle_host_builds_no_row_and_checks_no_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    host = ManyHost()
+    host.still = True
+    collector = Collector(host, "many")  # type: ignore[arg-type]
+    fleet = Fleet([("many", True)], clock=lambda: T0 + host.now)
+    facts = MappingProxyType(dict(collector.domains))
+    built: list[HostRows] = []
+    rows_built = 0
+    real_row = Fleet._row
+
+    def counting_row(self: Fleet, *args: object) -> DomainRow | None:
+        nonlocal rows_built
+        rows_built += 1
+        return real_row(self, *args)  # type: ignore[arg-type]
+
+    def poll() -> None:
+        host.advance()
+        fleet.sampled("many", collector.tick(frozenset({uuid_of(7)})), facts)
+        fleet.split_brain()
+        built.append(fleet.rows("many"))
+
+    for _ in range(2 * SLOW_ROUND):  # two whole rounds: every domain's metrics object is reused from the second
+        poll()
+    monkeypatch.setattr(Fleet, "_row", counting_row)
+    monkeypatch.setattr(split_brain, "RUNNING_STATES", CountingStates(split_brain.RUNNING_STATES))
+    CountingStates.asked = 0
+    for _ in range(SLOW_ROUND):  # focused rounds, then the third whole round (every domain sampled)
+        poll()
+    assert host.asked[-SLOW_ROUND:] == [SIZE] + [1] * (SLOW_ROUND - 1)
+    assert all(rows is built[2 * SLOW_ROUND - 1] for rows in built[2 * SLOW_ROUND :])
+    assert rows_built == 0  # every metrics object as before: the same rows (Fleet.rows compares the mapping)
+    assert CountingStates.asked == SLOW_ROUND - 1  # the watched domain per focused round; none for the whole one
+    # A domain that pauses is seen by the next whole round, though off screen: its row alone is rebuilt.
+    host.paused.add(uuid_of(9))
+    for _ in range(SLOW_ROUND):
+        poll()
+    paused = built[-1]
+    assert [r.uuid for r in paused.changed] == [uuid_of(9)]
+    assert rows_built == 1
+    assert {r.uuid: r.state for r in paused if r.state != "running"} == {uuid_of(9): "paused"}
+    view = fleet.host("many")
+    assert fleet._running(view) == frozenset(uuid_of(i) for i in range(SIZE)) - {uuid_of(9)}

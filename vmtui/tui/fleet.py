@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -416,7 +416,8 @@ class Fleet:
             if uuid in domains and aged.get(uuid, wall) >= at:
                 del self._events[uuid]  # this domain's sample was taken after the event: it says the truth now
         metrics = tick.domains
-        self._note_sampled(name, old_tick, old_domains, tick)
+        moved = self._moved(name, old_tick, old_domains, tick)
+        self._note_sampled(name, moved)
         # A focused round sampled only some domains (the rest are aged: no new point): visit just those.
         # A busy domain was in the sample but kept its older metrics (aged too): no new point either.
         fresh = (
@@ -434,7 +435,7 @@ class Fleet:
             io = (m.disk_read_bps or 0) + (m.disk_write_bps or 0) + (m.net_rx_bps or 0) + (m.net_tx_bps or 0)
             mem = m.balloon_current_kib or (m.rss_kib or 0)
             hist.append(HistoryPoint(m.cpu_pct or 0.0, m.overhead_pct or 0.0, io, float(mem)))
-        self._carry_running(name, old_tick, old_domains, tick)
+        self._carry_running(name, old_tick, old_domains, tick, moved)
         # Only this host's vanished domains lose their history: other hosts' samples arrive separately.
         if old_domains is not domains or old_tick is None or old_tick.domains.keys() != metrics.keys():
             before = set(old_domains) | set(old_tick.domains if old_tick else ())
@@ -557,32 +558,50 @@ class Fleet:
         return twins([(view.name, self._running(view)) for view in self.hosts.values()])
 
     def _carry_running(
-        self, name: str, old_tick: Tick | None, old_domains: Mapping[str, DomainInfo], tick: Tick
+        self,
+        name: str,
+        old_tick: Tick | None,
+        old_domains: Mapping[str, DomainInfo],
+        tick: Tick,
+        moved: Collection[str] | None,
     ) -> None:
-        """After a focused round, the host's running set from the last one's and the domains it sampled.
+        """The host's running set from the last round's and the domains whose metrics moved (`_moved`).
 
-        Its other domains carry their metrics objects over unchanged, so only those sampled can have
-        started or stopped: ~the rows on screen, not the 10 000 of a large host (split_brain() runs per
-        tick). Anything else (new facts, a domain gone or new, a full round) recomputes it in `_running`.
+        The others carry their metrics objects over unchanged, so only those can have started or stopped:
+        ~the rows on screen after a focused round, the domains whose counters moved after a whole one; not
+        the 10 000 of a large host (split_brain() runs per tick). Anything else (new facts, a domain gone
+        or new) recomputes it in `_running`.
         """
         view = self.hosts[name]
         known = self._running_sets.get(name)
-        if (
-            known is None
-            or old_tick is None
-            or not tick.aged
-            or known[0] is not old_domains
-            or view.domains is not old_domains
-            or known[1] is not old_tick.domains
-            or tick.domains.keys() != old_tick.domains.keys()
-        ):
+        if moved is None or known is None or old_tick is None or known[0] is not old_domains:
             return
-        changed = (d.uuid for d in tick.sample.domains)
+        if known[1] is not old_tick.domains:
+            return
         self._running_sets[name] = (
             view.domains,
             tick.domains,
-            running_after(known[2], tick.domains, view.domains, changed),
+            running_after(known[2], tick.domains, view.domains, moved),
         )
+
+    def _moved(
+        self, name: str, old_tick: Tick | None, old_domains: Mapping[str, DomainInfo], tick: Tick
+    ) -> Collection[str] | None:
+        """The domains whose metrics may differ from the round before's, or None when more than metrics
+        changed (new facts, a domain come or gone: then everything is looked at again).
+
+        A focused round (some domains aged) carries every unsampled domain's metrics object over: those
+        it sampled. A whole round hands out the same object again for a domain whose counters stood still
+        (the collector's reuse): those whose object is new (one identity check each, no row built).
+        """
+        if old_tick is None or self.hosts[name].domains is not old_domains:
+            return None
+        if tick.domains.keys() != old_tick.domains.keys():
+            return None
+        if tick.aged:
+            return [d.uuid for d in tick.sample.domains]
+        old = old_tick.domains
+        return [uuid for uuid, m in tick.domains.items() if old[uuid] is not m]
 
     def _running(self, view: HostView) -> frozenset[str]:
         metrics = view.tick.domains if view.tick else {}
@@ -597,26 +616,14 @@ class Fleet:
         """Why nothing but a lifecycle action on one chosen copy may touch `uuid`: it runs on two hosts."""
         return split_refusal(self.split_brain().get(uuid))
 
-    def _note_sampled(
-        self, name: str, old_tick: Tick | None, old_domains: Mapping[str, DomainInfo], tick: Tick
-    ) -> None:
-        """Remember which domains can have new metrics since the host's rows were last built.
-
-        A focused round (some domains aged) with the same facts and the same domains as the round before
-        carries every unsampled domain's metrics object over: only those it sampled can differ. Anything
-        else (a whole round, new facts, a domain come or gone) makes `rows` build every row again.
-        """
+    def _note_sampled(self, name: str, moved: Collection[str] | None) -> None:
+        """Remember which domains can have new metrics since the host's rows were last built (`_moved`);
+        None makes `rows` build every row again."""
         since = self._sampled_since.get(name)
-        if (
-            since is None
-            or old_tick is None
-            or not tick.aged
-            or self.hosts[name].domains is not old_domains
-            or tick.domains.keys() != old_tick.domains.keys()
-        ):
+        if since is None or moved is None:
             self._sampled_since[name] = None
             return
-        since.update(d.uuid for d in tick.sample.domains)
+        since.update(moved)
 
     def rows(self, name: str) -> HostRows:
         """The table rows of one host, marked stale while the host is down or silent.
@@ -640,12 +647,12 @@ class Fleet:
             split,
         )
         known = self._host_rows.get(name)
+        sampled = self._sampled_since.get(name)
+        self._sampled_since[name] = set()  # the rows returned are those of the host as it is now
         if known is not None and known[0] == key:
             return known[1]
-        sampled = self._sampled_since.get(name)
-        self._sampled_since[name] = set()
         if known is not None and sampled is not None and known[0][0] is view.domains and known[0][2:] == key[2:]:
-            # Only metrics moved, and only those of the domains focused rounds sampled since the last build.
+            # Only metrics moved, and only those of the domains rounds moved since the last build (`_moved`).
             old_rows, by_uuid = known[1], known[2]
             changed = []
             for uuid in sampled:
@@ -662,7 +669,14 @@ class Fleet:
                 for row in changed:
                     by_uuid[row.uuid] = row
                 old_rows.base = None  # one step back only: a reader further behind compares everything
-                rows = HostRows(by_uuid.values(), base=old_rows, changed=tuple(changed))
+                # Most rows changed (a whole round of a busy fleet): readers walk them all anyway, and the
+                # old list with its rows need not outlive this call.
+                most = 2 * len(changed) > len(by_uuid)
+                rows = (
+                    HostRows(by_uuid.values())
+                    if most
+                    else HostRows(by_uuid.values(), base=old_rows, changed=tuple(changed))
+                )
                 self._host_rows[name] = (key, rows, by_uuid)
                 return rows
         by_uuid = {}
