@@ -14,11 +14,17 @@ polling at 1 Hz. We sample the process's CPU time and RSS with psutil over the m
 
 Each app runs the vmtui of this file's tree (PYTHONPATH is set to it), whatever the venv installed.
 `--variants` picks the contenders (default `line,datatable`; the naive table costs ~50 % of a core).
+
+Each app starts with its bytecode cache warm (a throw-away PYTHONPYCACHEPREFIX per tree, filled before it
+runs), as an installed vmtui has it, whatever PYTHONDONTWRITEBYTECODE the environment sets. Before each
+app, `libvirt.open` alone is timed on the same node (libvirtd's test driver parses the whole node file per
+connection): that part of "first rows" is the daemon's, not vmtui's. The load average is printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -126,15 +132,35 @@ def tmux(*args: str) -> str:
 REPO = Path(__file__).resolve().parent.parent
 
 
-def measure(variant: str, uri: str, seconds: float, warmup: float, tree: Path = REPO) -> dict[str, float]:
+def open_seconds(uri: str) -> float:
+    """libvirt.open alone on this node, in its own process: what the daemon takes before vmtui can start."""
+    code = (
+        "import time, libvirt\n"
+        "t = time.monotonic(); c = libvirt.open(__import__('sys').argv[1]); print(time.monotonic() - t); c.close()"
+    )
+    return float(subprocess.run([sys.executable, "-c", code, uri], check=True, capture_output=True, text=True).stdout)
+
+
+def warm_cache(tree: Path, cache: Path) -> None:
+    """Compile the tree's modules (and what the app imports) into `cache`, as an installed package has them."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONPYCACHEPREFIX": str(cache)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-c", "import vmtui.app, vmtui.drivers.libvirt, libvirt"], check=True, env=env)
+
+
+def measure(
+    variant: str, uri: str, seconds: float, warmup: float, tree: Path = REPO, cache: Path | None = None
+) -> dict[str, float]:
     import psutil
 
     session = f"vmtui-bench-{variant}-{uuidlib.uuid4().hex[:4]}"
     home = tempfile.mkdtemp(prefix="vmtui-bench-home-")
     script = Path(__file__).resolve()
     run = "line" if variant == "baseline" else variant
+    cached = f"-u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX={cache} " if cache is not None else ""
+    opening = open_seconds(uri)
     command = (
-        f"env -u COLUMNS -u LINES VMTUI_HOME={home} PYTHONPATH={tree} {sys.executable} {script}"
+        f"env -u COLUMNS -u LINES {cached}VMTUI_HOME={home} PYTHONPATH={tree} {sys.executable} {script}"
         f" --run {run} --uri '{uri}'"
     )
     started = time.monotonic()
@@ -159,7 +185,13 @@ def measure(variant: str, uri: str, seconds: float, warmup: float, tree: Path = 
         cpu = (c1.user - c0.user + c1.system - c0.system) / (t1 - t0) * 100
         screen = tmux("capture-pane", "-p", "-t", session)
         rows_seen = screen.count("bench-")
-        return {"cpu_pct": cpu, "rss_mb": peak_rss / 2**20, "rows_on_screen": rows_seen, "first_rows_s": first_rows}
+        return {
+            "cpu_pct": cpu,
+            "rss_mb": peak_rss / 2**20,
+            "rows_on_screen": rows_seen,
+            "first_rows_s": first_rows,
+            "open_s": opening,
+        }
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False, capture_output=True)
         shutil.rmtree(home, ignore_errors=True)
@@ -186,17 +218,25 @@ def main() -> None:
         variants = [v.strip() for v in args.variants.split(",") if v.strip()]
         if args.baseline:
             variants.insert(0, "baseline")
-        results = {
-            v: measure(v, uri, args.seconds, args.warmup, args.baseline.resolve() if v == "baseline" else REPO)
-            for v in variants
-        }
+        trees = {v: args.baseline.resolve() if v == "baseline" else REPO for v in variants}
+        caches = {tree: workdir / f"pycache-{i}" for i, tree in enumerate(set(trees.values()))}
+        for tree, cache in caches.items():
+            warm_cache(tree, cache)
+        load_before = os.getloadavg()
+        results = {v: measure(v, uri, args.seconds, args.warmup, trees[v], caches[trees[v]]) for v in variants}
+        load_after = os.getloadavg()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"{args.domains} domains, 1 Hz, 200x50 tmux terminal, {args.seconds:.0f} s measured per variant")
+    print(
+        f"  load average (1, 5, 15 min) before {', '.join(f'{x:.2f}' for x in load_before)};"
+        f" after {', '.join(f'{x:.2f}' for x in load_after)} ({os.cpu_count()} CPUs)"
+    )
     for name, r in results.items():
         print(
             f"  {name:9s}  CPU {r['cpu_pct']:5.2f} % of a core   peak RSS {r['rss_mb']:6.1f} MB"
             f"   first rows {r['first_rows_s']:5.1f} s after start"
+            f" (libvirt.open alone {r['open_s']:4.1f} s, the rest {r['first_rows_s'] - r['open_s']:4.1f} s)"
         )
     line = results["line"]
     for other in ("datatable", "baseline"):
@@ -206,8 +246,10 @@ def main() -> None:
                 f"  ratio {other}/line: CPU {r['cpu_pct'] / max(line['cpu_pct'], 0.01):.2f}x, "
                 f"RSS {r['rss_mb'] / max(line['rss_mb'], 0.01):.2f}x"
             )
-    ok = line["cpu_pct"] <= GOAL_CPU_PCT and line["rss_mb"] <= GOAL_RSS_MB
-    print(f"  goal (<= {GOAL_CPU_PCT} % CPU, <= {GOAL_RSS_MB:.0f} MB): {'met' if ok else 'NOT met'}")
+    # Issue 26: a fleet of 10 000 may take twice the CPU of 1000 (the floor of one app is ~0.4 %).
+    goal_cpu = GOAL_CPU_PCT if args.domains <= 1000 else 2 * GOAL_CPU_PCT
+    ok = line["cpu_pct"] <= goal_cpu and line["rss_mb"] <= GOAL_RSS_MB
+    print(f"  goal (<= {goal_cpu} % CPU, <= {GOAL_RSS_MB:.0f} MB): {'met' if ok else 'NOT met'}")
 
 
 if __name__ == "__main__":

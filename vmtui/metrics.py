@@ -31,6 +31,8 @@ EXIT_REASONS = (
 
 MMU_COUNTERS = ("mmu_shadow_zapped", "mmu_pte_write", "mmu_cache_miss", "mmu_flooded", "mmu_recycled")
 PAGE_GAUGES = ("pages_4k", "pages_2m", "pages_1g")
+NO_FIGURES: Mapping[str, Any] = {}
+"""The one empty mapping of figures every DomainMetrics without them shares (never written to)."""
 
 
 _NUMBER = (int, float)  # a tuple, not `int | float`: this check runs ~100 times per domain per tick
@@ -301,11 +303,13 @@ def domain_metrics(prev: DomainStats | None, cur: DomainStats, elapsed: float, *
         wait_pct=mean([v.wait_pct for v in vcpus]),
         vcpus=tuple(vcpus),
         exits_per_s=per_vcpu_sum("exits"),
-        exits_by_reason=reasons,
+        # Empty ones (every guest without KVM counters, and every test-driver domain) share one mapping:
+        # three empty dicts per domain were ~2 MB at 10 000 domains. Typed Mapping: nobody writes to it.
+        exits_by_reason=reasons or NO_FIGURES,
         insn_emulation_per_s=per_vcpu_sum("insn_emulation"),
         hypercalls_per_s=per_vcpu_sum("hypercalls"),
-        mmu_per_s=mmu,
-        pages=pages,
+        mmu_per_s=mmu or NO_FIGURES,
+        pages=pages or NO_FIGURES,
         balloon_current_kib=_int(c, "balloon.current"),
         balloon_max_kib=_int(c, "balloon.maximum"),
         guest_unused_kib=_int(c, "balloon.unused"),

@@ -19,8 +19,9 @@ from vmtui import split_brain
 from vmtui.models import Accelerator, DomainInfo, DomainStats, HostEntry, HostInfo, HostSample
 from vmtui.monitor.collector import SLOW_ROUND, Collector
 from vmtui.monitor.events import HostSampled
-from vmtui.monitor.poller import HostPoller
-from vmtui.tui.fleet import Fleet, History, HistoryPoint
+from vmtui.monitor.poller import HostPoller, open_host
+from vmtui.tui import fleet as fleet_module
+from vmtui.tui.fleet import DomainRow, Fleet, History, HistoryPoint, HostRows
 
 SIZE = 2000
 T0 = 1_700_000_000.0
@@ -41,8 +42,19 @@ class ManyHost:
         """How many domains each sample() call asked about."""
         self.now = 0.0
         self.paused: set[str] = set()
+        self.hot: set[str] = set()
+        """Domains whose cpu.time moves by a second more a second (`advance`): 101 % of their one vCPU."""
+        self.burnt: dict[str, int] = {}
+        self.still = False
+        """Every counter stands still (an idle fleet, the test driver's): the collector reuses each metrics object."""
+
         self.listed = 0
         """Calls of list_domains (one XMLDesc round trip per domain on a real host)."""
+
+    def advance(self) -> None:
+        self.now += 1.0
+        for uuid in self.hot:
+            self.burnt[uuid] = self.burnt.get(uuid, 0) + 1_000_000_000
 
     def host_info(self, *, probe: bool = True) -> HostInfo:
         return HostInfo(
@@ -86,7 +98,12 @@ class ManyHost:
             DomainStats(
                 u,
                 u,
-                MappingProxyType({"state.state": 3 if u in self.paused else 1, "cpu.time": int(self.now * 1e7)}),
+                MappingProxyType(
+                    {
+                        "state.state": 3 if u in self.paused else 1,
+                        "cpu.time": (0 if self.still else int(self.now * 1e7)) + self.burnt.get(u, 0),
+                    }
+                ),
             )
             for u in uuids
         )
@@ -205,3 +222,167 @@ def test_a_host_of_6000_domains_is_sampled_whole_every_6th_round_one_of_2000_eve
         whole = [i for i, n in enumerate(host.asked) if n == size]
         assert whole == [0, every, 2 * every], size
         assert all(n == 1 for i, n in enumerate(host.asked) if i not in whole)
+
+
+class CountingAlerts:
+    """fleet.row_alerts that counts the rows whose alerts are worked out."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+        self._real = fleet_module.row_alerts
+
+    def __call__(self, *args: object) -> object:
+        self.asked += 1
+        return self._real(*args)  # type: ignore[arg-type]
+
+
+def test_a_focused_round_rebuilds_and_judges_only_the_rows_it_sampled(monkeypatch: pytest.MonkeyPatch) -> None:
+    host = ManyHost()
+    collector = Collector(host, "many")  # type: ignore[arg-type]
+    fleet = Fleet([("many", True)], clock=lambda: T0 + host.now)
+    watched, other = uuid_of(7), uuid_of(8)
+    focus = frozenset({watched})
+    facts = MappingProxyType(dict(collector.domains))
+    built = []
+
+    def poll() -> HostRows:
+        host.advance()
+        fleet.sampled("many", collector.tick(focus), facts)
+        told.extend(fleet.newly_critical("many"))  # as each sample does
+        fleet.alert_counts("many")  # as the hosts pane does
+        rows = fleet.rows("many")  # as the table does
+        built.append(rows)
+        return rows
+
+    told: list[tuple[DomainRow, tuple[str, ...]]] = []
+    for _ in range(SLOW_ROUND + 1):  # two whole rounds (rates for every domain), focused ones between
+        poll()
+    counting = CountingAlerts()
+    monkeypatch.setattr(fleet_module, "row_alerts", counting)
+    idle = poll()  # focused; the watched domain's counters moved as before (1 % CPU): the same row
+    assert idle is built[-2]
+    assert counting.asked == 0
+    host.hot.add(watched)
+    host.hot.add(other)  # off screen: not sampled by a focused round, so its row cannot change yet
+    hot = poll()
+    assert hot.base is built[-2]
+    assert [r.uuid for r in hot.changed] == [watched]
+    assert len(hot) == SIZE
+    # One row changed: newly_critical and alert_counts each judged that one, not the 2000.
+    assert counting.asked == 2
+    # 101 % of its one vCPU is critical (90 %, thresholds.py's default): said once, counted once.
+    assert [row.uuid for row, keys in told] == [watched]
+    assert told[0][1] == ("cpu",)
+    assert fleet.alert_counts("many") == (0, 1)
+    by_uuid = {r.uuid: r for r in hot}
+    assert by_uuid[watched].cpu == pytest.approx(101.0, rel=0.01)
+    assert by_uuid[other].cpu == pytest.approx(1.0, rel=0.01)  # its last sample's figure, until sampled again
+    poll()
+    assert len(told) == 1  # still critical: no second notification
+    host.hot.discard(watched)
+    cooled = poll()
+    assert [r.uuid for r in cooled.changed] == [watched]
+    assert fleet.alert_counts("many") == (0, 0)
+    assert counting.asked == 4  # hot, then cooled: two rows judged twice (still hot: the same row, the same list)
+    whole = poll()  # the next whole round samples the off-screen one: 4 s burnt in its 5 s since, plus 1 %
+    assert [r.uuid for r in whole.changed] == [other]  # the others' figures are as before (1 %)
+    assert {r.uuid: r.cpu for r in whole if r.cpu is not None and r.cpu > 2} == {other: pytest.approx(81.0, rel=0.01)}
+    assert fleet.alert_counts("many") == (1, 0)  # 81 % is at warn (75 %), not critical (90 %)
+    assert len(told) == 1
+
+
+def test_what_the_fleet_holds_per_domain_stays_under_700_bytes() -> None:
+    # Rows, their cache, history of one point, alert levels: 624 bytes a domain here. Before the cached
+    # history point per domain went and the row cache was nested by host (no key tuple each): 809.
+    host = ManyHost()
+    collector = Collector(host, "many")  # type: ignore[arg-type]
+    facts = MappingProxyType(dict(collector.domains))
+    ticks = []
+    for _ in range(2):  # a first sample, then one with rates: a history point per domain
+        host.advance()
+        ticks.append(collector.tick())
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        fleet = Fleet([("many", True)], clock=lambda: T0 + host.now)
+        for tick in ticks:
+            fleet.sampled("many", tick, facts)
+            fleet.rows("many")
+            fleet.alert_counts("many")
+            fleet.newly_critical("many")
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert all(len(fleet.history[uuid_of(i)]) == 1 for i in range(SIZE))
+    assert held / SIZE < 700
+
+
+def test_a_domains_uuid_and_name_are_one_string_in_every_sample_and_in_its_facts() -> None:
+    # Each round's UUIDs and names are the strings every table keys by: one per domain, not one per round.
+    conn = open_host(HostEntry("t", "test:///default"))
+    try:
+        first, second = conn.sample().domains[0], conn.sample().domains[0]
+        facts = conn.list_domains()[0]
+    finally:
+        conn.close()
+    assert first.uuid == facts.uuid  # test:///default has one domain, "test"
+    assert first.uuid is second.uuid is facts.uuid
+    assert first.name is second.name is facts.name
+
+
+def test_domains_without_kvm_figures_share_one_empty_mapping_of_each() -> None:
+    host = ManyHost(2)
+    collector = Collector(host, "many")  # type: ignore[arg-type]
+    for _ in range(2):
+        host.advance()
+        tick = collector.tick()
+    a, b = tick.domains[uuid_of(0)], tick.domains[uuid_of(1)]
+    assert a is not b
+    assert a.exits_by_reason == a.mmu_per_s == a.pages == {}
+    assert a.exits_by_reason is b.exits_by_reason
+    assert a.mmu_per_s is b.mmu_per_s
+    assert a.pages is b.pages
+
+
+def test_a_whole_round_of_an_idle_host_builds_no_row_and_checks_no_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    host = ManyHost()
+    host.still = True
+    collector = Collector(host, "many")  # type: ignore[arg-type]
+    fleet = Fleet([("many", True)], clock=lambda: T0 + host.now)
+    facts = MappingProxyType(dict(collector.domains))
+    built: list[HostRows] = []
+    rows_built = 0
+    real_row = Fleet._row
+
+    def counting_row(self: Fleet, *args: object) -> DomainRow | None:
+        nonlocal rows_built
+        rows_built += 1
+        return real_row(self, *args)  # type: ignore[arg-type]
+
+    def poll() -> None:
+        host.advance()
+        fleet.sampled("many", collector.tick(frozenset({uuid_of(7)})), facts)
+        fleet.split_brain()
+        built.append(fleet.rows("many"))
+
+    for _ in range(2 * SLOW_ROUND):  # two whole rounds: every domain's metrics object is reused from the second
+        poll()
+    monkeypatch.setattr(Fleet, "_row", counting_row)
+    monkeypatch.setattr(split_brain, "RUNNING_STATES", CountingStates(split_brain.RUNNING_STATES))
+    CountingStates.asked = 0
+    for _ in range(SLOW_ROUND):  # focused rounds, then the third whole round (every domain sampled)
+        poll()
+    assert host.asked[-SLOW_ROUND:] == [SIZE] + [1] * (SLOW_ROUND - 1)
+    assert all(rows is built[2 * SLOW_ROUND - 1] for rows in built[2 * SLOW_ROUND :])
+    assert rows_built == 0  # every metrics object as before: the same rows (Fleet.rows compares the mapping)
+    assert CountingStates.asked == SLOW_ROUND - 1  # the watched domain per focused round; none for the whole one
+    # A domain that pauses is seen by the next whole round, though off screen: its row alone is rebuilt.
+    host.paused.add(uuid_of(9))
+    for _ in range(SLOW_ROUND):
+        poll()
+    paused = built[-1]
+    assert [r.uuid for r in paused.changed] == [uuid_of(9)]
+    assert rows_built == 1
+    assert {r.uuid: r.state for r in paused if r.state != "running"} == {uuid_of(9): "paused"}
+    view = fleet.host("many")
+    assert fleet._running(view) == frozenset(uuid_of(i) for i in range(SIZE)) - {uuid_of(9)}

@@ -37,7 +37,7 @@ from vmtui.present import (
     size_kib,
 )
 from vmtui.thresholds import DEFAULT, LEVEL_STYLE, Thresholds, worst
-from vmtui.tui.fleet import DomainRow, row_alerts
+from vmtui.tui.fleet import DomainRow, HostRows, row_alerts
 from vmtui.widgets.refusals import Refusals, explained
 from vmtui.widgets.table_layout import (
     COLUMN_KEYS,
@@ -204,7 +204,8 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         self._leaders_body = 0
         self._rows: dict[RowKey, DomainRow] = {}
         self._lines: dict[RowKey, str] = {}
-        """Pre-formatted line per row: only rows whose DomainRow changed are re-formatted."""
+        """Formatted line per row drawn, kept until its DomainRow changes: formatted when first drawn, so a
+        host of 10 000 rows formats the screenful shown (its first table, and per tick), not every row."""
         self._order: list[RowKey] = []
         """Rows shown, filtered and sorted."""
         self._filter: DomainFilter | None = None
@@ -239,7 +240,7 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
     # ----- data ---------------------------------------------------------------------------------
 
     def update_host(self, host: str, rows: Iterable[DomainRow], *, aged: Mapping[str, float] = NO_AGED) -> None:
-        """Replace `host`'s rows: changed rows are re-formatted, vanished ones removed; one refresh.
+        """Replace `host`'s rows: changed rows are kept (formatted when drawn), vanished ones removed; one refresh.
 
         `aged`: rows whose figures come from an earlier round than the host's last (off screen when it
         was polled): drawn dimmed, with their age, until a round samples them again.
@@ -251,31 +252,26 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
             # Repainted only if a row on screen changed marking (rows on screen are sampled every tick).
             if any((u in aged) != (u in was) for h, u in self._order[top : top + self.size.height - 1] if h == host):
                 self.refresh()
-        if rows is self._host_rows.get(host):
+        before = self._host_rows.get(host)
+        if rows is before:
             return  # the very list of last time (Fleet.rows hands it out again when nothing changed)
         self._host_rows[host] = rows
-        seen: set[RowKey] = set()
-        changed = 0
-        for row in rows:
-            key = (host, row.uuid)
-            seen.add(key)
-            old = self._rows.get(key)
-            if old is not row and old != row:
-                self._rows[key] = row
-                self._lines[key] = format_row(row, self.columns)
-                changed += 1
-                if row.target is not None:
-                    self._moving[key] = cell_len(host_cell(row))
-                else:
-                    self._moving.pop(key, None)
-        gone = [k for k in self._rows if k[0] == host and k not in seen]
+        if isinstance(rows, HostRows) and before is not None and rows.base is before:
+            # Derived from the list this table holds: the same domains, only `changed` differ. A focused
+            # round of a large host costs the rows it sampled, not a walk over all of them.
+            changed = self._take(host, rows.changed)
+            gone: list[RowKey] = []
+        else:
+            changed = self._take(host, rows)
+            seen = {(host, row.uuid) for row in rows}
+            gone = [k for k in self._rows if k[0] == host and k not in seen]
         for key in gone:
             moving_to = self._rows[key].target
             if key == self._wanted and moving_to is not None:
                 # Its migration ended on this host's side first: it is awaited on the target.
                 self._wanted = (moving_to, key[1])
             del self._rows[key]
-            del self._lines[key]
+            self._lines.pop(key, None)
             self._moving.pop(key, None)
         if changed or gone:
             self._leaders = None
@@ -287,6 +283,22 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         if changed or gone:
             # Nothing moved: no re-sort and no repaint (idle and shut-off fleets cost nothing).
             self._reorder()
+
+    def _take(self, host: str, rows: Iterable[DomainRow]) -> int:
+        """Keep and format the rows that differ from those held; how many did."""
+        changed = 0
+        for row in rows:
+            key = (host, row.uuid)
+            old = self._rows.get(key)
+            if old is not row and old != row:
+                self._rows[key] = row
+                self._lines.pop(key, None)  # formatted again when drawn
+                changed += 1
+                if row.target is not None:
+                    self._moving[key] = cell_len(host_cell(row))
+                else:
+                    self._moving.pop(key, None)
+        return changed
 
     def row(self, uuid: str, host: str | None = None) -> DomainRow | None:
         """The row of `uuid` (on `host`; else its first row: a UUID has two when it runs on two hosts)."""
@@ -444,8 +456,7 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         if columns == self.columns:
             return False
         self.columns = columns
-        for key, row in self._rows.items():
-            self._lines[key] = format_row(row, columns)
+        self._lines.clear()  # each row is formatted for the new columns when drawn
         self._update_header()
         self._reorder()
         return True
@@ -482,7 +493,9 @@ class DomainTable(Refusals, ScrollView, can_focus=True):
         key = self._order[index]
         row = self._rows[key]
         style: Style = base
-        line = self._lines[key]
+        line = self._lines.get(key)
+        if line is None:
+            line = self._lines[key] = format_row(row, self.columns)
         sampled = self._aged.get(row.host, NO_AGED).get(row.uuid)
         if row.stale_since is not None or sampled is not None:
             style += self.get_component_rich_style("domain-table--stale")

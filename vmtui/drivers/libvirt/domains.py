@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -37,8 +38,8 @@ class DomainsMixin(ConnectionCore):
             persistent = bool(dom.isPersistent())
         dom_id = dom.ID()  # cached in the handle: no round trip
         return DomainInfo(
-            uuid=dom.UUIDString(),
-            name=dom.name(),
+            uuid=sys.intern(dom.UUIDString()),  # the same string as the samples' (HostMixin.sample)
+            name=sys.intern(dom.name()),
             id=dom_id if dom_id >= 0 else None,
             state=state_name(state_code),
             accelerator=xml.accelerator,
