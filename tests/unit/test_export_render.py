@@ -197,3 +197,22 @@ def test_only_the_polls_a_scrape_serves_are_rendered_and_an_early_scrape_still_g
     poll(60.0, 8_000_000_000)
     assert 8.0 not in formatted
     assert f"{steal} 8.0 {int((LAB1_WALL + 60) * 1000)}\n" in scrape_at(300.0)
+
+
+def test_each_host_has_one_renderer_made_once_not_one_per_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A renderer holds 70 families' label sets: one made (and thrown away) per event cost the driver thread
+    about a tenth of its time at 50 hosts (py-spy, issue 26)."""
+    made: list[object] = []
+
+    class Counted(render.HostRenderer):
+        def __init__(self) -> None:
+            made.append(self)
+            super().__init__()
+
+    monkeypatch.setattr(render, "HostRenderer", Counted)
+    lab1, lab2 = views()
+    state = state_of([lab1, lab2])
+    assert lab1.sampled is not None
+    for second in range(1, 4):
+        state.apply(with_domains(lab1, lab1.sampled.tick.sample.domains, LAB1_WALL + second))
+    assert len(made) == 2

@@ -276,7 +276,9 @@ class FleetPage:
         """A host's new state: its facts rendered now, its sample (when `sampled`) now or for the next scrape."""
         name = view.name
         with self._render:
-            renderer = self._renderers.setdefault(name, HostRenderer())
+            renderer = self._renderers.get(name)
+            if renderer is None:  # once per host: its series' label sets and last values live in it
+                renderer = self._renderers[name] = HostRenderer()
             facts = renderer.facts(view)
             with self._lock:
                 old = self._hosts.get(name)
