@@ -124,7 +124,7 @@ def child(mode: str, source: str, hosts: int, domains: int, interval: float) -> 
         exporter.wait()
         return
     # The pollers alone, driven as the exporter drives them: tick every interval, drain the events.
-    monitor = Monitor(entries, connector=connector, derive=mode != "monitor-full")
+    monitor = Monitor(entries, connector=connector, derive=mode == "monitor-full")
     monitor.start()
     ready = False
     next_tick = time.monotonic()
