@@ -6,7 +6,10 @@
 Each contender is a separate process whose own CPU time (user + system, psutil; not libvirtd's) is read over
 `--seconds` of steady state, after every host has been sampled once:
 
-  monitor      the same pollers driven every --interval with nothing on top: what any face pays (the floor)
+  monitor      the exporter's pollers driven every --interval with nothing on top (samples without domain
+               metrics: Monitor(derive=False)): the floor under the exporter
+  monitor-full the pollers as the TUI and `vmtui top` run them (every domain's metrics derived each poll), as
+               the exporter ran them before issue 26: the floor under the baseline of an older tree
   export-idle  `vmtui export`, never scraped: pollers + the exporter's bookkeeping
   export       `vmtui export` scraped every --scrape seconds by this script, as Prometheus would (gzip): the figure
   baseline-idle, baseline   (with --baseline DIR) the same two as another tree of vmtui has them (PYTHONPATH=DIR),
@@ -121,7 +124,7 @@ def child(mode: str, source: str, hosts: int, domains: int, interval: float) -> 
         exporter.wait()
         return
     # The pollers alone, driven as the exporter drives them: tick every interval, drain the events.
-    monitor = Monitor(entries, connector=connector)
+    monitor = Monitor(entries, connector=connector, derive=mode == "monitor-full")
     monitor.start()
     ready = False
     next_tick = time.monotonic()
@@ -217,11 +220,11 @@ def measure(source: str, contender: str, args: argparse.Namespace, env: dict[str
     if contender.startswith("baseline"):
         # The other tree's vmtui (its package first on the path), driven by this file's stub and scraper.
         env = {**env, "PYTHONPATH": str(args.baseline)}
-    if contender != "monitor" and source == "testdriver":
+    if not contender.startswith("monitor") and source == "testdriver":
         cmd = [sys.executable, "-m", "vmtui", "export", "--listen", "127.0.0.1:0", "--json"]
         cmd += ["--interval", str(args.interval), *(arg for name in names for arg in ("-H", name))]
     else:
-        mode = "monitor" if contender == "monitor" else "export"
+        mode = contender if contender.startswith("monitor") else "export"
         cmd = [sys.executable, __file__, "child", "--mode", mode, *common]
     print(f"  {source}: {contender} ...", file=sys.stderr, flush=True)
     with started(cmd, env) as (proc, hello):
@@ -267,17 +270,21 @@ def report(results: Sequence[Result], args: argparse.Namespace) -> None:
         print(f"{line} {r.rss_mb:7.1f}")
     for source in dict.fromkeys(r.source for r in results):
         by = {r.contender: r for r in results if r.source == source}
-        mon = by.get("monitor")
-        for idle_name, name in (("baseline-idle", "baseline"), ("export-idle", "export")):
+        floors = (("monitor-full", "baseline-idle", "baseline"), ("monitor", "export-idle", "export"))
+        for floor, idle_name, name in floors:
+            mon = by.get(floor)
             if mon is None or not {idle_name, name} <= set(by):
                 continue
             idle, exp = by[idle_name], by[name]
             per_scrape = statistics.median(exp.scrape_cpu) * 1000 if exp.scrape_cpu else 0.0
             print(
-                f"  {source} {name}: {exp.pct:.2f} % of a core; the pollers alone {mon.pct:.2f} %; on top of them"
+                f"  {source} {name}: {exp.pct:.2f} % of a core; the pollers alone ({floor}) {mon.pct:.2f} %; on top"
                 f" {exp.pct - mon.pct:+.2f} % (never scraped: {idle.pct - mon.pct:+.2f} %); a scrape of {exp.series}"
                 f" series {per_scrape:.0f} ms of CPU (median); RSS {exp.rss_mb:.0f} MB"
             )
+        if {"baseline", "export"} <= set(by) and by["baseline"].pct:
+            print(f"  {source} export / baseline: {by['export'].pct / by['baseline'].pct:.2f}x CPU")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} (1 min), {os.getloadavg()[1]:.2f} (5 min)")
 
 
 @contextmanager
@@ -307,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command")
     kid = sub.add_parser("child", help="internal: run one contender")
-    kid.add_argument("--mode", choices=["monitor", "export"], required=True)
+    kid.add_argument("--mode", choices=["monitor", "monitor-full", "export"], required=True)
     for p in (parser, kid):
         p.add_argument("--hosts", type=int, default=50)
         p.add_argument("--domains", type=int, default=20)
@@ -329,7 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"host: {cpus} CPUs, load average {load:.2f}" + ("  (BUSY HOST: noisy)" if load > cpus / 2 else ""))
     results = []
     sources = [s.strip() for s in args.sources.split(",") if s.strip()]
-    contenders = ["monitor", *(["baseline-idle", "baseline"] if args.baseline else []), "export-idle", "export"]
+    contenders = ["monitor-full", "monitor"]
+    contenders += [*(["baseline-idle", "baseline"] if args.baseline else []), "export-idle", "export"]
     for source in sources:
         with ExitStack() as stack:
             if source == "testdriver":

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from vmtui.drivers import connect
+from vmtui.drivers.replay import ReplayHost, load_recording, replay_uri
+from vmtui.monitor import collector as collector_module
 from vmtui.monitor.collector import Collector
 
 
@@ -130,3 +136,63 @@ def test_a_samples_wall_time_is_when_it_was_asked_not_when_it_returned() -> None
         asked = time.time()
         sample = conn.sample("h")
     assert asked <= sample.wall < asked + 0.2  # not ~0.3 s later, when the answer came
+
+
+QEMU_RECORDING = Path(__file__).resolve().parents[1] / "fixtures" / "qemu-kvm-tcg-3guests.jsonl"
+
+
+def test_the_exporters_collector_hands_out_the_same_samples_host_figures_and_facts_without_domain_metrics(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`derive=False` (the exporter's) over recorded QEMU guests: every tick as the TUI's collector makes it,
+    but for the domain metrics, which it never computes."""
+    host = "qemu:///system"
+    full = Collector(ReplayHost(replay_uri(QEMU_RECORDING, host)), host)
+    rounds = len(load_recording(QEMU_RECORDING).samples[host])
+    expected = [full.tick() for _ in range(rounds)]
+    assert all(t.domains for t in expected)  # the recording's guests have metrics...
+    assert expected[-1].host.cpu_pct is not None  # ...and its host a CPU figure (from two samples)
+
+    def no_metrics(*_args: object, **_kwargs: object) -> object:
+        raise AssertionError("domain metrics computed for the exporter")
+
+    monkeypatch.setattr(collector_module, "domain_metrics", no_metrics)
+    light = Collector(ReplayHost(replay_uri(QEMU_RECORDING, host)), host, derive=False)
+    for want in expected:
+        got = light.tick()
+        assert got.sample == want.sample
+        assert got.host == want.host  # host CPU % needs the previous sample: kept as before
+        assert got.busy == want.busy
+        assert not got.domains
+        assert not got.aged
+    assert light.domains == full.domains
+
+
+def test_the_exporters_collector_reads_new_domains_facts_and_reports_busy_ones() -> None:
+    from dataclasses import replace
+
+    from vmtui.models import HostSample
+
+    with connect("test:///default") as conn:
+        real_sample = conn.sample
+        busy_now = False
+
+        def sample(host: str | None = None, *, only: object = None) -> HostSample:
+            whole = real_sample(host)
+            if not busy_now:
+                return whole
+            return replace(whole, domains=tuple(replace(d, busy=True) for d in whole.domains))
+
+        conn.sample = sample  # type: ignore[method-assign]
+        collector = Collector(conn, "t", derive=False)
+        (uuid,) = collector.domains
+        collector.tick()
+        xml = conn.domain_xml("test").replace("<name>test</name>", "<name>second</name>")
+        second = "11111111-2222-3333-4444-555555555555"
+        conn.define_and_start(xml.replace(uuid, second))
+        tick = collector.tick()
+        assert {d.uuid for d in tick.sample.domains} == {uuid, second}
+        assert collector.domains[second].name == "second"  # read when it first showed up
+        assert tick.busy == frozenset()
+        busy_now = True
+        assert collector.tick().busy == {uuid, second}

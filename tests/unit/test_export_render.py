@@ -197,3 +197,66 @@ def test_only_the_polls_a_scrape_serves_are_rendered_and_an_early_scrape_still_g
     poll(60.0, 8_000_000_000)
     assert 8.0 not in formatted
     assert f"{steal} 8.0 {int((LAB1_WALL + 60) * 1000)}\n" in scrape_at(300.0)
+
+
+def test_each_host_has_one_renderer_made_once_not_one_per_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A renderer holds 70 families' label sets: one made (and thrown away) per event cost the driver thread
+    about a tenth of its time at 50 hosts (py-spy, issue 26)."""
+    made: list[object] = []
+
+    class Counted(render.HostRenderer):
+        def __init__(self) -> None:
+            made.append(self)
+            super().__init__()
+
+    monkeypatch.setattr(render, "HostRenderer", Counted)
+    lab1, lab2 = views()
+    state = state_of([lab1, lab2])
+    assert lab1.sampled is not None
+    for second in range(1, 4):
+        state.apply(with_domains(lab1, lab1.sampled.tick.sample.domains, LAB1_WALL + second))
+    assert len(made) == 2
+
+
+def test_a_domains_series_follow_its_record_when_keys_go_missing_come_back_or_its_shape_changes() -> None:
+    """A domain's direct series (one raw key each) are kept per domain and shape: a record that lacks keys
+    (a busy domain: state and CPU time only), whose keys come back, or that grows a vCPU, is rendered as the
+    reference renders it, every poll."""
+    lab1, lab2 = views()
+    state = state_of([lab1, lab2])
+    assert lab1.sampled is not None
+    domains = lab1.sampled.tick.sample.domains
+    kvm = next(d for d in domains if d.uuid == KVM["uuid"])
+    half = {k: v for k, v in kvm.raw.items() if k.startswith(("state.", "cpu."))}
+    assert int(kvm.raw["vcpu.current"]) == 1
+    # (vcpu.1.time 0: the overhead, cpu - the vCPUs, stays put; the reference has no memory to keep it up)
+    grown = {**kvm.raw, "vcpu.current": 2, "vcpu.1.time": 0, "vcpu.1.delay": 10**9, "vcpu.1.wait": 0}
+    polls = [
+        replace(kvm, raw=MappingProxyType(half), busy=True),
+        kvm,
+        replace(kvm, raw=MappingProxyType(grown)),
+    ]
+    for second, dom in enumerate(polls, start=1):
+        state.apply(with_domains(lab1, tuple(dom if d is kvm else d for d in domains), LAB1_WALL + second))
+        now = LAB1_WALL + second + 0.5
+        page = page_text(state, now)
+        assert_same_lines(page, reference(state, now))
+        assert (STEAL in page) is (second > 1)  # absent while the record lacked it, then back
+    assert 'vcpu="1"} 1.0 ' in page  # the second vCPU's steal time, 1 s
+
+
+def test_a_domain_that_leaves_leaves_nothing_behind_in_its_hosts_renderer() -> None:
+    lab1, _lab2 = views()
+    assert lab1.sampled is not None
+    domains = lab1.sampled.tick.sample.domains
+    renderer = render.HostRenderer()
+    renderer.sample(lab1)
+    gone = domains[-1].uuid
+    later = replace(lab1, sampled=with_domains(lab1, domains[:-1], LAB1_WALL + 1))
+    renderer.sample(later)
+    kept = [
+        *(head for family in renderer._families.values() for head, *_ in family.last.values()),  # noqa: SLF001
+        *(entry[0] for series in renderer._direct_series.values() for entry, _ in series.entries),  # noqa: SLF001
+    ]
+    assert kept  # the domains still there keep theirs
+    assert not [head for head in kept if gone in head]

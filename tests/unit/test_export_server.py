@@ -16,6 +16,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import VMTUI, run_vmtui
@@ -31,6 +32,8 @@ from vmtui.models import HostEntry
 from vmtui.monitor.poller import open_host
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "lab-2hosts.jsonl"
+TEST_UUID = "6695eb01-f6a4-8304-79aa-97f2502e193f"
+"""The one domain of libvirt's test:///default."""
 WAIT = 30.0
 """Upper bound for something that normally takes well under a second; never asserted on."""
 
@@ -122,6 +125,31 @@ def test_a_scrape_never_waits_for_a_host_that_hangs() -> None:
         assert ("vmtui_host_sample_age_seconds", frozenset({("host", "hung")})) not in series
     finally:
         release.set()
+        exporter.stop()
+
+
+def test_the_exporters_pollers_compute_no_domain_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rates and percentages the TUI shows are not exported (Prometheus computes rates from the
+    counters): the exporter's pollers do not compute them (issue 26: three quarters of a QEMU fleet's poll)."""
+    from vmtui.metrics import domain_metrics
+
+    derived: list[str] = []
+    real = domain_metrics
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        derived.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("vmtui.monitor.collector.domain_metrics", counted)
+    exporter = Exporter([HostEntry("live", "test:///default")], interval=0.2, listen=Listen("127.0.0.1", 0))
+    url = f"http://{exporter.start()}/metrics"
+    try:
+        series = until(url, "vmtui_domain_busy", 0.0, host="live", domain="test", uuid=TEST_UUID)
+        domain = frozenset({("host", "live"), ("domain", "test"), ("uuid", TEST_UUID)})
+        assert series[("vmtui_domain_busy", domain)] == 0  # sampled, and exported
+        assert exporter.monitor.pollers[0].samples >= 1
+        assert derived == []
+    finally:
         exporter.stop()
 
 

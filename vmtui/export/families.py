@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import cast
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
@@ -209,10 +209,29 @@ HOST_MEMORY = (
 )
 DEVICE_CLASSES = (DeviceClass.PARAVIRTUAL, DeviceClass.EMULATED, DeviceClass.PASSTHROUGH)
 
+
+@dataclass(frozen=True, slots=True)
+class Direct:
+    """A domain's series that are each one raw key times a scale, in the order the walk hands them out.
+
+    Built once per shape of domain (vCPUs, disks and NICs by name, KVM or not: `direct_series`), not per
+    domain and poll: about 50 of a QEMU guest's 71 series. A key missing from a record yields no series.
+    """
+
+    keys: tuple[str, ...]
+    families: tuple[str, ...]
+    labels: tuple[tuple[str, ...], ...]
+    """Each series' labels after the domain's own (host, domain, uuid)."""
+    scales: tuple[float, ...]
+
+
 AddSample = Callable[[str, tuple[str, ...], float, float | None], None]
 """A sink's sample: family, label values (in FAMILIES' order), value, its host sample's time (or None)."""
 AddInfo = Callable[[str, tuple[str, ...], dict[str, str]], None]
 """A sink's info sample: family, identifying label values, the info's own labels and values."""
+AddDirect = Callable[[Direct, tuple[str, str, str], Mapping[str, StatValue], float], None]
+"""A sink's direct series of one domain: the plan, the domain's labels, its raw stats, its sample's time.
+A sink that has nothing better hands them to its `AddSample` one by one (`Walk.each_direct`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +309,29 @@ def _indexed_keys(group: str, i: int, values: tuple[tuple[str, str, float], ...]
     return tuple((family, f"{group}.{i}.{key}", scale) for family, key, scale in values)
 
 
+@cache
+def _name_key(group: str, i: int) -> str:
+    return f"{group}.{i}.name"
+
+
+@lru_cache(maxsize=4096)
+def direct_series(n_vcpu: int, disks: tuple[str, ...], nets: tuple[str, ...], kvm: bool) -> Direct:
+    """The direct series of a domain of this shape (`disks`, `nets`: their device names by index)."""
+    series: list[tuple[str, str, tuple[str, ...], float]] = [(f, key, (), scale) for f, key, scale in DOMAIN_VALUES]
+    for i in range(n_vcpu):
+        series += [(family, _vcpu_key(i, key), (str(i),), NS) for family, key in VCPU_VALUES]
+    if kvm:
+        series += [
+            ("vmtui_domain_mmu_events_total", f"vm.{c}.sum", (c.removeprefix("mmu_"),), 1.0) for c in MMU_COUNTERS
+        ]
+        series += [("vmtui_domain_mapped_pages", f"vm.{g}.cur", (g.removeprefix("pages_"),), 1.0) for g in PAGE_GAUGES]
+    for group, names, values in (("block", disks, DISK_VALUES), ("net", nets, NET_VALUES)):
+        for i, device in enumerate(names):
+            series += [(family, key, (device,), scale) for family, key, scale in _indexed_keys(group, i, values)]
+    families, keys, labels, scales = zip(*series, strict=True)
+    return Direct(keys=keys, families=families, labels=labels, scales=scales)
+
+
 def _number(raw: Mapping[str, StatValue], key: str) -> float | None:
     value = raw.get(key)
     # Exact types: libvirt's booleans (`vcpu.N.guest_mode.cur`) are bools, which are ints but no counters.
@@ -304,10 +346,20 @@ class Walk:
     each family the samples come host by host, domain by domain, as the page lists them.
     """
 
-    def __init__(self, add: AddSample, info: AddInfo, guard: CounterGuard) -> None:
+    def __init__(self, add: AddSample, info: AddInfo, guard: CounterGuard, direct: AddDirect | None = None) -> None:
         self._add = add
         self._info = info
         self.guard = guard
+        self._direct = direct or self.each_direct
+
+    def each_direct(self, plan: Direct, d: tuple[str, str, str], raw: Mapping[str, StatValue], ts: float) -> None:
+        """A domain's direct series, one by one to the sink's `AddSample`."""
+        add, get = self._add, raw.get
+        for key, family, labels, scale in zip(plan.keys, plan.families, plan.labels, plan.scales, strict=True):
+            value = get(key)
+            # Exact types: libvirt's booleans (`vcpu.N.guest_mode.cur`) are bools, which are ints but no counters.
+            if type(value) is int or type(value) is float:
+                add(family, (*d, *labels), float(value) * scale, ts)
 
     # ----- hosts ---------------------------------------------------------------------------------
 
@@ -384,35 +436,26 @@ class Walk:
             for cls in DEVICE_CLASSES:
                 count = sum(1 for dev in facts.devices if dev.dev_class is cls)
                 self._add("vmtui_domain_devices", (*d, str(cls)), float(count), ts)
-        add, get = self._add, raw.get
-        for family, key, scale in DOMAIN_VALUES:
-            value = get(key)
-            # _number inlined: this is the hot loop of a poll (exact types: libvirt's booleans are no numbers)
-            if type(value) is int or type(value) is float:
-                add(family, d, float(value) * scale, ts)
+        get = raw.get
+        n_vcpu = int(_number(raw, "vcpu.current") or 0)
+        kvm = _number(raw, "vcpu.0.exits.sum") is not None
+        disks = tuple(
+            str(get(_name_key("block", i), f"block{i}")) for i in range(int(_number(raw, "block.count") or 0))
+        )
+        nets = tuple(str(get(_name_key("net", i), f"net{i}")) for i in range(int(_number(raw, "net.count") or 0)))
+        # The scalars, vCPU times, MMU events, mapped pages, disks and NICs: one key each (a user-mode NIC has
+        # no counters and yields nothing).
+        self._direct(direct_series(n_vcpu, disks, nets, kvm), d, raw, ts)
         last_update = _number(raw, "balloon.last-update")
         if last_update:  # 0 until the guest's balloon driver reports once
             self._add("vmtui_domain_guest_memory_last_update_timestamp_seconds", d, last_update, ts)
-        n_vcpu = int(_number(raw, "vcpu.current") or 0)
-        vcpu_total = 0.0
-        for i in range(n_vcpu):
-            label = (*d, str(i))
-            for family, key in VCPU_VALUES:
-                value = get(_vcpu_key(i, key))
-                if type(value) is int or type(value) is float:
-                    add(family, label, float(value) * NS, ts)
-                    if key == "time":
-                        vcpu_total += float(value)
         cpu = _number(raw, "cpu.time")
         if cpu is not None and n_vcpu and _number(raw, _vcpu_key(0, "time")) is not None:
-            overhead = self.guard.value(("overhead", host, uuid), (cpu - vcpu_total) * NS, cpu)
+            times = [float(v) for k in _vcpu_keys(n_vcpu, "time") if type(v := get(k)) is int or type(v) is float]
+            overhead = self.guard.value(("overhead", host, uuid), (cpu - sum(times)) * NS, cpu)
             self._add("vmtui_domain_overhead_seconds_total", d, overhead, ts)
-        if _number(raw, "vcpu.0.exits.sum") is not None:
+        if kvm:
             self._add_kvm(d, raw, n_vcpu, cpu or 0.0, ts)
-        for i in range(int(_number(raw, "block.count") or 0)):
-            self._add_indexed(d, raw, "block", i, DISK_VALUES, ts)
-        for i in range(int(_number(raw, "net.count") or 0)):
-            self._add_indexed(d, raw, "net", i, NET_VALUES, ts)
 
     def _add_kvm(
         self, d: tuple[str, str, str], raw: Mapping[str, StatValue], n_vcpu: int, cpu: float, ts: float
@@ -444,31 +487,6 @@ class Walk:
             value = over_vcpus(counter)
             if value is not None:
                 self._add(family, d, value, ts)
-        for counter in MMU_COUNTERS:
-            value = _number(raw, f"vm.{counter}.sum")
-            if value is not None:
-                self._add("vmtui_domain_mmu_events_total", (*d, counter.removeprefix("mmu_")), value, ts)
-        for gauge in PAGE_GAUGES:
-            value = _number(raw, f"vm.{gauge}.cur")
-            if value is not None:
-                self._add("vmtui_domain_mapped_pages", (*d, gauge.removeprefix("pages_")), value, ts)
-
-    def _add_indexed(
-        self,
-        d: tuple[str, str, str],
-        raw: Mapping[str, StatValue],
-        group: str,
-        i: int,
-        values: tuple[tuple[str, str, float], ...],
-        ts: float,
-    ) -> None:
-        """One disk (`block.N.*`) or NIC (`net.N.*`); a user-mode NIC has no counters and yields nothing."""
-        label = (*d, str(raw.get(f"{group}.{i}.name", f"{group}{i}")))
-        add, get = self._add, raw.get
-        for family, key, scale in _indexed_keys(group, i, values):
-            value = get(key)
-            if type(value) is int or type(value) is float:
-                add(family, label, float(value) * scale, ts)
 
 
 def host_facts(info: HostInfo) -> dict[str, str]:

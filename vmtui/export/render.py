@@ -22,13 +22,14 @@ import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from prometheus_client import utils as prometheus_utils
 
-from vmtui.export.families import COUNTERS, FAMILIES, CounterGuard, HostView, Walk, is_fresh
+from vmtui.export.families import COUNTERS, FAMILIES, CounterGuard, Direct, HostView, Walk, is_fresh
+from vmtui.models import StatValue
 
 GZIP_LEVEL = 1
 """gzip level of the page: level 1 takes a ninth of level 9's CPU for a page about 30 % larger."""
@@ -66,7 +67,7 @@ class _Family:
     thousands of entries rebuilt every poll kept Python's cyclic collector busy for nothing.
     """
 
-    __slots__ = ("bodies", "counter", "labels", "last", "name", "poll")
+    __slots__ = ("bodies", "counter", "labels", "last", "name", "poll", "stamped")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -75,11 +76,15 @@ class _Family:
         self.last: dict[tuple[str, ...], list[Any]] = {}
         """Label values -> [label set, last value, the line without its end, the poll that last had it]."""
         self.bodies: list[str] = []
+        """This poll's lines; emptied in place by `begin` (a domain's `_DirectSeries` holds it)."""
         self.poll = 0
+        self.stamped = 0
+        """Entries of `last` in this poll (a domain's direct series are kept apart, in `_DirectSeries`)."""
 
     def begin(self) -> None:
-        self.bodies = []
+        self.bodies.clear()
         self.poll += 1
+        self.stamped = 0
 
     def end(self, stamp: str) -> str:
         """This poll's lines; series not in it are forgotten (their domain went away).
@@ -87,7 +92,7 @@ class _Family:
         Counters end in their sample's time (`stamp`, the same for every series of the poll), the rest in
         a newline alone: one join either way, no per-line concatenation.
         """
-        if len(self.last) > len(self.bodies):
+        if len(self.last) > self.stamped:
             poll = self.poll
             self.last = {k: v for k, v in self.last.items() if v[3] == poll}
         if not self.bodies:
@@ -96,13 +101,46 @@ class _Family:
         return end.join(self.bodies) + end
 
 
+class _DirectSeries:
+    """One domain's direct series (`families.Direct`): each one's label set, last value and line, and the
+    family's list its line goes to. Kept while the domain keeps its shape and is in its host's polls."""
+
+    __slots__ = ("entries", "render")
+
+    def __init__(self, plan: Direct, d: tuple[str, str, str], families: dict[str, _Family]) -> None:
+        self.entries: list[tuple[list[Any], list[str]]] = []
+        """Per series: ([label set, last value, line], its family's `bodies`)."""
+        for name, labels in zip(plan.families, plan.labels, strict=True):
+            family = families[name]
+            head = label_set(name, tuple(zip(family.labels, (*d, *labels), strict=True)))
+            self.entries.append(([head, None, ""], family.bodies))
+        self.render = 0
+
+
 class HostRenderer:
     """One host's series rendered by hand, poll by poll (one thread at a time: `FleetPage` locks)."""
 
     def __init__(self) -> None:
         self._families = {name: _Family(name) for name in FAMILIES}
         self._guard = CounterGuard()
-        self._walk = Walk(self._add, self._info, self._guard)
+        self._walk = Walk(self._add, self._info, self._guard, self._direct)
+        self._direct_series: dict[tuple[tuple[str, str, str], Direct], _DirectSeries] = {}
+        self._renders = 0
+
+    def _direct(self, plan: Direct, d: tuple[str, str, str], raw: Mapping[str, StatValue], _ts: float) -> None:
+        """A domain's direct series: no label tuple, lookup or call per series, only the values' own work."""
+        known = self._direct_series.get((d, plan))
+        if known is None:
+            known = self._direct_series[d, plan] = _DirectSeries(plan, d, self._families)
+        known.render = self._renders
+        get = raw.get
+        for value, scale, (entry, bodies) in zip([get(k) for k in plan.keys], plan.scales, known.entries, strict=True):
+            # Exact types: libvirt's booleans (`vcpu.N.guest_mode.cur`) are bools, which are ints but no counters.
+            if type(value) is int or type(value) is float:
+                number = float(value) * scale
+                if entry[1] != number:
+                    entry[1], entry[2] = number, entry[0] + value_text(number)
+                bodies.append(entry[2])
 
     def _add(self, name: str, labels: tuple[str, ...], value: float, _ts: float | None) -> None:
         family = self._families[name]
@@ -114,6 +152,7 @@ class HostRenderer:
             if known[1] != value:
                 known[1], known[2] = value, known[0] + value_text(value)
             known[3] = family.poll
+        family.stamped += 1
         family.bodies.append(known[2])
 
     def _info(self, name: str, labels: tuple[str, ...], values: dict[str, str]) -> None:
@@ -125,6 +164,7 @@ class HostRenderer:
             head = label_set(name, (*zip(ids, labels, strict=True), *values.items()))
             known = family.last[key] = [head, 1.0, head + value_text(1.0), family.poll]
         known[3] = family.poll
+        family.stamped += 1
         family.bodies.append(known[2])
 
     def _rendered(self, names: Sequence[str], fill: Callable[[], None], stamp: str = "\n") -> dict[str, bytes]:
@@ -145,10 +185,15 @@ class HostRenderer:
         # The counters' time as prometheus-client writes it: milliseconds, truncated.
         stamp = f" {int(view.sampled.tick.sample.wall * 1000):d}\n"
         self._guard.begin()
+        self._renders += 1
         try:
             return self._rendered(SAMPLE_FAMILIES, lambda: self._walk.host_sample(view), stamp)
         finally:
             self._guard.end()
+            # Domains gone (or of a new shape) since the last poll take their series with them.
+            renders = self._renders
+            if any(known.render != renders for known in self._direct_series.values()):
+                self._direct_series = {k: v for k, v in self._direct_series.items() if v.render == renders}
 
 
 FACT_FAMILIES = (
@@ -276,7 +321,9 @@ class FleetPage:
         """A host's new state: its facts rendered now, its sample (when `sampled`) now or for the next scrape."""
         name = view.name
         with self._render:
-            renderer = self._renderers.setdefault(name, HostRenderer())
+            renderer = self._renderers.get(name)
+            if renderer is None:  # once per host: its series' label sets and last values live in it
+                renderer = self._renderers[name] = HostRenderer()
             facts = renderer.facts(view)
             with self._lock:
                 old = self._hosts.get(name)

@@ -144,7 +144,8 @@ class Exporter:
         self.interval = interval
         self.listen = listen
         self.state = ExportState([e.name for e in self.entries], interval=interval)
-        self.monitor = Monitor(self.entries, connector=connector)
+        # Libvirt's counters are exported as they are (Prometheus computes the rates): no domain metrics.
+        self.monitor = Monitor(self.entries, connector=connector, derive=False)
         self.registry = CollectorRegistry(auto_describe=False)
         # The exporter's own CPU, memory and Python runtime, as every Prometheus exporter reports them.
         ProcessCollector(registry=self.registry)

@@ -36,7 +36,8 @@ class Tick:
     """What this round's calls returned: every domain, or on a focused round only the focus."""
     host: HostMetrics
     domains: Mapping[str, DomainMetrics] = field(default_factory=lambda: MappingProxyType({}))
-    """Keyed by UUID; read-only, since ticks cross from the poller thread to the UI."""
+    """Keyed by UUID; read-only, since ticks cross from the poller thread to the UI. Empty from a collector
+    that derives no domain metrics (`Collector(derive=False)`: the exporter's)."""
     aged: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     """Domains not sampled this round (outside the focus), with the time.time() of the sample their
     metrics come from: shown as such, never as this round's figures. Empty on a full round but for
@@ -51,12 +52,25 @@ class Collector:
     """The newest sample of each domain of one host, and the metrics of each new one."""
 
     def __init__(
-        self, conn: Hypervisor, host: str, *, slow_round: int = SLOW_ROUND, facts_at_once: int | None = None
+        self,
+        conn: Hypervisor,
+        host: str,
+        *,
+        slow_round: int = SLOW_ROUND,
+        facts_at_once: int | None = None,
+        derive: bool = True,
     ) -> None:
         """`facts_at_once`: read the domains' XML facts with the first round, not before it, and only for
         a host of at most this many domains; a larger host's first round goes out without them
-        (`facts_due`: its poller reads them next). None reads them here, before any sample."""
+        (`facts_due`: its poller reads them next). None reads them here, before any sample.
+
+        `derive=False`: ticks carry the sample, the host's figures and the busy domains, but no domain
+        metrics (`Tick.domains` and `aged` are empty) and every round samples every domain. The exporter's:
+        it exports libvirt's own counters and Prometheus computes the rates, so the rates, percentages and
+        per-vCPU figures the TUI shows (about three quarters of a QEMU fleet's poll, issue 26) would be
+        computed for no one."""
         self.conn = conn
+        self.derive = derive
         self.host = host
         self.finite = conn.finite
         self.slow_round = slow_round
@@ -112,10 +126,23 @@ class Collector:
                 only = None  # most of the host is wanted: one call for all costs less than the bookkeeping
         self._round += 1
         sample = self.conn.sample(self.host) if only is None else self.conn.sample(self.host, only=only)
+        if not self.derive:
+            busy_now = frozenset([d.uuid for d in sample.domains if d.busy])
+            self._facts_for(sample, unknown=not self.domains.keys() >= {d.uuid for d in sample.domains})
+            tick = Tick(sample=sample, host=host_metrics(self._prev, sample), busy=busy_now)
+            self._prev = sample
+            return tick
         domains, aged, busy = self._update(sample, partial=only is not None)
         tick = Tick(sample=sample, host=host_metrics(self._prev, sample), domains=domains, aged=aged, busy=busy)
         self._prev = sample
         return tick
+
+    def _facts_for(self, sample: HostSample, *, unknown: bool) -> None:
+        """Read the facts of domains first seen in `sample`: now, or (a large host's first) next round."""
+        if unknown and self._facts_at_once is not None and len(sample.domains) > self._facts_at_once:
+            self.facts_due = True  # this round goes out first: thousands of XMLDesc calls can wait a tick
+        elif unknown:
+            self.refresh_domains()
 
     def _update(
         self, sample: HostSample, *, partial: bool
@@ -156,10 +183,7 @@ class Collector:
                 static.pop(uuid, None)
                 continue
             last[uuid] = (d, now_mono)
-        if unknown and self._facts_at_once is not None and len(sample.domains) > self._facts_at_once:
-            self.facts_due = True  # this round goes out first: thousands of XMLDesc calls can wait a tick
-        elif unknown:
-            self.refresh_domains()
+        self._facts_for(sample, unknown=unknown)
         # Gone: missing from a full round, or (carried by a focused one) dropped from the facts after an event.
         gone = metrics.keys() - self.domains.keys() if partial else last.keys() - metrics.keys()
         for uuid in gone:

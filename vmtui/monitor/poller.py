@@ -75,12 +75,15 @@ class HostPoller(threading.Thread):
         connector: Connector = open_host,
         backoff_first: float = BACKOFF_FIRST,
         backoff_max: float = BACKOFF_MAX,
+        derive: bool = True,
     ) -> None:
+        """`derive=False`: samples without domain metrics (see `Collector`'s `derive`)."""
         super().__init__(name=f"poller-{entry.name}", daemon=True)
         self.entry = entry
         self._report = report
         self._connector = connector
         self._backoff = (backoff_first, backoff_max)
+        self._derive = derive
         self._wake = threading.Event()
         self._cancelled = threading.Event()
         self._refresh_lock = threading.Lock()
@@ -194,7 +197,7 @@ class HostPoller(threading.Thread):
             log.exception("connecting %s failed", self.entry.name)
             return f"internal error: {exc}"
         try:
-            collector = Collector(conn, self.entry.name, facts_at_once=FACTS_AT_ONCE)
+            collector = Collector(conn, self.entry.name, facts_at_once=FACTS_AT_ONCE, derive=self._derive)
             self._register_events(conn)
             # A dropped connection wakes the poller now; its next call fails and the rows go stale.
             conn.on_closed(lambda _reason: self._wake.set())

@@ -41,11 +41,15 @@ class Monitor:
         *,
         connector: Connector = open_host,
         backoff: tuple[float, float] = (BACKOFF_FIRST, BACKOFF_MAX),
+        derive: bool = True,
     ) -> None:
+        """`derive=False`: the hosts' samples without domain metrics (the exporter's; see `Collector`)."""
         self.entries = list(entries)
         self._queue: queue.Queue[MonitorEvent] = queue.Queue()
         self.pollers = [
-            HostPoller(e, self._queue.put, connector=connector, backoff_first=backoff[0], backoff_max=backoff[1])
+            HostPoller(
+                e, self._queue.put, connector=connector, backoff_first=backoff[0], backoff_max=backoff[1], derive=derive
+            )
             for e in self.entries
         ]
         self.connected: set[str] = set()
