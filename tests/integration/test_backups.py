@@ -10,6 +10,7 @@ also when a test fails.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -26,8 +27,10 @@ from conftest import VMTUI, run_vmtui
 from guest_disks import LOCAL_URI, guest_xml, image_dir, qcow2, virsh
 from lxml import etree
 
+from vmtui.drivers.backupstore import LocalBackupStore
 from vmtui.drivers.libvirt.driver import Connection
-from vmtui.errors import VmtuiError
+from vmtui.errors import OperationError, VmtuiError
+from vmtui.ops.backup import take_backup
 
 pytestmark = [pytest.mark.qemu, pytest.mark.timeout(180)]
 
@@ -433,3 +436,24 @@ def test_a_target_that_fills_up_during_the_job_keeps_nothing(local_conn: Connect
                 assert bitmaps(g.name) == []
         finally:
             subprocess.run(["umount", str(small)], check=True)
+
+
+class FullAtTheManifest(LocalBackupStore):
+    """The disk fills up as the manifest is written, after QEMU's job and the checksums: seen in CI, where the
+    filler of the test above took the last room only after QEMU had copied everything."""
+
+    def write_text(self, path: str, text: str) -> None:
+        if path.endswith("/manifest.json"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"{path}.tmp")
+        super().write_text(path, text)
+
+
+def test_a_disk_full_as_the_manifest_is_written_is_one_line_and_keeps_nothing(local_conn: Connection) -> None:
+    with backup_guest(local_conn, disk_mib=64, data_mib=8) as g:
+        with pytest.raises(OperationError) as caught:
+            take_backup(local_conn, FullAtTheManifest(), g.name, root=str(g.root))
+        assert caught.value.message == f"backup of {g.name} failed: No space left on device"
+        # Nothing of the backup is left (its folder's parent stays, empty), no checkpoint, no bitmap.
+        assert sorted(str(p.relative_to(g.root)) for p in g.root.rglob("*")) == [g.name]
+        assert checkpoints(g.name) == []
+        assert bitmaps(g.name) == []

@@ -521,6 +521,12 @@ def take_backup(
         if began and conn.job_stats(info.uuid).active:
             _abort_and_wait(conn, info)
         problems = _undo(conn, store, info, checkpoint, partial)
+        if isinstance(exc, OSError):
+            # The local store's own files (the checksums read, the manifest written) after QEMU's job: a disk
+            # that fills up at that moment is the user's one-line reason, like one that fills during the job.
+            raise OperationError(
+                f"backup of {info.name} failed: {exc.strerror or exc}", hint="; ".join(problems) or "nothing was kept"
+            ) from exc
         if problems and isinstance(exc, VmtuiError):
             raise type(exc)(exc.message, hint="; ".join(problems)) from exc
         raise
