@@ -147,6 +147,21 @@ async def test_a_busy_lab_guest_is_coloured_counted_and_told_once(lab: LabHandle
 
         await _until(pilot, lambda: bool(told()), 45)
         row = next(r for u in visible_uuids(table) if (r := table.row(u)) and r.name == guest)
+        # From the first notification on, every figure the row shows. Told again only after a sample with no
+        # figure even at warn (the hysteresis): a TCG guest on a loaded machine may have such a second, and
+        # then a second notification is right. Told per tick above the line would be about one a second.
+        figures: list[float | None] = [row.cpu]
+
+        async def record() -> None:
+            seen = row
+            while True:
+                await asyncio.sleep(0.1)
+                now = table.row(row.uuid)
+                if now is not None and now is not seen:
+                    seen = now
+                    figures.append(now.cpu)
+
+        recording = asyncio.create_task(record())
         assert row.cpu is not None
         assert row.cpu > 0.5, f"{guest} is not busy ({row.cpu:.2f} % of its vCPUs): nothing to colour"
         assert app.fleet.alert_counts("lab1")[1] >= 1  # (warn, critical): the pane's count
@@ -161,5 +176,14 @@ async def test_a_busy_lab_guest_is_coloured_counted_and_told_once(lab: LabHandle
         drawn = name_styles[0].color
         assert drawn is not None
         assert drawn.name == "red"  # the row's worst level, on its name
-        await pilot.pause(6)  # six more samples, the guest still critical
-        assert len(told()) == 1, told()
+        await pilot.pause(6)  # six more samples
+        recording.cancel()
+        dips = sum(1 for before, now in zip(figures, figures[1:], strict=False) if _below(now) and not _below(before))
+        assert 1 <= len(told()) <= 1 + dips, (told(), figures)
+        if dips == 0:
+            assert len(told()) == 1, (told(), figures)
+
+
+def _below(cpu: float | None) -> bool:
+    """Below the test's warn level (0.2 %), or no figure: what ends a crossing."""
+    return cpu is None or cpu < 0.2
